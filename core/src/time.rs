@@ -1,0 +1,67 @@
+//! Time as data. The core never reads a clock: callers pass these values in.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// Milliseconds since the Unix epoch, read from some clock (a component's wall
+/// clock, or the storage clock on a manager). Signed so that a badly skewed clock
+/// stays representable and subtraction never wraps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct UnixMillis(pub i64);
+
+impl UnixMillis {
+    pub const fn from_secs(s: i64) -> Self {
+        Self(s.saturating_mul(1000))
+    }
+
+    pub fn saturating_add(self, d: Duration) -> Self {
+        Self(self.0.saturating_add(duration_ms(d)))
+    }
+
+    pub fn saturating_sub(self, d: Duration) -> Self {
+        Self(self.0.saturating_sub(duration_ms(d)))
+    }
+
+    /// `self - earlier` in milliseconds; negative when `earlier` is later.
+    pub fn millis_since(self, earlier: UnixMillis) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// Whole seconds from `self` until `later`, rounded down, never negative.
+    pub fn secs_until(self, later: UnixMillis) -> u64 {
+        u64::try_from(later.0.saturating_sub(self.0).max(0) / 1000).unwrap_or(0)
+    }
+}
+
+/// A duration in whole milliseconds as i64, saturating for absurd values.
+pub fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// What a component host's clocks say at one instant (T2).
+///
+/// `mono` is a monotonic reading from an arbitrary origin: it never goes back,
+/// but may stop while the host is suspended. `wall` is the wall clock: it keeps
+/// counting through a suspend but can be set back or forward by anyone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    pub mono: Duration,
+    pub wall: UnixMillis,
+}
+
+impl Now {
+    pub const fn new(mono: Duration, wall: UnixMillis) -> Self {
+        Self { mono, wall }
+    }
+
+    /// Elapsed time since `earlier` by T2: the larger of the monotonic and the
+    /// wall-clock elapsed time. A wall clock set back cannot lengthen it; a
+    /// suspend (monotonic stopped, wall running) is still counted.
+    pub fn elapsed_since(&self, earlier: &Now) -> Duration {
+        let mono = self.mono.saturating_sub(earlier.mono);
+        let wall_ms = self.wall.millis_since(earlier.wall);
+        let wall = Duration::from_millis(u64::try_from(wall_ms).unwrap_or(0));
+        mono.max(wall)
+    }
+}

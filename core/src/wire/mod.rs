@@ -1,0 +1,17 @@
+//! Request and response bodies of the HTTP API (PROTOCOL.md section 6), and the
+//! validation that turns untrusted JSON into typed values.
+
+mod admin;
+mod grant;
+
+pub use admin::{
+    EndReason,
+    GrantState, GrantView, ManagerView, PoolUsage, ReleaseRequest, StatusView, UsageRow,
+};
+pub use grant::{
+    GrantRequest, GrantResponse, HostFacts, Instance, InvalidRequest, PoolKey, RawGrantRequest,
+    CLIENT_TIME_MAX_MS, CORES_MAX, DEFAULT_ENVIRONMENT, VERSION_MAX_LEN,
+};
+
+/// Request bodies larger than this are refused with 413 `payload_too_large`.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
