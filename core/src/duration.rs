@@ -46,7 +46,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
 /// The shortest exact spelling of `d` that [`parse_duration`] reads back.
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    for (unit, per) in [("d", 86_400_000u128), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+    for (unit, per) in [
+        ("d", 86_400_000u128),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
         if ms != 0 && ms % per == 0 {
             return format!("{}{unit}", ms / per);
         }
@@ -71,11 +76,26 @@ mod tests {
     #[test]
     fn refuses_what_it_cannot_read() {
         assert_eq!(parse_duration(""), Err(DurationError::Empty));
-        assert!(matches!(parse_duration("s"), Err(DurationError::NoNumber(_))));
-        assert!(matches!(parse_duration("300"), Err(DurationError::UnknownUnit(_))));
-        assert!(matches!(parse_duration("5w"), Err(DurationError::UnknownUnit(_))));
-        assert!(matches!(parse_duration("-5s"), Err(DurationError::NoNumber(_))));
-        assert!(matches!(parse_duration("1.5s"), Err(DurationError::UnknownUnit(_))));
+        assert!(matches!(
+            parse_duration("s"),
+            Err(DurationError::NoNumber(_))
+        ));
+        assert!(matches!(
+            parse_duration("300"),
+            Err(DurationError::UnknownUnit(_))
+        ));
+        assert!(matches!(
+            parse_duration("5w"),
+            Err(DurationError::UnknownUnit(_))
+        ));
+        assert!(matches!(
+            parse_duration("-5s"),
+            Err(DurationError::NoNumber(_))
+        ));
+        assert!(matches!(
+            parse_duration("1.5s"),
+            Err(DurationError::UnknownUnit(_))
+        ));
         assert!(matches!(
             parse_duration("99999999999999999999d"),
             Err(DurationError::TooLarge(_))
@@ -88,7 +108,17 @@ mod tests {
 
     #[test]
     fn format_round_trips() {
-        for ms in [0u64, 1, 999, 1000, 1500, 60_000, 90_000, 3_600_000, 432_000_000] {
+        for ms in [
+            0u64,
+            1,
+            999,
+            1000,
+            1500,
+            60_000,
+            90_000,
+            3_600_000,
+            432_000_000,
+        ] {
             let d = Duration::from_millis(ms);
             assert_eq!(parse_duration(&format_duration(d)), Ok(d), "{ms}");
         }

@@ -1,0 +1,281 @@
+//! Whether a manager may serve (M6) and how it reports clock skew (T4, T5).
+
+use crate::time::UnixMillis;
+use std::time::Duration;
+
+pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
+pub const LIVENESS: Duration = Duration::from_secs(10);
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5);
+
+/// One row of the managers registry. `live_since` restarts whenever a manager
+/// comes back after being dead, so a returning manager queues behind the ones
+/// that kept serving instead of displacing them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagerRecord {
+    pub node_id: String,
+    pub live_since: UnixMillis,
+    pub last_seen: UnixMillis,
+    /// Storage clock minus this manager's clock, measured at its last heartbeat.
+    pub clock_offset_ms: Option<i64>,
+}
+
+impl ManagerRecord {
+    pub fn is_live(&self, now: UnixMillis, liveness: Duration) -> bool {
+        now < self.last_seen.saturating_add(liveness)
+    }
+}
+
+/// The registry row after `node_id` heartbeats at storage time `now`.
+pub fn heartbeat(
+    previous: Option<&ManagerRecord>,
+    node_id: &str,
+    now: UnixMillis,
+    clock_offset_ms: Option<i64>,
+    liveness: Duration,
+) -> ManagerRecord {
+    let live_since = match previous {
+        Some(p) if p.is_live(now, liveness) => p.live_since,
+        _ => now,
+    };
+    ManagerRecord {
+        node_id: node_id.to_owned(),
+        live_since,
+        last_seen: now,
+        clock_offset_ms,
+    }
+}
+
+/// Live managers in serving order: longest live first, then by node id, so
+/// every manager computes the same order from the same rows.
+pub fn serving_order(
+    records: &[ManagerRecord],
+    now: UnixMillis,
+    liveness: Duration,
+) -> Vec<&ManagerRecord> {
+    let mut live: Vec<&ManagerRecord> = records
+        .iter()
+        .filter(|r| r.is_live(now, liveness))
+        .collect();
+    live.sort_by(|a, b| {
+        a.live_since
+            .cmp(&b.live_since)
+            .then_with(|| a.node_id.cmp(&b.node_id))
+    });
+    live
+}
+
+/// What the license's state is, as far as serving goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LicenseState {
+    Valid,
+    Missing,
+    NotYetValid,
+    Expired,
+}
+
+/// Why a manager does not serve; `/pingLicenseManager` fails with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotServing {
+    #[error("storage is unreachable")]
+    StorageUnavailable,
+    #[error("no license is installed")]
+    NoLicense,
+    #[error("the license is not valid yet")]
+    LicenseNotYetValid,
+    #[error("the license has expired")]
+    LicenseExpired,
+    #[error("{live} managers are live and the license allows {max}; this one is number {rank}")]
+    TooManyManagers { live: usize, max: u32, rank: usize },
+}
+
+impl NotServing {
+    pub const fn code(&self) -> crate::ErrorCode {
+        match self {
+            Self::StorageUnavailable => crate::ErrorCode::StorageUnavailable,
+            Self::NoLicense | Self::LicenseNotYetValid | Self::LicenseExpired => {
+                crate::ErrorCode::LicenseExpired
+            }
+            Self::TooManyManagers { .. } => crate::ErrorCode::TooManyManagers,
+        }
+    }
+}
+
+/// M6: `me` serves only if storage answers, the license is valid, and it is
+/// among the first `max_managers` live managers in serving order. A manager
+/// missing from the live set (its heartbeat has not landed) does not serve.
+pub fn may_serve(
+    me: &str,
+    storage_ok: bool,
+    license: &LicenseState,
+    max_managers: u32,
+    records: &[ManagerRecord],
+    now: UnixMillis,
+    liveness: Duration,
+) -> Result<(), NotServing> {
+    if !storage_ok {
+        return Err(NotServing::StorageUnavailable);
+    }
+    match license {
+        LicenseState::Valid => {}
+        LicenseState::Missing => return Err(NotServing::NoLicense),
+        LicenseState::NotYetValid => return Err(NotServing::LicenseNotYetValid),
+        LicenseState::Expired => return Err(NotServing::LicenseExpired),
+    }
+    let order = serving_order(records, now, liveness);
+    let max = usize::try_from(max_managers).unwrap_or(usize::MAX);
+    match order.iter().position(|r| r.node_id == me) {
+        Some(rank) if rank < max => Ok(()),
+        Some(rank) => Err(NotServing::TooManyManagers {
+            live: order.len(),
+            max: max_managers,
+            rank: rank + 1,
+        }),
+        None => Err(NotServing::TooManyManagers {
+            live: order.len() + 1,
+            max: max_managers,
+            rank: order.len() + 1,
+        }),
+    }
+}
+
+/// Offset of the storage clock from a local clock, from one round trip:
+/// local time before the query, the storage time it returned, local time after.
+/// Assumes the storage read happened mid-way, as NTP does.
+pub fn clock_offset_ms(
+    local_before: UnixMillis,
+    storage: UnixMillis,
+    local_after: UnixMillis,
+) -> i64 {
+    let mid = local_before
+        .0
+        .saturating_add(local_after.0.saturating_sub(local_before.0) / 2);
+    storage.0.saturating_sub(mid)
+}
+
+/// A skew worth reporting (T4, T5). Reporting only: never an input to a decision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkewWarning {
+    pub subject: String,
+    pub offset_ms: i64,
+}
+
+impl std::fmt::Display for SkewWarning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "clock of {} is off by {} ms (threshold {} ms)",
+            self.subject,
+            self.offset_ms,
+            MAX_CLOCK_SKEW.as_millis()
+        )
+    }
+}
+
+/// The offsets whose magnitude is above `threshold`, in input order.
+pub fn skew_warnings<'a>(
+    offsets: impl IntoIterator<Item = (&'a str, i64)>,
+    threshold: Duration,
+) -> Vec<SkewWarning> {
+    let limit = i64::try_from(threshold.as_millis()).unwrap_or(i64::MAX);
+    offsets
+        .into_iter()
+        .filter(|(_, o)| o.unsigned_abs() > limit.unsigned_abs())
+        .map(|(s, o)| SkewWarning {
+            subject: s.to_owned(),
+            offset_ms: o,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: UnixMillis = UnixMillis(1_800_000_000_000);
+
+    fn rec(id: &str, since_s: i64, seen_s: i64) -> ManagerRecord {
+        ManagerRecord {
+            node_id: id.into(),
+            live_since: UnixMillis(T0.0 + since_s * 1000),
+            last_seen: UnixMillis(T0.0 + seen_s * 1000),
+            clock_offset_ms: None,
+        }
+    }
+
+    fn at(s: i64) -> UnixMillis {
+        UnixMillis(T0.0 + s * 1000)
+    }
+
+    #[test]
+    fn liveness_is_ten_seconds_exclusive() {
+        let r = rec("a", 0, 0);
+        assert!(r.is_live(at(9), LIVENESS));
+        assert!(r.is_live(UnixMillis(at(10).0 - 1), LIVENESS));
+        assert!(!r.is_live(at(10), LIVENESS));
+    }
+
+    #[test]
+    fn third_manager_is_refused_first_two_serve() {
+        let rows = [rec("a", 0, 20), rec("b", 5, 20), rec("c", 6, 20)];
+        let v = LicenseState::Valid;
+        assert_eq!(may_serve("a", true, &v, 2, &rows, at(21), LIVENESS), Ok(()));
+        assert_eq!(may_serve("b", true, &v, 2, &rows, at(21), LIVENESS), Ok(()));
+        assert_eq!(
+            may_serve("c", true, &v, 2, &rows, at(21), LIVENESS),
+            Err(NotServing::TooManyManagers {
+                live: 3,
+                max: 2,
+                rank: 3
+            })
+        );
+        // With a 1-manager license only the longest-live one serves.
+        assert!(may_serve("b", true, &v, 1, &rows, at(21), LIVENESS).is_err());
+    }
+
+    #[test]
+    fn a_dead_manager_frees_its_place_and_queues_behind_on_return() {
+        let rows = [rec("a", 0, 0), rec("b", 5, 20)];
+        let v = LicenseState::Valid;
+        assert_eq!(may_serve("b", true, &v, 1, &rows, at(21), LIVENESS), Ok(()));
+        let back = heartbeat(Some(&rows[0]), "a", at(22), None, LIVENESS);
+        assert_eq!(back.live_since, at(22));
+        let rows = [back, rec("b", 5, 22)];
+        assert_eq!(may_serve("b", true, &v, 1, &rows, at(23), LIVENESS), Ok(()));
+        assert!(may_serve("a", true, &v, 1, &rows, at(23), LIVENESS).is_err());
+        let kept = heartbeat(Some(&rows[1]), "b", at(24), None, LIVENESS);
+        assert_eq!(kept.live_since, at(5));
+    }
+
+    #[test]
+    fn storage_and_license_come_first() {
+        let rows = [rec("a", 0, 1)];
+        assert_eq!(
+            may_serve("a", false, &LicenseState::Valid, 2, &rows, at(2), LIVENESS),
+            Err(NotServing::StorageUnavailable)
+        );
+        assert_eq!(
+            may_serve("a", true, &LicenseState::Expired, 2, &rows, at(2), LIVENESS),
+            Err(NotServing::LicenseExpired)
+        );
+        assert!(may_serve("zz", true, &LicenseState::Valid, 2, &rows, at(2), LIVENESS).is_err());
+    }
+
+    #[test]
+    fn offsets_and_warnings() {
+        assert_eq!(
+            clock_offset_ms(UnixMillis(1000), UnixMillis(7050), UnixMillis(1100)),
+            6000
+        );
+        assert_eq!(
+            clock_offset_ms(UnixMillis(1000), UnixMillis(1050), UnixMillis(1100)),
+            0
+        );
+        let w = skew_warnings(
+            [("m1", 5000), ("m2", 5001), ("db", -7200_000)],
+            MAX_CLOCK_SKEW,
+        );
+        assert_eq!(w.len(), 2);
+        assert_eq!(w[0].subject, "m2");
+        assert_eq!(w[1].offset_ms, -7_200_000);
+    }
+}

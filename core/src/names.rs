@@ -110,7 +110,10 @@ mod tests {
 
     #[test]
     fn length_bounds() {
-        assert!(matches!(Name::parse("product", ""), Err(NameError::Empty { .. })));
+        assert!(matches!(
+            Name::parse("product", ""),
+            Err(NameError::Empty { .. })
+        ));
         assert!(Name::parse("product", "a").is_ok());
         assert!(Name::parse("product", &"a".repeat(127)).is_ok());
         assert!(Name::parse("product", &"a".repeat(128)).is_ok());

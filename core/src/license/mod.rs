@@ -2,4 +2,4 @@
 
 mod payload;
 
-pub use payload::{Extra, License, Limits, DEFAULT_GRACE_PERIOD_S};
+pub use payload::{DEFAULT_GRACE_PERIOD_S, Extra, License, Limits};

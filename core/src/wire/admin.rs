@@ -1,6 +1,6 @@
 use super::grant::{HostFacts, Instance, InvalidRequest, PoolKey};
-use crate::names::{Hostname, Name};
 use crate::GrantId;
+use crate::names::{Hostname, Name};
 use serde::{Deserialize, Serialize};
 
 /// How a grant ended (M8).
@@ -134,7 +134,7 @@ pub struct ReleaseRequest {
 
 impl ReleaseRequest {
     pub fn from_json(body: &[u8]) -> Result<Self, InvalidRequest> {
-        serde_json::from_slice(body).map_err(|e| InvalidRequest::Json(e.to_string()))
+        super::grant::object_from_json(body)
     }
 
     pub fn validate(&self) -> Result<Instance, InvalidRequest> {
@@ -146,10 +146,15 @@ impl ReleaseRequest {
         )?;
         let product = Name::parse(
             "product",
-            self.product.as_deref().ok_or(InvalidRequest::Missing("product"))?,
+            self.product
+                .as_deref()
+                .ok_or(InvalidRequest::Missing("product"))?,
         )?;
-        let hostname =
-            Hostname::parse(self.hostname.as_deref().ok_or(InvalidRequest::Missing("hostname"))?)?;
+        let hostname = Hostname::parse(
+            self.hostname
+                .as_deref()
+                .ok_or(InvalidRequest::Missing("hostname"))?,
+        )?;
         let port_raw = self.port.ok_or(InvalidRequest::Missing("port"))?;
         let port = u16::try_from(port_raw)
             .ok()
@@ -180,7 +185,10 @@ mod tests {
     #[test]
     fn end_reasons_use_protocol_spelling() {
         for r in EndReason::ALL {
-            assert_eq!(serde_json::to_string(&r).expect("ser"), format!("\"{}\"", r.as_str()));
+            assert_eq!(
+                serde_json::to_string(&r).expect("ser"),
+                format!("\"{}\"", r.as_str())
+            );
             assert_eq!(EndReason::parse(r.as_str()), Some(r));
         }
     }

@@ -106,7 +106,7 @@ impl InvalidRequest {
 impl RawGrantRequest {
     /// Parses a JSON body. The caller has already bounded its size.
     pub fn from_json(body: &[u8]) -> Result<Self, InvalidRequest> {
-        serde_json::from_slice(body).map_err(|e| InvalidRequest::Json(e.to_string()))
+        object_from_json(body)
     }
 
     pub fn validate(&self) -> Result<GrantRequest, InvalidRequest> {
@@ -116,10 +116,15 @@ impl RawGrantRequest {
         )?;
         let product = Name::parse(
             "product",
-            self.product.as_deref().ok_or(InvalidRequest::Missing("product"))?,
+            self.product
+                .as_deref()
+                .ok_or(InvalidRequest::Missing("product"))?,
         )?;
-        let hostname =
-            Hostname::parse(self.hostname.as_deref().ok_or(InvalidRequest::Missing("hostname"))?)?;
+        let hostname = Hostname::parse(
+            self.hostname
+                .as_deref()
+                .ok_or(InvalidRequest::Missing("hostname"))?,
+        )?;
         let port_raw = self.port.ok_or(InvalidRequest::Missing("port"))?;
         let port = u16::try_from(port_raw)
             .ok()
@@ -132,7 +137,10 @@ impl RawGrantRequest {
             .ok_or(InvalidRequest::Cores(cores_raw))?;
         let ip = match &self.ip {
             None => None,
-            Some(s) => Some(s.parse::<IpAddr>().map_err(|_| InvalidRequest::Ip(truncated(s)))?),
+            Some(s) => Some(
+                s.parse::<IpAddr>()
+                    .map_err(|_| InvalidRequest::Ip(truncated(s)))?,
+            ),
         };
         let version = match &self.version {
             None => None,
@@ -173,11 +181,21 @@ impl GrantRequest {
     }
 }
 
+/// Parses a JSON object. serde would also read a struct from an array; a body
+/// that is not an object is a client bug worth naming.
+pub(crate) fn object_from_json<T: serde::de::DeserializeOwned>(
+    body: &[u8],
+) -> Result<T, InvalidRequest> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(body).map_err(|e| InvalidRequest::Json(e.to_string())),
+        _ => Err(InvalidRequest::Json("expected a JSON object".into())),
+    }
+}
+
 fn valid_version(v: &str) -> bool {
     !v.is_empty()
         && v.len() <= VERSION_MAX_LEN
-        && v
-            .chars()
+        && v.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '+' | '-'))
 }
 
@@ -218,7 +236,8 @@ mod tests {
 
     #[test]
     fn example_from_the_protocol_parses() {
-        let body = br#"{"environment": "production", "product": "vdp", "hostname": "vdp1.example.com",
+        let body =
+            br#"{"environment": "production", "product": "vdp", "hostname": "vdp1.example.com",
             "port": 9999, "ip": "10.0.0.5", "cores": 8, "version": "9.1.0",
             "client_time_ms": 1763856000000, "future_field": [1,2]}"#;
         let req = RawGrantRequest::from_json(body).and_then(|r| r.validate());
@@ -237,16 +256,40 @@ mod tests {
 
     #[test]
     fn port_bounds() {
-        for (p, ok) in [(0, false), (1, true), (2, true), (65534, true), (65535, true), (65536, false), (-1, false)] {
-            let r = RawGrantRequest { port: Some(p), ..base() }.validate();
+        for (p, ok) in [
+            (0, false),
+            (1, true),
+            (2, true),
+            (65534, true),
+            (65535, true),
+            (65536, false),
+            (-1, false),
+        ] {
+            let r = RawGrantRequest {
+                port: Some(p),
+                ..base()
+            }
+            .validate();
             assert_eq!(r.is_ok(), ok, "port {p}");
         }
     }
 
     #[test]
     fn cores_bounds() {
-        for (c, ok) in [(0, false), (1, true), (2, true), (4095, true), (4096, true), (4097, false), (-3, false)] {
-            let r = RawGrantRequest { cores: Some(c), ..base() }.validate();
+        for (c, ok) in [
+            (0, false),
+            (1, true),
+            (2, true),
+            (4095, true),
+            (4096, true),
+            (4097, false),
+            (-3, false),
+        ] {
+            let r = RawGrantRequest {
+                cores: Some(c),
+                ..base()
+            }
+            .validate();
             assert_eq!(r.is_ok(), ok, "cores {c}");
         }
     }
@@ -265,11 +308,26 @@ mod tests {
         }
         let long = "x".repeat(129);
         for r in [
-            RawGrantRequest { environment: Some(long.clone()), ..base() },
-            RawGrantRequest { product: Some(long.clone()), ..base() },
-            RawGrantRequest { hostname: Some(long.clone()), ..base() },
-            RawGrantRequest { product: Some(String::new()), ..base() },
-            RawGrantRequest { hostname: Some("a b".into()), ..base() },
+            RawGrantRequest {
+                environment: Some(long.clone()),
+                ..base()
+            },
+            RawGrantRequest {
+                product: Some(long.clone()),
+                ..base()
+            },
+            RawGrantRequest {
+                hostname: Some(long.clone()),
+                ..base()
+            },
+            RawGrantRequest {
+                product: Some(String::new()),
+                ..base()
+            },
+            RawGrantRequest {
+                hostname: Some("a b".into()),
+                ..base()
+            },
         ] {
             assert!(matches!(r.validate(), Err(InvalidRequest::Name(_))));
         }
@@ -277,23 +335,61 @@ mod tests {
 
     #[test]
     fn optional_fields_are_checked_when_present() {
-        assert!(RawGrantRequest { ip: None, version: None, client_time_ms: None, ..base() }
+        assert!(
+            RawGrantRequest {
+                ip: None,
+                version: None,
+                client_time_ms: None,
+                ..base()
+            }
             .validate()
-            .is_ok());
-        assert!(RawGrantRequest { ip: Some("::1".into()), ..base() }.validate().is_ok());
+            .is_ok()
+        );
+        assert!(
+            RawGrantRequest {
+                ip: Some("::1".into()),
+                ..base()
+            }
+            .validate()
+            .is_ok()
+        );
         assert!(matches!(
-            RawGrantRequest { ip: Some("10.0.0.256".into()), ..base() }.validate(),
+            RawGrantRequest {
+                ip: Some("10.0.0.256".into()),
+                ..base()
+            }
+            .validate(),
             Err(InvalidRequest::Ip(_))
         ));
         let v64 = "1".repeat(64);
-        assert!(RawGrantRequest { version: Some(v64), ..base() }.validate().is_ok());
+        assert!(
+            RawGrantRequest {
+                version: Some(v64),
+                ..base()
+            }
+            .validate()
+            .is_ok()
+        );
         let v65 = "1".repeat(65);
         assert_eq!(
-            RawGrantRequest { version: Some(v65), ..base() }.validate(),
+            RawGrantRequest {
+                version: Some(v65),
+                ..base()
+            }
+            .validate(),
             Err(InvalidRequest::Version)
         );
-        for (t, ok) in [(-1, false), (0, true), (CLIENT_TIME_MAX_MS, true), (CLIENT_TIME_MAX_MS + 1, false)] {
-            let r = RawGrantRequest { client_time_ms: Some(t), ..base() }.validate();
+        for (t, ok) in [
+            (-1, false),
+            (0, true),
+            (CLIENT_TIME_MAX_MS, true),
+            (CLIENT_TIME_MAX_MS + 1, false),
+        ] {
+            let r = RawGrantRequest {
+                client_time_ms: Some(t),
+                ..base()
+            }
+            .validate();
             assert_eq!(r.is_ok(), ok, "client time {t}");
         }
     }
@@ -301,23 +397,50 @@ mod tests {
     #[test]
     fn missing_and_malformed() {
         assert_eq!(
-            RawGrantRequest { product: None, ..base() }.validate(),
+            RawGrantRequest {
+                product: None,
+                ..base()
+            }
+            .validate(),
             Err(InvalidRequest::Missing("product"))
         );
         assert_eq!(
-            RawGrantRequest { hostname: None, ..base() }.validate(),
+            RawGrantRequest {
+                hostname: None,
+                ..base()
+            }
+            .validate(),
             Err(InvalidRequest::Missing("hostname"))
         );
         assert_eq!(
-            RawGrantRequest { port: None, ..base() }.validate(),
+            RawGrantRequest {
+                port: None,
+                ..base()
+            }
+            .validate(),
             Err(InvalidRequest::Missing("port"))
         );
         assert_eq!(
-            RawGrantRequest { cores: None, ..base() }.validate(),
+            RawGrantRequest {
+                cores: None,
+                ..base()
+            }
+            .validate(),
             Err(InvalidRequest::Missing("cores"))
         );
-        for body in [&b"{"[..], b"[]", b"null", b"\"x\"", br#"{"port": "80"}"#, b"", b"\xff"] {
-            assert!(matches!(RawGrantRequest::from_json(body), Err(InvalidRequest::Json(_))));
+        for body in [
+            &b"{"[..],
+            b"[]",
+            b"null",
+            b"\"x\"",
+            br#"{"port": "80"}"#,
+            b"",
+            b"\xff",
+        ] {
+            assert!(matches!(
+                RawGrantRequest::from_json(body),
+                Err(InvalidRequest::Json(_))
+            ));
         }
     }
 }

@@ -5,12 +5,11 @@ mod admin;
 mod grant;
 
 pub use admin::{
-    EndReason,
-    GrantState, GrantView, ManagerView, PoolUsage, ReleaseRequest, StatusView, UsageRow,
+    EndReason, GrantState, GrantView, ManagerView, PoolUsage, ReleaseRequest, StatusView, UsageRow,
 };
 pub use grant::{
-    GrantRequest, GrantResponse, HostFacts, Instance, InvalidRequest, PoolKey, RawGrantRequest,
-    CLIENT_TIME_MAX_MS, CORES_MAX, DEFAULT_ENVIRONMENT, VERSION_MAX_LEN,
+    CLIENT_TIME_MAX_MS, CORES_MAX, DEFAULT_ENVIRONMENT, GrantRequest, GrantResponse, HostFacts,
+    Instance, InvalidRequest, PoolKey, RawGrantRequest, VERSION_MAX_LEN,
 };
 
 /// Request bodies larger than this are refused with 413 `payload_too_large`.

@@ -1,0 +1,244 @@
+use super::Decision;
+use super::config::ManagerConfig;
+use super::denial::Denial;
+use super::held::{HeldGrant, Mutation};
+use super::pool::PoolView;
+use crate::GrantId;
+use crate::license::License;
+use crate::time::UnixMillis;
+use crate::wire::{EndReason, GrantRequest, GrantResponse, PoolKey};
+
+fn end(g: &HeldGrant, now: UnixMillis, reason: EndReason) -> Mutation {
+    Mutation::End {
+        grant_id: g.grant_id,
+        usage: g.usage(now, reason),
+    }
+}
+
+fn deny<T>(denial: Denial, mutations: Vec<Mutation>) -> Decision<T> {
+    Decision {
+        outcome: Err(denial),
+        mutations,
+    }
+}
+
+fn held_until(cfg: &ManagerConfig, license: &License, renewed: UnixMillis) -> UnixMillis {
+    renewed
+        .saturating_add(license.grace_period())
+        .saturating_add(cfg.reclaim_margin)
+}
+
+fn skew(client: Option<UnixMillis>, now: UnixMillis) -> Option<i64> {
+    client.map(|c| c.millis_since(now))
+}
+
+fn response(
+    cfg: &ManagerConfig,
+    license: &License,
+    grant_id: GrantId,
+    now: UnixMillis,
+) -> GrantResponse {
+    GrantResponse {
+        grant_id,
+        lease_ttl_s: cfg.lease_ttl.as_secs(),
+        renew_every_s: cfg.renew_every.as_secs(),
+        grace_period_s: license.grace_period_s,
+        server_time_ms: now.0,
+        license_id: license.license_id.clone(),
+        license_expires_in_s: now.secs_until(license.not_after),
+    }
+}
+
+/// Whether `pool` is licensed at all, and its limits.
+fn pool_limits<'l>(
+    license: &'l License,
+    pool: &PoolKey,
+) -> Result<&'l crate::license::Limits, Denial> {
+    if !license.has_environment(&pool.environment) {
+        return Err(Denial::EnvironmentNotLicensed {
+            environment: pool.environment.clone(),
+        });
+    }
+    license
+        .limits_for(pool)
+        .ok_or_else(|| Denial::ProductNotLicensed {
+            environment: pool.environment.clone(),
+            product: pool.product.clone(),
+        })
+}
+
+/// M1, M3, M7: grant `req` a fresh grant if every limit of its pool holds with
+/// it. A grant the same instance already holds is replaced and does not count.
+/// Grants of the pool found past their deadline are reclaimed either way.
+pub fn grant(
+    cfg: &ManagerConfig,
+    license: &License,
+    pool: &PoolView,
+    req: &GrantRequest,
+    now: UnixMillis,
+    new_id: GrantId,
+) -> Decision<GrantResponse> {
+    let mut mutations: Vec<Mutation> = pool
+        .expired
+        .iter()
+        .map(|g| end(g, now, EndReason::GraceExceeded))
+        .collect();
+    if let Some(d) = Denial::license_window(license.not_before, license.not_after, now) {
+        return deny(d, mutations);
+    }
+    let key = req.instance.pool();
+    let limits = match pool_limits(license, &key) {
+        Ok(l) => l,
+        Err(d) => return deny(d, mutations),
+    };
+    let mut others = pool.held;
+    if let Some(old) = &pool.same_instance {
+        others.servers = others.servers.saturating_sub(1);
+        others.total_cores = others
+            .total_cores
+            .saturating_sub(u64::from(old.facts.cores));
+    }
+    let cores = u64::from(req.facts.cores);
+    if let Some(limit) = limits.max_cores_per_server.filter(|l| cores > *l) {
+        return deny(
+            Denial::CoresPerServerExceeded {
+                environment: key.environment,
+                product: key.product,
+                limit,
+                requested: cores,
+            },
+            mutations,
+        );
+    }
+    if let Some(limit) = limits.max_servers.filter(|l| others.servers >= *l) {
+        return deny(
+            Denial::ServersExceeded {
+                environment: key.environment,
+                product: key.product,
+                limit,
+                held: others.servers,
+            },
+            mutations,
+        );
+    }
+    if let Some(limit) = limits
+        .max_total_cores
+        .filter(|l| others.total_cores.saturating_add(cores) > *l)
+    {
+        return deny(
+            Denial::TotalCoresExceeded {
+                environment: key.environment,
+                product: key.product,
+                limit,
+                held: others.total_cores,
+                requested: cores,
+            },
+            mutations,
+        );
+    }
+    if let Some(old) = &pool.same_instance {
+        mutations.push(end(old, now, EndReason::Replaced));
+    }
+    mutations.push(Mutation::Insert(HeldGrant {
+        grant_id: new_id,
+        instance: req.instance.clone(),
+        facts: req.facts.clone(),
+        granted_at: now,
+        last_renewed: now,
+        held_until: held_until(cfg, license, now),
+        client_skew_ms: skew(req.client_time, now),
+    }));
+    Decision {
+        outcome: Ok(response(cfg, license, new_id, now)),
+        mutations,
+    }
+}
+
+/// Renew `grant_id`. `held` is its held grant if storage has one; `ended` is the
+/// end reason if it has a usage row instead (so a revoked grant hears `revoked`).
+/// A grant past its deadline is reclaimed and unknown. After `not_after` the
+/// grant ends with `license_expired` (M7). A grant whose pool the current
+/// license no longer has ends as revoked: the vendor withdrew it.
+pub fn renew(
+    cfg: &ManagerConfig,
+    license: &License,
+    held: Option<&HeldGrant>,
+    ended: Option<EndReason>,
+    client_time: Option<UnixMillis>,
+    now: UnixMillis,
+) -> Decision<GrantResponse> {
+    let Some(g) = held else {
+        let denial = match ended {
+            Some(EndReason::Revoked) => Denial::Revoked,
+            Some(EndReason::LicenseExpired) => Denial::LicenseExpired {
+                not_after_ms: license.not_after.0,
+            },
+            _ => Denial::UnknownGrant,
+        };
+        return deny(denial, Vec::new());
+    };
+    if !g.is_held_at(now) {
+        return deny(
+            Denial::UnknownGrant,
+            vec![end(g, now, EndReason::GraceExceeded)],
+        );
+    }
+    if let Some(d) = Denial::license_window(license.not_before, license.not_after, now) {
+        return deny(d, vec![end(g, now, EndReason::LicenseExpired)]);
+    }
+    if let Err(d) = pool_limits(license, &g.instance.pool()) {
+        return deny(d, vec![end(g, now, EndReason::Revoked)]);
+    }
+    Decision {
+        outcome: Ok(response(cfg, license, g.grant_id, now)),
+        mutations: vec![Mutation::Renew {
+            grant_id: g.grant_id,
+            last_renewed: now,
+            held_until: held_until(cfg, license, now),
+            client_skew_ms: skew(client_time, now),
+        }],
+    }
+}
+
+fn end_with(
+    held: Option<&HeldGrant>,
+    now: UnixMillis,
+    reason: EndReason,
+    missing: Denial,
+) -> Decision<()> {
+    match held {
+        Some(g) if g.is_held_at(now) => Decision {
+            outcome: Ok(()),
+            mutations: vec![end(g, now, reason)],
+        },
+        Some(g) => deny(missing, vec![end(g, now, EndReason::GraceExceeded)]),
+        None => deny(missing, Vec::new()),
+    }
+}
+
+/// A component's clean stop (A5): `DELETE /v1/grants/{id}`.
+pub fn release(held: Option<&HeldGrant>, now: UnixMillis) -> Decision<()> {
+    end_with(held, now, EndReason::Released, Denial::UnknownGrant)
+}
+
+/// An operator frees the grant a crashed server's instance holds.
+pub fn admin_release(held: Option<&HeldGrant>, now: UnixMillis) -> Decision<()> {
+    end_with(held, now, EndReason::Released, Denial::NotFound)
+}
+
+/// An operator revokes a grant; its component hears `revoked` and stops.
+pub fn revoke(held: Option<&HeldGrant>, now: UnixMillis) -> Decision<()> {
+    end_with(held, now, EndReason::Revoked, Denial::NotFound)
+}
+
+/// The periodic sweep: end every grant past its deadline, none earlier.
+pub fn reclaim<'a>(
+    grants: impl IntoIterator<Item = &'a HeldGrant>,
+    now: UnixMillis,
+) -> Vec<Mutation> {
+    grants
+        .into_iter()
+        .filter(|g| !g.is_held_at(now))
+        .map(|g| end(g, now, EndReason::GraceExceeded))
+        .collect()
+}

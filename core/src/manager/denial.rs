@@ -1,0 +1,86 @@
+use crate::error::ErrorCode;
+use crate::names::Name;
+use crate::time::UnixMillis;
+
+/// Why a manager refuses a request. Each variant maps to one wire code, and its
+/// message names the limit that failed so an operator can act on it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denial {
+    #[error("the license expired at {not_after_ms} ms since the epoch")]
+    LicenseExpired { not_after_ms: i64 },
+    #[error("the license is not valid before {not_before_ms} ms since the epoch")]
+    LicenseNotYetValid { not_before_ms: i64 },
+    #[error("environment {environment:?} is not in the license")]
+    EnvironmentNotLicensed { environment: Name },
+    #[error("product {product:?} is not licensed in environment {environment:?}")]
+    ProductNotLicensed { environment: Name, product: Name },
+    #[error("max_servers is {limit} for {environment}/{product} and {held} are held")]
+    ServersExceeded {
+        environment: Name,
+        product: Name,
+        limit: u64,
+        held: u64,
+    },
+    #[error(
+        "max_cores_per_server is {limit} for {environment}/{product}; this server asked for {requested}"
+    )]
+    CoresPerServerExceeded {
+        environment: Name,
+        product: Name,
+        limit: u64,
+        requested: u64,
+    },
+    #[error(
+        "max_total_cores is {limit} for {environment}/{product}; {held} are held and this server asked for {requested}"
+    )]
+    TotalCoresExceeded {
+        environment: Name,
+        product: Name,
+        limit: u64,
+        held: u64,
+        requested: u64,
+    },
+    #[error("no such grant; request a new one")]
+    UnknownGrant,
+    #[error("this grant was revoked by an administrator")]
+    Revoked,
+    #[error("no such grant or instance")]
+    NotFound,
+}
+
+impl Denial {
+    pub const fn code(&self) -> ErrorCode {
+        match self {
+            Self::LicenseExpired { .. } | Self::LicenseNotYetValid { .. } => {
+                ErrorCode::LicenseExpired
+            }
+            Self::EnvironmentNotLicensed { .. } => ErrorCode::EnvironmentNotLicensed,
+            Self::ProductNotLicensed { .. } => ErrorCode::ProductNotLicensed,
+            Self::ServersExceeded { .. } => ErrorCode::ServersExceeded,
+            Self::CoresPerServerExceeded { .. } | Self::TotalCoresExceeded { .. } => {
+                ErrorCode::CoresExceeded
+            }
+            Self::UnknownGrant => ErrorCode::UnknownGrant,
+            Self::Revoked => ErrorCode::Revoked,
+            Self::NotFound => ErrorCode::NotFound,
+        }
+    }
+
+    pub(crate) fn license_window(
+        not_before: UnixMillis,
+        not_after: UnixMillis,
+        now: UnixMillis,
+    ) -> Option<Self> {
+        if now < not_before {
+            Some(Self::LicenseNotYetValid {
+                not_before_ms: not_before.0,
+            })
+        } else if now >= not_after {
+            Some(Self::LicenseExpired {
+                not_after_ms: not_after.0,
+            })
+        } else {
+            None
+        }
+    }
+}
