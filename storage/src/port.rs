@@ -1,0 +1,96 @@
+//! The storage port: what a manager needs from its database, one transaction
+//! at a time. Two implementations: [`crate::memory::MemoryStore`] (the reference
+//! semantics) and the diesel store (SQLite, PostgreSQL, MySQL).
+
+use tenure_core::health::ManagerRecord;
+use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
+use tenure_core::{GrantId, UnixMillis};
+
+/// A storage failure. Every variant is retryable from the caller's point of
+/// view except `Schema`, which needs an operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    /// The database cannot be reached or dropped the connection; the pool
+    /// reconnects by itself. Maps to 503 `storage_unavailable`.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Serialization failure or deadlock that survived the bounded retries.
+    #[error("storage conflict after retries: {0}")]
+    Conflict(String),
+    /// The schema is newer than this binary, or older and not migrated.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// A row that cannot be decoded (corrupt or written by a newer version).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// The installed license as storage keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredLicense {
+    pub license_id: String,
+    pub issued_at: UnixMillis,
+    /// The armoured text exactly as installed; verified again on load.
+    pub armoured: String,
+    pub installed_at: UnixMillis,
+}
+
+/// One database transaction. Methods read and write within it; nothing is
+/// visible to others until [`Store::transaction`] commits.
+pub trait Tx {
+    /// The storage clock (T3): the database's own `now` for shared databases,
+    /// the local clock for embedded SQLite.
+    fn now(&mut self) -> Result<UnixMillis, StorageError>;
+
+    /// Serialises every grant decision of `pool` (M1, M5) until commit, and
+    /// creates the pool's row if needed. Call it before reading the pool.
+    fn lock_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError>;
+
+    /// Aggregates of `instance`'s pool at `now`, its same-instance grant, and
+    /// the pool's grants past their deadline (at most `expired_limit`).
+    fn pool_view(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+    ) -> Result<PoolView, StorageError>;
+
+    fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError>;
+    fn grant_by_instance(&mut self, instance: &Instance)
+    -> Result<Option<HeldGrant>, StorageError>;
+    /// The end reason of a grant that has left a usage row, if any.
+    fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError>;
+    fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError>;
+
+    /// Held grants past their deadline at `now`, across pools, oldest first.
+    fn expired(&mut self, now: UnixMillis, limit: usize) -> Result<Vec<HeldGrant>, StorageError>;
+    /// Every held grant, ordered by (environment, product, hostname, port).
+    fn held_grants(&mut self) -> Result<Vec<HeldGrant>, StorageError>;
+    /// Totals of grants held at `now`, per pool, ordered by pool.
+    fn pool_totals(&mut self, now: UnixMillis)
+    -> Result<Vec<(PoolKey, PoolTotals)>, StorageError>;
+    /// Usage rows that ended at or after `since`, oldest first, at most `limit`.
+    fn usage_since(
+        &mut self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<UsageRow>, StorageError>;
+
+    fn license(&mut self) -> Result<Option<StoredLicense>, StorageError>;
+    fn put_license(&mut self, license: &StoredLicense) -> Result<(), StorageError>;
+
+    fn managers(&mut self) -> Result<Vec<ManagerRecord>, StorageError>;
+    fn put_manager(&mut self, record: &ManagerRecord) -> Result<(), StorageError>;
+    fn delete_manager(&mut self, node_id: &str) -> Result<(), StorageError>;
+}
+
+/// A database. `transaction` runs `f` in one transaction and commits when it
+/// returns `Ok`; it retries `f` a bounded number of times on serialization
+/// failures and deadlocks, so `f` must be safe to run again.
+pub trait Store: Send + Sync {
+    fn transaction<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError>;
+}
