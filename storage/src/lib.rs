@@ -1,6 +1,10 @@
 //! Where managers keep their state, and the transactional manager that runs
 //! each core decision inside one storage transaction.
 
+pub mod manager;
+pub mod memory;
 pub mod port;
 
+pub use manager::{Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError};
+pub use memory::MemoryStore;
 pub use port::{StorageError, Store, StoredLicense, Tx};

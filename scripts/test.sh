@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs and starts what the tests
+# need (Debian packages, PostgreSQL, MariaDB), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -f .ci/setup-services.sh ]; then
+  bash .ci/setup-services.sh
+fi
+
+cargo test --workspace --all-targets --locked
+cargo test --workspace --doc --locked

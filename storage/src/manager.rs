@@ -1,0 +1,364 @@
+//! `Manager<S>`: each request is one storage transaction around one core
+//! decision. The transaction reads the storage clock (T3), serialises the pool
+//! (M1, M5), decides, applies the mutations and commits before the caller
+//! answers (M4).
+
+use crate::port::{StorageError, Store, StoredLicense, Tx};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tenure_core::health::{self, LicenseState, ManagerRecord, NotServing};
+use tenure_core::license::{self, License, LicenseError, Validity, VerifyingKey};
+use tenure_core::manager::{self as decide, Decision, Denial, ManagerConfig};
+use tenure_core::wire::{GrantRequest, GrantResponse, Instance};
+use tenure_core::{ErrorCode, GrantId, UnixMillis};
+
+/// Expired grants reclaimed in passing by one grant decision; the periodic
+/// sweep takes the rest.
+const EXPIRED_PER_DECISION: usize = 64;
+
+/// Why a manager call did not succeed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ManagerError {
+    #[error(transparent)]
+    Denied(#[from] Denial),
+    #[error("no license is installed in storage")]
+    NoLicense,
+    #[error("the license in storage does not verify: {0}")]
+    BadStoredLicense(LicenseError),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+impl ManagerError {
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::Denied(d) => d.code(),
+            // Retryable: the other manager may have a license, or an operator
+            // is installing one. A component keeps counting grace meanwhile.
+            Self::NoLicense | Self::BadStoredLicense(_) | Self::Storage(_) => {
+                ErrorCode::StorageUnavailable
+            }
+        }
+    }
+}
+
+/// What installing a license did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Installed {
+    /// Storage had none, or an older one (by `issued_at`), or `Replace` asked.
+    Installed { license_id: String },
+    /// Storage already had this one or a newer one; it stays.
+    KeptStored { license_id: String },
+}
+
+/// When a license offered to [`Manager::install_license`] replaces the stored one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstallPolicy {
+    /// `tenured serve --license`: only when storage has none or an older one.
+    IfNewer,
+    /// `PUT /v1/license`: an operator's explicit choice.
+    Replace,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum InstallError {
+    #[error(transparent)]
+    Invalid(#[from] LicenseError),
+    #[error("license is not usable now: {0}")]
+    NotUsable(Validity),
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+}
+
+/// What a heartbeat found: whether this manager may serve, and the offsets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heartbeat {
+    pub storage_now: UnixMillis,
+    pub serving: Result<(), NotServing>,
+    pub license_id: Option<String>,
+    pub managers: Vec<ManagerRecord>,
+    /// Storage clock minus this manager's clock (T4).
+    pub clock_offset_ms: i64,
+}
+
+type CachedLicense = Option<(String, UnixMillis, Arc<License>)>;
+
+pub struct Manager<S> {
+    store: S,
+    config: ManagerConfig,
+    trusted: Vec<VerifyingKey>,
+    /// Verifying a signature on every request would dominate a renewal; the
+    /// stored license is re-verified only when its (id, issued_at) changes.
+    cache: Mutex<CachedLicense>,
+}
+
+impl<S> std::fmt::Debug for Manager<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A transaction body's result: storage errors abort (and may retry) the
+/// transaction; decisions ride inside `Ok` so their mutations commit.
+type TxResult<T> = Result<Result<T, ManagerError>, StorageError>;
+
+impl<S: Store> Manager<S> {
+    pub fn new(store: S, config: ManagerConfig, trusted: Vec<VerifyingKey>) -> Self {
+        Self {
+            store,
+            config,
+            trusted,
+            cache: Mutex::new(None),
+        }
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn config(&self) -> &ManagerConfig {
+        &self.config
+    }
+
+    fn run<T>(
+        &self,
+        mut body: impl FnMut(&mut dyn Tx) -> TxResult<T>,
+    ) -> Result<T, ManagerError> {
+        self.store.transaction(&mut |tx| body(tx))?
+    }
+
+    fn load_license(&self, tx: &mut dyn Tx) -> TxResult<Arc<License>> {
+        let Some(stored) = tx.license()? else {
+            return Ok(Err(ManagerError::NoLicense));
+        };
+        Ok(self.verified(&stored))
+    }
+
+    fn verified(&self, stored: &StoredLicense) -> Result<Arc<License>, ManagerError> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((id, issued, lic)) = cache.as_ref() {
+            if *id == stored.license_id && *issued == stored.issued_at {
+                return Ok(lic.clone());
+            }
+        }
+        let verified = license::verify(&stored.armoured, &self.trusted)
+            .map_err(ManagerError::BadStoredLicense)?;
+        let lic = Arc::new(verified.into_license());
+        *cache = Some((stored.license_id.clone(), stored.issued_at, lic.clone()));
+        Ok(lic)
+    }
+
+    fn commit<T>(tx: &mut dyn Tx, d: Decision<T>) -> TxResult<T> {
+        for m in &d.mutations {
+            tx.apply(m)?;
+        }
+        Ok(d.outcome.map_err(ManagerError::Denied))
+    }
+
+    /// `POST /v1/grants` (M1, M3, M7). `random` must be 16 bytes from a CSPRNG.
+    pub fn grant(&self, req: &GrantRequest, random: [u8; 16]) -> Result<GrantResponse, ManagerError> {
+        let id = GrantId::from_random(random);
+        self.run(|tx| {
+            tx.lock_pool(&req.instance.pool())?;
+            let now = tx.now()?;
+            let lic = match self.load_license(tx)? {
+                Ok(l) => l,
+                Err(e) => return Ok(Err(e)),
+            };
+            let view = tx.pool_view(&req.instance, now, EXPIRED_PER_DECISION)?;
+            Self::commit(tx, decide::grant(&self.config, &lic, &view, req, now, id))
+        })
+    }
+
+    /// `POST /v1/grants/{id}/renew`.
+    pub fn renew(
+        &self,
+        id: GrantId,
+        client_time: Option<UnixMillis>,
+    ) -> Result<GrantResponse, ManagerError> {
+        self.run(|tx| {
+            let held = match tx.grant(id)? {
+                Some(g) => {
+                    // Lock the pool first, then read the row again: another
+                    // manager may have ended it while we waited.
+                    tx.lock_pool(&g.instance.pool())?;
+                    tx.grant(id)?
+                }
+                None => None,
+            };
+            let ended = match held {
+                Some(_) => None,
+                None => tx.end_reason(id)?,
+            };
+            let now = tx.now()?;
+            let lic = match self.load_license(tx)? {
+                Ok(l) => l,
+                Err(e) => return Ok(Err(e)),
+            };
+            let d = decide::renew(&self.config, &lic, held.as_ref(), ended, client_time, now);
+            Self::commit(tx, d)
+        })
+    }
+
+    fn end_one(
+        &self,
+        find: impl Fn(&mut dyn Tx) -> Result<Option<decide::HeldGrant>, StorageError>,
+        decide_fn: fn(Option<&decide::HeldGrant>, UnixMillis) -> Decision<()>,
+    ) -> Result<(), ManagerError> {
+        self.run(|tx| {
+            let held = match find(tx)? {
+                Some(g) => {
+                    tx.lock_pool(&g.instance.pool())?;
+                    find(tx)?
+                }
+                None => None,
+            };
+            let now = tx.now()?;
+            Self::commit(tx, decide_fn(held.as_ref(), now))
+        })
+    }
+
+    /// `DELETE /v1/grants/{id}`: a component's clean stop.
+    pub fn release(&self, id: GrantId) -> Result<(), ManagerError> {
+        self.end_one(|tx| tx.grant(id), decide::release)
+    }
+
+    /// `DELETE /v1/admin/grants/{id}`.
+    pub fn revoke(&self, id: GrantId) -> Result<(), ManagerError> {
+        self.end_one(|tx| tx.grant(id), decide::revoke)
+    }
+
+    /// `POST /v1/admin/release`: free the slot of a crashed server.
+    pub fn admin_release(&self, instance: &Instance) -> Result<(), ManagerError> {
+        self.end_one(|tx| tx.grant_by_instance(instance), decide::admin_release)
+    }
+
+    /// The periodic sweep: ends grants past their deadline (never earlier),
+    /// at most `limit` per call. Returns how many it ended.
+    pub fn sweep(&self, limit: usize) -> Result<usize, ManagerError> {
+        self.run(|tx| {
+            let now = tx.now()?;
+            let mut expired = tx.expired(now, limit)?;
+            // Locking pools in one global order keeps two sweeps from deadlocking.
+            expired.sort_by(|a, b| a.instance.pool().cmp(&b.instance.pool()));
+            let mut ended = 0;
+            for g in expired {
+                tx.lock_pool(&g.instance.pool())?;
+                if let Some(fresh) = tx.grant(g.grant_id)? {
+                    for m in decide::reclaim([&fresh], now) {
+                        tx.apply(&m)?;
+                        ended += 1;
+                    }
+                }
+            }
+            Ok(Ok(ended))
+        })
+    }
+
+    /// Verifies `text` and installs it by `policy`. An invalid license never
+    /// reaches storage, so the old one stays.
+    pub fn install_license(
+        &self,
+        text: &str,
+        policy: InstallPolicy,
+    ) -> Result<Installed, InstallError> {
+        let verified = license::verify(text, &self.trusted)?;
+        let lic = verified.license().clone();
+        let out = self.store.transaction(&mut |tx| {
+            let now = tx.now()?;
+            if policy == InstallPolicy::Replace {
+                if let Err(v) = lic.validity_at(now) {
+                    return Ok(Err(v));
+                }
+            }
+            let stored = tx.license()?;
+            let newer = match &stored {
+                None => true,
+                Some(s) => policy == InstallPolicy::Replace || lic.issued_at > s.issued_at,
+            };
+            if !newer {
+                let id = stored.map(|s| s.license_id).unwrap_or_default();
+                return Ok(Ok(Installed::KeptStored { license_id: id }));
+            }
+            tx.put_license(&StoredLicense {
+                license_id: lic.license_id.clone(),
+                issued_at: lic.issued_at,
+                armoured: verified.armoured().to_owned(),
+                installed_at: now,
+            })?;
+            Ok(Ok(Installed::Installed {
+                license_id: lic.license_id.clone(),
+            }))
+        })?;
+        out.map_err(InstallError::NotUsable)
+    }
+
+    /// The license in storage, verified.
+    pub fn license(&self) -> Result<Arc<License>, ManagerError> {
+        self.run(|tx| self.load_license(tx))
+    }
+
+    /// Registers `node_id` and decides whether it may serve (M6, T4).
+    /// `local_clock` is this manager's own clock, read around the storage
+    /// clock to measure the offset.
+    pub fn heartbeat(
+        &self,
+        node_id: &str,
+        local_clock: &dyn Fn() -> UnixMillis,
+        liveness: Duration,
+    ) -> Result<Heartbeat, StorageError> {
+        self.store.transaction(&mut |tx| {
+            let before = local_clock();
+            let now = tx.now()?;
+            let after = local_clock();
+            let offset = health::clock_offset_ms(before, now, after);
+            let mut records = tx.managers()?;
+            let previous = records.iter().find(|r| r.node_id == node_id);
+            let me = health::heartbeat(previous, node_id, now, Some(offset), liveness);
+            tx.put_manager(&me)?;
+            records.retain(|r| r.node_id != node_id);
+            records.push(me);
+            records.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+            let (state, max, license_id) = match tx.license()? {
+                None => (LicenseState::Missing, 1, None),
+                Some(stored) => match self.verified(&stored) {
+                    Err(_) => (LicenseState::Missing, 1, None),
+                    Ok(lic) => {
+                        let state = match lic.validity_at(now) {
+                            Ok(()) => LicenseState::Valid,
+                            Err(Validity::NotYetValid { .. }) => LicenseState::NotYetValid,
+                            Err(Validity::Expired { .. }) => LicenseState::Expired,
+                        };
+                        (state, lic.max_managers, Some(lic.license_id.clone()))
+                    }
+                },
+            };
+            let serving = health::may_serve(node_id, true, &state, max, &records, now, liveness);
+            Ok(Heartbeat {
+                storage_now: now,
+                serving,
+                license_id,
+                managers: records,
+                clock_offset_ms: offset,
+            })
+        })
+    }
+
+    /// Removes `node_id` from the registry on a clean shutdown.
+    pub fn deregister(&self, node_id: &str) -> Result<(), StorageError> {
+        self.store.transaction(&mut |tx| tx.delete_manager(node_id))
+    }
+
+    /// Read-only views for the admin API.
+    pub fn read<T>(
+        &self,
+        mut f: impl FnMut(&mut dyn Tx, UnixMillis) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        self.store.transaction(&mut |tx| {
+            let now = tx.now()?;
+            f(tx, now)
+        })
+    }
+}

@@ -1,0 +1,309 @@
+//! The in-memory store: the reference semantics of the port, deterministic,
+//! with its clock injected. The simulator and property tests run on it.
+
+use crate::port::{StorageError, Store, StoredLicense, Tx};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use tenure_core::health::ManagerRecord;
+use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
+use tenure_core::{GrantId, UnixMillis};
+
+/// The clock a memory store reads as "the database's now".
+pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
+
+#[derive(Debug, Default)]
+struct State {
+    grants: BTreeMap<GrantId, HeldGrant>,
+    by_instance: BTreeMap<Instance, GrantId>,
+    usage: Vec<UsageRow>,
+    ended: BTreeMap<GrantId, EndReason>,
+    license: Option<StoredLicense>,
+    managers: BTreeMap<String, ManagerRecord>,
+}
+
+/// One store shared by every manager that holds a clone of it.
+#[derive(Clone)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+    clock: Clock,
+    available: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryStore {
+    pub fn new(clock: Clock) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State::default())),
+            clock,
+            available: Arc::new(AtomicBool::new(true)),
+        }
+    }
+
+    /// Simulates a database outage: every transaction fails `Unavailable`.
+    pub fn set_available(&self, up: bool) {
+        self.available.store(up, Ordering::SeqCst);
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Transactions undo their writes before they return an error, so the
+        // state behind a poisoned lock is still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// How to take back one write of a transaction that fails.
+enum Undo {
+    Inserted(GrantId),
+    Renewed(HeldGrant),
+    Ended {
+        grant: HeldGrant,
+        previous_end: Option<EndReason>,
+    },
+    License(Option<StoredLicense>),
+    Manager(String, Option<ManagerRecord>),
+}
+
+struct MemTx<'a> {
+    state: &'a mut State,
+    now: UnixMillis,
+    undo: Vec<Undo>,
+}
+
+impl MemTx<'_> {
+    fn rollback(&mut self) {
+        let s = &mut *self.state;
+        while let Some(u) = self.undo.pop() {
+            match u {
+                Undo::Inserted(id) => {
+                    if let Some(g) = s.grants.remove(&id) {
+                        s.by_instance.remove(&g.instance);
+                    }
+                }
+                Undo::Renewed(old) => {
+                    s.grants.insert(old.grant_id, old);
+                }
+                Undo::Ended {
+                    grant,
+                    previous_end,
+                } => {
+                    s.usage.pop();
+                    match previous_end {
+                        Some(r) => s.ended.insert(grant.grant_id, r),
+                        None => s.ended.remove(&grant.grant_id),
+                    };
+                    s.by_instance.insert(grant.instance.clone(), grant.grant_id);
+                    s.grants.insert(grant.grant_id, grant);
+                }
+                Undo::License(old) => s.license = old,
+                Undo::Manager(id, old) => {
+                    match old {
+                        Some(r) => s.managers.insert(id, r),
+                        None => s.managers.remove(&id),
+                    };
+                }
+            }
+        }
+    }
+}
+
+impl Store for MemoryStore {
+    fn transaction<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        if !self.available.load(Ordering::SeqCst) {
+            return Err(StorageError::Unavailable("memory store is down".into()));
+        }
+        let mut guard = self.lock();
+        let mut tx = MemTx {
+            state: &mut guard,
+            now: (self.clock)(),
+            undo: Vec::new(),
+        };
+        let out = f(&mut tx);
+        if out.is_err() {
+            tx.rollback();
+        }
+        out
+    }
+}
+
+fn in_pool(g: &HeldGrant, pool: &PoolKey) -> bool {
+    g.instance.environment == pool.environment && g.instance.product == pool.product
+}
+
+impl Tx for MemTx<'_> {
+    fn now(&mut self) -> Result<UnixMillis, StorageError> {
+        Ok(self.now)
+    }
+
+    fn lock_pool(&mut self, _pool: &PoolKey) -> Result<(), StorageError> {
+        // The store's mutex already serialises every transaction.
+        Ok(())
+    }
+
+    fn pool_view(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+    ) -> Result<PoolView, StorageError> {
+        let pool = instance.pool();
+        let mut view =
+            PoolView::from_grants(self.state.grants.values().filter(|g| in_pool(g, &pool)), instance, now);
+        view.expired.sort_by_key(|g| (g.held_until, g.grant_id));
+        view.expired.truncate(expired_limit);
+        Ok(view)
+    }
+
+    fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError> {
+        Ok(self.state.grants.get(&id).cloned())
+    }
+
+    fn grant_by_instance(
+        &mut self,
+        instance: &Instance,
+    ) -> Result<Option<HeldGrant>, StorageError> {
+        Ok(self
+            .state
+            .by_instance
+            .get(instance)
+            .and_then(|id| self.state.grants.get(id))
+            .cloned())
+    }
+
+    fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError> {
+        Ok(self.state.ended.get(&id).copied())
+    }
+
+    fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError> {
+        let s = &mut *self.state;
+        match mutation {
+            Mutation::Insert(g) => {
+                if s.grants.contains_key(&g.grant_id) || s.by_instance.contains_key(&g.instance) {
+                    return Err(StorageError::Corrupt(format!(
+                        "insert of grant {} collides with a held grant",
+                        g.grant_id
+                    )));
+                }
+                s.by_instance.insert(g.instance.clone(), g.grant_id);
+                s.grants.insert(g.grant_id, g.clone());
+                self.undo.push(Undo::Inserted(g.grant_id));
+            }
+            Mutation::Renew {
+                grant_id,
+                last_renewed,
+                held_until,
+                client_skew_ms,
+            } => {
+                let g = s.grants.get_mut(grant_id).ok_or_else(|| {
+                    StorageError::Corrupt(format!("renewal of grant {grant_id} that is not held"))
+                })?;
+                self.undo.push(Undo::Renewed(g.clone()));
+                g.last_renewed = *last_renewed;
+                g.held_until = *held_until;
+                g.client_skew_ms = *client_skew_ms;
+            }
+            Mutation::End { grant_id, usage } => {
+                let g = s.grants.remove(grant_id).ok_or_else(|| {
+                    StorageError::Corrupt(format!("end of grant {grant_id} that is not held"))
+                })?;
+                s.by_instance.remove(&g.instance);
+                let previous_end = s.ended.insert(*grant_id, usage.end_reason);
+                s.usage.push(usage.clone());
+                self.undo.push(Undo::Ended {
+                    grant: g,
+                    previous_end,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn expired(&mut self, now: UnixMillis, limit: usize) -> Result<Vec<HeldGrant>, StorageError> {
+        let mut out: Vec<HeldGrant> = self
+            .state
+            .grants
+            .values()
+            .filter(|g| !g.is_held_at(now))
+            .cloned()
+            .collect();
+        out.sort_by_key(|g| (g.held_until, g.grant_id));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    fn held_grants(&mut self) -> Result<Vec<HeldGrant>, StorageError> {
+        Ok(self
+            .state
+            .by_instance
+            .values()
+            .filter_map(|id| self.state.grants.get(id))
+            .cloned()
+            .collect())
+    }
+
+    fn pool_totals(
+        &mut self,
+        now: UnixMillis,
+    ) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
+        let mut totals: BTreeMap<PoolKey, PoolTotals> = BTreeMap::new();
+        for g in self.state.grants.values().filter(|g| g.is_held_at(now)) {
+            totals.entry(g.instance.pool()).or_default().add(g.facts.cores);
+        }
+        Ok(totals.into_iter().collect())
+    }
+
+    fn usage_since(
+        &mut self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<UsageRow>, StorageError> {
+        let mut rows: Vec<UsageRow> = self
+            .state
+            .usage
+            .iter()
+            .filter(|u| u.ended_ms >= since.0)
+            .cloned()
+            .collect();
+        rows.sort_by_key(|u| u.ended_ms);
+        rows.truncate(limit);
+        Ok(rows)
+    }
+
+    fn license(&mut self) -> Result<Option<StoredLicense>, StorageError> {
+        Ok(self.state.license.clone())
+    }
+
+    fn put_license(&mut self, license: &StoredLicense) -> Result<(), StorageError> {
+        let old = self.state.license.replace(license.clone());
+        self.undo.push(Undo::License(old));
+        Ok(())
+    }
+
+    fn managers(&mut self) -> Result<Vec<ManagerRecord>, StorageError> {
+        Ok(self.state.managers.values().cloned().collect())
+    }
+
+    fn put_manager(&mut self, record: &ManagerRecord) -> Result<(), StorageError> {
+        let old = self
+            .state
+            .managers
+            .insert(record.node_id.clone(), record.clone());
+        self.undo.push(Undo::Manager(record.node_id.clone(), old));
+        Ok(())
+    }
+
+    fn delete_manager(&mut self, node_id: &str) -> Result<(), StorageError> {
+        let old = self.state.managers.remove(node_id);
+        self.undo.push(Undo::Manager(node_id.to_owned(), old));
+        Ok(())
+    }
+}
