@@ -1,10 +1,10 @@
 //! One grant decision over a pool of 1,000 held grants, and one agent step.
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::BTreeMap;
 use std::hint::black_box;
 use tenure_core::license::{License, Limits};
-use tenure_core::manager::{grant, HeldGrant, ManagerConfig, PoolView};
+use tenure_core::manager::{HeldGrant, ManagerConfig, PoolView, grant};
 use tenure_core::names::{Hostname, Name};
 use tenure_core::wire::{GrantRequest, HostFacts, Instance};
 use tenure_core::{GrantId, UnixMillis};
@@ -52,7 +52,11 @@ fn fixture() -> (License, Vec<HeldGrant>, GrantRequest) {
         .map(|i| HeldGrant {
             grant_id: GrantId::from_random([i as u8; 16]),
             instance: instance(i),
-            facts: HostFacts { cores: 8, ip: None, version: None },
+            facts: HostFacts {
+                cores: 8,
+                ip: None,
+                version: None,
+            },
             granted_at: NOW,
             last_renewed: NOW,
             held_until: UnixMillis(NOW.0 + 433_000_000),
@@ -61,7 +65,11 @@ fn fixture() -> (License, Vec<HeldGrant>, GrantRequest) {
         .collect();
     let req = GrantRequest {
         instance: instance(500),
-        facts: HostFacts { cores: 8, ip: None, version: None },
+        facts: HostFacts {
+            cores: 8,
+            ip: None,
+            version: None,
+        },
         client_time: Some(NOW),
     };
     (license, held, req)
@@ -84,12 +92,22 @@ fn grant_decision(c: &mut Criterion) {
             )
         })
     });
-    c.bench_function("grant decision incl. building the view from 1000 rows", |b| {
-        b.iter(|| {
-            let view = PoolView::from_grants(black_box(&held), &req.instance, NOW);
-            grant(&cfg, &license, &view, &req, NOW, GrantId::from_random([7; 16]))
-        })
-    });
+    c.bench_function(
+        "grant decision incl. building the view from 1000 rows",
+        |b| {
+            b.iter(|| {
+                let view = PoolView::from_grants(black_box(&held), &req.instance, NOW);
+                grant(
+                    &cfg,
+                    &license,
+                    &view,
+                    &req,
+                    NOW,
+                    GrantId::from_random([7; 16]),
+                )
+            })
+        },
+    );
 }
 
 criterion_group!(benches, grant_decision);

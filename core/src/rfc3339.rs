@@ -1,11 +1,396 @@
-//! PLACEHOLDER until the license work lands: RFC 3339 text <-> UnixMillis.
+//! RFC 3339 timestamps <-> `UnixMillis`, by integer civil-date arithmetic.
+//!
+//! Licenses carry human-readable times; the core works in milliseconds. The
+//! conversion is done here by hand (Howard Hinnant's days-from-civil) so the core
+//! needs no date crate and the result cannot depend on a time zone database.
+//! Years 0000 to 9999 of the proleptic Gregorian calendar are supported, which is
+//! exactly what a four-digit year can express.
+
+use crate::time::UnixMillis;
+use std::fmt;
+
+/// 0000-01-01T00:00:00Z.
+pub const MIN: UnixMillis = UnixMillis(-62_167_219_200_000);
+/// 9999-12-31T23:59:59.999Z.
+pub const MAX: UnixMillis = UnixMillis(253_402_300_799_999);
+
+const MS_PER_DAY: i64 = 86_400_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rfc3339Error {
+    #[error("{0:?} is not an RFC 3339 timestamp like 2027-12-31T00:00:00Z")]
+    Syntax(String),
+    #[error("{0:?} is not a date in the calendar")]
+    BadDate(String),
+    #[error("{0:?} has an hour, minute, second or offset out of range")]
+    BadTime(String),
+    #[error("{0} ms since the epoch is outside the years 0000 to 9999")]
+    OutOfRange(i64),
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM)`; `t` and `z` may be
+/// lower case. Fractional digits beyond milliseconds are truncated. A leap
+/// second (`:60`) is refused: nothing in a license needs one, and accepting it
+/// would make two spellings of one instant.
+pub fn parse(s: &str) -> Result<UnixMillis, Rfc3339Error> {
+    let syntax = || Rfc3339Error::Syntax(shorten(s));
+    let b = s.as_bytes();
+    if b.len() < 20 {
+        return Err(syntax());
+    }
+    let year = digits(b, 0, 4).ok_or_else(syntax)?;
+    let month = digits(b, 5, 2).ok_or_else(syntax)?;
+    let day = digits(b, 8, 2).ok_or_else(syntax)?;
+    let hour = digits(b, 11, 2).ok_or_else(syntax)?;
+    let minute = digits(b, 14, 2).ok_or_else(syntax)?;
+    let second = digits(b, 17, 2).ok_or_else(syntax)?;
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return Err(syntax());
+    }
+
+    let mut pos = 19;
+    let mut millis = 0i64;
+    if b.get(pos) == Some(&b'.') {
+        pos += 1;
+        let start = pos;
+        while let Some(c) = b.get(pos).filter(|c| c.is_ascii_digit()) {
+            if pos - start < 3 {
+                millis = millis * 10 + i64::from(c - b'0');
+            }
+            pos += 1;
+        }
+        if pos == start {
+            return Err(syntax());
+        }
+        for _ in (pos - start)..3 {
+            millis *= 10;
+        }
+    }
+
+    let offset_minutes = match b.get(pos..) {
+        Some([b'Z' | b'z']) => 0,
+        Some([sign @ (b'+' | b'-'), _, _, b':', _, _]) => {
+            let oh = digits(b, pos + 1, 2).ok_or_else(syntax)?;
+            let om = digits(b, pos + 4, 2).ok_or_else(syntax)?;
+            if oh > 23 || om > 59 {
+                return Err(Rfc3339Error::BadTime(shorten(s)));
+            }
+            let minutes = oh * 60 + om;
+            if *sign == b'-' { -minutes } else { minutes }
+        }
+        _ => return Err(syntax()),
+    };
+
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return Err(Rfc3339Error::BadDate(shorten(s)));
+    }
+    if hour > 23 || minute > 59 || second > 59 {
+        return Err(Rfc3339Error::BadTime(shorten(s)));
+    }
+
+    let days = days_from_civil(year, month, day);
+    let local = days * MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000 + millis;
+    let utc = local - offset_minutes * 60_000;
+    if !(MIN.0..=MAX.0).contains(&utc) {
+        return Err(Rfc3339Error::OutOfRange(utc));
+    }
+    Ok(UnixMillis(utc))
+}
+
+/// Formats as `YYYY-MM-DDTHH:MM:SSZ`, adding `.mmm` only when the milliseconds
+/// are not zero, so whole-second times read the way a vendor typed them.
+pub fn format(t: UnixMillis) -> Result<String, Rfc3339Error> {
+    if !(MIN.0..=MAX.0).contains(&t.0) {
+        return Err(Rfc3339Error::OutOfRange(t.0));
+    }
+    let days = t.0.div_euclid(MS_PER_DAY);
+    let in_day = t.0.rem_euclid(MS_PER_DAY);
+    let (year, month, day) = civil_from_days(days);
+    let secs = in_day / 1000;
+    let millis = in_day % 1000;
+    let (hour, minute, second) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut out = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
+    if millis != 0 {
+        out.push_str(&format!(".{millis:03}"));
+    }
+    out.push('Z');
+    Ok(out)
+}
+
+/// Shows a time in messages: RFC 3339 when it has one, raw milliseconds when not,
+/// so an error about an absurd time can still be printed.
+pub fn display(t: UnixMillis) -> impl fmt::Display {
+    struct Show(UnixMillis);
+    impl fmt::Display for Show {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            match format(self.0) {
+                Ok(s) => f.write_str(&s),
+                Err(_) => write!(f, "{} ms since the epoch", self.0.0),
+            }
+        }
+    }
+    Show(t)
+}
+
+fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
+    let slice = b.get(at..at.checked_add(n)?)?;
+    slice.iter().try_fold(0i64, |acc, c| {
+        c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+    })
+}
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date. Eras are 400-year cycles,
+/// and the year is taken to start on 1 March so the leap day falls last.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Error messages echo the input; a hostile multi-megabyte string should not be
+/// echoed whole into a log line.
+fn shorten(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// `#[serde(with = "crate::rfc3339::serde_millis")]`: a `UnixMillis` as an RFC 3339
+/// string on the wire.
 pub mod serde_millis {
     use crate::time::UnixMillis;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serializer, de, ser};
+
     pub fn serialize<S: Serializer>(t: &UnixMillis, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_i64(t.0)
+        let text = super::format(*t).map_err(ser::Error::custom)?;
+        s.serialize_str(&text)
     }
+
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<UnixMillis, D::Error> {
-        Ok(UnixMillis(i64::deserialize(d)?))
+        let text = String::deserialize(d)?;
+        super::parse(&text).map_err(de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(s: &str) -> i64 {
+        parse(s).unwrap_or_else(|e| panic!("{s}: {e}")).0
+    }
+
+    #[test]
+    fn known_instants() {
+        assert_eq!(ms("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(ms("2000-01-01T00:00:00Z"), 946_684_800_000);
+        assert_eq!(ms("2027-12-31T00:00:00Z"), 1_830_211_200_000);
+        assert_eq!(ms("2038-01-19T03:14:07Z"), 2_147_483_647_000);
+        assert_eq!(ms("0000-01-01T00:00:00Z"), MIN.0);
+        assert_eq!(ms("9999-12-31T23:59:59.999Z"), MAX.0);
+        assert_eq!(ms("1969-12-31T23:59:59Z"), -1000);
+    }
+
+    #[test]
+    fn leap_years() {
+        assert_eq!(
+            ms("2024-02-29T00:00:00Z") + 86_400_000,
+            ms("2024-03-01T00:00:00Z")
+        );
+        assert_eq!(
+            ms("2000-02-29T12:00:00Z") + 43_200_000,
+            ms("2000-03-01T00:00:00Z")
+        );
+        assert!(matches!(
+            parse("2023-02-29T00:00:00Z"),
+            Err(Rfc3339Error::BadDate(_))
+        ));
+        assert!(matches!(
+            parse("1900-02-29T00:00:00Z"),
+            Err(Rfc3339Error::BadDate(_))
+        ));
+        assert!(matches!(
+            parse("2100-02-29T00:00:00Z"),
+            Err(Rfc3339Error::BadDate(_))
+        ));
+        assert_eq!(
+            ms("2024-12-31T00:00:00Z") - ms("2024-01-01T00:00:00Z"),
+            365 * 86_400_000
+        );
+    }
+
+    #[test]
+    fn fractions_offsets_and_case() {
+        assert_eq!(
+            ms("2027-12-31T00:00:00.5Z"),
+            ms("2027-12-31T00:00:00Z") + 500
+        );
+        assert_eq!(
+            ms("2027-12-31T00:00:00.123456789Z"),
+            ms("2027-12-31T00:00:00Z") + 123
+        );
+        assert_eq!(ms("2027-12-31T01:30:00+01:30"), ms("2027-12-31T00:00:00Z"));
+        assert_eq!(ms("2027-12-30T19:00:00-05:00"), ms("2027-12-31T00:00:00Z"));
+        assert_eq!(ms("2027-12-31t00:00:00z"), ms("2027-12-31T00:00:00Z"));
+        assert_eq!(ms("2027-12-31T00:00:00-00:00"), ms("2027-12-31T00:00:00Z"));
+    }
+
+    #[test]
+    fn rejects() {
+        for bad in [
+            "",
+            "garbage",
+            "2027-02-30T00:00:00Z",
+            "2027-04-31T00:00:00Z",
+            "2027-00-10T00:00:00Z",
+            "2027-13-10T00:00:00Z",
+            "2027-12-00T00:00:00Z",
+            "2027-12-31T24:00:00Z",
+            "2027-12-31T23:60:00Z",
+            "2027-12-31T23:59:60Z",
+            "2027-12-31T00:00:00",
+            "2027-12-31 00:00:00Z",
+            "2027-12-31T00:00:00.Z",
+            "2027-12-31T00:00:00ZZ",
+            "2027-12-31T00:00:00+0100",
+            "2027-12-31T00:00:00+24:00",
+            "2027-12-31T00:00:00+01:60",
+            "+2027-12-31T00:00:00Z",
+            "27-12-31T00:00:00Z",
+            "2027-1-31T00:00:00Z",
+            "2027-12-31T00:00:00Z ",
+            " 2027-12-31T00:00:00Z",
+            "２０２７-12-31T00:00:00Z",
+            "2027-12-31T00:00:00.1é",
+            "0000-01-01T00:00:00+00:01",
+            "9999-12-31T23:59:59-00:01",
+        ] {
+            assert!(parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn formats() {
+        assert_eq!(format(UnixMillis(0)).as_deref(), Ok("1970-01-01T00:00:00Z"));
+        assert_eq!(
+            format(UnixMillis(1_830_211_200_000)).as_deref(),
+            Ok("2027-12-31T00:00:00Z")
+        );
+        assert_eq!(
+            format(UnixMillis(1_830_211_200_007)).as_deref(),
+            Ok("2027-12-31T00:00:00.007Z")
+        );
+        assert_eq!(
+            format(UnixMillis(-1)).as_deref(),
+            Ok("1969-12-31T23:59:59.999Z")
+        );
+        assert_eq!(format(MIN).as_deref(), Ok("0000-01-01T00:00:00Z"));
+        assert_eq!(format(MAX).as_deref(), Ok("9999-12-31T23:59:59.999Z"));
+        assert!(matches!(
+            format(UnixMillis(MAX.0 + 1)),
+            Err(Rfc3339Error::OutOfRange(_))
+        ));
+        assert!(format(UnixMillis(i64::MIN)).is_err());
+        assert_eq!(
+            display(UnixMillis(i64::MAX)).to_string(),
+            format!("{} ms since the epoch", i64::MAX)
+        );
+    }
+
+    #[test]
+    fn round_trips_every_day_and_samples() {
+        // Every day of 1970..=2500 catches month-length and leap mistakes that a
+        // few samples would miss.
+        let mut day = 0;
+        while day < 194_000 {
+            let t = UnixMillis(day * MS_PER_DAY + 3_723_004);
+            let text = format(t).expect("in range");
+            assert_eq!(parse(&text), Ok(t), "{text}");
+            day += 1;
+        }
+        for t in [
+            MIN.0,
+            MIN.0 + 1,
+            -1,
+            0,
+            1,
+            MAX.0 - 1,
+            MAX.0,
+            951_782_400_000,
+        ] {
+            let text = format(UnixMillis(t)).expect("in range");
+            assert_eq!(parse(&text), Ok(UnixMillis(t)), "{text}");
+        }
+    }
+
+    #[test]
+    fn civil_matches_day_count() {
+        let mut expected = days_from_civil(0, 1, 1);
+        for year in 0..=9999 {
+            for month in 1..=12 {
+                for day in 1..=days_in_month(year, month) {
+                    assert_eq!(days_from_civil(year, month, day), expected);
+                    assert_eq!(civil_from_days(expected), (year, month, day));
+                    expected += 1;
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn serde_round_trip() {
+        #[derive(serde::Serialize, serde::Deserialize, PartialEq, Debug)]
+        struct T {
+            #[serde(with = "serde_millis")]
+            at: UnixMillis,
+        }
+        let json = serde_json::to_string(&T {
+            at: UnixMillis(1_830_211_200_000),
+        })
+        .expect("ser");
+        assert_eq!(json, r#"{"at":"2027-12-31T00:00:00Z"}"#);
+        let back: T = serde_json::from_str(&json).expect("de");
+        assert_eq!(back.at, UnixMillis(1_830_211_200_000));
+        assert!(serde_json::from_str::<T>(r#"{"at":"2027-02-30T00:00:00Z"}"#).is_err());
+        assert!(serde_json::from_str::<T>(r#"{"at":0}"#).is_err());
+        assert!(
+            serde_json::to_string(&T {
+                at: UnixMillis(i64::MAX)
+            })
+            .is_err()
+        );
     }
 }

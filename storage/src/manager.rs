@@ -122,10 +122,7 @@ impl<S: Store> Manager<S> {
         &self.config
     }
 
-    fn run<T>(
-        &self,
-        mut body: impl FnMut(&mut dyn Tx) -> TxResult<T>,
-    ) -> Result<T, ManagerError> {
+    fn run<T>(&self, mut body: impl FnMut(&mut dyn Tx) -> TxResult<T>) -> Result<T, ManagerError> {
         self.store.transaction(&mut |tx| body(tx))?
     }
 
@@ -158,7 +155,11 @@ impl<S: Store> Manager<S> {
     }
 
     /// `POST /v1/grants` (M1, M3, M7). `random` must be 16 bytes from a CSPRNG.
-    pub fn grant(&self, req: &GrantRequest, random: [u8; 16]) -> Result<GrantResponse, ManagerError> {
+    pub fn grant(
+        &self,
+        req: &GrantRequest,
+        random: [u8; 16],
+    ) -> Result<GrantResponse, ManagerError> {
         let id = GrantId::from_random(random);
         self.run(|tx| {
             tx.lock_pool(&req.instance.pool())?;

@@ -156,8 +156,11 @@ impl Tx for MemTx<'_> {
         expired_limit: usize,
     ) -> Result<PoolView, StorageError> {
         let pool = instance.pool();
-        let mut view =
-            PoolView::from_grants(self.state.grants.values().filter(|g| in_pool(g, &pool)), instance, now);
+        let mut view = PoolView::from_grants(
+            self.state.grants.values().filter(|g| in_pool(g, &pool)),
+            instance,
+            now,
+        );
         view.expired.sort_by_key(|g| (g.held_until, g.grant_id));
         view.expired.truncate(expired_limit);
         Ok(view)
@@ -250,13 +253,13 @@ impl Tx for MemTx<'_> {
             .collect())
     }
 
-    fn pool_totals(
-        &mut self,
-        now: UnixMillis,
-    ) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
+    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
         let mut totals: BTreeMap<PoolKey, PoolTotals> = BTreeMap::new();
         for g in self.state.grants.values().filter(|g| g.is_held_at(now)) {
-            totals.entry(g.instance.pool()).or_default().add(g.facts.cores);
+            totals
+                .entry(g.instance.pool())
+                .or_default()
+                .add(g.facts.cores);
         }
         Ok(totals.into_iter().collect())
     }

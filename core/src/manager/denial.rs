@@ -6,9 +6,9 @@ use crate::time::UnixMillis;
 /// message names the limit that failed so an operator can act on it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Denial {
-    #[error("the license expired at {not_after_ms} ms since the epoch")]
+    #[error("the license expired at {}", crate::rfc3339::display(crate::UnixMillis(*not_after_ms)))]
     LicenseExpired { not_after_ms: i64 },
-    #[error("the license is not valid before {not_before_ms} ms since the epoch")]
+    #[error("the license is not valid before {}", crate::rfc3339::display(crate::UnixMillis(*not_before_ms)))]
     LicenseNotYetValid { not_before_ms: i64 },
     #[error("environment {environment:?} is not in the license")]
     EnvironmentNotLicensed { environment: Name },
