@@ -1,1 +1,31 @@
+//! The component agent (PROTOCOL.md section 5), sans-IO.
+//!
+//! The driver owns sockets and timers and runs this loop:
+//!
+//! 1. hand in what happened: `handle_response(now, id, result)` for an answer,
+//!    `handle_timeout(now)` when the instant from `poll_timeout` has come;
+//! 2. send every `poll_transmit()`, act on every `poll_event()` (at least on
+//!    `Event::MustStop`), and sleep until `poll_timeout()`.
+//!
+//! Time comes in as `Now` (monotonic and wall); all elapsed time is their max
+//! (T2), and leases count from when the succeeding request was queued (T1).
+//! Jitter comes from a generator seeded by the caller, so the same inputs always
+//! give the same outputs.
 
+mod backoff;
+mod config;
+mod events;
+mod io;
+mod machine;
+mod rng;
+mod state;
+mod verdict;
+
+#[cfg(test)]
+mod tests;
+
+pub use config::AgentConfig;
+pub use events::Event;
+pub use io::{Request, RequestId, Response, Transmit, TransportError};
+pub use machine::Agent;
+pub use state::{GraceWarning, Lease, State, StopReason};

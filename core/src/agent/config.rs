@@ -1,0 +1,39 @@
+//! How an agent is set up.
+
+use crate::wire::GrantRequest;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// Identity and host facts. `client_time` is overwritten with the wall
+    /// clock each time a grant request is queued.
+    pub request: GrantRequest,
+    /// How many manager URLs the driver has (A6); transmits name an index below
+    /// this. Zero is read as one.
+    pub managers: usize,
+    /// First backoff ceiling after a failed round (A2). Default 1 s.
+    pub initial_backoff: Duration,
+    /// Backoff ceiling while starting, when there is no `renew_every` yet to cap
+    /// it. Default 60 s.
+    pub max_start_backoff: Duration,
+    /// No answer by then counts as `TransportError::Timeout`. The core owns this
+    /// so a lost message cannot stall the agent. Default 10 s.
+    pub request_timeout: Duration,
+    /// `poll_timeout` never asks to sleep longer than this. A suspended host's
+    /// monotonic clock stops while its wall clock runs; waking at least this often
+    /// lets the agent see the wall-clock time that passed (T2). Default 60 s.
+    pub max_sleep: Duration,
+}
+
+impl AgentConfig {
+    pub fn new(request: GrantRequest, managers: usize) -> Self {
+        Self {
+            request,
+            managers,
+            initial_backoff: Duration::from_secs(1),
+            max_start_backoff: Duration::from_secs(60),
+            request_timeout: Duration::from_secs(10),
+            max_sleep: Duration::from_secs(60),
+        }
+    }
+}

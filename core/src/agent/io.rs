@@ -1,0 +1,55 @@
+//! What the agent asks its driver to send, and what the driver hands back.
+
+use crate::wire::{GrantResponse, RawGrantRequest};
+use crate::{ErrorBody, GrantId};
+
+/// Names one transmitted request so its answer can be matched to it. Ids are
+/// never reused by one agent; an answer to any id but the one in flight is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RequestId(pub u64);
+
+/// One request to send to manager number `manager` (an index into the
+/// configured manager URLs, A6).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transmit {
+    pub id: RequestId,
+    pub manager: usize,
+    pub request: Request,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// `POST /v1/grants`; `client_time_ms` is the wall clock when it was queued (T5).
+    Grant(RawGrantRequest),
+    /// `POST /v1/grants/{grant_id}/renew`.
+    Renew {
+        grant_id: GrantId,
+        client_time_ms: i64,
+    },
+    /// `DELETE /v1/grants/{grant_id}`: best effort, its answer is never needed.
+    Release { grant_id: GrantId },
+}
+
+/// An HTTP answer, decoded by the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Response {
+    /// 201 to a grant or 200 to a renewal.
+    Granted(GrantResponse),
+    /// 204 to a release.
+    Released,
+    /// Any other status; `body` when it parsed as an error body.
+    Error {
+        status: u16,
+        body: Option<ErrorBody>,
+    },
+}
+
+/// No usable HTTP answer: all of these mean "unreachable" (A4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransportError {
+    Connect,
+    Timeout,
+    Io,
+    /// An answer arrived but could not be decoded.
+    Malformed,
+}

@@ -1,0 +1,385 @@
+//! The agent state machine: the driver pushes input and pulls output until
+//! `None`; nothing happens between calls.
+
+use super::backoff::{Retry, Rotation, full_jitter, renew_delay};
+use super::config::AgentConfig;
+use super::events::Event;
+use super::io::{Request, RequestId, Response, Transmit, TransportError};
+use super::rng::SplitMix64;
+use super::state::{DAY, GraceWarning, HOUR, Lease, State, StopReason};
+use super::verdict::{Asked, Verdict, judge};
+use crate::GrantId;
+use crate::time::Now;
+use crate::wire::GrantResponse;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// A component's side of the protocol (section 5).
+#[derive(Debug)]
+pub struct Agent {
+    config: AgentConfig,
+    rng: SplitMix64,
+    state: State,
+    link: Link,
+    rotation: Rotation,
+    /// The latest `now` handed in: `poll_timeout` converts deadlines with it.
+    last_now: Now,
+    next_id: u64,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+}
+
+/// The one request the agent is waiting on or waiting to send.
+#[derive(Debug, Clone, Copy)]
+enum Link {
+    /// Send the next request once `delay` has elapsed since `from` (T2).
+    Wait { from: Now, delay: Duration },
+    /// Waiting for the answer to `id`. Once stopped, this is a request left
+    /// behind: if it turns out to have created a grant, that grant is released.
+    InFlight {
+        id: RequestId,
+        sent: Now,
+        asked: Asked,
+    },
+    /// Nothing to send, ever again (only when stopped).
+    Done,
+}
+
+const MIN_TICK: Duration = Duration::from_millis(1);
+
+impl Agent {
+    /// Makes an agent in `Starting` and queues its first grant request at once.
+    /// `seed` drives the jitter only; give each component a different one.
+    pub fn new(config: AgentConfig, now: Now, seed: u64) -> Self {
+        let mut config = config;
+        // Zero would make poll_timeout ask for a wake-up at the same instant forever.
+        config.request_timeout = config.request_timeout.max(MIN_TICK);
+        config.max_sleep = config.max_sleep.max(MIN_TICK);
+        let rotation = Rotation::new(config.managers);
+        let mut agent = Self {
+            config,
+            rng: SplitMix64::new(seed),
+            state: State::Starting,
+            link: Link::Wait {
+                from: now,
+                delay: Duration::ZERO,
+            },
+            rotation,
+            last_now: now,
+            next_id: 0,
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+        };
+        agent.drive(now);
+        agent
+    }
+
+    /// Call at (or after) the instant `poll_timeout` gave, or any time earlier.
+    pub fn handle_timeout(&mut self, now: Now) {
+        self.last_now = now;
+        self.drive(now);
+    }
+
+    /// Hands in the answer to request `id`. Answers to any request but the one
+    /// in flight (stale, duplicate, timed out, unknown) are ignored. Deadlines
+    /// are checked at `now` first, so an answer cannot revive an expired grace.
+    pub fn handle_response(
+        &mut self,
+        now: Now,
+        id: RequestId,
+        result: Result<Response, TransportError>,
+    ) {
+        self.last_now = now;
+        self.check_lease(now);
+        let Link::InFlight {
+            id: current,
+            sent,
+            asked,
+        } = self.link
+        else {
+            self.drive(now);
+            return;
+        };
+        if current != id {
+            self.drive(now);
+            return;
+        }
+        self.link = Link::Done;
+        if let State::Stopped(_) = self.state {
+            if let Ok(Response::Granted(grant)) = result {
+                self.queue_release(grant.grant_id);
+            }
+            return;
+        }
+        match judge(asked, self.state == State::Starting, result) {
+            Verdict::Success(grant) => self.succeeded(now, sent, asked, &grant),
+            Verdict::Unreachable => self.failed(now),
+            Verdict::Regrant => {
+                if let State::Licensed { lease } | State::Grace { lease, .. } = &mut self.state {
+                    lease.grant_id = None;
+                }
+                self.link = Link::Wait {
+                    from: now,
+                    delay: Duration::ZERO,
+                };
+            }
+            Verdict::Refused(reason) => self.stop_with(reason),
+        }
+        self.drive(now);
+    }
+
+    /// Clean stop (A5): queues a best-effort release of the grant held, if any,
+    /// and moves to `Stopped(Requested)`. No event is emitted: the caller asked.
+    /// Deadlines are not evaluated; an already stopped agent is left as it is.
+    /// A grant request still in flight is remembered: if it succeeds after all,
+    /// its new grant is released too, so a stop never leaks a slot.
+    pub fn stop(&mut self, now: Now) {
+        self.last_now = now;
+        let held = match &self.state {
+            State::Stopped(_) => return,
+            State::Starting => None,
+            State::Licensed { lease } | State::Grace { lease, .. } => lease.grant_id,
+        };
+        if let Some(grant_id) = held {
+            self.queue_release(grant_id);
+        }
+        let renewing_what_we_release = matches!(
+            self.link,
+            Link::InFlight {
+                asked: Asked::Renew,
+                ..
+            }
+        );
+        if renewing_what_we_release || matches!(self.link, Link::Wait { .. }) {
+            self.link = Link::Done;
+        }
+        self.state = State::Stopped(StopReason::Requested);
+    }
+
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// The monotonic instant (same origin as `Now::mono`) at which to call
+    /// `handle_timeout`: the next send, request timeout, grace entry, warning or
+    /// deadline, and never later than `max_sleep` after the last call. May be at
+    /// or before the last `now` when something is due. `None` once stopped.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let now = self.last_now;
+        let mut wake = now.mono.saturating_add(self.config.max_sleep);
+        // Converting "offset after origin" to a monotonic instant with today's
+        // T2 elapsed time can only bring it earlier than the pure monotonic one.
+        let mut at = |origin: &Now, offset: Duration| {
+            let left = offset.saturating_sub(now.elapsed_since(origin));
+            wake = wake.min(now.mono.saturating_add(left));
+        };
+        match &self.state {
+            State::Stopped(_) => return None,
+            State::Starting => {}
+            State::Licensed { lease } => {
+                at(&lease.since, lease.lease_ttl);
+                at(&lease.since, lease.grace_period);
+            }
+            State::Grace { lease, warned } => {
+                at(&lease.since, lease.grace_period);
+                if *warned < GraceWarning::OneDay && lease.grace_period > DAY {
+                    at(&lease.since, lease.grace_period.saturating_sub(DAY));
+                }
+                if *warned < GraceWarning::OneHour && lease.grace_period > HOUR {
+                    at(&lease.since, lease.grace_period.saturating_sub(HOUR));
+                }
+            }
+        }
+        match &self.link {
+            Link::Wait { from, delay } => at(from, *delay),
+            Link::InFlight { sent, .. } => at(sent, self.config.request_timeout),
+            Link::Done => {}
+        }
+        Some(wake)
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// True in `Licensed` and `Grace`: the component may run.
+    pub fn is_running(&self) -> bool {
+        matches!(self.state, State::Licensed { .. } | State::Grace { .. })
+    }
+
+    /// The grant held, while running and the manager still knows it.
+    pub fn grant_id(&self) -> Option<GrantId> {
+        match &self.state {
+            State::Licensed { lease } | State::Grace { lease, .. } => lease.grant_id,
+            State::Starting | State::Stopped(_) => None,
+        }
+    }
+
+    /// Everything due at `now`, in order: deadlines, then a request timeout, then a send.
+    fn drive(&mut self, now: Now) {
+        self.check_lease(now);
+        if let State::Stopped(_) = self.state {
+            return;
+        }
+        if let Link::InFlight { sent, .. } = self.link
+            && now.elapsed_since(&sent) >= self.config.request_timeout
+        {
+            self.failed(now);
+        }
+        if let Link::Wait { from, delay } = self.link
+            && now.elapsed_since(&from) >= delay
+        {
+            self.send(now);
+        }
+    }
+
+    /// A3: licensed, then grace with its warnings, then a stop at the deadline.
+    /// When one call jumps past several instants (a suspend), only what still
+    /// applies is reported: past the deadline that is the stop alone.
+    fn check_lease(&mut self, now: Now) {
+        let (lease, warned) = match &self.state {
+            State::Licensed { lease } => (*lease, None),
+            State::Grace { lease, warned } => (*lease, Some(*warned)),
+            State::Starting | State::Stopped(_) => return,
+        };
+        let elapsed = lease.elapsed(&now);
+        if elapsed >= lease.grace_period {
+            self.stop_with(StopReason::GraceExpired);
+            return;
+        }
+        let mut warned = match warned {
+            Some(w) => w,
+            None if elapsed >= lease.lease_ttl => {
+                self.events.push_back(Event::GraceEntered {
+                    remaining: lease.grace_period.saturating_sub(elapsed),
+                });
+                GraceWarning::Nothing
+            }
+            None => return,
+        };
+        let remaining = lease.grace_period.saturating_sub(elapsed);
+        for (level, threshold, event) in [
+            (GraceWarning::OneDay, DAY, Event::GraceOneDayLeft),
+            (GraceWarning::OneHour, HOUR, Event::GraceOneHourLeft),
+        ] {
+            if warned < level && lease.grace_period > threshold && remaining <= threshold {
+                self.events.push_back(event);
+                warned = level;
+            }
+        }
+        self.state = State::Grace { lease, warned };
+    }
+
+    /// T1: the new lease counts from `sent`. An answer that comes back after its
+    /// own lease has already passed (a very slow answer, or a wall clock that
+    /// jumped forward) is too late to run on and counts as a failure, so the
+    /// agent never starts into grace (A1) and a late answer extends nothing.
+    fn succeeded(&mut self, now: Now, sent: Now, asked: Asked, grant: &GrantResponse) {
+        let lease = Lease::from_response(grant, sent);
+        let elapsed = lease.elapsed(&now);
+        if elapsed >= lease.lease_ttl || elapsed >= lease.grace_period {
+            self.failed(now);
+            return;
+        }
+        let grant_id = grant.grant_id;
+        let event = match (&self.state, asked) {
+            (State::Starting, _) => Event::Started { grant_id },
+            (State::Grace { .. }, _) => Event::Recovered { grant_id },
+            (State::Licensed { .. }, Asked::Grant) => Event::Regranted { grant_id },
+            (State::Licensed { .. }, Asked::Renew) => Event::Renewed { grant_id },
+            (State::Stopped(_), _) => return,
+        };
+        self.rotation.succeeded();
+        self.state = State::Licensed { lease };
+        self.events.push_back(event);
+        self.link = Link::Wait {
+            from: sent,
+            delay: renew_delay(&mut self.rng, lease.renew_every),
+        };
+    }
+
+    /// A2/A6: next manager at once, or a full-jitter backoff after a whole round.
+    fn failed(&mut self, now: Now) {
+        let delay = match self.rotation.failed() {
+            Retry::Now => Duration::ZERO,
+            Retry::Backoff { attempt } => {
+                let cap = match &self.state {
+                    State::Licensed { lease } | State::Grace { lease, .. } => lease.renew_every,
+                    State::Starting | State::Stopped(_) => self.config.max_start_backoff,
+                };
+                full_jitter(&mut self.rng, self.config.initial_backoff, attempt, cap)
+            }
+        };
+        self.link = Link::Wait { from: now, delay };
+    }
+
+    fn send(&mut self, now: Now) {
+        let renew = match &self.state {
+            State::Stopped(_) => return,
+            State::Starting => None,
+            State::Licensed { lease } | State::Grace { lease, .. } => lease.grant_id,
+        };
+        let (request, asked) = match renew {
+            Some(grant_id) => {
+                let client_time_ms = now.wall.0;
+                (
+                    Request::Renew {
+                        grant_id,
+                        client_time_ms,
+                    },
+                    Asked::Renew,
+                )
+            }
+            None => {
+                let mut body = self.config.request.clone();
+                body.client_time = Some(now.wall);
+                (Request::Grant(body.to_raw()), Asked::Grant)
+            }
+        };
+        let id = self.fresh_id();
+        self.transmits.push_back(Transmit {
+            id,
+            manager: self.rotation.manager(),
+            request,
+        });
+        self.link = Link::InFlight {
+            id,
+            sent: now,
+            asked,
+        };
+    }
+
+    fn queue_release(&mut self, grant_id: GrantId) {
+        let id = self.fresh_id();
+        self.transmits.push_back(Transmit {
+            id,
+            manager: self.rotation.manager(),
+            request: Request::Release { grant_id },
+        });
+    }
+
+    /// Emits `MustStop` for every reason but a requested stop. A request in
+    /// flight is kept (see `Link::InFlight`); a pending wait is dropped.
+    fn stop_with(&mut self, reason: StopReason) {
+        if let State::Stopped(_) = self.state {
+            return;
+        }
+        self.state = State::Stopped(reason);
+        if reason != StopReason::Requested {
+            self.events.push_back(Event::MustStop(reason));
+        }
+        if let Link::Wait { .. } = self.link {
+            self.link = Link::Done;
+        }
+    }
+
+    fn fresh_id(&mut self) -> RequestId {
+        let id = RequestId(self.next_id);
+        self.next_id = self.next_id.wrapping_add(1);
+        id
+    }
+}
