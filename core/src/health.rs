@@ -271,7 +271,7 @@ mod tests {
             0
         );
         let w = skew_warnings(
-            [("m1", 5000), ("m2", 5001), ("db", -7200_000)],
+            [("m1", 5000), ("m2", 5001), ("db", -7_200_000)],
             MAX_CLOCK_SKEW,
         );
         assert_eq!(w.len(), 2);

@@ -135,10 +135,11 @@ impl<S: Store> Manager<S> {
 
     fn verified(&self, stored: &StoredLicense) -> Result<Arc<License>, ManagerError> {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((id, issued, lic)) = cache.as_ref() {
-            if *id == stored.license_id && *issued == stored.issued_at {
-                return Ok(lic.clone());
-            }
+        if let Some((id, issued, lic)) = cache.as_ref()
+            && *id == stored.license_id
+            && *issued == stored.issued_at
+        {
+            return Ok(lic.clone());
         }
         let verified = license::verify(&stored.armoured, &self.trusted)
             .map_err(ManagerError::BadStoredLicense)?;
@@ -243,7 +244,7 @@ impl<S: Store> Manager<S> {
             let now = tx.now()?;
             let mut expired = tx.expired(now, limit)?;
             // Locking pools in one global order keeps two sweeps from deadlocking.
-            expired.sort_by(|a, b| a.instance.pool().cmp(&b.instance.pool()));
+            expired.sort_by_key(|g| g.instance.pool());
             let mut ended = 0;
             for g in expired {
                 tx.lock_pool(&g.instance.pool())?;
@@ -269,10 +270,10 @@ impl<S: Store> Manager<S> {
         let lic = verified.license().clone();
         let out = self.store.transaction(&mut |tx| {
             let now = tx.now()?;
-            if policy == InstallPolicy::Replace {
-                if let Err(v) = lic.validity_at(now) {
-                    return Ok(Err(v));
-                }
+            if policy == InstallPolicy::Replace
+                && let Err(v) = lic.validity_at(now)
+            {
+                return Ok(Err(v));
             }
             let stored = tx.license()?;
             let newer = match &stored {
