@@ -1,0 +1,154 @@
+//! HTTP as plain data, so the routing and handlers run under any runtime and in
+//! tests without a socket. Frontends convert to and from their own types.
+
+use serde::Serialize;
+use tenure_core::{ErrorBody, ErrorCode};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Delete,
+    Other,
+}
+
+impl Method {
+    pub fn parse(m: &str) -> Self {
+        match m {
+            "GET" => Self::Get,
+            "HEAD" => Self::Head,
+            "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "DELETE" => Self::Delete,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// The parts of a request the service looks at. The frontend has already
+/// bounded the head and the body (`tenure_core::wire::MAX_BODY_BYTES`).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub content_type: Option<String>,
+    pub authorization: Option<String>,
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    pub fn new(method: Method, path: &str) -> Self {
+        Self {
+            method,
+            path: path.to_owned(),
+            query: None,
+            content_type: None,
+            authorization: None,
+            body: Vec::new(),
+        }
+    }
+}
+
+pub const JSON: &str = "application/json";
+pub const TEXT: &str = "text/plain; charset=utf-8";
+pub const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    pub status: u16,
+    /// `None` for bodiless responses (204).
+    pub content_type: Option<&'static str>,
+    /// Seconds; set on every 503 (section 6).
+    pub retry_after: Option<u32>,
+    /// The `Allow` header of a 405.
+    pub allow: Option<&'static str>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn empty(status: u16) -> Self {
+        Self {
+            status,
+            content_type: None,
+            retry_after: None,
+            allow: None,
+            body: Vec::new(),
+        }
+    }
+
+    pub fn text(status: u16, body: impl Into<String>) -> Self {
+        Self {
+            content_type: Some(TEXT),
+            body: body.into().into_bytes(),
+            ..Self::empty(status)
+        }
+    }
+
+    pub fn json<T: Serialize>(status: u16, value: &T) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Self {
+                content_type: Some(JSON),
+                body,
+                ..Self::empty(status)
+            },
+            // Our own types always serialise; if one ever does not, say so
+            // rather than send a half-written body.
+            Err(e) => Self::error(
+                ErrorCode::BadRequest,
+                format!("cannot encode response: {e}"),
+            ),
+        }
+    }
+
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        let body = ErrorBody::new(code, message);
+        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        Self {
+            status: code.http_status(),
+            content_type: Some(JSON),
+            retry_after: code.retry_after_s(),
+            allow: None,
+            body: bytes,
+        }
+    }
+
+    pub fn with_retry_after(mut self, s: u32) -> Self {
+        self.retry_after = Some(s);
+        self
+    }
+}
+
+/// Whether a `Content-Type` header names JSON (parameters such as charset allowed).
+pub fn is_json(content_type: Option<&str>) -> bool {
+    content_type
+        .and_then(|c| c.split(';').next())
+        .is_some_and(|m| m.trim().eq_ignore_ascii_case(JSON))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_media_type_matching() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("Application/JSON; charset=utf-8")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(Some("application/jsonx")));
+        assert!(!is_json(None));
+    }
+
+    #[test]
+    fn errors_carry_status_body_and_retry_after() {
+        let r = Response::error(ErrorCode::Overloaded, "busy");
+        assert_eq!(r.status, 503);
+        assert_eq!(r.retry_after, Some(1));
+        let v: serde_json::Value = serde_json::from_slice(&r.body).expect("json");
+        assert_eq!(v["error"], "overloaded");
+        assert_eq!(v["message"], "busy");
+        assert_eq!(Response::error(ErrorCode::Revoked, "x").retry_after, None);
+    }
+}

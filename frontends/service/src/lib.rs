@@ -1,0 +1,14 @@
+//! What both Tenure servers share and no runtime needs: routing, requests and
+//! responses as plain data, admin authentication, the metrics registry, the
+//! heartbeat and sweep bodies, and the command line.
+
+pub mod auth;
+pub mod http;
+pub mod metrics;
+pub mod node;
+mod query;
+pub mod route;
+pub mod service;
+
+pub use http::{Method, Request, Response};
+pub use service::{Env, Job, Prepared, Service};

@@ -1,0 +1,262 @@
+//! The metrics registry, rendered as Prometheus text. Hand-rolled: a handful
+//! of counters, gauges and one histogram do not need a framework.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+const BUCKETS_S: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+#[derive(Debug, Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS_S.len()],
+    sum_s: f64,
+    total: u64,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    requests: BTreeMap<(&'static str, u16), u64>,
+    grants: u64,
+    renewals: u64,
+    releases: u64,
+    denials: BTreeMap<&'static str, u64>,
+    storage_errors: u64,
+    overloaded: u64,
+    latency: BTreeMap<&'static str, Histogram>,
+    held: BTreeMap<(String, String), (u64, u64)>,
+    clock_offsets: BTreeMap<String, i64>,
+    serving: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics(Mutex<Inner>);
+
+/// What a request did, for the counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Granted,
+    Renewed,
+    Released,
+    Denied(&'static str),
+    StorageError,
+    Overloaded,
+    Other,
+}
+
+impl Metrics {
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
+        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut g)
+    }
+
+    pub fn record(&self, route: &'static str, status: u16, outcome: Outcome, took: Duration) {
+        self.with(|m| {
+            *m.requests.entry((route, status)).or_default() += 1;
+            match outcome {
+                Outcome::Granted => m.grants += 1,
+                Outcome::Renewed => m.renewals += 1,
+                Outcome::Released => m.releases += 1,
+                Outcome::Denied(code) => *m.denials.entry(code).or_default() += 1,
+                Outcome::StorageError => m.storage_errors += 1,
+                Outcome::Overloaded => m.overloaded += 1,
+                Outcome::Other => {}
+            }
+            let h = m.latency.entry(route).or_default();
+            let s = took.as_secs_f64();
+            for (i, b) in BUCKETS_S.iter().enumerate() {
+                if s <= *b {
+                    h.counts[i] += 1;
+                }
+            }
+            h.sum_s += s;
+            h.total += 1;
+        });
+    }
+
+    pub fn storage_error(&self) {
+        self.with(|m| m.storage_errors += 1);
+    }
+
+    pub fn set_held(&self, pools: impl IntoIterator<Item = (String, String, u64, u64)>) {
+        self.with(|m| {
+            m.held = pools
+                .into_iter()
+                .map(|(e, p, s, c)| ((e, p), (s, c)))
+                .collect();
+        });
+    }
+
+    pub fn set_clock_offsets(&self, offsets: impl IntoIterator<Item = (String, i64)>) {
+        self.with(|m| m.clock_offsets = offsets.into_iter().collect());
+    }
+
+    pub fn set_serving(&self, serving: bool) {
+        self.with(|m| m.serving = serving);
+    }
+
+    pub fn render(&self) -> String {
+        let m = self.with(|m| {
+            (
+                m.requests.clone(),
+                (
+                    m.grants,
+                    m.renewals,
+                    m.releases,
+                    m.storage_errors,
+                    m.overloaded,
+                ),
+                m.denials.clone(),
+                m.latency.clone(),
+                m.held.clone(),
+                m.clock_offsets.clone(),
+                m.serving,
+            )
+        });
+        let (
+            requests,
+            (grants, renewals, releases, storage_errors, overloaded),
+            denials,
+            latency,
+            held,
+            offsets,
+            serving,
+        ) = m;
+        let mut out = String::with_capacity(4096);
+        let _ = writeln!(
+            out,
+            "# HELP tenure_requests_total HTTP requests by route and status."
+        );
+        let _ = writeln!(out, "# TYPE tenure_requests_total counter");
+        for ((route, status), n) in &requests {
+            let _ = writeln!(
+                out,
+                "tenure_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+            );
+        }
+        for (name, help, v) in [
+            ("tenure_grants_total", "Grants given.", grants),
+            ("tenure_renewals_total", "Renewals accepted.", renewals),
+            (
+                "tenure_releases_total",
+                "Grants released by their component.",
+                releases,
+            ),
+            (
+                "tenure_storage_errors_total",
+                "Requests that failed on storage.",
+                storage_errors,
+            ),
+            (
+                "tenure_overloaded_total",
+                "Requests refused with 503 overloaded.",
+                overloaded,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP tenure_denials_total Denied requests by error code."
+        );
+        let _ = writeln!(out, "# TYPE tenure_denials_total counter");
+        for (code, n) in &denials {
+            let _ = writeln!(out, "tenure_denials_total{{reason=\"{code}\"}} {n}");
+        }
+        let _ = writeln!(out, "# HELP tenure_held_grants Grants held per pool.");
+        let _ = writeln!(out, "# TYPE tenure_held_grants gauge");
+        for ((e, p), (s, _)) in &held {
+            let _ = writeln!(
+                out,
+                "tenure_held_grants{{environment=\"{e}\",product=\"{p}\"}} {s}"
+            );
+        }
+        let _ = writeln!(out, "# HELP tenure_held_cores Cores held per pool.");
+        let _ = writeln!(out, "# TYPE tenure_held_cores gauge");
+        for ((e, p), (_, c)) in &held {
+            let _ = writeln!(
+                out,
+                "tenure_held_cores{{environment=\"{e}\",product=\"{p}\"}} {c}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP tenure_clock_offset_ms Storage clock minus a manager's clock, by manager."
+        );
+        let _ = writeln!(out, "# TYPE tenure_clock_offset_ms gauge");
+        for (node, o) in &offsets {
+            let _ = writeln!(out, "tenure_clock_offset_ms{{node=\"{node}\"}} {o}");
+        }
+        let _ = writeln!(out, "# HELP tenure_serving 1 when this manager serves.");
+        let _ = writeln!(
+            out,
+            "# TYPE tenure_serving gauge\ntenure_serving {}",
+            u8::from(serving)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP tenure_request_duration_seconds Request latency by route."
+        );
+        let _ = writeln!(out, "# TYPE tenure_request_duration_seconds histogram");
+        for (route, h) in &latency {
+            for (i, b) in BUCKETS_S.iter().enumerate() {
+                let _ = writeln!(
+                    out,
+                    "tenure_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
+                    h.counts[i]
+                );
+            }
+            let _ = writeln!(
+                out,
+                "tenure_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                h.total
+            );
+            let _ = writeln!(
+                out,
+                "tenure_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                h.sum_s
+            );
+            let _ = writeln!(
+                out,
+                "tenure_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                h.total
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_a_cumulative_histogram() {
+        let m = Metrics::default();
+        m.record("grant", 201, Outcome::Granted, Duration::from_micros(700));
+        m.record(
+            "grant",
+            403,
+            Outcome::Denied("servers_exceeded"),
+            Duration::from_millis(30),
+        );
+        m.set_held([("production".into(), "vdp".into(), 3, 24)]);
+        let text = m.render();
+        assert!(text.contains("tenure_grants_total 1\n"), "{text}");
+        assert!(text.contains("tenure_denials_total{reason=\"servers_exceeded\"} 1"));
+        assert!(text.contains("tenure_held_grants{environment=\"production\",product=\"vdp\"} 3"));
+        assert!(
+            text.contains("tenure_request_duration_seconds_bucket{route=\"grant\",le=\"0.001\"} 1")
+        );
+        assert!(
+            text.contains("tenure_request_duration_seconds_bucket{route=\"grant\",le=\"0.05\"} 2")
+        );
+        assert!(text.contains("tenure_request_duration_seconds_count{route=\"grant\"} 2"));
+    }
+}

@@ -1,0 +1,554 @@
+//! The request path both servers share. `prepare` is cheap and never touches
+//! storage: it answers what it can at once (ping, health, metrics, every
+//! malformed or unauthorised request) and turns the rest into a `Job`.
+//! `execute` runs a job against storage and blocks: frontends call it on their
+//! blocking pool, bounded, and answer 503 `overloaded` when the bound is hit.
+
+use crate::auth::AdminToken;
+use crate::http::{self, Request, Response};
+use crate::metrics::{Metrics, Outcome};
+use crate::node::NodeState;
+use crate::query;
+use crate::route::{Route, route};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+use tenure_core::health::{self, LIVENESS, MAX_CLOCK_SKEW};
+use tenure_core::manager::{self, PoolTotals};
+use tenure_core::wire::{
+    GrantRequest, Instance, MAX_BODY_BYTES, ManagerView, PoolKey, RawGrantRequest, ReleaseRequest,
+    StatusView,
+};
+use tenure_core::{ErrorCode, GrantId, UnixMillis};
+use tenure_storage::{InstallError, InstallPolicy, Manager, ManagerError, Store};
+
+/// Where a service gets what the core may not read itself.
+pub struct Env {
+    pub random: Box<dyn Fn() -> [u8; 16] + Send + Sync>,
+    pub clock: Box<dyn Fn() -> UnixMillis + Send + Sync>,
+}
+
+impl Env {
+    /// The operating system's CSPRNG and wall clock.
+    pub fn system() -> Self {
+        Self {
+            random: Box::new(|| {
+                let mut b = [0u8; 16];
+                // getrandom only fails when the OS has no entropy source at
+                // all; a zero id would then collide loudly on insert.
+                if let Err(e) = getrandom::fill(&mut b) {
+                    tracing::error!("no OS randomness: {e}");
+                }
+                b
+            }),
+            clock: Box::new(system_clock),
+        }
+    }
+}
+
+pub fn system_clock() -> UnixMillis {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
+    UnixMillis(ms)
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Env")
+    }
+}
+
+/// Work for the blocking pool: a validated request.
+#[derive(Debug, Clone)]
+pub enum Job {
+    Grant(Box<GrantRequest>),
+    Renew {
+        id: GrantId,
+        client_time: Option<UnixMillis>,
+    },
+    Release(GrantId),
+    Status,
+    Grants,
+    Usage(UnixMillis),
+    AdminRelease(Box<Instance>),
+    Revoke(GrantId),
+    PutLicense(String),
+}
+
+impl Job {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Self::Grant(_) => "grant",
+            Self::Renew { .. } => "renew",
+            Self::Release(_) => "release",
+            Self::Status => "status",
+            Self::Grants => "grants",
+            Self::Usage(_) => "usage",
+            Self::AdminRelease(_) => "admin_release",
+            Self::Revoke(_) => "revoke",
+            Self::PutLicense(_) => "put_license",
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Prepared {
+    Done(Response),
+    Job(Job),
+}
+
+pub struct Service<S> {
+    manager: Manager<S>,
+    node_id: String,
+    token: AdminToken,
+    node: RwLock<NodeState>,
+    metrics: Metrics,
+    env: Env,
+}
+
+impl<S> std::fmt::Debug for Service<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("node_id", &self.node_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body of a renewal: optional, and only the client's clock in it (T5).
+#[derive(Debug, Default, serde::Deserialize)]
+struct RenewBody {
+    #[serde(default)]
+    client_time_ms: Option<i64>,
+}
+
+fn bad(msg: impl Into<String>) -> Prepared {
+    Prepared::Done(Response::error(ErrorCode::BadRequest, msg))
+}
+
+fn unknown_grant() -> Response {
+    Response::error(ErrorCode::UnknownGrant, "no such grant; request a new one")
+}
+
+impl<S: Store> Service<S> {
+    pub fn new(manager: Manager<S>, node_id: String, token: AdminToken, env: Env) -> Self {
+        Self {
+            manager,
+            node_id,
+            token,
+            node: RwLock::new(NodeState::default()),
+            metrics: Metrics::default(),
+            env,
+        }
+    }
+
+    pub fn manager(&self) -> &Manager<S> {
+        &self.manager
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    pub fn now(&self) -> UnixMillis {
+        (self.env.clock)()
+    }
+
+    fn node(&self) -> NodeState {
+        self.node.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Whether `/pingLicenseManager` answers 200 right now.
+    pub fn is_serving(&self) -> bool {
+        self.node().serving(self.now(), LIVENESS).is_ok()
+    }
+
+    /// The cheap half of a request: no storage, never blocks.
+    pub fn prepare(&self, req: &Request) -> Prepared {
+        let r = route(req.method, &req.path);
+        match r {
+            Route::NotFound => Prepared::Done(Response::error(
+                ErrorCode::NotFound,
+                format!("no endpoint at {}", truncate(&req.path)),
+            )),
+            Route::MethodNotAllowed(allow) => {
+                let mut resp = Response::error(
+                    ErrorCode::MethodNotAllowed,
+                    format!("{} allows {allow}", truncate(&req.path)),
+                );
+                resp.allow = Some(allow);
+                Prepared::Done(resp)
+            }
+            Route::Ping => Prepared::Done(self.ping()),
+            Route::Health => Prepared::Done(self.health()),
+            Route::Metrics => Prepared::Done(Response {
+                content_type: Some(http::PROMETHEUS),
+                body: self.metrics.render().into_bytes(),
+                ..Response::empty(200)
+            }),
+            other => self.prepare_api(other, req),
+        }
+    }
+
+    fn prepare_api(&self, r: Route, req: &Request) -> Prepared {
+        if req.body.len() > MAX_BODY_BYTES {
+            return Prepared::Done(Response::error(
+                ErrorCode::PayloadTooLarge,
+                format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+            ));
+        }
+        if r.is_admin() && !self.token.check(req.authorization.as_deref()) {
+            return Prepared::Done(Response::error(
+                ErrorCode::Unauthorized,
+                "admin calls need `Authorization: Bearer <token>` with the admin token",
+            ));
+        }
+        // M6: a manager that must not serve answers every API call 503.
+        if let Some((code, msg)) = self.node().refusal_code(self.now(), LIVENESS)
+            && code == ErrorCode::TooManyManagers
+        {
+            return Prepared::Done(Response::error(code, msg));
+        }
+        let json_body = matches!(r, Route::Grant | Route::AdminRelease)
+            || (matches!(r, Route::Renew(_)) && !req.body.is_empty());
+        if json_body && !http::is_json(req.content_type.as_deref()) {
+            return Prepared::Done(Response::error(
+                ErrorCode::UnsupportedMediaType,
+                "send the body as application/json",
+            ));
+        }
+        match r {
+            Route::Grant => {
+                match RawGrantRequest::from_json(&req.body).and_then(|g| g.validate()) {
+                    Ok(g) => Prepared::Job(Job::Grant(Box::new(g))),
+                    Err(e) => bad(e.to_string()),
+                }
+            }
+            Route::Renew(id) => {
+                let Ok(id) = GrantId::parse(&id) else {
+                    return Prepared::Done(unknown_grant());
+                };
+                let body: RenewBody = if req.body.is_empty() {
+                    RenewBody::default()
+                } else {
+                    match parse_object(&req.body) {
+                        Ok(b) => b,
+                        Err(e) => return bad(e),
+                    }
+                };
+                let client_time = match body.client_time_ms {
+                    None => None,
+                    Some(t) if (0..=tenure_core::wire::CLIENT_TIME_MAX_MS).contains(&t) => {
+                        Some(UnixMillis(t))
+                    }
+                    Some(t) => return bad(format!("client_time_ms {t} is out of range")),
+                };
+                Prepared::Job(Job::Renew { id, client_time })
+            }
+            Route::Release(id) => match GrantId::parse(&id) {
+                Ok(id) => Prepared::Job(Job::Release(id)),
+                Err(_) => Prepared::Done(unknown_grant()),
+            },
+            Route::Status => Prepared::Job(Job::Status),
+            Route::Grants => Prepared::Job(Job::Grants),
+            Route::Usage => match query::usage_since(req.query.as_deref()) {
+                Ok(since) => Prepared::Job(Job::Usage(since)),
+                Err(e) => bad(e),
+            },
+            Route::AdminRelease => {
+                match ReleaseRequest::from_json(&req.body).and_then(|r| r.validate()) {
+                    Ok(i) => Prepared::Job(Job::AdminRelease(Box::new(i))),
+                    Err(e) => bad(e.to_string()),
+                }
+            }
+            Route::Revoke(id) => match GrantId::parse(&id) {
+                Ok(id) => Prepared::Job(Job::Revoke(id)),
+                Err(_) => Prepared::Done(Response::error(ErrorCode::NotFound, "no such grant")),
+            },
+            Route::PutLicense => match String::from_utf8(req.body.clone()) {
+                Ok(text) => Prepared::Job(Job::PutLicense(text)),
+                Err(_) => bad("a license is UTF-8 text"),
+            },
+            Route::Ping
+            | Route::Health
+            | Route::Metrics
+            | Route::NotFound
+            | Route::MethodNotAllowed(_) => {
+                Prepared::Done(Response::error(ErrorCode::NotFound, "no endpoint"))
+            }
+        }
+    }
+
+    fn ping(&self) -> Response {
+        match self.node().serving(self.now(), LIVENESS) {
+            Ok(()) => Response::text(200, "OK"),
+            Err(e) => {
+                let retry = e.code().retry_after_s().unwrap_or(2);
+                Response::text(503, format!("NOT SERVING: {e}")).with_retry_after(retry)
+            }
+        }
+    }
+
+    fn health(&self) -> Response {
+        let view = self
+            .node()
+            .health(&self.node_id, self.now(), LIVENESS, MAX_CLOCK_SKEW);
+        let status = if view.serving { 200 } else { 503 };
+        let resp = Response::json(status, &view);
+        if status == 503 {
+            resp.with_retry_after(2)
+        } else {
+            resp
+        }
+    }
+
+    /// The blocking half: one storage transaction (or a few reads).
+    pub fn execute(&self, job: Job) -> Response {
+        let started = Instant::now();
+        let label = job.label();
+        let (resp, outcome) = self.run(job);
+        self.metrics
+            .record(label, resp.status, outcome, started.elapsed());
+        resp
+    }
+
+    /// Counts a request the frontend refused before `execute` (overload).
+    pub fn record_refused(&self, label: &'static str, resp: &Response, took: Duration) {
+        self.metrics
+            .record(label, resp.status, Outcome::Overloaded, took);
+    }
+
+    fn run(&self, job: Job) -> (Response, Outcome) {
+        match job {
+            Job::Grant(req) => match self.manager.grant(&req, (self.env.random)()) {
+                Ok(g) => (Response::json(201, &g), Outcome::Granted),
+                Err(e) => self.failure(e),
+            },
+            Job::Renew { id, client_time } => match self.manager.renew(id, client_time) {
+                Ok(g) => (Response::json(200, &g), Outcome::Renewed),
+                Err(e) => self.failure(e),
+            },
+            Job::Release(id) => match self.manager.release(id) {
+                Ok(()) => (Response::empty(204), Outcome::Released),
+                Err(e) => self.failure(e),
+            },
+            Job::Revoke(id) => match self.manager.revoke(id) {
+                Ok(()) => (Response::empty(204), Outcome::Other),
+                Err(e) => self.failure(e),
+            },
+            Job::AdminRelease(instance) => match self.manager.admin_release(&instance) {
+                Ok(()) => (Response::empty(204), Outcome::Other),
+                Err(e) => self.failure(e),
+            },
+            Job::Status => self.read_view(|s| s.status()),
+            Job::Grants => self.read_view(|s| s.grants()),
+            Job::Usage(since) => self.read_view(|s| {
+                s.manager
+                    .read(|tx, _| tx.usage_since(since, 100_000))
+                    .map(|rows| Response::json(200, &rows))
+                    .map_err(ManagerError::from)
+            }),
+            Job::PutLicense(text) => {
+                match self.manager.install_license(&text, InstallPolicy::Replace) {
+                    Ok(installed) => {
+                        tracing::info!(?installed, "license installed through the admin API");
+                        let id = match installed {
+                            tenure_storage::Installed::Installed { license_id }
+                            | tenure_storage::Installed::KeptStored { license_id } => license_id,
+                        };
+                        (
+                            Response::json(200, &serde_json::json!({ "license_id": id })),
+                            Outcome::Other,
+                        )
+                    }
+                    Err(InstallError::Storage(e)) => self.failure(e.into()),
+                    Err(e) => (
+                        Response::error(
+                            ErrorCode::BadRequest,
+                            format!("license refused, the old one is kept: {e}"),
+                        ),
+                        Outcome::Denied("bad_request"),
+                    ),
+                }
+            }
+        }
+    }
+
+    fn read_view(
+        &self,
+        f: impl FnOnce(&Self) -> Result<Response, ManagerError>,
+    ) -> (Response, Outcome) {
+        match f(self) {
+            Ok(r) => (r, Outcome::Other),
+            Err(e) => self.failure(e),
+        }
+    }
+
+    fn failure(&self, e: ManagerError) -> (Response, Outcome) {
+        let code = e.code();
+        if let ManagerError::Denied(_) = e {
+            return (
+                Response::error(code, e.to_string()),
+                Outcome::Denied(code.as_str()),
+            );
+        }
+        tracing::warn!(error = %e, "request failed on storage");
+        (Response::error(code, e.to_string()), Outcome::StorageError)
+    }
+
+    fn status(&self) -> Result<Response, ManagerError> {
+        let lic = self.manager.license()?;
+        let (now, totals, records) = self
+            .manager
+            .read(|tx, now| Ok((now, tx.pool_totals(now)?, tx.managers()?)))?;
+        let mut pools: std::collections::BTreeMap<PoolKey, PoolTotals> =
+            totals.into_iter().collect();
+        for (env, products) in &lic.limits {
+            for product in products.keys() {
+                pools
+                    .entry(PoolKey::new(env.clone(), product.clone()))
+                    .or_default();
+            }
+        }
+        let order = health::serving_order(&records, now, LIVENESS);
+        let max = usize::try_from(lic.max_managers).unwrap_or(usize::MAX);
+        let managers = records
+            .iter()
+            .map(|r| ManagerView {
+                node_id: r.node_id.clone(),
+                live: r.is_live(now, LIVENESS),
+                serving: order.iter().take(max).any(|o| o.node_id == r.node_id),
+                last_seen_ms: r.last_seen.0,
+                clock_offset_ms: r.clock_offset_ms,
+            })
+            .collect();
+        let view = StatusView {
+            license_id: lic.license_id.clone(),
+            licensee: lic.licensee.clone(),
+            license_not_after_ms: lic.not_after.0,
+            license_expires_in_s: now.secs_until(lic.not_after),
+            max_managers: lic.max_managers,
+            pools: pools
+                .iter()
+                .map(|(k, t)| manager::pool_usage(&lic, k, *t))
+                .collect(),
+            managers,
+            server_time_ms: now.0,
+        };
+        Ok(Response::json(200, &view))
+    }
+
+    fn grants(&self) -> Result<Response, ManagerError> {
+        let ttl = self.manager.config().lease_ttl;
+        let views = self.manager.read(|tx, now| {
+            Ok(tx
+                .held_grants()?
+                .iter()
+                .filter(|g| g.is_held_at(now))
+                .map(|g| manager::grant_view(g, now, ttl))
+                .collect::<Vec<_>>())
+        })?;
+        Ok(Response::json(200, &views))
+    }
+
+    /// One heartbeat (M6, T4): register, measure clock offsets, decide whether
+    /// to serve, refresh the gauges. Blocking; frontends call it every 2 s.
+    pub fn heartbeat(&self) {
+        let result = self
+            .manager
+            .heartbeat(&self.node_id, &*self.env.clock, LIVENESS);
+        let local = self.now();
+        let mut node = self.node.write().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(hb) => {
+                if hb.serving.is_ok() != node.serving(local, LIVENESS).is_ok() {
+                    match &hb.serving {
+                        Ok(()) => tracing::info!(node = %self.node_id, "serving"),
+                        Err(e) => tracing::warn!(node = %self.node_id, reason = %e, "not serving"),
+                    }
+                }
+                for w in health::skew_warnings(
+                    hb.managers
+                        .iter()
+                        .filter_map(|r| r.clock_offset_ms.map(|o| (r.node_id.as_str(), o))),
+                    MAX_CLOCK_SKEW,
+                ) {
+                    tracing::warn!(%w, "clock skew");
+                }
+                self.metrics.set_serving(hb.serving.is_ok());
+                self.metrics.set_clock_offsets(
+                    hb.managers
+                        .iter()
+                        .filter_map(|r| r.clock_offset_ms.map(|o| (r.node_id.clone(), o))),
+                );
+                node.last = Some((local, hb));
+                node.last_error = None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "heartbeat failed");
+                self.metrics.storage_error();
+                self.metrics.set_serving(false);
+                node.last_error = Some(e.to_string());
+            }
+        }
+    }
+
+    /// The periodic reclaim sweep and the held-grant gauges. Blocking.
+    pub fn sweep(&self) {
+        match self.manager.sweep(1000) {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(reclaimed = n, "grants past their deadline ended"),
+            Err(e) => tracing::warn!(error = %e, "sweep failed"),
+        }
+        if let Ok(totals) = self.manager.read(|tx, now| tx.pool_totals(now)) {
+            self.metrics.set_held(totals.into_iter().map(|(k, t)| {
+                (
+                    k.environment.to_string(),
+                    k.product.to_string(),
+                    t.servers,
+                    t.total_cores,
+                )
+            }));
+        }
+    }
+
+    /// Leaves the registry on a clean shutdown so a peer need not wait out
+    /// the liveness window.
+    pub fn deregister(&self) {
+        if let Err(e) = self.manager.deregister(&self.node_id) {
+            tracing::warn!(error = %e, "could not deregister");
+        }
+    }
+
+    /// The answer when the blocking pool is full.
+    pub fn overloaded() -> Response {
+        Response::error(
+            ErrorCode::Overloaded,
+            "the manager is at its concurrency limit; retry shortly",
+        )
+    }
+
+    /// Convenience for tests and simple drivers: both halves in one call.
+    pub fn handle(&self, req: &Request) -> Response {
+        match self.prepare(req) {
+            Prepared::Done(r) => r,
+            Prepared::Job(j) => self.execute(j),
+        }
+    }
+}
+
+fn parse_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => serde_json::from_slice(body)
+            .map_err(|e| format!("request body is not valid JSON for this call: {e}")),
+        _ => Err("request body is not valid JSON for this call: expected a JSON object".into()),
+    }
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(128).collect()
+}

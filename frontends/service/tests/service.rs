@@ -1,0 +1,286 @@
+//! The shared request path in-process, over the memory store: what each
+//! endpoint answers before any frontend is involved.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use tenure_core::UnixMillis;
+use tenure_core::license::{License, Limits, SecretKey, sign};
+use tenure_core::manager::ManagerConfig;
+use tenure_core::names::Name;
+use tenure_service::auth::AdminToken;
+use tenure_service::{Env, Method, Request, Response, Service};
+use tenure_storage::{InstallPolicy, Manager, MemoryStore};
+
+const T0: i64 = 1_800_000_000_000;
+const TOKEN: &str = "admin-token-for-tests-0001";
+
+fn n(s: &str) -> Name {
+    Name::parse("t", s).expect("name")
+}
+
+fn service(max_managers: u32, node: &str, store: &MemoryStore) -> Service<MemoryStore> {
+    let key = SecretKey::from_seed([9; 32]);
+    let mut products = BTreeMap::new();
+    products.insert(
+        n("vdp"),
+        Limits {
+            max_servers: Some(1),
+            max_cores_per_server: Some(16),
+            max_total_cores: None,
+            extra: BTreeMap::new(),
+        },
+    );
+    let mut limits = BTreeMap::new();
+    limits.insert(n("production"), products);
+    let lic = License {
+        license_id: "svc-test".into(),
+        licensee: "T".into(),
+        issued_at: UnixMillis(T0),
+        not_before: UnixMillis(T0 - 1000),
+        not_after: UnixMillis(T0 + 86_400_000),
+        max_managers,
+        grace_period_s: 60,
+        limits,
+        extra: BTreeMap::new(),
+    };
+    let m = Manager::new(
+        store.clone(),
+        ManagerConfig::default(),
+        vec![key.verifying_key()],
+    );
+    m.install_license(&sign(&lic, &key).expect("sign"), InstallPolicy::IfNewer)
+        .expect("install");
+    let ids = Arc::new(AtomicU64::new(1));
+    let env = Env {
+        random: Box::new(move || {
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&ids.fetch_add(1, Ordering::SeqCst).to_be_bytes());
+            b
+        }),
+        clock: Box::new(|| UnixMillis(T0)),
+    };
+    Service::new(
+        m,
+        node.into(),
+        AdminToken::from_file_text(TOKEN).expect("token"),
+        env,
+    )
+}
+
+fn store() -> MemoryStore {
+    let clock = Arc::new(AtomicI64::new(T0));
+    MemoryStore::new(Arc::new(move || UnixMillis(clock.load(Ordering::SeqCst))))
+}
+
+fn req(method: Method, path: &str, body: &str) -> Request {
+    let mut r = Request::new(method, path);
+    r.content_type = Some("application/json".into());
+    r.body = body.as_bytes().to_vec();
+    r
+}
+
+fn admin(mut r: Request) -> Request {
+    r.authorization = Some(format!("Bearer {TOKEN}"));
+    r
+}
+
+fn json(r: &Response) -> serde_json::Value {
+    serde_json::from_slice(&r.body).expect("json body")
+}
+
+const GRANT: &str =
+    r#"{"product":"vdp","hostname":"h1","port":9999,"cores":8,"client_time_ms":1800000000000}"#;
+
+#[test]
+fn ping_follows_the_heartbeat() {
+    let s = service(2, "m1", &store());
+    let before = s.handle(&Request::new(Method::Get, "/pingLicenseManager"));
+    assert_eq!(before.status, 503, "not serving before the first heartbeat");
+    assert!(before.retry_after.is_some());
+    s.heartbeat();
+    let after = s.handle(&Request::new(Method::Get, "/pingLicenseManager"));
+    assert_eq!((after.status, after.body.as_slice()), (200, &b"OK"[..]));
+    let h = s.handle(&Request::new(Method::Get, "/v1/health"));
+    assert_eq!(h.status, 200);
+    let v = json(&h);
+    assert_eq!(v["node_id"], "m1");
+    assert_eq!(v["serving"], true);
+    assert_eq!(v["storage_ok"], true);
+    assert_eq!(v["license_id"], "svc-test");
+}
+
+#[test]
+fn grant_renew_release_over_the_service() {
+    let s = service(2, "m1", &store());
+    s.heartbeat();
+    let g = s.handle(&req(Method::Post, "/v1/grants", GRANT));
+    assert_eq!(g.status, 201, "{}", String::from_utf8_lossy(&g.body));
+    let id = json(&g)["grant_id"].as_str().expect("id").to_owned();
+    let r = s.handle(&req(
+        Method::Post,
+        &format!("/v1/grants/{id}/renew"),
+        r#"{"client_time_ms":1800000005000}"#,
+    ));
+    assert_eq!(r.status, 200);
+    let empty = s.handle(&Request::new(
+        Method::Post,
+        &format!("/v1/grants/{id}/renew"),
+    ));
+    assert_eq!(empty.status, 200, "a renewal body is optional");
+    let second = s.handle(&req(Method::Post, "/v1/grants", &GRANT.replace("h1", "h2")));
+    assert_eq!(
+        (second.status, json(&second)["error"].as_str()),
+        (403, Some("servers_exceeded"))
+    );
+    let d = s.handle(&Request::new(Method::Delete, &format!("/v1/grants/{id}")));
+    assert_eq!(d.status, 204);
+    let again = s.handle(&Request::new(
+        Method::Post,
+        &format!("/v1/grants/{id}/renew"),
+    ));
+    assert_eq!(json(&again)["error"], "unknown_grant");
+    let metrics = s.handle(&Request::new(Method::Get, "/metrics"));
+    let text = String::from_utf8_lossy(&metrics.body);
+    assert!(text.contains("tenure_grants_total 1"), "{text}");
+    assert!(
+        text.contains("tenure_denials_total{reason=\"servers_exceeded\"} 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn every_refusal_before_storage() {
+    let s = service(2, "m1", &store());
+    s.heartbeat();
+    let cases: Vec<(Request, u16, &str)> = vec![
+        (Request::new(Method::Get, "/nope"), 404, "not_found"),
+        (
+            Request::new(Method::Put, "/v1/grants"),
+            405,
+            "method_not_allowed",
+        ),
+        (req(Method::Post, "/v1/grants", "{"), 400, "bad_request"),
+        (req(Method::Post, "/v1/grants", "[]"), 400, "bad_request"),
+        (
+            req(Method::Post, "/v1/grants", &GRANT.replace("9999", "0")),
+            400,
+            "bad_request",
+        ),
+        (
+            Request {
+                content_type: Some("text/plain".into()),
+                ..req(Method::Post, "/v1/grants", GRANT)
+            },
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            req(Method::Post, "/v1/grants", &" ".repeat(16 * 1024 + 1)),
+            413,
+            "payload_too_large",
+        ),
+        (Request::new(Method::Get, "/v1/status"), 401, "unauthorized"),
+        (
+            Request {
+                authorization: Some("Bearer wrong-token-wrong-token".into()),
+                ..Request::new(Method::Get, "/v1/grants")
+            },
+            401,
+            "unauthorized",
+        ),
+        (
+            Request::new(Method::Post, "/v1/grants/xyz/renew"),
+            404,
+            "unknown_grant",
+        ),
+        (
+            admin(Request::new(Method::Delete, "/v1/admin/grants/xyz")),
+            404,
+            "not_found",
+        ),
+        (
+            admin(Request {
+                query: Some("since=never".into()),
+                ..Request::new(Method::Get, "/v1/usage")
+            }),
+            400,
+            "bad_request",
+        ),
+    ];
+    for (r, status, code) in cases {
+        let resp = s.handle(&r);
+        assert_eq!(
+            resp.status,
+            status,
+            "{} {}",
+            r.path,
+            String::from_utf8_lossy(&resp.body)
+        );
+        assert_eq!(json(&resp)["error"], code, "{}", r.path);
+        assert_eq!(resp.content_type, Some("application/json"));
+    }
+    let not_allowed = s.handle(&Request::new(Method::Put, "/v1/grants"));
+    assert_eq!(not_allowed.allow, Some("GET, POST"));
+}
+
+#[test]
+fn admin_views_and_license_replacement() {
+    let s = service(2, "m1", &store());
+    s.heartbeat();
+    s.handle(&req(Method::Post, "/v1/grants", GRANT));
+    let st = s.handle(&admin(Request::new(Method::Get, "/v1/status")));
+    assert_eq!(st.status, 200);
+    let v = json(&st);
+    assert_eq!(v["license_id"], "svc-test");
+    assert_eq!(v["pools"][0]["servers"], 1);
+    assert_eq!(v["pools"][0]["max_servers"], 1);
+    assert_eq!(v["managers"][0]["node_id"], "m1");
+    let gs = json(&s.handle(&admin(Request::new(Method::Get, "/v1/grants"))));
+    assert_eq!(gs[0]["state"], "active");
+    assert_eq!(gs[0]["hostname"], "h1");
+    let rel = s.handle(&admin(req(
+        Method::Post,
+        "/v1/admin/release",
+        r#"{"product":"vdp","hostname":"H1","port":9999}"#,
+    )));
+    assert_eq!(rel.status, 204);
+    let usage = json(&s.handle(&admin(Request::new(Method::Get, "/v1/usage"))));
+    assert_eq!(usage[0]["end_reason"], "released");
+    let mut put = admin(Request::new(Method::Put, "/v1/license"));
+    put.body = b"-----BEGIN TENURE LICENSE-----\nnot a license\n".to_vec();
+    let refused = s.handle(&put);
+    assert_eq!(
+        (refused.status, json(&refused)["error"].as_str()),
+        (400, Some("bad_request"))
+    );
+    assert_eq!(
+        json(&s.handle(&admin(Request::new(Method::Get, "/v1/status"))))["license_id"],
+        "svc-test"
+    );
+}
+
+#[test]
+fn a_manager_beyond_max_managers_answers_503_everywhere() {
+    let shared = store();
+    let first = service(1, "m1", &shared);
+    let second = service(1, "m2", &shared);
+    first.heartbeat();
+    second.heartbeat();
+    assert_eq!(
+        first
+            .handle(&Request::new(Method::Get, "/pingLicenseManager"))
+            .status,
+        200
+    );
+    let ping = second.handle(&Request::new(Method::Get, "/pingLicenseManager"));
+    assert_eq!(ping.status, 503);
+    let g = second.handle(&req(Method::Post, "/v1/grants", GRANT));
+    assert_eq!(
+        (g.status, json(&g)["error"].as_str()),
+        (503, Some("too_many_managers"))
+    );
+    assert!(g.retry_after.is_some());
+    let st = second.handle(&admin(Request::new(Method::Get, "/v1/status")));
+    assert_eq!(st.status, 503);
+}
