@@ -3,6 +3,7 @@
 //! heartbeat and sweep bodies, and the command line.
 
 pub mod auth;
+pub mod cli;
 pub mod http;
 pub mod metrics;
 pub mod node;

@@ -1,0 +1,180 @@
+//! The command line both `tenured` and `tenured-smol` take (PROTOCOL.md
+//! section 7). Every flag also reads `TENURE_<FLAG>` from the environment.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tenure_core::duration::parse_duration;
+
+fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Tenure License Manager", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the license API (the production command).
+    Serve(Box<ServeArgs>),
+    /// Apply pending database migrations and exit.
+    Migrate(MigrateArgs),
+    /// Run a real manager on embedded SQLite with a generated DEVELOPMENT
+    /// license, in a folder it creates, and print commands to try.
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Plain HTTP is only allowed on loopback unless
+    /// --allow-plaintext; give --tls-cert and --tls-key for HTTPS.
+    #[arg(long, env = "TENURE_LISTEN", default_value = "127.0.0.1:10091")]
+    pub listen: SocketAddr,
+    /// Storage: sqlite://PATH (one manager), postgres://... or mysql://... (HA).
+    #[arg(long, env = "TENURE_DATABASE", default_value = "sqlite://tenure.db")]
+    pub database: String,
+    /// License file to install when storage has none or an older one.
+    #[arg(long, env = "TENURE_LICENSE")]
+    pub license: Option<PathBuf>,
+    /// Trusted vendor public key file; repeat for several.
+    #[arg(long = "vendor-key", env = "TENURE_VENDOR_KEY", value_delimiter = ',', required = true)]
+    pub vendor_keys: Vec<PathBuf>,
+    /// File whose first line is the admin bearer token (at least 16 characters).
+    #[arg(long, env = "TENURE_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: PathBuf,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, env = "TENURE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, env = "TENURE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// This manager's name in the registry (default: host name and port).
+    #[arg(long, env = "TENURE_NODE_ID")]
+    pub node_id: Option<String>,
+    /// How often components renew (sent to them as renew_every_s).
+    #[arg(long, env = "TENURE_RENEW_EVERY", default_value = "300s", value_parser = duration)]
+    pub renew_every: Duration,
+    /// How long a renewal keeps a lease fresh (sent as lease_ttl_s).
+    #[arg(long, env = "TENURE_LEASE_TTL", default_value = "900s", value_parser = duration)]
+    pub lease_ttl: Duration,
+    /// Added to grace before a silent grant's slot is reclaimed (M2).
+    #[arg(long, env = "TENURE_RECLAIM_MARGIN", default_value = "600s", value_parser = duration)]
+    pub reclaim_margin: Duration,
+    /// Allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy).
+    #[arg(long, env = "TENURE_ALLOW_PLAINTEXT")]
+    pub allow_plaintext: bool,
+    /// Apply pending database migrations before serving.
+    #[arg(long, env = "TENURE_MIGRATE")]
+    pub migrate: bool,
+    /// Log format on stderr.
+    #[arg(long, env = "TENURE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// A client must send its whole request head within this time.
+    #[arg(long, env = "TENURE_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub header_read_timeout: Duration,
+    /// A client must send its whole body within this time.
+    #[arg(long, env = "TENURE_BODY_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
+    pub body_read_timeout: Duration,
+    /// Open connections beyond this are closed at once.
+    #[arg(long, env = "TENURE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Storage requests running or queued at once; beyond, 503 overloaded.
+    #[arg(long, env = "TENURE_MAX_INFLIGHT", default_value_t = 256)]
+    pub max_inflight: usize,
+    /// Database connections in the pool.
+    #[arg(long, env = "TENURE_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
+    /// On SIGTERM, how long in-flight requests may take to finish.
+    #[arg(long, env = "TENURE_DRAIN_TIMEOUT", default_value = "30s", value_parser = duration)]
+    pub drain_timeout: Duration,
+    /// How often grants past their deadline are swept.
+    #[arg(long, env = "TENURE_SWEEP_EVERY", default_value = "30s", value_parser = duration)]
+    pub sweep_every: Duration,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    #[arg(long, env = "TENURE_DATABASE", default_value = "sqlite://tenure.db")]
+    pub database: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Folder to create for the demo's key, license, token and database.
+    #[arg(long, env = "TENURE_DEMO_DIR", default_value = "tenure-demo")]
+    pub dir: PathBuf,
+    #[arg(long, env = "TENURE_LISTEN", default_value = "127.0.0.1:10091")]
+    pub listen: SocketAddr,
+    #[arg(long, env = "TENURE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+impl ServeArgs {
+    /// The refusal the protocol requires for plaintext off loopback.
+    pub fn check_listen(&self) -> Result<(), String> {
+        let tls = self.tls_cert.is_some();
+        if !tls && !self.allow_plaintext && !self.listen.ip().is_loopback() {
+            return Err(format!(
+                "refusing plain HTTP on {}: give --tls-cert and --tls-key, or --allow-plaintext behind a TLS proxy",
+                self.listen
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn node_id(&self) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map(|h| h.trim().to_owned())
+                .unwrap_or_else(|_| "tenured".into());
+            format!("{host}:{}", self.listen.port())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(args)
+    }
+
+    #[test]
+    fn serve_defaults_and_durations() {
+        let cli = parse(&["tenured", "serve", "--vendor-key", "v.pub", "--admin-token-file", "t"]).expect("parse");
+        let Command::Serve(a) = cli.command else { panic!("serve") };
+        assert_eq!(a.listen.port(), 10091);
+        assert_eq!(a.database, "sqlite://tenure.db");
+        assert_eq!(a.renew_every, Duration::from_secs(300));
+        assert_eq!(a.lease_ttl, Duration::from_secs(900));
+        assert!(a.check_listen().is_ok());
+        let cli = parse(&[
+            "tenured", "serve", "--vendor-key", "a.pub", "--vendor-key", "b.pub", "--admin-token-file", "t",
+            "--renew-every", "500ms", "--listen", "0.0.0.0:1",
+        ])
+        .expect("parse");
+        let Command::Serve(a) = cli.command else { panic!("serve") };
+        assert_eq!(a.vendor_keys.len(), 2);
+        assert_eq!(a.renew_every, Duration::from_millis(500));
+        assert!(a.check_listen().expect_err("plaintext").contains("--allow-plaintext"));
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        assert!(parse(&["tenured", "serve", "--vendor-key", "v", "--admin-token-file", "t", "--lease-ttl", "15"]).is_err());
+        assert!(parse(&["tenured", "serve", "--admin-token-file", "t"]).is_err());
+        assert!(parse(&["tenured", "serve", "--vendor-key", "v", "--admin-token-file", "t", "--tls-cert", "c"]).is_err());
+    }
+}
