@@ -2,5 +2,7 @@
 //! each core decision inside one storage transaction.
 
 pub mod port;
+pub mod sql;
 
 pub use port::{StorageError, Store, StoredLicense, Tx};
+pub use sql::{DieselStore, SchemaState, StoreOptions};

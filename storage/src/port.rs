@@ -68,8 +68,7 @@ pub trait Tx {
     /// Every held grant, ordered by (environment, product, hostname, port).
     fn held_grants(&mut self) -> Result<Vec<HeldGrant>, StorageError>;
     /// Totals of grants held at `now`, per pool, ordered by pool.
-    fn pool_totals(&mut self, now: UnixMillis)
-    -> Result<Vec<(PoolKey, PoolTotals)>, StorageError>;
+    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError>;
     /// Usage rows that ended at or after `since`, oldest first, at most `limit`.
     fn usage_since(
         &mut self,
