@@ -450,7 +450,7 @@ fn mysql_now_ignores_time_zones() {
     let Some(db) = TestDb::mysql() else { return };
     let store = migrated(&db);
     let mut raw = diesel::MysqlConnection::establish(&db.url).expect("raw connection");
-    diesel::sql_query("SET time_zone = '+14:00'")
+    diesel::sql_query("SET time_zone = '+13:00'")
         .execute(&mut raw)
         .expect("set tz");
     let db_clock = |c: &mut diesel::MysqlConnection| -> i64 {
