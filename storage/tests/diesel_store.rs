@@ -479,7 +479,13 @@ fn store_source_reads_no_process_clock() {
     for entry in std::fs::read_dir(&dir).expect("src/sql") {
         let path = entry.expect("entry").path();
         let text = std::fs::read_to_string(&path).expect("read source");
-        for word in ["SystemTime", "Instant::now", "chrono::", "Utc::now", "Local::now"] {
+        for word in [
+            "SystemTime",
+            "Instant::now",
+            "chrono::",
+            "Utc::now",
+            "Local::now",
+        ] {
             assert!(!text.contains(word), "{} mentions {word}", path.display());
         }
         checked += 1;
