@@ -15,7 +15,8 @@ const MAX_ATTEMPTS: u32 = 5;
 /// Pool and timeout settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreOptions {
-    /// Connections kept open; SQLite serialises writers anyway.
+    /// Connections kept open (PostgreSQL, MySQL). SQLite uses one: it has a
+    /// single writer, so threads queue for the connection instead.
     pub pool_size: u32,
     /// Longest wait for a connection (from the pool or a new one) before the
     /// call fails with [`StorageError::Unavailable`].
@@ -81,8 +82,14 @@ impl DieselStore {
     pub fn connect(url: &str, opts: StoreOptions) -> Result<DieselStore, StorageError> {
         let target = Target::parse(url, opts.connect_timeout).map_err(StorageError::Unavailable)?;
         let backend = target.backend;
+        // SQLite has one writer and every transaction here writes (BEGIN
+        // IMMEDIATE): more connections would only queue in its busy handler.
+        let size = match backend {
+            Backend::Sqlite => 1,
+            _ => opts.pool_size.max(1),
+        };
         let pool = Pool::builder()
-            .max_size(opts.pool_size.max(1))
+            .max_size(size)
             .min_idle(Some(1))
             .connection_timeout(opts.connect_timeout)
             .test_on_check_out(true)
