@@ -71,7 +71,7 @@ fn held(n: u64, inst: Instance, cores: u32, at: i64, until: i64) -> HeldGrant {
         instance: inst,
         facts: HostFacts {
             cores,
-            ip: Some(if n % 2 == 0 {
+            ip: Some(if n.is_multiple_of(2) {
                 "10.0.0.7".parse().expect("ip")
             } else {
                 "2001:db8::1".parse().expect("ip")
