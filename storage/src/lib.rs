@@ -4,7 +4,9 @@
 pub mod manager;
 pub mod memory;
 pub mod port;
+pub mod sql;
 
 pub use manager::{Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError};
 pub use memory::MemoryStore;
 pub use port::{StorageError, Store, StoredLicense, Tx};
+pub use sql::{DieselStore, SchemaState, StoreOptions};

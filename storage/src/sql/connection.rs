@@ -1,0 +1,157 @@
+//! One connection type for the three databases, the r2d2 manager that opens
+//! them by URL, and the per-connection session settings.
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{CustomizeConnection, ManageConnection, R2D2Connection};
+use diesel::{Connection, MysqlConnection, PgConnection, SqliteConnection};
+use std::time::Duration;
+
+/// Any of the supported databases. SQLite comes last: it accepts any path.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Mysql(MysqlConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for AnyConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Self::Postgresql(_) => Backend::Postgres,
+            Self::Mysql(_) => Backend::Mysql,
+            Self::Sqlite(_) => Backend::Sqlite,
+        };
+        f.debug_tuple("AnyConnection").field(&kind).finish()
+    }
+}
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Mysql,
+    Sqlite,
+}
+
+/// A database URL split into its backend and what that backend's driver takes.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct Target {
+    pub backend: Backend,
+    /// The URL or path as the driver takes it.
+    pub driver_url: String,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // URLs can carry passwords: show the backend only.
+        f.debug_struct("Target")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Target {
+    /// `sqlite://PATH`, `postgres://...` / `postgresql://...`, `mysql://...`.
+    pub fn parse(url: &str, connect_timeout: Duration) -> Result<Self, String> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("sqlite:// needs a file path, as in sqlite://tenure.db".into());
+            }
+            return Ok(Self {
+                backend: Backend::Sqlite,
+                driver_url: path.to_owned(),
+            });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // libpq's own connect timeout, so an unreachable host fails fast.
+            let driver_url = if url.contains("connect_timeout=") {
+                url.to_owned()
+            } else {
+                let sep = if url.contains('?') { '&' } else { '?' };
+                let secs = connect_timeout.as_secs().max(1);
+                format!("{url}{sep}connect_timeout={secs}")
+            };
+            return Ok(Self {
+                backend: Backend::Postgres,
+                driver_url,
+            });
+        }
+        if url.starts_with("mysql://") {
+            return Ok(Self {
+                backend: Backend::Mysql,
+                driver_url: url.to_owned(),
+            });
+        }
+        Err("database URL must start with sqlite://, postgres://, postgresql:// or mysql://".into())
+    }
+}
+
+/// Opens connections of one backend for r2d2. Unlike diesel's generic
+/// `ConnectionManager` it never tries the wrong driver on a URL.
+#[derive(Debug)]
+pub(crate) struct AnyManager {
+    pub target: Target,
+}
+
+impl ManageConnection for AnyManager {
+    type Connection = AnyConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+        let url = &self.target.driver_url;
+        let conn = match self.target.backend {
+            Backend::Postgres => PgConnection::establish(url).map(AnyConnection::Postgresql),
+            Backend::Mysql => MysqlConnection::establish(url).map(AnyConnection::Mysql),
+            Backend::Sqlite => SqliteConnection::establish(url).map(AnyConnection::Sqlite),
+        };
+        conn.map_err(diesel::r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Session settings every new connection gets before first use.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionSetup {
+    /// SQLite's wait for the write lock before it answers BUSY.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl SessionSetup {
+    fn sql(&self, backend: Backend) -> String {
+        match backend {
+            // Epoch milliseconds do not depend on the zone; UTC keeps
+            // timestamps in logs and ad-hoc queries unambiguous.
+            Backend::Postgres => "SET TIME ZONE 'UTC'".to_owned(),
+            // InnoDB's REPEATABLE READ would give a transaction that waited
+            // for the pool row a snapshot older than the grants it must count.
+            Backend::Mysql => "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; \
+                 SET SESSION time_zone = '+00:00'"
+                .to_owned(),
+            // WAL for concurrent readers, FULL so a commit survives power loss
+            // (M4), and a busy timeout so writers queue instead of failing.
+            Backend::Sqlite => format!(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {};",
+                self.sqlite_busy_timeout.as_millis()
+            ),
+        }
+    }
+}
+
+impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
+    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+        let backend = match conn {
+            AnyConnection::Postgresql(_) => Backend::Postgres,
+            AnyConnection::Mysql(_) => Backend::Mysql,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+        };
+        conn.batch_execute(&self.sql(backend))
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+}

@@ -1,0 +1,63 @@
+//! Diesel's view of the tables the migrations create.
+
+diesel::table! {
+    pools (environment, product) {
+        environment -> Varchar,
+        product -> Varchar,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    grants (grant_id) {
+        grant_id -> Varchar,
+        environment -> Varchar,
+        product -> Varchar,
+        hostname -> Varchar,
+        port -> Integer,
+        cores -> Integer,
+        ip -> Nullable<Varchar>,
+        version -> Nullable<Varchar>,
+        granted_at -> BigInt,
+        last_renewed -> BigInt,
+        held_until -> BigInt,
+        client_skew_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    usage_history (id) {
+        id -> BigInt,
+        grant_id -> Varchar,
+        environment -> Varchar,
+        product -> Varchar,
+        hostname -> Varchar,
+        port -> Integer,
+        cores -> Integer,
+        ip -> Nullable<Varchar>,
+        version -> Nullable<Varchar>,
+        first_request_ms -> BigInt,
+        last_request_ms -> BigInt,
+        ended_ms -> BigInt,
+        end_reason -> Varchar,
+    }
+}
+
+diesel::table! {
+    managers (node_id) {
+        node_id -> Varchar,
+        live_since -> BigInt,
+        last_seen -> BigInt,
+        clock_offset_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    license (id) {
+        id -> Integer,
+        license_id -> Varchar,
+        issued_at -> BigInt,
+        armoured -> Text,
+        installed_at -> BigInt,
+    }
+}

@@ -1,0 +1,169 @@
+//! [`DieselStore`]: the [`Store`] port over an r2d2 pool of diesel connections.
+
+use super::connection::{AnyConnection, AnyManager, Backend, SessionSetup, Target};
+use super::errors::{Class, classify, pool_error, to_storage};
+use super::migrate::{self, SchemaState};
+use super::tx::{Conn, DieselTx};
+use crate::port::{StorageError, Store, Tx};
+use diesel::Connection;
+use diesel::r2d2::Pool;
+use std::time::Duration;
+
+/// How many times a transaction runs before a conflict is reported.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Pool and timeout settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections kept open (PostgreSQL, MySQL). SQLite uses one: it has a
+    /// single writer, so threads queue for the connection instead.
+    pub pool_size: u32,
+    /// Longest wait for a connection (from the pool or a new one) before the
+    /// call fails with [`StorageError::Unavailable`].
+    pub connect_timeout: Duration,
+    /// SQLite's wait for the write lock before it reports BUSY.
+    pub sqlite_busy_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            pool_size: 8,
+            connect_timeout: Duration::from_secs(5),
+            sqlite_busy_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A SQLite, PostgreSQL or MySQL database behind a connection pool.
+pub struct DieselStore {
+    pool: Pool<AnyManager>,
+    backend: Backend,
+}
+
+impl std::fmt::Debug for DieselStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselStore")
+            .field("backend", &self.backend)
+            .field("state", &self.pool.state())
+            .finish()
+    }
+}
+
+/// Why one attempt of a transaction failed.
+enum Fail {
+    /// The closure (or a `Tx` method in it) failed.
+    Closure { error: StorageError, retry: bool },
+    /// BEGIN, COMMIT or ROLLBACK failed.
+    Db(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Fail {
+    fn from(e: diesel::result::Error) -> Self {
+        Fail::Db(e)
+    }
+}
+
+fn body<T>(
+    conn: Conn<'_>,
+    f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+) -> Result<T, Fail> {
+    let mut tx = DieselTx::new(conn);
+    f(&mut tx).map_err(|error| Fail::Closure {
+        error,
+        retry: tx.retry,
+    })
+}
+
+impl DieselStore {
+    /// Opens a pool on `url` (`sqlite://PATH`, `postgres://...`,
+    /// `postgresql://...`, `mysql://...`). Fails with `Unavailable` within
+    /// about `connect_timeout` when the database cannot be reached.
+    pub fn connect(url: &str, opts: StoreOptions) -> Result<DieselStore, StorageError> {
+        let target = Target::parse(url, opts.connect_timeout).map_err(StorageError::Unavailable)?;
+        let backend = target.backend;
+        // SQLite has one writer and every transaction here writes (BEGIN
+        // IMMEDIATE): more connections would only queue in its busy handler.
+        let size = match backend {
+            Backend::Sqlite => 1,
+            _ => opts.pool_size.max(1),
+        };
+        let pool = Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(opts.connect_timeout)
+            .test_on_check_out(true)
+            .connection_customizer(Box::new(SessionSetup {
+                sqlite_busy_timeout: opts.sqlite_busy_timeout,
+            }))
+            .build(AnyManager { target })
+            .map_err(|e| pool_error(&e))?;
+        Ok(DieselStore { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the embedded migrations the database lacks; returns their
+    /// versions. Refuses (`Schema`) a database newer than this binary.
+    pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
+        let mut conn = self.pool.get().map_err(|e| pool_error(&e))?;
+        migrate::run(&mut conn)
+    }
+
+    /// Compares the database's applied migrations with the embedded ones.
+    pub fn check_schema(&self) -> Result<SchemaState, StorageError> {
+        let mut conn = self.pool.get().map_err(|e| pool_error(&e))?;
+        migrate::check(&mut conn)
+    }
+
+    fn attempt<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+    ) -> Result<T, Fail> {
+        let mut pooled = self.pool.get().map_err(|e| Fail::Closure {
+            error: pool_error(&e),
+            retry: false,
+        })?;
+        match &mut *pooled {
+            AnyConnection::Postgresql(c) => c.transaction(|c| body(Conn::Pg(c), f)),
+            AnyConnection::Mysql(c) => c.transaction(|c| body(Conn::My(c), f)),
+            // BEGIN IMMEDIATE: the write lock up front, so two writers never
+            // both read and then fail to upgrade.
+            AnyConnection::Sqlite(c) => c.immediate_transaction(|c| body(Conn::Lite(c), f)),
+        }
+    }
+}
+
+impl Store for DieselStore {
+    fn transaction<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let (error, retry) = match self.attempt(f) {
+                Ok(v) => return Ok(v),
+                Err(Fail::Closure { error, retry }) => (error, retry),
+                Err(Fail::Db(e)) => (to_storage(&e), classify(&e) == Class::Retry),
+            };
+            if !retry {
+                return Err(error);
+            }
+            if attempt >= MAX_ATTEMPTS {
+                let detail = match error {
+                    StorageError::Conflict(m) | StorageError::Unavailable(m) => m,
+                    other => other.to_string(),
+                };
+                return Err(StorageError::Conflict(format!(
+                    "{detail} (gave up after {attempt} attempts)"
+                )));
+            }
+            tracing::debug!(attempt, %error, "storage conflict; running the transaction again");
+            // A short, growing pause lets the winner commit.
+            std::thread::sleep(Duration::from_millis(5u64 << attempt));
+        }
+    }
+}

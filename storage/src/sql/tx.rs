@@ -1,0 +1,472 @@
+//! [`Tx`] over one open diesel transaction. Queries are written once with
+//! diesel's DSL and compiled for each backend (`on_conn!`); the few statements
+//! whose SQL differs per database are raw SQL chosen by backend.
+
+use super::connection::Backend;
+use super::errors::{Class, classify, to_storage};
+use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb, decode_reason};
+use super::schema::{grants, license, managers, pools, usage_history};
+use crate::port::{StorageError, StoredLicense, Tx};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
+use tenure_core::health::ManagerRecord;
+use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::names::Name;
+use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
+use tenure_core::{GrantId, UnixMillis};
+
+/// The inner connection of an open transaction.
+pub(crate) enum Conn<'a> {
+    Pg(&'a mut PgConnection),
+    My(&'a mut MysqlConnection),
+    Lite(&'a mut SqliteConnection),
+}
+
+/// Runs `$body` with `$c` bound to the concrete connection, whatever it is.
+macro_rules! on_conn {
+    ($self:ident, $c:ident => $body:expr) => {
+        match &mut $self.conn {
+            Conn::Pg(inner) => {
+                let $c: &mut PgConnection = inner;
+                $body
+            }
+            Conn::My(inner) => {
+                let $c: &mut MysqlConnection = inner;
+                $body
+            }
+            Conn::Lite(inner) => {
+                let $c: &mut SqliteConnection = inner;
+                $body
+            }
+        }
+    };
+}
+
+/// One transaction. `retry` records that a statement failed in a way that
+/// running the whole transaction again can cure (deadlock, serialization).
+pub(crate) struct DieselTx<'a> {
+    conn: Conn<'a>,
+    pub retry: bool,
+}
+
+#[derive(QueryableByName)]
+struct NowRow {
+    #[diesel(sql_type = BigInt)]
+    now_ms: i64,
+}
+
+#[derive(QueryableByName)]
+struct TotalsRow {
+    #[diesel(sql_type = BigInt)]
+    servers: i64,
+    #[diesel(sql_type = BigInt)]
+    total_cores: i64,
+}
+
+#[derive(QueryableByName)]
+struct PoolTotalsRow {
+    #[diesel(sql_type = Text)]
+    environment: String,
+    #[diesel(sql_type = Text)]
+    product: String,
+    #[diesel(sql_type = BigInt)]
+    servers: i64,
+    #[diesel(sql_type = BigInt)]
+    total_cores: i64,
+}
+
+fn totals(servers: i64, total_cores: i64) -> Result<PoolTotals, StorageError> {
+    let bad = || StorageError::Corrupt(format!("negative totals {servers}/{total_cores}"));
+    Ok(PoolTotals {
+        servers: u64::try_from(servers).map_err(|_| bad())?,
+        total_cores: u64::try_from(total_cores).map_err(|_| bad())?,
+    })
+}
+
+fn limit_i64(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+impl<'a> DieselTx<'a> {
+    pub fn new(conn: Conn<'a>) -> Self {
+        Self { conn, retry: false }
+    }
+
+    fn backend(&self) -> Backend {
+        match self.conn {
+            Conn::Pg(_) => Backend::Postgres,
+            Conn::My(_) => Backend::Mysql,
+            Conn::Lite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Maps a database error, remembering whether a retry may cure it.
+    fn fail(&mut self, e: diesel::result::Error) -> StorageError {
+        if classify(&e) == Class::Retry {
+            self.retry = true;
+        }
+        to_storage(&e)
+    }
+
+    /// `sql` written with `?` placeholders, as this backend wants them.
+    fn sql(&self, sql: &str) -> String {
+        if self.backend() != Backend::Postgres {
+            return sql.to_owned();
+        }
+        let mut out = String::with_capacity(sql.len() + 8);
+        let mut n = 0;
+        for ch in sql.chars() {
+            if ch == '?' {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            } else {
+                out.push(ch);
+            }
+        }
+        out
+    }
+
+    /// The SQL type name that `CAST(... AS _)` to a 64-bit integer takes.
+    fn bigint_cast(&self) -> &'static str {
+        match self.backend() {
+            Backend::Postgres => "BIGINT",
+            Backend::Mysql => "SIGNED",
+            Backend::Sqlite => "INTEGER",
+        }
+    }
+
+    fn load_grants(
+        &mut self,
+        rows: QueryResult<Vec<GrantRow>>,
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        rows.map_err(|e| self.fail(e))?
+            .into_iter()
+            .map(GrantRow::decode)
+            .collect()
+    }
+
+    fn expected_one(&mut self, what: &str, r: QueryResult<usize>) -> Result<(), StorageError> {
+        match r.map_err(|e| self.fail(e))? {
+            1 => Ok(()),
+            n => Err(StorageError::Corrupt(format!(
+                "{what}: {n} rows changed, 1 expected"
+            ))),
+        }
+    }
+
+    fn pool_expired(
+        &mut self,
+        pool: &PoolKey,
+        now: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        let (env, product) = (pool.environment.as_str(), pool.product.as_str());
+        let rows = on_conn!(self, c => grants::table
+            .filter(grants::environment.eq(env))
+            .filter(grants::product.eq(product))
+            .filter(grants::held_until.le(now.0))
+            .order((grants::held_until.asc(), grants::grant_id.asc()))
+            .limit(limit_i64(limit))
+            .select(GrantRow::as_select())
+            .load(c));
+        self.load_grants(rows)
+    }
+}
+
+impl Tx for DieselTx<'_> {
+    fn now(&mut self) -> Result<UnixMillis, StorageError> {
+        let sql = match self.backend() {
+            Backend::Postgres => {
+                "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now_ms"
+            }
+            Backend::Mysql => "SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED) AS now_ms",
+            // Embedded SQLite: the local clock, as PROTOCOL T3 says.
+            Backend::Sqlite => {
+                "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now_ms"
+            }
+        };
+        let r = on_conn!(self, c => sql_query(sql).get_result::<NowRow>(c));
+        Ok(UnixMillis(r.map_err(|e| self.fail(e))?.now_ms))
+    }
+
+    fn lock_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError> {
+        let (env, product) = (pool.environment.as_str(), pool.product.as_str());
+        // The row lock this UPDATE takes (PostgreSQL, InnoDB) is held until
+        // commit; SQLite took its write lock at BEGIN IMMEDIATE.
+        let bump = |tx: &mut Self| {
+            on_conn!(tx, c => diesel::update(
+                pools::table
+                    .filter(pools::environment.eq(env))
+                    .filter(pools::product.eq(product)),
+            )
+            .set(pools::version.eq(pools::version + 1))
+            .execute(c))
+        };
+        let updated = bump(self).map_err(|e| self.fail(e))?;
+        if updated == 1 {
+            return Ok(());
+        }
+        // First grant of this pool: create its row (racing creators are fine:
+        // all but one insert nothing), then lock it.
+        let insert = match self.backend() {
+            Backend::Postgres => {
+                "INSERT INTO pools (environment, product, version) VALUES (?, ?, 0) \
+                 ON CONFLICT DO NOTHING"
+            }
+            Backend::Mysql => {
+                "INSERT IGNORE INTO pools (environment, product, version) VALUES (?, ?, 0)"
+            }
+            Backend::Sqlite => {
+                "INSERT OR IGNORE INTO pools (environment, product, version) VALUES (?, ?, 0)"
+            }
+        };
+        let sql = self.sql(insert);
+        let r = on_conn!(self, c => sql_query(sql.as_str())
+            .bind::<Text, _>(env)
+            .bind::<Text, _>(product)
+            .execute(c));
+        r.map_err(|e| self.fail(e))?;
+        let r = bump(self);
+        self.expected_one("lock pool", r)
+    }
+
+    fn pool_view(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+    ) -> Result<PoolView, StorageError> {
+        let pool = instance.pool();
+        let sql = self.sql(&format!(
+            "SELECT COUNT(*) AS servers, CAST(COALESCE(SUM(cores), 0) AS {}) AS total_cores \
+             FROM grants WHERE environment = ? AND product = ? AND held_until > ?",
+            self.bigint_cast()
+        ));
+        let (env, product) = (pool.environment.as_str(), pool.product.as_str());
+        let r = on_conn!(self, c => sql_query(sql.as_str())
+            .bind::<Text, _>(env)
+            .bind::<Text, _>(product)
+            .bind::<BigInt, _>(now.0)
+            .get_result::<TotalsRow>(c));
+        let row = r.map_err(|e| self.fail(e))?;
+        let held = totals(row.servers, row.total_cores)?;
+        let mut expired = self.pool_expired(&pool, now, expired_limit)?;
+        let mut same_instance = None;
+        if let Some(g) = self.grant_by_instance(instance)? {
+            if g.is_held_at(now) {
+                same_instance = Some(g);
+            } else if !expired.iter().any(|e| e.grant_id == g.grant_id) {
+                // The instance's own stale grant must go before its new one
+                // can take the instance's row, even past `expired_limit`.
+                expired.push(g);
+            }
+        }
+        Ok(PoolView {
+            held,
+            same_instance,
+            expired,
+        })
+    }
+
+    fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError> {
+        let id = id.to_string();
+        let rows = on_conn!(self, c => grants::table
+            .filter(grants::grant_id.eq(&id))
+            .select(GrantRow::as_select())
+            .load(c));
+        Ok(self.load_grants(rows)?.into_iter().next())
+    }
+
+    fn grant_by_instance(
+        &mut self,
+        instance: &Instance,
+    ) -> Result<Option<HeldGrant>, StorageError> {
+        let port = i32::from(instance.port);
+        let rows = on_conn!(self, c => grants::table
+            .filter(grants::environment.eq(instance.environment.as_str()))
+            .filter(grants::product.eq(instance.product.as_str()))
+            .filter(grants::hostname.eq(instance.hostname.as_str()))
+            .filter(grants::port.eq(port))
+            .select(GrantRow::as_select())
+            .load(c));
+        Ok(self.load_grants(rows)?.into_iter().next())
+    }
+
+    fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError> {
+        let id = id.to_string();
+        let r = on_conn!(self, c => usage_history::table
+            .filter(usage_history::grant_id.eq(&id))
+            .order(usage_history::id.desc())
+            .select(usage_history::end_reason)
+            .first::<String>(c)
+            .optional());
+        match r.map_err(|e| self.fail(e))? {
+            Some(s) => decode_reason(&s).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError> {
+        match mutation {
+            Mutation::Insert(g) => {
+                let row = GrantRow::encode(g)?;
+                let r = on_conn!(self, c => diesel::insert_into(grants::table)
+                    .values(&row)
+                    .execute(c));
+                self.expected_one("insert grant", r)
+            }
+            Mutation::Renew {
+                grant_id,
+                last_renewed,
+                held_until,
+                client_skew_ms,
+            } => {
+                let id = grant_id.to_string();
+                let r = on_conn!(self, c => diesel::update(
+                    grants::table.filter(grants::grant_id.eq(&id)),
+                )
+                .set((
+                    grants::last_renewed.eq(last_renewed.0),
+                    grants::held_until.eq(held_until.0),
+                    grants::client_skew_ms.eq(*client_skew_ms),
+                ))
+                .execute(c));
+                self.expected_one("renew grant", r)
+            }
+            Mutation::End { grant_id, usage } => {
+                let id = grant_id.to_string();
+                let r = on_conn!(self, c => diesel::delete(
+                    grants::table.filter(grants::grant_id.eq(&id)),
+                )
+                .execute(c));
+                self.expected_one("end grant", r)?;
+                let row = UsageRowDb::encode(usage)?;
+                let r = on_conn!(self, c => diesel::insert_into(usage_history::table)
+                    .values(&row)
+                    .execute(c));
+                self.expected_one("insert usage", r)
+            }
+        }
+    }
+
+    fn expired(&mut self, now: UnixMillis, limit: usize) -> Result<Vec<HeldGrant>, StorageError> {
+        let rows = on_conn!(self, c => grants::table
+            .filter(grants::held_until.le(now.0))
+            .order((grants::held_until.asc(), grants::grant_id.asc()))
+            .limit(limit_i64(limit))
+            .select(GrantRow::as_select())
+            .load(c));
+        self.load_grants(rows)
+    }
+
+    fn held_grants(&mut self) -> Result<Vec<HeldGrant>, StorageError> {
+        let rows = on_conn!(self, c => grants::table
+            .select(GrantRow::as_select())
+            .load(c));
+        let mut held = self.load_grants(rows)?;
+        // Sorted here, not by ORDER BY: database collations differ, the
+        // model's order is Rust's.
+        held.sort_by(|a, b| a.instance.cmp(&b.instance));
+        Ok(held)
+    }
+
+    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
+        let sql = self.sql(&format!(
+            "SELECT environment, product, COUNT(*) AS servers, \
+             CAST(COALESCE(SUM(cores), 0) AS {}) AS total_cores \
+             FROM grants WHERE held_until > ? GROUP BY environment, product",
+            self.bigint_cast()
+        ));
+        let r = on_conn!(self, c => sql_query(sql.as_str())
+            .bind::<BigInt, _>(now.0)
+            .load::<PoolTotalsRow>(c));
+        let rows = r.map_err(|e| self.fail(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = PoolKey {
+                environment: Name::parse("environment", &row.environment)
+                    .map_err(|e| StorageError::Corrupt(format!("grants: {e}")))?,
+                product: Name::parse("product", &row.product)
+                    .map_err(|e| StorageError::Corrupt(format!("grants: {e}")))?,
+            };
+            out.push((key, totals(row.servers, row.total_cores)?));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
+    fn usage_since(
+        &mut self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<UsageRow>, StorageError> {
+        let r = on_conn!(self, c => usage_history::table
+            .filter(usage_history::ended_ms.ge(since.0))
+            .order((usage_history::ended_ms.asc(), usage_history::id.asc()))
+            .limit(limit_i64(limit))
+            .select(UsageRowDb::as_select())
+            .load(c));
+        r.map_err(|e| self.fail(e))?
+            .into_iter()
+            .map(UsageRowDb::decode)
+            .collect()
+    }
+
+    fn license(&mut self) -> Result<Option<StoredLicense>, StorageError> {
+        let r = on_conn!(self, c => license::table
+            .filter(license::id.eq(LICENSE_ROW))
+            .select(LicenseRow::as_select())
+            .first(c)
+            .optional());
+        Ok(r.map_err(|e| self.fail(e))?.map(LicenseRow::decode))
+    }
+
+    fn put_license(&mut self, stored: &StoredLicense) -> Result<(), StorageError> {
+        let row = LicenseRow::encode(stored);
+        let r = on_conn!(self, c => diesel::update(license::table.filter(license::id.eq(LICENSE_ROW)))
+            .set(&row)
+            .execute(c));
+        if r.map_err(|e| self.fail(e))? == 1 {
+            return Ok(());
+        }
+        let r = on_conn!(self, c => diesel::insert_into(license::table).values(&row).execute(c));
+        self.expected_one("insert license", r)
+    }
+
+    fn managers(&mut self) -> Result<Vec<ManagerRecord>, StorageError> {
+        let r = on_conn!(self, c => managers::table
+            .select(ManagerRow::as_select())
+            .load(c));
+        let mut out: Vec<ManagerRecord> = r
+            .map_err(|e| self.fail(e))?
+            .into_iter()
+            .map(ManagerRow::decode)
+            .collect();
+        out.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        Ok(out)
+    }
+
+    fn put_manager(&mut self, record: &ManagerRecord) -> Result<(), StorageError> {
+        let row = ManagerRow::encode(record);
+        let r = on_conn!(self, c => diesel::update(
+            managers::table.filter(managers::node_id.eq(&row.node_id)),
+        )
+        .set(&row)
+        .execute(c));
+        if r.map_err(|e| self.fail(e))? == 1 {
+            return Ok(());
+        }
+        let r = on_conn!(self, c => diesel::insert_into(managers::table).values(&row).execute(c));
+        self.expected_one("insert manager", r)
+    }
+
+    fn delete_manager(&mut self, node_id: &str) -> Result<(), StorageError> {
+        let r = on_conn!(self, c => diesel::delete(
+            managers::table.filter(managers::node_id.eq(node_id)),
+        )
+        .execute(c));
+        r.map_err(|e| self.fail(e)).map(|_| ())
+    }
+}
