@@ -161,8 +161,16 @@ impl Tx for MemTx<'_> {
             instance,
             now,
         );
-        view.expired.sort_by_key(|g| (g.held_until, g.grant_id));
-        view.expired.truncate(expired_limit);
+        // The instance's own expired grant must end in this decision whatever
+        // the limit, or the new grant would collide with it.
+        view.expired
+            .sort_by_key(|g| (&g.instance != instance, g.held_until, g.grant_id));
+        let keep = expired_limit.max(usize::from(
+            view.expired
+                .first()
+                .is_some_and(|g| &g.instance == instance),
+        ));
+        view.expired.truncate(keep);
         Ok(view)
     }
 

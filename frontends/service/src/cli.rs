@@ -48,7 +48,12 @@ pub struct ServeArgs {
     #[arg(long, env = "TENURE_LICENSE")]
     pub license: Option<PathBuf>,
     /// Trusted vendor public key file; repeat for several.
-    #[arg(long = "vendor-key", env = "TENURE_VENDOR_KEY", value_delimiter = ',', required = true)]
+    #[arg(
+        long = "vendor-key",
+        env = "TENURE_VENDOR_KEY",
+        value_delimiter = ',',
+        required = true
+    )]
     pub vendor_keys: Vec<PathBuf>,
     /// File whose first line is the admin bearer token (at least 16 characters).
     #[arg(long, env = "TENURE_ADMIN_TOKEN_FILE")]
@@ -153,28 +158,78 @@ mod tests {
 
     #[test]
     fn serve_defaults_and_durations() {
-        let cli = parse(&["tenured", "serve", "--vendor-key", "v.pub", "--admin-token-file", "t"]).expect("parse");
-        let Command::Serve(a) = cli.command else { panic!("serve") };
+        let cli = parse(&[
+            "tenured",
+            "serve",
+            "--vendor-key",
+            "v.pub",
+            "--admin-token-file",
+            "t",
+        ])
+        .expect("parse");
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
         assert_eq!(a.listen.port(), 10091);
         assert_eq!(a.database, "sqlite://tenure.db");
         assert_eq!(a.renew_every, Duration::from_secs(300));
         assert_eq!(a.lease_ttl, Duration::from_secs(900));
         assert!(a.check_listen().is_ok());
         let cli = parse(&[
-            "tenured", "serve", "--vendor-key", "a.pub", "--vendor-key", "b.pub", "--admin-token-file", "t",
-            "--renew-every", "500ms", "--listen", "0.0.0.0:1",
+            "tenured",
+            "serve",
+            "--vendor-key",
+            "a.pub",
+            "--vendor-key",
+            "b.pub",
+            "--admin-token-file",
+            "t",
+            "--renew-every",
+            "500ms",
+            "--listen",
+            "0.0.0.0:1",
         ])
         .expect("parse");
-        let Command::Serve(a) = cli.command else { panic!("serve") };
+        let Command::Serve(a) = cli.command else {
+            panic!("serve")
+        };
         assert_eq!(a.vendor_keys.len(), 2);
         assert_eq!(a.renew_every, Duration::from_millis(500));
-        assert!(a.check_listen().expect_err("plaintext").contains("--allow-plaintext"));
+        assert!(
+            a.check_listen()
+                .expect_err("plaintext")
+                .contains("--allow-plaintext")
+        );
     }
 
     #[test]
     fn bad_values_are_refused() {
-        assert!(parse(&["tenured", "serve", "--vendor-key", "v", "--admin-token-file", "t", "--lease-ttl", "15"]).is_err());
+        assert!(
+            parse(&[
+                "tenured",
+                "serve",
+                "--vendor-key",
+                "v",
+                "--admin-token-file",
+                "t",
+                "--lease-ttl",
+                "15"
+            ])
+            .is_err()
+        );
         assert!(parse(&["tenured", "serve", "--admin-token-file", "t"]).is_err());
-        assert!(parse(&["tenured", "serve", "--vendor-key", "v", "--admin-token-file", "t", "--tls-cert", "c"]).is_err());
+        assert!(
+            parse(&[
+                "tenured",
+                "serve",
+                "--vendor-key",
+                "v",
+                "--admin-token-file",
+                "t",
+                "--tls-cert",
+                "c"
+            ])
+            .is_err()
+        );
     }
 }
