@@ -10,6 +10,8 @@ pub mod node;
 mod query;
 pub mod route;
 pub mod service;
+pub mod startup;
+pub mod demo;
 
 pub use http::{Method, Request, Response};
 pub use service::{Env, Job, Prepared, Service};

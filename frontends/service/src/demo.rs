@@ -1,0 +1,158 @@
+//! `tenured demo`: a real manager on embedded SQLite, with a generated
+//! development key, license and admin token in a folder of its own. Running it
+//! again reuses what the folder has, so the database and its grants survive.
+
+use crate::cli::{DemoArgs, ServeArgs};
+use crate::service::system_clock;
+use crate::startup::StartupError;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tenure_core::license::{License, Limits, SecretKey, sign};
+use tenure_core::names::Name;
+use tenure_core::UnixMillis;
+
+pub const DEMO_LICENSEE: &str = "DEVELOPMENT LICENSE - NOT FOR PRODUCTION USE";
+
+fn write(path: &Path, text: &str, private: bool) -> Result<(), StartupError> {
+    let err = |source| StartupError::Read {
+        path: path.display().to_string(),
+        source,
+    };
+    std::fs::write(path, text).map_err(err)?;
+    if private {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    }
+    Ok(())
+}
+
+fn random<const N: usize>() -> Result<[u8; N], StartupError> {
+    let mut b = [0u8; N];
+    getrandom::fill(&mut b).map_err(|e| StartupError::Read {
+        path: "OS random source".into(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    Ok(b)
+}
+
+fn dev_license(now: UnixMillis) -> Result<License, StartupError> {
+    let name = |s: &str| Name::parse("demo", s).map_err(|e| StartupError::Listen(e.to_string()));
+    let mut production = BTreeMap::new();
+    production.insert(
+        name("vdp")?,
+        Limits {
+            max_servers: Some(4),
+            max_cores_per_server: Some(16),
+            max_total_cores: Some(48),
+            extra: BTreeMap::new(),
+        },
+    );
+    let mut staging = BTreeMap::new();
+    staging.insert(
+        name("vdp")?,
+        Limits {
+            max_servers: Some(10),
+            ..Limits::default()
+        },
+    );
+    let mut limits = BTreeMap::new();
+    limits.insert(name("production")?, production);
+    limits.insert(name("staging")?, staging);
+    Ok(License {
+        license_id: format!("dev-{}", now.0 / 1000),
+        licensee: DEMO_LICENSEE.into(),
+        issued_at: now,
+        not_before: now.saturating_sub(Duration::from_secs(3600)),
+        not_after: now.saturating_add(Duration::from_secs(30 * 86_400)),
+        max_managers: 2,
+        grace_period_s: tenure_core::license::DEFAULT_GRACE_PERIOD_S,
+        limits,
+        extra: BTreeMap::new(),
+    })
+}
+
+/// What the demo made or found, and the serve arguments that run it.
+#[derive(Debug)]
+pub struct Demo {
+    pub dir: PathBuf,
+    pub created: bool,
+    pub serve: ServeArgs,
+}
+
+pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
+    let dir = &args.dir;
+    let io = |source| StartupError::Read {
+        path: dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let (key, public, lic, token) = (
+        dir.join("vendor.key"),
+        dir.join("vendor.pub"),
+        dir.join("license.lic"),
+        dir.join("admin.token"),
+    );
+    let created = !(public.exists() && lic.exists() && token.exists());
+    if created {
+        let secret = SecretKey::from_seed(random::<32>()?);
+        write(&key, &secret.to_armoured(), true)?;
+        write(&public, &secret.verifying_key().to_armoured(), false)?;
+        let license = dev_license(system_clock())?;
+        let text = sign(&license, &secret).map_err(|e| StartupError::License(e, "demo".into()))?;
+        write(&lic, &text, false)?;
+        let token_text: String = random::<24>()?.iter().map(|b| format!("{b:02x}")).collect();
+        write(&token, &format!("{token_text}\n"), true)?;
+    }
+    let serve = ServeArgs {
+        listen: args.listen,
+        database: format!("sqlite://{}", dir.join("tenure.db").display()),
+        license: Some(lic),
+        vendor_keys: vec![public],
+        admin_token_file: token,
+        tls_cert: None,
+        tls_key: None,
+        node_id: Some("demo".into()),
+        renew_every: Duration::from_secs(300),
+        lease_ttl: Duration::from_secs(900),
+        reclaim_margin: Duration::from_secs(600),
+        allow_plaintext: false,
+        migrate: true,
+        log_format: args.log_format,
+        header_read_timeout: Duration::from_secs(10),
+        body_read_timeout: Duration::from_secs(10),
+        max_connections: 10_000,
+        max_inflight: 256,
+        db_pool_size: 1,
+        drain_timeout: Duration::from_secs(30),
+        sweep_every: Duration::from_secs(30),
+    };
+    Ok(Demo {
+        dir: dir.clone(),
+        created,
+        serve,
+    })
+}
+
+/// What `tenured demo` prints before it serves.
+pub fn banner(demo: &Demo, url: &str) -> String {
+    let d = demo.dir.display();
+    let made = if demo.created { "created" } else { "reusing" };
+    format!(
+        "Tenure demo ({made} {d}/):\n\
+         \x20 vendor.key / vendor.pub   a generated DEVELOPMENT signing key pair\n\
+         \x20 license.lic               a DEVELOPMENT license (30 days): production/vdp 4 servers,\n\
+         \x20                           16 cores each, 48 in all; staging/vdp 10 servers\n\
+         \x20 admin.token               the admin bearer token\n\
+         \x20 tenure.db                 the embedded SQLite database\n\
+         \n\
+         Try, from another terminal:\n\
+         \x20 curl -s -X POST {url}/v1/grants -H 'Content-Type: application/json' \\\n\
+         \x20      -d '{{\"product\":\"vdp\",\"hostname\":\"vdp1.example.com\",\"port\":9999,\"cores\":8}}'\n\
+         \x20 cargo run -q -p tenure-tokio --bin tenurectl -- status --url {url} --admin-token-file {d}/admin.token\n\
+         \x20 cargo run -q -p tenure-tokio --bin tenure-agent -- run --manager {url} --product vdp \\\n\
+         \x20      --hostname vdp2.example.com --port 9999 --cores 8 -- sh -c 'echo licensed; sleep 600'\n\
+         \n\
+         Press Ctrl-C to stop.\n"
+    )
+}

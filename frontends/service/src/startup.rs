@@ -1,0 +1,160 @@
+//! Everything `serve` does before it accepts a connection, identical for both
+//! frontends: read keys and token, open and check storage, install the
+//! license, register with a first heartbeat. Each failure is one line that
+//! tells the operator what to do; the binary prints it and exits non-zero.
+
+use crate::auth::AdminToken;
+use crate::cli::{MigrateArgs, ServeArgs};
+use crate::service::{Env, Service, system_clock};
+use std::path::Path;
+use tenure_core::license::{self, LicenseError, VerifyingKey};
+use tenure_core::manager::ManagerConfig;
+use tenure_storage::{
+    DieselStore, InstallPolicy, Installed, Manager, ManagerError, SchemaState, StoreOptions,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("vendor key {path}: {reason}")]
+    VendorKey { path: String, reason: String },
+    #[error("admin token file {path}: {reason}")]
+    Token { path: String, reason: String },
+    #[error("{0}")]
+    Listen(String),
+    #[error("storage {url}: {reason}")]
+    Storage { url: String, reason: String },
+    #[error("license {path}: {0}", path = .1)]
+    License(LicenseError, String),
+    #[error("no license: storage has none; start with --license FILE")]
+    NoLicense,
+    #[error("the license in storage does not verify with the given vendor keys: {0}")]
+    StoredLicense(String),
+}
+
+fn read(path: &Path) -> Result<String, StartupError> {
+    std::fs::read_to_string(path).map_err(|source| StartupError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Hides credentials in a database URL for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+pub fn open_store(database: &str, pool_size: u32) -> Result<DieselStore, StartupError> {
+    let opts = StoreOptions {
+        pool_size,
+        ..StoreOptions::default()
+    };
+    DieselStore::connect(database, opts).map_err(|e| StartupError::Storage {
+        url: redact(database),
+        reason: e.to_string(),
+    })
+}
+
+/// `tenured migrate`.
+pub fn migrate(args: &MigrateArgs) -> Result<Vec<String>, StartupError> {
+    let store = open_store(&args.database, 1)?;
+    store.migrate().map_err(|e| StartupError::Storage {
+        url: redact(&args.database),
+        reason: e.to_string(),
+    })
+}
+
+/// Builds the service for `serve`, or says in one line why it cannot run.
+pub fn build(args: &ServeArgs) -> Result<Service<DieselStore>, StartupError> {
+    args.check_listen().map_err(StartupError::Listen)?;
+    let mut trusted: Vec<VerifyingKey> = Vec::new();
+    for path in &args.vendor_keys {
+        let key = VerifyingKey::from_armoured(&read(path)?).map_err(|e| StartupError::VendorKey {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        trusted.push(key);
+    }
+    let token = AdminToken::from_file_text(&read(&args.admin_token_file)?).map_err(|e| {
+        StartupError::Token {
+            path: args.admin_token_file.display().to_string(),
+            reason: e.to_string(),
+        }
+    })?;
+    let url = redact(&args.database);
+    let storage_err = |e: &dyn std::fmt::Display| StartupError::Storage {
+        url: url.clone(),
+        reason: e.to_string(),
+    };
+    let store = open_store(&args.database, args.db_pool_size)?;
+    match store.check_schema().map_err(|e| storage_err(&e))? {
+        SchemaState::Current => {}
+        SchemaState::Older { pending } if args.migrate => {
+            store.migrate().map_err(|e| storage_err(&e))?;
+            tracing::info!(applied = ?pending, "migrations applied");
+        }
+        SchemaState::Older { pending } => {
+            return Err(storage_err(&format!(
+                "the schema is older than this tenured (pending: {}); run `tenured migrate --database ...` or pass --migrate",
+                pending.join(", ")
+            )));
+        }
+    }
+    let config = ManagerConfig {
+        lease_ttl: args.lease_ttl,
+        renew_every: args.renew_every,
+        reclaim_margin: args.reclaim_margin,
+    };
+    let manager = Manager::new(store, config, trusted.clone());
+    if let Some(path) = &args.license {
+        let shown = path.display().to_string();
+        let text = read(path)?;
+        // Refuse what could never serve; an expired license still installs
+        // (if newer) so the operator sees it, and ping reports it.
+        match license::verify_at(&text, &trusted, system_clock()) {
+            Ok(_) | Err(LicenseError::Expired { .. }) => {}
+            Err(e) => return Err(StartupError::License(e, shown)),
+        }
+        match manager.install_license(&text, InstallPolicy::IfNewer) {
+            Ok(Installed::Installed { license_id }) => {
+                tracing::info!(%license_id, file = %shown, "license installed from file")
+            }
+            Ok(Installed::KeptStored { license_id }) => tracing::info!(
+                %license_id, file = %shown,
+                "storage already has this license or a newer one; using the stored one"
+            ),
+            Err(tenure_storage::InstallError::Invalid(e)) => {
+                return Err(StartupError::License(e, shown));
+            }
+            Err(e) => return Err(storage_err(&e)),
+        }
+    }
+    match manager.license() {
+        Ok(lic) => tracing::info!(license_id = %lic.license_id, licensee = %lic.licensee, "license in use"),
+        Err(ManagerError::NoLicense) => return Err(StartupError::NoLicense),
+        Err(ManagerError::BadStoredLicense(e)) => return Err(StartupError::StoredLicense(e.to_string())),
+        Err(e) => return Err(storage_err(&e)),
+    }
+    let service = Service::new(manager, args.node_id(), token, Env::system());
+    service.heartbeat();
+    service.sweep();
+    Ok(service)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(redact("postgres://u:p@db:5432/t"), "postgres://***@db:5432/t");
+        assert_eq!(redact("sqlite://tenure.db"), "sqlite://tenure.db");
+    }
+}

@@ -1,0 +1,111 @@
+//! `tenured`: the Tenure License Manager on tokio.
+
+use clap::Parser;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tenure_service::cli::{Cli, Command, LogFormat, ServeArgs};
+use tenure_service::{demo, startup};
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
+    let built = {
+        let args = args.clone();
+        tokio::task::spawn_blocking(move || startup::build(&args)).await
+    };
+    let service = match built {
+        Ok(Ok(s)) => Arc::new(s),
+        Ok(Err(e)) => {
+            eprintln!("tenured: {e}");
+            return ExitCode::FAILURE;
+        }
+        Err(e) => {
+            eprintln!("tenured: startup failed: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(d) = &banner {
+        eprintln!("{}", demo::banner(d, &format!("http://{}", args.listen)));
+    }
+    match tenure_tokio::server::serve(service, &args, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tenured: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logs(args.log_format);
+            serve(*args, None).await
+        }
+        Command::Migrate(args) => {
+            init_logs(LogFormat::Text);
+            match tokio::task::spawn_blocking(move || startup::migrate(&args)).await {
+                Ok(Ok(applied)) if applied.is_empty() => {
+                    println!("schema is current; nothing to apply");
+                    ExitCode::SUCCESS
+                }
+                Ok(Ok(applied)) => {
+                    println!("applied migrations: {}", applied.join(", "));
+                    ExitCode::SUCCESS
+                }
+                Ok(Err(e)) => {
+                    eprintln!("tenured: {e}");
+                    ExitCode::FAILURE
+                }
+                Err(e) => {
+                    eprintln!("tenured: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Demo(args) => {
+            init_logs(args.log_format);
+            match demo::prepare(&args) {
+                Ok(d) => {
+                    let serve_args = d.serve.clone();
+                    serve(serve_args, Some(d)).await
+                }
+                Err(e) => {
+                    eprintln!("tenured: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

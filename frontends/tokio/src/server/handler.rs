@@ -1,0 +1,117 @@
+//! One HTTP request: hyper types in, `tenure_service` plain data through, hyper
+//! types out. Storage work runs on the blocking pool under a bound.
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderValue};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tenure_core::ErrorCode;
+use tenure_core::wire::MAX_BODY_BYTES;
+use tenure_service::{Method, Prepared, Request, Response, Service};
+use tenure_storage::Store;
+use tokio::sync::Semaphore;
+
+pub struct Shared<S> {
+    pub service: Arc<Service<S>>,
+    pub inflight: Arc<Semaphore>,
+    pub body_timeout: Duration,
+}
+
+fn header(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+}
+
+fn too_large() -> Response {
+    Response::error(
+        ErrorCode::PayloadTooLarge,
+        format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// Reads the body within the size and time bounds, or says why not.
+async fn read_body(body: Incoming, declared: Option<u64>, timeout: Duration) -> Result<Vec<u8>, Response> {
+    if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    match tokio::time::timeout(timeout, Limited::new(body, MAX_BODY_BYTES).collect()).await {
+        Err(_) => Err(Response::error(ErrorCode::BadRequest, "request body not received in time")),
+        Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
+        Ok(Err(e)) => Err(Response::error(ErrorCode::BadRequest, format!("cannot read request body: {e}"))),
+        Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
+    }
+}
+
+pub fn to_hyper(r: Response) -> hyper::Response<Full<Bytes>> {
+    let mut out = hyper::Response::new(Full::new(Bytes::from(r.body)));
+    *out.status_mut() = hyper::StatusCode::from_u16(r.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    let h = out.headers_mut();
+    if let Some(ct) = r.content_type {
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    if let Some(s) = r.retry_after {
+        h.insert(header::RETRY_AFTER, HeaderValue::from(s));
+    }
+    if let Some(a) = r.allow {
+        h.insert(header::ALLOW, HeaderValue::from_static(a));
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    out
+}
+
+pub async fn handle<S: Store + 'static>(
+    shared: Arc<Shared<S>>,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let body = match read_body(body, declared, shared.body_timeout).await {
+        Ok(b) => b,
+        Err(r) => return Ok(to_hyper(r)),
+    };
+    let request = Request {
+        method: Method::parse(parts.method.as_str()),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        content_type: header(&parts.headers, header::CONTENT_TYPE),
+        authorization: header(&parts.headers, header::AUTHORIZATION),
+        body,
+    };
+    let response = match shared.service.prepare(&request) {
+        Prepared::Done(r) => r,
+        Prepared::Job(job) => {
+            let label = job.label();
+            match shared.inflight.clone().try_acquire_owned() {
+                Err(_) => {
+                    let r = Service::<S>::overloaded();
+                    shared.service.record_refused(label, &r, started.elapsed());
+                    r
+                }
+                Ok(permit) => {
+                    let svc = shared.service.clone();
+                    let joined = tokio::task::spawn_blocking(move || {
+                        let r = svc.execute(job);
+                        drop(permit);
+                        r
+                    })
+                    .await;
+                    joined.unwrap_or_else(|e| {
+                        tracing::error!(error = %e, "request task failed");
+                        Response::error(ErrorCode::StorageUnavailable, "internal error; retry")
+                    })
+                }
+            }
+        }
+    };
+    tracing::debug!(
+        method = %parts.method, path = %parts.uri.path(), status = response.status,
+        took_ms = started.elapsed().as_millis() as u64, "request"
+    );
+    Ok(to_hyper(response))
+}

@@ -1,0 +1,209 @@
+//! `tenured serve` on tokio: hyper 1 through hyper-util's auto builder (HTTP/1
+//! and HTTP/2), optional TLS, bounded connections, bounded storage work, idle
+//! and header timeouts, heartbeats and sweeps on timers, and a SIGTERM drain.
+
+mod handler;
+mod idle;
+mod tls;
+
+use anyhow::Context;
+use handler::Shared;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use idle::{Activity, Tracked};
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use tenure_core::health::HEARTBEAT_EVERY;
+use tenure_service::Service;
+use tenure_service::cli::ServeArgs;
+use tenure_storage::Store;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+
+/// Request heads larger than this are refused (hyper answers 431 or closes).
+const MAX_HEAD_BYTES: usize = 32 * 1024;
+
+/// Runs the server until `shutdown` resolves, then drains and deregisters.
+pub async fn serve<S: Store + 'static>(
+    service: Arc<Service<S>>,
+    args: &ServeArgs,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
+        _ => None,
+    };
+    let listener = TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr().context("local address")?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    // The one line on stdout: scripts and tests read the bound address here.
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "tenured listening on {scheme}://{local}");
+    let _ = out.flush();
+    tracing::info!(%local, node = %service.node_id(), "listening");
+
+    let shared = Arc::new(Shared {
+        service: service.clone(),
+        inflight: Arc::new(Semaphore::new(args.max_inflight.max(1))),
+        body_timeout: args.body_read_timeout,
+    });
+    let connections = Arc::new(Semaphore::new(args.max_connections.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let background = spawn_background(service.clone(), args.sweep_every, stop_rx.clone());
+    let mut conns = JoinSet::new();
+    let header_timeout = args.header_read_timeout;
+    // Idle keep-alive connections are closed after this; a request in
+    // progress keeps its connection active.
+    let idle_timeout = header_timeout.max(Duration::from_secs(60));
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = connections.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "connection limit reached; closing");
+                    drop(stream);
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let shared = shared.clone();
+                let tls = tls.clone();
+                let stop = stop_rx.clone();
+                conns.spawn(async move {
+                    connection(stream, tls, shared, header_timeout, idle_timeout, stop).await;
+                    drop(permit);
+                });
+            }
+            Some(_) = conns.join_next(), if !conns.is_empty() => {}
+        }
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained = tokio::time::timeout(args.drain_timeout, async {
+        while conns.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("drain timeout: closing the remaining connections");
+        conns.abort_all();
+    }
+    background.abort();
+    let svc = service.clone();
+    let _ = tokio::task::spawn_blocking(move || svc.deregister()).await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn spawn_background<S: Store + 'static>(
+    service: Arc<Service<S>>,
+    sweep_every: Duration,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut sweep = tokio::time::interval(sweep_every.max(Duration::from_secs(1)));
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.changed() => return,
+                _ = beat.tick() => {
+                    let svc = service.clone();
+                    let _ = tokio::task::spawn_blocking(move || svc.heartbeat()).await;
+                }
+                _ = sweep.tick() => {
+                    let svc = service.clone();
+                    let _ = tokio::task::spawn_blocking(move || svc.sweep()).await;
+                }
+            }
+        }
+    })
+}
+
+async fn connection<S: Store + 'static>(
+    stream: TcpStream,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared<S>>,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    stop: watch::Receiver<bool>,
+) {
+    let activity = Activity::new();
+    let tracked = Tracked::new(stream, activity.clone());
+    match tls {
+        None => drive(TokioIo::new(tracked), shared, header_timeout, idle_timeout, activity, stop).await,
+        Some(acceptor) => {
+            match tokio::time::timeout(header_timeout, acceptor.accept(tracked)).await {
+                Ok(Ok(tls_stream)) => {
+                    drive(TokioIo::new(tls_stream), shared, header_timeout, idle_timeout, activity, stop).await
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        }
+    }
+}
+
+async fn drive<S, I>(
+    io: TokioIo<I>,
+    shared: Arc<Shared<S>>,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+    activity: Activity,
+    mut stop: watch::Receiver<bool>,
+) where
+    S: Store + 'static,
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .max_buf_size(MAX_HEAD_BYTES);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        .max_concurrent_streams(64);
+    let svc = service_fn(move |req| handler::handle(shared.clone(), req));
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let mut watchdog = tokio::time::interval(Duration::from_secs(1));
+    let mut draining = false;
+    loop {
+        tokio::select! {
+            res = conn.as_mut() => {
+                if let Err(e) = res {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stop.changed(), if !draining => {
+                draining = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            _ = watchdog.tick() => {
+                if activity.idle_for() > idle_timeout {
+                    tracing::debug!("closing an idle connection");
+                    return;
+                }
+            }
+        }
+    }
+}
