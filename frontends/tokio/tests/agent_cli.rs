@@ -22,7 +22,14 @@ struct Running {
 fn spawn(fake: &FakeManager, script: &str) -> Running {
     let mut child = Command::new(AGENT)
         .args(["run", "--manager", &fake.url(), "--product", "vdp"])
-        .args(["--hostname", "vdp1.example.com", "--port", "9999", "--cores", "8"])
+        .args([
+            "--hostname",
+            "vdp1.example.com",
+            "--port",
+            "9999",
+            "--cores",
+            "8",
+        ])
         .args(["--request-timeout", "1s", "--kill-timeout", "1s"])
         .args(["--", "sh", "-c", script])
         .env("RUST_LOG", "debug")
@@ -63,7 +70,12 @@ impl Running {
 
 /// The pid a `echo started $$` line names.
 fn shell_pid(line: &str) -> Pid {
-    let pid = line.split_whitespace().nth(1).expect("pid").parse().expect("number");
+    let pid = line
+        .split_whitespace()
+        .nth(1)
+        .expect("pid")
+        .parse()
+        .expect("number");
     Pid::from_raw(pid)
 }
 
@@ -85,7 +97,10 @@ async fn refused_first_grant_never_starts_the_command() {
 async fn sigterm_reaches_the_command_and_the_grant_is_released() {
     let fake = FakeManager::start(2, 1, 30).await;
     let mut agent = spawn(&fake, "echo started $$; sleep 30");
-    let line = agent.line(Duration::from_secs(10)).await.expect("command started");
+    let line = agent
+        .line(Duration::from_secs(10))
+        .await
+        .expect("command started");
     assert!(line.starts_with("started"), "{line}");
     // A1: the command printed only after the manager granted.
     assert_eq!(fake.count("POST", "/v1/grants", 201), 1);
@@ -101,8 +116,14 @@ async fn sigterm_reaches_the_command_and_the_grant_is_released() {
 async fn grace_expiry_kills_the_command_with_its_own_code() {
     let fake = FakeManager::start(1, 1, 3).await;
     // The trap makes the shell ignore SIGTERM, so only SIGKILL after --kill-timeout ends it.
-    let mut agent = spawn(&fake, "trap '' TERM; echo started $$; while :; do sleep 1; done");
-    let line = agent.line(Duration::from_secs(10)).await.expect("command started");
+    let mut agent = spawn(
+        &fake,
+        "trap '' TERM; echo started $$; while :; do sleep 1; done",
+    );
+    let line = agent
+        .line(Duration::from_secs(10))
+        .await
+        .expect("command started");
     let shell = shell_pid(&line);
     fake.go_down();
     assert_eq!(agent.exit_code(Duration::from_secs(12)).await, 70);
@@ -113,7 +134,10 @@ async fn grace_expiry_kills_the_command_with_its_own_code() {
 async fn revocation_stops_the_command() {
     let fake = FakeManager::start(2, 1, 30).await;
     let mut agent = spawn(&fake, "echo started $$; sleep 30");
-    let line = agent.line(Duration::from_secs(10)).await.expect("command started");
+    let line = agent
+        .line(Duration::from_secs(10))
+        .await
+        .expect("command started");
     fake.set_mode(Mode::Revoked);
     assert_eq!(agent.exit_code(Duration::from_secs(10)).await, 71);
     assert!(gone(shell_pid(&line)));
@@ -123,7 +147,10 @@ async fn revocation_stops_the_command() {
 async fn a_command_that_ends_by_itself_gives_its_code_and_releases() {
     let fake = FakeManager::start(2, 1, 30).await;
     let mut agent = spawn(&fake, "echo started; exit 3");
-    assert_eq!(agent.line(Duration::from_secs(10)).await.as_deref(), Some("started"));
+    assert_eq!(
+        agent.line(Duration::from_secs(10)).await.as_deref(),
+        Some("started")
+    );
     assert_eq!(agent.exit_code(Duration::from_secs(10)).await, 3);
     assert_eq!(fake.releases(), 1);
 }

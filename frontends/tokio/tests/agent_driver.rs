@@ -55,7 +55,9 @@ async fn starts_after_the_grant_renews_and_releases_on_stop() {
     assert!(grant_body.contains("client_time_ms"), "{grant_body}");
 
     let renewed = fake
-        .wait_until(Duration::from_secs(5), |f| f.count("POST", "/renew", 200) >= 2)
+        .wait_until(Duration::from_secs(5), |f| {
+            f.count("POST", "/renew", 200) >= 2
+        })
         .await;
     assert!(renewed, "two renewals within 5 s: {:?}", fake.seen());
     let renew = fake.seen().into_iter().find(|s| s.path.ends_with("/renew"));
@@ -107,7 +109,10 @@ async fn refused_connections_until_grace_runs_out_mean_must_stop() {
     fake.go_down();
     let started_outage = std::time::Instant::now();
     let grace = next_notable(&mut agent, Duration::from_secs(4)).await;
-    assert!(matches!(grace, Some(Event::GraceEntered { .. })), "{grace:?}");
+    assert!(
+        matches!(grace, Some(Event::GraceEntered { .. })),
+        "{grace:?}"
+    );
     let stop = next_notable(&mut agent, Duration::from_secs(5)).await;
     assert_eq!(stop, Some(Event::MustStop(StopReason::GraceExpired)));
     // Grace is 3 s from the last successful send, which was at most 1 s before the outage.

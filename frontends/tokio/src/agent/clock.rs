@@ -17,7 +17,10 @@ impl Clock {
     }
 
     pub(crate) fn now(&self) -> Now {
-        Now::new(Instant::now().saturating_duration_since(self.start), wall_now())
+        Now::new(
+            Instant::now().saturating_duration_since(self.start),
+            wall_now(),
+        )
     }
 
     /// The tokio instant of a core monotonic reading, for `sleep_until`.

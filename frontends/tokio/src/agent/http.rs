@@ -1,8 +1,8 @@
 //! One agent request over HTTP, and its answer as the core wants it.
 
 use std::time::Duration;
-use tenure_core::agent::{Request, Response, TransportError};
 use tenure_core::ErrorBody;
+use tenure_core::agent::{Request, Response, TransportError};
 
 /// Grant answers are a few hundred bytes; anything this big is not one.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;

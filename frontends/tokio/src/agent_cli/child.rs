@@ -43,7 +43,11 @@ impl Licensed {
 
     /// SIGTERM, then SIGKILL after `grace`; returns how the command ended.
     /// Stragglers left in the group after the leader exits get SIGKILL too.
-    pub async fn terminate(&mut self, signal: Signal, grace: Duration) -> std::io::Result<ExitStatus> {
+    pub async fn terminate(
+        &mut self,
+        signal: Signal,
+        grace: Duration,
+    ) -> std::io::Result<ExitStatus> {
         self.signal(signal);
         let status = match tokio::time::timeout(grace, self.child.wait()).await {
             Ok(status) => status?,

@@ -149,7 +149,9 @@ fn log_event(event: Event) {
             "no manager reachable: running on grace, must stop in {} unless one answers",
             human(remaining)
         ),
-        Event::GraceOneDayLeft => tracing::warn!("grace: one day left before the command is stopped"),
+        Event::GraceOneDayLeft => {
+            tracing::warn!("grace: one day left before the command is stopped")
+        }
         Event::GraceOneHourLeft => {
             tracing::warn!("grace: one hour left before the command is stopped")
         }

@@ -157,7 +157,11 @@ fn usage_path(since: Option<UnixMillis>) -> Result<String, ClientError> {
             let text = rfc3339::format(t).map_err(|e| ClientError::Decode(e.to_string()))?;
             // RFC 3339 needs only `+` escaped in a query; format() writes `Z`,
             // but escape anyway so a future offset form stays correct.
-            Ok(format!("{}?since={}", paths::USAGE, text.replace('+', "%2B")))
+            Ok(format!(
+                "{}?since={}",
+                paths::USAGE,
+                text.replace('+', "%2B")
+            ))
         }
     }
 }

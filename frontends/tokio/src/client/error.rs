@@ -16,7 +16,7 @@ pub enum ClientError {
     /// An error status without a parsable error body (a proxy, most likely).
     #[error("HTTP {status}: {text}")]
     Status { status: u16, text: String },
-    #[error("cannot reach the manager: {0}")]
+    #[error("cannot reach the manager")]
     Transport(#[source] reqwest::Error),
     #[error("the manager's answer is not what this tool expects: {0}")]
     Decode(String),

@@ -21,7 +21,12 @@ pub fn blocking(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Resul
 fn connect(args: &AdminArgs) -> anyhow::Result<AdminClient> {
     let token = AdminClient::read_token(&args.admin_token_file)?;
     let timeout = parse_duration(&args.request_timeout).context("--request-timeout")?;
-    Ok(AdminClient::new(&args.url, token, args.ca_cert.as_deref(), timeout)?)
+    Ok(AdminClient::new(
+        &args.url,
+        token,
+        args.ca_cert.as_deref(),
+        timeout,
+    )?)
 }
 
 pub async fn status(args: AdminArgs) -> anyhow::Result<()> {
@@ -152,7 +157,8 @@ fn status_text(s: &StatusView) -> String {
                 yes_no(m.live),
                 yes_no(m.serving),
                 time(m.last_seen_ms),
-                m.clock_offset_ms.map_or_else(|| "-".into(), |o| format!("{o} ms")),
+                m.clock_offset_ms
+                    .map_or_else(|| "-".into(), |o| format!("{o} ms")),
             ]
         })
         .collect();
@@ -175,13 +181,21 @@ fn grants_text(grants: &[GrantView]) -> String {
                 format!("{:?}", g.state).to_lowercase(),
                 time(g.last_renewed_ms),
                 time(g.held_until_ms),
-                g.client_skew_ms.map_or_else(|| "-".into(), |o| format!("{o} ms")),
+                g.client_skew_ms
+                    .map_or_else(|| "-".into(), |o| format!("{o} ms")),
             ]
         })
         .collect();
     render(
         &[
-            "GRANT ID", "POOL", "INSTANCE", "CORES", "STATE", "LAST RENEWED", "HELD UNTIL", "SKEW",
+            "GRANT ID",
+            "POOL",
+            "INSTANCE",
+            "CORES",
+            "STATE",
+            "LAST RENEWED",
+            "HELD UNTIL",
+            "SKEW",
         ],
         &rows,
     )
@@ -203,7 +217,15 @@ fn usage_text(rows: &[UsageRow]) -> String {
         })
         .collect();
     render(
-        &["POOL", "INSTANCE", "CORES", "FIRST REQUEST", "LAST REQUEST", "ENDED", "REASON"],
+        &[
+            "POOL",
+            "INSTANCE",
+            "CORES",
+            "FIRST REQUEST",
+            "LAST REQUEST",
+            "ENDED",
+            "REASON",
+        ],
         &rows,
     )
 }

@@ -64,7 +64,12 @@ pub struct IssueArgs {
     pub grace_period: String,
     /// ENV/PRODUCT:servers=N,cores-per-server=N,total-cores=N (any subset), or
     /// ENV/PRODUCT:unlimited. Repeat for more products.
-    #[arg(long = "limit", env = "TENURE_LIMIT", required = true, value_delimiter = ';')]
+    #[arg(
+        long = "limit",
+        env = "TENURE_LIMIT",
+        required = true,
+        value_delimiter = ';'
+    )]
     pub limits: Vec<String>,
     #[arg(long, env = "TENURE_OUT")]
     pub out: PathBuf,
@@ -73,7 +78,12 @@ pub struct IssueArgs {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// A trusted vendor public key; repeatable.
-    #[arg(long = "public-key", env = "TENURE_PUBLIC_KEY", required = true, value_delimiter = ',')]
+    #[arg(
+        long = "public-key",
+        env = "TENURE_PUBLIC_KEY",
+        required = true,
+        value_delimiter = ','
+    )]
     pub public_keys: Vec<PathBuf>,
     pub license: PathBuf,
 }

@@ -19,11 +19,16 @@ pub fn run(args: &IssueArgs) -> anyhow::Result<()> {
         Some(text) => rfc3339::parse(text).with_context(|| format!("--{flag}")),
     };
     let not_after = rfc3339::parse(&args.not_after).context("--not-after")?;
+    // An already expired license (for tests and demos) starts when it ends.
+    let not_before = match &args.not_before {
+        None => now.min(not_after),
+        Some(_) => time("not-before", &args.not_before)?,
+    };
     let license = License {
         license_id: args.license_id.clone(),
         licensee: args.licensee.clone(),
         issued_at: time("issued-at", &args.issued_at)?,
-        not_before: time("not-before", &args.not_before)?,
+        not_before,
         not_after,
         max_managers: args.max_managers,
         grace_period_s: grace_seconds(&args.grace_period)?,
@@ -37,8 +42,13 @@ pub fn run(args: &IssueArgs) -> anyhow::Result<()> {
         );
     }
     let text = license::sign(&license, &key)?;
-    std::fs::write(&args.out, &text).with_context(|| format!("cannot write {}", args.out.display()))?;
-    println!("wrote {} (signed with key {})", args.out.display(), key.key_id());
+    std::fs::write(&args.out, &text)
+        .with_context(|| format!("cannot write {}", args.out.display()))?;
+    println!(
+        "wrote {} (signed with key {})",
+        args.out.display(),
+        key.key_id()
+    );
     print!("{}", summary::license(&license));
     Ok(())
 }

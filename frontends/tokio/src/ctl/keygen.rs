@@ -9,7 +9,10 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<()> {
     // Checked up front so a refusal leaves neither file half made.
     for path in [&args.secret_key, &args.public_key] {
         if path.exists() {
-            bail!("{} already exists; refusing to overwrite a key", path.display());
+            bail!(
+                "{} already exists; refusing to overwrite a key",
+                path.display()
+            );
         }
     }
     let mut seed = [0u8; 32];
@@ -17,7 +20,11 @@ pub fn run(args: &KeygenArgs) -> anyhow::Result<()> {
     let secret = SecretKey::from_seed(seed);
     seed.fill(0);
     write_new(&args.secret_key, secret.to_armoured().as_bytes(), 0o600)?;
-    write_new(&args.public_key, secret.verifying_key().to_armoured().as_bytes(), 0o644)?;
+    write_new(
+        &args.public_key,
+        secret.verifying_key().to_armoured().as_bytes(),
+        0o644,
+    )?;
     println!(
         "key id {}: secret key {} (keep it offline), public key {}",
         secret.key_id(),

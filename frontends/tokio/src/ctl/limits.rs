@@ -9,7 +9,9 @@ pub enum LimitError {
     Shape(String),
     #[error("--limit {spec:?}: {part}")]
     Name { spec: String, part: String },
-    #[error("--limit {spec:?}: unknown limit {key:?}; use servers, cores-per-server or total-cores")]
+    #[error(
+        "--limit {spec:?}: unknown limit {key:?}; use servers, cores-per-server or total-cores"
+    )]
     UnknownKey { spec: String, key: String },
     #[error("--limit {spec:?}: {part:?} needs a whole number of at least 1")]
     BadValue { spec: String, part: String },

@@ -10,7 +10,9 @@ pub fn run(args: &VerifyArgs) -> anyhow::Result<()> {
     for path in &args.public_keys {
         let text = std::fs::read_to_string(path)
             .with_context(|| format!("cannot read {}", path.display()))?;
-        keys.push(VerifyingKey::from_armoured(&text).with_context(|| format!("{}", path.display()))?);
+        keys.push(
+            VerifyingKey::from_armoured(&text).with_context(|| format!("{}", path.display()))?,
+        );
     }
     let text = std::fs::read_to_string(&args.license)
         .with_context(|| format!("cannot read {}", args.license.display()))?;
