@@ -8,9 +8,9 @@ use crate::startup::StartupError;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use tenure_core::UnixMillis;
 use tenure_core::license::{License, Limits, SecretKey, sign};
 use tenure_core::names::Name;
-use tenure_core::UnixMillis;
 
 pub const DEMO_LICENSEE: &str = "DEVELOPMENT LICENSE - NOT FOR PRODUCTION USE";
 

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod demo;
 pub mod http;
 pub mod metrics;
 pub mod node;
@@ -11,7 +12,6 @@ mod query;
 pub mod route;
 pub mod service;
 pub mod startup;
-pub mod demo;
 
 pub use http::{Method, Request, Response};
 pub use service::{Env, Job, Prepared, Service};

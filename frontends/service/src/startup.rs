@@ -76,10 +76,11 @@ pub fn build(args: &ServeArgs) -> Result<Service<DieselStore>, StartupError> {
     args.check_listen().map_err(StartupError::Listen)?;
     let mut trusted: Vec<VerifyingKey> = Vec::new();
     for path in &args.vendor_keys {
-        let key = VerifyingKey::from_armoured(&read(path)?).map_err(|e| StartupError::VendorKey {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        let key =
+            VerifyingKey::from_armoured(&read(path)?).map_err(|e| StartupError::VendorKey {
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
         trusted.push(key);
     }
     let token = AdminToken::from_file_text(&read(&args.admin_token_file)?).map_err(|e| {
@@ -137,9 +138,13 @@ pub fn build(args: &ServeArgs) -> Result<Service<DieselStore>, StartupError> {
         }
     }
     match manager.license() {
-        Ok(lic) => tracing::info!(license_id = %lic.license_id, licensee = %lic.licensee, "license in use"),
+        Ok(lic) => {
+            tracing::info!(license_id = %lic.license_id, licensee = %lic.licensee, "license in use")
+        }
         Err(ManagerError::NoLicense) => return Err(StartupError::NoLicense),
-        Err(ManagerError::BadStoredLicense(e)) => return Err(StartupError::StoredLicense(e.to_string())),
+        Err(ManagerError::BadStoredLicense(e)) => {
+            return Err(StartupError::StoredLicense(e.to_string()));
+        }
         Err(e) => return Err(storage_err(&e)),
     }
     let service = Service::new(manager, args.node_id(), token, Env::system());
@@ -154,7 +159,10 @@ mod tests {
 
     #[test]
     fn redacts_credentials() {
-        assert_eq!(redact("postgres://u:p@db:5432/t"), "postgres://***@db:5432/t");
+        assert_eq!(
+            redact("postgres://u:p@db:5432/t"),
+            "postgres://***@db:5432/t"
+        );
         assert_eq!(redact("sqlite://tenure.db"), "sqlite://tenure.db");
     }
 }

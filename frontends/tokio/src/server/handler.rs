@@ -31,21 +31,32 @@ fn too_large() -> Response {
 }
 
 /// Reads the body within the size and time bounds, or says why not.
-async fn read_body(body: Incoming, declared: Option<u64>, timeout: Duration) -> Result<Vec<u8>, Response> {
+async fn read_body(
+    body: Incoming,
+    declared: Option<u64>,
+    timeout: Duration,
+) -> Result<Vec<u8>, Response> {
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
     match tokio::time::timeout(timeout, Limited::new(body, MAX_BODY_BYTES).collect()).await {
-        Err(_) => Err(Response::error(ErrorCode::BadRequest, "request body not received in time")),
+        Err(_) => Err(Response::error(
+            ErrorCode::BadRequest,
+            "request body not received in time",
+        )),
         Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => Err(too_large()),
-        Ok(Err(e)) => Err(Response::error(ErrorCode::BadRequest, format!("cannot read request body: {e}"))),
+        Ok(Err(e)) => Err(Response::error(
+            ErrorCode::BadRequest,
+            format!("cannot read request body: {e}"),
+        )),
         Ok(Ok(collected)) => Ok(collected.to_bytes().to_vec()),
     }
 }
 
 pub fn to_hyper(r: Response) -> hyper::Response<Full<Bytes>> {
     let mut out = hyper::Response::new(Full::new(Bytes::from(r.body)));
-    *out.status_mut() = hyper::StatusCode::from_u16(r.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    *out.status_mut() =
+        hyper::StatusCode::from_u16(r.status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
     let h = out.headers_mut();
     if let Some(ct) = r.content_type {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));

@@ -146,11 +146,29 @@ async fn connection<S: Store + 'static>(
     let activity = Activity::new();
     let tracked = Tracked::new(stream, activity.clone());
     match tls {
-        None => drive(TokioIo::new(tracked), shared, header_timeout, idle_timeout, activity, stop).await,
+        None => {
+            drive(
+                TokioIo::new(tracked),
+                shared,
+                header_timeout,
+                idle_timeout,
+                activity,
+                stop,
+            )
+            .await
+        }
         Some(acceptor) => {
             match tokio::time::timeout(header_timeout, acceptor.accept(tracked)).await {
                 Ok(Ok(tls_stream)) => {
-                    drive(TokioIo::new(tls_stream), shared, header_timeout, idle_timeout, activity, stop).await
+                    drive(
+                        TokioIo::new(tls_stream),
+                        shared,
+                        header_timeout,
+                        idle_timeout,
+                        activity,
+                        stop,
+                    )
+                    .await
                 }
                 Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),

@@ -1,0 +1,8 @@
+//! `tenurectl`: the vendor's and the administrator's tool (PROTOCOL.md section 7).
+
+#[path = "../ctl/mod.rs"]
+mod ctl;
+
+fn main() -> std::process::ExitCode {
+    ctl::main()
+}

@@ -1,0 +1,180 @@
+use super::error::ClientError;
+use super::tls::http_client;
+use reqwest::{Method, StatusCode};
+use std::path::Path;
+use std::time::Duration;
+use tenure_core::wire::{GrantView, ReleaseRequest, StatusView, UsageRow};
+use tenure_core::{ErrorBody, GrantId, UnixMillis, rfc3339};
+
+/// Paths of the admin endpoints, relative to the manager's base URL.
+pub mod paths {
+    pub const STATUS: &str = "/v1/status";
+    pub const GRANTS: &str = "/v1/grants";
+    pub const USAGE: &str = "/v1/usage";
+    pub const RELEASE: &str = "/v1/admin/release";
+    pub const LICENSE: &str = "/v1/license";
+}
+
+/// Admin calls against one manager (or a load balancer in front of several).
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl AdminClient {
+    pub fn new(
+        url: &str,
+        token: String,
+        ca_cert: Option<&Path>,
+        timeout: Duration,
+    ) -> Result<Self, ClientError> {
+        let base = normalise_base(url)?;
+        Ok(Self {
+            http: http_client(ca_cert, timeout)?,
+            base,
+            token,
+        })
+    }
+
+    /// Reads the token as `tenured` does: the first line, trimmed.
+    pub fn read_token(path: &Path) -> Result<String, ClientError> {
+        let fail = |reason: String| ClientError::Token {
+            path: path.display().to_string(),
+            reason,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        let token = text.lines().next().unwrap_or("").trim();
+        if token.is_empty() {
+            return Err(fail("the first line is empty".into()));
+        }
+        Ok(token.to_owned())
+    }
+
+    pub async fn status(&self) -> Result<StatusView, ClientError> {
+        decode(&self.get_raw(paths::STATUS).await?)
+    }
+
+    pub async fn grants(&self) -> Result<Vec<GrantView>, ClientError> {
+        decode(&self.get_raw(paths::GRANTS).await?)
+    }
+
+    pub async fn usage(&self, since: Option<UnixMillis>) -> Result<Vec<UsageRow>, ClientError> {
+        decode(&self.get_raw(&usage_path(since)?).await?)
+    }
+
+    /// The body of a GET as the server sent it, for `--json`.
+    pub async fn get_raw(&self, path: &str) -> Result<String, ClientError> {
+        let response = self.call(Method::GET, path, Body::None).await?;
+        response.text().await.map_err(ClientError::Transport)
+    }
+
+    /// Frees the grant of a crashed instance (`POST /v1/admin/release`).
+    pub async fn release(&self, instance: &ReleaseRequest) -> Result<(), ClientError> {
+        let body = serde_json::to_vec(instance).map_err(|e| ClientError::Decode(e.to_string()))?;
+        self.call(Method::POST, paths::RELEASE, Body::Json(body))
+            .await
+            .map(drop)
+    }
+
+    pub async fn revoke(&self, grant_id: GrantId) -> Result<(), ClientError> {
+        let path = format!("/v1/admin/grants/{grant_id}");
+        self.call(Method::DELETE, &path, Body::None).await.map(drop)
+    }
+
+    /// Installs an armoured license; returns the server's answer body.
+    pub async fn install_license(&self, armoured: String) -> Result<String, ClientError> {
+        let response = self
+            .call(Method::PUT, paths::LICENSE, Body::Text(armoured))
+            .await?;
+        response.text().await.map_err(ClientError::Transport)
+    }
+
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Body,
+    ) -> Result<reqwest::Response, ClientError> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self.http.request(method, url).bearer_auth(&self.token);
+        request = match body {
+            Body::None => request,
+            Body::Json(bytes) => request
+                .header(reqwest::header::CONTENT_TYPE, "application/json")
+                .body(bytes),
+            Body::Text(text) => request
+                .header(reqwest::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+                .body(text),
+        };
+        let response = request.send().await.map_err(ClientError::Transport)?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        Err(error_from(response).await)
+    }
+}
+
+enum Body {
+    None,
+    Json(Vec<u8>),
+    Text(String),
+}
+
+async fn error_from(response: reqwest::Response) -> ClientError {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => ClientError::Api {
+            status: status.as_u16(),
+            body,
+        },
+        Err(_) => ClientError::Status {
+            status: status.as_u16(),
+            text: summarise(status, &text),
+        },
+    }
+}
+
+fn summarise(status: StatusCode, text: &str) -> String {
+    let first: String = text.trim().chars().take(200).collect();
+    if first.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        first
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, ClientError> {
+    serde_json::from_str(text).map_err(|e| ClientError::Decode(e.to_string()))
+}
+
+fn usage_path(since: Option<UnixMillis>) -> Result<String, ClientError> {
+    match since {
+        None => Ok(paths::USAGE.to_owned()),
+        Some(t) => {
+            let text = rfc3339::format(t).map_err(|e| ClientError::Decode(e.to_string()))?;
+            // RFC 3339 needs only `+` escaped in a query; format() writes `Z`,
+            // but escape anyway so a future offset form stays correct.
+            Ok(format!(
+                "{}?since={}",
+                paths::USAGE,
+                text.replace('+', "%2B")
+            ))
+        }
+    }
+}
+
+/// Accepts `http(s)://host[:port][/prefix]` and drops a trailing slash, so a
+/// load balancer that serves Tenure under a prefix works too.
+pub(crate) fn normalise_base(url: &str) -> Result<String, ClientError> {
+    let parsed = reqwest::Url::parse(url).map_err(|_| ClientError::BadUrl(url.to_owned()))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(ClientError::BadUrl(url.to_owned()));
+    }
+    if parsed.query().is_some() || parsed.fragment().is_some() {
+        return Err(ClientError::BadUrl(url.to_owned()));
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
