@@ -3,11 +3,13 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::BTreeMap;
 use std::hint::black_box;
+use std::time::Duration;
+use tenure_core::agent::{Agent, AgentConfig, Response};
 use tenure_core::license::{License, Limits};
 use tenure_core::manager::{HeldGrant, ManagerConfig, PoolView, grant};
 use tenure_core::names::{Hostname, Name};
-use tenure_core::wire::{GrantRequest, HostFacts, Instance};
-use tenure_core::{GrantId, UnixMillis};
+use tenure_core::wire::{GrantRequest, GrantResponse, HostFacts, Instance};
+use tenure_core::{GrantId, Now, UnixMillis};
 
 const NOW: UnixMillis = UnixMillis(1_800_000_000_000);
 
@@ -110,5 +112,79 @@ fn grant_decision(c: &mut Criterion) {
     );
 }
 
-criterion_group!(benches, grant_decision);
+fn licensed_agent() -> (Agent, Now) {
+    let (_, _, req) = fixture();
+    let start = Now::new(Duration::ZERO, NOW);
+    let mut agent = Agent::new(AgentConfig::new(req, 1), start, 7);
+    let t = agent.poll_transmit().expect("first grant request");
+    let at = Now::new(Duration::from_millis(5), UnixMillis(NOW.0 + 5));
+    agent.handle_response(at, t.id, Ok(Response::Granted(granted())));
+    while agent.poll_event().is_some() {}
+    (agent, at)
+}
+
+fn agent_step(c: &mut Criterion) {
+    let (mut agent, at) = licensed_agent();
+    let mut ms = 5u64;
+    // A wake-up with nothing due: the common step of a licensed component.
+    c.bench_function(
+        "agent step: handle_timeout + poll loop (nothing due)",
+        |b| {
+            b.iter(|| {
+                ms += 1;
+                let now = Now::new(
+                    Duration::from_millis(ms % 200_000),
+                    UnixMillis(at.wall.0 + (ms % 200_000) as i64),
+                );
+                agent.handle_timeout(black_box(now));
+                while agent.poll_transmit().is_some() {}
+                while agent.poll_event().is_some() {}
+                black_box(agent.poll_timeout())
+            })
+        },
+    );
+    // A renewal answered: the response goes in, events and the next timer come out.
+    c.bench_function("agent renewal: handle_response + poll loop", |b| {
+        b.iter_batched(
+            renewal_in_flight,
+            |(mut agent, at, id)| {
+                agent.handle_response(at, id, Ok(Response::Granted(granted())));
+                while agent.poll_event().is_some() {}
+                black_box(agent.poll_timeout())
+            },
+            criterion::BatchSize::SmallInput,
+        )
+    });
+}
+
+fn granted() -> GrantResponse {
+    GrantResponse {
+        grant_id: GrantId::from_random([1; 16]),
+        lease_ttl_s: 900,
+        renew_every_s: 300,
+        grace_period_s: 432_000,
+        server_time_ms: NOW.0,
+        license_id: "bench".into(),
+        license_expires_in_s: 86_400,
+    }
+}
+
+/// A licensed agent driven timer by timer until its renewal request is out.
+fn renewal_in_flight() -> (Agent, Now, tenure_core::agent::RequestId) {
+    let (mut agent, mut at) = licensed_agent();
+    for _ in 0..100 {
+        let Some(due) = agent.poll_timeout() else {
+            break;
+        };
+        let step = due.saturating_sub(at.mono);
+        at = Now::new(due, UnixMillis(at.wall.0 + step.as_millis() as i64));
+        agent.handle_timeout(at);
+        if let Some(t) = agent.poll_transmit() {
+            return (agent, at, t.id);
+        }
+    }
+    panic!("no renewal within 100 timers");
+}
+
+criterion_group!(benches, grant_decision, agent_step);
 criterion_main!(benches);

@@ -91,7 +91,7 @@ fn schema_versions(db: &TestDb) {
     let store = connect(db);
     assert_eq!(
         store.check_schema().expect("check empty"),
-        SchemaState::Older {
+        SchemaState::Empty {
             pending: vec![V1.to_owned()]
         }
     );

@@ -97,6 +97,10 @@ pub fn build(args: &ServeArgs) -> Result<Service<DieselStore>, StartupError> {
     let store = open_store(&args.database, args.db_pool_size)?;
     match store.check_schema().map_err(|e| storage_err(&e))? {
         SchemaState::Current => {}
+        SchemaState::Empty { .. } => {
+            let applied = store.migrate().map_err(|e| storage_err(&e))?;
+            tracing::info!(?applied, "initialised an empty database");
+        }
         SchemaState::Older { pending } if args.migrate => {
             store.migrate().map_err(|e| storage_err(&e))?;
             tracing::info!(applied = ?pending, "migrations applied");

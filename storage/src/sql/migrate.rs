@@ -16,7 +16,10 @@ const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 pub enum SchemaState {
     /// Every migration this binary knows is applied, and no other.
     Current,
-    /// Migrations this binary knows and the database lacks, oldest first.
+    /// No migration applied at all: a new database, safe to initialise.
+    Empty { pending: Vec<String> },
+    /// Some migrations applied, and some this binary knows still missing,
+    /// oldest first: upgrading it is an operator's decision (`migrate`).
     Older { pending: Vec<String> },
 }
 
@@ -64,6 +67,8 @@ where
     let pending: Vec<String> = known.into_iter().filter(|v| !applied.contains(v)).collect();
     if pending.is_empty() {
         Ok(SchemaState::Current)
+    } else if applied.is_empty() {
+        Ok(SchemaState::Empty { pending })
     } else {
         Ok(SchemaState::Older { pending })
     }
