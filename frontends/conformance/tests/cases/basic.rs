@@ -114,5 +114,11 @@ pub fn wrong_method_is_405_json(bin: &Bin) {
         });
         assert_eq!(resp.status, 405, "{method} {path}: {}", resp.describe());
         assert_error(&resp, 405, "method_not_allowed");
+        // RFC 9110: a 405 lists the allowed methods.
+        assert!(
+            resp.header("allow").is_some_and(|a| !a.trim().is_empty()),
+            "{method} {path}: 405 without an Allow header: {:?}",
+            resp.headers
+        );
     }
 }

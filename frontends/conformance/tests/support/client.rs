@@ -257,7 +257,11 @@ pub fn read_response<S: Read>(s: S, head: bool) -> io::Result<Response> {
         body.resize(len, 0);
         r.read_exact(&mut body)?;
     } else {
-        r.read_to_end(&mut body)?;
+        // Until the server closes; a TLS peer that skips close_notify is fine here.
+        match r.read_to_end(&mut body) {
+            Err(e) if e.kind() != io::ErrorKind::UnexpectedEof => return Err(e),
+            _ => {}
+        }
     }
     Ok(Response {
         status,
