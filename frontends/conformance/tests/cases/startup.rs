@@ -4,7 +4,7 @@ use super::grant_body;
 use crate::support::client::assert_retry_after;
 use crate::support::license::{DAY_MS, UNTRUSTED_SEED, now_ms};
 use crate::support::server::{run_to_exit, try_run_to_exit};
-use crate::support::{Bin, Exited, Fixture, Launch, Server, assert_error, eventually};
+use crate::support::{Bin, Exited, Fixture, Launch, Server, assert_error, eventually, note};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -106,8 +106,12 @@ pub fn expired_license_is_not_served(bin: &Bin) {
     fixture.license.not_after.0 = now - DAY_MS;
     let launch = Launch::new(&fixture);
     match try_run_to_exit(bin, launch.clone()) {
-        Ok(exited) => assert_refused(&exited, "license"),
+        Ok(exited) => {
+            assert_refused(&exited, "license");
+            note("expired license: the manager refused to start");
+        }
         Err(_served) => {
+            note("expired license: the manager starts; checking it does not grant");
             // It serves: then it must not grant.
             let server = Server::start(bin, launch);
             let ping = server.get("/pingLicenseManager");

@@ -69,6 +69,7 @@ fn prepare(bin: &Bin, launch: &Launch) -> Prepared {
         .database
         .clone()
         .unwrap_or_else(|| sqlite_url(&p.join("tenure.db")));
+    migrate(bin, &database);
     let path_arg = |name: &str| p.join(name).to_string_lossy().into_owned();
     let mut args: Vec<String> = vec![
         "serve".into(),
@@ -98,23 +99,62 @@ fn prepare(bin: &Bin, launch: &Launch) -> Prepared {
     args.extend(launch.args.iter().cloned());
     let stderr_path = p.join("stderr.log");
     let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
-    let mut command = Command::new(&bin.path);
+    let mut command = command(bin);
     command
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr);
-    // Every flag also reads TENURE_<FLAG>: keep the caller's settings out.
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("TENURE_") {
-            command.env_remove(k);
-        }
-    }
     Prepared {
         dir,
         command,
         stderr_path,
     }
+}
+
+/// A command for `bin` without the caller's `TENURE_*` settings (every flag
+/// also reads `TENURE_<FLAG>`).
+fn command(bin: &Bin) -> Command {
+    let mut command = Command::new(&bin.path);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("TENURE_") {
+            command.env_remove(k);
+        }
+    }
+    command
+}
+
+/// `tenured migrate --database URL` (section 7) before serving: `serve` may
+/// refuse a database whose schema is behind. Idempotent, so it also runs for
+/// the second server on a shared database.
+fn migrate(bin: &Bin, database: &str) {
+    let mut child = command(bin)
+        .args(["migrate", "--database", database])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {} migrate: {e}", bin.path.display()));
+    let deadline = Instant::now() + START_TIMEOUT;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`tenured migrate --database {database}` still running after {START_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(
+        status.success(),
+        "`tenured migrate --database {database}` failed ({status:?}):\n{err}"
+    );
 }
 
 pub fn sqlite_url(path: &Path) -> String {
