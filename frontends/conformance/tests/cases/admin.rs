@@ -190,6 +190,20 @@ pub fn grants_lists_held_grants(bin: &Bin) {
     );
     assert_eq!(row.get("port").and_then(Value::as_u64), Some(9999), "{row}");
     assert_eq!(row.get("cores").and_then(Value::as_u64), Some(8), "{row}");
+    // T5: the skew of the component's clock is recorded and reported
+    // (`client_skew_ms` = client time - storage time, as in core's GrantView).
+    let sent = body["client_time_ms"]
+        .as_i64()
+        .expect("example has a client time");
+    let skew = row
+        .get("client_skew_ms")
+        .and_then(Value::as_i64)
+        .unwrap_or_else(|| panic!("no client_skew_ms for a grant that sent client_time_ms: {row}"));
+    let expected = sent - license::now_ms();
+    assert!(
+        (skew - expected).abs() < 60_000,
+        "client_skew_ms {skew} should be about {expected}"
+    );
     assert!(
         find(&rows, &gone).is_none(),
         "a released grant is not held: {rows:?}"
