@@ -1,0 +1,84 @@
+//! Black-box HTTP conformance of `tenured` (tokio) and `tenured-smol` against
+//! PROTOCOL.md sections 6 and 7.
+//!
+//! Every case runs once per binary: `tokio::<case>` against `tenured`,
+//! `smol::<case>` against `tenured-smol` (see `support::resolve` for how the
+//! binary is found, and for `TENURE_SERVER_BIN`). A missing binary is a skip
+//! with a message, or a failure when `CI=true`.
+
+mod cases;
+mod support;
+
+macro_rules! conformance {
+    ($($group:ident :: $case:ident),* $(,)?) => {
+        mod tokio {
+            $(
+                #[test]
+                fn $case() {
+                    crate::support::run(
+                        crate::support::Flavor::Tokio,
+                        stringify!($case),
+                        crate::cases::$group::$case,
+                    );
+                }
+            )*
+        }
+        mod smol {
+            $(
+                #[test]
+                fn $case() {
+                    crate::support::run(
+                        crate::support::Flavor::Smol,
+                        stringify!($case),
+                        crate::cases::$group::$case,
+                    );
+                }
+            )*
+        }
+    };
+}
+
+conformance! {
+    basic::ping_answers_ok,
+    basic::health_reports_node_storage_and_license,
+    basic::metrics_are_prometheus_text,
+    basic::unknown_path_is_404_json,
+    basic::wrong_method_is_405_json,
+    grants::grant_renew_release_cycle,
+    grants::durations_follow_flags,
+    grants::unknown_grant_ids_are_404,
+    grants::cores_per_server_limit,
+    grants::servers_limit,
+    grants::total_cores_limit,
+    grants::unlicensed_environment_and_product,
+    grants::regrant_replaces_old_grant,
+    grants::hostnames_compare_lower_case,
+    grants::environment_defaults_to_production,
+    validation::name_bounds,
+    validation::port_bounds,
+    validation::cores_bounds,
+    validation::missing_required_fields,
+    validation::malformed_and_non_object_json,
+    validation::content_type_rules,
+    validation::body_limit_with_content_length,
+    validation::body_limit_chunked,
+    validation::unknown_fields_are_ignored,
+    admin::admin_calls_need_the_token,
+    admin::status_shows_license_and_pools,
+    admin::grants_lists_held_grants,
+    admin::revoke_then_renew_is_403_revoked,
+    admin::release_instance,
+    admin::usage_rows_carry_end_reason,
+    admin::put_license_refuses_invalid_and_keeps_old,
+    admin::put_license_installs_newer,
+    startup::too_many_managers_is_503_with_retry_after,
+    startup::refuses_not_yet_valid_license,
+    startup::refuses_license_from_untrusted_key,
+    startup::expired_license_is_not_served,
+    startup::plaintext_refused_on_non_loopback,
+    robustness::slow_headers_time_out,
+    robustness::half_open_connections_do_not_block,
+    robustness::oversized_header_block,
+    robustness::garbage_bytes,
+    tls::grant_over_https,
+}

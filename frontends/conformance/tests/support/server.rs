@@ -1,0 +1,452 @@
+//! Starting `tenured serve` in a fresh temp dir and killing it on drop.
+
+use super::Bin;
+use super::client::{Request, Response, Target};
+use super::license::{Fixture, vendor_pub};
+use super::tls::TlsFiles;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const START_TIMEOUT: Duration = Duration::from_secs(20);
+pub const ADMIN_TOKEN: &str = "conformance-admin-token-5f2b9c1e7d3a4b6c";
+
+/// How to start one server.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The armoured license written to `license.lic`.
+    pub license: String,
+    pub node_id: String,
+    /// `--database`; `None` means `sqlite://DIR/tenure.db` in the server's own dir.
+    pub database: Option<String>,
+    pub listen: String,
+    pub tls: Option<TlsFiles>,
+    /// Further flags, e.g. `--header-read-timeout 2s`.
+    pub args: Vec<String>,
+}
+
+impl Launch {
+    pub fn new(fixture: &Fixture) -> Self {
+        Self {
+            license: fixture.armoured(),
+            node_id: "conformance-a".into(),
+            database: None,
+            listen: "127.0.0.1:0".into(),
+            tls: None,
+            args: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, flag: &str, value: &str) -> Self {
+        self.args.push(flag.into());
+        self.args.push(value.into());
+        self
+    }
+}
+
+/// The files of a server's temp dir, and the command line that uses them.
+struct Prepared {
+    dir: tempfile::TempDir,
+    command: Command,
+    stderr_path: PathBuf,
+}
+
+fn prepare(bin: &Bin, launch: &Launch) -> Prepared {
+    let dir = tempfile::Builder::new()
+        .prefix("tenure-conformance-")
+        .tempdir()
+        .expect("temp dir");
+    let p = dir.path();
+    std::fs::write(p.join("license.lic"), &launch.license).expect("write license");
+    std::fs::write(p.join("vendor.pub"), vendor_pub()).expect("write vendor key");
+    std::fs::write(p.join("admin.token"), format!("{ADMIN_TOKEN}\n")).expect("write token");
+    let database = launch
+        .database
+        .clone()
+        .unwrap_or_else(|| sqlite_url(&p.join("tenure.db")));
+    migrate(bin, &database);
+    let path_arg = |name: &str| p.join(name).to_string_lossy().into_owned();
+    let mut args: Vec<String> = vec![
+        "serve".into(),
+        "--listen".into(),
+        launch.listen.clone(),
+        "--database".into(),
+        database,
+        "--license".into(),
+        path_arg("license.lic"),
+        "--vendor-key".into(),
+        path_arg("vendor.pub"),
+        "--admin-token-file".into(),
+        path_arg("admin.token"),
+        "--node-id".into(),
+        launch.node_id.clone(),
+    ];
+    if let Some(tls) = &launch.tls {
+        std::fs::write(p.join("cert.pem"), &tls.cert_pem).expect("write cert");
+        std::fs::write(p.join("key.pem"), &tls.key_pem).expect("write key");
+        args.extend([
+            "--tls-cert".into(),
+            path_arg("cert.pem"),
+            "--tls-key".into(),
+            path_arg("key.pem"),
+        ]);
+    }
+    args.extend(launch.args.iter().cloned());
+    let stderr_path = p.join("stderr.log");
+    let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
+    let mut command = command(bin);
+    command
+        .args(&args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(stderr);
+    Prepared {
+        dir,
+        command,
+        stderr_path,
+    }
+}
+
+/// A command for `bin` without the caller's `TENURE_*` settings (every flag
+/// also reads `TENURE_<FLAG>`).
+fn command(bin: &Bin) -> Command {
+    let mut command = Command::new(&bin.path);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("TENURE_") {
+            command.env_remove(k);
+        }
+    }
+    command
+}
+
+/// `tenured migrate --database URL` (section 7) before serving: `serve` may
+/// refuse a database whose schema is behind. Idempotent, so it also runs for
+/// the second server on a shared database.
+fn migrate(bin: &Bin, database: &str) {
+    let mut child = command(bin)
+        .args(["migrate", "--database", database])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {} migrate: {e}", bin.path.display()));
+    let deadline = Instant::now() + START_TIMEOUT;
+    let status = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("`tenured migrate --database {database}` still running after {START_TIMEOUT:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    if let Some(mut e) = child.stderr.take() {
+        let _ = e.read_to_string(&mut err);
+    }
+    assert!(
+        status.success(),
+        "`tenured migrate --database {database}` failed ({status:?}):\n{err}"
+    );
+}
+
+pub fn sqlite_url(path: &Path) -> String {
+    format!("sqlite://{}", path.display())
+}
+
+fn read_tail(path: &Path, max: usize) -> String {
+    let mut s = String::new();
+    if let Ok(mut f) = std::fs::File::open(path) {
+        let _ = f.read_to_string(&mut s);
+    }
+    if s.len() > max {
+        let mut cut = s.len() - max;
+        while !s.is_char_boundary(cut) {
+            cut += 1;
+        }
+        s = format!("...{}", &s[cut..]);
+    }
+    s
+}
+
+/// A request body: (content type, bytes).
+pub type Body<'a> = Option<(&'a str, Vec<u8>)>;
+
+/// A running server; SIGKILLed on drop. Its stderr is printed if the test fails.
+pub struct Server {
+    child: Child,
+    dir: tempfile::TempDir,
+    stderr_path: PathBuf,
+    stdout: Arc<Mutex<Vec<String>>>,
+    pub target: Target,
+    pub node_id: String,
+    pub url: String,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server").field("url", &self.url).finish()
+    }
+}
+
+impl Server {
+    /// Starts the server and waits (20 s at most) for its `listening on` line.
+    pub fn start(bin: &Bin, launch: Launch) -> Self {
+        let tls = launch.tls.as_ref().map(|t| t.client_config());
+        let mut prepared = prepare(bin, &launch);
+        let mut child = prepared
+            .command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.path.display()));
+        let stdout_pipe = child.stdout.take().expect("stdout piped");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        let keep = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout_pipe).lines() {
+                let Ok(line) = line else { break };
+                if let Ok(mut v) = keep.lock() {
+                    v.push(line.clone());
+                }
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let url = loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some((_, url)) = line.split_once("listening on ") {
+                        break url.trim().to_owned();
+                    }
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    panic!(
+                        "{} did not print `tenured listening on URL` ({e:?}; exit status {status:?});\nstdout: {:?}\nstderr:\n{}",
+                        bin.path.display(),
+                        lines.lock().map(|v| v.clone()).unwrap_or_default(),
+                        read_tail(&prepared.stderr_path, 16_384)
+                    );
+                }
+            }
+        };
+        let mut server = Self {
+            child,
+            dir: prepared.dir,
+            stderr_path: prepared.stderr_path,
+            stdout: lines,
+            target: Target {
+                addr: "127.0.0.1:1".parse().expect("addr"),
+                tls,
+            },
+            node_id: launch.node_id.clone(),
+            url: url.clone(),
+        };
+        let expected_scheme = if launch.tls.is_some() {
+            "https://"
+        } else {
+            "http://"
+        };
+        let rest = url
+            .strip_prefix(expected_scheme)
+            .unwrap_or_else(|| panic!("listening URL {url:?} should start with {expected_scheme}"));
+        let addr: SocketAddr = rest
+            .trim_end_matches('/')
+            .parse()
+            .unwrap_or_else(|e| panic!("listening URL {url:?} has no IP:PORT ({e})"));
+        assert!(
+            addr.ip().is_loopback() && addr.port() != 0,
+            "server bound {addr}, not 127.0.0.1"
+        );
+        server.target.addr = addr;
+        server
+    }
+
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn database_url(&self) -> String {
+        sqlite_url(&self.dir().join("tenure.db"))
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.target.addr
+    }
+
+    pub fn stderr(&self) -> String {
+        read_tail(&self.stderr_path, 16_384)
+    }
+
+    /// Whether the process has exited (and how).
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    pub fn send(&self, req: &Request<'_>) -> Response {
+        self.target
+            .send(req)
+            .unwrap_or_else(|e| panic!("{} {}: {e}", req.method, req.path))
+    }
+
+    pub fn get(&self, path: &str) -> Response {
+        self.send(&Request {
+            method: "GET",
+            path,
+            ..Default::default()
+        })
+    }
+
+    pub fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.send(&Request {
+            method: "POST",
+            path,
+            headers: vec![("Content-Type", "application/json".into())],
+            body: Some(body.to_string().into_bytes()),
+        })
+    }
+
+    pub fn grant(&self, body: &Value) -> Response {
+        self.post_json("/v1/grants", body)
+    }
+
+    pub fn renew(&self, grant_id: &str) -> Response {
+        self.send(&Request {
+            method: "POST",
+            path: &format!("/v1/grants/{grant_id}/renew"),
+            ..Default::default()
+        })
+    }
+
+    pub fn release(&self, grant_id: &str) -> Response {
+        self.send(&Request {
+            method: "DELETE",
+            path: &format!("/v1/grants/{grant_id}"),
+            ..Default::default()
+        })
+    }
+
+    /// An admin call with the right token; `body` is (content type, bytes).
+    pub fn admin(&self, method: &str, path: &str, body: Body<'_>) -> Response {
+        self.admin_with(Some(&format!("Bearer {ADMIN_TOKEN}")), method, path, body)
+    }
+
+    pub fn admin_with(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Body<'_>,
+    ) -> Response {
+        let mut headers = Vec::new();
+        if let Some(a) = authorization {
+            headers.push(("Authorization", a.to_owned()));
+        }
+        let body = body.map(|(ct, b)| {
+            headers.push(("Content-Type", ct.to_owned()));
+            b
+        });
+        self.send(&Request {
+            method,
+            path,
+            headers,
+            body,
+        })
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!(
+                "---- server {} ({}) stdout: {:?}\n---- stderr:\n{}\n----",
+                self.node_id,
+                self.url,
+                self.stdout.lock().map(|v| v.clone()).unwrap_or_default(),
+                self.stderr()
+            );
+        }
+    }
+}
+
+/// How a server that was expected to refuse to start ended.
+#[derive(Debug)]
+pub struct Exited {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `tenured serve` expecting it to exit by itself within 20 s; a server
+/// that serves, or is still running then, is killed and the test fails.
+pub fn run_to_exit(bin: &Bin, launch: Launch) -> Exited {
+    try_run_to_exit(bin, launch).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// Like `run_to_exit`, but a server that prints its listening line is killed at
+/// once and reported as `Err`.
+pub fn try_run_to_exit(bin: &Bin, launch: Launch) -> Result<Exited, String> {
+    let mut prepared = prepare(bin, &launch);
+    let mut child = prepared
+        .command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.path.display()));
+    let stdout_pipe = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout_pipe).lines() {
+            let Ok(line) = line else { break };
+            let _ = tx.send(line);
+        }
+    });
+    let mut stdout = String::new();
+    let deadline = Instant::now() + START_TIMEOUT;
+    let status = loop {
+        while let Ok(line) = rx.try_recv() {
+            if line.contains("listening on") {
+                // It serves: stop it at once (it may be bound to a non-loopback address).
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "the server should have refused to start but printed {line:?};\nstderr:\n{}",
+                    read_tail(&prepared.stderr_path, 16_384)
+                ));
+            }
+            stdout.push_str(&line);
+            stdout.push('\n');
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "the server should have refused to start but is still running after {START_TIMEOUT:?};\nstderr:\n{}",
+                read_tail(&prepared.stderr_path, 16_384)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    std::thread::sleep(Duration::from_millis(100));
+    while let Ok(line) = rx.try_recv() {
+        stdout.push_str(&line);
+        stdout.push('\n');
+    }
+    Ok(Exited {
+        status,
+        stdout,
+        stderr: read_tail(&prepared.stderr_path, 16_384),
+    })
+}
