@@ -4,9 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ -f .ci/setup-services.sh ]; then
-  bash .ci/setup-services.sh
-fi
+bash .ci/setup-services.sh
+bash scripts/setup-schemathesis.sh
 
 cargo test --workspace --all-targets --locked
 cargo test --workspace --doc --locked

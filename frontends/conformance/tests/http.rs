@@ -81,4 +81,5 @@ conformance! {
     robustness::oversized_header_block,
     robustness::garbage_bytes,
     tls::grant_over_https,
+    openapi::schemathesis_agrees_with_the_document,
 }

@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod basic;
 pub mod grants;
+pub mod openapi;
 pub mod robustness;
 pub mod startup;
 pub mod tls;
