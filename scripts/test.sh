@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 bash .ci/setup-services.sh
 bash scripts/setup-schemathesis.sh
 
-cargo test --workspace --all-targets --locked
+cargo test --workspace --all-targets --locked --no-fail-fast
 cargo test --workspace --doc --locked
