@@ -37,6 +37,10 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
+    /// TOML file of flags (keys are long flag names); the command line and
+    /// TENURE_* variables take precedence over it.
+    #[arg(long, env = "TENURE_CONFIG")]
+    pub config: Option<PathBuf>,
     /// Address to listen on. Plain HTTP is only allowed on loopback unless
     /// --allow-plaintext; give --tls-cert and --tls-key for HTTPS.
     #[arg(long, env = "TENURE_LISTEN", default_value = "127.0.0.1:10091")]

@@ -105,6 +105,7 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         write(&token, &format!("{token_text}\n"), true)?;
     }
     let serve = ServeArgs {
+        config: None,
         listen: args.listen,
         database: format!("sqlite://{}", dir.join("tenure.db").display()),
         license: Some(lic),

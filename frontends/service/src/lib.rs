@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod config_file;
 pub mod demo;
 pub mod http;
 pub mod metrics;

@@ -67,7 +67,14 @@ async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args = match tenure_service::config_file::merge(std::env::args_os().collect()) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("tenured: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let cli = Cli::parse_from(args);
     match cli.command {
         Command::Serve(args) => {
             init_logs(args.log_format);

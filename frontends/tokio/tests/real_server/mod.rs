@@ -237,7 +237,7 @@ pub fn child_pid(pidfile: &Path) -> Option<u32> {
 pub fn alive(pid: u32) -> bool {
     // A zombie still has a /proc entry; its state letter says it is gone.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| !s.split_whitespace().nth(2).is_some_and(|st| st == "Z"))
+        .map(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
         .unwrap_or(false)
 }
 
