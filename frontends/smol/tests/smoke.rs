@@ -23,7 +23,13 @@ fn api_answers_and_bad_input_errors() {
     assert_eq!((ping.status, ping.text().as_str()), (200, "OK"));
 
     let id = grant(a, "vdp1.example.com");
-    let renew = call(a, "POST", &format!("/v1/grants/{id}/renew"), &[JSON], br#"{"client_time_ms":1}"#);
+    let renew = call(
+        a,
+        "POST",
+        &format!("/v1/grants/{id}/renew"),
+        &[JSON],
+        br#"{"client_time_ms":1}"#,
+    );
     assert_eq!(renew.status, 200, "{}", renew.text());
     assert_eq!(renew.json()["grant_id"], id.as_str());
     assert_eq!(renew.header("content-type"), Some("application/json"));
@@ -33,14 +39,23 @@ fn api_answers_and_bad_input_errors() {
     assert_eq!(release.status, 204);
     assert!(release.body.is_empty());
     let gone = call(a, "POST", &format!("/v1/grants/{id}/renew"), &[], b"");
-    assert_eq!((gone.status, gone.json()["error"].clone()), (404, "unknown_grant".into()));
+    assert_eq!(
+        (gone.status, gone.json()["error"].clone()),
+        (404, "unknown_grant".into())
+    );
 
     let big = vec![b' '; 17 * 1024];
     let too_large = call(a, "POST", "/v1/grants", &[JSON], &big);
     assert_eq!(too_large.status, 413);
     assert_eq!(too_large.json()["error"], "payload_too_large");
 
-    let text = call(a, "POST", "/v1/grants", &[("Content-Type", "text/plain")], &grant_body("h"));
+    let text = call(
+        a,
+        "POST",
+        "/v1/grants",
+        &[("Content-Type", "text/plain")],
+        &grant_body("h"),
+    );
     assert_eq!(text.status, 415);
     assert_eq!(text.json()["error"], "unsupported_media_type");
 
@@ -88,7 +103,9 @@ fn malformed_and_oversized_heads_get_json_errors() {
     }
     // A line that never ends is cut off, not buffered for ever.
     let mut endless = TcpStream::connect(s.addr).expect("connect");
-    endless.set_write_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    endless
+        .set_write_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     let chunk = vec![b'x'; 64 * 1024];
     let mut refused = false;
     for _ in 0..64 {
@@ -98,7 +115,10 @@ fn malformed_and_oversized_heads_get_json_errors() {
         }
     }
     assert!(refused, "4 MiB of head without a line end was accepted");
-    assert_eq!(call(s.addr, "GET", "/pingLicenseManager", &[], b"").status, 200);
+    assert_eq!(
+        call(s.addr, "GET", "/pingLicenseManager", &[], b"").status,
+        200
+    );
 }
 
 #[test]
@@ -109,17 +129,29 @@ fn slow_heads_are_closed_while_others_are_served() {
     slow.write_all(b"GET /pingLicenseManager HTTP/1.1\r\nHost: t\r\n")
         .expect("half a head");
     let sent = Instant::now();
-    assert_eq!(call(s.addr, "GET", "/pingLicenseManager", &[], b"").status, 200);
-    slow.set_read_timeout(Some(Duration::from_secs(6))).expect("timeout");
+    assert_eq!(
+        call(s.addr, "GET", "/pingLicenseManager", &[], b"").status,
+        200
+    );
+    slow.set_read_timeout(Some(Duration::from_secs(6)))
+        .expect("timeout");
     let mut buf = [0u8; 256];
     let n = slow.read(&mut buf).unwrap_or(0);
     let waited = sent.elapsed();
-    assert_eq!(n, 0, "expected a close, got {:?}", String::from_utf8_lossy(&buf[..n]));
+    assert_eq!(
+        n,
+        0,
+        "expected a close, got {:?}",
+        String::from_utf8_lossy(&buf[..n])
+    );
     assert!(
         waited >= Duration::from_millis(1900) && waited < Duration::from_secs(5),
         "closed after {waited:?}"
     );
-    assert_eq!(call(s.addr, "GET", "/pingLicenseManager", &[], b"").status, 200);
+    assert_eq!(
+        call(s.addr, "GET", "/pingLicenseManager", &[], b"").status,
+        200
+    );
 }
 
 #[test]
@@ -135,7 +167,11 @@ fn many_idle_connections_do_not_block_requests() {
         let r = call(s.addr, "POST", &format!("/v1/grants/{id}/renew"), &[], b"");
         assert_eq!(r.status, 200);
     }
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
     // The idle ones are still open (the idle timeout is at least 60 s).
     let mut first = &idle[0];
     first
@@ -151,7 +187,8 @@ fn keep_alive_serves_several_requests_on_one_connection() {
     let fx = Fixture::new(1, 3600);
     let s = smol_server(&fx, &[]);
     let mut c = TcpStream::connect(s.addr).expect("connect");
-    c.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    c.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
     for _ in 0..3 {
         c.write_all(b"GET /pingLicenseManager HTTP/1.1\r\nHost: t\r\n\r\n")
             .expect("write");
@@ -182,14 +219,22 @@ fn tls_files(fx: &Fixture) -> (std::path::PathBuf, std::path::PathBuf, std::path
     let issuer = rcgen::Issuer::from_params(&ca_params, &ca_key);
     let cert = params.signed_by(&key, &issuer).expect("sign");
     let dir = fx.dir.path();
-    let (ca_pem, cert_pem, key_pem) = (dir.join("ca.pem"), dir.join("cert.pem"), dir.join("key.pem"));
+    let (ca_pem, cert_pem, key_pem) = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
     std::fs::write(&ca_pem, ca.pem()).expect("write");
     std::fs::write(&cert_pem, cert.pem()).expect("write");
     std::fs::write(&key_pem, key.serialize_pem()).expect("write");
     (ca_pem, cert_pem, key_pem)
 }
 
-fn tls_call(addr: std::net::SocketAddr, ca: &std::path::Path, req: &[u8]) -> std::io::Result<Vec<u8>> {
+fn tls_call(
+    addr: std::net::SocketAddr,
+    ca: &std::path::Path,
+    req: &[u8],
+) -> std::io::Result<Vec<u8>> {
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     for c in rustls::pki_types::CertificateDer::pem_file_iter(ca).expect("ca") {
@@ -224,7 +269,12 @@ fn tls_with_a_private_ca_and_the_agent_over_https() {
     let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
     let s = smol_server(&fx, &["--tls-cert", &cert_s, "--tls-key", &key_s]);
     assert!(s.url.starts_with("https://127.0.0.1:"), "{}", s.url);
-    let raw = tls_call(s.addr, &ca, &request("GET", "/pingLicenseManager", &[], b"")).expect("tls");
+    let raw = tls_call(
+        s.addr,
+        &ca,
+        &request("GET", "/pingLicenseManager", &[], b""),
+    )
+    .expect("tls");
     let a = parse(&raw).expect("complete answer");
     assert_eq!((a.status, a.text().as_str()), (200, "OK"));
     // Plain HTTP on the TLS port gets no answer.
@@ -262,7 +312,10 @@ fn tls_with_a_private_ca_and_the_agent_over_https() {
             None
         })
         .await;
-        assert!(first.is_none(), "started without trusting the CA: {first:?}");
+        assert!(
+            first.is_none(),
+            "started without trusting the CA: {first:?}"
+        );
         agent.stop().await;
     });
 }
@@ -283,7 +336,9 @@ pub fn request_for(host: &str) -> tenure_core::wire::GrantRequest {
 fn sigterm_drains_a_burst_and_exits_zero() {
     let fx = Fixture::new(1, 3600);
     let mut s = smol_server(&fx, &["--drain-timeout", "5s"]);
-    let ids: Vec<String> = (0..8).map(|i| grant(s.addr, &format!("burst{i}.example.com"))).collect();
+    let ids: Vec<String> = (0..8)
+        .map(|i| grant(s.addr, &format!("burst{i}.example.com")))
+        .collect();
     let addr = s.addr;
     let workers: Vec<_> = ids
         .into_iter()
@@ -311,7 +366,9 @@ fn sigterm_drains_a_burst_and_exits_zero() {
     std::thread::sleep(Duration::from_millis(500));
     let signalled = Instant::now();
     s.signal(nix::sys::signal::Signal::SIGTERM);
-    let status = s.wait_exit(Duration::from_secs(10)).expect("exited within the drain timeout");
+    let status = s
+        .wait_exit(Duration::from_secs(10))
+        .expect("exited within the drain timeout");
     let took = signalled.elapsed();
     let (mut complete, mut cut) = (0, 0);
     for w in workers {

@@ -263,7 +263,11 @@ pub fn parse(raw: &[u8]) -> Option<Answer> {
         headers,
         body,
     };
-    let len: usize = answer.header("content-length").unwrap_or("0").parse().ok()?;
+    let len: usize = answer
+        .header("content-length")
+        .unwrap_or("0")
+        .parse()
+        .ok()?;
     (answer.body.len() == len).then_some(answer)
 }
 
@@ -358,7 +362,10 @@ impl PgDb {
 
 impl Drop for PgDb {
     fn drop(&mut self) {
-        if let Err(e) = pg_admin(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)) {
+        if let Err(e) = pg_admin(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        )) {
             eprintln!("could not drop {}: {e}", self.name);
         }
     }
