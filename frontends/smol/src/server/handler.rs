@@ -147,5 +147,11 @@ pub async fn handle<S: Store + 'static>(
         method = %req.method(), path = %req.url().path(), status = response.status,
         took_ms = started.elapsed().as_millis() as u64, "request"
     );
-    answer(&conn, response, shared.draining.load(Ordering::Relaxed))
+    // Say `Connection: close` when we or the client will close (as hyper does).
+    let client_closes = header(&req, "connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+    answer(
+        &conn,
+        response,
+        client_closes || shared.draining.load(Ordering::Relaxed),
+    )
 }
