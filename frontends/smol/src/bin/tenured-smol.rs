@@ -1,0 +1,121 @@
+//! `tenured-smol`: the Tenure License Manager on smol. Same commands, flags,
+//! output and exit codes as `tenured`.
+
+use clap::Parser;
+use smol::Executor;
+use smol::stream::StreamExt;
+use std::process::ExitCode;
+use std::sync::Arc;
+use tenure_service::cli::{Cli, Command, LogFormat, ServeArgs};
+use tenure_service::{demo, startup};
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    use async_signal::{Signal, Signals};
+    match Signals::new([Signal::Term, Signal::Int]) {
+        Ok(mut signals) => {
+            signals.next().await;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+async fn serve(
+    ex: Arc<Executor<'static>>,
+    args: ServeArgs,
+    banner: Option<demo::Demo>,
+) -> ExitCode {
+    let built = {
+        let args = args.clone();
+        smol::unblock(move || startup::build(&args)).await
+    };
+    let service = match built {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("tenured: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(d) = &banner {
+        eprintln!("{}", demo::banner(d, &format!("http://{}", args.listen)));
+    }
+    match tenure_smol::server::serve(ex, service, &args, shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tenured: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs `serve` on an executor with one thread per core (as tokio's
+/// multi-threaded runtime does).
+fn run_serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
+    let ex = Arc::new(Executor::new());
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for i in 1..threads {
+        let ex = ex.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("smol-{i}"))
+            .spawn(move || smol::block_on(ex.run(std::future::pending::<()>())));
+        if let Err(e) = spawned {
+            tracing::warn!(error = %e, "cannot start an executor thread");
+        }
+    }
+    smol::block_on(ex.run(serve(ex.clone(), args, banner)))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            init_logs(args.log_format);
+            run_serve(*args, None)
+        }
+        Command::Migrate(args) => {
+            init_logs(LogFormat::Text);
+            match startup::migrate(&args) {
+                Ok(applied) if applied.is_empty() => {
+                    println!("schema is current; nothing to apply");
+                    ExitCode::SUCCESS
+                }
+                Ok(applied) => {
+                    println!("applied migrations: {}", applied.join(", "));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tenured: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Demo(args) => {
+            init_logs(args.log_format);
+            match demo::prepare(&args) {
+                Ok(d) => {
+                    let serve_args = d.serve.clone();
+                    run_serve(serve_args, Some(d))
+                }
+                Err(e) => {
+                    eprintln!("tenured: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

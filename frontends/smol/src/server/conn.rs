@@ -1,0 +1,306 @@
+//! One connection: async-h1 over a stream wrapper that knows where the
+//! connection is in its request cycle, so a watchdog can enforce what async-h1
+//! does not (head timeout, head size, idle timeout, drain) and a malformed head
+//! still gets a section 6 JSON answer.
+
+use super::handler::{self, Shared};
+use smol::channel::Receiver;
+use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use smol::{Timer, future::FutureExt};
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+use tenure_core::ErrorCode;
+use tenure_service::Response;
+use tenure_storage::Store;
+
+/// Bytes a client may send while its head is being read (async-h1 itself
+/// refuses heads of 8 KiB or more, but only once a line ends; this bounds a
+/// line that never does).
+const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// After a close we asked for: how long and how much we read and discard so
+/// the kernel does not reset the connection under the answer just written.
+const LINGER: Duration = Duration::from_secs(1);
+const LINGER_BYTES: u64 = 256 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Phase {
+    /// Waiting for the first byte of a request.
+    Idle = 0,
+    /// Some of a head has arrived; the endpoint has not run yet.
+    Head = 1,
+    /// The endpoint is running.
+    Request = 2,
+    /// The endpoint has answered; async-h1 is writing it. The next read means it is written.
+    Responding = 3,
+    /// As `Responding`, then close: further reads see end of stream.
+    Closing = 4,
+    /// Closing ourselves: reads pass through again, to drain what the client sent.
+    Linger = 5,
+}
+
+#[derive(Debug)]
+pub struct ConnState {
+    origin: Instant,
+    phase: AtomicU8,
+    since_ms: AtomicU64,
+    last_ms: AtomicU64,
+    head_bytes: AtomicUsize,
+}
+
+impl ConnState {
+    fn new() -> Self {
+        Self {
+            origin: Instant::now(),
+            phase: AtomicU8::new(Phase::Idle as u8),
+            since_ms: AtomicU64::new(0),
+            last_ms: AtomicU64::new(0),
+            head_bytes: AtomicUsize::new(0),
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    pub fn phase(&self) -> Phase {
+        match self.phase.load(Ordering::Acquire) {
+            0 => Phase::Idle,
+            1 => Phase::Head,
+            2 => Phase::Request,
+            3 => Phase::Responding,
+            4 => Phase::Closing,
+            _ => Phase::Linger,
+        }
+    }
+
+    pub fn set(&self, phase: Phase) {
+        self.since_ms.store(self.now_ms(), Ordering::Relaxed);
+        self.head_bytes.store(0, Ordering::Relaxed);
+        self.phase.store(phase as u8, Ordering::Release);
+    }
+
+    fn touch(&self) {
+        self.last_ms.store(self.now_ms(), Ordering::Relaxed);
+    }
+
+    fn in_phase_for(&self) -> Duration {
+        Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.since_ms.load(Ordering::Relaxed)),
+        )
+    }
+
+    fn idle_for(&self) -> Duration {
+        Duration::from_millis(
+            self.now_ms()
+                .saturating_sub(self.last_ms.load(Ordering::Relaxed)),
+        )
+    }
+}
+
+/// The stream async-h1 sees (plain TCP or the shared TLS stream).
+#[derive(Debug, Clone)]
+pub struct Tracked<T> {
+    inner: T,
+    state: Arc<ConnState>,
+}
+
+impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.state.phase() {
+            // The answer is written (async-h1 flushes before it reads again).
+            Phase::Responding => self.state.set(Phase::Idle),
+            Phase::Closing => return Poll::Ready(Ok(0)),
+            _ => {}
+        }
+        let out = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if let Poll::Ready(Ok(n)) = out
+            && n > 0
+        {
+            let state = &self.state;
+            state.touch();
+            match state.phase() {
+                Phase::Idle => {
+                    state.set(Phase::Head);
+                    state.head_bytes.store(n, Ordering::Relaxed);
+                }
+                Phase::Head => {
+                    let total = state.head_bytes.fetch_add(n, Ordering::Relaxed) + n;
+                    if total > MAX_HEAD_BYTES {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "Head byte length should be less than the limit",
+                        )));
+                    }
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let out = Pin::new(&mut self.inner).poll_write(cx, data);
+        if matches!(out, Poll::Ready(Ok(n)) if n > 0) {
+            self.state.touch();
+        }
+        out
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
+    }
+}
+
+/// Timeouts of one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub header: Duration,
+    pub idle: Duration,
+}
+
+enum End {
+    Served(http_types::Result<()>),
+    Watchdog(&'static str),
+}
+
+/// Serves one connection until the client leaves, a limit closes it, or the
+/// drain does.
+pub async fn drive<S, IO>(io: IO, shared: Arc<Shared<S>>, limits: Limits, stop: Receiver<()>)
+where
+    S: Store + 'static,
+    IO: AsyncRead + AsyncWrite + Clone + Send + Sync + Unpin + 'static,
+{
+    let state = Arc::new(ConnState::new());
+    let mut tracked = Tracked {
+        inner: io,
+        state: state.clone(),
+    };
+    let endpoint = {
+        let (shared, state) = (shared.clone(), state.clone());
+        move |req| handler::handle(shared.clone(), state.clone(), req)
+    };
+    let served = async { End::Served(async_h1::accept(tracked.clone(), endpoint).await) };
+    let watchdog = async { End::Watchdog(watch(&state, limits, stop).await) };
+    match served.or(watchdog).await {
+        End::Served(Ok(())) => {}
+        End::Served(Err(e)) if state.phase() == Phase::Head => {
+            // async-h1 refused the head and wrote nothing: answer as section 6 says.
+            tracing::debug!(error = %e, "bad request head");
+            state.set(Phase::Closing);
+            let _ = tracked.write_all(&head_refusal(&e.to_string())).await;
+            let _ = tracked.flush().await;
+        }
+        End::Served(Err(e)) => tracing::debug!(error = %e, "connection ended with an error"),
+        End::Watchdog(why) => {
+            tracing::debug!(why, "closing a connection");
+            return;
+        }
+    }
+    if state.phase() == Phase::Closing {
+        linger(&mut tracked).await;
+    }
+}
+
+/// Resolves when the connection must be closed, saying why.
+async fn watch(state: &ConnState, limits: Limits, stop: Receiver<()>) -> &'static str {
+    let mut draining = false;
+    loop {
+        let phase = state.phase();
+        if draining && phase == Phase::Idle {
+            return "draining";
+        }
+        let in_phase = state.in_phase_for();
+        if phase == Phase::Head && in_phase >= limits.header {
+            return "request head not received in time";
+        }
+        if state.idle_for() >= limits.idle {
+            return "idle";
+        }
+        let mut next = Duration::from_secs(1);
+        if phase == Phase::Head {
+            next = next.min(limits.header.saturating_sub(in_phase));
+        }
+        let tick = Timer::after(next.max(Duration::from_millis(10)));
+        if draining {
+            tick.await;
+        } else {
+            let stop = async {
+                let _ = stop.recv().await;
+                true
+            };
+            draining = async {
+                tick.await;
+                false
+            }
+            .or(stop)
+            .await;
+        }
+    }
+}
+
+/// Close after an answer: end our side, then read and discard what the
+/// client may still send (bounded), so its unread bytes do not turn our FIN
+/// into a reset that could destroy the answer in flight.
+async fn linger<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut Tracked<IO>) {
+    io.state.set(Phase::Linger);
+    let _ = io.close().await;
+    let mut sink = [0u8; 4096];
+    let drain = async {
+        let mut left = LINGER_BYTES;
+        while left > 0 {
+            match io.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n as u64),
+            }
+        }
+    };
+    drain
+        .or(async {
+            Timer::after(LINGER).await;
+        })
+        .await;
+}
+
+/// The raw answer to a head async-h1 could not decode.
+fn head_refusal(error: &str) -> Vec<u8> {
+    let (status, reason, msg) = if error.contains("Head byte length") {
+        (
+            431,
+            "Request Header Fields Too Large",
+            "request head too large",
+        )
+    } else if error.contains("Unsupported HTTP version") {
+        (505, "HTTP Version Not Supported", "only HTTP/1.1 is served")
+    } else {
+        (400, "Bad Request", "malformed request head")
+    };
+    let body = Response::error(ErrorCode::BadRequest, format!("{msg}: {error}")).body;
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\ncache-control: no-store\r\nconnection: close\r\n\
+         content-length: {}\r\ncontent-type: application/json\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}

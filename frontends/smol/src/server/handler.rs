@@ -1,0 +1,157 @@
+//! One HTTP request: http-types in, `tenure_service` plain data through,
+//! http-types out. Storage work runs on the `blocking` pool under a bound.
+
+use super::conn::{ConnState, Phase};
+use http_types::headers::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE};
+use smol::Timer;
+use smol::future::FutureExt;
+use smol::io::AsyncReadExt;
+use smol::lock::Semaphore;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tenure_core::ErrorCode;
+use tenure_core::wire::MAX_BODY_BYTES;
+use tenure_service::{Method, Prepared, Request, Response, Service};
+use tenure_storage::Store;
+
+#[derive(Debug)]
+pub struct Shared<S> {
+    pub service: Arc<Service<S>>,
+    pub inflight: Arc<Semaphore>,
+    pub body_timeout: Duration,
+    /// Set on SIGTERM: answers carry `Connection: close`.
+    pub draining: AtomicBool,
+}
+
+fn header(req: &http_types::Request, name: &str) -> Option<String> {
+    req.header(name)
+        .and_then(|v| v.get(0))
+        .map(|v| v.as_str().to_owned())
+}
+
+fn too_large() -> Response {
+    Response::error(
+        ErrorCode::PayloadTooLarge,
+        format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
+    )
+}
+
+/// Reads the body within the size and time bounds, or says why not.
+async fn read_body(req: &mut http_types::Request, timeout: Duration) -> Result<Vec<u8>, Response> {
+    if req.len().is_some_and(|n| n > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    let cap = u64::try_from(MAX_BODY_BYTES + 1).unwrap_or(u64::MAX);
+    let mut reader = req.take_body().take(cap);
+    let read = async { Some(reader.read_to_end(&mut body).await) }
+        .or(async {
+            Timer::after(timeout).await;
+            None
+        })
+        .await;
+    match read {
+        None => Err(Response::error(
+            ErrorCode::BadRequest,
+            "request body not received in time",
+        )),
+        Some(Err(e)) => Err(Response::error(
+            ErrorCode::BadRequest,
+            format!("cannot read request body: {e}"),
+        )),
+        Some(Ok(_)) if body.len() > MAX_BODY_BYTES => Err(too_large()),
+        Some(Ok(_)) => Ok(body),
+    }
+}
+
+pub fn to_http(r: Response, close: bool) -> http_types::Response {
+    let status = http_types::StatusCode::try_from(r.status)
+        .unwrap_or(http_types::StatusCode::InternalServerError);
+    let mut out = http_types::Response::new(status);
+    if let Some(ct) = r.content_type {
+        out.insert_header(CONTENT_TYPE, ct);
+    }
+    if let Some(s) = r.retry_after {
+        out.insert_header("retry-after", s.to_string());
+    }
+    if let Some(a) = r.allow {
+        out.insert_header("allow", a);
+    }
+    out.insert_header(CACHE_CONTROL, "no-store");
+    if close {
+        out.insert_header(CONNECTION, "close");
+    }
+    if r.content_type.is_some() || !r.body.is_empty() {
+        out.set_body(r.body);
+    }
+    out
+}
+
+fn answer(conn: &ConnState, r: Response, close: bool) -> http_types::Result<http_types::Response> {
+    conn.set(if close {
+        Phase::Closing
+    } else {
+        Phase::Responding
+    });
+    Ok(to_http(r, close))
+}
+
+pub async fn handle<S: Store + 'static>(
+    shared: Arc<Shared<S>>,
+    conn: Arc<ConnState>,
+    mut req: http_types::Request,
+) -> http_types::Result<http_types::Response> {
+    conn.set(Phase::Request);
+    let started = Instant::now();
+    let body = match read_body(&mut req, shared.body_timeout).await {
+        Ok(b) => b,
+        // The rest of the body is not read: the connection cannot go on.
+        Err(r) => return answer(&conn, r, true),
+    };
+    let request = Request {
+        method: Method::parse(req.method().as_ref()),
+        path: req.url().path().to_owned(),
+        query: req.url().query().map(str::to_owned),
+        content_type: header(&req, "content-type"),
+        authorization: header(&req, "authorization"),
+        body,
+    };
+    let response = match shared.service.prepare(&request) {
+        Prepared::Done(r) => r,
+        Prepared::Job(job) => {
+            let label = job.label();
+            match shared.inflight.try_acquire_arc() {
+                None => {
+                    let r = Service::<S>::overloaded();
+                    shared.service.record_refused(label, &r, started.elapsed());
+                    r
+                }
+                Some(permit) => {
+                    let svc = shared.service.clone();
+                    smol::unblock(move || {
+                        let r = std::panic::catch_unwind(AssertUnwindSafe(|| svc.execute(job)));
+                        drop(permit);
+                        r.unwrap_or_else(|_| {
+                            tracing::error!("request task panicked");
+                            Response::error(ErrorCode::StorageUnavailable, "internal error; retry")
+                        })
+                    })
+                    .await
+                }
+            }
+        }
+    };
+    tracing::debug!(
+        method = %req.method(), path = %req.url().path(), status = response.status,
+        took_ms = started.elapsed().as_millis() as u64, "request"
+    );
+    // Say `Connection: close` when we or the client will close (as hyper does).
+    let client_closes = header(&req, "connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
+    answer(
+        &conn,
+        response,
+        client_closes || shared.draining.load(Ordering::Relaxed),
+    )
+}
