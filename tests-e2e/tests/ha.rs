@@ -122,7 +122,11 @@ fn failover(case: &str, kind: Kind, flavors: (Flavor, Flavor), n: usize, failbac
         fleet.logs(&[], 3)
     );
     std::thread::sleep(Duration::from_secs(3));
-    assert_eq!(pair.primary.grants().len(), n, "grants held before the kill");
+    assert_eq!(
+        pair.primary.grants().len(),
+        n,
+        "grants held before the kill"
+    );
     let before = pair.lb.sessions("secondary");
 
     // Failover.
@@ -195,7 +199,8 @@ fn failover(case: &str, kind: Kind, flavors: (Flavor, Flavor), n: usize, failbac
             pair.primary.log()
         );
         assert!(
-            pair.lb.wait_status("primary", "UP", Duration::from_secs(15)),
+            pair.lb
+                .wait_status("primary", "UP", Duration::from_secs(15)),
             "HAProxy never saw the primary UP again: {}",
             pair.lb.status("primary")
         );
@@ -220,7 +225,11 @@ fn failover(case: &str, kind: Kind, flavors: (Flavor, Flavor), n: usize, failbac
             "renewal gap {} during failback",
             secs(r.worst_gap)
         );
-        assert!(fleet.dead().is_empty(), "agents stopped: {:?}", fleet.dead());
+        assert!(
+            fleet.dead().is_empty(),
+            "agents stopped: {:?}",
+            fleet.dead()
+        );
     }
 
     // A clean stop of the fleet releases every grant (A5) through whichever serves.
@@ -229,7 +238,11 @@ fn failover(case: &str, kind: Kind, flavors: (Flavor, Flavor), n: usize, failbac
         codes.iter().all(|c| *c == Some(143)),
         "exit codes after SIGTERM: {codes:?}"
     );
-    let serving = if failback { &pair.primary } else { &pair.secondary };
+    let serving = if failback {
+        &pair.primary
+    } else {
+        &pair.secondary
+    };
     assert!(
         support::wait_until(Duration::from_secs(5), || serving.grants().is_empty()),
         "grants left after the fleet stopped: {}",
@@ -336,7 +349,10 @@ fn split_brain(case: &str, kind: Kind) {
         db.label(),
         secs(took)
     ));
-    assert!(created <= 5, "M5 broken: {created} grants for max_servers=5");
+    assert!(
+        created <= 5,
+        "M5 broken: {created} grants for max_servers=5"
+    );
     assert_eq!(held_a, 5, "exactly the limit is held");
     assert_eq!(held_b, 5);
     assert_eq!(created, 5);
@@ -383,9 +399,18 @@ fn third_manager_is_refused() {
         .call("POST", "/v1/grants", Some(&grant_body("vdp", "h3")))
         .expect("grant on the third");
     assert_eq!(g.status, 503, "{}", g.body);
-    assert_eq!(g.error_code().as_deref(), Some("too_many_managers"), "{}", g.body);
+    assert_eq!(
+        g.error_code().as_deref(),
+        Some("too_many_managers"),
+        "{}",
+        g.body
+    );
     let st = c.admin("GET", "/v1/status", None);
-    assert_eq!(st.status, 503, "an admin-path call on the third: {}", st.body);
+    assert_eq!(
+        st.status, 503,
+        "an admin-path call on the third: {}",
+        st.body
+    );
     let h = c.health();
     assert_eq!(h["serving"], json!(false), "{h}");
     assert_eq!(a.ping(), Some(200));
@@ -403,10 +428,7 @@ fn third_manager_is_refused() {
     let mut max_serving = 0;
     let mut c_serves = None;
     while stopped.elapsed() < Duration::from_secs(15) {
-        let serving = [&a, &c]
-            .iter()
-            .filter(|m| m.ping() == Some(200))
-            .count();
+        let serving = [&a, &c].iter().filter(|m| m.ping() == Some(200)).count();
         max_serving = max_serving.max(serving);
         if c.ping() == Some(200) {
             c_serves = Some(stopped.elapsed());
@@ -449,30 +471,45 @@ fn database_restart_rides_out_in_grace() {
     let pair = Pair::start(&bins, setup, &db.url());
     const N: usize = 5;
     let mut fleet = Fleet::start(&bins.agent, &pair.lb.url, "vdp", case, N);
-    assert!(fleet.wait_started(Duration::from_secs(30)), "{}", fleet.logs(&[], 3));
+    assert!(
+        fleet.wait_started(Duration::from_secs(30)),
+        "{}",
+        fleet.logs(&[], 3)
+    );
     std::thread::sleep(Duration::from_secs(2));
 
     let down = Instant::now();
     pg.stop_immediate().expect("stop the private PostgreSQL");
     let grant = pair
         .primary
-        .call("POST", "/v1/grants", Some(&grant_body("vdp", "during-outage")))
+        .call(
+            "POST",
+            "/v1/grants",
+            Some(&grant_body("vdp", "during-outage")),
+        )
         .expect("the primary answers during the outage");
     assert_eq!(grant.status, 503, "grant during the outage: {}", grant.body);
     let refused = support::wait_until(Duration::from_secs(25), || {
         pair.primary.ping() == Some(503) && pair.secondary.ping() == Some(503)
     });
     let ping_503_after = down.elapsed();
-    assert!(refused, "managers still answer 200 on /pingLicenseManager without their database");
+    assert!(
+        refused,
+        "managers still answer 200 on /pingLicenseManager without their database"
+    );
     let h = pair.primary.health();
     assert_eq!(h["storage_ok"], json!(false), "{h}");
     assert!(
-        support::wait_until(Duration::from_secs(10), || fleet.report(down).entered_grace == N),
+        support::wait_until(Duration::from_secs(10), || fleet.report(down).entered_grace
+            == N),
         "not every agent entered grace: {:?}",
         fleet.report(down)
     );
     let dead = fleet.dead();
-    assert!(dead.is_empty(), "agents stopped during the outage: {dead:?}");
+    assert!(
+        dead.is_empty(),
+        "agents stopped during the outage: {dead:?}"
+    );
 
     let up = Instant::now();
     pg.start().expect("restart the private PostgreSQL");
@@ -487,7 +524,10 @@ fn database_restart_rides_out_in_grace() {
         pair.secondary.health()
     );
     assert!(
-        support::wait_until(Duration::from_secs(20), || fleet.report(up).silent.is_empty()),
+        support::wait_until(Duration::from_secs(20), || fleet
+            .report(up)
+            .silent
+            .is_empty()),
         "agents did not recover: {:?}",
         fleet.report(up).silent
     );
@@ -516,21 +556,29 @@ fn manager_with_clock_hours_off_agrees_and_reports_skew() {
     let Some(bins) = skip_or(case, bins(Flavor::Tokio, Flavor::Tokio)) else {
         return;
     };
-    let lib = ["/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).is_file());
+    let lib = [
+        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+        "/usr/lib/faketime/libfaketime.so.1",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).is_file());
     let Some(lib) = lib else {
         if under_ci() {
             panic!("CI=true and libfaketime is not installed (.ci/setup-services.sh installs it)");
         }
-        note(&format!("SKIP {case}: libfaketime not installed (apt-get install libfaketime)"));
+        note(&format!(
+            "SKIP {case}: libfaketime not installed (apt-get install libfaketime)"
+        ));
         return;
     };
     let _serial = serial();
     const SKEW_MS: i64 = 3 * 3_600_000;
     let db = database(Kind::Postgres);
     let setup = Setup::new(case, 2, GRACE_S, &[("vdp", 10)]);
-    let a = Manager::start(&setup, &Launch::new(&bins.primary, &db.url(), "clock-ok", free_port()));
+    let a = Manager::start(
+        &setup,
+        &Launch::new(&bins.primary, &db.url(), "clock-ok", free_port()),
+    );
     let mut launch = Launch::new(&bins.secondary, &db.url(), "clock-3h-ahead", free_port());
     launch.env = vec![
         ("LD_PRELOAD".into(), lib.into()),
@@ -568,11 +616,18 @@ fn manager_with_clock_hours_off_agrees_and_reports_skew() {
     };
     let expect = |t: i64| t + i64::try_from(GRACE_S).unwrap_or(0) * 1000 + RECLAIM_MARGIN_MS;
     let (ua, ub) = (held_until(&a, "via-ok"), held_until(&a, "via-skewed"));
-    assert_eq!(ub, held_until(&b, "via-skewed"), "both managers read the same deadline");
+    assert_eq!(
+        ub,
+        held_until(&b, "via-skewed"),
+        "both managers read the same deadline"
+    );
     let (da, db_) = (ua - expect(t_a), ub - expect(t_b));
     // Renew the grant made through a, through b: the deadline moves by
     // real time only.
-    let gid = ga.json()["grant_id"].as_str().unwrap_or_default().to_owned();
+    let gid = ga.json()["grant_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let t_r = license::now_ms();
     let rn = b
         .call("POST", &format!("/v1/grants/{gid}/renew"), Some("{}"))
@@ -582,7 +637,11 @@ fn manager_with_clock_hours_off_agrees_and_reports_skew() {
 
     // Agents renewing through the skewed manager never see a lapse (T1).
     let fleet = Fleet::start(&bins.agent, &b.url, "vdp", case, 3);
-    assert!(fleet.wait_started(Duration::from_secs(20)), "{}", fleet.logs(&[], 3));
+    assert!(
+        fleet.wait_started(Duration::from_secs(20)),
+        "{}",
+        fleet.logs(&[], 3)
+    );
     let since = Instant::now();
     std::thread::sleep(Duration::from_secs(5));
     let fr = fleet.report(since);
@@ -598,13 +657,20 @@ fn manager_with_clock_hours_off_agrees_and_reports_skew() {
         ha["warnings"],
         hb["warnings"]
     ));
-    for (what, d) in [("normal grant", da), ("skewed grant", db_), ("skewed renewal", dr)] {
+    for (what, d) in [
+        ("normal grant", da),
+        ("skewed grant", db_),
+        ("skewed renewal", dr),
+    ] {
         assert!(
             d.abs() < 2_000,
             "T3: the {what}'s deadline is {d} ms off the storage clock's"
         );
     }
-    assert_eq!(fr.entered_grace, 0, "agents on the skewed manager entered grace");
+    assert_eq!(
+        fr.entered_grace, 0,
+        "agents on the skewed manager entered grace"
+    );
     assert!(fr.silent.is_empty(), "{:?}", fr.silent);
     assert!(
         warnings.contains("clock-3h-ahead"),
@@ -631,7 +697,11 @@ fn rolling_update_without_grace() {
     let mut pair = Pair::start(&bins, setup, &db.url());
     const N: usize = 10;
     let mut fleet = Fleet::start(&bins.agent, &pair.lb.url, "vdp", case, N);
-    assert!(fleet.wait_started(Duration::from_secs(30)), "{}", fleet.logs(&[], 3));
+    assert!(
+        fleet.wait_started(Duration::from_secs(30)),
+        "{}",
+        fleet.logs(&[], 3)
+    );
     std::thread::sleep(Duration::from_secs(2));
     let since = Instant::now();
     // The "new binary": the same tenured here (tenured-smol once it lands
@@ -648,7 +718,10 @@ fn rolling_update_without_grace() {
             &mut pair.secondary
         };
         let status = m.sigterm(Duration::from_secs(20));
-        assert!(status.is_some_and(|s| s.success()), "{name} exit: {status:?}");
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{name} exit: {status:?}"
+        );
         let mut launch = m.launch.clone();
         launch.bin.clone_from(&new_bin);
         *m = Manager::start(&pair.setup, &launch);
@@ -670,7 +743,10 @@ fn rolling_update_without_grace() {
     r.print(&format!("{case} ({})", steps.join(", ")));
     let dead = fleet.dead();
     assert!(dead.is_empty(), "agents stopped: {dead:?}");
-    assert_eq!(r.entered_grace, 0, "an agent entered grace during the update");
+    assert_eq!(
+        r.entered_grace, 0,
+        "an agent entered grace during the update"
+    );
     assert!(
         r.worst_gap < manager::LEASE_TTL,
         "worst renewal gap {} reached the lease",
@@ -679,7 +755,10 @@ fn rolling_update_without_grace() {
     // Traffic is back on the primary.
     let p0 = pair.lb.sessions("primary");
     std::thread::sleep(Duration::from_secs(2));
-    assert!(pair.lb.sessions("primary") > p0, "no traffic on the updated primary");
+    assert!(
+        pair.lb.sessions("primary") > p0,
+        "no traffic on the updated primary"
+    );
     assert_eq!(pair.primary.grants().len(), N);
     let _ = &pair.db_url;
 }

@@ -55,7 +55,10 @@ pub struct Agent {
 
 impl Agent {
     fn events(&self) -> Vec<(Instant, Kind)> {
-        self.log.lock().map(|l| l.events.clone()).unwrap_or_default()
+        self.log
+            .lock()
+            .map(|l| l.events.clone())
+            .unwrap_or_default()
     }
 
     fn lines(&self) -> Vec<String> {
@@ -290,7 +293,11 @@ impl Fleet {
         {
             let lines = a.lines();
             let from = lines.len().saturating_sub(12);
-            out.push_str(&format!("-- agent {}:\n{}\n", a.name, lines[from..].join("\n")));
+            out.push_str(&format!(
+                "-- agent {}:\n{}\n",
+                a.name,
+                lines[from..].join("\n")
+            ));
         }
         out
     }
@@ -324,7 +331,10 @@ impl Drop for Fleet {
     fn drop(&mut self) {
         if std::thread::panicking() {
             let names: Vec<String> = Vec::new();
-            note(&format!("---- fleet logs (first agents):\n{}", self.logs(&names, 3)));
+            note(&format!(
+                "---- fleet logs (first agents):\n{}",
+                self.logs(&names, 3)
+            ));
         }
         let _ = self.stop(Duration::from_secs(5));
         for a in &mut self.agents {

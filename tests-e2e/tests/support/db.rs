@@ -48,8 +48,7 @@ fn psql(port: u16, sql: &str) -> Result<(), String> {
 }
 
 fn mysql(sql: &str) -> Result<(), String> {
-    run(Command::new("mysql")
-        .args(["-h", "127.0.0.1", "-P", "3306", "-uroot", "-e", sql]))
+    run(Command::new("mysql").args(["-h", "127.0.0.1", "-P", "3306", "-uroot", "-e", sql]))
 }
 
 impl Database {
@@ -182,7 +181,16 @@ impl PrivatePg {
         as_postgres(
             &self.bin.join("pg_ctl"),
             &[
-                "-D", &self.data(), "-l", &log, "-o", &opts, "-w", "-t", "60", "start",
+                "-D",
+                &self.data(),
+                "-l",
+                &log,
+                "-o",
+                &opts,
+                "-w",
+                "-t",
+                "60",
+                "start",
             ],
         )
     }

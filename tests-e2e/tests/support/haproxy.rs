@@ -21,7 +21,11 @@ pub fn detection() -> Duration {
 }
 
 pub fn binary() -> Result<PathBuf, String> {
-    for p in ["/usr/sbin/haproxy", "/usr/bin/haproxy", "/usr/local/sbin/haproxy"] {
+    for p in [
+        "/usr/sbin/haproxy",
+        "/usr/bin/haproxy",
+        "/usr/local/sbin/haproxy",
+    ] {
         if std::path::Path::new(p).is_file() {
             return Ok(p.into());
         }
@@ -92,7 +96,8 @@ impl Haproxy {
     pub fn command(&self, cmd: &str) -> String {
         let mut s = UnixStream::connect(&self.socket)
             .unwrap_or_else(|e| panic!("connect {}: {e}", self.socket.display()));
-        s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
         s.write_all(format!("{cmd}\n").as_bytes()).expect("write");
         let mut out = String::new();
         let _ = s.read_to_string(&mut out);

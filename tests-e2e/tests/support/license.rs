@@ -26,7 +26,12 @@ pub struct Setup {
 impl Setup {
     /// A license with `max_managers`, `grace_period_s`, and `production/<p>`
     /// limited to `max_servers` for each `(p, max_servers)`.
-    pub fn new(license_id: &str, max_managers: u32, grace_s: u64, products: &[(&str, u64)]) -> Self {
+    pub fn new(
+        license_id: &str,
+        max_managers: u32,
+        grace_s: u64,
+        products: &[(&str, u64)],
+    ) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("tenure-ha-")
             .tempdir()
@@ -58,8 +63,10 @@ impl Setup {
             extra: BTreeMap::new(),
         };
         let p = dir.path();
-        std::fs::write(p.join("vendor.pub"), key.verifying_key().to_armoured()).expect("vendor.pub");
-        std::fs::write(p.join("license.lic"), sign(&license, &key).expect("sign")).expect("license");
+        std::fs::write(p.join("vendor.pub"), key.verifying_key().to_armoured())
+            .expect("vendor.pub");
+        std::fs::write(p.join("license.lic"), sign(&license, &key).expect("sign"))
+            .expect("license");
         std::fs::write(p.join("admin.token"), format!("{TOKEN}\n")).expect("token");
         Self {
             dir,
