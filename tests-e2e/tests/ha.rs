@@ -710,6 +710,7 @@ fn rolling_update_without_grace() {
     let mut steps = Vec::new();
     for name in ["secondary", "primary"] {
         let t = Instant::now();
+        let backup_before = pair.lb.sessions("secondary");
         pair.lb.set_state(name, "maint");
         assert!(pair.lb.wait_status(name, "MAINT", Duration::from_secs(5)));
         let m = if name == "primary" {
@@ -730,12 +731,21 @@ fn rolling_update_without_grace() {
             "the new {name} does not answer 200 on /pingLicenseManager: {}",
             m.log()
         );
+        // Let the fleet renew a little while the server is out (an operator
+        // takes longer than this test anyway).
+        std::thread::sleep(Duration::from_millis(1500));
         pair.lb.set_state(name, "ready");
         assert!(
             pair.lb.wait_status(name, "UP", Duration::from_secs(15)),
             "HAProxy never saw the new {name} UP: {}",
             pair.lb.status(name)
         );
+        if name == "primary" {
+            assert!(
+                pair.lb.sessions("secondary") > backup_before,
+                "the backup took no traffic while the primary was updated"
+            );
+        }
         steps.push(format!("{name} {}", secs(t.elapsed())));
         std::thread::sleep(Duration::from_secs(2));
     }
