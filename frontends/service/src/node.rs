@@ -55,6 +55,12 @@ impl NodeState {
     /// Whether this manager serves at local time `now`. A heartbeat older than
     /// the liveness window means storage stopped answering us.
     pub fn serving(&self, now: UnixMillis, liveness: Duration) -> Result<(), NotServing> {
+        // The latest heartbeat failing means storage is unreachable from here
+        // now: stop taking traffic at once rather than when the last good
+        // heartbeat ages out, so the load balancer moves to the peer.
+        if self.last_error.is_some() {
+            return Err(NotServing::StorageUnavailable);
+        }
         match &self.last {
             Some((at, hb)) if now < at.saturating_add(liveness) => hb.serving.clone(),
             _ => Err(NotServing::StorageUnavailable),
@@ -79,7 +85,7 @@ impl NodeState {
             .last
             .as_ref()
             .filter(|(at, _)| now < at.saturating_add(liveness));
-        let storage_ok = fresh.is_some();
+        let storage_ok = fresh.is_some() && self.last_error.is_none();
         let hb = self.last.as_ref().map(|(_, hb)| hb);
         let mut peers_ms = BTreeMap::new();
         let mut managers = Vec::new();

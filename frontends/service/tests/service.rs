@@ -284,3 +284,32 @@ fn a_manager_beyond_max_managers_answers_503_everywhere() {
     let st = second.handle(&admin(Request::new(Method::Get, "/v1/status")));
     assert_eq!(st.status, 503);
 }
+
+#[test]
+fn ping_fails_as_soon_as_a_heartbeat_cannot_reach_storage() {
+    let shared = store();
+    let s = service(2, "m1", &shared);
+    s.heartbeat();
+    assert_eq!(
+        s.handle(&Request::new(Method::Get, "/pingLicenseManager"))
+            .status,
+        200
+    );
+    shared.set_available(false);
+    s.heartbeat();
+    let ping = s.handle(&Request::new(Method::Get, "/pingLicenseManager"));
+    assert_eq!(
+        ping.status, 503,
+        "storage unreachable: the load balancer must move on"
+    );
+    assert!(ping.retry_after.is_some());
+    let health = json(&s.handle(&Request::new(Method::Get, "/v1/health")));
+    assert_eq!(health["storage_ok"], false);
+    shared.set_available(true);
+    s.heartbeat();
+    assert_eq!(
+        s.handle(&Request::new(Method::Get, "/pingLicenseManager"))
+            .status,
+        200
+    );
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests of Tenure's active-passive HA set-up (issue 7).
+//!
+//! Everything lives in `tests/`: two real managers (`tenured`, or
+//! `tenured-smol` once it exists) on one shared PostgreSQL or MariaDB
+//! database, HAProxy running `docs/ha/haproxy.cfg` itself, and a fleet of
+//! `tenure-agent` processes wrapping real commands. This library is empty on
+//! purpose; see `tests/ha.rs` and `docs/operations.md`.

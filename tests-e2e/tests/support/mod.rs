@@ -1,0 +1,156 @@
+//! Machinery of the HA suite: finding binaries, licenses, databases, managers,
+//! HAProxy and a fleet of `tenure-agent` processes. Written for this crate
+//! (ideas from frontends/conformance/tests/support, nothing imported).
+#![allow(dead_code)]
+
+pub mod agents;
+pub mod db;
+pub mod haproxy;
+pub mod http;
+pub mod license;
+pub mod manager;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+pub use agents::Fleet;
+pub use db::{Database, PrivatePg};
+pub use haproxy::Haproxy;
+pub use license::Setup;
+pub use manager::Manager;
+
+/// Written straight to the process's stderr (not through `eprintln!`, which
+/// the test harness captures) so it shows in CI logs for passing tests too.
+pub fn note(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}
+
+pub fn under_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// The cases measure timings on a small machine: one at a time.
+pub fn serial() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn workspace_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR").filter(|v| !v.is_empty()) {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_dir().join(dir)
+            }
+        }
+        None => workspace_dir().join("target"),
+    }
+}
+
+/// `<target>/debug/<name>` if it exists.
+pub fn built(name: &str) -> Option<PathBuf> {
+    let p = target_dir().join("debug").join(name);
+    p.is_file().then_some(p)
+}
+
+/// A binary of the tokio frontend (`tenured`, `tenure-agent`): required. A
+/// missing one fails the case under CI=true and skips it otherwise.
+pub fn required(name: &str) -> Result<PathBuf, String> {
+    match built(name) {
+        Some(p) => Ok(p),
+        None if under_ci() => panic!(
+            "CI=true and {name} is missing under {}/debug: run `cargo build -p tenure-tokio --bins` first",
+            target_dir().display()
+        ),
+        None => Err(format!(
+            "{name} not built under {}/debug (cargo build -p tenure-tokio --bins; CI=true makes this a failure)",
+            target_dir().display()
+        )),
+    }
+}
+
+/// Which server binary a manager runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Tokio,
+    Smol,
+}
+
+impl Flavor {
+    pub const fn file_name(self) -> &'static str {
+        match self {
+            Self::Tokio => "tenured",
+            Self::Smol => "tenured-smol",
+        }
+    }
+
+    /// The binary, or why the case is skipped. `tenured-smol` is written on
+    /// another branch: until it lands its absence skips the case even under
+    /// CI=true (to be made a failure once it exists).
+    pub fn binary(self) -> Result<PathBuf, String> {
+        match self {
+            Self::Tokio => required("tenured"),
+            Self::Smol => required("tenured-smol"),
+        }
+    }
+}
+
+/// Runs `f` with the binaries it needs, or prints why the case is skipped.
+pub fn skip_or<T>(case: &str, got: Result<T, String>) -> Option<T> {
+    match got {
+        Ok(v) => Some(v),
+        Err(why) => {
+            note(&format!("SKIP {case}: {why}"));
+            None
+        }
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+/// Polls `f` every 100 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+pub fn secs(d: Duration) -> String {
+    format!("{:.3}s", d.as_secs_f64())
+}
+
+/// The tail of a log file, for failure messages.
+pub fn tail(path: &Path, max: usize) -> String {
+    let s = std::fs::read_to_string(path).unwrap_or_default();
+    if s.len() <= max {
+        return s;
+    }
+    let mut cut = s.len() - max;
+    while !s.is_char_boundary(cut) {
+        cut += 1;
+    }
+    format!("...{}", &s[cut..])
+}
