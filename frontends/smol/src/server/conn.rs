@@ -50,7 +50,12 @@ pub struct ConnState {
     since_ms: AtomicU64,
     last_ms: AtomicU64,
     head_bytes: AtomicUsize,
+    /// The start of the current head, to answer a head async-h1 refuses
+    /// (an unknown method still deserves 405 with `Allow` for its path).
+    head_start: std::sync::Mutex<Vec<u8>>,
 }
+
+const HEAD_START_BYTES: usize = 512;
 
 impl ConnState {
     fn new() -> Self {
@@ -60,7 +65,15 @@ impl ConnState {
             since_ms: AtomicU64::new(0),
             last_ms: AtomicU64::new(0),
             head_bytes: AtomicUsize::new(0),
+            head_start: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    fn head_start(&self) -> Vec<u8> {
+        self.head_start
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
     }
 
     fn now_ms(&self) -> u64 {
@@ -132,6 +145,20 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
                 Phase::Idle => {
                     state.set(Phase::Head);
                     state.head_bytes.store(n, Ordering::Relaxed);
+                    let first = &buf[..n];
+                    if let Ok(mut start) = state.head_start.lock() {
+                        start.clear();
+                        start.extend_from_slice(&first[..n.min(HEAD_START_BYTES)]);
+                    }
+                    // Every HTTP method starts with a letter: anything else
+                    // (a TLS hello on the plain port, binary junk) is refused
+                    // at once instead of waiting out the head timeout.
+                    if !first[0].is_ascii_alphabetic() {
+                        return Poll::Ready(Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "not an HTTP/1.1 request",
+                        )));
+                    }
                 }
                 Phase::Head => {
                     let total = state.head_bytes.fetch_add(n, Ordering::Relaxed) + n;
@@ -207,7 +234,8 @@ where
             // async-h1 refused the head and wrote nothing: answer as section 6 says.
             tracing::debug!(error = %e, "bad request head");
             state.set(Phase::Closing);
-            let _ = tracked.write_all(&head_refusal(&e.to_string())).await;
+            let answer = head_refusal(&e.to_string(), &state.head_start());
+            let _ = tracked.write_all(&answer).await;
             let _ = tracked.flush().await;
         }
         End::Served(Err(e)) => tracing::debug!(error = %e, "connection ended with an error"),
@@ -281,8 +309,53 @@ async fn linger<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut Tracked<IO>) {
         .await;
 }
 
+/// An unknown method on a known path is 405 with its `Allow`, as on tokio.
+fn unknown_method(head_start: &[u8]) -> Option<Response> {
+    let line = head_start.split(|b| *b == b'\n').next()?;
+    let line = std::str::from_utf8(line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (_method, target) = (parts.next()?, parts.next()?);
+    let path = target.split('?').next().unwrap_or(target);
+    match tenure_service::route::route(tenure_service::Method::Other, path) {
+        tenure_service::route::Route::MethodNotAllowed(allow) => {
+            let mut r = Response::error(
+                ErrorCode::MethodNotAllowed,
+                format!("{path} allows {allow}"),
+            );
+            r.allow = Some(allow);
+            Some(r)
+        }
+        _ => Some(Response::error(ErrorCode::NotFound, "no endpoint")),
+    }
+}
+
+fn raw(status: u16, reason: &str, r: &Response) -> Vec<u8> {
+    let allow = r
+        .allow
+        .map(|a| format!("allow: {a}\r\n"))
+        .unwrap_or_default();
+    let mut out = format!(
+        "HTTP/1.1 {status} {reason}\r\n{allow}cache-control: no-store\r\nconnection: close\r\n\
+         content-length: {}\r\ncontent-type: application/json\r\n\r\n",
+        r.body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&r.body);
+    out
+}
+
 /// The raw answer to a head async-h1 could not decode.
-fn head_refusal(error: &str) -> Vec<u8> {
+fn head_refusal(error: &str, head_start: &[u8]) -> Vec<u8> {
+    if error.contains("Invalid HTTP method")
+        && let Some(r) = unknown_method(head_start)
+    {
+        let reason = if r.status == 405 {
+            "Method Not Allowed"
+        } else {
+            "Not Found"
+        };
+        return raw(r.status, reason, &r);
+    }
     let (status, reason, msg) = if error.contains("Head byte length") {
         (
             431,
@@ -294,13 +367,9 @@ fn head_refusal(error: &str) -> Vec<u8> {
     } else {
         (400, "Bad Request", "malformed request head")
     };
-    let body = Response::error(ErrorCode::BadRequest, format!("{msg}: {error}")).body;
-    let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\ncache-control: no-store\r\nconnection: close\r\n\
-         content-length: {}\r\ncontent-type: application/json\r\n\r\n",
-        body.len()
+    raw(
+        status,
+        reason,
+        &Response::error(ErrorCode::BadRequest, format!("{msg}: {error}")),
     )
-    .into_bytes();
-    out.extend_from_slice(&body);
-    out
 }
