@@ -100,6 +100,9 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
                         spread_ms: 300,
                     },
                 );
+                for c in 0..n {
+                    p.at(t + SEC, Fault::AdminRelease(c));
+                }
                 t += every;
             }
             p.expect = Expect::Racing;
@@ -363,5 +366,79 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
     let l = HOUR.max(4 * p.renew_every_s * SEC);
     p.liveness_at = Some(heal + l);
     p.end_ms = heal + l + MIN;
+    p
+}
+
+/// Plans for the teeth tests: each draws, from the seed, a situation in which
+/// the planted bug `bug` (1, 2 or 3) would show, with small protocol times.
+/// With `planted` false the same plan runs against the code as it is.
+pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
+    let mut r = SimRng::new(seed ^ 0x7EE7_7EE7);
+    let n = usize::try_from(r.range(3, 8)).unwrap_or(3);
+    let mut p = Plan::base(&format!("teeth-{bug}"), seed, n, 1);
+    p.grace_s = 2 * 3600;
+    p.renew_every_s = 60;
+    p.lease_ttl_s = 180;
+    p.comp_link = Link {
+        delay_ms: r.range(0, 5),
+        jitter_ms: r.range(0, 50),
+        loss_ppm: 0,
+        dup_ppm: 0,
+    };
+    p.restart_after_stop_ms = Some(r.range(1, 10) * MIN);
+    p.stop_on_violation = true;
+    let g = p.grace_ms();
+    let t0 = 10 * MIN + r.below(20 * MIN);
+    match bug {
+        1 => {
+            // A component cut off (both ways, or requests only) for less than
+            // grace, while a spare keeps asking for a slot.
+            p.max_servers = Some(n as u64 - 1);
+            let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
+            let down = r.below(2) == 0;
+            let len = r.range(10 * MIN, g * 3 / 4);
+            p.at(t0, Fault::CompCut { from: c, to: c + 1, up: true, down });
+            p.at(t0 + len, Fault::CompCut { from: c, to: c + 1, up: false, down: false });
+            p.end_ms = t0 + len + HOUR;
+            p.bugs.reclaim_at_lease_ttl = planted;
+        }
+        2 => {
+            // A component cut off for longer than grace whose wall clock is set
+            // back while it is in grace.
+            let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
+            p.at(t0, Fault::CompCut { from: c, to: c + 1, up: true, down: true });
+            let step_at = t0 + r.range(p.lease_ttl_s * SEC, g - MIN);
+            let back = r.range(MIN, 10 * DAY);
+            p.at(step_at, Fault::ClockStep(Host::Comp(c), -(back as i64)));
+            p.end_ms = t0 + g + 2 * HOUR;
+            p.bugs.wall_clock_grace = planted;
+        }
+        _ => {
+            // Split brain: both managers serve through a flapping LB while
+            // bursts of restarts race for too few slots.
+            p.max_servers = Some((n as u64 / 2).max(1));
+            p.flapping = true;
+            let bursts = r.range(1, 4);
+            for i in 0..bursts {
+                let at = t0 + i * 20 * MIN;
+                p.at(
+                    at,
+                    Fault::CrashBurst {
+                        from: 0,
+                        to: n,
+                        after_ms: r.range(5, 30) * SEC,
+                        spread_ms: r.range(0, 500),
+                    },
+                );
+                // The operator frees the crashed servers' slots, so the
+                // restarts race for free slots.
+                for c in 0..n {
+                    p.at(at + SEC, Fault::AdminRelease(c));
+                }
+            }
+            p.end_ms = t0 + bursts * 20 * MIN + 30 * MIN;
+            p.bugs.unserialised_grant = planted;
+        }
+    }
     p
 }

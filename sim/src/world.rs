@@ -163,6 +163,7 @@ struct Comp {
     stops: Vec<StopRec>,
     starts: Vec<u64>,
     entered_grace: bool,
+    last_resume: u64,
 }
 
 /// One stop of a component: when, why, and its true grace deadline then.
@@ -396,6 +397,7 @@ impl World {
                 stops: Vec::new(),
                 starts: Vec::new(),
                 entered_grace: false,
+                last_resume: 0,
             });
         }
         let lbc = plan.lb;
@@ -804,8 +806,9 @@ impl World {
             deadline,
             allowed: comp.i2_allowed,
         });
-        if reason == StopReason::GraceExpired && t > comp.i2_base {
-            self.max_resume_overrun = self.max_resume_overrun.max(t - comp.i2_base);
+        let due = comp.i2_base.max(comp.last_resume);
+        if reason == StopReason::GraceExpired && t > due {
+            self.max_resume_overrun = self.max_resume_overrun.max(t - due);
         }
         let comp = &mut self.comps[c];
         let window = comp
@@ -1347,6 +1350,7 @@ impl World {
                     let allowance = self.comps[c].clock.true_for_local(DRIVER_MAX_SLEEP_MS);
                     let comp = &mut self.comps[c];
                     comp.clock.resume(t);
+                    comp.last_resume = t;
                     comp.chain = true;
                     if comp.running {
                         // The real driver sleeps on the monotonic clock: after a
