@@ -52,12 +52,21 @@ impl HostClock {
         if self.suspended {
             return self.base_mono_ns;
         }
+        if self.ppm == 0 {
+            return self
+                .base_mono_ns
+                .saturating_add(t.saturating_sub(self.base_true).saturating_mul(1_000_000));
+        }
         let add = self.elapsed_true(t) * self.rate();
         self.base_mono_ns
             .saturating_add(u64::try_from(add.max(0)).unwrap_or(u64::MAX))
     }
 
     pub fn wall_ms(&self, t: u64) -> i64 {
+        if self.ppm == 0 {
+            let d = i64::try_from(t.saturating_sub(self.base_true)).unwrap_or(i64::MAX);
+            return self.base_wall_ms.saturating_add(d);
+        }
         let add = self.elapsed_true(t) * self.rate() / PPM;
         self.base_wall_ms
             .saturating_add(i64::try_from(add).unwrap_or(i64::MAX))

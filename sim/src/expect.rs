@@ -33,7 +33,10 @@ fn at_deadline(c: usize, s: &StopRec) -> Result<(), String> {
         ));
     }
     if s.t > s.allowed {
-        return Err(format!("c{c} stopped {} ms after its deadline", s.t - s.deadline));
+        return Err(format!(
+            "c{c} stopped {} ms after its deadline",
+            s.t - s.deadline
+        ));
     }
     Ok(())
 }
@@ -56,7 +59,10 @@ pub fn evaluate(plan: &Plan, o: &Outcome) -> Result<(), String> {
                     .filter(|s| s.reason == StopReason::GraceExpired)
                     .collect();
                 if grace.len() != 1 {
-                    return Err(format!("c{c} stopped for grace {} times, not once", grace.len()));
+                    return Err(format!(
+                        "c{c} stopped for grace {} times, not once",
+                        grace.len()
+                    ));
                 }
                 at_deadline(c, grace[0])?;
                 if grace[0].t < *from {
@@ -75,7 +81,7 @@ pub fn evaluate(plan: &Plan, o: &Outcome) -> Result<(), String> {
             }
         }
         Expect::Racing => {
-            if o.manager_successes.iter().any(|s| *s == 0) {
+            if o.manager_successes.contains(&0) {
                 return Err(format!(
                     "both managers must serve in split brain, got {:?}",
                     o.manager_successes
@@ -117,7 +123,9 @@ pub fn evaluate(plan: &Plan, o: &Outcome) -> Result<(), String> {
         Expect::RestartInGrace { restarted, heal } => {
             for c in restarted {
                 if let Some(s) = o.starts[*c].iter().skip(1).find(|s| *s < heal) {
-                    return Err(format!("c{c} restarted during the outage and ran at {s} ms"));
+                    return Err(format!(
+                        "c{c} restarted during the outage and ran at {s} ms"
+                    ));
                 }
                 if o.starts[*c].len() < 2 {
                     return Err(format!("c{c} never started again after its restart"));
@@ -142,7 +150,10 @@ pub fn evaluate(plan: &Plan, o: &Outcome) -> Result<(), String> {
                 .find(|s| *s >= restarted_at)
                 .ok_or_else(|| format!("restarted c{restarted} never ran again"))?;
             if back - restarted_at > 2 * MIN {
-                return Err(format!("restarted c{restarted} waited {} ms for its slot", back - restarted_at));
+                return Err(format!(
+                    "restarted c{restarted} waited {} ms for its slot",
+                    back - restarted_at
+                ));
             }
             let mut spare_starts: Vec<u64> = spares
                 .iter()
@@ -161,7 +172,10 @@ pub fn evaluate(plan: &Plan, o: &Outcome) -> Result<(), String> {
                 .ok_or("no deadline recorded for the crashed component")?;
             let slack = 45 * MIN;
             if spare_starts.len() != 2 {
-                return Err(format!("{} spares started, expected 2: {spare_starts:?}", spare_starts.len()));
+                return Err(format!(
+                    "{} spares started, expected 2: {spare_starts:?}",
+                    spare_starts.len()
+                ));
             }
             let (a, b) = (spare_starts[0], spare_starts[1]);
             if a < released_slot || a > released_slot + slack {
@@ -183,7 +197,10 @@ pub fn evaluate(plan: &Plan, o: &Outcome) -> Result<(), String> {
         }
         Expect::LicenseExpiry { not_after } => {
             if o.late_successes > 0 {
-                return Err(format!("{} grants or renewals succeeded after not_after", o.late_successes));
+                return Err(format!(
+                    "{} grants or renewals succeeded after not_after",
+                    o.late_successes
+                ));
             }
             for c in 0..n {
                 if o.starts[c].first().is_none_or(|s| s >= not_after) {
@@ -193,7 +210,10 @@ pub fn evaluate(plan: &Plan, o: &Outcome) -> Result<(), String> {
                     .iter()
                     .find(|s| s.t >= *not_after)
                     .ok_or_else(|| format!("c{c} never stopped after the license expired"))?;
-                if !matches!(s.reason, StopReason::LicenseExpired | StopReason::GraceExpired) {
+                if !matches!(
+                    s.reason,
+                    StopReason::LicenseExpired | StopReason::GraceExpired
+                ) {
                     return Err(format!("c{c} stopped for {:?}", s.reason));
                 }
                 if s.t > *not_after + o.grace_ms + 20 * MIN {

@@ -110,7 +110,10 @@ fn main() -> ExitCode {
                 }
             }
             let mix: Vec<String> = by.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            println!("swarm: {seeds} seeds from {first}, {failed} failed; mix: {}", mix.join(" "));
+            println!(
+                "swarm: {seeds} seeds from {first}, {failed} failed; mix: {}",
+                mix.join(" ")
+            );
             if failed > 0 {
                 ExitCode::FAILURE
             } else {

@@ -118,7 +118,9 @@ pub enum Expect {
     NoStops,
     /// Every component running at `from` stops once with grace expired, at its
     /// own deadline (never earlier), and all run again by `liveness_at`.
-    AllStopAtDeadline { from: u64 },
+    AllStopAtDeadline {
+        from: u64,
+    },
     /// No component even enters grace; I5 is measured.
     NoGrace,
     /// Both managers granted, some grants were refused for the limit.
@@ -132,7 +134,10 @@ pub enum Expect {
         late_resume: Option<usize>,
     },
     /// `restarted` components never run before `heal`; nobody is denied.
-    RestartInGrace { restarted: Vec<usize>, heal: u64 },
+    RestartInGrace {
+        restarted: Vec<usize>,
+        heal: u64,
+    },
     CrashReclaim {
         crashed: usize,
         restarted: usize,
@@ -143,7 +148,9 @@ pub enum Expect {
     },
     /// Nothing succeeds after `not_after`; everybody stops by their grace
     /// deadline; after the new license everybody runs again.
-    LicenseExpiry { not_after: u64 },
+    LicenseExpiry {
+        not_after: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

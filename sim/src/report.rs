@@ -115,13 +115,25 @@ impl Report {
         let _ = writeln!(
             s,
             "stops by reason: {}",
-            if stops.is_empty() { "none".into() } else { stops.join(" ") }
+            if stops.is_empty() {
+                "none".into()
+            } else {
+                stops.join(" ")
+            }
         );
-        let denials: Vec<String> = self.denials.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let denials: Vec<String> = self
+            .denials
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         let _ = writeln!(
             s,
             "manager refusals: {}",
-            if denials.is_empty() { "none".into() } else { denials.join(" ") }
+            if denials.is_empty() {
+                "none".into()
+            } else {
+                denials.join(" ")
+            }
         );
         match (self.failover_gap_ms, self.failover_bound_ms) {
             (Some(g), Some(b)) => {
@@ -133,10 +145,17 @@ impl Report {
                 );
             }
             (None, Some(b)) => {
-                let _ = writeln!(s, "worst renewal gap across failover: none measured (bound {:.1} s)", b as f64 / SEC as f64);
+                let _ = writeln!(
+                    s,
+                    "worst renewal gap across failover: none measured (bound {:.1} s)",
+                    b as f64 / SEC as f64
+                );
             }
             _ => {
-                let _ = writeln!(s, "worst renewal gap across failover: no failover in this run");
+                let _ = writeln!(
+                    s,
+                    "worst renewal gap across failover: no failover in this run"
+                );
             }
         }
         if self.max_resume_overrun_ms > 0 {

@@ -117,17 +117,44 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
             p.comp_ppm = 200;
             // c0: cut off, then its wall clock is set back 10 days: it must
             // still stop at its true deadline (T2, I2).
-            p.at(t0, Fault::CompCut { from: 0, to: 1, up: true, down: true });
-            p.at(t0 + HOUR.min(g / 10), Fault::ClockStep(Host::Comp(0), -10 * DAY as i64));
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: 0,
+                    to: 1,
+                    up: true,
+                    down: true,
+                },
+            );
+            p.at(
+                t0 + HOUR.min(g / 10),
+                Fault::ClockStep(Host::Comp(0), -10 * DAY as i64),
+            );
             // c1: suspended for 2/5 of grace: it must keep running.
             p.at(t0, Fault::Suspend(1));
             p.at(t0 + 2 * g / 5, Fault::Resume(1));
             // c2: cut off, suspended across its deadline: it stops on resume.
-            p.at(t0, Fault::CompCut { from: 2, to: 3, up: true, down: true });
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: 2,
+                    to: 3,
+                    up: true,
+                    down: true,
+                },
+            );
             p.at(t0 + g / 5, Fault::Suspend(2));
             p.at(t0 + g + g / 10, Fault::Resume(2));
             // c3: cut off, wall clock set forward: grace can only get shorter.
-            p.at(t0, Fault::CompCut { from: 3, to: 4, up: true, down: true });
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: 3,
+                    to: 4,
+                    up: true,
+                    down: true,
+                },
+            );
             p.at(t0 + g / 5, Fault::ClockStep(Host::Comp(3), (g / 5) as i64));
             // Everybody else rides out a manager outage of 2/5 grace under skew.
             p.at(t0 + g / 5, Fault::MgrCrash(0));
@@ -199,7 +226,12 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
             p.not_after_ms = t0;
             p.restart_after_stop_ms = Some(10 * MIN);
             let install = t0 + g + g / 24;
-            p.at(install, Fault::InstallLicense { not_after_ms: 365 * DAY });
+            p.at(
+                install,
+                Fault::InstallLicense {
+                    not_after_ms: 365 * DAY,
+                },
+            );
             p.liveness_at = Some(install + l);
             p.expect = Expect::LicenseExpiry { not_after: t0 };
             needed = install + l + MIN;
@@ -306,7 +338,14 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
                     _ => (true, true),
                 };
                 p.at(at, Fault::LbCut { m, to_mgr, to_lb });
-                p.at(end, Fault::LbCut { m, to_mgr: false, to_lb: false });
+                p.at(
+                    end,
+                    Fault::LbCut {
+                        m,
+                        to_mgr: false,
+                        to_lb: false,
+                    },
+                );
             }
             5 => {
                 let to = (c + 1 + usize::try_from(r.below(n as u64)).unwrap_or(0)).min(n);
@@ -315,8 +354,24 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
                     1 => (false, true),
                     _ => (true, true),
                 };
-                p.at(at, Fault::CompCut { from: c, to, up, down });
-                p.at(end, Fault::CompCut { from: c, to, up: false, down: false });
+                p.at(
+                    at,
+                    Fault::CompCut {
+                        from: c,
+                        to,
+                        up,
+                        down,
+                    },
+                );
+                p.at(
+                    end,
+                    Fault::CompCut {
+                        from: c,
+                        to,
+                        up: false,
+                        down: false,
+                    },
+                );
             }
             6 => {
                 p.at(at, Fault::CompCrash(c));
@@ -342,12 +397,15 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
                 }
             }
             _ => {
-                p.at(at, Fault::CrashBurst {
-                    from: 0,
-                    to: n,
-                    after_ms: r.range(0, 60) * SEC,
-                    spread_ms: r.range(0, 2000),
-                });
+                p.at(
+                    at,
+                    Fault::CrashBurst {
+                        from: 0,
+                        to: n,
+                        after_ms: r.range(0, 60) * SEC,
+                        spread_ms: r.range(0, 2000),
+                    },
+                );
             }
         }
     }
@@ -355,10 +413,25 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
     for m in 0..2 {
         p.at(heal, Fault::MgrRestart(m));
         p.at(heal, Fault::MgrDbCut(m, false));
-        p.at(heal, Fault::LbCut { m, to_mgr: false, to_lb: false });
+        p.at(
+            heal,
+            Fault::LbCut {
+                m,
+                to_mgr: false,
+                to_lb: false,
+            },
+        );
     }
     p.at(heal, Fault::DbUp);
-    p.at(heal, Fault::CompCut { from: 0, to: n, up: false, down: false });
+    p.at(
+        heal,
+        Fault::CompCut {
+            from: 0,
+            to: n,
+            up: false,
+            down: false,
+        },
+    );
     for c in 0..n {
         p.at(heal, Fault::Resume(c));
         p.at(heal, Fault::CompRestart(c));
@@ -397,8 +470,24 @@ pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
             let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
             let down = r.below(2) == 0;
             let len = r.range(10 * MIN, g * 3 / 4);
-            p.at(t0, Fault::CompCut { from: c, to: c + 1, up: true, down });
-            p.at(t0 + len, Fault::CompCut { from: c, to: c + 1, up: false, down: false });
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: c,
+                    to: c + 1,
+                    up: true,
+                    down,
+                },
+            );
+            p.at(
+                t0 + len,
+                Fault::CompCut {
+                    from: c,
+                    to: c + 1,
+                    up: false,
+                    down: false,
+                },
+            );
             p.end_ms = t0 + len + HOUR;
             p.bugs.reclaim_at_lease_ttl = planted;
         }
@@ -406,7 +495,15 @@ pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
             // A component cut off for longer than grace whose wall clock is set
             // back while it is in grace.
             let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
-            p.at(t0, Fault::CompCut { from: c, to: c + 1, up: true, down: true });
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: c,
+                    to: c + 1,
+                    up: true,
+                    down: true,
+                },
+            );
             let step_at = t0 + r.range(p.lease_ttl_s * SEC, g - MIN);
             let back = r.range(MIN, 10 * DAY);
             p.at(step_at, Fault::ClockStep(Host::Comp(c), -(back as i64)));

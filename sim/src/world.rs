@@ -44,20 +44,20 @@ enum Ev {
         c: u32,
         gen_: u32,
         id: RequestId,
-        req: Request,
+        req: Box<Request>,
     },
     ToMgr {
         m: u8,
         c: u32,
         gen_: u32,
         id: RequestId,
-        req: Request,
+        req: Box<Request>,
     },
     ToComp {
         c: u32,
         gen_: u32,
         id: RequestId,
-        resp: Result<Response, TransportError>,
+        resp: Box<Result<Response, TransportError>>,
     },
     StaleCommit {
         m: u8,
@@ -164,6 +164,10 @@ struct Comp {
     starts: Vec<u64>,
     entered_grace: bool,
     last_resume: u64,
+    /// When the answer to the request in flight is sure to arrive (or reach a
+    /// manager): wake-ups at or after it are deferred (`deferred`).
+    guard: Option<(u64, RequestId)>,
+    deferred: Option<u64>,
 }
 
 /// One stop of a component: when, why, and its true grace deadline then.
@@ -211,6 +215,12 @@ pub struct World {
     lb_to_mgr: [bool; 2],
     mgr_to_lb: [bool; 2],
     flapping: bool,
+    scratch_tx: Vec<tenure_core::agent::Transmit>,
+    scratch_ev: Vec<Event>,
+    next_check: [u64; 2],
+    pending_faults: BinaryHeap<Reverse<u64>>,
+    limit_servers: Option<u64>,
+    limit_cores: Option<u64>,
     vendor: SecretKey,
     license: License,
     config: AgentConfig,
@@ -361,8 +371,8 @@ impl World {
         let mut comps = Vec::new();
         for i in 0..plan.components {
             let mut req = template.clone();
-            req.instance.hostname = Hostname::parse(&format!("c{i}.sim.example"))
-                .unwrap_or_else(|e| panic!("{e}"));
+            req.instance.hostname =
+                Hostname::parse(&format!("c{i}.sim.example")).unwrap_or_else(|e| panic!("{e}"));
             let offset = rng.range_i(-plan.comp_offset_ms, plan.comp_offset_ms);
             let ppm = rng.range_i(-plan.comp_ppm, plan.comp_ppm);
             let mono0 = Duration::from_secs(rng.range(1, 1_000_000));
@@ -398,6 +408,8 @@ impl World {
                 starts: Vec::new(),
                 entered_grace: false,
                 last_resume: 0,
+                guard: None,
+                deferred: None,
             });
         }
         let lbc = plan.lb;
@@ -427,6 +439,12 @@ impl World {
             lb_to_mgr: [false; 2],
             mgr_to_lb: [false; 2],
             flapping,
+            scratch_tx: Vec::new(),
+            scratch_ev: Vec::new(),
+            next_check: [0; 2],
+            pending_faults: BinaryHeap::new(),
+            limit_servers: plan.max_servers,
+            limit_cores: plan.max_total_cores,
             vendor,
             license,
             config,
@@ -470,6 +488,11 @@ impl World {
         self.heap.push(Reverse((at, self.seq, slot)));
     }
 
+    fn push_fault(&mut self, at: u64, i: u32) {
+        self.pending_faults.push(Reverse(at));
+        self.push(at, Ev::Fault(i));
+    }
+
     fn schedule_start(&mut self) {
         self.push(0, Ev::Heartbeat { m: 0, inc: 0 });
         self.push(1, Ev::Heartbeat { m: 1, inc: 0 });
@@ -477,6 +500,7 @@ impl World {
         self.push(SWEEP_MS + 7, Ev::Sweep { m: 1, inc: 0 });
         self.push(self.plan.lb.inter_ms, Ev::Check { m: 0 });
         self.push(self.plan.lb.inter_ms + 3, Ev::Check { m: 1 });
+        self.next_check = [self.plan.lb.inter_ms, self.plan.lb.inter_ms + 3];
         for c in 0..self.comps.len() {
             let at = match self.plan.late_starts.iter().find(|(i, _)| *i == c) {
                 Some((_, at)) => *at,
@@ -492,12 +516,12 @@ impl World {
         }
         let faults = self.plan.faults.clone();
         for (i, (at, _)) in faults.iter().enumerate() {
-            self.push(*at, Ev::Fault(i as u32));
+            self.push_fault(*at, i as u32);
         }
         if self.plan.not_after_ms < self.plan.end_ms {
             let i = self.plan.faults.len();
             self.plan.faults.push((self.plan.not_after_ms, Fault::Mark));
-            self.push(self.plan.not_after_ms, Ev::Fault(i as u32));
+            self.push_fault(self.plan.not_after_ms, i as u32);
         }
         if let Some(at) = self.plan.liveness_at {
             self.push(at, Ev::Liveness);
@@ -554,8 +578,9 @@ impl World {
                 self.after_agent(c as usize, None);
             }
             Ev::ToLb { c, gen_, id, req } => {
-                self.hash.u64(self.t ^ (2 << 60) ^ u64::from(c) ^ (id.0 << 20));
-                self.at_lb(c, gen_, id, req);
+                self.hash
+                    .u64(self.t ^ (2 << 60) ^ u64::from(c) ^ (id.0 << 20));
+                self.at_lb(c, gen_, id, req, 0, false);
             }
             Ev::ToMgr {
                 m,
@@ -566,15 +591,26 @@ impl World {
             } => {
                 self.hash
                     .u64(self.t ^ (3 << 60) ^ u64::from(c) ^ (u64::from(m) << 40));
-                self.at_mgr(m as usize, c, gen_, id, req);
+                self.at_mgr(m as usize, c, gen_, id, *req);
             }
             Ev::ToComp { c, gen_, id, resp } => {
-                self.hash.u64(self.t ^ (4 << 60) ^ u64::from(c) ^ (id.0 << 20));
+                self.hash
+                    .u64(self.t ^ (4 << 60) ^ u64::from(c) ^ (id.0 << 20));
+                if self.comps[c as usize].guard == Some((self.t, id))
+                    && self.comps[c as usize].gen_ == gen_
+                {
+                    // The answer comes now; the agent call below reschedules.
+                    let comp = &mut self.comps[c as usize];
+                    comp.guard = None;
+                    comp.deferred = None;
+                    comp.wake_at = None;
+                }
                 let comp = &self.comps[c as usize];
                 if comp.gen_ != gen_ || comp.crashed || comp.clock.is_suspended() {
                     return;
                 }
                 let now = comp.clock.now(self.t);
+                let resp = *resp;
                 let granted = match &resp {
                     Ok(Response::Granted(g)) => Some(g.grant_id),
                     _ => None,
@@ -598,7 +634,7 @@ impl World {
                     return;
                 }
                 let resp = self.stale_commit(m as usize, *pending);
-                self.answer(m as usize, c, gen_, id, resp);
+                self.answer(m as usize, c, gen_, id, resp, false);
             }
             Ev::Heartbeat { m, inc } => {
                 self.hash.u64(self.t ^ (6 << 60) ^ u64::from(m));
@@ -631,6 +667,7 @@ impl World {
                 }
             }
             Ev::Fault(i) => {
+                self.pending_faults.pop();
                 self.hash.u64(self.t ^ (9 << 60) ^ u64::from(i));
                 let f = self.plan.faults[i as usize].1.clone();
                 self.trace_line(format_args!("fault {f:?}"));
@@ -649,6 +686,8 @@ impl World {
         comp.crashed = false;
         comp.gen_ += 1;
         comp.forfeited = None;
+        comp.guard = None;
+        comp.deferred = None;
         comp.inflight.clear();
         let mut cfg = self.config.clone();
         cfg.request = comp.req.clone();
@@ -661,8 +700,8 @@ impl World {
 
     fn after_agent(&mut self, c: usize, answered: Option<(RequestId, Option<GrantId>)>) {
         let t = self.t;
-        let mut transmits = Vec::new();
-        let mut events = Vec::new();
+        let mut transmits = std::mem::take(&mut self.scratch_tx);
+        let mut events = std::mem::take(&mut self.scratch_ev);
         let (running, grace_period, in_grace) = {
             let comp = &mut self.comps[c];
             let Some(agent) = comp.agent.as_mut() else {
@@ -678,9 +717,7 @@ impl World {
                 u64::try_from(comp.clock.now(t).mono.as_nanos()).unwrap_or(u64::MAX);
             comp.chain = false;
             let grace = match agent.state() {
-                State::Licensed { lease } | State::Grace { lease, .. } => {
-                    Some(lease.grace_period)
-                }
+                State::Licensed { lease } | State::Grace { lease, .. } => Some(lease.grace_period),
                 _ => None,
             };
             (
@@ -696,7 +733,7 @@ impl World {
             Some((sent, kind))
         });
         let mut started = false;
-        for e in events {
+        for e in events.drain(..) {
             self.hash.u64(t ^ (10 << 60) ^ (c as u64));
             match e {
                 Event::Started { grant_id }
@@ -757,9 +794,11 @@ impl World {
         }
         self.comps[c].running = running;
         self.recount(c);
-        for x in transmits {
+        for x in transmits.drain(..) {
             self.send(c, x.id, x.request);
         }
+        self.scratch_tx = transmits;
+        self.scratch_ev = events;
         self.schedule_wake(c);
     }
 
@@ -770,7 +809,8 @@ impl World {
         comp.grace_ms = grace.map_or(0, |g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
         // A clock running slow measures less than true time: allow for its rate (I2).
         let ppm = comp.clock.ppm.min(0).unsigned_abs();
-        let slow = (u128::from(comp.grace_ms) * u128::from(ppm)).div_ceil(1_000_000 - u128::from(ppm));
+        let slow =
+            (u128::from(comp.grace_ms) * u128::from(ppm)).div_ceil(1_000_000 - u128::from(ppm));
         comp.i2_base = sent + comp.grace_ms + u64::try_from(slow).unwrap_or(0) + I2_SLACK_MS;
         comp.i2_allowed = comp.i2_base;
         comp.i2_epoch += 1;
@@ -782,8 +822,9 @@ impl World {
             comp.healthy_since = Some(t);
         }
         if let Some(f) = comp.i5_pending.take() {
+            // From the first attempt after the failover to this success.
             let from = comp.i5_attempt.take().unwrap_or(f).max(f);
-            if sent >= f || comp.i5_attempt.is_some() {
+            if sent >= f {
                 let gap = t.saturating_sub(from);
                 self.worst_gap = Some(self.worst_gap.unwrap_or(0).max(gap));
             }
@@ -875,11 +916,18 @@ impl World {
             return;
         };
         let at = at.max(t + 1);
-        if comp.wake_at != Some(at) {
+        if let Some((g, _)) = comp.guard
+            && at >= g
+        {
+            // An answer is sure to come first and will reschedule.
             comp.token += 1;
-            comp.wake_at = Some(at);
-            let token = comp.token;
-            self.push(at, Ev::Wake { c: c as u32, token });
+            comp.wake_at = None;
+            comp.deferred = Some(at);
+            return;
+        }
+        comp.deferred = None;
+        if comp.wake_at != Some(at) {
+            self.push_wake(c, at);
         }
     }
 
@@ -905,17 +953,23 @@ impl World {
             Request::Release { .. } => Kind::Release,
         };
         let comp = &mut self.comps[c];
-        comp.inflight.retain(|(_, s, _)| t.saturating_sub(*s) < 120 * SEC);
+        comp.inflight
+            .retain(|(_, s, _)| t.saturating_sub(*s) < 120 * SEC);
         comp.inflight.push((id, t, kind));
-        if kind != Kind::Release && comp.i5_pending.is_some() && comp.i5_attempt.is_none() {
-            comp.i5_attempt = Some(t);
+        if kind != Kind::Release {
+            comp.guard = None;
+            if comp.i5_pending.is_some() && comp.i5_attempt.is_none() {
+                comp.i5_attempt = Some(t);
+            }
         }
         if comp.up_blocked {
             return;
         }
         let gen_ = comp.gen_;
         let link = self.plan.comp_link;
-        for d in self.sample(link).into_iter().flatten() {
+        let req = Box::new(req);
+        let [first, dup] = self.sample(link);
+        if let Some(d) = dup {
             self.push(
                 t + d,
                 Ev::ToLb {
@@ -926,24 +980,123 @@ impl World {
                 },
             );
         }
+        if let Some(d) = first {
+            let guard = kind != Kind::Release && self.lossless();
+            if t + d < self.lb_stable_until() {
+                // Nothing can change the balancer's mind before the request
+                // reaches it: route it now and save an event.
+                self.at_lb(c as u32, gen_, id, req, d, guard);
+            } else {
+                self.push(
+                    t + d,
+                    Ev::ToLb {
+                        c: c as u32,
+                        gen_,
+                        id,
+                        req,
+                    },
+                );
+            }
+        }
     }
 
-    fn reply(&mut self, c: u32, gen_: u32, id: RequestId, resp: Result<Response, TransportError>, extra: u64) {
+    /// No loss and no duplication anywhere: every message sent arrives once.
+    fn lossless(&self) -> bool {
+        let l = [
+            self.plan.comp_link,
+            self.plan.mgr_link[0],
+            self.plan.mgr_link[1],
+        ];
+        l.iter().all(|x| x.loss_ppm == 0 && x.dup_ppm == 0)
+    }
+
+    /// The load balancer's state cannot change before this instant.
+    fn lb_stable_until(&self) -> u64 {
+        let f = self.pending_faults.peek().map_or(u64::MAX, |Reverse(t)| *t);
+        self.next_check[0].min(self.next_check[1]).min(f)
+    }
+
+    /// An answer leaves for component `c`, `extra` ms from now. `guard`: it
+    /// is the answer to the request in flight and will surely arrive, so the
+    /// agent's request-timeout wake-up need not be scheduled.
+    fn reply(
+        &mut self,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        resp: Result<Response, TransportError>,
+        extra: u64,
+        guard: bool,
+    ) {
         if self.comps[c as usize].down_blocked {
+            if guard {
+                self.release_guard(c as usize);
+            }
             return;
         }
         let link = self.plan.comp_link;
-        for d in self.sample(link).into_iter().flatten() {
+        let [first, dup] = self.sample(link);
+        if let Some(d) = dup {
             self.push(
                 self.t + extra + d,
                 Ev::ToComp {
                     c,
                     gen_,
                     id,
-                    resp: resp.clone(),
+                    resp: Box::new(resp.clone()),
                 },
             );
         }
+        match first {
+            Some(d) => {
+                let at = self.t + extra + d;
+                self.push(
+                    at,
+                    Ev::ToComp {
+                        c,
+                        gen_,
+                        id,
+                        resp: Box::new(resp),
+                    },
+                );
+                if guard {
+                    self.set_guard(c as usize, at, id);
+                }
+            }
+            None if guard => self.release_guard(c as usize),
+            None => {}
+        }
+    }
+
+    /// A message that leads to an agent call is due at `at`: a wake-up at or
+    /// after it is deferred until then.
+    fn set_guard(&mut self, c: usize, at: u64, id: RequestId) {
+        let comp = &mut self.comps[c];
+        comp.guard = Some((at, id));
+        if let Some(w) = comp.deferred
+            && w < at
+        {
+            comp.deferred = None;
+            self.push_wake(c, w);
+        }
+    }
+
+    /// The guarded message will not come: schedule the deferred wake-up.
+    fn release_guard(&mut self, c: usize) {
+        let comp = &mut self.comps[c];
+        comp.guard = None;
+        if let Some(w) = comp.deferred.take() {
+            let w = w.max(self.t + 1);
+            self.push_wake(c, w);
+        }
+    }
+
+    fn push_wake(&mut self, c: usize, at: u64) {
+        let comp = &mut self.comps[c];
+        comp.token += 1;
+        comp.wake_at = Some(at);
+        let token = comp.token;
+        self.push(at, Ev::Wake { c: c as u32, token });
     }
 
     fn lb_target(&mut self) -> Option<usize> {
@@ -960,17 +1113,24 @@ impl World {
         }
     }
 
-    fn at_lb(&mut self, c: u32, gen_: u32, id: RequestId, req: Request) {
+    /// The balancer receives a request `d` ms from now (0: now).
+    fn at_lb(&mut self, c: u32, gen_: u32, id: RequestId, req: Box<Request>, d: u64, guard: bool) {
         match self.lb_target() {
-            None => self.reply(c, gen_, id, lb_unavailable(), 0),
-            Some(m) if self.lb_to_mgr[m] => {
-                self.reply(c, gen_, id, lb_unavailable(), LB_CONNECT_TIMEOUT_MS)
-            }
+            None => self.reply(c, gen_, id, lb_unavailable(), d, guard),
+            Some(m) if self.lb_to_mgr[m] => self.reply(
+                c,
+                gen_,
+                id,
+                lb_unavailable(),
+                d + LB_CONNECT_TIMEOUT_MS,
+                guard,
+            ),
             Some(m) => {
                 let link = self.plan.mgr_link[m];
-                for d in self.sample(link).into_iter().flatten() {
+                let [first, dup] = self.sample(link);
+                if let Some(d2) = dup {
                     self.push(
-                        self.t + d,
+                        self.t + d + d2,
                         Ev::ToMgr {
                             m: m as u8,
                             c,
@@ -980,32 +1140,77 @@ impl World {
                         },
                     );
                 }
-            }
-        }
-    }
-
-    fn at_mgr(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Request) {
-        match self.mgrs[m].status {
-            MgrStatus::Hung => {}
-            MgrStatus::Crashed => {
-                let back = self.plan.mgr_link[m].delay_ms;
-                self.reply(c, gen_, id, lb_unavailable(), back);
-            }
-            MgrStatus::Up => {
-                if let Some(resp) = self.serve(m, c, gen_, id, req) {
-                    self.answer(m, c, gen_, id, resp);
+                match first {
+                    Some(d2) => {
+                        let at = self.t + d + d2;
+                        self.push(
+                            at,
+                            Ev::ToMgr {
+                                m: m as u8,
+                                c,
+                                gen_,
+                                id,
+                                req,
+                            },
+                        );
+                        if guard {
+                            self.set_guard(c as usize, at, id);
+                        }
+                    }
+                    None if guard => self.release_guard(c as usize),
+                    None => {}
                 }
             }
         }
     }
 
-    fn answer(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, resp: Result<Response, TransportError>) {
+    fn at_mgr(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Request) {
+        let guard = self.comps[c as usize].guard == Some((self.t, id))
+            && self.comps[c as usize].gen_ == gen_;
+        match self.mgrs[m].status {
+            MgrStatus::Hung => {
+                if guard {
+                    self.release_guard(c as usize);
+                }
+            }
+            MgrStatus::Crashed => {
+                let back = self.plan.mgr_link[m].delay_ms;
+                self.reply(c, gen_, id, lb_unavailable(), back, guard);
+            }
+            MgrStatus::Up => match self.serve(m, c, gen_, id, req) {
+                Some(resp) => self.answer(m, c, gen_, id, resp, guard),
+                None => {
+                    if guard {
+                        self.release_guard(c as usize);
+                    }
+                }
+            },
+        }
+    }
+
+    fn answer(
+        &mut self,
+        m: usize,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        resp: Result<Response, TransportError>,
+        guard: bool,
+    ) {
         if self.mgr_to_lb[m] {
+            if guard {
+                self.release_guard(c as usize);
+            }
             return;
         }
         let link = self.plan.mgr_link[m];
-        if let Some(d) = self.sample(link)[0] {
-            self.reply(c, gen_, id, resp, d);
+        match self.sample(link)[0] {
+            Some(d) => self.reply(c, gen_, id, resp, d, guard),
+            None => {
+                if guard {
+                    self.release_guard(c as usize);
+                }
+            }
         }
     }
 
@@ -1019,7 +1224,14 @@ impl World {
 
     /// The service's request path, minus HTTP: the M6 gate, then one
     /// `Manager` call, mapped to the status and error body the service sends.
-    fn serve(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Request) -> Option<Result<Response, TransportError>> {
+    fn serve(
+        &mut self,
+        m: usize,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        req: Request,
+    ) -> Option<Result<Response, TransportError>> {
         let t = self.t;
         if let Err(e) = self.mgrs[m].serving(t)
             && e.code() == ErrorCode::TooManyManagers
@@ -1050,9 +1262,10 @@ impl World {
                 grant_id,
                 client_time_ms,
             } => {
-                let out = self.mgrs[m]
-                    .manager
-                    .renew(grant_id, Some(UnixMillis(client_time_ms)).filter(|c| c.0 >= 0));
+                let out = self.mgrs[m].manager.renew(
+                    grant_id,
+                    Some(UnixMillis(client_time_ms)).filter(|c| c.0 >= 0),
+                );
                 Some(match out {
                     Ok(g) => {
                         self.acked(m, &g);
@@ -1069,7 +1282,15 @@ impl World {
     }
 
     /// Planted bug 3, first half: read the pool in one transaction...
-    fn stale_read(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: GrantRequest, random: [u8; 16]) -> Option<Result<Response, TransportError>> {
+    fn stale_read(
+        &mut self,
+        m: usize,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        req: GrantRequest,
+        random: [u8; 16],
+    ) -> Option<Result<Response, TransportError>> {
         let mgr = &self.mgrs[m];
         let license = match mgr.manager.license() {
             Ok(l) => l,
@@ -1192,6 +1413,7 @@ impl World {
             }
         }
         self.push(t + cfg.inter_ms, Ev::Check { m: m as u8 });
+        self.next_check[m] = t + cfg.inter_ms;
     }
 
     // ---------------------------------------------------------------- faults
@@ -1207,6 +1429,8 @@ impl World {
             return;
         }
         comp.crashed = true;
+        comp.guard = None;
+        comp.deferred = None;
         comp.agent = None;
         comp.gen_ += 1;
         comp.token += 1;
@@ -1219,8 +1443,12 @@ impl World {
         self.recount(c);
         // Remember until when storage holds its slot (for crash-reclaim).
         let inst = self.comps[c].req.instance.clone();
-        if let Ok(Some(h)) = self.checker.transaction(&mut |tx| tx.grant_by_instance(&inst)) {
-            self.held_until_at_crash.insert(c, u64::try_from(h.held_until.0 - WALL0).unwrap_or(0));
+        if let Ok(Some(h)) = self
+            .checker
+            .transaction(&mut |tx| tx.grant_by_instance(&inst))
+        {
+            self.held_until_at_crash
+                .insert(c, u64::try_from(h.held_until.0 - WALL0).unwrap_or(0));
         }
     }
 
@@ -1232,7 +1460,11 @@ impl World {
                 let other_ok = self.mgrs[1 - m].status == MgrStatus::Up;
                 let mgr = &mut self.mgrs[m];
                 mgr.inc += 1;
-                mgr.status = if hang { MgrStatus::Hung } else { MgrStatus::Crashed };
+                mgr.status = if hang {
+                    MgrStatus::Hung
+                } else {
+                    MgrStatus::Crashed
+                };
                 if !hang {
                     mgr.node = None;
                 }
@@ -1269,7 +1501,9 @@ impl World {
                 self.mgr_to_lb[m] = to_lb;
             }
             Fault::CompCut { from, to, up, down } => {
-                for comp in &mut self.comps[from.min(self.plan.components)..to.min(self.plan.components)] {
+                for comp in
+                    &mut self.comps[from.min(self.plan.components)..to.min(self.plan.components)]
+                {
                     comp.up_blocked = up;
                     comp.down_blocked = down;
                 }
@@ -1295,7 +1529,7 @@ impl World {
                     let at = t + after_ms + self.rng.below(spread_ms + 1);
                     let i = self.plan.faults.len();
                     self.plan.faults.push((at, Fault::CompRestart(c)));
-                    self.push(at, Ev::Fault(i as u32));
+                    self.push_fault(at, i as u32);
                 }
             }
             Fault::AdminRevoke(c) | Fault::AdminRelease(c) => {
@@ -1341,6 +1575,8 @@ impl World {
                 if c < self.comps.len() {
                     let comp = &mut self.comps[c];
                     comp.clock.suspend(t);
+                    comp.guard = None;
+                    comp.deferred = None;
                     comp.token += 1;
                     comp.wake_at = None;
                 }
@@ -1350,6 +1586,8 @@ impl World {
                     let allowance = self.comps[c].clock.true_for_local(DRIVER_MAX_SLEEP_MS);
                     let comp = &mut self.comps[c];
                     comp.clock.resume(t);
+                    comp.guard = None;
+                    comp.deferred = None;
                     comp.last_resume = t;
                     comp.chain = true;
                     if comp.running {
@@ -1454,26 +1692,17 @@ impl World {
 
     fn check_after_event(&mut self) {
         // I1: components running (licensed or in grace) fit every limit.
-        let limits = self
-            .license
-            .limits
-            .values()
-            .next()
-            .and_then(|p| p.values().next())
-            .cloned();
-        if let Some(l) = limits {
-            if let Some(max) = l.max_servers
-                && self.servers > max
-            {
-                let msg = format!("{} components running, max_servers {max}", self.servers);
-                self.violate(1, msg);
-            }
-            if let Some(max) = l.max_total_cores
-                && self.cores > max
-            {
-                let msg = format!("{} cores running, max_total_cores {max}", self.cores);
-                self.violate(1, msg);
-            }
+        if let Some(max) = self.limit_servers
+            && self.servers > max
+        {
+            let msg = format!("{} components running, max_servers {max}", self.servers);
+            self.violate(1, msg);
+        }
+        if let Some(max) = self.limit_cores
+            && self.cores > max
+        {
+            let msg = format!("{} cores running, max_total_cores {max}", self.cores);
+            self.violate(1, msg);
         }
         // I2: nobody runs past grace of true time since its last success.
         while let Some(Reverse((at, c, epoch))) = self.i2_hints.peek().copied() {
@@ -1563,7 +1792,8 @@ impl World {
             }
         }
         if let Some(first) = bad.first().cloned() {
-            self.verdicts.fail_liveness(t, format!("{} components: {first}", bad.len()));
+            self.verdicts
+                .fail_liveness(t, format!("{} components: {first}", bad.len()));
         }
     }
 

@@ -13,5 +13,10 @@ fn swarm_200_seeds() {
             failures.push(format!("seed {seed}: {f}\n  replay: {replay}"));
         }
     }
-    assert!(failures.is_empty(), "{} seeds failed:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} seeds failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -25,7 +25,11 @@ fn seeds_to_catch(bug: u8, invariant: usize) -> u64 {
 fn clean(bug: u8) {
     for seed in 0..3 {
         let report = tenure_sim::run(teeth(bug, seed, false), None);
-        assert!(report.passed(), "bug {bug} plan, seed {seed}, without the bug: {:?}", report.failure());
+        assert!(
+            report.passed(),
+            "bug {bug} plan, seed {seed}, without the bug: {:?}",
+            report.failure()
+        );
     }
 }
 
