@@ -47,7 +47,10 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
     let needed;
     match name {
         "grace-survives" => {
-            let heal = t0 + g - g / 120;
+            // Down for grace minus an hour (at full scale): the last renewal
+            // before the outage is at most renew_every + 10 % earlier.
+            let margin = (g / 120).max(3 * p.renew_every_s * SEC);
+            let heal = t0 + g - margin;
             p.at(t0, Fault::MgrCrash(0));
             p.at(t0, Fault::MgrCrash(1));
             p.at(heal, Fault::MgrRestart(0));
@@ -205,12 +208,12 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
             p.max_servers = Some(n as u64 - 2);
             p.late_starts = vec![(n - 2, 10 * MIN), (n - 1, 10 * MIN + 5 * SEC)];
             p.restart_after_stop_ms = Some(30 * MIN);
-            let restarted_at = t0 + HOUR;
-            let released_at = t0 + 3 * HOUR;
+            let restarted_at = t0 + HOUR.min(g / 20);
+            let released_at = t0 + (3 * HOUR).min(g / 7);
             p.at(t0, Fault::CompCrash(0));
             p.at(t0, Fault::CompCrash(1));
             p.at(restarted_at, Fault::CompRestart(1));
-            p.at(t0 + 2 * HOUR, Fault::CompCrash(2));
+            p.at(t0 + (2 * HOUR).min(g / 10), Fault::CompCrash(2));
             p.at(released_at, Fault::AdminRelease(2));
             p.expect = Expect::CrashReclaim {
                 crashed: 0,
@@ -252,7 +255,7 @@ pub fn needed_ms(name: &str, scale: Scale) -> Option<u64> {
 /// The swarm: scenario and fault parameters drawn from the seed alone.
 pub fn swarm(seed: u64) -> Plan {
     let mut r = SimRng::new(seed ^ 0x5EED_5EED_5EED_5EED);
-    let grace_s = *r.pick(&[2 * 3600, 4 * 3600, 8 * 3600]);
+    let grace_s = *r.pick(&[3600, 2 * 3600, 4 * 3600]);
     let renew = (grace_s / 120).clamp(30, 300);
     let scale = Scale {
         grace_s,

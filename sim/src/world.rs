@@ -167,6 +167,7 @@ struct Comp {
     /// When the answer to the request in flight is sure to arrive (or reach a
     /// manager): wake-ups at or after it are deferred (`deferred`).
     guard: Option<(u64, RequestId)>,
+    resumed_late: bool,
     deferred: Option<u64>,
 }
 
@@ -410,6 +411,7 @@ impl World {
                 last_resume: 0,
                 guard: None,
                 deferred: None,
+                resumed_late: false,
             });
         }
         let lbc = plan.lb;
@@ -686,6 +688,7 @@ impl World {
         comp.crashed = false;
         comp.gen_ += 1;
         comp.forfeited = None;
+        comp.resumed_late = false;
         comp.guard = None;
         comp.deferred = None;
         comp.inflight.clear();
@@ -806,6 +809,7 @@ impl World {
         let t = self.t;
         let comp = &mut self.comps[c];
         comp.last_ok_send = sent;
+        comp.resumed_late = false;
         comp.grace_ms = grace.map_or(0, |g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
         // A clock running slow measures less than true time: allow for its rate (I2).
         let ppm = comp.clock.ppm.min(0).unsigned_abs();
@@ -879,7 +883,14 @@ impl World {
 
     fn recount(&mut self, c: usize) {
         let comp = &mut self.comps[c];
-        let counted = comp.running && !comp.crashed && comp.forfeited.is_none();
+        // A suspended host executes nothing; a host that resumed past its
+        // grace deadline is inside the driver's max_sleep window (reported,
+        // and bounded by I2), not counted as a licensed user.
+        let counted = comp.running
+            && !comp.crashed
+            && comp.forfeited.is_none()
+            && !comp.clock.is_suspended()
+            && !comp.resumed_late;
         if counted != comp.counted {
             let cores = u64::from(comp.req.facts.cores);
             if counted {
@@ -1579,6 +1590,7 @@ impl World {
                     comp.deferred = None;
                     comp.token += 1;
                     comp.wake_at = None;
+                    self.recount(c);
                 }
             }
             Fault::Resume(c) => {
@@ -1590,6 +1602,7 @@ impl World {
                     comp.deferred = None;
                     comp.last_resume = t;
                     comp.chain = true;
+                    comp.resumed_late = comp.running && t > comp.i2_base;
                     if comp.running {
                         // The real driver sleeps on the monotonic clock: after a
                         // resume it looks at the wall clock within max_sleep.
@@ -1598,6 +1611,7 @@ impl World {
                         let a = comp.i2_allowed;
                         self.i2_hints.push(Reverse((a + 1, c as u32, e)));
                     }
+                    self.recount(c);
                     self.schedule_wake(c);
                 }
             }
