@@ -1665,10 +1665,18 @@ impl World {
         self.db_up
             && self.t < self.license.not_after.0.saturating_sub(WALL0) as u64
             && (0..2).any(|m| {
+                // With max_managers 1 the peer, if it serves, holds the only
+                // slot (M6) even when the balancer cannot reach it.
+                let peer = &self.mgrs[1 - m];
+                let peer_holds = self.license.max_managers < 2
+                    && peer.status == MgrStatus::Up
+                    && peer.store.reachable()
+                    && peer.serving(self.t).is_ok();
                 self.mgrs[m].status == MgrStatus::Up
                     && self.mgrs[m].store.reachable()
                     && !self.lb_to_mgr[m]
                     && !self.mgr_to_lb[m]
+                    && !peer_holds
             })
     }
 
