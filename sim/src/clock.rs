@@ -1,0 +1,187 @@
+//! A host's clocks as functions of true simulated time (ms): an offset, a rate
+//! error in ppm, steps of the wall clock, and suspend (monotonic frozen, wall
+//! running), like TigerBeetle's `TimeSim`.
+
+use std::time::Duration;
+use tenure_core::{Now, UnixMillis};
+
+const PPM: i128 = 1_000_000;
+
+#[derive(Debug, Clone)]
+pub struct HostClock {
+    base_true: u64,
+    base_mono_ns: u64,
+    base_wall_ms: i64,
+    /// Rate error of both clocks (they share one oscillator).
+    pub ppm: i64,
+    suspended: bool,
+    /// Planted bug 2: the driver hands the agent a "monotonic" reading derived
+    /// from the wall clock, so grace is measured on the wall clock only.
+    wall_only: bool,
+    wall_origin: i64,
+}
+
+impl HostClock {
+    /// A clock whose wall reads `wall_at_start` at true time `t` and whose
+    /// monotonic reading starts at `mono_start`.
+    pub fn new(t: u64, wall_at_start: i64, mono_start: Duration, ppm: i64) -> Self {
+        Self {
+            base_true: t,
+            base_mono_ns: u64::try_from(mono_start.as_nanos()).unwrap_or(0),
+            base_wall_ms: wall_at_start,
+            ppm,
+            suspended: false,
+            wall_only: false,
+            wall_origin: wall_at_start - 1_000_000,
+        }
+    }
+
+    pub fn set_wall_only(&mut self, on: bool) {
+        self.wall_only = on;
+    }
+
+    fn rate(&self) -> i128 {
+        PPM + i128::from(self.ppm)
+    }
+
+    fn elapsed_true(&self, t: u64) -> i128 {
+        i128::from(t.saturating_sub(self.base_true))
+    }
+
+    pub fn mono_ns(&self, t: u64) -> u64 {
+        if self.suspended {
+            return self.base_mono_ns;
+        }
+        if self.ppm == 0 {
+            return self
+                .base_mono_ns
+                .saturating_add(t.saturating_sub(self.base_true).saturating_mul(1_000_000));
+        }
+        let add = self.elapsed_true(t) * self.rate();
+        self.base_mono_ns
+            .saturating_add(u64::try_from(add.max(0)).unwrap_or(u64::MAX))
+    }
+
+    pub fn wall_ms(&self, t: u64) -> i64 {
+        if self.ppm == 0 {
+            let d = i64::try_from(t.saturating_sub(self.base_true)).unwrap_or(i64::MAX);
+            return self.base_wall_ms.saturating_add(d);
+        }
+        let add = self.elapsed_true(t) * self.rate() / PPM;
+        self.base_wall_ms
+            .saturating_add(i64::try_from(add).unwrap_or(i64::MAX))
+    }
+
+    pub fn is_suspended(&self) -> bool {
+        self.suspended
+    }
+
+    /// What the driver hands the agent at true time `t`.
+    pub fn now(&self, t: u64) -> Now {
+        let wall = self.wall_ms(t);
+        let mono = if self.wall_only {
+            Duration::from_millis(u64::try_from(wall - self.wall_origin).unwrap_or(0))
+        } else {
+            Duration::from_nanos(self.mono_ns(t))
+        };
+        Now::new(mono, UnixMillis(wall))
+    }
+
+    fn rebase(&mut self, t: u64) {
+        let mono = self.mono_ns(t);
+        let wall = self.wall_ms(t);
+        self.base_true = t;
+        self.base_mono_ns = mono;
+        self.base_wall_ms = wall;
+    }
+
+    /// Someone sets the wall clock by `delta_ms` (negative: back).
+    pub fn step(&mut self, t: u64, delta_ms: i64) {
+        self.rebase(t);
+        self.base_wall_ms = self.base_wall_ms.saturating_add(delta_ms);
+    }
+
+    pub fn suspend(&mut self, t: u64) {
+        self.rebase(t);
+        self.suspended = true;
+    }
+
+    pub fn resume(&mut self, t: u64) {
+        self.rebase(t);
+        self.suspended = false;
+    }
+
+    /// The first true instant at or after `t` at which the agent's monotonic
+    /// reading reaches `target`; `None` while suspended (the host sleeps).
+    pub fn true_at_mono(&self, t: u64, target: Duration) -> Option<u64> {
+        if self.suspended {
+            return None;
+        }
+        let rate = self.rate();
+        let at = if self.wall_only {
+            // wall(t') >= origin + ceil(target in ms)
+            let want = self.wall_origin.saturating_add(
+                i64::try_from(target.as_nanos().div_ceil(1_000_000)).unwrap_or(i64::MAX),
+            );
+            let need = i128::from(want) - i128::from(self.base_wall_ms);
+            if need <= 0 {
+                return Some(t);
+            }
+            self.base_true
+                .saturating_add(u64::try_from((need * PPM + rate - 1) / rate).unwrap_or(u64::MAX))
+        } else {
+            let target_ns = i128::try_from(target.as_nanos()).unwrap_or(i128::MAX);
+            let need = target_ns - i128::from(self.base_mono_ns);
+            if need <= 0 {
+                return Some(t);
+            }
+            self.base_true
+                .saturating_add(u64::try_from((need + rate - 1) / rate).unwrap_or(u64::MAX))
+        };
+        Some(at.max(t))
+    }
+
+    /// True duration for `local_ms` of this clock's time (rounded up).
+    pub fn true_for_local(&self, local_ms: u64) -> u64 {
+        let rate = self.rate();
+        u64::try_from((i128::from(local_ms) * PPM + rate - 1) / rate).unwrap_or(u64::MAX)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn suspend_freezes_mono_not_wall() {
+        let mut c = HostClock::new(0, 1_000_000, Duration::from_secs(5), 0);
+        c.suspend(1000);
+        assert_eq!(c.mono_ns(5000), 6_000_000_000);
+        assert_eq!(c.wall_ms(5000), 1_005_000);
+        assert_eq!(c.true_at_mono(5000, Duration::from_secs(7)), None);
+        c.resume(5000);
+        assert_eq!(c.true_at_mono(5000, Duration::from_secs(7)), Some(6000));
+    }
+
+    #[test]
+    fn drift_and_steps() {
+        let mut c = HostClock::new(0, 0, Duration::ZERO, 1000);
+        assert_eq!(c.wall_ms(1_000_000), 1_001_000);
+        let t = c.true_at_mono(0, Duration::from_millis(1_001_000));
+        assert_eq!(t, Some(1_000_000));
+        c.step(1_000_000, -10_000);
+        assert_eq!(c.wall_ms(1_000_000), 991_000);
+        assert_eq!(c.mono_ns(1_000_000), 1_001_000_000_000);
+    }
+
+    #[test]
+    fn wall_only_mono_follows_a_step_back() {
+        let mut c = HostClock::new(0, 50_000, Duration::ZERO, 0);
+        c.set_wall_only(true);
+        let before = c.now(10_000).mono;
+        c.step(10_000, -5_000);
+        assert_eq!(c.now(10_000).mono, before - Duration::from_secs(5));
+        let at = c.true_at_mono(10_000, before).expect("running");
+        assert_eq!(at, 15_000);
+    }
+}

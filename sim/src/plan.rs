@@ -1,0 +1,244 @@
+//! What one run does: the population, the settings, the network, the clocks,
+//! the fault schedule, the planted bugs and the scenario's own expectations.
+
+pub const SEC: u64 = 1000;
+pub const MIN: u64 = 60 * SEC;
+pub const HOUR: u64 = 60 * MIN;
+pub const DAY: u64 = 24 * HOUR;
+
+/// One direction-symmetric link: delay, jitter, loss, duplication (netem-like).
+/// Reordering comes from jitter: two messages can overtake each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    pub delay_ms: u64,
+    pub jitter_ms: u64,
+    pub loss_ppm: u32,
+    pub dup_ppm: u32,
+}
+
+impl Link {
+    pub const LAN: Link = Link {
+        delay_ms: 1,
+        jitter_ms: 2,
+        loss_ppm: 0,
+        dup_ppm: 0,
+    };
+}
+
+/// HAProxy-style health checking of the two managers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LbConfig {
+    pub inter_ms: u64,
+    pub fall: u32,
+    pub rise: u32,
+}
+
+impl Default for LbConfig {
+    fn default() -> Self {
+        Self {
+            inter_ms: 2 * SEC,
+            fall: 3,
+            rise: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Host {
+    Comp(usize),
+    Mgr(usize),
+    Db,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    MgrCrash(usize),
+    MgrRestart(usize),
+    MgrHang(usize),
+    MgrUnhang(usize),
+    DbDown,
+    DbUp,
+    /// Manager `m` cannot reach the database (true) or can again (false).
+    MgrDbCut(usize, bool),
+    /// Load balancer to manager `m` and back: `to_mgr`, `to_lb` blocked or not.
+    LbCut {
+        m: usize,
+        to_mgr: bool,
+        to_lb: bool,
+    },
+    /// Components `from..to`: requests (`up`) and answers (`down`) blocked or not.
+    CompCut {
+        from: usize,
+        to: usize,
+        up: bool,
+        down: bool,
+    },
+    CompCrash(usize),
+    CompRestart(usize),
+    /// Crash components `from..to` now and restart them all within `spread_ms`
+    /// after `after_ms`: a burst of racing grant requests.
+    CrashBurst {
+        from: usize,
+        to: usize,
+        after_ms: u64,
+        spread_ms: u64,
+    },
+    AdminRevoke(usize),
+    AdminRelease(usize),
+    ClockStep(Host, i64),
+    Suspend(usize),
+    Resume(usize),
+    Flapping(bool),
+    /// An operator installs a new license (same limits) valid until `not_after_ms`
+    /// of true time (as read on a perfect clock).
+    InstallLicense {
+        not_after_ms: u64,
+    },
+    /// Nothing changes; health bookkeeping is refreshed (used at license expiry).
+    Mark,
+}
+
+/// Known bugs the simulator must catch, planted from the sim side only.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Bugs {
+    /// A store wrapper rewrites every insert/renewal to be held only until
+    /// `last_renewed + lease_ttl` instead of `+ grace + margin`.
+    pub reclaim_at_lease_ttl: bool,
+    /// The driver feeds agents a monotonic reading derived from the wall clock.
+    pub wall_clock_grace: bool,
+    /// Managers read the pool view in one transaction and commit the decision
+    /// computed from it in a later one (a grant check not serialised).
+    pub unserialised_grant: bool,
+}
+
+/// Scenario-specific outcomes checked after the run (on top of I1-I8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    Nothing,
+    NoStops,
+    /// Every component running at `from` stops once with grace expired, at its
+    /// own deadline (never earlier), and all run again by `liveness_at`.
+    AllStopAtDeadline {
+        from: u64,
+    },
+    /// No component even enters grace; I5 is measured.
+    NoGrace,
+    /// Both managers granted, some grants were refused for the limit.
+    Racing,
+    /// `stepped_back` stops at its own true deadline; `early` stops (a forward
+    /// step only shortens grace); `late_resume` stops right after it resumes;
+    /// nobody else stops.
+    ClockSkew {
+        stepped_back: usize,
+        early: Option<usize>,
+        late_resume: Option<usize>,
+    },
+    /// `restarted` components never run before `heal`; nobody is denied.
+    RestartInGrace {
+        restarted: Vec<usize>,
+        heal: u64,
+    },
+    CrashReclaim {
+        crashed: usize,
+        restarted: usize,
+        restarted_at: u64,
+        released: usize,
+        released_at: u64,
+        spares: Vec<usize>,
+    },
+    /// Nothing succeeds after `not_after`; everybody stops by their grace
+    /// deadline; after the new license everybody runs again.
+    LicenseExpiry {
+        not_after: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub scenario: String,
+    pub seed: u64,
+    pub components: usize,
+    pub end_ms: u64,
+    pub grace_s: u64,
+    pub renew_every_s: u64,
+    pub lease_ttl_s: u64,
+    pub reclaim_margin_s: u64,
+    pub max_servers: Option<u64>,
+    pub max_total_cores: Option<u64>,
+    pub cores: u32,
+    pub max_managers: u32,
+    /// License `not_after`, as true time on a perfect clock.
+    pub not_after_ms: u64,
+    pub comp_link: Link,
+    pub mgr_link: [Link; 2],
+    pub lb: LbConfig,
+    pub flapping: bool,
+    /// Component clocks: offset drawn in `[-x, x]` ms, drift in `[-p, p]` ppm.
+    pub comp_offset_ms: i64,
+    pub comp_ppm: i64,
+    pub mgr_offset_ms: [i64; 2],
+    pub mgr_ppm: [i64; 2],
+    pub db_ppm: i64,
+    /// Component `i` first starts at a time drawn in `[0, start_spread_ms]`,
+    /// or at the time given here.
+    pub start_spread_ms: u64,
+    pub late_starts: Vec<(usize, u64)>,
+    /// A supervisor restarts a component this long (plus up to 10 %) after it
+    /// had to stop; `None`: it stays stopped.
+    pub restart_after_stop_ms: Option<u64>,
+    pub faults: Vec<(u64, Fault)>,
+    /// When everything has healed: the liveness check runs at this time.
+    pub liveness_at: Option<u64>,
+    pub measure_failover: bool,
+    pub bugs: Bugs,
+    pub expect: Expect,
+    /// Stop at the first violation (faster for the swarm and the teeth tests).
+    pub stop_on_violation: bool,
+}
+
+impl Plan {
+    /// Defaults of PROTOCOL.md section 9 with a LAN and perfect clocks.
+    pub fn base(scenario: &str, seed: u64, components: usize, days: u64) -> Self {
+        Self {
+            scenario: scenario.into(),
+            seed,
+            components,
+            end_ms: days * DAY,
+            grace_s: 432_000,
+            renew_every_s: 300,
+            lease_ttl_s: 900,
+            reclaim_margin_s: 600,
+            max_servers: Some(components as u64),
+            max_total_cores: None,
+            cores: 4,
+            max_managers: 2,
+            not_after_ms: 365 * DAY,
+            comp_link: Link::LAN,
+            mgr_link: [Link::LAN, Link::LAN],
+            lb: LbConfig::default(),
+            flapping: false,
+            comp_offset_ms: 0,
+            comp_ppm: 0,
+            mgr_offset_ms: [0, 0],
+            mgr_ppm: [0, 0],
+            db_ppm: 0,
+            start_spread_ms: MIN,
+            late_starts: Vec::new(),
+            restart_after_stop_ms: None,
+            faults: Vec::new(),
+            liveness_at: None,
+            measure_failover: false,
+            bugs: Bugs::default(),
+            expect: Expect::Nothing,
+            stop_on_violation: false,
+        }
+    }
+
+    pub fn grace_ms(&self) -> u64 {
+        self.grace_s * SEC
+    }
+
+    pub fn at(&mut self, t: u64, f: Fault) {
+        self.faults.push((t, f));
+    }
+}

@@ -1,0 +1,200 @@
+//! What a run found: statistics, invariant verdicts and the trace hash.
+
+use crate::plan::{DAY, SEC};
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+pub const INVARIANTS: [&str; 8] = [
+    "I1 no over-use",
+    "I2 grace bound",
+    "I3 no cold start",
+    "I4 outage tolerance",
+    "I5 failover",
+    "I6 durability",
+    "I7 HA licence",
+    "I8 determinism",
+];
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Verdicts {
+    /// First violation of I1..I8 (index 0..8): (true ms, message), and a count.
+    pub first: [Option<(u64, String)>; 8],
+    pub count: [u64; 8],
+    pub liveness: Option<(u64, String)>,
+    pub expectation: Option<String>,
+}
+
+impl Verdicts {
+    pub fn fail(&mut self, inv: usize, t: u64, msg: String) {
+        let i = inv - 1;
+        self.count[i] += 1;
+        if self.first[i].is_none() {
+            self.first[i] = Some((t, msg));
+        }
+    }
+
+    pub fn failed(&self, inv: usize) -> bool {
+        self.count[inv - 1] > 0
+    }
+
+    pub fn fail_liveness(&mut self, t: u64, msg: String) {
+        if self.liveness.is_none() {
+            self.liveness = Some((t, msg));
+        }
+    }
+
+    pub fn fail_expectation(&mut self, msg: String) {
+        self.expectation = Some(msg);
+    }
+
+    pub fn any_failed(&self) -> bool {
+        self.count.iter().any(|c| *c > 0) || self.liveness.is_some() || self.expectation.is_some()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub scenario: String,
+    pub seed: u64,
+    pub components: usize,
+    pub days_ms: u64,
+    pub events: u64,
+    pub grants: u64,
+    pub renewals: u64,
+    pub time_in_grace_ms: u64,
+    pub stops: BTreeMap<String, u64>,
+    pub denials: BTreeMap<String, u64>,
+    pub failover_gap_ms: Option<u64>,
+    pub failover_bound_ms: Option<u64>,
+    pub manager_successes: [u64; 2],
+    pub verdicts: Verdicts,
+    pub trace_hash: u64,
+    pub max_resume_overrun_ms: u64,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        !self.verdicts.any_failed()
+    }
+
+    /// The first failure, in one line.
+    pub fn failure(&self) -> Option<String> {
+        for (i, f) in self.verdicts.first.iter().enumerate() {
+            if let Some((t, msg)) = f {
+                return Some(format!("{} violated at {} ms: {msg}", INVARIANTS[i], t));
+            }
+        }
+        if let Some((t, msg)) = &self.verdicts.liveness {
+            return Some(format!("liveness failed at {t} ms: {msg}"));
+        }
+        self.verdicts
+            .expectation
+            .as_ref()
+            .map(|e| format!("scenario expectation failed: {e}"))
+    }
+
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let days = self.days_ms as f64 / DAY as f64;
+        let _ = writeln!(
+            s,
+            "scenario {} seed {}: {} components, {days:.2} simulated days, {} events",
+            self.scenario, self.seed, self.components, self.events
+        );
+        let _ = writeln!(
+            s,
+            "grants {}  renewals {}  (manager-0 {} / manager-1 {} successes)",
+            self.grants, self.renewals, self.manager_successes[0], self.manager_successes[1]
+        );
+        let _ = writeln!(
+            s,
+            "time in grace {:.1} component-hours",
+            self.time_in_grace_ms as f64 / 3_600_000.0
+        );
+        let stops: Vec<String> = self.stops.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let _ = writeln!(
+            s,
+            "stops by reason: {}",
+            if stops.is_empty() {
+                "none".into()
+            } else {
+                stops.join(" ")
+            }
+        );
+        let denials: Vec<String> = self
+            .denials
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(
+            s,
+            "manager refusals: {}",
+            if denials.is_empty() {
+                "none".into()
+            } else {
+                denials.join(" ")
+            }
+        );
+        match (self.failover_gap_ms, self.failover_bound_ms) {
+            (Some(g), Some(b)) => {
+                let _ = writeln!(
+                    s,
+                    "worst renewal gap across failover: {:.3} s (bound {:.1} s: LB detection + request timeout + one backoff step)",
+                    g as f64 / SEC as f64,
+                    b as f64 / SEC as f64
+                );
+            }
+            (None, Some(b)) => {
+                let _ = writeln!(
+                    s,
+                    "worst renewal gap across failover: none measured (bound {:.1} s)",
+                    b as f64 / SEC as f64
+                );
+            }
+            _ => {
+                let _ = writeln!(
+                    s,
+                    "worst renewal gap across failover: no failover in this run"
+                );
+            }
+        }
+        if self.max_resume_overrun_ms > 0 {
+            let _ = writeln!(
+                s,
+                "worst stop after a grace deadline (host resumed past it; driver max_sleep 60 s): {:.3} s",
+                self.max_resume_overrun_ms as f64 / SEC as f64
+            );
+        }
+        for (i, name) in INVARIANTS.iter().enumerate() {
+            let v = match (&self.verdicts.first[i], i) {
+                (Some((t, msg)), _) => format!(
+                    "VIOLATED x{} (first at {t} ms: {msg})",
+                    self.verdicts.count[i]
+                ),
+                (None, 7) => format!("trace hash {:016x} (compare two runs)", self.trace_hash),
+                (None, _) => "ok".into(),
+            };
+            let _ = writeln!(s, "  {name:<22} {v}");
+        }
+        let _ = writeln!(
+            s,
+            "  {:<22} {}",
+            "liveness",
+            match &self.verdicts.liveness {
+                Some((t, m)) => format!("FAILED at {t} ms: {m}"),
+                None => "ok".into(),
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  {:<22} {}",
+            "scenario expectation",
+            match &self.verdicts.expectation {
+                Some(m) => format!("FAILED: {m}"),
+                None => "ok".into(),
+            }
+        );
+        let _ = writeln!(s, "trace hash {:016x}", self.trace_hash);
+        s
+    }
+}

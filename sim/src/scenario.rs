@@ -1,0 +1,544 @@
+//! The named scenarios of issue 6, and the swarm's draw of a scenario and its
+//! fault parameters from a seed.
+
+use crate::plan::{DAY, Expect, Fault, HOUR, Host, Link, MIN, Plan, SEC};
+use crate::rng::SimRng;
+
+pub const NAMES: [&str; 9] = [
+    "grace-survives",
+    "grace-expires",
+    "failover",
+    "split-brain",
+    "clock-skew",
+    "storage-outage",
+    "restart-in-grace",
+    "crash-reclaim",
+    "license-expiry",
+];
+
+/// Protocol time settings; the swarm shrinks them so a seed stays cheap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Scale {
+    pub grace_s: u64,
+    pub renew_every_s: u64,
+    pub lease_ttl_s: u64,
+}
+
+impl Scale {
+    /// PROTOCOL.md defaults: grace 5 days, renew 300 s, lease 900 s.
+    pub const DEFAULT: Scale = Scale {
+        grace_s: 432_000,
+        renew_every_s: 300,
+        lease_ttl_s: 900,
+    };
+}
+
+/// A named scenario; `None` for an unknown name. `days` 0 means "as long as
+/// the scenario needs".
+pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) -> Option<Plan> {
+    let mut p = Plan::base(name, seed, components.max(1), days.max(1));
+    p.grace_s = scale.grace_s;
+    p.renew_every_s = scale.renew_every_s;
+    p.lease_ttl_s = scale.lease_ttl_s;
+    let g = p.grace_ms();
+    let t0 = g / 5;
+    let l = HOUR.max(4 * p.renew_every_s * SEC);
+    let n = p.components;
+    let needed;
+    match name {
+        "grace-survives" => {
+            // Down for grace minus an hour (at full scale): the last renewal
+            // before the outage is at most renew_every + 10 % earlier.
+            let margin = (g / 120).max(3 * p.renew_every_s * SEC);
+            let heal = t0 + g - margin;
+            p.at(t0, Fault::MgrCrash(0));
+            p.at(t0, Fault::MgrCrash(1));
+            p.at(heal, Fault::MgrRestart(0));
+            p.at(heal, Fault::MgrRestart(1));
+            p.liveness_at = Some(heal + l);
+            p.expect = Expect::NoStops;
+            needed = heal + l + MIN;
+        }
+        "grace-expires" => {
+            let heal = t0 + g + g / 120;
+            p.at(t0, Fault::MgrCrash(0));
+            p.at(t0, Fault::MgrCrash(1));
+            p.at(heal, Fault::MgrRestart(0));
+            p.at(heal, Fault::MgrRestart(1));
+            p.restart_after_stop_ms = Some(5 * MIN);
+            p.liveness_at = Some(heal + l);
+            p.expect = Expect::AllStopAtDeadline { from: t0 };
+            needed = heal + l + MIN;
+        }
+        "failover" => {
+            p.measure_failover = true;
+            p.at(t0, Fault::MgrCrash(0));
+            p.at(t0 + g / 10, Fault::MgrRestart(0));
+            let hang = t0 + g / 5;
+            p.at(hang, Fault::MgrHang(0));
+            p.at(hang + g / 20, Fault::MgrUnhang(0));
+            p.liveness_at = Some(hang + g / 20 + l);
+            p.expect = Expect::NoGrace;
+            needed = hang + g / 20 + l + MIN;
+        }
+        "split-brain" => {
+            p.max_servers = Some((n as u64 * 2 / 3).max(1));
+            p.flapping = true;
+            p.comp_link = Link {
+                delay_ms: 2,
+                jitter_ms: 40,
+                loss_ppm: 0,
+                dup_ppm: 10_000,
+            };
+            p.restart_after_stop_ms = Some(3 * MIN);
+            let every = (g / 20).max(10 * MIN);
+            let mut t = t0;
+            while t < t0 + g {
+                p.at(
+                    t,
+                    Fault::CrashBurst {
+                        from: 0,
+                        to: n,
+                        after_ms: 30 * SEC,
+                        spread_ms: 300,
+                    },
+                );
+                for c in 0..n {
+                    p.at(t + SEC, Fault::AdminRelease(c));
+                }
+                t += every;
+            }
+            p.expect = Expect::Racing;
+            needed = t0 + g;
+        }
+        "clock-skew" => {
+            p.components = n.max(5);
+            p.max_servers = Some(p.components as u64);
+            p.mgr_offset_ms = [2 * HOUR as i64, -90 * SEC as i64];
+            p.mgr_ppm = [50, -50];
+            p.comp_offset_ms = 3 * DAY as i64;
+            p.comp_ppm = 200;
+            // c0: cut off, then its wall clock is set back 10 days: it must
+            // still stop at its true deadline (T2, I2).
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: 0,
+                    to: 1,
+                    up: true,
+                    down: true,
+                },
+            );
+            p.at(
+                t0 + HOUR.min(g / 10),
+                Fault::ClockStep(Host::Comp(0), -10 * DAY as i64),
+            );
+            // c1: suspended for 2/5 of grace: it must keep running.
+            p.at(t0, Fault::Suspend(1));
+            p.at(t0 + 2 * g / 5, Fault::Resume(1));
+            // c2: cut off, suspended across its deadline: it stops on resume.
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: 2,
+                    to: 3,
+                    up: true,
+                    down: true,
+                },
+            );
+            p.at(t0 + g / 5, Fault::Suspend(2));
+            p.at(t0 + g + g / 10, Fault::Resume(2));
+            // c3: cut off, wall clock set forward: grace can only get shorter.
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: 3,
+                    to: 4,
+                    up: true,
+                    down: true,
+                },
+            );
+            p.at(t0 + g / 5, Fault::ClockStep(Host::Comp(3), (g / 5) as i64));
+            // Everybody else rides out a manager outage of 2/5 grace under skew.
+            p.at(t0 + g / 5, Fault::MgrCrash(0));
+            p.at(t0 + g / 5, Fault::MgrCrash(1));
+            p.at(t0 + 3 * g / 5, Fault::MgrRestart(0));
+            p.at(t0 + 3 * g / 5, Fault::MgrRestart(1));
+            p.liveness_at = Some(t0 + 3 * g / 5 + l);
+            p.expect = Expect::ClockSkew {
+                stepped_back: 0,
+                early: Some(3),
+                late_resume: Some(2),
+            };
+            needed = t0 + g + g / 10 + 10 * MIN;
+        }
+        "storage-outage" => {
+            p.at(t0, Fault::DbDown);
+            p.at(t0 + 2 * g / 5, Fault::DbUp);
+            let t1 = t0 + g / 2;
+            p.at(t1, Fault::DbDown);
+            p.at(t1 + 45 * SEC, Fault::DbUp);
+            p.at(t1 + 10 * MIN, Fault::MgrDbCut(0, true));
+            p.at(t1 + 10 * MIN + HOUR, Fault::MgrDbCut(0, false));
+            p.liveness_at = Some(t1 + 10 * MIN + HOUR + l);
+            p.expect = Expect::NoStops;
+            needed = t1 + 10 * MIN + HOUR + l + MIN;
+        }
+        "restart-in-grace" => {
+            let heal = t0 + 2 * g / 5;
+            p.at(t0, Fault::MgrCrash(0));
+            p.at(t0, Fault::MgrCrash(1));
+            let half = n.div_ceil(2);
+            for c in 0..half {
+                p.at(t0 + g / 20, Fault::CompCrash(c));
+                p.at(t0 + g / 20 + HOUR.min(g / 20), Fault::CompRestart(c));
+            }
+            p.at(heal, Fault::MgrRestart(0));
+            p.at(heal, Fault::MgrRestart(1));
+            p.liveness_at = Some(heal + l);
+            p.expect = Expect::RestartInGrace {
+                restarted: (0..half).collect(),
+                heal,
+            };
+            needed = heal + l + MIN;
+        }
+        "crash-reclaim" => {
+            p.components = n.max(6);
+            let n = p.components;
+            p.max_servers = Some(n as u64 - 2);
+            p.late_starts = vec![(n - 2, 10 * MIN), (n - 1, 10 * MIN + 5 * SEC)];
+            p.restart_after_stop_ms = Some(30 * MIN);
+            let restarted_at = t0 + HOUR.min(g / 20);
+            let released_at = t0 + (3 * HOUR).min(g / 7);
+            p.at(t0, Fault::CompCrash(0));
+            p.at(t0, Fault::CompCrash(1));
+            p.at(restarted_at, Fault::CompRestart(1));
+            p.at(t0 + (2 * HOUR).min(g / 10), Fault::CompCrash(2));
+            p.at(released_at, Fault::AdminRelease(2));
+            p.expect = Expect::CrashReclaim {
+                crashed: 0,
+                restarted: 1,
+                restarted_at,
+                released: 2,
+                released_at,
+                spares: vec![n - 2, n - 1],
+            };
+            needed = t0 + g + p.reclaim_margin_s * SEC + 50 * MIN;
+        }
+        "license-expiry" => {
+            p.not_after_ms = t0;
+            p.restart_after_stop_ms = Some(10 * MIN);
+            let install = t0 + g + g / 24;
+            p.at(
+                install,
+                Fault::InstallLicense {
+                    not_after_ms: 365 * DAY,
+                },
+            );
+            p.liveness_at = Some(install + l);
+            p.expect = Expect::LicenseExpiry { not_after: t0 };
+            needed = install + l + MIN;
+        }
+        _ => return None,
+    }
+    if days == 0 {
+        p.end_ms = needed;
+    }
+    Some(p)
+}
+
+/// Simulated time a named scenario needs at `scale` (for warnings).
+pub fn needed_ms(name: &str, scale: Scale) -> Option<u64> {
+    named(name, 0, 6, 0, scale).map(|p| p.end_ms)
+}
+
+/// The swarm: scenario and fault parameters drawn from the seed alone.
+pub fn swarm(seed: u64) -> Plan {
+    let mut r = SimRng::new(seed ^ 0x5EED_5EED_5EED_5EED);
+    let grace_s = *r.pick(&[3600, 2 * 3600, 4 * 3600]);
+    let renew = (grace_s / 120).clamp(30, 300);
+    let scale = Scale {
+        grace_s,
+        renew_every_s: renew,
+        lease_ttl_s: renew * 3,
+    };
+    let components = usize::try_from(r.range(2, 10)).unwrap_or(2);
+    let pick = r.below(NAMES.len() as u64 + 3);
+    let mut p = if let Some(name) = NAMES.get(usize::try_from(pick).unwrap_or(99)) {
+        let mut p = named(name, seed, components, 0, scale).unwrap_or_else(|| unreachable!());
+        p.scenario = format!("swarm:{name}");
+        p
+    } else {
+        chaos(seed, components, scale, &mut r)
+    };
+    p.seed = seed;
+    p.stop_on_violation = true;
+    p
+}
+
+/// Random faults anywhere, all healed before the liveness check.
+fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
+    let mut p = Plan::base("swarm:chaos", seed, components, 1);
+    p.grace_s = scale.grace_s;
+    p.renew_every_s = scale.renew_every_s;
+    p.lease_ttl_s = scale.lease_ttl_s;
+    let g = p.grace_ms();
+    let t0 = g / 5;
+    let heal = t0 + g + g / 5;
+    let n = components;
+    p.max_servers = Some(r.range(1, n as u64));
+    p.max_managers = u32::try_from(r.range(1, 2)).unwrap_or(2);
+    p.restart_after_stop_ms = Some(r.range(1, 20) * MIN);
+    p.flapping = r.below(4) == 0;
+    p.comp_link = Link {
+        delay_ms: r.range(0, 20),
+        jitter_ms: r.range(0, 100),
+        loss_ppm: u32::try_from(r.range(0, 20_000)).unwrap_or(0),
+        dup_ppm: u32::try_from(r.range(0, 20_000)).unwrap_or(0),
+    };
+    for m in 0..2 {
+        p.mgr_link[m] = Link {
+            delay_ms: r.range(0, 5),
+            jitter_ms: r.range(0, 10),
+            loss_ppm: u32::try_from(r.range(0, 5_000)).unwrap_or(0),
+            dup_ppm: 0,
+        };
+        p.mgr_offset_ms[m] = r.range_i(-3_600_000, 3_600_000);
+        p.mgr_ppm[m] = r.range_i(-100, 100);
+    }
+    p.comp_offset_ms = r.range_i(0, 3 * DAY as i64);
+    p.comp_ppm = r.range_i(0, 300);
+    p.db_ppm = r.range_i(-50, 50);
+    let faults = r.range(1, 12);
+    let span = g + g / 10;
+    for _ in 0..faults {
+        let at = t0 + r.below(span);
+        let len = r.range(SEC, g * 6 / 5);
+        let end = (at + len).min(heal);
+        let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
+        let m = usize::try_from(r.below(2)).unwrap_or(0);
+        match r.below(12) {
+            0 => {
+                p.at(at, Fault::MgrCrash(m));
+                p.at(end, Fault::MgrRestart(m));
+            }
+            1 => {
+                p.at(at, Fault::MgrHang(m));
+                p.at(end, Fault::MgrUnhang(m));
+            }
+            2 => {
+                p.at(at, Fault::DbDown);
+                p.at(end, Fault::DbUp);
+            }
+            3 => {
+                p.at(at, Fault::MgrDbCut(m, true));
+                p.at(end, Fault::MgrDbCut(m, false));
+            }
+            4 => {
+                let (to_mgr, to_lb) = match r.below(3) {
+                    0 => (true, false),
+                    1 => (false, true),
+                    _ => (true, true),
+                };
+                p.at(at, Fault::LbCut { m, to_mgr, to_lb });
+                p.at(
+                    end,
+                    Fault::LbCut {
+                        m,
+                        to_mgr: false,
+                        to_lb: false,
+                    },
+                );
+            }
+            5 => {
+                let to = (c + 1 + usize::try_from(r.below(n as u64)).unwrap_or(0)).min(n);
+                let (up, down) = match r.below(3) {
+                    0 => (true, false),
+                    1 => (false, true),
+                    _ => (true, true),
+                };
+                p.at(
+                    at,
+                    Fault::CompCut {
+                        from: c,
+                        to,
+                        up,
+                        down,
+                    },
+                );
+                p.at(
+                    end,
+                    Fault::CompCut {
+                        from: c,
+                        to,
+                        up: false,
+                        down: false,
+                    },
+                );
+            }
+            6 => {
+                p.at(at, Fault::CompCrash(c));
+                p.at(end.min(at + r.range(SEC, 2 * HOUR)), Fault::CompRestart(c));
+            }
+            7 => {
+                p.at(at, Fault::Suspend(c));
+                p.at(end, Fault::Resume(c));
+            }
+            8 => {
+                let step = r.range_i(-10 * DAY as i64, DAY as i64);
+                p.at(at, Fault::ClockStep(Host::Comp(c), step));
+            }
+            9 => {
+                let step = r.range_i(-1000, 2 * HOUR as i64);
+                p.at(at, Fault::ClockStep(Host::Mgr(m), step));
+            }
+            10 => {
+                if r.below(2) == 0 {
+                    p.at(at, Fault::AdminRelease(c));
+                } else {
+                    p.at(at, Fault::AdminRevoke(c));
+                }
+            }
+            _ => {
+                p.at(
+                    at,
+                    Fault::CrashBurst {
+                        from: 0,
+                        to: n,
+                        after_ms: r.range(0, 60) * SEC,
+                        spread_ms: r.range(0, 2000),
+                    },
+                );
+            }
+        }
+    }
+    // Heal everything, then liveness.
+    for m in 0..2 {
+        p.at(heal, Fault::MgrRestart(m));
+        p.at(heal, Fault::MgrDbCut(m, false));
+        p.at(
+            heal,
+            Fault::LbCut {
+                m,
+                to_mgr: false,
+                to_lb: false,
+            },
+        );
+    }
+    p.at(heal, Fault::DbUp);
+    p.at(
+        heal,
+        Fault::CompCut {
+            from: 0,
+            to: n,
+            up: false,
+            down: false,
+        },
+    );
+    for c in 0..n {
+        p.at(heal, Fault::Resume(c));
+        p.at(heal, Fault::CompRestart(c));
+    }
+    let l = HOUR.max(4 * p.renew_every_s * SEC);
+    p.liveness_at = Some(heal + l);
+    p.end_ms = heal + l + MIN;
+    p
+}
+
+/// Plans for the teeth tests: each draws, from the seed, a situation in which
+/// the planted bug `bug` (1, 2 or 3) would show, with small protocol times.
+/// With `planted` false the same plan runs against the code as it is.
+pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
+    let mut r = SimRng::new(seed ^ 0x7EE7_7EE7);
+    let n = usize::try_from(r.range(3, 8)).unwrap_or(3);
+    let mut p = Plan::base(&format!("teeth-{bug}"), seed, n, 1);
+    p.grace_s = 2 * 3600;
+    p.renew_every_s = 60;
+    p.lease_ttl_s = 180;
+    p.comp_link = Link {
+        delay_ms: r.range(0, 5),
+        jitter_ms: r.range(0, 50),
+        loss_ppm: 0,
+        dup_ppm: 0,
+    };
+    p.restart_after_stop_ms = Some(r.range(1, 10) * MIN);
+    p.stop_on_violation = true;
+    let g = p.grace_ms();
+    let t0 = 10 * MIN + r.below(20 * MIN);
+    match bug {
+        1 => {
+            // A component cut off (both ways, or requests only) for less than
+            // grace, while a spare keeps asking for a slot.
+            p.max_servers = Some(n as u64 - 1);
+            let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
+            let down = r.below(2) == 0;
+            let len = r.range(10 * MIN, g * 3 / 4);
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: c,
+                    to: c + 1,
+                    up: true,
+                    down,
+                },
+            );
+            p.at(
+                t0 + len,
+                Fault::CompCut {
+                    from: c,
+                    to: c + 1,
+                    up: false,
+                    down: false,
+                },
+            );
+            p.end_ms = t0 + len + HOUR;
+            p.bugs.reclaim_at_lease_ttl = planted;
+        }
+        2 => {
+            // A component cut off for longer than grace whose wall clock is set
+            // back while it is in grace.
+            let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: c,
+                    to: c + 1,
+                    up: true,
+                    down: true,
+                },
+            );
+            let step_at = t0 + r.range(p.lease_ttl_s * SEC, g - MIN);
+            let back = r.range(MIN, 10 * DAY);
+            p.at(step_at, Fault::ClockStep(Host::Comp(c), -(back as i64)));
+            p.end_ms = t0 + g + 2 * HOUR;
+            p.bugs.wall_clock_grace = planted;
+        }
+        _ => {
+            // Split brain: both managers serve through a flapping LB while
+            // bursts of restarts race for too few slots.
+            p.max_servers = Some((n as u64 / 2).max(1));
+            p.flapping = true;
+            let bursts = r.range(1, 4);
+            for i in 0..bursts {
+                let at = t0 + i * 20 * MIN;
+                p.at(
+                    at,
+                    Fault::CrashBurst {
+                        from: 0,
+                        to: n,
+                        after_ms: r.range(5, 30) * SEC,
+                        spread_ms: r.range(0, 500),
+                    },
+                );
+                // The operator frees the crashed servers' slots, so the
+                // restarts race for free slots.
+                for c in 0..n {
+                    p.at(at + SEC, Fault::AdminRelease(c));
+                }
+            }
+            p.end_ms = t0 + bursts * 20 * MIN + 30 * MIN;
+            p.bugs.unserialised_grant = planted;
+        }
+    }
+    p
+}

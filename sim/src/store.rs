@@ -1,0 +1,151 @@
+//! The store each simulated manager talks to: the shared in-memory database
+//! behind a per-manager connection that a partition can cut, and (only for the
+//! teeth tests) a planted reclaim bug. The code under test is not touched.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use tenure_core::health::ManagerRecord;
+use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
+use tenure_core::{GrantId, UnixMillis};
+use tenure_storage::{MemoryStore, StorageError, Store, StoredLicense, Tx};
+
+#[derive(Clone)]
+pub struct SimStore {
+    inner: MemoryStore,
+    reachable: Arc<AtomicBool>,
+    /// Planted bug 1: held only until `last_renewed + lease_ttl`.
+    reclaim_after_ms: Option<u64>,
+}
+
+impl std::fmt::Debug for SimStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimStore").finish_non_exhaustive()
+    }
+}
+
+impl SimStore {
+    pub fn new(inner: MemoryStore, reclaim_after_ms: Option<u64>) -> Self {
+        Self {
+            inner,
+            reachable: Arc::new(AtomicBool::new(true)),
+            reclaim_after_ms,
+        }
+    }
+
+    pub fn set_reachable(&self, up: bool) {
+        self.reachable.store(up, Ordering::SeqCst);
+    }
+
+    pub fn reachable(&self) -> bool {
+        self.reachable.load(Ordering::SeqCst)
+    }
+}
+
+impl Store for SimStore {
+    fn transaction<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        if !self.reachable() {
+            return Err(StorageError::Unavailable(
+                "simulated partition between manager and database".into(),
+            ));
+        }
+        match self.reclaim_after_ms {
+            None => self.inner.transaction(f),
+            Some(ms) => self.inner.transaction(&mut |tx| {
+                let mut bug = BuggyTx { inner: tx, ms };
+                f(&mut bug)
+            }),
+        }
+    }
+}
+
+/// Delegates everything, but rewrites `held_until` of inserts and renewals.
+struct BuggyTx<'a> {
+    inner: &'a mut dyn Tx,
+    ms: u64,
+}
+
+impl Tx for BuggyTx<'_> {
+    fn now(&mut self) -> Result<UnixMillis, StorageError> {
+        self.inner.now()
+    }
+    fn lock_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError> {
+        self.inner.lock_pool(pool)
+    }
+    fn pool_view(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+    ) -> Result<PoolView, StorageError> {
+        self.inner.pool_view(instance, now, expired_limit)
+    }
+    fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError> {
+        self.inner.grant(id)
+    }
+    fn grant_by_instance(
+        &mut self,
+        instance: &Instance,
+    ) -> Result<Option<HeldGrant>, StorageError> {
+        self.inner.grant_by_instance(instance)
+    }
+    fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError> {
+        self.inner.end_reason(id)
+    }
+    fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError> {
+        let ttl = std::time::Duration::from_millis(self.ms);
+        match mutation {
+            Mutation::Insert(g) => {
+                let mut g = g.clone();
+                g.held_until = g.last_renewed.saturating_add(ttl);
+                self.inner.apply(&Mutation::Insert(g))
+            }
+            Mutation::Renew {
+                grant_id,
+                last_renewed,
+                client_skew_ms,
+                ..
+            } => self.inner.apply(&Mutation::Renew {
+                grant_id: *grant_id,
+                last_renewed: *last_renewed,
+                held_until: last_renewed.saturating_add(ttl),
+                client_skew_ms: *client_skew_ms,
+            }),
+            other => self.inner.apply(other),
+        }
+    }
+    fn expired(&mut self, now: UnixMillis, limit: usize) -> Result<Vec<HeldGrant>, StorageError> {
+        self.inner.expired(now, limit)
+    }
+    fn held_grants(&mut self) -> Result<Vec<HeldGrant>, StorageError> {
+        self.inner.held_grants()
+    }
+    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
+        self.inner.pool_totals(now)
+    }
+    fn usage_since(
+        &mut self,
+        since: UnixMillis,
+        limit: usize,
+    ) -> Result<Vec<UsageRow>, StorageError> {
+        self.inner.usage_since(since, limit)
+    }
+    fn license(&mut self) -> Result<Option<StoredLicense>, StorageError> {
+        self.inner.license()
+    }
+    fn put_license(&mut self, license: &StoredLicense) -> Result<(), StorageError> {
+        self.inner.put_license(license)
+    }
+    fn managers(&mut self) -> Result<Vec<ManagerRecord>, StorageError> {
+        self.inner.managers()
+    }
+    fn put_manager(&mut self, record: &ManagerRecord) -> Result<(), StorageError> {
+        self.inner.put_manager(record)
+    }
+    fn delete_manager(&mut self, node_id: &str) -> Result<(), StorageError> {
+        self.inner.delete_manager(node_id)
+    }
+}

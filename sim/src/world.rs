@@ -1,0 +1,1892 @@
+//! The event loop: hosts, clocks, network, load balancer, managers, faults,
+//! and the invariant checks after every event.
+
+use crate::clock::HostClock;
+use crate::plan::{Bugs, Expect, Fault, Host, Link, MIN, Plan, SEC};
+use crate::report::{Report, Verdicts};
+use crate::rng::{Fnv64, SimRng};
+use crate::store::SimStore;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap};
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+use tenure_core::agent::{
+    Agent, AgentConfig, Event, Request, RequestId, Response, State, StopReason, TransportError,
+};
+use tenure_core::health::{LIVENESS, NotServing};
+use tenure_core::license::{License, Limits, SecretKey, sign};
+use tenure_core::manager::{self as decide, PoolView};
+use tenure_core::names::{Hostname, Name};
+use tenure_core::wire::{GrantRequest, GrantResponse, HostFacts, Instance};
+use tenure_core::{ErrorBody, ErrorCode, GrantId, UnixMillis};
+use tenure_storage::{InstallPolicy, Manager, ManagerError, MemoryStore, Store};
+
+/// True time 0 reads this on a perfect wall clock (2027-01-15).
+pub const WALL0: i64 = 1_800_000_000_000;
+/// The real agent's `max_sleep` default; the sim emulates it exactly (see `Comp::chain`).
+pub const DRIVER_MAX_SLEEP_MS: u64 = 60 * SEC;
+const HEARTBEAT_MS: u64 = 2 * SEC;
+const SWEEP_MS: u64 = 60 * SEC;
+/// HAProxy `timeout connect`: a blocked LB-to-manager link answers 503 after it.
+const LB_CONNECT_TIMEOUT_MS: u64 = 5 * SEC;
+/// Scheduling and rounding slack on I2 (ms).
+const I2_SLACK_MS: u64 = 2;
+
+#[derive(Debug)]
+enum Ev {
+    Wake {
+        c: u32,
+        token: u64,
+    },
+    ToLb {
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        req: Box<Request>,
+    },
+    ToMgr {
+        m: u8,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        req: Box<Request>,
+    },
+    ToComp {
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        resp: Box<Result<Response, TransportError>>,
+    },
+    StaleCommit {
+        m: u8,
+        inc: u32,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        pending: Box<PendingGrant>,
+    },
+    Heartbeat {
+        m: u8,
+        inc: u32,
+    },
+    Sweep {
+        m: u8,
+        inc: u32,
+    },
+    Check {
+        m: u8,
+    },
+    Restart {
+        c: u32,
+        gen_: u32,
+    },
+    Fault(u32),
+    Liveness,
+}
+
+#[derive(Debug)]
+struct PendingGrant {
+    req: GrantRequest,
+    view: PoolView,
+    now: UnixMillis,
+    license: Arc<License>,
+    id: GrantId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MgrStatus {
+    Up,
+    Crashed,
+    Hung,
+}
+
+struct Mgr {
+    manager: Manager<SimStore>,
+    store: SimStore,
+    node_id: String,
+    clock: HostClock,
+    status: MgrStatus,
+    inc: u32,
+    /// Last heartbeat that reached storage: (local wall ms, serving).
+    node: Option<(i64, Result<(), NotServing>)>,
+    grants_ok: u64,
+}
+
+impl Mgr {
+    fn serving(&self, t: u64) -> Result<(), NotServing> {
+        let local = self.clock.wall_ms(t);
+        match &self.node {
+            Some((at, s)) if local < at.saturating_add(10_000) => s.clone(),
+            _ => Err(NotServing::StorageUnavailable),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Grant,
+    Renew,
+    Release,
+}
+
+struct Comp {
+    req: GrantRequest,
+    clock: HostClock,
+    agent: Option<Agent>,
+    gen_: u32,
+    token: u64,
+    wake_at: Option<u64>,
+    last_call_mono_ns: u64,
+    /// A wall step or a resume happened since the last call: the real driver
+    /// (max_sleep 60 s) wakes within 60 s of monotonic time after its last
+    /// call to notice it. Otherwise those wake-ups are no-ops and are skipped.
+    chain: bool,
+    crashed: bool,
+    up_blocked: bool,
+    down_blocked: bool,
+    inflight: Vec<(RequestId, u64, Kind)>,
+    running: bool,
+    counted: bool,
+    forfeited: Option<GrantId>,
+    last_ok_send: u64,
+    grace_ms: u64,
+    i2_base: u64,
+    i2_allowed: u64,
+    i2_epoch: u64,
+    grace_since: Option<u64>,
+    healthy_since: Option<u64>,
+    best_window: u64,
+    i5_pending: Option<u64>,
+    i5_attempt: Option<u64>,
+    stops: Vec<StopRec>,
+    starts: Vec<u64>,
+    entered_grace: bool,
+    last_resume: u64,
+    /// When the answer to the request in flight is sure to arrive (or reach a
+    /// manager): wake-ups at or after it are deferred (`deferred`).
+    guard: Option<(u64, RequestId)>,
+    resumed_late: bool,
+    deferred: Option<u64>,
+}
+
+/// One stop of a component: when, why, and its true grace deadline then.
+#[derive(Debug, Clone, Copy)]
+pub struct StopRec {
+    pub t: u64,
+    /// The earliest a correct agent may stop: a fast clock measures grace early.
+    pub earliest: u64,
+    pub reason: StopReason,
+    pub deadline: u64,
+    pub allowed: u64,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Backend {
+    up: bool,
+    ok_run: u32,
+    fail_run: u32,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("World")
+            .field("scenario", &self.plan.scenario)
+            .field("t", &self.t)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct World {
+    plan: Plan,
+    rng: SimRng,
+    t: u64,
+    seq: u64,
+    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    slab: Vec<Option<Ev>>,
+    free: Vec<u32>,
+    comps: Vec<Comp>,
+    mgrs: Vec<Mgr>,
+    checker: MemoryStore,
+    db_now: Arc<AtomicI64>,
+    db_clock: HostClock,
+    db_up: bool,
+    lb: [Backend; 2],
+    lb_to_mgr: [bool; 2],
+    mgr_to_lb: [bool; 2],
+    flapping: bool,
+    scratch_tx: Vec<tenure_core::agent::Transmit>,
+    scratch_ev: Vec<Event>,
+    next_check: [u64; 2],
+    pending_faults: BinaryHeap<Reverse<u64>>,
+    limit_servers: Option<u64>,
+    limit_cores: Option<u64>,
+    vendor: SecretKey,
+    license: License,
+    config: AgentConfig,
+    servers: u64,
+    cores: u64,
+    ledger: BTreeMap<GrantId, i64>,
+    i2_hints: BinaryHeap<Reverse<(u64, u32, u64)>>,
+    hash: Fnv64,
+    trace: Option<Box<dyn Write>>,
+    // statistics
+    events: u64,
+    renewals: u64,
+    grants: u64,
+    grace_ms_total: u64,
+    denials: BTreeMap<String, u64>,
+    stops: BTreeMap<String, u64>,
+    failover: Option<u64>,
+    worst_gap: Option<u64>,
+    failover_bound: u64,
+    late_successes: u64,
+    verdicts: Verdicts,
+    held_until_at_crash: BTreeMap<usize, u64>,
+    max_resume_overrun: u64,
+}
+
+fn name(s: &str) -> Name {
+    Name::parse("sim", s).unwrap_or_else(|e| panic!("sim name {s}: {e}"))
+}
+
+fn reason_label(r: StopReason) -> String {
+    match r {
+        StopReason::Requested => "requested".into(),
+        StopReason::GraceExpired => "grace_expired".into(),
+        StopReason::Revoked => "revoked".into(),
+        StopReason::LicenseExpired => "license_expired".into(),
+        StopReason::Denied { code, .. } => format!(
+            "denied_{}",
+            code.map_or("no_code", tenure_core::ErrorCode::as_str)
+        ),
+    }
+}
+
+fn err_resp(code: ErrorCode, msg: impl Into<String>) -> Result<Response, TransportError> {
+    Ok(Response::Error {
+        status: code.http_status(),
+        body: Some(ErrorBody::new(code, msg)),
+    })
+}
+
+fn lb_unavailable() -> Result<Response, TransportError> {
+    // HAProxy's own 503 page: not a Tenure error body.
+    Ok(Response::Error {
+        status: 503,
+        body: None,
+    })
+}
+
+fn make_license(plan: &Plan, not_after_ms: u64) -> License {
+    let mut products = BTreeMap::new();
+    products.insert(
+        name("vdp"),
+        Limits {
+            max_servers: plan.max_servers,
+            max_cores_per_server: None,
+            max_total_cores: plan.max_total_cores,
+            extra: BTreeMap::new(),
+        },
+    );
+    let mut limits = BTreeMap::new();
+    limits.insert(name("production"), products);
+    License {
+        license_id: format!("sim-{}", not_after_ms),
+        licensee: "Simulated Co".into(),
+        issued_at: UnixMillis(WALL0 - 86_400_000 + (not_after_ms / 1000) as i64),
+        not_before: UnixMillis(WALL0 - 86_400_000),
+        not_after: UnixMillis(WALL0 + not_after_ms as i64),
+        max_managers: plan.max_managers,
+        grace_period_s: plan.grace_s,
+        limits,
+        extra: BTreeMap::new(),
+    }
+}
+
+impl World {
+    pub fn new(plan: Plan, trace: Option<Box<dyn Write>>) -> Self {
+        let mut rng = SimRng::new(plan.seed);
+        let db_now = Arc::new(AtomicI64::new(WALL0));
+        let db_clock = HostClock::new(0, WALL0, Duration::ZERO, plan.db_ppm);
+        let reader = db_now.clone();
+        let checker = MemoryStore::new(Arc::new(move || UnixMillis(reader.load(Ordering::SeqCst))));
+        let vendor = SecretKey::from_seed([7; 32]);
+        let license = make_license(&plan, plan.not_after_ms);
+        let armoured = sign(&license, &vendor).unwrap_or_else(|e| panic!("sign: {e}"));
+        let cfg = tenure_core::manager::ManagerConfig {
+            lease_ttl: Duration::from_secs(plan.lease_ttl_s),
+            renew_every: Duration::from_secs(plan.renew_every_s),
+            reclaim_margin: Duration::from_secs(plan.reclaim_margin_s),
+        };
+        let bug_ttl = plan
+            .bugs
+            .reclaim_at_lease_ttl
+            .then_some(plan.lease_ttl_s * SEC);
+        let mut mgrs = Vec::new();
+        for m in 0..2 {
+            let store = SimStore::new(checker.clone(), bug_ttl);
+            let manager = Manager::new(store.clone(), cfg, vec![vendor.verifying_key()]);
+            let clock = HostClock::new(
+                0,
+                WALL0 + plan.mgr_offset_ms[m],
+                Duration::ZERO,
+                plan.mgr_ppm[m],
+            );
+            mgrs.push(Mgr {
+                manager,
+                store,
+                node_id: format!("manager-{m}"),
+                clock,
+                status: MgrStatus::Up,
+                inc: 0,
+                node: None,
+                grants_ok: 0,
+            });
+        }
+        if let Err(e) = mgrs[0]
+            .manager
+            .install_license(&armoured, InstallPolicy::IfNewer)
+        {
+            panic!("install license: {e}");
+        }
+        let template = GrantRequest {
+            instance: Instance {
+                environment: name("production"),
+                product: name("vdp"),
+                hostname: Hostname::parse("c0.sim.example").unwrap_or_else(|e| panic!("{e}")),
+                port: 9000,
+            },
+            facts: HostFacts {
+                cores: plan.cores,
+                ip: None,
+                version: Some("9.1.0".into()),
+            },
+            client_time: None,
+        };
+        let mut config = AgentConfig::new(template.clone(), 1);
+        // The real 60 s cap is emulated by the driver (`Comp::chain`), so the
+        // agent itself may sleep until its next real deadline.
+        config.max_sleep = Duration::from_secs(86_400);
+        let mut comps = Vec::new();
+        for i in 0..plan.components {
+            let mut req = template.clone();
+            req.instance.hostname =
+                Hostname::parse(&format!("c{i}.sim.example")).unwrap_or_else(|e| panic!("{e}"));
+            let offset = rng.range_i(-plan.comp_offset_ms, plan.comp_offset_ms);
+            let ppm = rng.range_i(-plan.comp_ppm, plan.comp_ppm);
+            let mono0 = Duration::from_secs(rng.range(1, 1_000_000));
+            let mut clock = HostClock::new(0, WALL0 + offset, mono0, ppm);
+            clock.set_wall_only(plan.bugs.wall_clock_grace);
+            comps.push(Comp {
+                req,
+                clock,
+                agent: None,
+                gen_: 0,
+                token: 0,
+                wake_at: None,
+                last_call_mono_ns: 0,
+                chain: false,
+                crashed: true,
+                up_blocked: false,
+                down_blocked: false,
+                inflight: Vec::new(),
+                running: false,
+                counted: false,
+                forfeited: None,
+                last_ok_send: 0,
+                grace_ms: 0,
+                i2_base: 0,
+                i2_allowed: 0,
+                i2_epoch: 0,
+                grace_since: None,
+                healthy_since: None,
+                best_window: 0,
+                i5_pending: None,
+                i5_attempt: None,
+                stops: Vec::new(),
+                starts: Vec::new(),
+                entered_grace: false,
+                last_resume: 0,
+                guard: None,
+                deferred: None,
+                resumed_late: false,
+            });
+        }
+        let lbc = plan.lb;
+        let d = lbc.inter_ms * u64::from(lbc.fall) + lbc.inter_ms;
+        let x = d + 10 * SEC;
+        let step = (x / SEC + 1).next_power_of_two() * SEC;
+        let failover_bound = x + step.min(plan.renew_every_s * SEC) + 2 * SEC;
+        let flapping = plan.flapping;
+        let mut w = Self {
+            rng,
+            t: 0,
+            seq: 0,
+            heap: BinaryHeap::new(),
+            slab: Vec::new(),
+            free: Vec::new(),
+            comps,
+            mgrs,
+            checker,
+            db_now,
+            db_clock,
+            db_up: true,
+            lb: [Backend {
+                up: true,
+                ok_run: 0,
+                fail_run: 0,
+            }; 2],
+            lb_to_mgr: [false; 2],
+            mgr_to_lb: [false; 2],
+            flapping,
+            scratch_tx: Vec::new(),
+            scratch_ev: Vec::new(),
+            next_check: [0; 2],
+            pending_faults: BinaryHeap::new(),
+            limit_servers: plan.max_servers,
+            limit_cores: plan.max_total_cores,
+            vendor,
+            license,
+            config,
+            servers: 0,
+            cores: 0,
+            ledger: BTreeMap::new(),
+            i2_hints: BinaryHeap::new(),
+            hash: Fnv64::default(),
+            trace,
+            events: 0,
+            renewals: 0,
+            grants: 0,
+            grace_ms_total: 0,
+            denials: BTreeMap::new(),
+            stops: BTreeMap::new(),
+            failover: None,
+            worst_gap: None,
+            failover_bound,
+            late_successes: 0,
+            verdicts: Verdicts::default(),
+            held_until_at_crash: BTreeMap::new(),
+            max_resume_overrun: 0,
+            plan,
+        };
+        w.schedule_start();
+        w
+    }
+
+    fn push(&mut self, at: u64, ev: Ev) {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.slab[s as usize] = Some(ev);
+                s
+            }
+            None => {
+                self.slab.push(Some(ev));
+                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
+            }
+        };
+        self.seq += 1;
+        self.heap.push(Reverse((at, self.seq, slot)));
+    }
+
+    fn push_fault(&mut self, at: u64, i: u32) {
+        self.pending_faults.push(Reverse(at));
+        self.push(at, Ev::Fault(i));
+    }
+
+    fn schedule_start(&mut self) {
+        self.push(0, Ev::Heartbeat { m: 0, inc: 0 });
+        self.push(1, Ev::Heartbeat { m: 1, inc: 0 });
+        self.push(SWEEP_MS, Ev::Sweep { m: 0, inc: 0 });
+        self.push(SWEEP_MS + 7, Ev::Sweep { m: 1, inc: 0 });
+        self.push(self.plan.lb.inter_ms, Ev::Check { m: 0 });
+        self.push(self.plan.lb.inter_ms + 3, Ev::Check { m: 1 });
+        self.next_check = [self.plan.lb.inter_ms, self.plan.lb.inter_ms + 3];
+        for c in 0..self.comps.len() {
+            let at = match self.plan.late_starts.iter().find(|(i, _)| *i == c) {
+                Some((_, at)) => *at,
+                None => self.rng.range(SEC, SEC.max(self.plan.start_spread_ms)),
+            };
+            self.push(
+                at,
+                Ev::Restart {
+                    c: c as u32,
+                    gen_: 0,
+                },
+            );
+        }
+        let faults = self.plan.faults.clone();
+        for (i, (at, _)) in faults.iter().enumerate() {
+            self.push_fault(*at, i as u32);
+        }
+        if self.plan.not_after_ms < self.plan.end_ms {
+            let i = self.plan.faults.len();
+            self.plan.faults.push((self.plan.not_after_ms, Fault::Mark));
+            self.push_fault(self.plan.not_after_ms, i as u32);
+        }
+        if let Some(at) = self.plan.liveness_at {
+            self.push(at, Ev::Liveness);
+        }
+    }
+
+    fn trace_line(&mut self, line: std::fmt::Arguments<'_>) {
+        if let Some(w) = self.trace.as_mut() {
+            let _ = writeln!(w, "{:>12} {}", self.t, line);
+        }
+    }
+
+    fn violate(&mut self, inv: usize, msg: String) {
+        self.trace_line(format_args!("VIOLATION I{inv}: {msg}"));
+        self.verdicts.fail(inv, self.t, msg);
+    }
+
+    pub fn run(mut self) -> Report {
+        while let Some(Reverse((at, _, slot))) = self.heap.pop() {
+            if at > self.plan.end_ms {
+                break;
+            }
+            let Some(ev) = self.slab[slot as usize].take() else {
+                continue;
+            };
+            self.free.push(slot);
+            self.t = at;
+            self.db_now
+                .store(self.db_clock.wall_ms(at), Ordering::SeqCst);
+            self.events += 1;
+            self.handle(ev);
+            self.check_after_event();
+            if self.plan.stop_on_violation && self.verdicts.any_failed() {
+                break;
+            }
+        }
+        self.t = self.t.max(self.plan.end_ms.min(self.t));
+        self.finish()
+    }
+
+    fn handle(&mut self, ev: Ev) {
+        match ev {
+            Ev::Wake { c, token } => {
+                self.hash.u64(self.t ^ (1 << 60) ^ u64::from(c));
+                let comp = &self.comps[c as usize];
+                if comp.token != token || comp.crashed || comp.clock.is_suspended() {
+                    return;
+                }
+                let now = comp.clock.now(self.t);
+                self.comps[c as usize].wake_at = None;
+                if let Some(a) = self.comps[c as usize].agent.as_mut() {
+                    a.handle_timeout(now);
+                }
+                self.after_agent(c as usize, None);
+            }
+            Ev::ToLb { c, gen_, id, req } => {
+                self.hash
+                    .u64(self.t ^ (2 << 60) ^ u64::from(c) ^ (id.0 << 20));
+                self.at_lb(c, gen_, id, req, 0, false);
+            }
+            Ev::ToMgr {
+                m,
+                c,
+                gen_,
+                id,
+                req,
+            } => {
+                self.hash
+                    .u64(self.t ^ (3 << 60) ^ u64::from(c) ^ (u64::from(m) << 40));
+                self.at_mgr(m as usize, c, gen_, id, *req);
+            }
+            Ev::ToComp { c, gen_, id, resp } => {
+                self.hash
+                    .u64(self.t ^ (4 << 60) ^ u64::from(c) ^ (id.0 << 20));
+                if self.comps[c as usize].guard == Some((self.t, id))
+                    && self.comps[c as usize].gen_ == gen_
+                {
+                    // The answer comes now; the agent call below reschedules.
+                    let comp = &mut self.comps[c as usize];
+                    comp.guard = None;
+                    comp.deferred = None;
+                    comp.wake_at = None;
+                }
+                let comp = &self.comps[c as usize];
+                if comp.gen_ != gen_ || comp.crashed || comp.clock.is_suspended() {
+                    return;
+                }
+                let now = comp.clock.now(self.t);
+                let resp = *resp;
+                let granted = match &resp {
+                    Ok(Response::Granted(g)) => Some(g.grant_id),
+                    _ => None,
+                };
+                if let Some(a) = self.comps[c as usize].agent.as_mut() {
+                    a.handle_response(now, id, resp);
+                }
+                self.after_agent(c as usize, Some((id, granted)));
+            }
+            Ev::StaleCommit {
+                m,
+                inc,
+                c,
+                gen_,
+                id,
+                pending,
+            } => {
+                self.hash.u64(self.t ^ (5 << 60) ^ u64::from(c));
+                let mgr = &self.mgrs[m as usize];
+                if mgr.inc != inc || mgr.status != MgrStatus::Up {
+                    return;
+                }
+                let resp = self.stale_commit(m as usize, *pending);
+                self.answer(m as usize, c, gen_, id, resp, false);
+            }
+            Ev::Heartbeat { m, inc } => {
+                self.hash.u64(self.t ^ (6 << 60) ^ u64::from(m));
+                self.heartbeat(m as usize, inc);
+            }
+            Ev::Sweep { m, inc } => {
+                let mgr = &self.mgrs[m as usize];
+                if mgr.inc != inc || mgr.status == MgrStatus::Crashed {
+                    return;
+                }
+                if mgr.status == MgrStatus::Up {
+                    let _ = mgr.manager.sweep(1000);
+                }
+                self.push(self.t + SWEEP_MS, Ev::Sweep { m, inc });
+            }
+            Ev::Check { m } => {
+                self.hash.u64(self.t ^ (7 << 60) ^ u64::from(m));
+                self.lb_check(m as usize);
+            }
+            Ev::Restart { c, gen_ } => {
+                self.hash.u64(self.t ^ (8 << 60) ^ u64::from(c));
+                let comp = &self.comps[c as usize];
+                if comp.gen_ != gen_ {
+                    return;
+                }
+                let stopped = comp.agent.as_ref().is_none_or(|a| !a.is_running());
+                if (comp.crashed && comp.agent.is_none() && gen_ == 0) || (!comp.crashed && stopped)
+                {
+                    self.start_agent(c as usize);
+                }
+            }
+            Ev::Fault(i) => {
+                self.pending_faults.pop();
+                self.hash.u64(self.t ^ (9 << 60) ^ u64::from(i));
+                let f = self.plan.faults[i as usize].1.clone();
+                self.trace_line(format_args!("fault {f:?}"));
+                self.apply_fault(f);
+                self.refresh_health();
+            }
+            Ev::Liveness => self.liveness(),
+        }
+    }
+
+    // ---------------------------------------------------------------- agents
+
+    fn start_agent(&mut self, c: usize) {
+        let seed = self.rng.next_u64();
+        let comp = &mut self.comps[c];
+        comp.crashed = false;
+        comp.gen_ += 1;
+        comp.forfeited = None;
+        comp.resumed_late = false;
+        comp.guard = None;
+        comp.deferred = None;
+        comp.inflight.clear();
+        let mut cfg = self.config.clone();
+        cfg.request = comp.req.clone();
+        let now = comp.clock.now(self.t);
+        comp.agent = Some(Agent::new(cfg, now, seed));
+        self.trace_line(format_args!("start c{c}"));
+        self.after_agent(c, None);
+        self.refresh_health_of(c);
+    }
+
+    fn after_agent(&mut self, c: usize, answered: Option<(RequestId, Option<GrantId>)>) {
+        let t = self.t;
+        let mut transmits = std::mem::take(&mut self.scratch_tx);
+        let mut events = std::mem::take(&mut self.scratch_ev);
+        let (running, grace_period, in_grace) = {
+            let comp = &mut self.comps[c];
+            let Some(agent) = comp.agent.as_mut() else {
+                return;
+            };
+            while let Some(x) = agent.poll_transmit() {
+                transmits.push(x);
+            }
+            while let Some(e) = agent.poll_event() {
+                events.push(e);
+            }
+            comp.last_call_mono_ns =
+                u64::try_from(comp.clock.now(t).mono.as_nanos()).unwrap_or(u64::MAX);
+            comp.chain = false;
+            let grace = match agent.state() {
+                State::Licensed { lease } | State::Grace { lease, .. } => Some(lease.grace_period),
+                _ => None,
+            };
+            (
+                agent.is_running(),
+                grace,
+                matches!(agent.state(), State::Grace { .. }),
+            )
+        };
+        let answered_send = answered.and_then(|(id, _)| {
+            let comp = &mut self.comps[c];
+            let pos = comp.inflight.iter().position(|(i, _, _)| *i == id)?;
+            let (_, sent, kind) = comp.inflight.swap_remove(pos);
+            Some((sent, kind))
+        });
+        let mut started = false;
+        for e in events.drain(..) {
+            self.hash.u64(t ^ (10 << 60) ^ (c as u64));
+            match e {
+                Event::Started { grant_id }
+                | Event::Renewed { grant_id }
+                | Event::Regranted { grant_id }
+                | Event::Recovered { grant_id } => {
+                    let Some((sent, kind)) = answered_send else {
+                        self.violate(
+                            3,
+                            format!("c{c}: success event {e:?} without an answer to a request"),
+                        );
+                        continue;
+                    };
+                    if matches!(e, Event::Started { .. }) {
+                        started = true;
+                        // I3: only a grant the store acknowledged starts a component.
+                        let acked = answered.and_then(|(_, g)| g) == Some(grant_id)
+                            && self.ledger.contains_key(&grant_id)
+                            && kind == Kind::Grant
+                            && !self.comps[c].running;
+                        if !acked {
+                            self.violate(
+                                3,
+                                format!("c{c} started without an acknowledged grant ({kind:?})"),
+                            );
+                        }
+                        self.comps[c].starts.push(t);
+                    }
+                    match e {
+                        Event::Renewed { .. } | Event::Recovered { .. } => self.renewals += 1,
+                        _ => self.grants += 1,
+                    }
+                    self.success(c, sent, grant_id, grace_period);
+                    if matches!(e, Event::Recovered { .. })
+                        && let Some(since) = self.comps[c].grace_since.take()
+                    {
+                        self.grace_ms_total += t.saturating_sub(since);
+                    }
+                }
+                Event::GraceEntered { .. } => {
+                    self.comps[c].grace_since = Some(t);
+                    self.comps[c].entered_grace = true;
+                    self.trace_line(format_args!("c{c} grace entered"));
+                }
+                Event::GraceOneDayLeft | Event::GraceOneHourLeft => {}
+                Event::MustStop(reason) => self.stopped(c, reason),
+            }
+        }
+        let was = self.comps[c].running;
+        if running && !was && !started {
+            self.violate(3, format!("c{c} is running without having started"));
+        }
+        if !in_grace
+            && !running
+            && let Some(since) = self.comps[c].grace_since.take()
+        {
+            self.grace_ms_total += t.saturating_sub(since);
+        }
+        self.comps[c].running = running;
+        self.recount(c);
+        for x in transmits.drain(..) {
+            self.send(c, x.id, x.request);
+        }
+        self.scratch_tx = transmits;
+        self.scratch_ev = events;
+        self.schedule_wake(c);
+    }
+
+    fn success(&mut self, c: usize, sent: u64, grant_id: GrantId, grace: Option<Duration>) {
+        let t = self.t;
+        let comp = &mut self.comps[c];
+        comp.last_ok_send = sent;
+        comp.resumed_late = false;
+        comp.grace_ms = grace.map_or(0, |g| u64::try_from(g.as_millis()).unwrap_or(u64::MAX));
+        // A clock running slow measures less than true time: allow for its rate (I2).
+        let ppm = comp.clock.ppm.min(0).unsigned_abs();
+        let slow =
+            (u128::from(comp.grace_ms) * u128::from(ppm)).div_ceil(1_000_000 - u128::from(ppm));
+        comp.i2_base = sent + comp.grace_ms + u64::try_from(slow).unwrap_or(0) + I2_SLACK_MS;
+        comp.i2_allowed = comp.i2_base;
+        comp.i2_epoch += 1;
+        if comp.forfeited.is_some_and(|g| g != grant_id) {
+            comp.forfeited = None;
+        }
+        comp.best_window = 0;
+        if comp.healthy_since.is_some() {
+            comp.healthy_since = Some(t);
+        }
+        if let Some(f) = comp.i5_pending.take() {
+            // From the first attempt after the failover to this success.
+            let from = comp.i5_attempt.take().unwrap_or(f).max(f);
+            if sent >= f {
+                let gap = t.saturating_sub(from);
+                self.worst_gap = Some(self.worst_gap.unwrap_or(0).max(gap));
+            }
+        }
+        let (allowed, epoch) = (comp.i2_allowed, comp.i2_epoch);
+        self.i2_hints.push(Reverse((allowed + 1, c as u32, epoch)));
+    }
+
+    fn stopped(&mut self, c: usize, reason: StopReason) {
+        let t = self.t;
+        *self.stops.entry(reason_label(reason)).or_default() += 1;
+        let comp = &mut self.comps[c];
+        let deadline = comp.last_ok_send + comp.grace_ms;
+        let fast = u64::try_from(comp.clock.ppm.max(0)).unwrap_or(0);
+        let early = comp.grace_ms * fast / 1_000_000 + 1;
+        comp.stops.push(StopRec {
+            t,
+            earliest: deadline.saturating_sub(early),
+            reason,
+            deadline,
+            allowed: comp.i2_allowed,
+        });
+        let due = comp.i2_base.max(comp.last_resume);
+        if reason == StopReason::GraceExpired && t > due {
+            self.max_resume_overrun = self.max_resume_overrun.max(t - due);
+        }
+        let comp = &mut self.comps[c];
+        let window = comp
+            .healthy_since
+            .map_or(0, |s| t.saturating_sub(s))
+            .max(comp.best_window);
+        self.trace_line(format_args!("c{c} stop {reason:?}"));
+        if reason == StopReason::GraceExpired && window >= self.i4_window() {
+            self.violate(
+                4,
+                format!(
+                    "c{c} stopped for grace although managers were reachable for {} s in a row",
+                    window / SEC
+                ),
+            );
+        }
+        if let Some(after) = self.plan.restart_after_stop_ms {
+            let at = t + after + self.rng.below(after / 10 + 1);
+            let gen_ = self.comps[c].gen_;
+            self.push(at, Ev::Restart { c: c as u32, gen_ });
+        }
+    }
+
+    fn i4_window(&self) -> u64 {
+        (3600 * SEC).min(self.plan.grace_ms() / 3)
+    }
+
+    fn recount(&mut self, c: usize) {
+        let comp = &mut self.comps[c];
+        // A suspended host executes nothing; a host that resumed past its
+        // grace deadline is inside the driver's max_sleep window (reported,
+        // and bounded by I2), not counted as a licensed user.
+        let counted = comp.running
+            && !comp.crashed
+            && comp.forfeited.is_none()
+            && !comp.clock.is_suspended()
+            && !comp.resumed_late;
+        if counted != comp.counted {
+            let cores = u64::from(comp.req.facts.cores);
+            if counted {
+                self.servers += 1;
+                self.cores += cores;
+            } else {
+                self.servers -= 1;
+                self.cores -= cores;
+            }
+            comp.counted = counted;
+        }
+    }
+
+    fn schedule_wake(&mut self, c: usize) {
+        let t = self.t;
+        let comp = &mut self.comps[c];
+        let Some(agent) = comp.agent.as_ref() else {
+            comp.wake_at = None;
+            return;
+        };
+        let Some(mut target) = agent.poll_timeout() else {
+            comp.wake_at = None;
+            return;
+        };
+        if comp.chain {
+            let now_mono = u64::try_from(comp.clock.now(t).mono.as_nanos()).unwrap_or(u64::MAX);
+            let step = DRIVER_MAX_SLEEP_MS * 1_000_000;
+            let k = now_mono.saturating_sub(comp.last_call_mono_ns) / step + 1;
+            let next = comp.last_call_mono_ns.saturating_add(k * step);
+            target = target.min(Duration::from_nanos(next));
+        }
+        let Some(at) = comp.clock.true_at_mono(t, target) else {
+            comp.wake_at = None;
+            return;
+        };
+        let at = at.max(t + 1);
+        if let Some((g, _)) = comp.guard
+            && at >= g
+        {
+            // An answer is sure to come first and will reschedule.
+            comp.token += 1;
+            comp.wake_at = None;
+            comp.deferred = Some(at);
+            return;
+        }
+        comp.deferred = None;
+        if comp.wake_at != Some(at) {
+            self.push_wake(c, at);
+        }
+    }
+
+    // --------------------------------------------------------------- network
+
+    fn sample(&mut self, link: Link) -> [Option<u64>; 2] {
+        if self.rng.chance_ppm(link.loss_ppm) {
+            return [None, None];
+        }
+        let first = link.delay_ms + self.rng.below(link.jitter_ms + 1);
+        let dup = self
+            .rng
+            .chance_ppm(link.dup_ppm)
+            .then(|| link.delay_ms + self.rng.below(link.jitter_ms * 4 + 2));
+        [Some(first), dup]
+    }
+
+    fn send(&mut self, c: usize, id: RequestId, req: Request) {
+        let t = self.t;
+        let kind = match req {
+            Request::Grant(_) => Kind::Grant,
+            Request::Renew { .. } => Kind::Renew,
+            Request::Release { .. } => Kind::Release,
+        };
+        let comp = &mut self.comps[c];
+        comp.inflight
+            .retain(|(_, s, _)| t.saturating_sub(*s) < 120 * SEC);
+        comp.inflight.push((id, t, kind));
+        if kind != Kind::Release {
+            comp.guard = None;
+            if comp.i5_pending.is_some() && comp.i5_attempt.is_none() {
+                comp.i5_attempt = Some(t);
+            }
+        }
+        if comp.up_blocked {
+            return;
+        }
+        let gen_ = comp.gen_;
+        let link = self.plan.comp_link;
+        let req = Box::new(req);
+        let [first, dup] = self.sample(link);
+        if let Some(d) = dup {
+            self.push(
+                t + d,
+                Ev::ToLb {
+                    c: c as u32,
+                    gen_,
+                    id,
+                    req: req.clone(),
+                },
+            );
+        }
+        if let Some(d) = first {
+            let guard = kind != Kind::Release && self.lossless();
+            if t + d < self.lb_stable_until() {
+                // Nothing can change the balancer's mind before the request
+                // reaches it: route it now and save an event.
+                self.at_lb(c as u32, gen_, id, req, d, guard);
+            } else {
+                self.push(
+                    t + d,
+                    Ev::ToLb {
+                        c: c as u32,
+                        gen_,
+                        id,
+                        req,
+                    },
+                );
+            }
+        }
+    }
+
+    /// No loss and no duplication anywhere: every message sent arrives once.
+    fn lossless(&self) -> bool {
+        let l = [
+            self.plan.comp_link,
+            self.plan.mgr_link[0],
+            self.plan.mgr_link[1],
+        ];
+        l.iter().all(|x| x.loss_ppm == 0 && x.dup_ppm == 0)
+    }
+
+    /// The load balancer's state cannot change before this instant.
+    fn lb_stable_until(&self) -> u64 {
+        let f = self.pending_faults.peek().map_or(u64::MAX, |Reverse(t)| *t);
+        self.next_check[0].min(self.next_check[1]).min(f)
+    }
+
+    /// An answer leaves for component `c`, `extra` ms from now. `guard`: it
+    /// is the answer to the request in flight and will surely arrive, so the
+    /// agent's request-timeout wake-up need not be scheduled.
+    fn reply(
+        &mut self,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        resp: Result<Response, TransportError>,
+        extra: u64,
+        guard: bool,
+    ) {
+        if self.comps[c as usize].down_blocked {
+            if guard {
+                self.release_guard(c as usize);
+            }
+            return;
+        }
+        let link = self.plan.comp_link;
+        let [first, dup] = self.sample(link);
+        if let Some(d) = dup {
+            self.push(
+                self.t + extra + d,
+                Ev::ToComp {
+                    c,
+                    gen_,
+                    id,
+                    resp: Box::new(resp.clone()),
+                },
+            );
+        }
+        match first {
+            Some(d) => {
+                let at = self.t + extra + d;
+                self.push(
+                    at,
+                    Ev::ToComp {
+                        c,
+                        gen_,
+                        id,
+                        resp: Box::new(resp),
+                    },
+                );
+                if guard {
+                    self.set_guard(c as usize, at, id);
+                }
+            }
+            None if guard => self.release_guard(c as usize),
+            None => {}
+        }
+    }
+
+    /// A message that leads to an agent call is due at `at`: a wake-up at or
+    /// after it is deferred until then.
+    fn set_guard(&mut self, c: usize, at: u64, id: RequestId) {
+        let comp = &mut self.comps[c];
+        comp.guard = Some((at, id));
+        if let Some(w) = comp.deferred
+            && w < at
+        {
+            comp.deferred = None;
+            self.push_wake(c, w);
+        }
+    }
+
+    /// The guarded message will not come: schedule the deferred wake-up.
+    fn release_guard(&mut self, c: usize) {
+        let comp = &mut self.comps[c];
+        comp.guard = None;
+        if let Some(w) = comp.deferred.take() {
+            let w = w.max(self.t + 1);
+            self.push_wake(c, w);
+        }
+    }
+
+    fn push_wake(&mut self, c: usize, at: u64) {
+        let comp = &mut self.comps[c];
+        comp.token += 1;
+        comp.wake_at = Some(at);
+        let token = comp.token;
+        self.push(at, Ev::Wake { c: c as u32, token });
+    }
+
+    fn lb_target(&mut self) -> Option<usize> {
+        let up = [self.lb[0].up, self.lb[1].up];
+        if self.flapping && up[0] && up[1] {
+            return Some(usize::try_from(self.rng.below(2)).unwrap_or(0));
+        }
+        if up[0] {
+            Some(0)
+        } else if up[1] {
+            Some(1)
+        } else {
+            None
+        }
+    }
+
+    /// The balancer receives a request `d` ms from now (0: now).
+    fn at_lb(&mut self, c: u32, gen_: u32, id: RequestId, req: Box<Request>, d: u64, guard: bool) {
+        match self.lb_target() {
+            None => self.reply(c, gen_, id, lb_unavailable(), d, guard),
+            Some(m) if self.lb_to_mgr[m] => self.reply(
+                c,
+                gen_,
+                id,
+                lb_unavailable(),
+                d + LB_CONNECT_TIMEOUT_MS,
+                guard,
+            ),
+            Some(m) => {
+                let link = self.plan.mgr_link[m];
+                let [first, dup] = self.sample(link);
+                if let Some(d2) = dup {
+                    self.push(
+                        self.t + d + d2,
+                        Ev::ToMgr {
+                            m: m as u8,
+                            c,
+                            gen_,
+                            id,
+                            req: req.clone(),
+                        },
+                    );
+                }
+                match first {
+                    Some(d2) => {
+                        let at = self.t + d + d2;
+                        self.push(
+                            at,
+                            Ev::ToMgr {
+                                m: m as u8,
+                                c,
+                                gen_,
+                                id,
+                                req,
+                            },
+                        );
+                        if guard {
+                            self.set_guard(c as usize, at, id);
+                        }
+                    }
+                    None if guard => self.release_guard(c as usize),
+                    None => {}
+                }
+            }
+        }
+    }
+
+    fn at_mgr(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Request) {
+        let guard = self.comps[c as usize].guard == Some((self.t, id))
+            && self.comps[c as usize].gen_ == gen_;
+        match self.mgrs[m].status {
+            MgrStatus::Hung => {
+                if guard {
+                    self.release_guard(c as usize);
+                }
+            }
+            MgrStatus::Crashed => {
+                let back = self.plan.mgr_link[m].delay_ms;
+                self.reply(c, gen_, id, lb_unavailable(), back, guard);
+            }
+            MgrStatus::Up => match self.serve(m, c, gen_, id, req) {
+                Some(resp) => self.answer(m, c, gen_, id, resp, guard),
+                None => {
+                    if guard {
+                        self.release_guard(c as usize);
+                    }
+                }
+            },
+        }
+    }
+
+    fn answer(
+        &mut self,
+        m: usize,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        resp: Result<Response, TransportError>,
+        guard: bool,
+    ) {
+        if self.mgr_to_lb[m] {
+            if guard {
+                self.release_guard(c as usize);
+            }
+            return;
+        }
+        let link = self.plan.mgr_link[m];
+        match self.sample(link)[0] {
+            Some(d) => self.reply(c, gen_, id, resp, d, guard),
+            None => {
+                if guard {
+                    self.release_guard(c as usize);
+                }
+            }
+        }
+    }
+
+    // -------------------------------------------------------------- managers
+
+    fn manager_error(&mut self, e: &ManagerError) -> Result<Response, TransportError> {
+        let code = e.code();
+        *self.denials.entry(code.as_str().to_owned()).or_default() += 1;
+        err_resp(code, e.to_string())
+    }
+
+    /// The service's request path, minus HTTP: the M6 gate, then one
+    /// `Manager` call, mapped to the status and error body the service sends.
+    fn serve(
+        &mut self,
+        m: usize,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        req: Request,
+    ) -> Option<Result<Response, TransportError>> {
+        let t = self.t;
+        if let Err(e) = self.mgrs[m].serving(t)
+            && e.code() == ErrorCode::TooManyManagers
+        {
+            *self.denials.entry("too_many_managers".into()).or_default() += 1;
+            return Some(err_resp(e.code(), e.to_string()));
+        }
+        match req {
+            Request::Grant(raw) => {
+                let req = match raw.validate() {
+                    Ok(r) => r,
+                    Err(e) => return Some(err_resp(ErrorCode::BadRequest, e.to_string())),
+                };
+                let random = self.rng.bytes16();
+                if self.plan.bugs.unserialised_grant {
+                    return self.stale_read(m, c, gen_, id, req, random);
+                }
+                let out = self.mgrs[m].manager.grant(&req, random);
+                Some(match out {
+                    Ok(g) => {
+                        self.acked(m, &g);
+                        Ok(Response::Granted(g))
+                    }
+                    Err(e) => self.manager_error(&e),
+                })
+            }
+            Request::Renew {
+                grant_id,
+                client_time_ms,
+            } => {
+                let out = self.mgrs[m].manager.renew(
+                    grant_id,
+                    Some(UnixMillis(client_time_ms)).filter(|c| c.0 >= 0),
+                );
+                Some(match out {
+                    Ok(g) => {
+                        self.acked(m, &g);
+                        Ok(Response::Granted(g))
+                    }
+                    Err(e) => self.manager_error(&e),
+                })
+            }
+            Request::Release { grant_id } => Some(match self.mgrs[m].manager.release(grant_id) {
+                Ok(()) => Ok(Response::Released),
+                Err(e) => self.manager_error(&e),
+            }),
+        }
+    }
+
+    /// Planted bug 3, first half: read the pool in one transaction...
+    fn stale_read(
+        &mut self,
+        m: usize,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        req: GrantRequest,
+        random: [u8; 16],
+    ) -> Option<Result<Response, TransportError>> {
+        let mgr = &self.mgrs[m];
+        let license = match mgr.manager.license() {
+            Ok(l) => l,
+            Err(e) => return Some(self.manager_error(&e)),
+        };
+        let read = mgr.store.transaction(&mut |tx| {
+            tx.lock_pool(&req.instance.pool())?;
+            let now = tx.now()?;
+            Ok((tx.pool_view(&req.instance, now, 64)?, now))
+        });
+        let (view, now) = match read {
+            Ok(v) => v,
+            Err(e) => return Some(self.manager_error(&e.into())),
+        };
+        let think = self.rng.range(1, 200);
+        let inc = mgr.inc;
+        self.push(
+            self.t + think,
+            Ev::StaleCommit {
+                m: m as u8,
+                inc,
+                c,
+                gen_,
+                id,
+                pending: Box::new(PendingGrant {
+                    req,
+                    view,
+                    now,
+                    license,
+                    id: GrantId::from_random(random),
+                }),
+            },
+        );
+        None
+    }
+
+    /// ...and commit the decision computed from that view in a later one.
+    fn stale_commit(&mut self, m: usize, p: PendingGrant) -> Result<Response, TransportError> {
+        let cfg = *self.mgrs[m].manager.config();
+        let d = decide::grant(&cfg, &p.license, &p.view, &p.req, p.now, p.id);
+        let muts = d.mutations.clone();
+        let applied = self.mgrs[m].store.transaction(&mut |tx| {
+            for x in &muts {
+                tx.apply(x)?;
+            }
+            Ok(())
+        });
+        match (applied, d.outcome) {
+            (Err(e), _) => self.manager_error(&e.into()),
+            (Ok(()), Ok(g)) => {
+                self.acked(m, &g);
+                Ok(Response::Granted(g))
+            }
+            (Ok(()), Err(denial)) => self.manager_error(&ManagerError::Denied(denial)),
+        }
+    }
+
+    /// A manager acknowledges a grant or renewal: I6 (it is in the store as
+    /// answered) and M7 (nothing succeeds after `not_after`).
+    fn acked(&mut self, m: usize, g: &GrantResponse) {
+        self.mgrs[m].grants_ok += 1;
+        self.ledger.insert(g.grant_id, g.server_time_ms);
+        let stored = self.checker.transaction(&mut |tx| tx.grant(g.grant_id));
+        match stored {
+            Ok(Some(h)) if h.last_renewed.0 == g.server_time_ms => {}
+            other => {
+                let msg = format!(
+                    "manager-{m} acknowledged grant {} at {} but the store has {other:?}",
+                    g.grant_id, g.server_time_ms
+                );
+                self.violate(6, msg);
+            }
+        }
+        if g.server_time_ms >= self.license.not_after.0 {
+            self.late_successes += 1;
+        }
+    }
+
+    fn heartbeat(&mut self, m: usize, inc: u32) {
+        let t = self.t;
+        let mgr = &mut self.mgrs[m];
+        if mgr.inc != inc || mgr.status != MgrStatus::Up {
+            return;
+        }
+        let clock = mgr.clock.clone();
+        let local = clock.wall_ms(t);
+        let out = mgr
+            .manager
+            .heartbeat(&mgr.node_id, &|| UnixMillis(clock.wall_ms(t)), LIVENESS);
+        if let Ok(hb) = out {
+            mgr.node = Some((local, hb.serving));
+        }
+        let next = t + mgr.clock.true_for_local(HEARTBEAT_MS);
+        self.push(next, Ev::Heartbeat { m: m as u8, inc });
+    }
+
+    fn lb_check(&mut self, m: usize) {
+        let t = self.t;
+        let link = self.plan.mgr_link[m];
+        let lost = self.rng.chance_ppm(link.loss_ppm.saturating_mul(2));
+        let mgr = &self.mgrs[m];
+        let ok = !lost
+            && mgr.status == MgrStatus::Up
+            && !self.lb_to_mgr[m]
+            && !self.mgr_to_lb[m]
+            && mgr.serving(t).is_ok();
+        let cfg = self.plan.lb;
+        let b = &mut self.lb[m];
+        if ok {
+            b.ok_run += 1;
+            b.fail_run = 0;
+            if !b.up && b.ok_run >= cfg.rise {
+                b.up = true;
+            }
+        } else {
+            b.fail_run += 1;
+            b.ok_run = 0;
+            if b.up && b.fail_run >= cfg.fall {
+                b.up = false;
+            }
+        }
+        self.push(t + cfg.inter_ms, Ev::Check { m: m as u8 });
+        self.next_check[m] = t + cfg.inter_ms;
+    }
+
+    // ---------------------------------------------------------------- faults
+
+    fn any_up_manager(&self) -> Option<usize> {
+        (0..2).find(|m| self.mgrs[*m].status == MgrStatus::Up)
+    }
+
+    fn crash_comp(&mut self, c: usize) {
+        let t = self.t;
+        let comp = &mut self.comps[c];
+        if comp.crashed {
+            return;
+        }
+        comp.crashed = true;
+        comp.guard = None;
+        comp.deferred = None;
+        comp.agent = None;
+        comp.gen_ += 1;
+        comp.token += 1;
+        comp.wake_at = None;
+        comp.running = false;
+        comp.i5_pending = None;
+        if let Some(s) = comp.grace_since.take() {
+            self.grace_ms_total += t.saturating_sub(s);
+        }
+        self.recount(c);
+        // Remember until when storage holds its slot (for crash-reclaim).
+        let inst = self.comps[c].req.instance.clone();
+        if let Ok(Some(h)) = self
+            .checker
+            .transaction(&mut |tx| tx.grant_by_instance(&inst))
+        {
+            self.held_until_at_crash
+                .insert(c, u64::try_from(h.held_until.0 - WALL0).unwrap_or(0));
+        }
+    }
+
+    fn apply_fault(&mut self, f: Fault) {
+        let t = self.t;
+        match f {
+            Fault::MgrCrash(m) | Fault::MgrHang(m) => {
+                let hang = matches!(f, Fault::MgrHang(_));
+                let other_ok = self.mgrs[1 - m].status == MgrStatus::Up;
+                let mgr = &mut self.mgrs[m];
+                mgr.inc += 1;
+                mgr.status = if hang {
+                    MgrStatus::Hung
+                } else {
+                    MgrStatus::Crashed
+                };
+                if !hang {
+                    mgr.node = None;
+                }
+                self.check_ledger();
+                if self.plan.measure_failover && m == 0 && other_ok {
+                    self.failover = Some(t);
+                    for comp in &mut self.comps {
+                        if comp.running {
+                            comp.i5_pending = Some(t);
+                            comp.i5_attempt = None;
+                        }
+                    }
+                }
+            }
+            Fault::MgrRestart(m) | Fault::MgrUnhang(m) => {
+                let mgr = &mut self.mgrs[m];
+                mgr.inc += 1;
+                mgr.status = MgrStatus::Up;
+                let inc = mgr.inc;
+                self.push(t, Ev::Heartbeat { m: m as u8, inc });
+                self.push(t + SWEEP_MS, Ev::Sweep { m: m as u8, inc });
+            }
+            Fault::DbDown => {
+                self.db_up = false;
+                self.checker.set_available(false);
+            }
+            Fault::DbUp => {
+                self.db_up = true;
+                self.checker.set_available(true);
+            }
+            Fault::MgrDbCut(m, cut) => self.mgrs[m].store.set_reachable(!cut),
+            Fault::LbCut { m, to_mgr, to_lb } => {
+                self.lb_to_mgr[m] = to_mgr;
+                self.mgr_to_lb[m] = to_lb;
+            }
+            Fault::CompCut { from, to, up, down } => {
+                for comp in
+                    &mut self.comps[from.min(self.plan.components)..to.min(self.plan.components)]
+                {
+                    comp.up_blocked = up;
+                    comp.down_blocked = down;
+                }
+            }
+            Fault::CompCrash(c) => {
+                if c < self.comps.len() {
+                    self.crash_comp(c);
+                }
+            }
+            Fault::CompRestart(c) => {
+                if c < self.comps.len() && self.comps[c].crashed {
+                    self.start_agent(c);
+                }
+            }
+            Fault::CrashBurst {
+                from,
+                to,
+                after_ms,
+                spread_ms,
+            } => {
+                for c in from..to.min(self.comps.len()) {
+                    self.crash_comp(c);
+                    let at = t + after_ms + self.rng.below(spread_ms + 1);
+                    let i = self.plan.faults.len();
+                    self.plan.faults.push((at, Fault::CompRestart(c)));
+                    self.push_fault(at, i as u32);
+                }
+            }
+            Fault::AdminRevoke(c) | Fault::AdminRelease(c) => {
+                let Some(m) = self.any_up_manager() else {
+                    return;
+                };
+                if c >= self.comps.len() {
+                    return;
+                }
+                let held = self.comps[c].agent.as_ref().and_then(Agent::grant_id);
+                let ok = match f {
+                    Fault::AdminRevoke(_) => {
+                        held.is_some_and(|g| self.mgrs[m].manager.revoke(g).is_ok())
+                    }
+                    _ => self.mgrs[m]
+                        .manager
+                        .admin_release(&self.comps[c].req.instance)
+                        .is_ok(),
+                };
+                // I1 accounting: an operator override frees the slot of a
+                // component that may still run; it leaves the count until it
+                // holds a new grant (see README of the sim).
+                if ok && self.comps[c].running {
+                    self.comps[c].forfeited = held;
+                    self.recount(c);
+                }
+                if ok && self.comps[c].crashed {
+                    self.held_until_at_crash.insert(c, t);
+                }
+            }
+            Fault::ClockStep(host, delta) => match host {
+                Host::Comp(c) => {
+                    if c < self.comps.len() {
+                        self.comps[c].clock.step(t, delta);
+                        self.comps[c].chain = true;
+                        self.schedule_wake(c);
+                    }
+                }
+                Host::Mgr(m) => self.mgrs[m].clock.step(t, delta),
+                Host::Db => self.db_clock.step(t, delta),
+            },
+            Fault::Suspend(c) => {
+                if c < self.comps.len() {
+                    let comp = &mut self.comps[c];
+                    comp.clock.suspend(t);
+                    comp.guard = None;
+                    comp.deferred = None;
+                    comp.token += 1;
+                    comp.wake_at = None;
+                    self.recount(c);
+                }
+            }
+            Fault::Resume(c) => {
+                if c < self.comps.len() && self.comps[c].clock.is_suspended() {
+                    let allowance = self.comps[c].clock.true_for_local(DRIVER_MAX_SLEEP_MS);
+                    let comp = &mut self.comps[c];
+                    comp.clock.resume(t);
+                    comp.guard = None;
+                    comp.deferred = None;
+                    comp.last_resume = t;
+                    comp.chain = true;
+                    comp.resumed_late = comp.running && t > comp.i2_base;
+                    if comp.running {
+                        // The real driver sleeps on the monotonic clock: after a
+                        // resume it looks at the wall clock within max_sleep.
+                        comp.i2_allowed = comp.i2_base.max(t + allowance + I2_SLACK_MS);
+                        let e = comp.i2_epoch;
+                        let a = comp.i2_allowed;
+                        self.i2_hints.push(Reverse((a + 1, c as u32, e)));
+                    }
+                    self.recount(c);
+                    self.schedule_wake(c);
+                }
+            }
+            Fault::Flapping(on) => self.flapping = on,
+            Fault::InstallLicense { not_after_ms } => {
+                let lic = make_license(&self.plan, not_after_ms);
+                let text = sign(&lic, &self.vendor).unwrap_or_else(|e| panic!("sign: {e}"));
+                if let Some(m) = self.any_up_manager()
+                    && self.mgrs[m]
+                        .manager
+                        .install_license(&text, InstallPolicy::Replace)
+                        .is_ok()
+                {
+                    self.license = lic;
+                }
+            }
+            Fault::Mark => {}
+        }
+    }
+
+    /// I6 at a manager's death: every acknowledged grant is still in storage
+    /// (held and renewed at least as late as acknowledged) or ended for a reason.
+    fn check_ledger(&mut self) {
+        let ledger: Vec<(GrantId, i64)> = self.ledger.iter().map(|(k, v)| (*k, *v)).collect();
+        let out = self.checker.transaction(&mut |tx| {
+            let mut lost = Vec::new();
+            for (id, at) in &ledger {
+                match tx.grant(*id)? {
+                    Some(h) if h.last_renewed.0 >= *at => {}
+                    Some(_) => lost.push(*id),
+                    None => {
+                        if tx.end_reason(*id)?.is_none() {
+                            lost.push(*id);
+                        }
+                    }
+                }
+            }
+            Ok(lost)
+        });
+        if let Ok(lost) = out
+            && let Some(first) = lost.first()
+        {
+            let msg = format!("{} acknowledged grants lost, e.g. {first}", lost.len());
+            self.violate(6, msg);
+        }
+    }
+
+    // ------------------------------------------------------- health (for I4)
+
+    fn globally_healthy(&self) -> bool {
+        self.db_up
+            && self.t < self.license.not_after.0.saturating_sub(WALL0) as u64
+            && (0..2).any(|m| {
+                // With max_managers 1 the peer, if it serves, holds the only
+                // slot (M6) even when the balancer cannot reach it.
+                let peer = &self.mgrs[1 - m];
+                let peer_holds = self.license.max_managers < 2
+                    && peer.status == MgrStatus::Up
+                    && peer.store.reachable()
+                    && peer.serving(self.t).is_ok();
+                self.mgrs[m].status == MgrStatus::Up
+                    && self.mgrs[m].store.reachable()
+                    && !self.lb_to_mgr[m]
+                    && !self.mgr_to_lb[m]
+                    && !peer_holds
+            })
+    }
+
+    fn refresh_health(&mut self) {
+        let g = self.globally_healthy();
+        for c in 0..self.comps.len() {
+            self.set_health(c, g);
+        }
+    }
+
+    fn refresh_health_of(&mut self, c: usize) {
+        let g = self.globally_healthy();
+        self.set_health(c, g);
+    }
+
+    fn set_health(&mut self, c: usize, global: bool) {
+        let t = self.t;
+        let comp = &mut self.comps[c];
+        let ok = global
+            && !comp.crashed
+            && !comp.clock.is_suspended()
+            && !comp.up_blocked
+            && !comp.down_blocked;
+        match (comp.healthy_since, ok) {
+            (None, true) => comp.healthy_since = Some(t),
+            (Some(s), false) => {
+                comp.best_window = comp.best_window.max(t.saturating_sub(s));
+                comp.healthy_since = None;
+            }
+            _ => {}
+        }
+    }
+
+    // ------------------------------------------------------------ invariants
+
+    fn check_after_event(&mut self) {
+        // I1: components running (licensed or in grace) fit every limit.
+        if let Some(max) = self.limit_servers
+            && self.servers > max
+        {
+            let msg = format!("{} components running, max_servers {max}", self.servers);
+            self.violate(1, msg);
+        }
+        if let Some(max) = self.limit_cores
+            && self.cores > max
+        {
+            let msg = format!("{} cores running, max_total_cores {max}", self.cores);
+            self.violate(1, msg);
+        }
+        // I2: nobody runs past grace of true time since its last success.
+        while let Some(Reverse((at, c, epoch))) = self.i2_hints.peek().copied() {
+            if at > self.t {
+                break;
+            }
+            self.i2_hints.pop();
+            let comp = &self.comps[c as usize];
+            if comp.i2_epoch != epoch || !comp.running || comp.crashed {
+                continue;
+            }
+            if comp.clock.is_suspended() {
+                continue; // the resume pushes a new hint
+            }
+            if self.t > comp.i2_allowed {
+                let over = self.t - comp.base_deadline();
+                let msg = format!(
+                    "c{c} still running {} s after its grace deadline (last success sent at {} ms)",
+                    over / SEC,
+                    comp.last_ok_send
+                );
+                self.violate(2, msg);
+            } else {
+                let a = comp.i2_allowed;
+                self.i2_hints.push(Reverse((a + 1, c, epoch)));
+            }
+        }
+        // I7: never more serving managers than the license allows.
+        let serving = (0..2)
+            .filter(|m| {
+                let mgr = &self.mgrs[*m];
+                mgr.status == MgrStatus::Up
+                    && self.db_up
+                    && mgr.store.reachable()
+                    && mgr.serving(self.t).is_ok()
+            })
+            .count();
+        if serving > self.license.max_managers as usize {
+            let msg = format!(
+                "{serving} managers serving, max_managers {}",
+                self.license.max_managers
+            );
+            self.violate(7, msg);
+        }
+        // I5: the worst renewal gap across a failover.
+        if let Some(g) = self.worst_gap
+            && g > self.failover_bound
+            && !self.verdicts.failed(5)
+        {
+            let msg = format!(
+                "renewal gap across failover {} ms > bound {} ms",
+                g, self.failover_bound
+            );
+            self.violate(5, msg);
+        }
+    }
+
+    fn liveness(&mut self) {
+        let t = self.t;
+        let mut bad = Vec::new();
+        for (c, comp) in self.comps.iter().enumerate() {
+            if comp.crashed || comp.clock.is_suspended() || comp.up_blocked || comp.down_blocked {
+                continue;
+            }
+            let Some(agent) = comp.agent.as_ref() else {
+                continue;
+            };
+            match agent.state() {
+                State::Licensed { .. } => {
+                    let fresh = t.saturating_sub(comp.last_ok_send)
+                        <= self.plan.renew_every_s * SEC * 11 / 10 + MIN;
+                    if !fresh {
+                        bad.push(format!("c{c} licensed but not renewing"));
+                    }
+                }
+                State::Grace { .. } => bad.push(format!("c{c} still in grace after healing")),
+                State::Starting => {
+                    if self.plan.expect_all_running() {
+                        bad.push(format!("c{c} not started after healing"));
+                    }
+                }
+                State::Stopped(r) => {
+                    if self.plan.expect_all_running() {
+                        bad.push(format!("c{c} stopped ({r:?}) after healing"));
+                    }
+                }
+            }
+        }
+        if let Some(first) = bad.first().cloned() {
+            self.verdicts
+                .fail_liveness(t, format!("{} components: {first}", bad.len()));
+        }
+    }
+
+    fn finish(mut self) -> Report {
+        self.t = self.plan.end_ms.max(self.t);
+        for c in 0..self.comps.len() {
+            if let Some(s) = self.comps[c].grace_since.take() {
+                self.grace_ms_total += self.t.saturating_sub(s);
+            }
+        }
+        if self.db_up {
+            self.check_ledger();
+        }
+        let expectation = crate::expect::evaluate(&self.plan, &self.outcome());
+        if let Err(e) = &expectation {
+            self.verdicts.fail_expectation(e.clone());
+        }
+        if self.plan.bugs != Bugs::default() {
+            // nothing: the teeth tests read the verdicts
+        }
+        Report {
+            scenario: self.plan.scenario.clone(),
+            seed: self.plan.seed,
+            components: self.plan.components,
+            days_ms: self.plan.end_ms,
+            events: self.events,
+            grants: self.grants,
+            renewals: self.renewals,
+            time_in_grace_ms: self.grace_ms_total,
+            stops: self.stops.clone(),
+            denials: self.denials.clone(),
+            failover_gap_ms: self.worst_gap,
+            failover_bound_ms: self.failover.map(|_| self.failover_bound),
+            manager_successes: [self.mgrs[0].grants_ok, self.mgrs[1].grants_ok],
+            verdicts: self.verdicts.clone(),
+            trace_hash: self.hash.0,
+            max_resume_overrun_ms: self.max_resume_overrun,
+        }
+    }
+
+    fn outcome(&self) -> crate::expect::Outcome {
+        crate::expect::Outcome {
+            stops: self.comps.iter().map(|c| c.stops.clone()).collect(),
+            starts: self.comps.iter().map(|c| c.starts.clone()).collect(),
+            running: self.comps.iter().map(|c| c.running).collect(),
+            entered_grace: self.comps.iter().map(|c| c.entered_grace).collect(),
+            grace_ms_total: self.grace_ms_total,
+            denials: self.denials.clone(),
+            manager_successes: [self.mgrs[0].grants_ok, self.mgrs[1].grants_ok],
+            late_successes: self.late_successes,
+            held_until_at_crash: self.held_until_at_crash.clone(),
+            grace_ms: self.plan.grace_ms(),
+        }
+    }
+}
+
+impl Comp {
+    fn base_deadline(&self) -> u64 {
+        self.last_ok_send + self.grace_ms
+    }
+}
+
+impl Plan {
+    pub fn expect_all_running(&self) -> bool {
+        matches!(
+            self.expect,
+            Expect::AllStopAtDeadline { .. }
+                | Expect::RestartInGrace { .. }
+                | Expect::LicenseExpiry { .. }
+                | Expect::NoStops
+                | Expect::NoGrace
+        )
+    }
+}

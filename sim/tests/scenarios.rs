@@ -1,0 +1,69 @@
+//! Every named scenario passes at the protocol's real time settings (grace
+//! 5 days, renew 300 s, lease 900 s) over 7 simulated days, with a fixed seed
+//! and a modest number of components.
+
+use tenure_sim::{NAMES, Scale, scenario};
+
+fn run(name: &str) {
+    let plan = scenario::named(name, 1, 6, 7, Scale::DEFAULT).expect("named scenario");
+    let report = tenure_sim::run(plan, None);
+    assert!(report.passed(), "{name}:\n{}", report.summary());
+}
+
+#[test]
+fn grace_survives() {
+    run("grace-survives");
+}
+
+#[test]
+fn grace_expires() {
+    run("grace-expires");
+}
+
+#[test]
+fn failover() {
+    let plan = scenario::named("failover", 1, 6, 7, Scale::DEFAULT).expect("named");
+    let report = tenure_sim::run(plan, None);
+    assert!(report.passed(), "{}", report.summary());
+    let gap = report.failover_gap_ms.expect("a failover gap was measured");
+    assert!(gap <= report.failover_bound_ms.expect("bound"));
+    assert!(report.manager_successes[1] > 0, "the backup served");
+}
+
+#[test]
+fn split_brain() {
+    run("split-brain");
+}
+
+#[test]
+fn clock_skew() {
+    run("clock-skew");
+}
+
+#[test]
+fn storage_outage() {
+    run("storage-outage");
+}
+
+#[test]
+fn restart_in_grace() {
+    run("restart-in-grace");
+}
+
+#[test]
+fn crash_reclaim() {
+    run("crash-reclaim");
+}
+
+#[test]
+fn license_expiry() {
+    run("license-expiry");
+}
+
+#[test]
+fn every_name_is_known_and_unknown_names_are_not() {
+    for n in NAMES {
+        assert!(scenario::named(n, 1, 3, 7, Scale::DEFAULT).is_some());
+    }
+    assert!(scenario::named("nope", 1, 3, 7, Scale::DEFAULT).is_none());
+}
