@@ -37,3 +37,9 @@ impl AgentConfig {
         }
     }
 }
+
+/// The `max_sleep` real drivers use. Their timers sleep on the monotonic
+/// clock, which stops while the host is suspended: waking every second bounds
+/// how long a host resumed past its grace deadline runs on (I2) to about a
+/// second, for a few hundred nanoseconds of work per wake-up.
+pub const DRIVER_MAX_SLEEP: Duration = Duration::from_secs(1);

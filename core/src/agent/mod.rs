@@ -24,7 +24,7 @@ mod verdict;
 #[cfg(test)]
 mod tests;
 
-pub use config::AgentConfig;
+pub use config::{AgentConfig, DRIVER_MAX_SLEEP};
 pub use events::Event;
 pub use io::{Request, RequestId, Response, Transmit, TransportError};
 pub use machine::Agent;

@@ -101,6 +101,7 @@ impl Agent {
         };
         let mut config = AgentConfig::new(options.request, managers.len());
         config.request_timeout = options.request_timeout;
+        config.max_sleep = tenure_core::agent::DRIVER_MAX_SLEEP;
         let (event_tx, events) = channel::unbounded();
         let (commands, command_rx) = channel::unbounded();
         let driver = Driver::new(config, seed, client, managers, event_tx);

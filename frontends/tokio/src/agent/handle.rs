@@ -85,6 +85,7 @@ impl Agent {
         };
         let mut config = AgentConfig::new(options.request, managers.len());
         config.request_timeout = options.request_timeout;
+        config.max_sleep = tenure_core::agent::DRIVER_MAX_SLEEP;
         let (event_tx, events) = mpsc::unbounded_channel();
         let (commands, command_rx) = mpsc::unbounded_channel();
         let driver = Driver::new(config, seed, http, managers, event_tx);
