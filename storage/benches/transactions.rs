@@ -85,13 +85,14 @@ fn databases() -> Vec<(&'static str, String)> {
         format!("sqlite://{}", dir.join("bench.db").display()),
     ));
     let db = format!("tenure_bench_{}", std::process::id());
+    // PostgreSQL runs a multi-statement batch as one transaction, where
+    // DROP/CREATE DATABASE are refused: one statement each.
     match PgConnection::establish("postgres://postgres@127.0.0.1:5432/postgres")
         .map_err(|e| e.to_string())
         .and_then(|mut c| {
-            c.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {db}; CREATE DATABASE {db}"
-            ))
-            .map_err(|e| e.to_string())
+            c.batch_execute(&format!("DROP DATABASE IF EXISTS {db}"))
+                .and_then(|()| c.batch_execute(&format!("CREATE DATABASE {db}")))
+                .map_err(|e| e.to_string())
         }) {
         Ok(()) => out.push((
             "postgres",

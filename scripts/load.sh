@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Side-by-side load on tenured (tokio) and tenured-smol, on SQLite and on
+# PostgreSQL: GET /pingLicenseManager, grants and renewals at concurrency 64,
+# with wrk (Debian). Loopback only; each run is bounded by DURATION.
+#   bash scripts/load.sh [DURATION_S]      (default 10)
+# Prints a markdown table for BENCHMARKS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR="${1:-10}"
+CONC=64
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+TARGET="${CARGO_TARGET_DIR:-target}"
+cargo build --release -q -p tenure-tokio -p tenure-smol --bins
+BIN="$TARGET/release"
+WORK="$(mktemp -d)"
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+"$BIN/tenurectl" keygen --secret-key "$WORK/vendor.key" --public-key "$WORK/vendor.pub" >/dev/null
+"$BIN/tenurectl" issue --secret-key "$WORK/vendor.key" --license-id load --licensee "Load test" \
+  --not-after 2099-01-01T00:00:00Z --max-managers 2 --limit production/vdp:unlimited \
+  --out "$WORK/license.lic" >/dev/null
+echo "load-test-admin-token-0123456789" > "$WORK/admin.token"
+
+wrk_rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
+wrk_p99() { awk '$1=="99%" {print $2}' "$1"; }
+wrk_errors() {
+  local non2xx sock
+  non2xx=$(awk '/Non-2xx/ {print $NF}' "$1"); sock=$(awk '/Socket errors/ {print $0}' "$1")
+  echo "${non2xx:-0}${sock:+ ($sock)}"
+}
+
+run() { # frontend backend database-url
+  local fe="$1" be="$2" db="$3" port log
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  log="$WORK/$fe-$be.log"
+  "$BIN/$fe" serve --listen "127.0.0.1:$port" --database "$db" --license "$WORK/license.lic" \
+    --vendor-key "$WORK/vendor.pub" --admin-token-file "$WORK/admin.token" --node-id "$fe-$be" \
+    --max-inflight 1024 --log-format json >"$WORK/$fe-$be.out" 2>"$log" &
+  local pid=$!
+  for _ in $(seq 100); do grep -q listening "$WORK/$fe-$be.out" 2>/dev/null && break; sleep 0.1; done
+  local url="http://127.0.0.1:$port"
+  wrk -t2 -c$CONC -d"${DUR}s" --latency "$url/pingLicenseManager" >"$WORK/ping" 2>&1
+  wrk -t2 -c$CONC -d"${DUR}s" --latency -s scripts/load/grant.lua "$url" >"$WORK/grant" 2>&1
+  : >"$WORK/grants.txt"
+  for i in $(seq 256); do
+    curl -s -X POST "$url/v1/grants" -H 'Content-Type: application/json' \
+      -d "{\"product\":\"vdp\",\"hostname\":\"renew-$i\",\"port\":1,\"cores\":1}" |
+      python3 -c 'import sys,json; print(json.load(sys.stdin)["grant_id"])' >>"$WORK/grants.txt"
+  done
+  GRANTS="$WORK/grants.txt" wrk -t2 -c$CONC -d"${DUR}s" --latency -s scripts/load/renew.lua "$url" >"$WORK/renew" 2>&1
+  kill -TERM "$pid"; wait "$pid" || true
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$fe" "$be" \
+    "$(wrk_rps "$WORK/ping")" "$(wrk_p99 "$WORK/ping")" \
+    "$(wrk_rps "$WORK/grant")" "$(wrk_p99 "$WORK/grant")" \
+    "$(wrk_rps "$WORK/renew")" "$(wrk_p99 "$WORK/renew")" \
+    "$(wrk_errors "$WORK/ping") / $(wrk_errors "$WORK/grant") / $(wrk_errors "$WORK/renew")"
+}
+
+pg_db() {
+  local name="tenure_load_$1_$$"
+  psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $name" >/dev/null
+  psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $name" >/dev/null
+  echo "postgres://postgres@127.0.0.1:5432/$name"
+}
+
+echo "wrk -t2 -c$CONC -d${DUR}s, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "| frontend | storage | ping req/s | ping p99 | grant req/s | grant p99 | renew req/s | renew p99 | non-2xx ping/grant/renew |"
+echo "|---|---|---|---|---|---|---|---|---|"
+for fe in tenured tenured-smol; do
+  run "$fe" sqlite "sqlite://$WORK/$fe.db"
+  run "$fe" postgres "$(pg_db "${fe//-/_}")"
+done
