@@ -11,6 +11,7 @@ CONC=64
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --release -q -p tenure-tokio -p tenure-smol --bins
+cargo build --release -q -p tenure-tokio --example hello
 BIN="$TARGET/release"
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -63,7 +64,37 @@ pg_db() {
   echo "postgres://postgres@127.0.0.1:5432/$name"
 }
 
+reference_hello() {
+  local port out
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  "$BIN/examples/hello" "127.0.0.1:$port" >/dev/null &
+  local pid=$!
+  sleep 0.5
+  wrk -t2 -c$CONC -d"${DUR}s" --latency "http://127.0.0.1:$port/" >"$WORK/hello" 2>&1
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "| hyper hello-world (examples/hello.rs) | $(wrk_rps "$WORK/hello") req/s | p99 $(wrk_p99 "$WORK/hello") |"
+}
+
+reference_pgbench() {
+  local db="tenure_pgbench_$$"
+  psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null
+  psql -q -h 127.0.0.1 -U postgres -c "CREATE DATABASE $db" >/dev/null
+  psql -q -h 127.0.0.1 -U postgres -d "$db" -c \
+    "CREATE TABLE leases (id int PRIMARY KEY, renewed bigint); INSERT INTO leases SELECT g, 0 FROM generate_series(1, 256) g" >/dev/null
+  echo '\set id random(1, 256)
+UPDATE leases SET renewed = renewed + 1 WHERE id = :id;' >"$WORK/update.sql"
+  pgbench -h 127.0.0.1 -U postgres -n -c $CONC -j 2 -T "$DUR" -f "$WORK/update.sql" "$db" >"$WORK/pgbench" 2>&1 || true
+  psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null
+  echo "| pgbench single-row UPDATE, $CONC clients (durable commits) | $(awk '/^tps/ {print $3; exit}' "$WORK/pgbench") tx/s | |"
+}
+
 echo "wrk -t2 -c$CONC -d${DUR}s, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "| reference | rate | latency |"
+echo "|---|---|---|"
+reference_hello
+reference_pgbench
+echo
 echo
 echo "| frontend | storage | ping req/s | ping p99 | grant req/s | grant p99 | renew req/s | renew p99 | non-2xx ping/grant/renew |"
 echo "|---|---|---|---|---|---|---|---|---|"
