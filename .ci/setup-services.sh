@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts what the storage tests need: MySQL client headers for
 # diesel's mysql backend, a running PostgreSQL and MariaDB, and a fresh
-# `tenure_test` database on each; and HAProxy and libfaketime for the HA
-# end-to-end suite (tests-e2e/, which starts HAProxy itself). Safe to run more
-# than once.
+# `tenure_test` database on each; and HAProxy, nginx and libfaketime for the
+# HA end-to-end suite (tests-e2e/, which starts HAProxy and nginx itself).
+# Safe to run more than once.
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -12,10 +12,11 @@ MY_HOST=127.0.0.1
 MY_PORT=3306
 
 missing=()
-# haproxy and faketime/libfaketime: the HA end-to-end suite (tests-e2e/),
-# which runs docs/ha/haproxy.cfg and a manager whose clock is hours off.
+# haproxy, nginx and faketime/libfaketime: the HA end-to-end suite
+# (tests-e2e/), which runs docs/ha/haproxy.cfg, docs/ha/nginx.conf and a
+# manager whose clock is hours off.
 for pkg in pkg-config libmariadb-dev libmariadb-dev-compat libpq-dev \
-    postgresql mariadb-server mariadb-client haproxy faketime libfaketime; do
+    postgresql mariadb-server mariadb-client haproxy nginx faketime libfaketime; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$pkg")
     fi

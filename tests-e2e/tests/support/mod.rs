@@ -1,5 +1,5 @@
 //! Machinery of the HA suite: finding binaries, licenses, databases, managers,
-//! HAProxy and a fleet of `tenure-agent` processes. Written for this crate
+//! HAProxy, nginx and a fleet of `tenure-agent` processes. Written for this crate
 //! (ideas from frontends/conformance/tests/support, nothing imported).
 #![allow(dead_code)]
 
@@ -9,6 +9,7 @@ pub mod haproxy;
 pub mod http;
 pub mod license;
 pub mod manager;
+pub mod nginx;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
