@@ -108,13 +108,15 @@ fn malformed_and_oversized_heads_get_json_errors() {
         .expect("timeout");
     let chunk = vec![b'x'; 64 * 1024];
     let mut refused = false;
-    for _ in 0..64 {
+    // Up to 64 MiB: loopback socket buffers can absorb several MiB before a
+    // loaded server gets to refuse the head, but never this much.
+    for _ in 0..1024 {
         if endless.write_all(&chunk).is_err() {
             refused = true;
             break;
         }
     }
-    assert!(refused, "4 MiB of head without a line end was accepted");
+    assert!(refused, "64 MiB of head without a line end was accepted");
     assert_eq!(
         call(s.addr, "GET", "/pingLicenseManager", &[], b"").status,
         200
