@@ -210,10 +210,17 @@ fn validity_window_is_distinguished() {
     for now in [
         license.not_before,
         at("2027-06-01T00:00:00Z"),
-        license.not_after,
+        UnixMillis(license.not_after.0 - 1),
     ] {
         assert!(verify_at(&text, &trusted, now).is_ok());
     }
+    // At not_after itself the license has expired, as grants are denied (M7).
+    assert_eq!(
+        verify_at(&text, &trusted, license.not_after),
+        Err(LicenseError::Expired {
+            not_after: license.not_after
+        })
+    );
     assert_eq!(
         license.validity_at(after),
         Err(Validity::Expired {

@@ -72,14 +72,15 @@ impl License {
         validate_limits(self)
     }
 
-    /// `not_before` and `not_after` are both inclusive.
+    /// Valid from `not_before` (inclusive) until `not_after` (exclusive): at
+    /// `not_after` the license has expired, as grants are denied (M7).
     pub fn validity_at(&self, now: UnixMillis) -> Result<(), Validity> {
         if now < self.not_before {
             return Err(Validity::NotYetValid {
                 not_before: self.not_before,
             });
         }
-        if now > self.not_after {
+        if now >= self.not_after {
             return Err(Validity::Expired {
                 not_after: self.not_after,
             });

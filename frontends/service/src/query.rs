@@ -10,6 +10,10 @@ fn percent_decode(s: &str) -> Option<String> {
     while i < b.len() {
         if b[i] == b'%' {
             let hex = s.get(i + 1..i + 3)?;
+            // from_str_radix would accept a sign ("%+1"): two hex digits only.
+            if !hex.bytes().all(|c| c.is_ascii_hexdigit()) {
+                return None;
+            }
             out.push(u8::from_str_radix(hex, 16).ok()?);
             i += 3;
         } else {
@@ -55,5 +59,6 @@ mod tests {
         );
         assert!(usage_since(Some("since=yesterday")).is_err());
         assert!(usage_since(Some("since=%zz")).is_err());
+        assert!(usage_since(Some("since=%+1")).is_err());
     }
 }
