@@ -1,11 +1,13 @@
-//! Grant and renew transactions per backend, durable (one commit each).
+//! Grant and renew transactions per backend, durable: one commit each, and
+//! renewals from 64 threads sharing commits through group commit.
 //! PostgreSQL and MariaDB must be running (127.0.0.1, as in DEVELOPERS.md);
 //! a backend that cannot be reached is skipped with a message.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, MysqlConnection, PgConnection};
 use std::collections::BTreeMap;
+use std::time::Instant;
 use tenure_core::UnixMillis;
 use tenure_core::license::{License, Limits, SecretKey, sign};
 use tenure_core::manager::ManagerConfig;
@@ -34,11 +36,14 @@ fn request(host: &str) -> GrantRequest {
     }
 }
 
-fn manager(url: &str) -> Manager<DieselStore> {
+/// Renewing threads in the group-commit bench, as HTTP load runs at c=64.
+const CONCURRENCY: u64 = 64;
+
+fn manager(url: &str, pool_size: u32) -> Manager<DieselStore> {
     let store = DieselStore::connect(
         url,
         StoreOptions {
-            pool_size: 1,
+            pool_size,
             ..StoreOptions::default()
         },
     )
@@ -116,7 +121,7 @@ fn databases() -> Vec<(&'static str, String)> {
 
 fn transactions(c: &mut Criterion) {
     for (backend, url) in databases() {
-        let m = manager(&url);
+        let m = manager(&url, 1);
         let held = m.grant(&request("renewer"), [1; 16]).expect("grant");
         let mut group = c.benchmark_group(backend);
         group.bench_function("renew (one durable transaction)", |b| {
@@ -129,6 +134,39 @@ fn transactions(c: &mut Criterion) {
                 let mut random = [2u8; 16];
                 random[..8].copy_from_slice(&n.to_be_bytes());
                 m.grant(&request("granter"), random).expect("grant")
+            })
+        });
+        // One connection per core (2 here); 64 threads renew their own grant
+        // at once and group commit shares each durable commit among them.
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u32);
+        let gm = manager(&url, cores).with_group_commit(64);
+        let held: Vec<_> = (0..CONCURRENCY)
+            .map(|i| {
+                let mut random = [9u8; 16];
+                random[..8].copy_from_slice(&i.to_be_bytes());
+                gm.grant(&request(&format!("renewer-{i}")), random)
+                    .expect("grant")
+                    .grant_id
+            })
+            .collect();
+        group.throughput(Throughput::Elements(1));
+        group.bench_function("renew, 64 threads, group commit (per renewal)", |b| {
+            b.iter_custom(|iters| {
+                let per_thread = iters.div_ceil(CONCURRENCY);
+                let started = Instant::now();
+                std::thread::scope(|s| {
+                    for id in &held {
+                        let gm = &gm;
+                        s.spawn(move || {
+                            for _ in 0..per_thread {
+                                gm.renew(*id, None).expect("renew");
+                            }
+                        });
+                    }
+                });
+                // Per renewal: the whole run over the renewals it made.
+                started.elapsed() / u32::try_from(per_thread * CONCURRENCY).unwrap_or(u32::MAX)
+                    * u32::try_from(iters).unwrap_or(u32::MAX)
             })
         });
         group.finish();

@@ -1,11 +1,14 @@
 //! Where managers keep their state, and the transactional manager that runs
 //! each core decision inside one storage transaction.
 
+pub mod batch;
+mod group;
 pub mod manager;
 pub mod memory;
 pub mod port;
 pub mod sql;
 
+pub use batch::{Answer, Op, OpResult};
 pub use manager::{Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError};
 pub use memory::MemoryStore;
 pub use port::{StorageError, Store, StoredLicense, Tx};

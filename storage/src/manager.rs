@@ -3,6 +3,8 @@
 //! (M1, M5), decides, applies the mutations and commits before the caller
 //! answers (M4).
 
+use crate::batch::{Answer, Op, OpResult};
+use crate::group::GroupCommit;
 use crate::port::{StorageError, Store, StoredLicense, Tx};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -14,7 +16,7 @@ use tenure_core::{ErrorCode, GrantId, UnixMillis};
 
 /// Expired grants reclaimed in passing by one grant decision; the periodic
 /// sweep takes the rest.
-const EXPIRED_PER_DECISION: usize = 64;
+pub(crate) const EXPIRED_PER_DECISION: usize = 64;
 
 /// Why a manager call did not succeed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -90,6 +92,8 @@ pub struct Manager<S> {
     /// Verifying a signature on every request would dominate a renewal; the
     /// stored license is re-verified only when its (id, issued_at) changes.
     cache: Mutex<CachedLicense>,
+    /// When set, concurrent component requests share transactions.
+    group: Option<GroupCommit<Op, OpResult>>,
 }
 
 impl<S> std::fmt::Debug for Manager<S> {
@@ -111,7 +115,22 @@ impl<S: Store> Manager<S> {
             config,
             trusted,
             cache: Mutex::new(None),
+            group: None,
         }
+    }
+
+    /// Grants, renewals and releases that arrive while a transaction is
+    /// committing wait and share the next one, up to `max_batch` of them:
+    /// one durable commit for many requests, each answered after it. For
+    /// callers on many threads; a single-threaded caller gains nothing.
+    pub fn with_group_commit(mut self, max_batch: usize) -> Self {
+        self.group = Some(GroupCommit::new(max_batch));
+        self
+    }
+
+    /// The largest batch, if group commit is on.
+    pub fn group_commit(&self) -> Option<usize> {
+        self.group.as_ref().map(GroupCommit::max_batch)
     }
 
     pub fn store(&self) -> &S {
@@ -126,11 +145,25 @@ impl<S: Store> Manager<S> {
         self.store.transaction(&mut |tx| body(tx))?
     }
 
-    fn load_license(&self, tx: &mut dyn Tx) -> TxResult<Arc<License>> {
+    pub(crate) fn load_license(&self, tx: &mut dyn Tx) -> TxResult<Arc<License>> {
+        let Some((id, issued)) = tx.license_stamp()? else {
+            return Ok(Err(ManagerError::NoLicense));
+        };
+        if let Some(lic) = self.cached(&id, issued) {
+            return Ok(Ok(lic));
+        }
         let Some(stored) = tx.license()? else {
             return Ok(Err(ManagerError::NoLicense));
         };
         Ok(self.verified(&stored))
+    }
+
+    fn cached(&self, id: &str, issued: UnixMillis) -> Option<Arc<License>> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.as_ref() {
+            Some((cid, cissued, lic)) if cid == id && *cissued == issued => Some(lic.clone()),
+            _ => None,
+        }
     }
 
     fn verified(&self, stored: &StoredLicense) -> Result<Arc<License>, ManagerError> {
@@ -155,6 +188,19 @@ impl<S: Store> Manager<S> {
         Ok(d.outcome.map_err(ManagerError::Denied))
     }
 
+    /// Runs one op, in a shared batch when group commit is on.
+    fn one(&self, op: Op) -> OpResult {
+        match &self.group {
+            None => self
+                .run_batch(std::slice::from_ref(&op))
+                .pop()
+                .unwrap_or_else(|| Err(lost())),
+            Some(group) => group
+                .submit(op, &|ops| self.run_batch(&ops))
+                .unwrap_or_else(|_abandoned| Err(lost())),
+        }
+    }
+
     /// `POST /v1/grants` (M1, M3, M7). `random` must be 16 bytes from a CSPRNG.
     pub fn grant(
         &self,
@@ -162,16 +208,13 @@ impl<S: Store> Manager<S> {
         random: [u8; 16],
     ) -> Result<GrantResponse, ManagerError> {
         let id = GrantId::from_random(random);
-        self.run(|tx| {
-            tx.lock_pool(&req.instance.pool())?;
-            let now = tx.now()?;
-            let lic = match self.load_license(tx)? {
-                Ok(l) => l,
-                Err(e) => return Ok(Err(e)),
-            };
-            let view = tx.pool_view(&req.instance, now, EXPIRED_PER_DECISION)?;
-            Self::commit(tx, decide::grant(&self.config, &lic, &view, req, now, id))
-        })
+        match self.one(Op::Grant {
+            req: req.clone(),
+            id,
+        })? {
+            Answer::Granted(r) => Ok(r),
+            other => Err(mismatch(&other)),
+        }
     }
 
     /// `POST /v1/grants/{id}/renew`.
@@ -180,28 +223,10 @@ impl<S: Store> Manager<S> {
         id: GrantId,
         client_time: Option<UnixMillis>,
     ) -> Result<GrantResponse, ManagerError> {
-        self.run(|tx| {
-            let held = match tx.grant(id)? {
-                Some(g) => {
-                    // Lock the pool first, then read the row again: another
-                    // manager may have ended it while we waited.
-                    tx.lock_pool(&g.instance.pool())?;
-                    tx.grant(id)?
-                }
-                None => None,
-            };
-            let ended = match held {
-                Some(_) => None,
-                None => tx.end_reason(id)?,
-            };
-            let now = tx.now()?;
-            let lic = match self.load_license(tx)? {
-                Ok(l) => l,
-                Err(e) => return Ok(Err(e)),
-            };
-            let d = decide::renew(&self.config, &lic, held.as_ref(), ended, client_time, now);
-            Self::commit(tx, d)
-        })
+        match self.one(Op::Renew { id, client_time })? {
+            Answer::Renewed(r) => Ok(r),
+            other => Err(mismatch(&other)),
+        }
     }
 
     fn end_one(
@@ -224,7 +249,10 @@ impl<S: Store> Manager<S> {
 
     /// `DELETE /v1/grants/{id}`: a component's clean stop.
     pub fn release(&self, id: GrantId) -> Result<(), ManagerError> {
-        self.end_one(|tx| tx.grant(id), decide::release)
+        match self.one(Op::Release(id))? {
+            Answer::Released => Ok(()),
+            other => Err(mismatch(&other)),
+        }
     }
 
     /// `DELETE /v1/admin/grants/{id}`.
@@ -363,4 +391,21 @@ impl<S: Store> Manager<S> {
             f(tx, now)
         })
     }
+}
+
+/// The batch that held a request ended without answering it (a panic while
+/// deciding). Whether it committed is unknown, as after a lost connection.
+fn lost() -> ManagerError {
+    ManagerError::Storage(StorageError::Unavailable(
+        "the transaction holding this request failed".into(),
+    ))
+}
+
+/// A batch answered an op with another op's kind of answer: a bug, reported
+/// rather than trusted.
+fn mismatch(answer: &Answer) -> ManagerError {
+    tracing::error!(?answer, "batch answered the wrong kind of answer");
+    ManagerError::Storage(StorageError::Corrupt(
+        "internal error: mismatched batch answer".into(),
+    ))
 }

@@ -293,6 +293,14 @@ impl Tx for MemTx<'_> {
         Ok(self.state.license.clone())
     }
 
+    fn license_stamp(&mut self) -> Result<Option<(String, UnixMillis)>, StorageError> {
+        Ok(self
+            .state
+            .license
+            .as_ref()
+            .map(|l| (l.license_id.clone(), l.issued_at)))
+    }
+
     fn put_license(&mut self, license: &StoredLicense) -> Result<(), StorageError> {
         let old = self.state.license.replace(license.clone());
         self.undo.push(Undo::License(old));

@@ -57,6 +57,15 @@ pub trait Tx {
     ) -> Result<PoolView, StorageError>;
 
     fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError>;
+    /// The held grants among `ids`, in no particular order; ids not held are
+    /// left out. One round trip where the backend allows it.
+    fn grants(&mut self, ids: &[GrantId]) -> Result<Vec<HeldGrant>, StorageError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.extend(self.grant(*id)?);
+        }
+        Ok(out)
+    }
     fn grant_by_instance(&mut self, instance: &Instance)
     -> Result<Option<HeldGrant>, StorageError>;
     /// The end reason of a grant that has left a usage row, if any.
@@ -77,6 +86,11 @@ pub trait Tx {
     ) -> Result<Vec<UsageRow>, StorageError>;
 
     fn license(&mut self) -> Result<Option<StoredLicense>, StorageError>;
+    /// `(license_id, issued_at)` of the installed license: enough to tell
+    /// whether a verified copy is still current without reading its text.
+    fn license_stamp(&mut self) -> Result<Option<(String, UnixMillis)>, StorageError> {
+        Ok(self.license()?.map(|l| (l.license_id, l.issued_at)))
+    }
     fn put_license(&mut self, license: &StoredLicense) -> Result<(), StorageError>;
 
     fn managers(&mut self) -> Result<Vec<ManagerRecord>, StorageError>;

@@ -101,6 +101,10 @@ pub struct ServeArgs {
     /// Storage requests running or queued at once; beyond, 503 overloaded.
     #[arg(long, env = "TENURE_MAX_INFLIGHT", default_value_t = 256)]
     pub max_inflight: usize,
+    /// Grants, renewals and releases that arrive together share one durable
+    /// commit, up to this many per transaction; 0 gives each its own.
+    #[arg(long, env = "TENURE_GROUP_COMMIT", default_value_t = 64)]
+    pub group_commit: usize,
     /// Database connections in the pool.
     #[arg(long, env = "TENURE_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,

@@ -124,6 +124,7 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         body_read_timeout: Duration::from_secs(10),
         max_connections: 10_000,
         max_inflight: 256,
+        group_commit: 64,
         db_pool_size: 1,
         drain_timeout: Duration::from_secs(30),
         sweep_every: Duration::from_secs(30),

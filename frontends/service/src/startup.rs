@@ -117,7 +117,10 @@ pub fn build(args: &ServeArgs) -> Result<Service<DieselStore>, StartupError> {
         renew_every: args.renew_every,
         reclaim_margin: args.reclaim_margin,
     };
-    let manager = Manager::new(store, config, trusted.clone());
+    let manager = match args.group_commit {
+        0 => Manager::new(store, config, trusted.clone()),
+        n => Manager::new(store, config, trusted.clone()).with_group_commit(n),
+    };
     if let Some(path) = &args.license {
         let shown = path.display().to_string();
         let text = read(path)?;

@@ -279,6 +279,20 @@ impl Tx for DieselTx<'_> {
         Ok(self.load_grants(rows)?.into_iter().next())
     }
 
+    fn grants(&mut self, ids: &[GrantId]) -> Result<Vec<HeldGrant>, StorageError> {
+        let mut out = Vec::with_capacity(ids.len());
+        // Bounded IN lists: every backend takes a few hundred parameters.
+        for chunk in ids.chunks(256) {
+            let keys: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
+            let rows = on_conn!(self, c => grants::table
+                .filter(grants::grant_id.eq_any(&keys))
+                .select(GrantRow::as_select())
+                .load(c));
+            out.extend(self.load_grants(rows)?);
+        }
+        Ok(out)
+    }
+
     fn grant_by_instance(
         &mut self,
         instance: &Instance,
@@ -421,6 +435,16 @@ impl Tx for DieselTx<'_> {
             .first(c)
             .optional());
         Ok(r.map_err(|e| self.fail(e))?.map(LicenseRow::decode))
+    }
+
+    fn license_stamp(&mut self) -> Result<Option<(String, UnixMillis)>, StorageError> {
+        let r = on_conn!(self, c => license::table
+            .filter(license::id.eq(LICENSE_ROW))
+            .select((license::license_id, license::issued_at))
+            .first::<(String, i64)>(c)
+            .optional());
+        Ok(r.map_err(|e| self.fail(e))?
+            .map(|(id, issued)| (id, UnixMillis(issued))))
     }
 
     fn put_license(&mut self, stored: &StoredLicense) -> Result<(), StorageError> {

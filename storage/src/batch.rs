@@ -1,0 +1,194 @@
+//! Component requests decided together in one transaction. The batch runs
+//! its ops one after the other, in arrival order, at one storage instant:
+//! each sees the writes of the ops before it, exactly as if each had been its
+//! own transaction committed at that instant. Only the commit is shared.
+
+use crate::manager::{EXPIRED_PER_DECISION, Manager, ManagerError};
+use crate::port::{StorageError, Store, Tx};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use tenure_core::license::License;
+use tenure_core::manager::{self as decide, Decision, HeldGrant, Mutation};
+use tenure_core::wire::{GrantRequest, GrantResponse, PoolKey};
+use tenure_core::{GrantId, UnixMillis};
+
+/// A component request that can share a transaction with others.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Op {
+    /// `POST /v1/grants`; `id` is the new grant's id if it is granted.
+    Grant { req: GrantRequest, id: GrantId },
+    /// `POST /v1/grants/{id}/renew`.
+    Renew {
+        id: GrantId,
+        client_time: Option<UnixMillis>,
+    },
+    /// `DELETE /v1/grants/{id}`.
+    Release(GrantId),
+}
+
+/// What a successful [`Op`] answers.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    Granted(GrantResponse),
+    Renewed(GrantResponse),
+    Released,
+}
+
+pub type OpResult = Result<Answer, ManagerError>;
+
+impl Op {
+    fn grant_id(&self) -> Option<GrantId> {
+        match self {
+            Op::Grant { .. } => None,
+            Op::Renew { id, .. } | Op::Release(id) => Some(*id),
+        }
+    }
+}
+
+/// The batch's view of the grants its renewals and releases name, kept
+/// current as its own mutations apply.
+struct Named(BTreeMap<GrantId, Option<HeldGrant>>);
+
+impl Named {
+    fn held(&self, id: GrantId) -> Option<&HeldGrant> {
+        self.0.get(&id).and_then(Option::as_ref)
+    }
+
+    fn track(&mut self, m: &Mutation) {
+        match m {
+            Mutation::Insert(g) => {
+                self.0.insert(g.grant_id, Some(g.clone()));
+            }
+            Mutation::Renew {
+                grant_id,
+                last_renewed,
+                held_until,
+                client_skew_ms,
+            } => {
+                if let Some(Some(g)) = self.0.get_mut(grant_id) {
+                    g.last_renewed = *last_renewed;
+                    g.held_until = *held_until;
+                    g.client_skew_ms = *client_skew_ms;
+                }
+            }
+            Mutation::End { grant_id, .. } => {
+                if let Some(entry) = self.0.get_mut(grant_id) {
+                    *entry = None;
+                }
+            }
+        }
+    }
+}
+
+fn apply<T>(
+    tx: &mut dyn Tx,
+    named: &mut Named,
+    d: Decision<T>,
+    answer: impl FnOnce(T) -> Answer,
+) -> Result<OpResult, StorageError> {
+    for m in &d.mutations {
+        tx.apply(m)?;
+        named.track(m);
+    }
+    Ok(d.outcome.map(answer).map_err(ManagerError::Denied))
+}
+
+impl<S: Store> Manager<S> {
+    /// Decides `ops` in one transaction and commits once; answers in order.
+    /// A batch that fails for another reason than an unreachable database is
+    /// run again one op per transaction, so one bad row fails only its op.
+    pub fn run_batch(&self, ops: &[Op]) -> Vec<OpResult> {
+        match self.store().transaction(&mut |tx| self.batch_body(tx, ops)) {
+            Ok(results) => results,
+            Err(e @ StorageError::Unavailable(_)) => vec![Err(e.into()); ops.len()],
+            Err(e) if ops.len() == 1 => vec![Err(e.into())],
+            Err(e) => {
+                tracing::warn!(error = %e, ops = ops.len(), "batch failed; running its ops one by one");
+                ops.iter()
+                    .flat_map(|op| self.run_batch(std::slice::from_ref(op)))
+                    .collect()
+            }
+        }
+    }
+
+    fn batch_body(&self, tx: &mut dyn Tx, ops: &[Op]) -> Result<Vec<OpResult>, StorageError> {
+        let now = tx.now()?;
+        // Releases need no license: a component may always give its slot back.
+        let license = self.load_license(tx)?;
+        let ids: Vec<GrantId> = ops.iter().filter_map(Op::grant_id).collect();
+        // Read the named grants once to learn their pools, lock, then read
+        // them again: another manager may have changed them meanwhile.
+        let before = if ids.is_empty() {
+            Vec::new()
+        } else {
+            tx.grants(&ids)?
+        };
+        let pools: BTreeSet<PoolKey> = before
+            .iter()
+            .map(|g| g.instance.pool())
+            .chain(ops.iter().filter_map(|op| match op {
+                Op::Grant { req, .. } => Some(req.instance.pool()),
+                _ => None,
+            }))
+            .collect();
+        // One global order, so two managers' batches never deadlock.
+        for pool in &pools {
+            tx.lock_pool(pool)?;
+        }
+        let mut named = Named(ids.iter().map(|id| (*id, None)).collect());
+        if !ids.is_empty() {
+            for g in tx.grants(&ids)? {
+                if !pools.contains(&g.instance.pool()) {
+                    tx.lock_pool(&g.instance.pool())?;
+                }
+                named.0.insert(g.grant_id, Some(g));
+            }
+        }
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            out.push(self.decide_one(tx, &mut named, &license, op, now)?);
+        }
+        Ok(out)
+    }
+
+    fn decide_one(
+        &self,
+        tx: &mut dyn Tx,
+        named: &mut Named,
+        license: &Result<Arc<License>, ManagerError>,
+        op: &Op,
+        now: UnixMillis,
+    ) -> Result<OpResult, StorageError> {
+        let cfg = self.config();
+        match op {
+            Op::Grant { req, id } => {
+                let lic = match license {
+                    Ok(l) => l,
+                    Err(e) => return Ok(Err(e.clone())),
+                };
+                let view = tx.pool_view(&req.instance, now, EXPIRED_PER_DECISION)?;
+                let d = decide::grant(cfg, lic, &view, req, now, *id);
+                apply(tx, named, d, Answer::Granted)
+            }
+            Op::Renew { id, client_time } => {
+                let lic = match license {
+                    Ok(l) => l,
+                    Err(e) => return Ok(Err(e.clone())),
+                };
+                let held = named.held(*id).cloned();
+                let ended = match held {
+                    Some(_) => None,
+                    None => tx.end_reason(*id)?,
+                };
+                let d = decide::renew(cfg, lic, held.as_ref(), ended, *client_time, now);
+                apply(tx, named, d, Answer::Renewed)
+            }
+            Op::Release(id) => {
+                let held = named.held(*id).cloned();
+                apply(tx, named, decide::release(held.as_ref(), now), |()| {
+                    Answer::Released
+                })
+            }
+        }
+    }
+}

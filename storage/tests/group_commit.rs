@@ -1,0 +1,264 @@
+//! Group commit: requests decided together in one transaction answer exactly
+//! as if each had its own (a property on the memory store), and on every real
+//! backend two group-committing managers under 64 threads keep M5 and lose
+//! nothing.
+
+#[path = "suite/fixtures.rs"]
+#[allow(dead_code)]
+mod fixtures;
+mod support;
+
+use proptest::prelude::*;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Barrier};
+use support::{Kind, TestDb, id, limits, pool, request};
+use tenure_core::UnixMillis;
+use tenure_core::manager::{Denial, ManagerConfig, PoolTotals};
+use tenure_storage::{
+    Answer, DieselStore, InstallPolicy, Manager, ManagerError, MemoryStore, Op, OpResult,
+    StoreOptions,
+};
+
+const MAX_SERVERS: u64 = 5;
+
+fn install<S: tenure_storage::Store>(m: &Manager<S>, pools: &[(&str, &str, u64)], grace_s: u64) {
+    let pools: Vec<_> = pools
+        .iter()
+        .map(|(e, p, n)| (*e, *p, limits(Some(*n), None, None)))
+        .collect();
+    let text = fixtures::signed(&support::license(&pools, grace_s));
+    m.install_license(&text, InstallPolicy::Replace)
+        .expect("install license");
+}
+
+fn group_manager(url: &str) -> Manager<DieselStore> {
+    let store = DieselStore::connect(
+        url,
+        StoreOptions {
+            pool_size: 2,
+            ..StoreOptions::default()
+        },
+    )
+    .expect("connect");
+    store.migrate().expect("migrate");
+    Manager::new(store, ManagerConfig::default(), fixtures::trusted()).with_group_commit(64)
+}
+
+fn under_load(kind: Kind) {
+    let Some(db) = TestDb::of(kind) else { return };
+    let managers = [group_manager(&db.url), group_manager(&db.url)];
+    install(
+        &managers[0],
+        &[("prod", "tight", MAX_SERVERS), ("prod", "wide", 1_000)],
+        3_600,
+    );
+    let threads = 64u64;
+    let rounds = 3u64;
+    let barrier = Barrier::new(threads as usize);
+    let mut granted_tight = 0;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let (m, barrier) = (&managers[(i % 2) as usize], &barrier);
+                s.spawn(move || {
+                    let mut tight = 0u64;
+                    // Every thread at once: grants of one tight pool race
+                    // each other while other threads renew and release.
+                    for round in 0..rounds {
+                        barrier.wait();
+                        let host = format!("h{i}-r{round}");
+                        match m.grant(&request("prod", "tight", &host, 1, 2), rand(i, round, 0)) {
+                            Ok(_) => tight += 1,
+                            Err(ManagerError::Denied(Denial::ServersExceeded { .. })) => {}
+                            Err(e) => panic!("{kind:?}: tight grant failed: {e}"),
+                        }
+                        let g = m
+                            .grant(&request("prod", "wide", &host, 2, 1), rand(i, round, 1))
+                            .unwrap_or_else(|e| panic!("{kind:?}: wide grant: {e}"));
+                        let mut until = g.server_time_ms;
+                        for _ in 0..5 {
+                            let r = m
+                                .renew(g.grant_id, None)
+                                .unwrap_or_else(|e| panic!("{kind:?}: renew: {e}"));
+                            assert_eq!(r.grant_id, g.grant_id);
+                            assert!(r.server_time_ms >= until);
+                            until = r.server_time_ms;
+                        }
+                        m.release(g.grant_id)
+                            .unwrap_or_else(|e| panic!("{kind:?}: release: {e}"));
+                        assert_eq!(
+                            m.renew(g.grant_id, None),
+                            Err(ManagerError::Denied(Denial::UnknownGrant))
+                        );
+                    }
+                    tight
+                })
+            })
+            .collect();
+        granted_tight = handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .sum::<u64>();
+    });
+    // Each round's hosts are new instances, so each round fills the pool
+    // only if the earlier rounds' grants were gone: they are not, so the
+    // tight pool holds exactly its limit, never more.
+    assert_eq!(granted_tight, MAX_SERVERS, "{kind:?}");
+    for m in &managers {
+        let (totals, usage) = m
+            .read(|tx, now| Ok((tx.pool_totals(now)?, tx.usage_since(UnixMillis(0), 10_000)?)))
+            .expect("read");
+        assert_eq!(
+            totals,
+            vec![(
+                pool("prod", "tight"),
+                PoolTotals {
+                    servers: MAX_SERVERS,
+                    total_cores: 2 * MAX_SERVERS
+                }
+            )],
+            "{kind:?}"
+        );
+        assert_eq!(
+            usage.len() as u64,
+            threads * rounds,
+            "{kind:?}: one usage row per release"
+        );
+    }
+}
+
+fn rand(thread: u64, round: u64, k: u64) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&(thread * 1_000 + round * 10 + k).to_be_bytes());
+    b[8..12].copy_from_slice(&std::process::id().to_be_bytes());
+    b
+}
+
+#[test]
+fn group_commit_under_load_sqlite() {
+    under_load(Kind::Sqlite);
+}
+
+#[test]
+fn group_commit_under_load_postgres() {
+    under_load(Kind::Postgres);
+}
+
+#[test]
+fn group_commit_under_load_mysql() {
+    under_load(Kind::Mysql);
+}
+
+/// One op as the property draws it; ids refer to earlier grants by index.
+#[derive(Debug, Clone)]
+enum Spec {
+    Grant { host: u8, tight: bool, cores: u32 },
+    Renew(usize),
+    Release(usize),
+    RenewUnknown,
+}
+
+fn spec() -> impl Strategy<Value = Spec> {
+    prop_oneof![
+        (0u8..6, any::<bool>(), 1u32..4).prop_map(|(host, tight, cores)| Spec::Grant {
+            host,
+            tight,
+            cores
+        }),
+        any::<usize>().prop_map(Spec::Renew),
+        any::<usize>().prop_map(Spec::Release),
+        Just(Spec::RenewUnknown),
+    ]
+}
+
+/// Turns specs into ops; a renewal or release names the id of an earlier
+/// grant op (granted or not), so both runs see the same ops.
+fn ops(batches: &[(u32, Vec<Spec>)]) -> Vec<(i64, Vec<Op>)> {
+    let mut grant_ids = Vec::new();
+    let mut n = 0u64;
+    batches
+        .iter()
+        .map(|(advance_min, specs)| {
+            let ops = specs
+                .iter()
+                .map(|s| {
+                    n += 1;
+                    let named = |k: usize| {
+                        if grant_ids.is_empty() {
+                            id(1_000_000 + n)
+                        } else {
+                            grant_ids[k % grant_ids.len()]
+                        }
+                    };
+                    match s {
+                        Spec::Grant { host, tight, cores } => {
+                            let product = if *tight { "tight" } else { "wide" };
+                            let new = id(n);
+                            grant_ids.push(new);
+                            Op::Grant {
+                                req: request("prod", product, &format!("h{host}"), 1, *cores),
+                                id: new,
+                            }
+                        }
+                        Spec::Renew(k) => Op::Renew {
+                            id: named(*k),
+                            client_time: None,
+                        },
+                        Spec::Release(k) => Op::Release(named(*k)),
+                        Spec::RenewUnknown => Op::Renew {
+                            id: id(2_000_000 + n),
+                            client_time: None,
+                        },
+                    }
+                })
+                .collect();
+            (i64::from(*advance_min) * 60_000, ops)
+        })
+        .collect()
+}
+
+fn memory_manager(clock: &Arc<AtomicI64>) -> Manager<MemoryStore> {
+    let c = clock.clone();
+    let store = MemoryStore::new(Arc::new(move || UnixMillis(c.load(Ordering::SeqCst))));
+    let m = Manager::new(store, ManagerConfig::default(), fixtures::trusted());
+    install(&m, &[("prod", "tight", 2), ("prod", "wide", 4)], 600);
+    m
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn a_batch_answers_as_one_transaction_per_op(
+        batches in prop::collection::vec((0u32..40, prop::collection::vec(spec(), 1..12)), 1..10)
+    ) {
+        let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
+        let batched = memory_manager(&clock);
+        let alone = memory_manager(&clock);
+        for (advance, ops) in ops(&batches) {
+            clock.fetch_add(advance, Ordering::SeqCst);
+            let together: Vec<OpResult> = batched.run_batch(&ops);
+            let apart: Vec<OpResult> = ops
+                .iter()
+                .flat_map(|op| alone.run_batch(std::slice::from_ref(op)))
+                .collect();
+            prop_assert_eq!(&together, &apart);
+            prop_assert!(together.iter().all(|r| !matches!(r, Err(ManagerError::Storage(_)))));
+            let kinds_match = together.iter().zip(&ops).all(|(r, op)| {
+                matches!(
+                    (r, op),
+                    (Ok(Answer::Granted(_)), Op::Grant { .. })
+                        | (Ok(Answer::Renewed(_)), Op::Renew { .. })
+                        | (Ok(Answer::Released), Op::Release(_))
+                        | (Err(_), _)
+                )
+            });
+            prop_assert!(kinds_match, "an answer of the wrong kind");
+        }
+        let state = |m: &Manager<MemoryStore>| {
+            m.read(|tx, _| Ok((tx.held_grants()?, tx.usage_since(UnixMillis(0), 100_000)?)))
+                .expect("read")
+        };
+        prop_assert_eq!(state(&batched), state(&alone));
+    }
+}
