@@ -46,18 +46,52 @@ impl Op {
 }
 
 /// The batch's view of the grants its renewals and releases name, kept
-/// current as its own mutations apply.
-struct Named(BTreeMap<GrantId, Option<HeldGrant>>);
+/// current as its own mutations apply, and its renewals not yet written.
+struct Named {
+    grants: BTreeMap<GrantId, Option<HeldGrant>>,
+    /// Renewals change no count, sum or expiry at the batch's instant, so
+    /// they wait and go to storage together, before anything that reads or
+    /// removes grants.
+    renewals: Vec<Mutation>,
+}
 
 impl Named {
     fn held(&self, id: GrantId) -> Option<&HeldGrant> {
-        self.0.get(&id).and_then(Option::as_ref)
+        self.grants.get(&id).and_then(Option::as_ref)
+    }
+
+    fn flush(&mut self, tx: &mut dyn Tx) -> Result<(), StorageError> {
+        if !self.renewals.is_empty() {
+            tx.apply_renewals(&std::mem::take(&mut self.renewals))?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, tx: &mut dyn Tx, m: &Mutation) -> Result<(), StorageError> {
+        match m {
+            Mutation::Renew { grant_id, .. } => {
+                let earlier = self
+                    .renewals
+                    .iter_mut()
+                    .find(|r| matches!(r, Mutation::Renew { grant_id: id, .. } if id == grant_id));
+                match earlier {
+                    Some(r) => *r = m.clone(),
+                    None => self.renewals.push(m.clone()),
+                }
+            }
+            Mutation::Insert(_) | Mutation::End { .. } => {
+                self.flush(tx)?;
+                tx.apply(m)?;
+            }
+        }
+        self.track(m);
+        Ok(())
     }
 
     fn track(&mut self, m: &Mutation) {
         match m {
             Mutation::Insert(g) => {
-                self.0.insert(g.grant_id, Some(g.clone()));
+                self.grants.insert(g.grant_id, Some(g.clone()));
             }
             Mutation::Renew {
                 grant_id,
@@ -65,14 +99,14 @@ impl Named {
                 held_until,
                 client_skew_ms,
             } => {
-                if let Some(Some(g)) = self.0.get_mut(grant_id) {
+                if let Some(Some(g)) = self.grants.get_mut(grant_id) {
                     g.last_renewed = *last_renewed;
                     g.held_until = *held_until;
                     g.client_skew_ms = *client_skew_ms;
                 }
             }
             Mutation::End { grant_id, .. } => {
-                if let Some(entry) = self.0.get_mut(grant_id) {
+                if let Some(entry) = self.grants.get_mut(grant_id) {
                     *entry = None;
                 }
             }
@@ -87,8 +121,7 @@ fn apply<T>(
     answer: impl FnOnce(T) -> Answer,
 ) -> Result<OpResult, StorageError> {
     for m in &d.mutations {
-        tx.apply(m)?;
-        named.track(m);
+        named.apply(tx, m)?;
     }
     Ok(d.outcome.map(answer).map_err(ManagerError::Denied))
 }
@@ -135,19 +168,23 @@ impl<S: Store> Manager<S> {
         for pool in &pools {
             tx.lock_pool(pool)?;
         }
-        let mut named = Named(ids.iter().map(|id| (*id, None)).collect());
+        let mut named = Named {
+            grants: ids.iter().map(|id| (*id, None)).collect(),
+            renewals: Vec::new(),
+        };
         if !ids.is_empty() {
             for g in tx.grants(&ids)? {
                 if !pools.contains(&g.instance.pool()) {
                     tx.lock_pool(&g.instance.pool())?;
                 }
-                named.0.insert(g.grant_id, Some(g));
+                named.grants.insert(g.grant_id, Some(g));
             }
         }
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
             out.push(self.decide_one(tx, &mut named, &license, op, now)?);
         }
+        named.flush(tx)?;
         Ok(out)
     }
 
@@ -166,6 +203,7 @@ impl<S: Store> Manager<S> {
                     Ok(l) => l,
                     Err(e) => return Ok(Err(e.clone())),
                 };
+                named.flush(tx)?;
                 let view = tx.pool_view(&req.instance, now, EXPIRED_PER_DECISION)?;
                 let d = decide::grant(cfg, lic, &view, req, now, *id);
                 apply(tx, named, d, Answer::Granted)

@@ -71,6 +71,14 @@ pub trait Tx {
     /// The end reason of a grant that has left a usage row, if any.
     fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError>;
     fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError>;
+    /// Applies `Mutation::Renew`s of distinct held grants (any other kind is
+    /// applied one by one). One statement where the backend allows it.
+    fn apply_renewals(&mut self, renewals: &[Mutation]) -> Result<(), StorageError> {
+        for m in renewals {
+            self.apply(m)?;
+        }
+        Ok(())
+    }
 
     /// Held grants past their deadline at `now`, across pools, oldest first.
     fn expired(&mut self, now: UnixMillis, limit: usize) -> Result<Vec<HeldGrant>, StorageError>;

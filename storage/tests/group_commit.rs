@@ -262,3 +262,71 @@ proptest! {
         prop_assert_eq!(state(&batched), state(&alone));
     }
 }
+
+/// Renewals of one batch go to storage in one statement: each row gets its
+/// own values, and a grant renewed twice keeps the later renewal.
+fn batched_renewals_are_written(kind: Kind) {
+    let Some(db) = TestDb::of(kind) else { return };
+    let m = group_manager(&db.url);
+    install(&m, &[("prod", "wide", 100)], 3_600);
+    let granted: Vec<_> = (0..3u64)
+        .map(|i| {
+            m.grant(
+                &request("prod", "wide", &format!("w{i}"), 1, 1),
+                rand(90, 0, i),
+            )
+            .expect("grant")
+            .grant_id
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let client = UnixMillis(1_000);
+    let ops = vec![
+        Op::Renew {
+            id: granted[0],
+            client_time: None,
+        },
+        Op::Renew {
+            id: granted[1],
+            client_time: None,
+        },
+        Op::Renew {
+            id: granted[0],
+            client_time: Some(client),
+        },
+    ];
+    let answers = m.run_batch(&ops);
+    assert!(answers.iter().all(Result::is_ok), "{kind:?}: {answers:?}");
+    let held = m.read(|tx, _| tx.held_grants()).expect("read");
+    let find = |id| held.iter().find(|g| g.grant_id == id).expect("held");
+    let (a, b, c) = (find(granted[0]), find(granted[1]), find(granted[2]));
+    assert!(a.last_renewed > a.granted_at, "{kind:?}: {a:?}");
+    assert_eq!(
+        a.last_renewed, b.last_renewed,
+        "{kind:?}: one instant per batch"
+    );
+    assert_eq!(a.held_until, b.held_until, "{kind:?}");
+    assert!(a.held_until > c.held_until, "{kind:?}: c was not renewed");
+    assert_eq!(c.last_renewed, c.granted_at, "{kind:?}");
+    assert_eq!(
+        a.client_skew_ms,
+        Some(client.0 - a.last_renewed.0),
+        "{kind:?}"
+    );
+    assert_eq!(b.client_skew_ms, None, "{kind:?}");
+}
+
+#[test]
+fn batched_renewals_are_written_sqlite() {
+    batched_renewals_are_written(Kind::Sqlite);
+}
+
+#[test]
+fn batched_renewals_are_written_postgres() {
+    batched_renewals_are_written(Kind::Postgres);
+}
+
+#[test]
+fn batched_renewals_are_written_mysql() {
+    batched_renewals_are_written(Kind::Mysql);
+}
