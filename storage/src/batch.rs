@@ -8,8 +8,8 @@ use crate::port::{StorageError, Store, Tx};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tenure_core::license::License;
-use tenure_core::manager::{self as decide, Decision, HeldGrant, Mutation};
-use tenure_core::wire::{GrantRequest, GrantResponse, PoolKey};
+use tenure_core::manager::{self as decide, Decision, HeldGrant, Mutation, PoolTotals};
+use tenure_core::wire::{EndReason, GrantRequest, GrantResponse, PoolKey};
 use tenure_core::{GrantId, UnixMillis};
 
 /// A component request that can share a transaction with others.
@@ -45,17 +45,21 @@ impl Op {
     }
 }
 
-/// The batch's view of the grants its renewals and releases name, kept
-/// current as its own mutations apply, and its renewals not yet written.
-struct Named {
+/// What a batch knows, kept current as its own mutations apply: the grants
+/// its renewals and releases name, the held totals of the pools it grants
+/// in, and its renewals not yet written.
+struct BatchState {
     grants: BTreeMap<GrantId, Option<HeldGrant>>,
+    /// Counted once per pool and batch; a count over a large pool is the
+    /// costliest read of a grant.
+    totals: BTreeMap<PoolKey, PoolTotals>,
     /// Renewals change no count, sum or expiry at the batch's instant, so
     /// they wait and go to storage together, before anything that reads or
     /// removes grants.
     renewals: Vec<Mutation>,
 }
 
-impl Named {
+impl BatchState {
     fn held(&self, id: GrantId) -> Option<&HeldGrant> {
         self.grants.get(&id).and_then(Option::as_ref)
     }
@@ -91,6 +95,9 @@ impl Named {
     fn track(&mut self, m: &Mutation) {
         match m {
             Mutation::Insert(g) => {
+                if let Some(t) = self.totals.get_mut(&g.instance.pool()) {
+                    t.add(g.facts.cores);
+                }
                 self.grants.insert(g.grant_id, Some(g.clone()));
             }
             Mutation::Renew {
@@ -105,7 +112,15 @@ impl Named {
                     g.client_skew_ms = *client_skew_ms;
                 }
             }
-            Mutation::End { grant_id, .. } => {
+            Mutation::End { grant_id, usage } => {
+                // Core ends a grant past its deadline only as grace_exceeded,
+                // and such a grant was not counted as held.
+                if usage.end_reason != EndReason::GraceExceeded
+                    && let Some(t) = self.totals.get_mut(&usage.instance.pool())
+                {
+                    t.servers = t.servers.saturating_sub(1);
+                    t.total_cores = t.total_cores.saturating_sub(u64::from(usage.facts.cores));
+                }
                 if let Some(entry) = self.grants.get_mut(grant_id) {
                     *entry = None;
                 }
@@ -116,12 +131,12 @@ impl Named {
 
 fn apply<T>(
     tx: &mut dyn Tx,
-    named: &mut Named,
+    state: &mut BatchState,
     d: Decision<T>,
     answer: impl FnOnce(T) -> Answer,
 ) -> Result<OpResult, StorageError> {
     for m in &d.mutations {
-        named.apply(tx, m)?;
+        state.apply(tx, m)?;
     }
     Ok(d.outcome.map(answer).map_err(ManagerError::Denied))
 }
@@ -168,8 +183,9 @@ impl<S: Store> Manager<S> {
         for pool in &pools {
             tx.lock_pool(pool)?;
         }
-        let mut named = Named {
+        let mut state = BatchState {
             grants: ids.iter().map(|id| (*id, None)).collect(),
+            totals: BTreeMap::new(),
             renewals: Vec::new(),
         };
         if !ids.is_empty() {
@@ -177,21 +193,21 @@ impl<S: Store> Manager<S> {
                 if !pools.contains(&g.instance.pool()) {
                     tx.lock_pool(&g.instance.pool())?;
                 }
-                named.grants.insert(g.grant_id, Some(g));
+                state.grants.insert(g.grant_id, Some(g));
             }
         }
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
-            out.push(self.decide_one(tx, &mut named, &license, op, now)?);
+            out.push(self.decide_one(tx, &mut state, &license, op, now)?);
         }
-        named.flush(tx)?;
+        state.flush(tx)?;
         Ok(out)
     }
 
     fn decide_one(
         &self,
         tx: &mut dyn Tx,
-        named: &mut Named,
+        state: &mut BatchState,
         license: &Result<Arc<License>, ManagerError>,
         op: &Op,
         now: UnixMillis,
@@ -203,27 +219,36 @@ impl<S: Store> Manager<S> {
                     Ok(l) => l,
                     Err(e) => return Ok(Err(e.clone())),
                 };
-                named.flush(tx)?;
-                let view = tx.pool_view(&req.instance, now, EXPIRED_PER_DECISION)?;
+                state.flush(tx)?;
+                let view = match state.totals.get(&req.instance.pool()) {
+                    Some(held) => {
+                        tx.pool_view_counted(&req.instance, now, EXPIRED_PER_DECISION, *held)?
+                    }
+                    None => {
+                        let view = tx.pool_view(&req.instance, now, EXPIRED_PER_DECISION)?;
+                        state.totals.insert(req.instance.pool(), view.held);
+                        view
+                    }
+                };
                 let d = decide::grant(cfg, lic, &view, req, now, *id);
-                apply(tx, named, d, Answer::Granted)
+                apply(tx, state, d, Answer::Granted)
             }
             Op::Renew { id, client_time } => {
                 let lic = match license {
                     Ok(l) => l,
                     Err(e) => return Ok(Err(e.clone())),
                 };
-                let held = named.held(*id).cloned();
+                let held = state.held(*id).cloned();
                 let ended = match held {
                     Some(_) => None,
                     None => tx.end_reason(*id)?,
                 };
                 let d = decide::renew(cfg, lic, held.as_ref(), ended, *client_time, now);
-                apply(tx, named, d, Answer::Renewed)
+                apply(tx, state, d, Answer::Renewed)
             }
             Op::Release(id) => {
-                let held = named.held(*id).cloned();
-                apply(tx, named, decide::release(held.as_ref(), now), |()| {
+                let held = state.held(*id).cloned();
+                apply(tx, state, decide::release(held.as_ref(), now), |()| {
                     Answer::Released
                 })
             }

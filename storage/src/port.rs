@@ -56,6 +56,21 @@ pub trait Tx {
         expired_limit: usize,
     ) -> Result<PoolView, StorageError>;
 
+    /// [`Tx::pool_view`] when the caller already knows the pool's held
+    /// totals at `now` (a batch counts each pool once, then keeps count), so
+    /// storage need not count them again.
+    fn pool_view_counted(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        held: PoolTotals,
+    ) -> Result<PoolView, StorageError> {
+        let mut view = self.pool_view(instance, now, expired_limit)?;
+        view.held = held;
+        Ok(view)
+    }
+
     fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError>;
     /// The held grants among `ids`, in no particular order; ids not held are
     /// left out. One round trip where the backend allows it.

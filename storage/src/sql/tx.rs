@@ -299,7 +299,17 @@ impl Tx for DieselTx<'_> {
             .get_result::<TotalsRow>(c));
         let row = r.map_err(|e| self.fail(e))?;
         let held = totals(row.servers, row.total_cores)?;
-        let mut expired = self.pool_expired(&pool, now, expired_limit)?;
+        self.pool_view_counted(instance, now, expired_limit, held)
+    }
+
+    fn pool_view_counted(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        held: PoolTotals,
+    ) -> Result<PoolView, StorageError> {
+        let mut expired = self.pool_expired(&instance.pool(), now, expired_limit)?;
         let mut same_instance = None;
         if let Some(g) = self.grant_by_instance(instance)? {
             if g.is_held_at(now) {
