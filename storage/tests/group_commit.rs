@@ -11,7 +11,7 @@ mod support;
 use proptest::prelude::*;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Barrier};
-use support::{Kind, TestDb, id, limits, pool, request};
+use support::{Kind, TestDb, id, instance, limits, pool, request};
 use tenure_core::UnixMillis;
 use tenure_core::manager::{Denial, ManagerConfig, PoolTotals};
 use tenure_storage::{
@@ -105,9 +105,23 @@ fn under_load(kind: Kind) {
     // tight pool holds exactly its limit, never more.
     assert_eq!(granted_tight, MAX_SERVERS, "{kind:?}");
     for m in &managers {
-        let (totals, usage) = m
-            .read(|tx, now| Ok((tx.pool_totals(now)?, tx.usage_since(UnixMillis(0), 10_000)?)))
+        let (totals, usage, counted) = m
+            .read(|tx, now| {
+                Ok((
+                    tx.pool_totals(now)?,
+                    tx.usage_since(UnixMillis(0), 10_000)?,
+                    // From the pool rows' running counts, not a count of grants.
+                    [
+                        tx.pool_view(&instance("prod", "tight", "x", 9), now, 0)?
+                            .held,
+                        tx.pool_view(&instance("prod", "wide", "x", 9), now, 0)?
+                            .held,
+                    ],
+                ))
+            })
             .expect("read");
+        assert_eq!(counted[0], totals[0].1, "{kind:?}: running count of tight");
+        assert_eq!(counted[1], PoolTotals::default(), "{kind:?}: wide emptied");
         assert_eq!(
             totals,
             vec![(

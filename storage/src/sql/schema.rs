@@ -5,6 +5,8 @@ diesel::table! {
         environment -> Varchar,
         product -> Varchar,
         version -> BigInt,
+        servers -> BigInt,
+        total_cores -> BigInt,
     }
 }
 

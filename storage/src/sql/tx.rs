@@ -203,6 +203,69 @@ impl<'a> DieselTx<'a> {
         Ok(())
     }
 
+    /// Held totals of `pool` at `now`: the pool row's counts of all its
+    /// grants rows, less those past their deadline (few: they are reclaimed
+    /// in passing and by the sweep), so a large pool is never counted whole.
+    fn held_totals(&mut self, pool: &PoolKey, now: UnixMillis) -> Result<PoolTotals, StorageError> {
+        let (env, product) = (pool.environment.as_str(), pool.product.as_str());
+        let r = on_conn!(self, c => pools::table
+            .filter(pools::environment.eq(env))
+            .filter(pools::product.eq(product))
+            .select((pools::servers, pools::total_cores))
+            .first::<(i64, i64)>(c)
+            .optional());
+        let Some((servers, cores)) = r.map_err(|e| self.fail(e))? else {
+            return Ok(PoolTotals::default());
+        };
+        let sql = self.sql(&format!(
+            "SELECT COUNT(*) AS servers, CAST(COALESCE(SUM(cores), 0) AS {}) AS total_cores \
+             FROM grants WHERE environment = ? AND product = ? AND held_until <= ?",
+            self.bigint_cast()
+        ));
+        let r = on_conn!(self, c => sql_query(sql.as_str())
+            .bind::<Text, _>(env)
+            .bind::<Text, _>(product)
+            .bind::<BigInt, _>(now.0)
+            .get_result::<TotalsRow>(c));
+        let past = r.map_err(|e| self.fail(e))?;
+        let (servers, cores) = (servers - past.servers, cores - past.total_cores);
+        if servers < 0 || cores < 0 {
+            return Err(StorageError::Corrupt(format!(
+                "pools: {env}/{product} counts fewer grants than the grants table holds"
+            )));
+        }
+        totals(servers, cores)
+    }
+
+    /// Keeps the pool row's counts equal to its grants rows.
+    fn count_in_pool(
+        &mut self,
+        instance: &Instance,
+        servers: i64,
+        cores: i64,
+    ) -> Result<(), StorageError> {
+        let (env, product) = (instance.environment.as_str(), instance.product.as_str());
+        let count = |tx: &mut Self| {
+            on_conn!(tx, c => diesel::update(
+                pools::table
+                    .filter(pools::environment.eq(env))
+                    .filter(pools::product.eq(product)),
+            )
+            .set((
+                pools::servers.eq(pools::servers + servers),
+                pools::total_cores.eq(pools::total_cores + cores),
+            ))
+            .execute(c))
+        };
+        if count(self).map_err(|e| self.fail(e))? == 1 {
+            return Ok(());
+        }
+        // A caller that wrote without locking the pool first: create its row.
+        self.lock_pool(&instance.pool())?;
+        let r = count(self);
+        self.expected_one("count grants in pool", r)
+    }
+
     fn pool_expired(
         &mut self,
         pool: &PoolKey,
@@ -285,20 +348,7 @@ impl Tx for DieselTx<'_> {
         now: UnixMillis,
         expired_limit: usize,
     ) -> Result<PoolView, StorageError> {
-        let pool = instance.pool();
-        let sql = self.sql(&format!(
-            "SELECT COUNT(*) AS servers, CAST(COALESCE(SUM(cores), 0) AS {}) AS total_cores \
-             FROM grants WHERE environment = ? AND product = ? AND held_until > ?",
-            self.bigint_cast()
-        ));
-        let (env, product) = (pool.environment.as_str(), pool.product.as_str());
-        let r = on_conn!(self, c => sql_query(sql.as_str())
-            .bind::<Text, _>(env)
-            .bind::<Text, _>(product)
-            .bind::<BigInt, _>(now.0)
-            .get_result::<TotalsRow>(c));
-        let row = r.map_err(|e| self.fail(e))?;
-        let held = totals(row.servers, row.total_cores)?;
+        let held = self.held_totals(&instance.pool(), now)?;
         self.pool_view_counted(instance, now, expired_limit, held)
     }
 
@@ -386,7 +436,8 @@ impl Tx for DieselTx<'_> {
                 let r = on_conn!(self, c => diesel::insert_into(grants::table)
                     .values(&row)
                     .execute(c));
-                self.expected_one("insert grant", r)
+                self.expected_one("insert grant", r)?;
+                self.count_in_pool(&g.instance, 1, i64::from(g.facts.cores))
             }
             Mutation::Renew {
                 grant_id,
@@ -413,6 +464,7 @@ impl Tx for DieselTx<'_> {
                 )
                 .execute(c));
                 self.expected_one("end grant", r)?;
+                self.count_in_pool(&usage.instance, -1, -i64::from(usage.facts.cores))?;
                 let row = UsageRowDb::encode(usage)?;
                 let r = on_conn!(self, c => diesel::insert_into(usage_history::table)
                     .values(&row)
