@@ -3,6 +3,9 @@
 # PostgreSQL: GET /pingLicenseManager, grants and renewals at concurrency 64,
 # with wrk (Debian). Loopback only; each run is bounded by DURATION.
 #   bash scripts/load.sh [DURATION_S]      (default 10)
+# Environment: PRELOAD=N fills each database with N held grants first (the
+# 1,000,000-grant run); FRONTENDS and BACKENDS narrow the matrix
+# (default "tenured tenured-smol" and "sqlite postgres").
 # Prints a markdown table for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,6 +37,10 @@ run() { # frontend backend database-url
   local fe="$1" be="$2" db="$3" port log
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
   log="$WORK/$fe-$be.log"
+  if [ -n "${PRELOAD:-}" ]; then
+    "$BIN/tenured" migrate --database "$db" >/dev/null 2>&1
+    python3 scripts/load/preload.py "$db" "$PRELOAD"
+  fi
   "$BIN/$fe" serve --listen "127.0.0.1:$port" --database "$db" --license "$WORK/license.lic" \
     --vendor-key "$WORK/vendor.pub" --admin-token-file "$WORK/admin.token" --node-id "$fe-$be" \
     --max-inflight 1024 --log-format json >"$WORK/$fe-$be.out" 2>"$log" &
@@ -49,12 +56,21 @@ run() { # frontend backend database-url
       python3 -c 'import sys,json; print(json.load(sys.stdin)["grant_id"])' >>"$WORK/grants.txt"
   done
   GRANTS="$WORK/grants.txt" wrk -t2 -c$CONC -d"${DUR}s" --latency -s scripts/load/renew.lua "$url" >"$WORK/renew" 2>&1
+  local rss_load listed=""
+  rss_load=$(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$pid/status")
+  if [ -n "${PRELOAD:-}" ]; then
+    # The one admin read that lists every held grant, at its peak.
+    listed=$(curl -s -o /dev/null -w '%{http_code} %{size_download}B %{time_total}s' \
+      -H "Authorization: Bearer $(cat "$WORK/admin.token")" "$url/v1/grants")
+    listed=" / GET /v1/grants: $listed, then $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$pid/status")"
+  fi
   kill -TERM "$pid"; wait "$pid" || true
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$fe" "$be" \
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$fe" "$be" \
     "$(wrk_rps "$WORK/ping")" "$(wrk_p99 "$WORK/ping")" \
     "$(wrk_rps "$WORK/grant")" "$(wrk_p99 "$WORK/grant")" \
     "$(wrk_rps "$WORK/renew")" "$(wrk_p99 "$WORK/renew")" \
-    "$(wrk_errors "$WORK/ping") / $(wrk_errors "$WORK/grant") / $(wrk_errors "$WORK/renew")"
+    "$(wrk_errors "$WORK/ping") / $(wrk_errors "$WORK/grant") / $(wrk_errors "$WORK/renew")" \
+    "$rss_load$listed"
 }
 
 pg_db() {
@@ -96,9 +112,14 @@ reference_hello
 reference_pgbench
 echo
 echo
-echo "| frontend | storage | ping req/s | ping p99 | grant req/s | grant p99 | renew req/s | renew p99 | non-2xx ping/grant/renew |"
-echo "|---|---|---|---|---|---|---|---|---|"
-for fe in tenured tenured-smol; do
-  run "$fe" sqlite "sqlite://$WORK/$fe.db"
-  run "$fe" postgres "$(pg_db "${fe//-/_}")"
+echo "${PRELOAD:+Each database preloaded with $PRELOAD held grants.}"
+echo "| frontend | storage | ping req/s | ping p99 | grant req/s | grant p99 | renew req/s | renew p99 | non-2xx ping/grant/renew | server peak RSS |"
+echo "|---|---|---|---|---|---|---|---|---|---|"
+for fe in ${FRONTENDS:-tenured tenured-smol}; do
+  for be in ${BACKENDS:-sqlite postgres}; do
+    case "$be" in
+      sqlite) run "$fe" sqlite "sqlite://$WORK/$fe.db" ;;
+      postgres) run "$fe" postgres "$(pg_db "${fe//-/_}")" ;;
+    esac
+  done
 done
