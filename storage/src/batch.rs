@@ -160,9 +160,6 @@ impl<S: Store> Manager<S> {
     }
 
     fn batch_body(&self, tx: &mut dyn Tx, ops: &[Op]) -> Result<Vec<OpResult>, StorageError> {
-        let now = tx.now()?;
-        // Releases need no license: a component may always give its slot back.
-        let license = self.load_license(tx)?;
         let ids: Vec<GrantId> = ops.iter().filter_map(Op::grant_id).collect();
         // Read the named grants once to learn their pools, lock, then read
         // them again: another manager may have changed them meanwhile.
@@ -196,6 +193,11 @@ impl<S: Store> Manager<S> {
                 state.grants.insert(g.grant_id, Some(g));
             }
         }
+        // The storage clock after the locks: a batch that waited for another
+        // manager's decisions decides at the instant it holds the pools.
+        let now = tx.now()?;
+        // Releases need no license: a component may always give its slot back.
+        let license = self.load_license(tx)?;
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
             out.push(self.decide_one(tx, &mut state, &license, op, now)?);
