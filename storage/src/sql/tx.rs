@@ -521,25 +521,42 @@ impl Tx for DieselTx<'_> {
     }
 
     fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
+        // The pool rows' running counts less the rows past their deadline:
+        // the gauges refresh every sweep, and must not count every grant.
+        let counted = on_conn!(self, c => pools::table
+            .select((pools::environment, pools::product, pools::servers, pools::total_cores))
+            .load::<(String, String, i64, i64)>(c));
+        let counted = counted.map_err(|e| self.fail(e))?;
         let sql = self.sql(&format!(
             "SELECT environment, product, COUNT(*) AS servers, \
              CAST(COALESCE(SUM(cores), 0) AS {}) AS total_cores \
-             FROM grants WHERE held_until > ? GROUP BY environment, product",
+             FROM grants WHERE held_until <= ? GROUP BY environment, product",
             self.bigint_cast()
         ));
         let r = on_conn!(self, c => sql_query(sql.as_str())
             .bind::<BigInt, _>(now.0)
             .load::<PoolTotalsRow>(c));
-        let rows = r.map_err(|e| self.fail(e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
+        let past = r.map_err(|e| self.fail(e))?;
+        let mut out = Vec::with_capacity(counted.len());
+        for (environment, product, servers, cores) in counted {
+            let (mut servers, mut cores) = (servers, cores);
+            if let Some(p) = past
+                .iter()
+                .find(|p| p.environment == environment && p.product == product)
+            {
+                servers -= p.servers;
+                cores -= p.total_cores;
+            }
+            if servers == 0 && cores == 0 {
+                continue;
+            }
             let key = PoolKey {
-                environment: Name::parse("environment", &row.environment)
-                    .map_err(|e| StorageError::Corrupt(format!("grants: {e}")))?,
-                product: Name::parse("product", &row.product)
-                    .map_err(|e| StorageError::Corrupt(format!("grants: {e}")))?,
+                environment: Name::parse("environment", &environment)
+                    .map_err(|e| StorageError::Corrupt(format!("pools: {e}")))?,
+                product: Name::parse("product", &product)
+                    .map_err(|e| StorageError::Corrupt(format!("pools: {e}")))?,
             };
-            out.push((key, totals(row.servers, row.total_cores)?));
+            out.push((key, totals(servers, cores)?));
         }
         out.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(out)
