@@ -44,6 +44,13 @@ impl HostClock {
         PPM + i128::from(self.ppm)
     }
 
+    /// The rate as a `u64`, when positive (always, for any sane ppm): the
+    /// fast paths below use 64-bit arithmetic and fall back to `i128` on
+    /// overflow, with the same results.
+    fn rate_u64(&self) -> Option<u64> {
+        u64::try_from(1_000_000 + self.ppm).ok().filter(|r| *r > 0)
+    }
+
     fn elapsed_true(&self, t: u64) -> i128 {
         i128::from(t.saturating_sub(self.base_true))
     }
@@ -57,6 +64,12 @@ impl HostClock {
                 .base_mono_ns
                 .saturating_add(t.saturating_sub(self.base_true).saturating_mul(1_000_000));
         }
+        if let Some(add) = self
+            .rate_u64()
+            .and_then(|r| t.saturating_sub(self.base_true).checked_mul(r))
+        {
+            return self.base_mono_ns.saturating_add(add);
+        }
         let add = self.elapsed_true(t) * self.rate();
         self.base_mono_ns
             .saturating_add(u64::try_from(add.max(0)).unwrap_or(u64::MAX))
@@ -66,6 +79,13 @@ impl HostClock {
         if self.ppm == 0 {
             let d = i64::try_from(t.saturating_sub(self.base_true)).unwrap_or(i64::MAX);
             return self.base_wall_ms.saturating_add(d);
+        }
+        if let Some(add) = self
+            .rate_u64()
+            .and_then(|r| t.saturating_sub(self.base_true).checked_mul(r))
+        {
+            let add = i64::try_from(add / 1_000_000).unwrap_or(i64::MAX);
+            return self.base_wall_ms.saturating_add(add);
         }
         let add = self.elapsed_true(t) * self.rate() / PPM;
         self.base_wall_ms
@@ -129,6 +149,19 @@ impl HostClock {
             }
             self.base_true
                 .saturating_add(u64::try_from((need * PPM + rate - 1) / rate).unwrap_or(u64::MAX))
+        } else if let (Some(rate), Ok(target_ns)) =
+            (self.rate_u64(), u64::try_from(target.as_nanos()))
+        {
+            let Some(need) = target_ns.checked_sub(self.base_mono_ns).filter(|n| *n > 0) else {
+                return Some(t);
+            };
+            match need.checked_add(rate - 1) {
+                Some(n) => self.base_true.saturating_add(n / rate),
+                None => self.base_true.saturating_add(
+                    u64::try_from((i128::from(need) + i128::from(rate) - 1) / i128::from(rate))
+                        .unwrap_or(u64::MAX),
+                ),
+            }
         } else {
             let target_ns = i128::try_from(target.as_nanos()).unwrap_or(i128::MAX);
             let need = target_ns - i128::from(self.base_mono_ns);

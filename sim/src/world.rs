@@ -3,6 +3,7 @@
 
 use crate::clock::HostClock;
 use crate::plan::{Bugs, Expect, Fault, Host, Link, MIN, Plan, SEC};
+use crate::queue::EventQueue;
 use crate::report::{Report, Verdicts};
 use crate::rng::{Fnv64, SimRng};
 use crate::store::SimStore;
@@ -44,20 +45,20 @@ enum Ev {
         c: u32,
         gen_: u32,
         id: RequestId,
-        req: Box<Request>,
+        req: Msg,
     },
     ToMgr {
         m: u8,
         c: u32,
         gen_: u32,
         id: RequestId,
-        req: Box<Request>,
+        req: Msg,
     },
     ToComp {
         c: u32,
         gen_: u32,
         id: RequestId,
-        resp: Box<Result<Response, TransportError>>,
+        resp: Reply,
     },
     StaleCommit {
         m: u8,
@@ -84,6 +85,61 @@ enum Ev {
     },
     Fault(u32),
     Liveness,
+}
+
+/// A request on the wire, compact: only the rare grant request is boxed.
+#[derive(Debug, Clone)]
+enum Msg {
+    Grant(Box<tenure_core::wire::RawGrantRequest>),
+    Renew {
+        grant_id: GrantId,
+        client_time_ms: i64,
+    },
+    Release {
+        grant_id: GrantId,
+    },
+}
+
+impl From<Request> for Msg {
+    fn from(r: Request) -> Self {
+        match r {
+            Request::Grant(raw) => Msg::Grant(Box::new(raw)),
+            Request::Renew {
+                grant_id,
+                client_time_ms,
+            } => Msg::Renew {
+                grant_id,
+                client_time_ms,
+            },
+            Request::Release { grant_id } => Msg::Release { grant_id },
+        }
+    }
+}
+
+impl Msg {
+    fn kind(&self) -> Kind {
+        match self {
+            Msg::Grant(_) => Kind::Grant,
+            Msg::Renew { .. } => Kind::Renew,
+            Msg::Release { .. } => Kind::Release,
+        }
+    }
+}
+
+/// An answer on the wire: the balancer's own 503 needs no allocation.
+#[derive(Debug, Clone)]
+enum Reply {
+    LbUnavailable,
+    Full(Box<Result<Response, TransportError>>),
+}
+
+impl Reply {
+    fn into_result(self) -> Result<Response, TransportError> {
+        match self {
+            Reply::LbUnavailable => lb_unavailable(),
+            Reply::Full(r) => *r,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -115,6 +171,14 @@ struct Mgr {
 }
 
 impl Mgr {
+    /// `serving(t).is_ok()`, without building the error.
+    fn serves(&self, t: u64) -> bool {
+        match &self.node {
+            Some((at, Ok(()))) => self.clock.wall_ms(t) < at.saturating_add(10_000),
+            _ => false,
+        }
+    }
+
     fn serving(&self, t: u64) -> Result<(), NotServing> {
         let local = self.clock.wall_ms(t);
         match &self.node {
@@ -202,10 +266,7 @@ pub struct World {
     plan: Plan,
     rng: SimRng,
     t: u64,
-    seq: u64,
-    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
-    slab: Vec<Option<Ev>>,
-    free: Vec<u32>,
+    queue: EventQueue<Ev>,
     comps: Vec<Comp>,
     mgrs: Vec<Mgr>,
     checker: MemoryStore,
@@ -216,7 +277,7 @@ pub struct World {
     lb_to_mgr: [bool; 2],
     mgr_to_lb: [bool; 2],
     flapping: bool,
-    scratch_tx: Vec<tenure_core::agent::Transmit>,
+    scratch_tx: Vec<(RequestId, Msg)>,
     scratch_ev: Vec<Event>,
     next_check: [u64; 2],
     pending_faults: BinaryHeap<Reverse<u64>>,
@@ -423,10 +484,7 @@ impl World {
         let mut w = Self {
             rng,
             t: 0,
-            seq: 0,
-            heap: BinaryHeap::new(),
-            slab: Vec::new(),
-            free: Vec::new(),
+            queue: EventQueue::default(),
             comps,
             mgrs,
             checker,
@@ -476,18 +534,7 @@ impl World {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slab[s as usize] = Some(ev);
-                s
-            }
-            None => {
-                self.slab.push(Some(ev));
-                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
-            }
-        };
-        self.seq += 1;
-        self.heap.push(Reverse((at, self.seq, slot)));
+        self.queue.push(at, ev);
     }
 
     fn push_fault(&mut self, at: u64, i: u32) {
@@ -542,14 +589,10 @@ impl World {
     }
 
     pub fn run(mut self) -> Report {
-        while let Some(Reverse((at, _, slot))) = self.heap.pop() {
+        while let Some((at, ev)) = self.queue.pop() {
             if at > self.plan.end_ms {
                 break;
             }
-            let Some(ev) = self.slab[slot as usize].take() else {
-                continue;
-            };
-            self.free.push(slot);
             self.t = at;
             self.db_now
                 .store(self.db_clock.wall_ms(at), Ordering::SeqCst);
@@ -593,7 +636,7 @@ impl World {
             } => {
                 self.hash
                     .u64(self.t ^ (3 << 60) ^ u64::from(c) ^ (u64::from(m) << 40));
-                self.at_mgr(m as usize, c, gen_, id, *req);
+                self.at_mgr(m as usize, c, gen_, id, req);
             }
             Ev::ToComp { c, gen_, id, resp } => {
                 self.hash
@@ -612,7 +655,7 @@ impl World {
                     return;
                 }
                 let now = comp.clock.now(self.t);
-                let resp = *resp;
+                let resp = resp.into_result();
                 let granted = match &resp {
                     Ok(Response::Granted(g)) => Some(g.grant_id),
                     _ => None,
@@ -711,7 +754,7 @@ impl World {
                 return;
             };
             while let Some(x) = agent.poll_transmit() {
-                transmits.push(x);
+                transmits.push((x.id, Msg::from(x.request)));
             }
             while let Some(e) = agent.poll_event() {
                 events.push(e);
@@ -797,8 +840,8 @@ impl World {
         }
         self.comps[c].running = running;
         self.recount(c);
-        for x in transmits.drain(..) {
-            self.send(c, x.id, x.request);
+        for (id, req) in transmits.drain(..) {
+            self.send(c, id, req);
         }
         self.scratch_tx = transmits;
         self.scratch_ev = events;
@@ -956,13 +999,9 @@ impl World {
         [Some(first), dup]
     }
 
-    fn send(&mut self, c: usize, id: RequestId, req: Request) {
+    fn send(&mut self, c: usize, id: RequestId, req: Msg) {
         let t = self.t;
-        let kind = match req {
-            Request::Grant(_) => Kind::Grant,
-            Request::Renew { .. } => Kind::Renew,
-            Request::Release { .. } => Kind::Release,
-        };
+        let kind = req.kind();
         let comp = &mut self.comps[c];
         comp.inflight
             .retain(|(_, s, _)| t.saturating_sub(*s) < 120 * SEC);
@@ -978,7 +1017,6 @@ impl World {
         }
         let gen_ = comp.gen_;
         let link = self.plan.comp_link;
-        let req = Box::new(req);
         let [first, dup] = self.sample(link);
         if let Some(d) = dup {
             self.push(
@@ -1030,15 +1068,7 @@ impl World {
     /// An answer leaves for component `c`, `extra` ms from now. `guard`: it
     /// is the answer to the request in flight and will surely arrive, so the
     /// agent's request-timeout wake-up need not be scheduled.
-    fn reply(
-        &mut self,
-        c: u32,
-        gen_: u32,
-        id: RequestId,
-        resp: Result<Response, TransportError>,
-        extra: u64,
-        guard: bool,
-    ) {
+    fn reply(&mut self, c: u32, gen_: u32, id: RequestId, resp: Reply, extra: u64, guard: bool) {
         if self.comps[c as usize].down_blocked {
             if guard {
                 self.release_guard(c as usize);
@@ -1054,22 +1084,14 @@ impl World {
                     c,
                     gen_,
                     id,
-                    resp: Box::new(resp.clone()),
+                    resp: resp.clone(),
                 },
             );
         }
         match first {
             Some(d) => {
                 let at = self.t + extra + d;
-                self.push(
-                    at,
-                    Ev::ToComp {
-                        c,
-                        gen_,
-                        id,
-                        resp: Box::new(resp),
-                    },
-                );
+                self.push(at, Ev::ToComp { c, gen_, id, resp });
                 if guard {
                     self.set_guard(c as usize, at, id);
                 }
@@ -1125,14 +1147,14 @@ impl World {
     }
 
     /// The balancer receives a request `d` ms from now (0: now).
-    fn at_lb(&mut self, c: u32, gen_: u32, id: RequestId, req: Box<Request>, d: u64, guard: bool) {
+    fn at_lb(&mut self, c: u32, gen_: u32, id: RequestId, req: Msg, d: u64, guard: bool) {
         match self.lb_target() {
-            None => self.reply(c, gen_, id, lb_unavailable(), d, guard),
+            None => self.reply(c, gen_, id, Reply::LbUnavailable, d, guard),
             Some(m) if self.lb_to_mgr[m] => self.reply(
                 c,
                 gen_,
                 id,
-                lb_unavailable(),
+                Reply::LbUnavailable,
                 d + LB_CONNECT_TIMEOUT_MS,
                 guard,
             ),
@@ -1175,7 +1197,7 @@ impl World {
         }
     }
 
-    fn at_mgr(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Request) {
+    fn at_mgr(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Msg) {
         let guard = self.comps[c as usize].guard == Some((self.t, id))
             && self.comps[c as usize].gen_ == gen_;
         match self.mgrs[m].status {
@@ -1186,7 +1208,7 @@ impl World {
             }
             MgrStatus::Crashed => {
                 let back = self.plan.mgr_link[m].delay_ms;
-                self.reply(c, gen_, id, lb_unavailable(), back, guard);
+                self.reply(c, gen_, id, Reply::LbUnavailable, back, guard);
             }
             MgrStatus::Up => match self.serve(m, c, gen_, id, req) {
                 Some(resp) => self.answer(m, c, gen_, id, resp, guard),
@@ -1216,7 +1238,7 @@ impl World {
         }
         let link = self.plan.mgr_link[m];
         match self.sample(link)[0] {
-            Some(d) => self.reply(c, gen_, id, resp, d, guard),
+            Some(d) => self.reply(c, gen_, id, Reply::Full(Box::new(resp)), d, guard),
             None => {
                 if guard {
                     self.release_guard(c as usize);
@@ -1241,7 +1263,7 @@ impl World {
         c: u32,
         gen_: u32,
         id: RequestId,
-        req: Request,
+        req: Msg,
     ) -> Option<Result<Response, TransportError>> {
         let t = self.t;
         if let Err(e) = self.mgrs[m].serving(t)
@@ -1251,7 +1273,7 @@ impl World {
             return Some(err_resp(e.code(), e.to_string()));
         }
         match req {
-            Request::Grant(raw) => {
+            Msg::Grant(raw) => {
                 let req = match raw.validate() {
                     Ok(r) => r,
                     Err(e) => return Some(err_resp(ErrorCode::BadRequest, e.to_string())),
@@ -1269,7 +1291,7 @@ impl World {
                     Err(e) => self.manager_error(&e),
                 })
             }
-            Request::Renew {
+            Msg::Renew {
                 grant_id,
                 client_time_ms,
             } => {
@@ -1285,7 +1307,7 @@ impl World {
                     Err(e) => self.manager_error(&e),
                 })
             }
-            Request::Release { grant_id } => Some(match self.mgrs[m].manager.release(grant_id) {
+            Msg::Release { grant_id } => Some(match self.mgrs[m].manager.release(grant_id) {
                 Ok(()) => Ok(Response::Released),
                 Err(e) => self.manager_error(&e),
             }),
@@ -1759,7 +1781,7 @@ impl World {
                 mgr.status == MgrStatus::Up
                     && self.db_up
                     && mgr.store.reachable()
-                    && mgr.serving(self.t).is_ok()
+                    && mgr.serves(self.t)
             })
             .count();
         if serving > self.license.max_managers as usize {
