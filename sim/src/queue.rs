@@ -32,6 +32,20 @@ impl<T> Default for EventQueue<T> {
 impl<T> EventQueue<T> {
     /// Queues `ev` at time `at`, after every event already queued at `at`.
     pub fn push(&mut self, at: u64, ev: T) {
+        let seq = self.reserve();
+        self.push_reserved(at, seq, ev);
+    }
+
+    /// Takes the next place in the push order, for an event that may be
+    /// queued later (`push_reserved`) as if it had been pushed now.
+    pub fn reserve(&mut self) -> u64 {
+        self.seq += 1;
+        assert!(self.seq < 1 << SEQ_BITS, "more than 2^{SEQ_BITS} events");
+        self.seq
+    }
+
+    /// Queues `ev` at time `at` in the place `seq` taken by `reserve`.
+    pub fn push_reserved(&mut self, at: u64, seq: u64, ev: T) {
         let slot = match self.free.pop() {
             Some(s) => {
                 self.slab[s as usize] = Some(ev);
@@ -46,16 +60,9 @@ impl<T> EventQueue<T> {
             slot < 1 << SLOT_BITS,
             "more than 2^{SLOT_BITS} events pending"
         );
-        self.seq += 1;
-        assert!(self.seq < 1 << SEQ_BITS, "more than 2^{SEQ_BITS} events");
-        let key = (u128::from(at) << 64) | u128::from(self.seq << SLOT_BITS | u64::from(slot));
+        let key = (u128::from(at) << 64) | u128::from(seq << SLOT_BITS | u64::from(slot));
         self.heap.push(key);
         self.sift_up(self.heap.len() - 1);
-    }
-
-    /// Time of the earliest event, if any.
-    pub fn peek_time(&self) -> Option<u64> {
-        self.heap.first().map(|k| (k >> 64) as u64)
     }
 
     /// Removes and returns the earliest event.
@@ -87,30 +94,39 @@ impl<T> EventQueue<T> {
 
     /// Puts `key` at the root (whose old value was taken) and sinks it.
     fn sift_down(&mut self, key: u128) {
-        let n = self.heap.len();
+        let heap = &mut self.heap[..];
+        let n = heap.len();
         let mut i = 0;
         loop {
             let first = i * ARITY + 1;
-            if first >= n {
-                break;
-            }
-            let end = (first + ARITY).min(n);
-            let mut best = first;
-            let mut best_key = self.heap[first];
-            for c in first + 1..end {
-                let k = self.heap[c];
-                if k < best_key {
-                    best = c;
-                    best_key = k;
+            let (best, best_key) = if let Some(c) = heap.get(first..first + ARITY) {
+                // All four children: a small tournament (two independent
+                // compares, then one).
+                let (i1, k1) = if c[1] < c[0] { (1, c[1]) } else { (0, c[0]) };
+                let (i2, k2) = if c[3] < c[2] { (3, c[3]) } else { (2, c[2]) };
+                if k2 < k1 {
+                    (first + i2, k2)
+                } else {
+                    (first + i1, k1)
                 }
-            }
+            } else if first < n {
+                let mut best = first;
+                for c in first + 1..n {
+                    if heap[c] < heap[best] {
+                        best = c;
+                    }
+                }
+                (best, heap[best])
+            } else {
+                break;
+            };
             if key <= best_key {
                 break;
             }
-            self.heap[i] = best_key;
+            heap[i] = best_key;
             i = best;
         }
-        self.heap[i] = key;
+        heap[i] = key;
     }
 }
 
@@ -146,5 +162,17 @@ mod tests {
             assert_eq!(q.pop(), Some(w));
         }
         assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn a_reserved_place_keeps_its_order() {
+        let mut q = EventQueue::default();
+        q.push(5, "a");
+        let seq = q.reserve();
+        q.push(5, "c");
+        q.push(4, "x");
+        q.push_reserved(5, seq, "b");
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(order, vec![(4, "x"), (5, "a"), (5, "b"), (5, "c")]);
     }
 }

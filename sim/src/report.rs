@@ -59,6 +59,8 @@ pub struct Report {
     pub components: usize,
     pub days_ms: u64,
     pub events: u64,
+    /// Of `events`, answers delivered within the event that sent them.
+    pub inline_answers: u64,
     pub grants: u64,
     pub renewals: u64,
     pub time_in_grace_ms: u64,
@@ -98,8 +100,8 @@ impl Report {
         let days = self.days_ms as f64 / DAY as f64;
         let _ = writeln!(
             s,
-            "scenario {} seed {}: {} components, {days:.2} simulated days, {} events",
-            self.scenario, self.seed, self.components, self.events
+            "scenario {} seed {}: {} components, {days:.2} simulated days, {} events ({} answers inline)",
+            self.scenario, self.seed, self.components, self.events, self.inline_answers
         );
         let _ = writeln!(
             s,

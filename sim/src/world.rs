@@ -142,6 +142,32 @@ impl Reply {
     }
 }
 
+/// An answer that may be delivered within the event that produced it.
+#[derive(Debug)]
+struct Inline {
+    at: u64,
+    /// Its place in the queue's order, should it be queued after all.
+    seq: u64,
+    c: u32,
+    gen_: u32,
+    id: RequestId,
+    resp: Reply,
+}
+
+impl Ev {
+    /// The component a message or restart is bound for (wake-ups excluded).
+    fn comp(&self) -> Option<u32> {
+        match self {
+            Ev::ToLb { c, .. }
+            | Ev::ToMgr { c, .. }
+            | Ev::ToComp { c, .. }
+            | Ev::StaleCommit { c, .. }
+            | Ev::Restart { c, .. } => Some(*c),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct PendingGrant {
     req: GrantRequest,
@@ -233,6 +259,8 @@ struct Comp {
     guard: Option<(u64, RequestId)>,
     resumed_late: bool,
     deferred: Option<u64>,
+    /// Queued messages to or from it, and restarts (not wake-ups).
+    msgs: u32,
 }
 
 /// One stop of a component: when, why, and its true grace deadline then.
@@ -306,6 +334,8 @@ pub struct World {
     verdicts: Verdicts,
     held_until_at_crash: BTreeMap<usize, u64>,
     max_resume_overrun: u64,
+    inline: Option<Inline>,
+    inline_answers: u64,
 }
 
 fn name(s: &str) -> Name {
@@ -473,6 +503,7 @@ impl World {
                 guard: None,
                 deferred: None,
                 resumed_late: false,
+                msgs: 0,
             });
         }
         let lbc = plan.lb;
@@ -527,6 +558,8 @@ impl World {
             verdicts: Verdicts::default(),
             held_until_at_crash: BTreeMap::new(),
             max_resume_overrun: 0,
+            inline: None,
+            inline_answers: 0,
             plan,
         };
         w.schedule_start();
@@ -534,7 +567,15 @@ impl World {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        self.queue.push(at, ev);
+        let seq = self.queue.reserve();
+        self.push_reserved(at, seq, ev);
+    }
+
+    fn push_reserved(&mut self, at: u64, seq: u64, ev: Ev) {
+        if let Some(c) = ev.comp() {
+            self.comps[c as usize].msgs += 1;
+        }
+        self.queue.push_reserved(at, seq, ev);
     }
 
     fn push_fault(&mut self, at: u64, i: u32) {
@@ -593,11 +634,21 @@ impl World {
             if at > self.plan.end_ms {
                 break;
             }
+            if let Some(c) = ev.comp() {
+                self.comps[c as usize].msgs -= 1;
+            }
+            // I2 deadlines that fall strictly between two events are checked
+            // at their own instant, on the state the last event left.
+            self.check_i2(at.saturating_sub(1));
+            if self.plan.stop_on_violation && self.verdicts.any_failed() {
+                break;
+            }
             self.t = at;
             self.db_now
                 .store(self.db_clock.wall_ms(at), Ordering::SeqCst);
             self.events += 1;
             self.handle(ev);
+            self.settle_inline();
             self.check_after_event();
             if self.plan.stop_on_violation && self.verdicts.any_failed() {
                 break;
@@ -638,33 +689,7 @@ impl World {
                     .u64(self.t ^ (3 << 60) ^ u64::from(c) ^ (u64::from(m) << 40));
                 self.at_mgr(m as usize, c, gen_, id, req);
             }
-            Ev::ToComp { c, gen_, id, resp } => {
-                self.hash
-                    .u64(self.t ^ (4 << 60) ^ u64::from(c) ^ (id.0 << 20));
-                if self.comps[c as usize].guard == Some((self.t, id))
-                    && self.comps[c as usize].gen_ == gen_
-                {
-                    // The answer comes now; the agent call below reschedules.
-                    let comp = &mut self.comps[c as usize];
-                    comp.guard = None;
-                    comp.deferred = None;
-                    comp.wake_at = None;
-                }
-                let comp = &self.comps[c as usize];
-                if comp.gen_ != gen_ || comp.crashed || comp.clock.is_suspended() {
-                    return;
-                }
-                let now = comp.clock.now(self.t);
-                let resp = resp.into_result();
-                let granted = match &resp {
-                    Ok(Response::Granted(g)) => Some(g.grant_id),
-                    _ => None,
-                };
-                if let Some(a) = self.comps[c as usize].agent.as_mut() {
-                    a.handle_response(now, id, resp);
-                }
-                self.after_agent(c as usize, Some((id, granted)));
-            }
+            Ev::ToComp { c, gen_, id, resp } => self.deliver(c, gen_, id, resp),
             Ev::StaleCommit {
                 m,
                 inc,
@@ -723,6 +748,108 @@ impl World {
         }
     }
 
+    /// An answer reaches component `c` at `self.t`.
+    fn deliver(&mut self, c: u32, gen_: u32, id: RequestId, resp: Reply) {
+        self.hash
+            .u64(self.t ^ (4 << 60) ^ u64::from(c) ^ (id.0 << 20));
+        if self.comps[c as usize].guard == Some((self.t, id)) && self.comps[c as usize].gen_ == gen_
+        {
+            // The answer comes now; the agent call below reschedules.
+            let comp = &mut self.comps[c as usize];
+            comp.guard = None;
+            comp.deferred = None;
+            comp.wake_at = None;
+        }
+        let comp = &self.comps[c as usize];
+        if comp.gen_ != gen_ || comp.crashed || comp.clock.is_suspended() {
+            return;
+        }
+        let now = comp.clock.now(self.t);
+        let resp = resp.into_result();
+        let granted = match &resp {
+            Ok(Response::Granted(g)) => Some(g.grant_id),
+            _ => None,
+        };
+        if let Some(a) = self.comps[c as usize].agent.as_mut() {
+            a.handle_response(now, id, resp);
+        }
+        self.after_agent(c as usize, Some((id, granted)));
+    }
+
+    // ------------------------------------------------- answers delivered inline
+
+    /// Settles the answer set aside by `reply` during this event: delivered
+    /// now, at its own arrival time, if nothing can tell the difference;
+    /// otherwise queued as an ordinary event.
+    fn settle_inline(&mut self) {
+        while let Some(f) = self.inline.take() {
+            if self.can_deliver_inline(&f) {
+                let t = self.t;
+                self.t = f.at;
+                self.events += 1;
+                self.inline_answers += 1;
+                self.deliver(f.c, f.gen_, f.id, f.resp);
+                self.t = t;
+            } else {
+                let Inline {
+                    at,
+                    seq,
+                    c,
+                    gen_,
+                    id,
+                    resp,
+                } = f;
+                // In the place it would have had, had it been queued at once.
+                self.push_reserved(at, seq, Ev::ToComp { c, gen_, id, resp });
+            }
+        }
+    }
+
+    /// Delivering answer `f` now (at `self.t`) instead of at `f.at` changes
+    /// nothing any other event or check can see, because until `f.at`:
+    /// - nothing else happens to component `c`: no fault, liveness check or
+    ///   I2 deadline is due (I2 is checked at its exact instant, see
+    ///   `check_i2`), no other message to or from `c` is in flight, and its
+    ///   own next wake-up is later (2 ms margin: the agent's deadlines are
+    ///   measured on the larger of its monotonic and wall clocks, which can
+    ///   round 1 ms apart);
+    /// - anything the answer makes `c` send meets the same balancer, whose
+    ///   state cannot change before `f.at`;
+    /// - what other events read of `c` does not change: a 503 from the
+    ///   balancer (a retry, whatever the agent's state) or a renewal of a
+    ///   component counted as running (it stays counted, so I1 sees the same
+    ///   totals). Refusals, first grants and everything else go through the
+    ///   queue.
+    ///
+    /// Every random draw happens where it did, and an answer that is queued
+    /// after all takes the place in the queue it would have had. What can
+    /// differ is the order among events of other components at one and the
+    /// same millisecond (the component's next wake-up is queued earlier),
+    /// hence which of them draws which random delay; that is still one
+    /// seed, one run.
+    fn can_deliver_inline(&self, f: &Inline) -> bool {
+        let a = f.at;
+        let t = self.t;
+        let comp = &self.comps[f.c as usize];
+        let kind_ok = match &f.resp {
+            Reply::LbUnavailable => true,
+            Reply::Full(r) => {
+                matches!(**r, Ok(Response::Granted(_))) && comp.counted && comp.running
+            }
+        };
+        kind_ok
+            && a <= self.plan.end_ms
+            && a < self.lb_stable_until()
+            && self.plan.liveness_at.is_none_or(|l| l < t || l > a)
+            && self.i2_hints.peek().is_none_or(|Reverse((h, _, _))| *h > a)
+            && comp.gen_ == f.gen_
+            && !comp.crashed
+            && !comp.clock.is_suspended()
+            && comp.agent.is_some()
+            && comp.msgs == 0
+            && comp.wake_at.or(comp.deferred).is_none_or(|w| w > a + 2)
+    }
+
     // ---------------------------------------------------------------- agents
 
     fn start_agent(&mut self, c: usize) {
@@ -759,8 +886,7 @@ impl World {
             while let Some(e) = agent.poll_event() {
                 events.push(e);
             }
-            comp.last_call_mono_ns =
-                u64::try_from(comp.clock.now(t).mono.as_nanos()).unwrap_or(u64::MAX);
+            comp.last_call_mono_ns = comp.clock.now_mono_ns(t);
             comp.chain = false;
             let grace = match agent.state() {
                 State::Licensed { lease } | State::Grace { lease, .. } => Some(lease.grace_period),
@@ -959,7 +1085,7 @@ impl World {
             return;
         };
         if comp.chain {
-            let now_mono = u64::try_from(comp.clock.now(t).mono.as_nanos()).unwrap_or(u64::MAX);
+            let now_mono = comp.clock.now_mono_ns(t);
             let step = DRIVER_MAX_SLEEP_MS * 1_000_000;
             let k = now_mono.saturating_sub(comp.last_call_mono_ns) / step + 1;
             let next = comp.last_call_mono_ns.saturating_add(k * step);
@@ -1091,7 +1217,20 @@ impl World {
         match first {
             Some(d) => {
                 let at = self.t + extra + d;
-                self.push(at, Ev::ToComp { c, gen_, id, resp });
+                if dup.is_none() && self.inline.is_none() {
+                    // Decided at the end of the event (`settle_inline`).
+                    let seq = self.queue.reserve();
+                    self.inline = Some(Inline {
+                        at,
+                        seq,
+                        c,
+                        gen_,
+                        id,
+                        resp,
+                    });
+                } else {
+                    self.push(at, Ev::ToComp { c, gen_, id, resp });
+                }
                 if guard {
                     self.set_guard(c as usize, at, id);
                 }
@@ -1429,7 +1568,7 @@ impl World {
             && mgr.status == MgrStatus::Up
             && !self.lb_to_mgr[m]
             && !self.mgr_to_lb[m]
-            && mgr.serving(t).is_ok();
+            && mgr.serves(t);
         let cfg = self.plan.lb;
         let b = &mut self.lb[m];
         if ok {
@@ -1749,31 +1888,7 @@ impl World {
             self.violate(1, msg);
         }
         // I2: nobody runs past grace of true time since its last success.
-        while let Some(Reverse((at, c, epoch))) = self.i2_hints.peek().copied() {
-            if at > self.t {
-                break;
-            }
-            self.i2_hints.pop();
-            let comp = &self.comps[c as usize];
-            if comp.i2_epoch != epoch || !comp.running || comp.crashed {
-                continue;
-            }
-            if comp.clock.is_suspended() {
-                continue; // the resume pushes a new hint
-            }
-            if self.t > comp.i2_allowed {
-                let over = self.t - comp.base_deadline();
-                let msg = format!(
-                    "c{c} still running {} s after its grace deadline (last success sent at {} ms)",
-                    over / SEC,
-                    comp.last_ok_send
-                );
-                self.violate(2, msg);
-            } else {
-                let a = comp.i2_allowed;
-                self.i2_hints.push(Reverse((a + 1, c, epoch)));
-            }
-        }
+        self.check_i2(self.t);
         // I7: never more serving managers than the license allows.
         let serving = (0..2)
             .filter(|m| {
@@ -1801,6 +1916,41 @@ impl World {
                 g, self.failover_bound
             );
             self.violate(5, msg);
+        }
+    }
+
+    /// I2 at every deadline due by `upto`, each at its own instant: the state
+    /// between two events is the one the earlier left, so a component still
+    /// running at its deadline is caught however sparse the events are.
+    fn check_i2(&mut self, upto: u64) {
+        let t = self.t;
+        while let Some(Reverse((at, c, epoch))) = self.i2_hints.peek().copied() {
+            if at > upto {
+                break;
+            }
+            self.i2_hints.pop();
+            let comp = &self.comps[c as usize];
+            if comp.i2_epoch != epoch || !comp.running || comp.crashed {
+                continue;
+            }
+            if comp.clock.is_suspended() {
+                continue; // the resume pushes a new hint
+            }
+            let now = at.max(t);
+            if now > comp.i2_allowed {
+                let over = now - comp.base_deadline();
+                let msg = format!(
+                    "c{c} still running {} s after its grace deadline (last success sent at {} ms)",
+                    over / SEC,
+                    comp.last_ok_send
+                );
+                self.t = now;
+                self.violate(2, msg);
+                self.t = t;
+            } else {
+                let a = comp.i2_allowed;
+                self.i2_hints.push(Reverse((a + 1, c, epoch)));
+            }
         }
     }
 
@@ -1864,6 +2014,7 @@ impl World {
             components: self.plan.components,
             days_ms: self.plan.end_ms,
             events: self.events,
+            inline_answers: self.inline_answers,
             grants: self.grants,
             renewals: self.renewals,
             time_in_grace_ms: self.grace_ms_total,
