@@ -142,6 +142,15 @@ impl Reply {
     }
 }
 
+/// A wake-up that may run within the event that scheduled it.
+#[derive(Debug)]
+struct InlineWake {
+    at: u64,
+    seq: u64,
+    c: u32,
+    token: u64,
+}
+
 /// An answer that may be delivered within the event that produced it.
 #[derive(Debug)]
 struct Inline {
@@ -336,6 +345,8 @@ pub struct World {
     max_resume_overrun: u64,
     inline: Option<Inline>,
     inline_answers: u64,
+    inline_wake: Option<InlineWake>,
+    inline_wakes: u64,
 }
 
 fn name(s: &str) -> Name {
@@ -560,6 +571,8 @@ impl World {
             max_resume_overrun: 0,
             inline: None,
             inline_answers: 0,
+            inline_wake: None,
+            inline_wakes: 0,
             plan,
         };
         w.schedule_start();
@@ -660,19 +673,7 @@ impl World {
 
     fn handle(&mut self, ev: Ev) {
         match ev {
-            Ev::Wake { c, token } => {
-                self.hash.u64(self.t ^ (1 << 60) ^ u64::from(c));
-                let comp = &self.comps[c as usize];
-                if comp.token != token || comp.crashed || comp.clock.is_suspended() {
-                    return;
-                }
-                let now = comp.clock.now(self.t);
-                self.comps[c as usize].wake_at = None;
-                if let Some(a) = self.comps[c as usize].agent.as_mut() {
-                    a.handle_timeout(now);
-                }
-                self.after_agent(c as usize, None);
-            }
+            Ev::Wake { c, token } => self.wake(c, token),
             Ev::ToLb { c, gen_, id, req } => {
                 self.hash
                     .u64(self.t ^ (2 << 60) ^ u64::from(c) ^ (id.0 << 20));
@@ -748,6 +749,21 @@ impl World {
         }
     }
 
+    /// Component `c`'s timer fires at `self.t` (if `token` is still its own).
+    fn wake(&mut self, c: u32, token: u64) {
+        self.hash.u64(self.t ^ (1 << 60) ^ u64::from(c));
+        let comp = &self.comps[c as usize];
+        if comp.token != token || comp.crashed || comp.clock.is_suspended() {
+            return;
+        }
+        let now = comp.clock.now(self.t);
+        self.comps[c as usize].wake_at = None;
+        if let Some(a) = self.comps[c as usize].agent.as_mut() {
+            a.handle_timeout(now);
+        }
+        self.after_agent(c as usize, None);
+    }
+
     /// An answer reaches component `c` at `self.t`.
     fn deliver(&mut self, c: u32, gen_: u32, id: RequestId, resp: Reply) {
         self.hash
@@ -782,26 +798,90 @@ impl World {
     /// now, at its own arrival time, if nothing can tell the difference;
     /// otherwise queued as an ordinary event.
     fn settle_inline(&mut self) {
-        while let Some(f) = self.inline.take() {
-            if self.can_deliver_inline(&f) {
-                let t = self.t;
-                self.t = f.at;
-                self.events += 1;
-                self.inline_answers += 1;
-                self.deliver(f.c, f.gen_, f.id, f.resp);
-                self.t = t;
+        loop {
+            if let Some(f) = self.inline.take() {
+                if self.can_deliver_inline(&f) {
+                    let t = self.t;
+                    self.t = f.at;
+                    self.events += 1;
+                    self.inline_answers += 1;
+                    self.deliver(f.c, f.gen_, f.id, f.resp);
+                    self.t = t;
+                } else {
+                    let Inline {
+                        at,
+                        seq,
+                        c,
+                        gen_,
+                        id,
+                        resp,
+                    } = f;
+                    // In the place it would have had, had it been queued at once.
+                    self.push_reserved(at, seq, Ev::ToComp { c, gen_, id, resp });
+                }
+            } else if let Some(w) = self.inline_wake.take() {
+                if self.can_wake_inline(&w) {
+                    let t = self.t;
+                    self.t = w.at;
+                    self.events += 1;
+                    self.inline_wakes += 1;
+                    self.wake(w.c, w.token);
+                    self.t = t;
+                } else {
+                    let ev = Ev::Wake {
+                        c: w.c,
+                        token: w.token,
+                    };
+                    self.push_reserved(w.at, w.seq, ev);
+                }
             } else {
-                let Inline {
-                    at,
-                    seq,
-                    c,
-                    gen_,
-                    id,
-                    resp,
-                } = f;
-                // In the place it would have had, had it been queued at once.
-                self.push_reserved(at, seq, Ev::ToComp { c, gen_, id, resp });
+                break;
             }
+        }
+    }
+
+    /// Running wake-up `w` now (at `self.t`) instead of at `w.at` changes
+    /// nothing any other event or check can see, by the argument of
+    /// `can_deliver_inline`: until `w.at` nothing else happens to the
+    /// component, the balancer it may send to cannot change its mind, and the
+    /// wake-up changes nothing others read of it: the agent neither stops nor
+    /// enters grace then (read from its own lease: `Lease::elapsed` at the
+    /// instant it will be handed), so it stays running or starting, counted
+    /// or not as before; it may send a request (which goes through `reply`
+    /// and `can_deliver_inline` in turn). During an outage a component's
+    /// retries thus run one after another within one event, until a fault,
+    /// an I2 deadline or its own grace deadline comes near.
+    fn can_wake_inline(&self, w: &InlineWake) -> bool {
+        let a = w.at;
+        let t = self.t;
+        let comp = &self.comps[w.c as usize];
+        if comp.token != w.token
+            || comp.wake_at != Some(a)
+            || comp.crashed
+            || comp.clock.is_suspended()
+            || comp.msgs != 0
+            || comp.guard.is_some()
+            || a > self.plan.end_ms
+            || a >= self.lb_stable_until()
+            || self.plan.liveness_at.is_some_and(|l| l >= t && l <= a)
+            || self
+                .i2_hints
+                .peek()
+                .is_some_and(|Reverse((h, _, _))| *h <= a)
+        {
+            return false;
+        }
+        let Some(agent) = comp.agent.as_ref() else {
+            return false;
+        };
+        let now = comp.clock.now(a);
+        match agent.state() {
+            State::Starting => true,
+            State::Licensed { lease } => {
+                lease.elapsed(&now) < lease.lease_ttl.min(lease.grace_period)
+            }
+            State::Grace { lease, .. } => lease.elapsed(&now) < lease.grace_period,
+            State::Stopped(_) => false,
         }
     }
 
@@ -1107,7 +1187,7 @@ impl World {
         }
         comp.deferred = None;
         if comp.wake_at != Some(at) {
-            self.push_wake(c, at);
+            self.stash_wake(c, at);
         }
     }
 
@@ -1188,7 +1268,20 @@ impl World {
     /// The load balancer's state cannot change before this instant.
     fn lb_stable_until(&self) -> u64 {
         let f = self.pending_faults.peek().map_or(u64::MAX, |Reverse(t)| *t);
+        if self.lb_down_until_fault() {
+            return f;
+        }
         self.next_check[0].min(self.next_check[1]).min(f)
+    }
+
+    /// Both backends are down and no health check can bring one up before a
+    /// fault: each is down in the manager (crashed or hung) or cut from the
+    /// balancer, which only faults change (see `lb_check`).
+    fn lb_down_until_fault(&self) -> bool {
+        (0..2).all(|m| {
+            !self.lb[m].up
+                && (self.mgrs[m].status != MgrStatus::Up || self.lb_to_mgr[m] || self.mgr_to_lb[m])
+        })
     }
 
     /// An answer leaves for component `c`, `extra` ms from now. `guard`: it
@@ -1261,6 +1354,26 @@ impl World {
             let w = w.max(self.t + 1);
             self.push_wake(c, w);
         }
+    }
+
+    /// Like `push_wake`, but set aside for `settle_inline`, which may run
+    /// it within this event.
+    fn stash_wake(&mut self, c: usize, at: u64) {
+        if self.inline_wake.is_some() {
+            self.push_wake(c, at);
+            return;
+        }
+        let comp = &mut self.comps[c];
+        comp.token += 1;
+        comp.wake_at = Some(at);
+        let token = comp.token;
+        let seq = self.queue.reserve();
+        self.inline_wake = Some(InlineWake {
+            at,
+            seq,
+            c: c as u32,
+            token,
+        });
     }
 
     fn push_wake(&mut self, c: usize, at: u64) {
@@ -2015,6 +2128,7 @@ impl World {
             days_ms: self.plan.end_ms,
             events: self.events,
             inline_answers: self.inline_answers,
+            inline_wakes: self.inline_wakes,
             grants: self.grants,
             renewals: self.renewals,
             time_in_grace_ms: self.grace_ms_total,
