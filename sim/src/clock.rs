@@ -44,6 +44,13 @@ impl HostClock {
         PPM + i128::from(self.ppm)
     }
 
+    /// The rate as a `u64`, when positive (always, for any sane ppm): the
+    /// fast paths below use 64-bit arithmetic and fall back to `i128` on
+    /// overflow, with the same results.
+    fn rate_u64(&self) -> Option<u64> {
+        u64::try_from(1_000_000 + self.ppm).ok().filter(|r| *r > 0)
+    }
+
     fn elapsed_true(&self, t: u64) -> i128 {
         i128::from(t.saturating_sub(self.base_true))
     }
@@ -57,6 +64,12 @@ impl HostClock {
                 .base_mono_ns
                 .saturating_add(t.saturating_sub(self.base_true).saturating_mul(1_000_000));
         }
+        if let Some(add) = self
+            .rate_u64()
+            .and_then(|r| t.saturating_sub(self.base_true).checked_mul(r))
+        {
+            return self.base_mono_ns.saturating_add(add);
+        }
         let add = self.elapsed_true(t) * self.rate();
         self.base_mono_ns
             .saturating_add(u64::try_from(add.max(0)).unwrap_or(u64::MAX))
@@ -66,6 +79,13 @@ impl HostClock {
         if self.ppm == 0 {
             let d = i64::try_from(t.saturating_sub(self.base_true)).unwrap_or(i64::MAX);
             return self.base_wall_ms.saturating_add(d);
+        }
+        if let Some(add) = self
+            .rate_u64()
+            .and_then(|r| t.saturating_sub(self.base_true).checked_mul(r))
+        {
+            let add = i64::try_from(add / 1_000_000).unwrap_or(i64::MAX);
+            return self.base_wall_ms.saturating_add(add);
         }
         let add = self.elapsed_true(t) * self.rate() / PPM;
         self.base_wall_ms
@@ -85,6 +105,16 @@ impl HostClock {
             Duration::from_nanos(self.mono_ns(t))
         };
         Now::new(mono, UnixMillis(wall))
+    }
+
+    /// `now(t).mono` in nanoseconds (saturating), without the wall reading.
+    pub fn now_mono_ns(&self, t: u64) -> u64 {
+        if self.wall_only {
+            let ms = u64::try_from(self.wall_ms(t) - self.wall_origin).unwrap_or(0);
+            ms.saturating_mul(1_000_000)
+        } else {
+            self.mono_ns(t)
+        }
     }
 
     fn rebase(&mut self, t: u64) {
@@ -129,6 +159,19 @@ impl HostClock {
             }
             self.base_true
                 .saturating_add(u64::try_from((need * PPM + rate - 1) / rate).unwrap_or(u64::MAX))
+        } else if let (Some(rate), Ok(target_ns)) =
+            (self.rate_u64(), u64::try_from(target.as_nanos()))
+        {
+            let Some(need) = target_ns.checked_sub(self.base_mono_ns).filter(|n| *n > 0) else {
+                return Some(t);
+            };
+            match need.checked_add(rate - 1) {
+                Some(n) => self.base_true.saturating_add(n / rate),
+                None => self.base_true.saturating_add(
+                    u64::try_from((i128::from(need) + i128::from(rate) - 1) / i128::from(rate))
+                        .unwrap_or(u64::MAX),
+                ),
+            }
         } else {
             let target_ns = i128::try_from(target.as_nanos()).unwrap_or(i128::MAX);
             let need = target_ns - i128::from(self.base_mono_ns);
@@ -172,6 +215,52 @@ mod tests {
         c.step(1_000_000, -10_000);
         assert_eq!(c.wall_ms(1_000_000), 991_000);
         assert_eq!(c.mono_ns(1_000_000), 1_001_000_000_000);
+    }
+
+    #[test]
+    fn now_mono_ns_is_now_mono() {
+        for (ppm, wall_only) in [(0, false), (250, false), (-999, false), (40, true)] {
+            let mut c = HostClock::new(0, 1_800_000_000_000, Duration::from_secs(77), ppm);
+            c.set_wall_only(wall_only);
+            for t in [0, 1, 999, 86_400_000, 7 * 86_400_000 + 3] {
+                let want = u64::try_from(c.now(t).mono.as_nanos()).unwrap_or(u64::MAX);
+                assert_eq!(
+                    c.now_mono_ns(t),
+                    want,
+                    "ppm {ppm} wall_only {wall_only} t {t}"
+                );
+            }
+            c.step(5_000, -3_000);
+            c.suspend(6_000);
+            assert_eq!(
+                u128::from(c.now_mono_ns(9_000)),
+                c.now(9_000).mono.as_nanos()
+            );
+        }
+    }
+
+    #[test]
+    fn fast_paths_match_the_wide_arithmetic() {
+        for ppm in [0, 1, 250, -250, 999_999, -999_999] {
+            let c = HostClock::new(1_000, 1_800_000_000_000, Duration::from_millis(12_345), ppm);
+            for t in [1_000, 1_001, 86_400_000, 30 * 86_400_000 + 7] {
+                let e = i128::from(t - 1_000);
+                let rate = 1_000_000 + i128::from(ppm);
+                let mono = 12_345_000_000 + e * rate;
+                assert_eq!(i128::from(c.mono_ns(t)), mono);
+                assert_eq!(
+                    i128::from(c.wall_ms(t)),
+                    1_800_000_000_000 + e * rate / 1_000_000
+                );
+                // The first instant at which the monotonic clock passes `mono`.
+                let want = u64::try_from(mono).unwrap_or(0) + 1;
+                let at = c
+                    .true_at_mono(1_000, Duration::from_nanos(want))
+                    .expect("running");
+                assert!(c.mono_ns(at) >= want);
+                assert!(at == 1_000 || c.mono_ns(at - 1) < want);
+            }
+        }
     }
 
     #[test]

@@ -59,6 +59,10 @@ pub struct Report {
     pub components: usize,
     pub days_ms: u64,
     pub events: u64,
+    /// Of `events`, answers delivered within the event that sent them.
+    pub inline_answers: u64,
+    /// Of `events`, wake-ups run within the event that scheduled them.
+    pub inline_wakes: u64,
     pub grants: u64,
     pub renewals: u64,
     pub time_in_grace_ms: u64,
@@ -98,8 +102,13 @@ impl Report {
         let days = self.days_ms as f64 / DAY as f64;
         let _ = writeln!(
             s,
-            "scenario {} seed {}: {} components, {days:.2} simulated days, {} events",
-            self.scenario, self.seed, self.components, self.events
+            "scenario {} seed {}: {} components, {days:.2} simulated days, {} events ({} answers and {} wake-ups inline)",
+            self.scenario,
+            self.seed,
+            self.components,
+            self.events,
+            self.inline_answers,
+            self.inline_wakes
         );
         let _ = writeln!(
             s,

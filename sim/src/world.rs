@@ -3,6 +3,7 @@
 
 use crate::clock::HostClock;
 use crate::plan::{Bugs, Expect, Fault, Host, Link, MIN, Plan, SEC};
+use crate::queue::EventQueue;
 use crate::report::{Report, Verdicts};
 use crate::rng::{Fnv64, SimRng};
 use crate::store::SimStore;
@@ -44,20 +45,20 @@ enum Ev {
         c: u32,
         gen_: u32,
         id: RequestId,
-        req: Box<Request>,
+        req: Msg,
     },
     ToMgr {
         m: u8,
         c: u32,
         gen_: u32,
         id: RequestId,
-        req: Box<Request>,
+        req: Msg,
     },
     ToComp {
         c: u32,
         gen_: u32,
         id: RequestId,
-        resp: Box<Result<Response, TransportError>>,
+        resp: Reply,
     },
     StaleCommit {
         m: u8,
@@ -84,6 +85,96 @@ enum Ev {
     },
     Fault(u32),
     Liveness,
+}
+
+/// A request on the wire, compact: only the rare grant request is boxed.
+#[derive(Debug, Clone)]
+enum Msg {
+    Grant(Box<tenure_core::wire::RawGrantRequest>),
+    Renew {
+        grant_id: GrantId,
+        client_time_ms: i64,
+    },
+    Release {
+        grant_id: GrantId,
+    },
+}
+
+impl From<Request> for Msg {
+    fn from(r: Request) -> Self {
+        match r {
+            Request::Grant(raw) => Msg::Grant(Box::new(raw)),
+            Request::Renew {
+                grant_id,
+                client_time_ms,
+            } => Msg::Renew {
+                grant_id,
+                client_time_ms,
+            },
+            Request::Release { grant_id } => Msg::Release { grant_id },
+        }
+    }
+}
+
+impl Msg {
+    fn kind(&self) -> Kind {
+        match self {
+            Msg::Grant(_) => Kind::Grant,
+            Msg::Renew { .. } => Kind::Renew,
+            Msg::Release { .. } => Kind::Release,
+        }
+    }
+}
+
+/// An answer on the wire: the balancer's own 503 needs no allocation.
+#[derive(Debug, Clone)]
+enum Reply {
+    LbUnavailable,
+    Full(Box<Result<Response, TransportError>>),
+}
+
+impl Reply {
+    fn into_result(self) -> Result<Response, TransportError> {
+        match self {
+            Reply::LbUnavailable => lb_unavailable(),
+            Reply::Full(r) => *r,
+        }
+    }
+}
+
+/// A wake-up that may run within the event that scheduled it.
+#[derive(Debug)]
+struct InlineWake {
+    at: u64,
+    seq: u64,
+    c: u32,
+    token: u64,
+}
+
+/// An answer that may be delivered within the event that produced it.
+#[derive(Debug)]
+struct Inline {
+    at: u64,
+    /// Its place in the queue's order, should it be queued after all.
+    seq: u64,
+    c: u32,
+    gen_: u32,
+    id: RequestId,
+    resp: Reply,
+}
+
+impl Ev {
+    /// The component a message or restart is bound for (wake-ups excluded).
+    fn comp(&self) -> Option<u32> {
+        match self {
+            Ev::ToLb { c, .. }
+            | Ev::ToMgr { c, .. }
+            | Ev::ToComp { c, .. }
+            | Ev::StaleCommit { c, .. }
+            | Ev::Restart { c, .. } => Some(*c),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -115,6 +206,14 @@ struct Mgr {
 }
 
 impl Mgr {
+    /// `serving(t).is_ok()`, without building the error.
+    fn serves(&self, t: u64) -> bool {
+        match &self.node {
+            Some((at, Ok(()))) => self.clock.wall_ms(t) < at.saturating_add(10_000),
+            _ => false,
+        }
+    }
+
     fn serving(&self, t: u64) -> Result<(), NotServing> {
         let local = self.clock.wall_ms(t);
         match &self.node {
@@ -169,6 +268,8 @@ struct Comp {
     guard: Option<(u64, RequestId)>,
     resumed_late: bool,
     deferred: Option<u64>,
+    /// Queued messages to or from it, and restarts (not wake-ups).
+    msgs: u32,
 }
 
 /// One stop of a component: when, why, and its true grace deadline then.
@@ -202,10 +303,7 @@ pub struct World {
     plan: Plan,
     rng: SimRng,
     t: u64,
-    seq: u64,
-    heap: BinaryHeap<Reverse<(u64, u64, u32)>>,
-    slab: Vec<Option<Ev>>,
-    free: Vec<u32>,
+    queue: EventQueue<Ev>,
     comps: Vec<Comp>,
     mgrs: Vec<Mgr>,
     checker: MemoryStore,
@@ -216,7 +314,7 @@ pub struct World {
     lb_to_mgr: [bool; 2],
     mgr_to_lb: [bool; 2],
     flapping: bool,
-    scratch_tx: Vec<tenure_core::agent::Transmit>,
+    scratch_tx: Vec<(RequestId, Msg)>,
     scratch_ev: Vec<Event>,
     next_check: [u64; 2],
     pending_faults: BinaryHeap<Reverse<u64>>,
@@ -245,6 +343,10 @@ pub struct World {
     verdicts: Verdicts,
     held_until_at_crash: BTreeMap<usize, u64>,
     max_resume_overrun: u64,
+    inline: Option<Inline>,
+    inline_answers: u64,
+    inline_wake: Option<InlineWake>,
+    inline_wakes: u64,
 }
 
 fn name(s: &str) -> Name {
@@ -412,6 +514,7 @@ impl World {
                 guard: None,
                 deferred: None,
                 resumed_late: false,
+                msgs: 0,
             });
         }
         let lbc = plan.lb;
@@ -423,10 +526,7 @@ impl World {
         let mut w = Self {
             rng,
             t: 0,
-            seq: 0,
-            heap: BinaryHeap::new(),
-            slab: Vec::new(),
-            free: Vec::new(),
+            queue: EventQueue::default(),
             comps,
             mgrs,
             checker,
@@ -469,6 +569,10 @@ impl World {
             verdicts: Verdicts::default(),
             held_until_at_crash: BTreeMap::new(),
             max_resume_overrun: 0,
+            inline: None,
+            inline_answers: 0,
+            inline_wake: None,
+            inline_wakes: 0,
             plan,
         };
         w.schedule_start();
@@ -476,18 +580,15 @@ impl World {
     }
 
     fn push(&mut self, at: u64, ev: Ev) {
-        let slot = match self.free.pop() {
-            Some(s) => {
-                self.slab[s as usize] = Some(ev);
-                s
-            }
-            None => {
-                self.slab.push(Some(ev));
-                u32::try_from(self.slab.len() - 1).unwrap_or(u32::MAX)
-            }
-        };
-        self.seq += 1;
-        self.heap.push(Reverse((at, self.seq, slot)));
+        let seq = self.queue.reserve();
+        self.push_reserved(at, seq, ev);
+    }
+
+    fn push_reserved(&mut self, at: u64, seq: u64, ev: Ev) {
+        if let Some(c) = ev.comp() {
+            self.comps[c as usize].msgs += 1;
+        }
+        self.queue.push_reserved(at, seq, ev);
     }
 
     fn push_fault(&mut self, at: u64, i: u32) {
@@ -542,19 +643,25 @@ impl World {
     }
 
     pub fn run(mut self) -> Report {
-        while let Some(Reverse((at, _, slot))) = self.heap.pop() {
+        while let Some((at, ev)) = self.queue.pop() {
             if at > self.plan.end_ms {
                 break;
             }
-            let Some(ev) = self.slab[slot as usize].take() else {
-                continue;
-            };
-            self.free.push(slot);
+            if let Some(c) = ev.comp() {
+                self.comps[c as usize].msgs -= 1;
+            }
+            // I2 deadlines that fall strictly between two events are checked
+            // at their own instant, on the state the last event left.
+            self.check_i2(at.saturating_sub(1));
+            if self.plan.stop_on_violation && self.verdicts.any_failed() {
+                break;
+            }
             self.t = at;
             self.db_now
                 .store(self.db_clock.wall_ms(at), Ordering::SeqCst);
             self.events += 1;
             self.handle(ev);
+            self.settle_inline();
             self.check_after_event();
             if self.plan.stop_on_violation && self.verdicts.any_failed() {
                 break;
@@ -566,19 +673,7 @@ impl World {
 
     fn handle(&mut self, ev: Ev) {
         match ev {
-            Ev::Wake { c, token } => {
-                self.hash.u64(self.t ^ (1 << 60) ^ u64::from(c));
-                let comp = &self.comps[c as usize];
-                if comp.token != token || comp.crashed || comp.clock.is_suspended() {
-                    return;
-                }
-                let now = comp.clock.now(self.t);
-                self.comps[c as usize].wake_at = None;
-                if let Some(a) = self.comps[c as usize].agent.as_mut() {
-                    a.handle_timeout(now);
-                }
-                self.after_agent(c as usize, None);
-            }
+            Ev::Wake { c, token } => self.wake(c, token),
             Ev::ToLb { c, gen_, id, req } => {
                 self.hash
                     .u64(self.t ^ (2 << 60) ^ u64::from(c) ^ (id.0 << 20));
@@ -593,35 +688,9 @@ impl World {
             } => {
                 self.hash
                     .u64(self.t ^ (3 << 60) ^ u64::from(c) ^ (u64::from(m) << 40));
-                self.at_mgr(m as usize, c, gen_, id, *req);
+                self.at_mgr(m as usize, c, gen_, id, req);
             }
-            Ev::ToComp { c, gen_, id, resp } => {
-                self.hash
-                    .u64(self.t ^ (4 << 60) ^ u64::from(c) ^ (id.0 << 20));
-                if self.comps[c as usize].guard == Some((self.t, id))
-                    && self.comps[c as usize].gen_ == gen_
-                {
-                    // The answer comes now; the agent call below reschedules.
-                    let comp = &mut self.comps[c as usize];
-                    comp.guard = None;
-                    comp.deferred = None;
-                    comp.wake_at = None;
-                }
-                let comp = &self.comps[c as usize];
-                if comp.gen_ != gen_ || comp.crashed || comp.clock.is_suspended() {
-                    return;
-                }
-                let now = comp.clock.now(self.t);
-                let resp = *resp;
-                let granted = match &resp {
-                    Ok(Response::Granted(g)) => Some(g.grant_id),
-                    _ => None,
-                };
-                if let Some(a) = self.comps[c as usize].agent.as_mut() {
-                    a.handle_response(now, id, resp);
-                }
-                self.after_agent(c as usize, Some((id, granted)));
-            }
+            Ev::ToComp { c, gen_, id, resp } => self.deliver(c, gen_, id, resp),
             Ev::StaleCommit {
                 m,
                 inc,
@@ -680,6 +749,187 @@ impl World {
         }
     }
 
+    /// Component `c`'s timer fires at `self.t` (if `token` is still its own).
+    fn wake(&mut self, c: u32, token: u64) {
+        self.hash.u64(self.t ^ (1 << 60) ^ u64::from(c));
+        let comp = &self.comps[c as usize];
+        if comp.token != token || comp.crashed || comp.clock.is_suspended() {
+            return;
+        }
+        let now = comp.clock.now(self.t);
+        self.comps[c as usize].wake_at = None;
+        if let Some(a) = self.comps[c as usize].agent.as_mut() {
+            a.handle_timeout(now);
+        }
+        self.after_agent(c as usize, None);
+    }
+
+    /// An answer reaches component `c` at `self.t`.
+    fn deliver(&mut self, c: u32, gen_: u32, id: RequestId, resp: Reply) {
+        self.hash
+            .u64(self.t ^ (4 << 60) ^ u64::from(c) ^ (id.0 << 20));
+        if self.comps[c as usize].guard == Some((self.t, id)) && self.comps[c as usize].gen_ == gen_
+        {
+            // The answer comes now; the agent call below reschedules.
+            let comp = &mut self.comps[c as usize];
+            comp.guard = None;
+            comp.deferred = None;
+            comp.wake_at = None;
+        }
+        let comp = &self.comps[c as usize];
+        if comp.gen_ != gen_ || comp.crashed || comp.clock.is_suspended() {
+            return;
+        }
+        let now = comp.clock.now(self.t);
+        let resp = resp.into_result();
+        let granted = match &resp {
+            Ok(Response::Granted(g)) => Some(g.grant_id),
+            _ => None,
+        };
+        if let Some(a) = self.comps[c as usize].agent.as_mut() {
+            a.handle_response(now, id, resp);
+        }
+        self.after_agent(c as usize, Some((id, granted)));
+    }
+
+    // ------------------------------------------------- answers delivered inline
+
+    /// Settles the answer set aside by `reply` during this event: delivered
+    /// now, at its own arrival time, if nothing can tell the difference;
+    /// otherwise queued as an ordinary event.
+    fn settle_inline(&mut self) {
+        loop {
+            if let Some(f) = self.inline.take() {
+                if self.can_deliver_inline(&f) {
+                    let t = self.t;
+                    self.t = f.at;
+                    self.events += 1;
+                    self.inline_answers += 1;
+                    self.deliver(f.c, f.gen_, f.id, f.resp);
+                    self.t = t;
+                } else {
+                    let Inline {
+                        at,
+                        seq,
+                        c,
+                        gen_,
+                        id,
+                        resp,
+                    } = f;
+                    // In the place it would have had, had it been queued at once.
+                    self.push_reserved(at, seq, Ev::ToComp { c, gen_, id, resp });
+                }
+            } else if let Some(w) = self.inline_wake.take() {
+                if self.can_wake_inline(&w) {
+                    let t = self.t;
+                    self.t = w.at;
+                    self.events += 1;
+                    self.inline_wakes += 1;
+                    self.wake(w.c, w.token);
+                    self.t = t;
+                } else {
+                    let ev = Ev::Wake {
+                        c: w.c,
+                        token: w.token,
+                    };
+                    self.push_reserved(w.at, w.seq, ev);
+                }
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Running wake-up `w` now (at `self.t`) instead of at `w.at` changes
+    /// nothing any other event or check can see, by the argument of
+    /// `can_deliver_inline`: until `w.at` nothing else happens to the
+    /// component, the balancer it may send to cannot change its mind, and the
+    /// wake-up changes nothing others read of it: the agent neither stops nor
+    /// enters grace then (read from its own lease: `Lease::elapsed` at the
+    /// instant it will be handed), so it stays running or starting, counted
+    /// or not as before; it may send a request (which goes through `reply`
+    /// and `can_deliver_inline` in turn). During an outage a component's
+    /// retries thus run one after another within one event, until a fault,
+    /// an I2 deadline or its own grace deadline comes near.
+    fn can_wake_inline(&self, w: &InlineWake) -> bool {
+        let a = w.at;
+        let t = self.t;
+        let comp = &self.comps[w.c as usize];
+        if comp.token != w.token
+            || comp.wake_at != Some(a)
+            || comp.crashed
+            || comp.clock.is_suspended()
+            || comp.msgs != 0
+            || comp.guard.is_some()
+            || a > self.plan.end_ms
+            || a >= self.lb_stable_until()
+            || self.plan.liveness_at.is_some_and(|l| l >= t && l <= a)
+            || self
+                .i2_hints
+                .peek()
+                .is_some_and(|Reverse((h, _, _))| *h <= a)
+        {
+            return false;
+        }
+        let Some(agent) = comp.agent.as_ref() else {
+            return false;
+        };
+        let now = comp.clock.now(a);
+        match agent.state() {
+            State::Starting => true,
+            State::Licensed { lease } => {
+                lease.elapsed(&now) < lease.lease_ttl.min(lease.grace_period)
+            }
+            State::Grace { lease, .. } => lease.elapsed(&now) < lease.grace_period,
+            State::Stopped(_) => false,
+        }
+    }
+
+    /// Delivering answer `f` now (at `self.t`) instead of at `f.at` changes
+    /// nothing any other event or check can see, because until `f.at`:
+    /// - nothing else happens to component `c`: no fault, liveness check or
+    ///   I2 deadline is due (I2 is checked at its exact instant, see
+    ///   `check_i2`), no other message to or from `c` is in flight, and its
+    ///   own next wake-up is later (2 ms margin: the agent's deadlines are
+    ///   measured on the larger of its monotonic and wall clocks, which can
+    ///   round 1 ms apart);
+    /// - anything the answer makes `c` send meets the same balancer, whose
+    ///   state cannot change before `f.at`;
+    /// - what other events read of `c` does not change: a 503 from the
+    ///   balancer (a retry, whatever the agent's state) or a renewal of a
+    ///   component counted as running (it stays counted, so I1 sees the same
+    ///   totals). Refusals, first grants and everything else go through the
+    ///   queue.
+    ///
+    /// Every random draw happens where it did, and an answer that is queued
+    /// after all takes the place in the queue it would have had. What can
+    /// differ is the order among events of other components at one and the
+    /// same millisecond (the component's next wake-up is queued earlier),
+    /// hence which of them draws which random delay; that is still one
+    /// seed, one run.
+    fn can_deliver_inline(&self, f: &Inline) -> bool {
+        let a = f.at;
+        let t = self.t;
+        let comp = &self.comps[f.c as usize];
+        let kind_ok = match &f.resp {
+            Reply::LbUnavailable => true,
+            Reply::Full(r) => {
+                matches!(**r, Ok(Response::Granted(_))) && comp.counted && comp.running
+            }
+        };
+        kind_ok
+            && a <= self.plan.end_ms
+            && a < self.lb_stable_until()
+            && self.plan.liveness_at.is_none_or(|l| l < t || l > a)
+            && self.i2_hints.peek().is_none_or(|Reverse((h, _, _))| *h > a)
+            && comp.gen_ == f.gen_
+            && !comp.crashed
+            && !comp.clock.is_suspended()
+            && comp.agent.is_some()
+            && comp.msgs == 0
+            && comp.wake_at.or(comp.deferred).is_none_or(|w| w > a + 2)
+    }
+
     // ---------------------------------------------------------------- agents
 
     fn start_agent(&mut self, c: usize) {
@@ -711,13 +961,12 @@ impl World {
                 return;
             };
             while let Some(x) = agent.poll_transmit() {
-                transmits.push(x);
+                transmits.push((x.id, Msg::from(x.request)));
             }
             while let Some(e) = agent.poll_event() {
                 events.push(e);
             }
-            comp.last_call_mono_ns =
-                u64::try_from(comp.clock.now(t).mono.as_nanos()).unwrap_or(u64::MAX);
+            comp.last_call_mono_ns = comp.clock.now_mono_ns(t);
             comp.chain = false;
             let grace = match agent.state() {
                 State::Licensed { lease } | State::Grace { lease, .. } => Some(lease.grace_period),
@@ -797,8 +1046,8 @@ impl World {
         }
         self.comps[c].running = running;
         self.recount(c);
-        for x in transmits.drain(..) {
-            self.send(c, x.id, x.request);
+        for (id, req) in transmits.drain(..) {
+            self.send(c, id, req);
         }
         self.scratch_tx = transmits;
         self.scratch_ev = events;
@@ -916,7 +1165,7 @@ impl World {
             return;
         };
         if comp.chain {
-            let now_mono = u64::try_from(comp.clock.now(t).mono.as_nanos()).unwrap_or(u64::MAX);
+            let now_mono = comp.clock.now_mono_ns(t);
             let step = DRIVER_MAX_SLEEP_MS * 1_000_000;
             let k = now_mono.saturating_sub(comp.last_call_mono_ns) / step + 1;
             let next = comp.last_call_mono_ns.saturating_add(k * step);
@@ -938,7 +1187,7 @@ impl World {
         }
         comp.deferred = None;
         if comp.wake_at != Some(at) {
-            self.push_wake(c, at);
+            self.stash_wake(c, at);
         }
     }
 
@@ -956,13 +1205,9 @@ impl World {
         [Some(first), dup]
     }
 
-    fn send(&mut self, c: usize, id: RequestId, req: Request) {
+    fn send(&mut self, c: usize, id: RequestId, req: Msg) {
         let t = self.t;
-        let kind = match req {
-            Request::Grant(_) => Kind::Grant,
-            Request::Renew { .. } => Kind::Renew,
-            Request::Release { .. } => Kind::Release,
-        };
+        let kind = req.kind();
         let comp = &mut self.comps[c];
         comp.inflight
             .retain(|(_, s, _)| t.saturating_sub(*s) < 120 * SEC);
@@ -978,7 +1223,6 @@ impl World {
         }
         let gen_ = comp.gen_;
         let link = self.plan.comp_link;
-        let req = Box::new(req);
         let [first, dup] = self.sample(link);
         if let Some(d) = dup {
             self.push(
@@ -1024,21 +1268,26 @@ impl World {
     /// The load balancer's state cannot change before this instant.
     fn lb_stable_until(&self) -> u64 {
         let f = self.pending_faults.peek().map_or(u64::MAX, |Reverse(t)| *t);
+        if self.lb_down_until_fault() {
+            return f;
+        }
         self.next_check[0].min(self.next_check[1]).min(f)
+    }
+
+    /// Both backends are down and no health check can bring one up before a
+    /// fault: each is down in the manager (crashed or hung) or cut from the
+    /// balancer, which only faults change (see `lb_check`).
+    fn lb_down_until_fault(&self) -> bool {
+        (0..2).all(|m| {
+            !self.lb[m].up
+                && (self.mgrs[m].status != MgrStatus::Up || self.lb_to_mgr[m] || self.mgr_to_lb[m])
+        })
     }
 
     /// An answer leaves for component `c`, `extra` ms from now. `guard`: it
     /// is the answer to the request in flight and will surely arrive, so the
     /// agent's request-timeout wake-up need not be scheduled.
-    fn reply(
-        &mut self,
-        c: u32,
-        gen_: u32,
-        id: RequestId,
-        resp: Result<Response, TransportError>,
-        extra: u64,
-        guard: bool,
-    ) {
+    fn reply(&mut self, c: u32, gen_: u32, id: RequestId, resp: Reply, extra: u64, guard: bool) {
         if self.comps[c as usize].down_blocked {
             if guard {
                 self.release_guard(c as usize);
@@ -1054,22 +1303,27 @@ impl World {
                     c,
                     gen_,
                     id,
-                    resp: Box::new(resp.clone()),
+                    resp: resp.clone(),
                 },
             );
         }
         match first {
             Some(d) => {
                 let at = self.t + extra + d;
-                self.push(
-                    at,
-                    Ev::ToComp {
+                if dup.is_none() && self.inline.is_none() {
+                    // Decided at the end of the event (`settle_inline`).
+                    let seq = self.queue.reserve();
+                    self.inline = Some(Inline {
+                        at,
+                        seq,
                         c,
                         gen_,
                         id,
-                        resp: Box::new(resp),
-                    },
-                );
+                        resp,
+                    });
+                } else {
+                    self.push(at, Ev::ToComp { c, gen_, id, resp });
+                }
                 if guard {
                     self.set_guard(c as usize, at, id);
                 }
@@ -1102,6 +1356,26 @@ impl World {
         }
     }
 
+    /// Like `push_wake`, but set aside for `settle_inline`, which may run
+    /// it within this event.
+    fn stash_wake(&mut self, c: usize, at: u64) {
+        if self.inline_wake.is_some() {
+            self.push_wake(c, at);
+            return;
+        }
+        let comp = &mut self.comps[c];
+        comp.token += 1;
+        comp.wake_at = Some(at);
+        let token = comp.token;
+        let seq = self.queue.reserve();
+        self.inline_wake = Some(InlineWake {
+            at,
+            seq,
+            c: c as u32,
+            token,
+        });
+    }
+
     fn push_wake(&mut self, c: usize, at: u64) {
         let comp = &mut self.comps[c];
         comp.token += 1;
@@ -1125,14 +1399,14 @@ impl World {
     }
 
     /// The balancer receives a request `d` ms from now (0: now).
-    fn at_lb(&mut self, c: u32, gen_: u32, id: RequestId, req: Box<Request>, d: u64, guard: bool) {
+    fn at_lb(&mut self, c: u32, gen_: u32, id: RequestId, req: Msg, d: u64, guard: bool) {
         match self.lb_target() {
-            None => self.reply(c, gen_, id, lb_unavailable(), d, guard),
+            None => self.reply(c, gen_, id, Reply::LbUnavailable, d, guard),
             Some(m) if self.lb_to_mgr[m] => self.reply(
                 c,
                 gen_,
                 id,
-                lb_unavailable(),
+                Reply::LbUnavailable,
                 d + LB_CONNECT_TIMEOUT_MS,
                 guard,
             ),
@@ -1175,7 +1449,7 @@ impl World {
         }
     }
 
-    fn at_mgr(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Request) {
+    fn at_mgr(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Msg) {
         let guard = self.comps[c as usize].guard == Some((self.t, id))
             && self.comps[c as usize].gen_ == gen_;
         match self.mgrs[m].status {
@@ -1186,7 +1460,7 @@ impl World {
             }
             MgrStatus::Crashed => {
                 let back = self.plan.mgr_link[m].delay_ms;
-                self.reply(c, gen_, id, lb_unavailable(), back, guard);
+                self.reply(c, gen_, id, Reply::LbUnavailable, back, guard);
             }
             MgrStatus::Up => match self.serve(m, c, gen_, id, req) {
                 Some(resp) => self.answer(m, c, gen_, id, resp, guard),
@@ -1216,7 +1490,7 @@ impl World {
         }
         let link = self.plan.mgr_link[m];
         match self.sample(link)[0] {
-            Some(d) => self.reply(c, gen_, id, resp, d, guard),
+            Some(d) => self.reply(c, gen_, id, Reply::Full(Box::new(resp)), d, guard),
             None => {
                 if guard {
                     self.release_guard(c as usize);
@@ -1241,7 +1515,7 @@ impl World {
         c: u32,
         gen_: u32,
         id: RequestId,
-        req: Request,
+        req: Msg,
     ) -> Option<Result<Response, TransportError>> {
         let t = self.t;
         if let Err(e) = self.mgrs[m].serving(t)
@@ -1251,7 +1525,7 @@ impl World {
             return Some(err_resp(e.code(), e.to_string()));
         }
         match req {
-            Request::Grant(raw) => {
+            Msg::Grant(raw) => {
                 let req = match raw.validate() {
                     Ok(r) => r,
                     Err(e) => return Some(err_resp(ErrorCode::BadRequest, e.to_string())),
@@ -1269,7 +1543,7 @@ impl World {
                     Err(e) => self.manager_error(&e),
                 })
             }
-            Request::Renew {
+            Msg::Renew {
                 grant_id,
                 client_time_ms,
             } => {
@@ -1285,7 +1559,7 @@ impl World {
                     Err(e) => self.manager_error(&e),
                 })
             }
-            Request::Release { grant_id } => Some(match self.mgrs[m].manager.release(grant_id) {
+            Msg::Release { grant_id } => Some(match self.mgrs[m].manager.release(grant_id) {
                 Ok(()) => Ok(Response::Released),
                 Err(e) => self.manager_error(&e),
             }),
@@ -1407,7 +1681,7 @@ impl World {
             && mgr.status == MgrStatus::Up
             && !self.lb_to_mgr[m]
             && !self.mgr_to_lb[m]
-            && mgr.serving(t).is_ok();
+            && mgr.serves(t);
         let cfg = self.plan.lb;
         let b = &mut self.lb[m];
         if ok {
@@ -1727,31 +2001,7 @@ impl World {
             self.violate(1, msg);
         }
         // I2: nobody runs past grace of true time since its last success.
-        while let Some(Reverse((at, c, epoch))) = self.i2_hints.peek().copied() {
-            if at > self.t {
-                break;
-            }
-            self.i2_hints.pop();
-            let comp = &self.comps[c as usize];
-            if comp.i2_epoch != epoch || !comp.running || comp.crashed {
-                continue;
-            }
-            if comp.clock.is_suspended() {
-                continue; // the resume pushes a new hint
-            }
-            if self.t > comp.i2_allowed {
-                let over = self.t - comp.base_deadline();
-                let msg = format!(
-                    "c{c} still running {} s after its grace deadline (last success sent at {} ms)",
-                    over / SEC,
-                    comp.last_ok_send
-                );
-                self.violate(2, msg);
-            } else {
-                let a = comp.i2_allowed;
-                self.i2_hints.push(Reverse((a + 1, c, epoch)));
-            }
-        }
+        self.check_i2(self.t);
         // I7: never more serving managers than the license allows.
         let serving = (0..2)
             .filter(|m| {
@@ -1759,7 +2009,7 @@ impl World {
                 mgr.status == MgrStatus::Up
                     && self.db_up
                     && mgr.store.reachable()
-                    && mgr.serving(self.t).is_ok()
+                    && mgr.serves(self.t)
             })
             .count();
         if serving > self.license.max_managers as usize {
@@ -1779,6 +2029,41 @@ impl World {
                 g, self.failover_bound
             );
             self.violate(5, msg);
+        }
+    }
+
+    /// I2 at every deadline due by `upto`, each at its own instant: the state
+    /// between two events is the one the earlier left, so a component still
+    /// running at its deadline is caught however sparse the events are.
+    fn check_i2(&mut self, upto: u64) {
+        let t = self.t;
+        while let Some(Reverse((at, c, epoch))) = self.i2_hints.peek().copied() {
+            if at > upto {
+                break;
+            }
+            self.i2_hints.pop();
+            let comp = &self.comps[c as usize];
+            if comp.i2_epoch != epoch || !comp.running || comp.crashed {
+                continue;
+            }
+            if comp.clock.is_suspended() {
+                continue; // the resume pushes a new hint
+            }
+            let now = at.max(t);
+            if now > comp.i2_allowed {
+                let over = now - comp.base_deadline();
+                let msg = format!(
+                    "c{c} still running {} s after its grace deadline (last success sent at {} ms)",
+                    over / SEC,
+                    comp.last_ok_send
+                );
+                self.t = now;
+                self.violate(2, msg);
+                self.t = t;
+            } else {
+                let a = comp.i2_allowed;
+                self.i2_hints.push(Reverse((a + 1, c, epoch)));
+            }
         }
     }
 
@@ -1842,6 +2127,8 @@ impl World {
             components: self.plan.components,
             days_ms: self.plan.end_ms,
             events: self.events,
+            inline_answers: self.inline_answers,
+            inline_wakes: self.inline_wakes,
             grants: self.grants,
             renewals: self.renewals,
             time_in_grace_ms: self.grace_ms_total,

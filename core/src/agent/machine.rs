@@ -173,6 +173,9 @@ impl Agent {
         let mut wake = now.mono.saturating_add(self.config.max_sleep);
         // Converting "offset after origin" to a monotonic instant with today's
         // T2 elapsed time can only bring it earlier than the pure monotonic one.
+        // The conversion is monotonic in `offset`, so of several offsets from
+        // one origin only the smallest is converted (the elapsed time since an
+        // origin is the costly part, and is computed once).
         let mut at = |origin: &Now, offset: Duration| {
             let left = offset.saturating_sub(now.elapsed_since(origin));
             wake = wake.min(now.mono.saturating_add(left));
@@ -181,17 +184,17 @@ impl Agent {
             State::Stopped(_) => return None,
             State::Starting => {}
             State::Licensed { lease } => {
-                at(&lease.since, lease.lease_ttl);
-                at(&lease.since, lease.grace_period);
+                at(&lease.since, lease.lease_ttl.min(lease.grace_period));
             }
             State::Grace { lease, warned } => {
-                at(&lease.since, lease.grace_period);
+                let mut first = lease.grace_period;
                 if *warned < GraceWarning::OneDay && lease.grace_period > DAY {
-                    at(&lease.since, lease.grace_period.saturating_sub(DAY));
+                    first = first.min(lease.grace_period.saturating_sub(DAY));
                 }
                 if *warned < GraceWarning::OneHour && lease.grace_period > HOUR {
-                    at(&lease.since, lease.grace_period.saturating_sub(HOUR));
+                    first = first.min(lease.grace_period.saturating_sub(HOUR));
                 }
+                at(&lease.since, first);
             }
         }
         match &self.link {
