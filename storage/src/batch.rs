@@ -162,7 +162,8 @@ impl<S: Store> Manager<S> {
     fn batch_body(&self, tx: &mut dyn Tx, ops: &[Op]) -> Result<Vec<OpResult>, StorageError> {
         let ids: Vec<GrantId> = ops.iter().filter_map(Op::grant_id).collect();
         // Read the named grants once to learn their pools, lock, then read
-        // them again: another manager may have changed them meanwhile.
+        // them again (unless no one else can write): another manager may
+        // have changed them meanwhile.
         let before = if ids.is_empty() {
             Vec::new()
         } else {
@@ -185,13 +186,18 @@ impl<S: Store> Manager<S> {
             totals: BTreeMap::new(),
             renewals: Vec::new(),
         };
-        if !ids.is_empty() {
-            for g in tx.grants(&ids)? {
-                if !pools.contains(&g.instance.pool()) {
-                    tx.lock_pool(&g.instance.pool())?;
-                }
-                state.grants.insert(g.grant_id, Some(g));
+        let after_lock = if ids.is_empty() {
+            Vec::new()
+        } else if tx.excludes_other_writers() {
+            before
+        } else {
+            tx.grants(&ids)?
+        };
+        for g in after_lock {
+            if !pools.contains(&g.instance.pool()) {
+                tx.lock_pool(&g.instance.pool())?;
             }
+            state.grants.insert(g.grant_id, Some(g));
         }
         // The storage clock after the locks: a batch that waited for another
         // manager's decisions decides at the instant it holds the pools.

@@ -351,19 +351,16 @@ impl<S: Store> Manager<S> {
             records.retain(|r| r.node_id != node_id);
             records.push(me);
             records.sort_by(|a, b| a.node_id.cmp(&b.node_id));
-            let (state, max, license_id) = match tx.license()? {
-                None => (LicenseState::Missing, 1, None),
-                Some(stored) => match self.verified(&stored) {
-                    Err(_) => (LicenseState::Missing, 1, None),
-                    Ok(lic) => {
-                        let state = match lic.validity_at(now) {
-                            Ok(()) => LicenseState::Valid,
-                            Err(Validity::NotYetValid { .. }) => LicenseState::NotYetValid,
-                            Err(Validity::Expired { .. }) => LicenseState::Expired,
-                        };
-                        (state, lic.max_managers, Some(lic.license_id.clone()))
-                    }
-                },
+            let (state, max, license_id) = match self.load_license(tx)? {
+                Err(_) => (LicenseState::Missing, 1, None),
+                Ok(lic) => {
+                    let state = match lic.validity_at(now) {
+                        Ok(()) => LicenseState::Valid,
+                        Err(Validity::NotYetValid { .. }) => LicenseState::NotYetValid,
+                        Err(Validity::Expired { .. }) => LicenseState::Expired,
+                    };
+                    (state, lic.max_managers, Some(lic.license_id.clone()))
+                }
             };
             let serving = health::may_serve(node_id, true, &state, max, &records, now, liveness);
             Ok(Heartbeat {

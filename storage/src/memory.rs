@@ -61,7 +61,13 @@ impl MemoryStore {
 /// How to take back one write of a transaction that fails.
 enum Undo {
     Inserted(GrantId),
-    Renewed(HeldGrant),
+    /// A renewal changes three fields: keep only their old values.
+    Renewed {
+        id: GrantId,
+        last_renewed: UnixMillis,
+        held_until: UnixMillis,
+        client_skew_ms: Option<i64>,
+    },
     Ended {
         grant: HeldGrant,
         previous_end: Option<EndReason>,
@@ -86,8 +92,17 @@ impl MemTx<'_> {
                         s.by_instance.remove(&g.instance);
                     }
                 }
-                Undo::Renewed(old) => {
-                    s.grants.insert(old.grant_id, old);
+                Undo::Renewed {
+                    id,
+                    last_renewed,
+                    held_until,
+                    client_skew_ms,
+                } => {
+                    if let Some(g) = s.grants.get_mut(&id) {
+                        g.last_renewed = last_renewed;
+                        g.held_until = held_until;
+                        g.client_skew_ms = client_skew_ms;
+                    }
                 }
                 Undo::Ended {
                     grant,
@@ -142,6 +157,10 @@ fn in_pool(g: &HeldGrant, pool: &PoolKey) -> bool {
 impl Tx for MemTx<'_> {
     fn now(&mut self) -> Result<UnixMillis, StorageError> {
         Ok(self.now)
+    }
+
+    fn excludes_other_writers(&self) -> bool {
+        true
     }
 
     fn lock_pool(&mut self, _pool: &PoolKey) -> Result<(), StorageError> {
@@ -217,7 +236,12 @@ impl Tx for MemTx<'_> {
                 let g = s.grants.get_mut(grant_id).ok_or_else(|| {
                     StorageError::Corrupt(format!("renewal of grant {grant_id} that is not held"))
                 })?;
-                self.undo.push(Undo::Renewed(g.clone()));
+                self.undo.push(Undo::Renewed {
+                    id: g.grant_id,
+                    last_renewed: g.last_renewed,
+                    held_until: g.held_until,
+                    client_skew_ms: g.client_skew_ms,
+                });
                 g.last_renewed = *last_renewed;
                 g.held_until = *held_until;
                 g.client_skew_ms = *client_skew_ms;

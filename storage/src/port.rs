@@ -43,6 +43,13 @@ pub trait Tx {
     /// the local clock for embedded SQLite.
     fn now(&mut self) -> Result<UnixMillis, StorageError>;
 
+    /// True when this transaction already shuts out every other writer from
+    /// its start (the memory store's mutex, SQLite's `BEGIN IMMEDIATE`), so
+    /// what it read before [`Tx::lock_pool`] cannot have changed since.
+    fn excludes_other_writers(&self) -> bool {
+        false
+    }
+
     /// Serialises every grant decision of `pool` (M1, M5) until commit, and
     /// creates the pool's row if needed. Call it before reading the pool.
     fn lock_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError>;

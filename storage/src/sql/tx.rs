@@ -286,6 +286,12 @@ impl<'a> DieselTx<'a> {
 }
 
 impl Tx for DieselTx<'_> {
+    fn excludes_other_writers(&self) -> bool {
+        // Every SQLite transaction here begins IMMEDIATE: the database's one
+        // write lock is held from BEGIN to COMMIT.
+        self.backend() == Backend::Sqlite
+    }
+
     fn now(&mut self) -> Result<UnixMillis, StorageError> {
         let sql = match self.backend() {
             Backend::Postgres => {
