@@ -15,3 +15,8 @@ UPDATE pools SET
                    WHERE g.environment = pools.environment AND g.product = pools.product);
 CREATE INDEX grants_deadline_pool ON grants (held_until, environment, product);
 DROP INDEX grants_pool;
+-- Grant ids as VARCHAR: the ids bound by the manager are text, and text
+-- compared with a CHAR(32) column casts the column, so PostgreSQL could not
+-- use the primary key and scanned every grant per renewal.
+ALTER TABLE grants ALTER COLUMN grant_id TYPE VARCHAR(32);
+ALTER TABLE usage_history ALTER COLUMN grant_id TYPE VARCHAR(32);
