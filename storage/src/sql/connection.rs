@@ -128,7 +128,11 @@ impl SessionSetup {
         match backend {
             // Epoch milliseconds do not depend on the zone; UTC keeps
             // timestamps in logs and ad-hoc queries unambiguous.
-            Backend::Postgres => "SET TIME ZONE 'UTC'".to_owned(),
+            // Custom plans: a generic plan cannot see that a deadline bound
+            // leaves few rows, and planned a parallel sort of a large pool.
+            Backend::Postgres => {
+                "SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan".to_owned()
+            }
             // InnoDB's REPEATABLE READ would give a transaction that waited
             // for the pool row a snapshot older than the grants it must count.
             Backend::Mysql => "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; \

@@ -1,6 +1,5 @@
 ALTER TABLE usage_history ALTER COLUMN grant_id TYPE CHAR(32);
 ALTER TABLE grants ALTER COLUMN grant_id TYPE CHAR(32);
 CREATE INDEX grants_pool ON grants (environment, product);
-DROP INDEX grants_deadline_pool;
 ALTER TABLE pools DROP COLUMN total_cores;
 ALTER TABLE pools DROP COLUMN servers;

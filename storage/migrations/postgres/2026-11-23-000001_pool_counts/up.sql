@@ -2,10 +2,9 @@
 -- pool (held or past their deadline and not yet reclaimed), so a grant
 -- decision reads held totals without counting a large pool: held = these
 -- counts minus the pool's rows past their deadline (few: reclaimed in passing
--- and by the sweep), found by grants_deadline_pool. Its deadline comes first:
--- with young statistics PostgreSQL took an (environment, product, ...) index
--- over the instance's unique index, scanning a whole pool per lookup. The
--- pool index goes: no query needs it.
+-- and by the sweep), found by grants_held_until. The pool index goes: with
+-- young statistics PostgreSQL took it over the instance's unique index,
+-- scanning a whole pool per lookup, and no query needs it.
 ALTER TABLE pools ADD COLUMN servers BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE pools ADD COLUMN total_cores BIGINT NOT NULL DEFAULT 0;
 UPDATE pools SET
@@ -13,7 +12,6 @@ UPDATE pools SET
                WHERE g.environment = pools.environment AND g.product = pools.product),
     total_cores = (SELECT COALESCE(SUM(g.cores), 0) FROM grants g
                    WHERE g.environment = pools.environment AND g.product = pools.product);
-CREATE INDEX grants_deadline_pool ON grants (held_until, environment, product);
 DROP INDEX grants_pool;
 -- Grant ids as VARCHAR: the ids bound by the manager are text, and text
 -- compared with a CHAR(32) column casts the column, so PostgreSQL could not
