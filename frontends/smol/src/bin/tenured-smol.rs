@@ -77,7 +77,11 @@ fn run_serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
             tracing::warn!(error = %e, "cannot start an executor thread");
         }
     }
-    smol::block_on(ex.run(serve(ex.clone(), args, banner)))
+    // `serve` (the accept loop) runs as a task: as the `block_on` future it
+    // would be polled on every wake-up of this thread, and each poll makes
+    // async-io retry `accept` and re-arm the listener (two system calls).
+    let server = ex.spawn(serve(ex.clone(), args, banner));
+    smol::block_on(ex.run(server))
 }
 
 fn main() -> ExitCode {
