@@ -6,7 +6,9 @@
 # Environment: AGENTS (100000), CONNECTIONS (1024, client side), GRANT_CONC (64),
 # SEED (8), REQUEST_TIMEOUT_S (10, the agent default), THREADS (1, the tool's runtime), MAX_SLEEP_S (60, see storm.rs), MAX_INFLIGHT and GROUP_COMMIT (unset = tenured's defaults, 256 and
 # 64), MAX_STORM_S (900, bound on the storm phase), PGURL (postgres://postgres@127.0.0.1:5432).
-# PostgreSQL gets a fresh database, dropped afterwards.
+# PostgreSQL gets a fresh database, dropped afterwards; when the server has
+# autovacuum off, the script runs ANALYZE every 5 s in its place.
+# PG_VARCHAR_GRANT_ID=1 (diagnosis only) alters grant_id to varchar(32).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND="${1:-sqlite}"
@@ -18,7 +20,9 @@ WORK="$(mktemp -d)"
 PGURL="${PGURL:-postgres://postgres@127.0.0.1:5432}"
 PGDB=""
 SERVER=""
+ANALYZER=""
 cleanup() {
+  if [ -n "$ANALYZER" ]; then kill "$ANALYZER" 2>/dev/null || true; wait "$ANALYZER" 2>/dev/null || true; fi
   if [ -n "$SERVER" ]; then kill -TERM "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; fi
   if [ -n "$PGDB" ]; then psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null 2>&1 || true; fi
   rm -rf "$WORK"
@@ -36,7 +40,15 @@ case "$BACKEND" in
     PGDB="tenure_storm_$$"
     psql -q "$PGURL/postgres" -c "DROP DATABASE IF EXISTS $PGDB" >/dev/null
     psql -q "$PGURL/postgres" -c "CREATE DATABASE $PGDB" >/dev/null
-    DB="$PGURL/$PGDB" ;;
+    DB="$PGURL/$PGDB"
+    if [ -n "${PG_VARCHAR_GRANT_ID:-}" ]; then
+      # Diagnosis experiment, not the shipped schema: grant_id as varchar(32)
+      # instead of char(32), so the text parameters the storage layer binds
+      # can use the primary key (with char(32) every lookup by id is a scan).
+      "$BIN/tenured" migrate --database "$DB" >/dev/null
+      psql -q "$DB" -c "ALTER TABLE grants ALTER COLUMN grant_id TYPE varchar(32); ALTER TABLE usage_history ALTER COLUMN grant_id TYPE varchar(32)" >/dev/null
+      echo "EXPERIMENT: grant_id altered to varchar(32) after migrate"
+    fi ;;
   *) echo "usage: $0 [sqlite|postgres]" >&2; exit 2 ;;
 esac
 
@@ -51,6 +63,14 @@ SERVER=$!
 for _ in $(seq 100); do grep -q listening "$WORK/server.out" 2>/dev/null && break; sleep 0.1; done
 grep -q listening "$WORK/server.out" || { echo "tenured did not start:"; cat "$WORK/server.log"; exit 1; }
 URL="http://127.0.0.1:$PORT"
+if [ -n "$PGDB" ] && [ "$(psql -Atq "$DB" -c 'SHOW autovacuum')" = off ]; then
+  # With autovacuum off the tables are never analysed, and the planner then
+  # serves the instance lookup of every grant from the wrong index (a scan of
+  # the whole pool). Stand in for autovacuum's auto-analyze.
+  echo "PostgreSQL has autovacuum off: ANALYZE every 5 s in the background, as auto-analyze would"
+  ( while sleep 5; do psql -q "$DB" -c ANALYZE >/dev/null 2>&1 || true; done ) &
+  ANALYZER=$!
+fi
 
 machine() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg), CPU pressure $(awk '/^some/ {print $2, $3}' /proc/pressure/cpu 2>/dev/null)"; }
 echo "tenured serve on $BACKEND, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), $(machine)"
