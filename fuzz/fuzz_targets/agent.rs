@@ -37,9 +37,10 @@ const MAX_REAL: u64 = 8 * 86_400 * SEC;
 /// of wake-ups (about 4 ms an execution on average before this bound). Past
 /// it the harness is a late driver: one `handle_timeout` at the end of each
 /// advance, which the agent must handle as well (everything due is done at
-/// once; grace deadlines still stop it). The first 2,000 wake-ups cover
-/// backoff reaching its ceiling (after 6 rounds) many times over.
-const MAX_WAKES: u32 = 2_000;
+/// once; grace deadlines still stop it). The first 1,000 wake-ups cover
+/// hundreds of request, timeout and backoff rounds (backoff reaches its
+/// ceiling after 6).
+const MAX_WAKES: u32 = 1_000;
 
 #[derive(Debug, Clone, Arbitrary)]
 enum Outcome {
