@@ -82,11 +82,13 @@ struct Instant {
 }
 
 impl Instant {
-    fn elapsed_since(self, earlier: Instant) -> u64 {
-        let real = self.real.saturating_sub(earlier.real);
-        let wall = u64::try_from(self.wall.saturating_sub(earlier.wall))
-            .unwrap_or(0)
-            .saturating_mul(MS);
+    /// In u128 nanoseconds: an answer's durations (u64 seconds) and wall jumps
+    /// of centuries do not fit u64 nanoseconds (584 years), and the agent's
+    /// `Duration`s do not saturate there.
+    fn elapsed_since(self, earlier: Instant) -> u128 {
+        let real = u128::from(self.real.saturating_sub(earlier.real));
+        let wall =
+            u128::try_from(self.wall.saturating_sub(earlier.wall)).unwrap_or(0) * u128::from(MS);
         real.max(wall)
     }
 }
@@ -109,8 +111,8 @@ enum Phase {
     Starting,
     Running {
         since: Instant,
-        ttl: u64,
-        grace: u64,
+        ttl: u128,
+        grace: u128,
         in_grace: bool,
         renewing: bool,
         wall_ahead: bool,
@@ -120,14 +122,14 @@ enum Phase {
 
 /// What an answer means by section 5 (A1, A4) and the agent's documented rules.
 enum Meaning {
-    Success { ttl: u64, grace: u64 },
+    Success { ttl: u128, grace: u128 },
     Unreachable,
     Regrant,
     Refused,
 }
 
-fn secs(s: u64) -> u64 {
-    s.saturating_mul(SEC)
+fn secs(s: u64) -> u128 {
+    u128::from(s) * u128::from(SEC)
 }
 
 fn meaning(o: &Outcome, kind: Kind, starting: bool) -> Meaning {
@@ -170,7 +172,7 @@ impl Model {
         } = &mut self.phase
         {
             let elapsed = now.elapsed_since(*since);
-            if elapsed > now.real - since.real {
+            if elapsed > u128::from(now.real - since.real) {
                 *wall_ahead = true;
             }
             if elapsed >= *grace {
@@ -183,7 +185,7 @@ impl Model {
 
     fn expire_in_flight(&mut self, now: Instant) {
         if let Some(sent) = self.in_flight
-            && now.elapsed_since(sent.at) >= REQUEST_TIMEOUT
+            && now.elapsed_since(sent.at) >= u128::from(REQUEST_TIMEOUT)
         {
             self.in_flight = None;
         }
@@ -250,7 +252,7 @@ struct Harness {
     unanswered: Vec<Sent>,
     last_answer: Option<(RequestId, Outcome)>,
     /// (send time, grace) of every success handed in, accepted or not.
-    successes: Vec<(Instant, u64)>,
+    successes: Vec<(Instant, u128)>,
     events: Vec<Event>,
     ever_stopped: bool,
     requested_stop: bool,
@@ -401,7 +403,7 @@ impl Harness {
             assert!(
                 self.successes
                     .iter()
-                    .any(|(at, grace)| self.now.real - at.real < *grace),
+                    .any(|(at, grace)| u128::from(self.now.real - at.real) < *grace),
                 "I2: running past every grace period at real {}",
                 self.now.real
             );
@@ -411,7 +413,7 @@ impl Harness {
                 other => panic!("running in {other:?}"),
             };
             let since = u64::try_from(lease.since.mono.as_nanos()).expect("fits");
-            let grace = u64::try_from(lease.grace_period.as_nanos()).unwrap_or(u64::MAX);
+            let grace = lease.grace_period.as_nanos();
             assert!(
                 self.successes
                     .iter()
@@ -419,7 +421,7 @@ impl Harness {
                 "T1: the lease is not a success handed in, sent at {since}"
             );
             assert!(
-                self.now.real - since < grace,
+                u128::from(self.now.real - since) < grace,
                 "I2: running at or past the lease's grace"
             );
         }
@@ -458,9 +460,12 @@ impl Harness {
                 other => panic!("{other:?}"),
             };
             assert_eq!(lease.since.mono, Duration::from_nanos(since.real), "T1");
-            assert!(self.now.real - since.real < grace, "I2 (model)");
+            assert!(u128::from(self.now.real - since.real) < grace, "I2 (model)");
             if !wall_ahead {
-                assert!(self.now.real - since.real >= grace || running, "I4");
+                assert!(
+                    u128::from(self.now.real - since.real) >= grace || running,
+                    "I4"
+                );
             }
         }
     }
