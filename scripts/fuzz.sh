@@ -6,7 +6,10 @@
 #   scripts/fuzz.sh [SECONDS]
 #
 # Environment: CARGO_TARGET_DIR (where to build; default fuzz/target),
-# FUZZ_TARGETS (space-separated subset; default all), FUZZ_SANITIZER
+# FUZZ_TARGETS (space-separated subset; default all; only these are built),
+# FUZZ_RUNS (stop each target after this many executions, or at SECONDS,
+# whichever comes first; e.g. FUZZ_RUNS=10000000 for issue 8), FUZZ_LOG_DIR
+# (keep each target's libFuzzer log there), FUZZ_SANITIZER
 # (default none: the project forbids unsafe code, and without ASan each
 # target runs about twice as many executions; set address to use ASan).
 # libFuzzer needs nightly compiler flags; RUSTC_BOOTSTRAP=1 allows them on a
@@ -38,7 +41,17 @@ else
 fi
 
 echo "== building ${#targets[@]} fuzz targets (sanitizer: $sanitizer)"
-cargo fuzz build -s "$sanitizer"
+if [ -n "${FUZZ_TARGETS:-}" ]; then
+    for t in "${targets[@]}"; do
+        cargo fuzz build -s "$sanitizer" "$t"
+    done
+else
+    cargo fuzz build -s "$sanitizer"
+fi
+runs=()
+if [ -n "${FUZZ_RUNS:-}" ]; then
+    runs=(-runs="$FUZZ_RUNS")
+fi
 
 # New inputs go to a scratch corpus so the committed seeds stay small.
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/tenure-fuzz.XXXXXX")"
@@ -48,17 +61,19 @@ failed=()
 summary=()
 for t in "${targets[@]}"; do
     mkdir -p "$scratch/$t" "fuzz/corpus/$t"
-    log="$scratch/$t.log"
+    log="${FUZZ_LOG_DIR:-$scratch}/$t.log"
+    mkdir -p "$(dirname "$log")"
     echo "== fuzzing $t for ${secs}s"
     set +e
     cargo fuzz run -s "$sanitizer" "$t" "$scratch/$t" "fuzz/corpus/$t" -- \
-        -max_total_time="$secs" -print_final_stats=1 -timeout=20 -rss_limit_mb=2048 \
+        -max_total_time="$secs" "${runs[@]}" -print_final_stats=1 -timeout=20 -rss_limit_mb=2048 \
         >"$log" 2>&1
     rc=$?
     set -e
     execs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)"
     took="$(sed -n 's/^stat::.*//; s/^Done \([0-9]*\) runs in \([0-9]*\) second.*/\2/p' "$log" | tail -n 1)"
-    line="$t: ${execs:-?} executions in ${took:-?} s"
+    rate="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)"
+    line="$t: ${execs:-?} executions in ${took:-?} s (${rate:-?}/s)"
     if [ "$rc" -ne 0 ]; then
         line="$line: FAILED (exit $rc)"
         failed+=("$t")

@@ -4,7 +4,8 @@
 //!
 //! Mirrors core/tests/agent_props.rs: real time is the harness's clock, the
 //! host's monotonic clock equals it and the wall clock is real time plus an
-//! offset that jumps. The driver wakes the agent at every instant it asks for.
+//! offset that jumps. The driver wakes the agent at every instant it asks for,
+//! up to `MAX_WAKES` per execution; after that it calls late, once per advance.
 //! Asserts after every call: I3 never running before a Granted answer to a
 //! Grant request, never running again once stopped; I2 never running when the
 //! real time since the send of its last success (the agent's lease) reaches
@@ -30,15 +31,36 @@ const REQUEST_TIMEOUT: u64 = 10 * SEC;
 /// Bounds the real time one input may cover, so one execution stays short
 /// (the agent wakes at least every 60 s).
 const MAX_REAL: u64 = 8 * 86_400 * SEC;
+/// Bounds the wake-ups driven one by one per execution, so one execution
+/// stays short: a request left unanswered times out after 10 s and is retried
+/// within the backoff ceiling, so days without answers cost tens of thousands
+/// of wake-ups (about 4 ms an execution on average before this bound). Past
+/// it the harness is a late driver: one `handle_timeout` at the end of each
+/// advance, which the agent must handle as well (everything due is done at
+/// once; grace deadlines still stop it). The first 1,000 wake-ups cover
+/// hundreds of request, timeout and backoff rounds (backoff reaches its
+/// ceiling after 6).
+const MAX_WAKES: u32 = 1_000;
 
 #[derive(Debug, Clone, Arbitrary)]
 enum Outcome {
-    Granted { renew_s: u16, ttl_s: u32, grace_s: u32 },
-    GrantedWild { renew_s: u64, ttl_s: u64, grace_s: u64 },
+    Granted {
+        renew_s: u16,
+        ttl_s: u32,
+        grace_s: u32,
+    },
+    GrantedWild {
+        renew_s: u64,
+        ttl_s: u64,
+        grace_s: u64,
+    },
     Transport(u8),
     Released,
     /// Any status, with or without an error body.
-    Status { status: u16, code: Option<u8> },
+    Status {
+        status: u16,
+        code: Option<u8>,
+    },
 }
 
 #[derive(Debug, Clone, Arbitrary)]
@@ -60,11 +82,13 @@ struct Instant {
 }
 
 impl Instant {
-    fn elapsed_since(self, earlier: Instant) -> u64 {
-        let real = self.real.saturating_sub(earlier.real);
-        let wall = u64::try_from(self.wall.saturating_sub(earlier.wall))
-            .unwrap_or(0)
-            .saturating_mul(MS);
+    /// In u128 nanoseconds: an answer's durations (u64 seconds) and wall jumps
+    /// of centuries do not fit u64 nanoseconds (584 years), and the agent's
+    /// `Duration`s do not saturate there.
+    fn elapsed_since(self, earlier: Instant) -> u128 {
+        let real = u128::from(self.real.saturating_sub(earlier.real));
+        let wall =
+            u128::try_from(self.wall.saturating_sub(earlier.wall)).unwrap_or(0) * u128::from(MS);
         real.max(wall)
     }
 }
@@ -87,8 +111,8 @@ enum Phase {
     Starting,
     Running {
         since: Instant,
-        ttl: u64,
-        grace: u64,
+        ttl: u128,
+        grace: u128,
         in_grace: bool,
         renewing: bool,
         wall_ahead: bool,
@@ -98,14 +122,14 @@ enum Phase {
 
 /// What an answer means by section 5 (A1, A4) and the agent's documented rules.
 enum Meaning {
-    Success { ttl: u64, grace: u64 },
+    Success { ttl: u128, grace: u128 },
     Unreachable,
     Regrant,
     Refused,
 }
 
-fn secs(s: u64) -> u64 {
-    s.saturating_mul(SEC)
+fn secs(s: u64) -> u128 {
+    u128::from(s) * u128::from(SEC)
 }
 
 fn meaning(o: &Outcome, kind: Kind, starting: bool) -> Meaning {
@@ -138,9 +162,17 @@ struct Model {
 
 impl Model {
     fn on_call(&mut self, now: Instant) {
-        if let Phase::Running { since, ttl, grace, in_grace, wall_ahead, .. } = &mut self.phase {
+        if let Phase::Running {
+            since,
+            ttl,
+            grace,
+            in_grace,
+            wall_ahead,
+            ..
+        } = &mut self.phase
+        {
             let elapsed = now.elapsed_since(*since);
-            if elapsed > now.real - since.real {
+            if elapsed > u128::from(now.real - since.real) {
                 *wall_ahead = true;
             }
             if elapsed >= *grace {
@@ -153,7 +185,7 @@ impl Model {
 
     fn expire_in_flight(&mut self, now: Instant) {
         if let Some(sent) = self.in_flight
-            && now.elapsed_since(sent.at) >= REQUEST_TIMEOUT
+            && now.elapsed_since(sent.at) >= u128::from(REQUEST_TIMEOUT)
         {
             self.in_flight = None;
         }
@@ -163,7 +195,9 @@ impl Model {
         match self.phase {
             Phase::Starting => Some(Kind::Grant),
             Phase::Running { renewing: true, .. } => Some(Kind::Renew),
-            Phase::Running { renewing: false, .. } => Some(Kind::Grant),
+            Phase::Running {
+                renewing: false, ..
+            } => Some(Kind::Grant),
             Phase::Stopped => None,
         }
     }
@@ -218,11 +252,13 @@ struct Harness {
     unanswered: Vec<Sent>,
     last_answer: Option<(RequestId, Outcome)>,
     /// (send time, grace) of every success handed in, accepted or not.
-    successes: Vec<(Instant, u64)>,
+    successes: Vec<(Instant, u128)>,
     events: Vec<Event>,
     ever_stopped: bool,
     requested_stop: bool,
     managers: usize,
+    /// Wake-ups driven at the instant the agent asked for, this execution.
+    wakes: u32,
 }
 
 fn grant_request() -> tenure_core::wire::GrantRequest {
@@ -250,10 +286,16 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
         }))
     };
     match *outcome {
-        Outcome::Granted { renew_s, ttl_s, grace_s } => {
-            granted(u64::from(renew_s), u64::from(ttl_s), u64::from(grace_s))
-        }
-        Outcome::GrantedWild { renew_s, ttl_s, grace_s } => granted(renew_s, ttl_s, grace_s),
+        Outcome::Granted {
+            renew_s,
+            ttl_s,
+            grace_s,
+        } => granted(u64::from(renew_s), u64::from(ttl_s), u64::from(grace_s)),
+        Outcome::GrantedWild {
+            renew_s,
+            ttl_s,
+            grace_s,
+        } => granted(renew_s, ttl_s, grace_s),
         Outcome::Transport(k) => Err(match k % 4 {
             0 => TransportError::Connect,
             1 => TransportError::Timeout,
@@ -264,7 +306,10 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
         Outcome::Status { status, code } => Ok(Response::Error {
             status,
             body: code.map(|c| {
-                ErrorBody::new(ErrorCode::ALL[usize::from(c) % ErrorCode::ALL.len()], "fuzz")
+                ErrorBody::new(
+                    ErrorCode::ALL[usize::from(c) % ErrorCode::ALL.len()],
+                    "fuzz",
+                )
             }),
         }),
     }
@@ -276,7 +321,10 @@ fn to_now(i: Instant) -> Now {
 
 impl Harness {
     fn new(managers: usize, seed: u64, sleep_min: u8) -> Self {
-        let now = Instant { real: 5 * SEC, wall: 1_763_856_000_000 };
+        let now = Instant {
+            real: 5 * SEC,
+            wall: 1_763_856_000_000,
+        };
         let mut config = AgentConfig::new(grant_request(), managers);
         // Longer sleeps than the default 60 s keep long advances cheap; the
         // harness's monotonic clock never stops, so none is missed.
@@ -285,7 +333,11 @@ impl Harness {
         let mut h = Self {
             agent,
             now,
-            model: Model { phase: Phase::Starting, in_flight: None, granted_to_grant: false },
+            model: Model {
+                phase: Phase::Starting,
+                in_flight: None,
+                granted_to_grant: false,
+            },
             unanswered: Vec::new(),
             last_answer: None,
             successes: Vec::new(),
@@ -293,6 +345,7 @@ impl Harness {
             ever_stopped: false,
             requested_stop: false,
             managers,
+            wakes: 0,
         };
         h.after_call();
         h
@@ -310,7 +363,8 @@ impl Harness {
         while let Some(t) = self.agent.poll_transmit() {
             self.on_transmit(t, stopped_before);
         }
-        self.events.extend(std::iter::from_fn(|| self.agent.poll_event()));
+        self.events
+            .extend(std::iter::from_fn(|| self.agent.poll_event()));
         self.check();
     }
 
@@ -329,7 +383,11 @@ impl Harness {
         };
         assert_eq!(Some(kind), self.model.next_kind(), "request kind");
         assert!(self.model.in_flight.is_none(), "one request at a time");
-        let sent = Sent { id: t.id, at: self.now, kind };
+        let sent = Sent {
+            id: t.id,
+            at: self.now,
+            kind,
+        };
         self.model.in_flight = Some(sent);
         self.unanswered.push(sent);
     }
@@ -337,10 +395,15 @@ impl Harness {
     fn check(&mut self) {
         let running = self.agent.is_running();
         if running {
-            assert!(self.model.granted_to_grant, "I3: running without a granted grant request");
+            assert!(
+                self.model.granted_to_grant,
+                "I3: running without a granted grant request"
+            );
             assert!(!self.ever_stopped, "I3: running again after a stop");
             assert!(
-                self.successes.iter().any(|(at, grace)| self.now.real - at.real < *grace),
+                self.successes
+                    .iter()
+                    .any(|(at, grace)| u128::from(self.now.real - at.real) < *grace),
                 "I2: running past every grace period at real {}",
                 self.now.real
             );
@@ -350,12 +413,17 @@ impl Harness {
                 other => panic!("running in {other:?}"),
             };
             let since = u64::try_from(lease.since.mono.as_nanos()).expect("fits");
-            let grace = u64::try_from(lease.grace_period.as_nanos()).unwrap_or(u64::MAX);
+            let grace = lease.grace_period.as_nanos();
             assert!(
-                self.successes.iter().any(|(at, g)| at.real == since && *g == grace),
+                self.successes
+                    .iter()
+                    .any(|(at, g)| at.real == since && *g == grace),
                 "T1: the lease is not a success handed in, sent at {since}"
             );
-            assert!(self.now.real - since < grace, "I2: running at or past the lease's grace");
+            assert!(
+                u128::from(self.now.real - since) < grace,
+                "I2: running at or past the lease's grace"
+            );
         }
         if matches!(self.agent.state(), State::Stopped(_)) {
             self.ever_stopped = true;
@@ -372,7 +440,14 @@ impl Harness {
             self.agent.state(),
             self.model.phase
         );
-        if let Phase::Running { since, grace, in_grace, wall_ahead, .. } = self.model.phase {
+        if let Phase::Running {
+            since,
+            grace,
+            in_grace,
+            wall_ahead,
+            ..
+        } = self.model.phase
+        {
             let lease = match self.agent.state() {
                 State::Licensed { lease } => {
                     assert!(!in_grace, "licensed, model in grace");
@@ -385,18 +460,28 @@ impl Harness {
                 other => panic!("{other:?}"),
             };
             assert_eq!(lease.since.mono, Duration::from_nanos(since.real), "T1");
-            assert!(self.now.real - since.real < grace, "I2 (model)");
+            assert!(u128::from(self.now.real - since.real) < grace, "I2 (model)");
             if !wall_ahead {
-                assert!(self.now.real - since.real >= grace || running, "I4");
+                assert!(
+                    u128::from(self.now.real - since.real) >= grace || running,
+                    "I4"
+                );
             }
         }
     }
 
     fn check_events(&self) {
-        let stops = self.events.iter().filter(|e| matches!(e, Event::MustStop(_))).count();
+        let stops = self
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::MustStop(_)))
+            .count();
         assert!(stops <= 1, "MustStop at most once: {:?}", self.events);
         if stops == 1 {
-            assert!(matches!(self.events.last(), Some(Event::MustStop(_))), "nothing after MustStop");
+            assert!(
+                matches!(self.events.last(), Some(Event::MustStop(_))),
+                "nothing after MustStop"
+            );
         }
         if let Some(first) = self.events.first() {
             assert!(
@@ -404,13 +489,22 @@ impl Harness {
                 "the first event is Started or MustStop: {first:?}"
             );
         }
-        let started = self.events.iter().filter(|e| matches!(e, Event::Started { .. })).count();
+        let started = self
+            .events
+            .iter()
+            .filter(|e| matches!(e, Event::Started { .. }))
+            .count();
         assert!(started <= 1);
         if let State::Stopped(StopReason::Requested) = self.agent.state() {
             assert_eq!(stops, 0, "a requested stop emits no MustStop");
         }
         if matches!(self.model.phase, Phase::Stopped) && !self.requested_stop {
-            assert_eq!(stops, 1, "MustStop once when stopped: {:?}", self.agent.state());
+            assert_eq!(
+                stops,
+                1,
+                "MustStop once when stopped: {:?}",
+                self.agent.state()
+            );
         }
     }
 
@@ -426,20 +520,43 @@ impl Harness {
     fn advance(&mut self, ns: u64, until_transmit: bool) {
         let ns = ns.min(MAX_REAL.saturating_sub(self.now.real));
         let mut target = self.now.real + ns;
-        while let Some(wake) = self.agent.poll_timeout() {
+        let mut next = self.agent.poll_timeout();
+        while let Some(wake) = next {
             let wake = u64::try_from(wake.as_nanos()).expect("fits");
             if wake > target {
                 break;
             }
+            if self.wakes >= MAX_WAKES {
+                // Out of punctual wake-ups: a late driver. One call at the
+                // target does everything due by then (the agent must handle
+                // a call at any instant after the one it asked for).
+                self.advance_real(target - self.now.real);
+                self.call_timeout();
+                assert!(
+                    self.agent
+                        .poll_timeout()
+                        .is_none_or(|n| n.as_nanos() > u128::from(self.now.real)),
+                    "no progress after a late call at {}",
+                    self.now.real
+                );
+                return;
+            }
+            self.wakes += 1;
             self.advance_real(wake.saturating_sub(self.now.real));
             self.call_timeout();
-            let next = self.agent.poll_timeout().map(|d| d.as_nanos());
+            // One poll per wake-up: the progress check and the next wake-up.
+            next = self.agent.poll_timeout();
             assert!(
-                next.is_none_or(|n| n > u128::from(self.now.real)),
+                next.is_none_or(|n| n.as_nanos() > u128::from(self.now.real)),
                 "no progress: {next:?} at {}",
                 self.now.real
             );
-            if until_transmit && self.unanswered.last().is_some_and(|s| s.at.real == self.now.real) {
+            if until_transmit
+                && self
+                    .unanswered
+                    .last()
+                    .is_some_and(|s| s.at.real == self.now.real)
+            {
                 target = self.now.real;
                 break;
             }
@@ -459,19 +576,25 @@ impl Harness {
         if let Outcome::GrantedWild { grace_s, .. } = outcome {
             self.successes.push((sent.at, secs(grace_s)));
         }
-        self.agent.handle_response(to_now(self.now), sent.id, result);
+        self.agent
+            .handle_response(to_now(self.now), sent.id, result);
         self.model.on_response(self.now, sent.id, &outcome);
         self.last_answer = Some((sent.id, outcome.clone()));
         self.after_call();
         if refusal && !self.requested_stop {
             // A4: a 403 stops at once.
-            assert!(matches!(self.agent.state(), State::Stopped(_)), "A4: a 403 did not stop");
+            assert!(
+                matches!(self.agent.state(), State::Stopped(_)),
+                "A4: a 403 did not stop"
+            );
         }
     }
 
     fn step(&mut self, step: Step) {
         match step {
-            Step::Advance { ms, until_transmit } => self.advance(u64::from(ms) * MS, until_transmit),
+            Step::Advance { ms, until_transmit } => {
+                self.advance(u64::from(ms) * MS, until_transmit)
+            }
             Step::AdvanceLong { s, until_transmit } => {
                 self.advance(u64::from(s) * 16 * SEC, until_transmit)
             }
@@ -497,7 +620,8 @@ impl Harness {
             Step::Duplicate => {
                 if let Some((id, outcome)) = self.last_answer.clone() {
                     let before = self.agent.state().clone();
-                    self.agent.handle_response(to_now(self.now), id, response(&outcome, 0));
+                    self.agent
+                        .handle_response(to_now(self.now), id, response(&outcome, 0));
                     self.model.on_call(self.now);
                     if !matches!(self.model.phase, Phase::Stopped) {
                         self.model.expire_in_flight(self.now);
@@ -513,7 +637,11 @@ impl Harness {
                         _ => None,
                     };
                     if self.agent.is_running() {
-                        assert_eq!(lease(self.agent.state()), lease(&before), "a duplicate changes the lease");
+                        assert_eq!(
+                            lease(self.agent.state()),
+                            lease(&before),
+                            "a duplicate changes the lease"
+                        );
                         assert!(
                             !matches!(
                                 (&before, self.agent.state()),

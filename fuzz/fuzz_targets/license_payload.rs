@@ -33,10 +33,15 @@ fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
     use serde_json::Value as V;
     match (a, b) {
         (V::Number(x), V::Number(y)) if x.is_f64() || y.is_f64() => {
-            let (x, y) = (x.as_f64().unwrap_or(f64::NAN), y.as_f64().unwrap_or(f64::NAN));
+            let (x, y) = (
+                x.as_f64().unwrap_or(f64::NAN),
+                y.as_f64().unwrap_or(f64::NAN),
+            );
             x == y || (x - y).abs() <= 8.0 * f64::EPSILON * x.abs().max(y.abs())
         }
-        (V::Array(x), V::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y)),
+        (V::Array(x), V::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(x, y)| same(x, y))
+        }
         (V::Object(x), V::Object(y)) => {
             x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| same(v, w)))
         }
@@ -70,7 +75,10 @@ fuzz_target!(|data: &[u8]| {
             // keeps its speed, picked by the input so runs reproduce.
             if data.len() % 16 == 0 {
                 let text = sign_payload(data, secret);
-                assert!(verify(&text, trusted).is_err(), "an invalid payload verified");
+                assert!(
+                    verify(&text, trusted).is_err(),
+                    "an invalid payload verified"
+                );
             }
         }
     }

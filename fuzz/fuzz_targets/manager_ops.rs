@@ -13,17 +13,19 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
 use tenure_core::license::{License, Limits, SecretKey, VerifyingKey, sign};
-use tenure_core::manager::{
-    self as decide, Denial, HeldGrant, ManagerConfig, Mutation, PoolView,
-};
+use tenure_core::manager::{self as decide, Denial, HeldGrant, ManagerConfig, Mutation, PoolView};
 use tenure_core::names::{Hostname, Name};
 use tenure_core::wire::{EndReason, GrantRequest, HostFacts, Instance, PoolKey};
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
-use tenure_storage::{InstallPolicy, Manager, ManagerError, MemoryStore};
+use tenure_storage::{
+    InstallPolicy, Manager, ManagerError, MemoryStore, StorageError, Store, StoredLicense, Tx,
+};
 
 const T0: i64 = 1_800_000_000_000;
 const ENVS: [&str; 2] = ["production", "staging"];
@@ -131,6 +133,135 @@ fn key() -> &'static (SecretKey, [VerifyingKey; 1]) {
     })
 }
 
+/// A store whose backing memory store is replaced for every execution, so a
+/// `Manager` (and the license it verified) can serve many executions.
+#[derive(Clone)]
+struct Slot(Arc<Mutex<MemoryStore>>);
+
+impl Store for Slot {
+    fn transaction<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let store = self.0.lock().expect("slot").clone();
+        store.transaction(f)
+    }
+}
+
+/// One manager per distinct license, kept across executions. Signing the
+/// license and verifying it (on install, and again on the manager's first
+/// load) cost ~80% of an execution when done for every input. A kept manager
+/// only re-verifies when the stored license's (id, issued_at) changes, and
+/// each one only ever sees its own license, so what it decides is what a
+/// fresh one would. The license is written to the store as
+/// `install_license` writes it to an empty store (checked once, in
+/// `install_writes`), so a new license costs one signature and the manager's
+/// own verification on first load.
+struct Kept {
+    slot: Slot,
+    mgr: Manager<Slot>,
+    stored: StoredLicense,
+}
+
+const KEPT_MAX: usize = 16_384;
+
+thread_local! {
+    static KEPT: RefCell<HashMap<Vec<u8>, Rc<Kept>>> = RefCell::new(HashMap::new());
+}
+
+/// What `install_license(text)` of a license signed by `sign` writes to an
+/// empty store whose clock reads `T0`.
+fn install_writes(lic: &License, text: &str) -> StoredLicense {
+    StoredLicense {
+        license_id: lic.license_id.clone(),
+        issued_at: lic.issued_at,
+        armoured: text.to_owned(),
+        installed_at: UnixMillis(T0),
+    }
+}
+
+/// Checks `install_writes` against `install_license`, once.
+fn check_install_writes() {
+    static DONE: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    DONE.get_or_init(|| {
+        let (secret, trusted) = key();
+        let lic = License {
+            license_id: "lic-fuzz".into(),
+            licensee: "Fuzz".into(),
+            issued_at: UnixMillis(T0),
+            not_before: UnixMillis(T0),
+            not_after: UnixMillis(T0 + 1000),
+            max_managers: 1,
+            grace_period_s: 60,
+            limits: BTreeMap::from([(
+                name(ENVS[0]),
+                BTreeMap::from([(
+                    name(PRODUCTS[0]),
+                    Limits {
+                        max_servers: Some(1),
+                        max_cores_per_server: None,
+                        max_total_cores: None,
+                        extra: BTreeMap::new(),
+                    },
+                )]),
+            )]),
+            extra: BTreeMap::new(),
+        };
+        let text = sign(&lic, secret).expect("sign");
+        let store = MemoryStore::new(Arc::new(|| UnixMillis(T0)));
+        let mgr = Manager::new(store.clone(), ManagerConfig::default(), trusted.to_vec());
+        mgr.install_license(&text, InstallPolicy::IfNewer)
+            .expect("install");
+        let got = store.transaction(&mut |tx| tx.license()).expect("read");
+        assert_eq!(got, Some(install_writes(&lic, &text)));
+    });
+}
+
+/// The manager for `lic` on a fresh memory store with `clock`, the license
+/// stored as `install_license(sign(lic))` leaves it.
+fn manager_for(lic: &License, cfg: &ManagerConfig, clock: &Arc<AtomicI64>) -> Rc<Kept> {
+    check_install_writes();
+    let c = clock.clone();
+    let store = MemoryStore::new(Arc::new(move || UnixMillis(c.load(Ordering::SeqCst))));
+    let payload = lic.to_payload_bytes().expect("serialises");
+    let kept = KEPT.with(|m| m.borrow().get(&payload).cloned());
+    let kept = match kept {
+        Some(k) => {
+            *k.slot.0.lock().expect("slot") = store.clone();
+            k
+        }
+        None => {
+            let (secret, trusted) = key();
+            let slot = Slot(Arc::new(Mutex::new(store.clone())));
+            let mgr = Manager::new(slot.clone(), cfg.clone(), trusted.to_vec());
+            let text = sign(lic, secret).expect("sign");
+            let k = Rc::new(Kept {
+                slot,
+                mgr,
+                stored: install_writes(lic, &text),
+            });
+            KEPT.with(|m| {
+                let mut m = m.borrow_mut();
+                if m.len() >= KEPT_MAX {
+                    m.clear();
+                }
+                m.insert(payload, k.clone());
+            });
+            k
+        }
+    };
+    store
+        .transaction(&mut |tx| {
+            let installed_at = tx.now()?;
+            tx.put_license(&StoredLicense {
+                installed_at,
+                ..kept.stored.clone()
+            })
+        })
+        .expect("store the license");
+    kept
+}
+
 /// The model: what the transactions would have written.
 #[derive(Default)]
 struct Model {
@@ -143,7 +274,10 @@ impl Model {
         for m in ms {
             match m {
                 Mutation::Insert(g) => {
-                    assert!(self.held.insert(g.grant_id, g.clone()).is_none(), "duplicate id");
+                    assert!(
+                        self.held.insert(g.grant_id, g.clone()).is_none(),
+                        "duplicate id"
+                    );
                 }
                 Mutation::Renew {
                     grant_id,
@@ -215,8 +349,13 @@ fn check_held(lic: &License, m: &Model, now: UnixMillis) {
     let mut per_pool: BTreeMap<PoolKey, (u64, u64)> = BTreeMap::new();
     let mut instances: BTreeMap<&Instance, usize> = BTreeMap::new();
     for g in m.held.values().filter(|g| g.is_held_at(now)) {
-        let l = lic.limits_for(&g.instance.pool()).expect("held in a licensed pool");
-        assert!(l.max_cores_per_server.is_none_or(|p| u64::from(g.facts.cores) <= p));
+        let l = lic
+            .limits_for(&g.instance.pool())
+            .expect("held in a licensed pool");
+        assert!(
+            l.max_cores_per_server
+                .is_none_or(|p| u64::from(g.facts.cores) <= p)
+        );
         let e = per_pool.entry(g.instance.pool()).or_default();
         e.0 += 1;
         e.1 += u64::from(g.facts.cores);
@@ -224,23 +363,28 @@ fn check_held(lic: &License, m: &Model, now: UnixMillis) {
     }
     for (pool, (servers, cores)) in &per_pool {
         let l = lic.limits_for(pool).expect("licensed");
-        assert!(l.max_servers.is_none_or(|x| *servers <= x), "I1 servers {pool:?}");
-        assert!(l.max_total_cores.is_none_or(|x| *cores <= x), "I1 cores {pool:?}");
+        assert!(
+            l.max_servers.is_none_or(|x| *servers <= x),
+            "I1 servers {pool:?}"
+        );
+        assert!(
+            l.max_total_cores.is_none_or(|x| *cores <= x),
+            "I1 cores {pool:?}"
+        );
     }
-    assert!(instances.values().all(|n| *n == 1), "M3: an instance holds two grants");
+    assert!(
+        instances.values().all(|n| *n == 1),
+        "M3: an instance holds two grants"
+    );
 }
 
 fuzz_target!(|input: (Setup, Vec<Op>)| {
     let (setup, ops) = input;
     let lic = setup.license;
-    let (secret, trusted) = key();
     let clock = Arc::new(AtomicI64::new(T0));
-    let c = clock.clone();
-    let store = MemoryStore::new(Arc::new(move || UnixMillis(c.load(Ordering::SeqCst))));
     let cfg = ManagerConfig::default();
-    let mgr = Manager::new(store, cfg.clone(), trusted.to_vec());
-    let text = sign(&lic, secret).expect("sign");
-    mgr.install_license(&text, InstallPolicy::IfNewer).expect("install");
+    let kept = manager_for(&lic, &cfg, &clock);
+    let mgr = &kept.mgr;
 
     let mut model = Model::default();
     let mut granted: Vec<GrantId> = Vec::new();
@@ -248,10 +392,21 @@ fuzz_target!(|input: (Setup, Vec<Op>)| {
     for op in ops.into_iter().take(128) {
         let now = UnixMillis(clock.load(Ordering::SeqCst));
         match op {
-            Op::Grant { env, product, host, port, cores, client_time } => {
+            Op::Grant {
+                env,
+                product,
+                host,
+                port,
+                cores,
+                client_time,
+            } => {
                 let req = GrantRequest {
                     instance: instance(env, product, host, port),
-                    facts: HostFacts { cores: u32::from(cores % 20) + 1, ip: None, version: None },
+                    facts: HostFacts {
+                        cores: u32::from(cores % 20) + 1,
+                        ip: None,
+                        version: None,
+                    },
                     client_time: client_time.map(UnixMillis),
                 };
                 let gid = id(next);
@@ -304,13 +459,26 @@ fuzz_target!(|input: (Setup, Vec<Op>)| {
                     continue;
                 };
                 let is_release = matches!(op, Op::Release(_));
-                let got = if is_release { mgr.release(gid) } else { mgr.revoke(gid) };
+                let got = if is_release {
+                    mgr.release(gid)
+                } else {
+                    mgr.revoke(gid)
+                };
                 let held = model.held.get(&gid);
-                let d = if is_release { decide::release(held, now) } else { decide::revoke(held, now) };
+                let d = if is_release {
+                    decide::release(held, now)
+                } else {
+                    decide::revoke(held, now)
+                };
                 assert_eq!(code(&got), model_code(&d.outcome), "release/revoke");
                 model.apply(&d.mutations);
             }
-            Op::AdminRelease { env, product, host, port } => {
+            Op::AdminRelease {
+                env,
+                product,
+                host,
+                port,
+            } => {
                 let i = instance(env, product, host, port);
                 let got = mgr.admin_release(&i);
                 let held = model.by_instance(&i).cloned();
@@ -340,12 +508,23 @@ fuzz_target!(|input: (Setup, Vec<Op>)| {
         check_held(&lic, &model, now);
         let mut store_held: Vec<HeldGrant> = mgr
             .read(|tx, now| {
-                Ok(tx.held_grants()?.into_iter().filter(|g| g.is_held_at(now)).collect())
+                Ok(tx
+                    .held_grants()?
+                    .into_iter()
+                    .filter(|g| g.is_held_at(now))
+                    .collect())
             })
             .expect("read");
         store_held.sort_by_key(|g| g.grant_id);
-        let model_held: Vec<HeldGrant> =
-            model.held.values().filter(|g| g.is_held_at(now)).cloned().collect();
-        assert_eq!(store_held, model_held, "store and model hold different grants");
+        let model_held: Vec<HeldGrant> = model
+            .held
+            .values()
+            .filter(|g| g.is_held_at(now))
+            .cloned()
+            .collect();
+        assert_eq!(
+            store_held, model_held,
+            "store and model hold different grants"
+        );
     }
 });

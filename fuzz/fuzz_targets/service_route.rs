@@ -37,7 +37,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(!allow.is_empty());
             // Some method in Allow routes the same path.
             let routed = METHODS.iter().any(|m| {
-                !matches!(route(*m, path), Route::MethodNotAllowed(_) | Route::NotFound)
+                !matches!(
+                    route(*m, path),
+                    Route::MethodNotAllowed(_) | Route::NotFound
+                )
             });
             assert!(routed, "405 on a path no method routes: {path:?}");
         }

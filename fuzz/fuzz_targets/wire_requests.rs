@@ -17,8 +17,7 @@ use tenure_core::wire::{CLIENT_TIME_MAX_MS, CORES_MAX, RawGrantRequest, ReleaseR
 
 fn valid_name(s: &str) -> bool {
     (1..=128).contains(&s.len())
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '-'))
 }
 
@@ -29,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(valid_name(i.environment.as_str()));
         assert!(valid_name(i.product.as_str()));
         assert!(valid_name(i.hostname.as_str()));
-        assert_eq!(i.hostname.as_str(), i.hostname.as_str().to_ascii_lowercase());
+        assert_eq!(
+            i.hostname.as_str(),
+            i.hostname.as_str().to_ascii_lowercase()
+        );
         assert!(i.port >= 1);
         assert!((1..=CORES_MAX).contains(&g.facts.cores));
         if let Some(t) = g.client_time {
@@ -43,7 +45,11 @@ fuzz_target!(|data: &[u8]| {
     }
     let release = ReleaseRequest::from_json(data).and_then(|r| r.validate());
     if let Ok(g) = &grant {
-        assert_eq!(release.as_ref(), Ok(&g.instance), "grant body valid, release body not");
+        assert_eq!(
+            release.as_ref(),
+            Ok(&g.instance),
+            "grant body valid, release body not"
+        );
     }
 
     let Ok(s) = std::str::from_utf8(data) else {
