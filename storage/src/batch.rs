@@ -100,16 +100,9 @@ impl BatchState {
                 }
                 self.grants.insert(g.grant_id, Some(g.clone()));
             }
-            Mutation::Renew {
-                grant_id,
-                last_renewed,
-                held_until,
-                client_skew_ms,
-            } => {
+            Mutation::Renew { grant_id, .. } => {
                 if let Some(Some(g)) = self.grants.get_mut(grant_id) {
-                    g.last_renewed = *last_renewed;
-                    g.held_until = *held_until;
-                    g.client_skew_ms = *client_skew_ms;
+                    g.apply_renewal(m);
                 }
             }
             Mutation::End { grant_id, usage } => {

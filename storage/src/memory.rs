@@ -227,12 +227,7 @@ impl Tx for MemTx<'_> {
                 s.grants.insert(g.grant_id, g.clone());
                 self.undo.push(Undo::Inserted(g.grant_id));
             }
-            Mutation::Renew {
-                grant_id,
-                last_renewed,
-                held_until,
-                client_skew_ms,
-            } => {
+            Mutation::Renew { grant_id, .. } => {
                 let g = s.grants.get_mut(grant_id).ok_or_else(|| {
                     StorageError::Corrupt(format!("renewal of grant {grant_id} that is not held"))
                 })?;
@@ -242,9 +237,7 @@ impl Tx for MemTx<'_> {
                     held_until: g.held_until,
                     client_skew_ms: g.client_skew_ms,
                 });
-                g.last_renewed = *last_renewed;
-                g.held_until = *held_until;
-                g.client_skew_ms = *client_skew_ms;
+                g.apply_renewal(mutation);
             }
             Mutation::End { grant_id, usage } => {
                 let g = s.grants.remove(grant_id).ok_or_else(|| {

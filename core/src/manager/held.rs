@@ -22,6 +22,25 @@ impl HeldGrant {
         now < self.held_until
     }
 
+    /// Writes `m` into this grant if it is a `Mutation::Renew` of it; returns
+    /// whether it was.
+    pub fn apply_renewal(&mut self, m: &Mutation) -> bool {
+        match m {
+            Mutation::Renew {
+                grant_id,
+                last_renewed,
+                held_until,
+                client_skew_ms,
+            } if *grant_id == self.grant_id => {
+                self.last_renewed = *last_renewed;
+                self.held_until = *held_until;
+                self.client_skew_ms = *client_skew_ms;
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The usage row this grant leaves when it ends (M8).
     pub fn usage(&self, ended_at: UnixMillis, reason: EndReason) -> UsageRow {
         UsageRow {

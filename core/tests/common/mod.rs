@@ -83,16 +83,9 @@ impl Applied {
                         "duplicate id"
                     );
                 }
-                Mutation::Renew {
-                    grant_id,
-                    last_renewed,
-                    held_until,
-                    client_skew_ms,
-                } => {
+                Mutation::Renew { grant_id, .. } => {
                     let g = self.held.get_mut(grant_id).expect("renew of a held grant");
-                    g.last_renewed = *last_renewed;
-                    g.held_until = *held_until;
-                    g.client_skew_ms = *client_skew_ms;
+                    g.apply_renewal(m);
                 }
                 Mutation::End { grant_id, usage } => {
                     assert!(self.held.remove(grant_id).is_some(), "end of a held grant");
