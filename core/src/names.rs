@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::sync::Arc;
 
 pub const NAME_MAX_LEN: usize = 128;
 
@@ -32,15 +33,17 @@ fn check(field: &'static str, s: &str) -> Result<(), NameError> {
     }
 }
 
-/// An environment or product name, kept as given (case-sensitive).
+/// An environment or product name, kept as given (case-sensitive). Shared
+/// (`Arc<str>`): every grant, pool key and usage row carries its names, and a
+/// clone should not copy them.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Name(String);
+pub struct Name(Arc<str>);
 
 impl Name {
     pub fn parse(field: &'static str, s: &str) -> Result<Self, NameError> {
         check(field, s)?;
-        Ok(Self(s.to_owned()))
+        Ok(Self(Arc::from(s)))
     }
 
     pub fn as_str(&self) -> &str {
@@ -52,13 +55,13 @@ impl TryFrom<String> for Name {
     type Error = NameError;
     fn try_from(s: String) -> Result<Self, NameError> {
         check("name", &s)?;
-        Ok(Self(s))
+        Ok(Self(Arc::from(s)))
     }
 }
 
 impl From<Name> for String {
     fn from(n: Name) -> String {
-        n.0
+        n.0.as_ref().to_owned()
     }
 }
 
@@ -72,12 +75,12 @@ impl fmt::Display for Name {
 /// are one instance.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Hostname(String);
+pub struct Hostname(Arc<str>);
 
 impl Hostname {
     pub fn parse(s: &str) -> Result<Self, NameError> {
         check("hostname", s)?;
-        Ok(Self(s.to_ascii_lowercase()))
+        Ok(Self(Arc::from(s.to_ascii_lowercase())))
     }
 
     pub fn as_str(&self) -> &str {
@@ -94,7 +97,7 @@ impl TryFrom<String> for Hostname {
 
 impl From<Hostname> for String {
     fn from(n: Hostname) -> String {
-        n.0
+        n.0.as_ref().to_owned()
     }
 }
 

@@ -5,6 +5,9 @@ use std::process::ExitCode;
 use tenure_sim::plan::DAY;
 use tenure_sim::{NAMES, Scale, replay_command, scenario};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "tenure-sim", about = "Tenure's deterministic simulator")]
 struct Cli {

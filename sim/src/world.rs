@@ -103,7 +103,7 @@ enum Msg {
 impl From<Request> for Msg {
     fn from(r: Request) -> Self {
         match r {
-            Request::Grant(raw) => Msg::Grant(Box::new(raw)),
+            Request::Grant(raw) => Msg::Grant(raw),
             Request::Renew {
                 grant_id,
                 client_time_ms,

@@ -5,7 +5,6 @@
 
 use crate::manager::{EXPIRED_PER_DECISION, Manager, ManagerError};
 use crate::port::{StorageError, Store, Tx};
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use tenure_core::license::License;
 use tenure_core::manager::{self as decide, Decision, HeldGrant, Mutation, PoolTotals};
@@ -47,12 +46,14 @@ impl Op {
 
 /// What a batch knows, kept current as its own mutations apply: the grants
 /// its renewals and releases name, the held totals of the pools it grants
-/// in, and its renewals not yet written.
+/// in, and its renewals not yet written. Small vectors searched in order, not
+/// maps: a batch holds at most a few dozen entries, and most batches one.
 struct BatchState {
-    grants: BTreeMap<GrantId, Option<HeldGrant>>,
+    /// One entry per grant id; `None` once it is not held.
+    grants: Vec<(GrantId, Option<HeldGrant>)>,
     /// Counted once per pool and batch; a count over a large pool is the
     /// costliest read of a grant.
-    totals: BTreeMap<PoolKey, PoolTotals>,
+    totals: Vec<(PoolKey, PoolTotals)>,
     /// Renewals change no count, sum or expiry at the batch's instant, so
     /// they wait and go to storage together, before anything that reads or
     /// removes grants.
@@ -61,7 +62,32 @@ struct BatchState {
 
 impl BatchState {
     fn held(&self, id: GrantId) -> Option<&HeldGrant> {
-        self.grants.get(&id).and_then(Option::as_ref)
+        self.entry(id).and_then(|e| e.as_ref())
+    }
+
+    fn entry(&self, id: GrantId) -> Option<&Option<HeldGrant>> {
+        self.grants.iter().find(|(g, _)| *g == id).map(|(_, e)| e)
+    }
+
+    fn entry_mut(&mut self, id: GrantId) -> Option<&mut Option<HeldGrant>> {
+        self.grants
+            .iter_mut()
+            .find(|(g, _)| *g == id)
+            .map(|(_, e)| e)
+    }
+
+    fn set(&mut self, id: GrantId, grant: Option<HeldGrant>) {
+        match self.entry_mut(id) {
+            Some(e) => *e = grant,
+            None => self.grants.push((id, grant)),
+        }
+    }
+
+    fn totals_mut(&mut self, pool: &PoolKey) -> Option<&mut PoolTotals> {
+        self.totals
+            .iter_mut()
+            .find(|(p, _)| p == pool)
+            .map(|(_, t)| t)
     }
 
     fn flush(&mut self, tx: &mut dyn Tx) -> Result<(), StorageError> {
@@ -95,13 +121,13 @@ impl BatchState {
     fn track(&mut self, m: &Mutation) {
         match m {
             Mutation::Insert(g) => {
-                if let Some(t) = self.totals.get_mut(&g.instance.pool()) {
+                if let Some(t) = self.totals_mut(&g.instance.pool()) {
                     t.add(g.facts.cores);
                 }
-                self.grants.insert(g.grant_id, Some(g.clone()));
+                self.set(g.grant_id, Some(g.clone()));
             }
             Mutation::Renew { grant_id, .. } => {
-                if let Some(Some(g)) = self.grants.get_mut(grant_id) {
+                if let Some(Some(g)) = self.entry_mut(*grant_id) {
                     g.apply_renewal(m);
                 }
             }
@@ -109,12 +135,12 @@ impl BatchState {
                 // Core ends a grant past its deadline only as grace_exceeded,
                 // and such a grant was not counted as held.
                 if usage.end_reason != EndReason::GraceExceeded
-                    && let Some(t) = self.totals.get_mut(&usage.instance.pool())
+                    && let Some(t) = self.totals_mut(&usage.instance.pool())
                 {
                     t.servers = t.servers.saturating_sub(1);
                     t.total_cores = t.total_cores.saturating_sub(u64::from(usage.facts.cores));
                 }
-                if let Some(entry) = self.grants.get_mut(grant_id) {
+                if let Some(entry) = self.entry_mut(*grant_id) {
                     *entry = None;
                 }
             }
@@ -162,7 +188,7 @@ impl<S: Store> Manager<S> {
         } else {
             tx.grants(&ids)?
         };
-        let pools: BTreeSet<PoolKey> = before
+        let mut pools: Vec<PoolKey> = before
             .iter()
             .map(|g| g.instance.pool())
             .chain(ops.iter().filter_map(|op| match op {
@@ -171,14 +197,21 @@ impl<S: Store> Manager<S> {
             }))
             .collect();
         // One global order, so two managers' batches never deadlock.
+        pools.sort_unstable();
+        pools.dedup();
         for pool in &pools {
             tx.lock_pool(pool)?;
         }
         let mut state = BatchState {
-            grants: ids.iter().map(|id| (*id, None)).collect(),
-            totals: BTreeMap::new(),
+            grants: Vec::with_capacity(ids.len()),
+            totals: Vec::new(),
             renewals: Vec::new(),
         };
+        for id in &ids {
+            if state.entry(*id).is_none() {
+                state.grants.push((*id, None));
+            }
+        }
         let after_lock = if ids.is_empty() {
             Vec::new()
         } else if tx.excludes_other_writers() {
@@ -187,10 +220,11 @@ impl<S: Store> Manager<S> {
             tx.grants(&ids)?
         };
         for g in after_lock {
-            if !pools.contains(&g.instance.pool()) {
-                tx.lock_pool(&g.instance.pool())?;
+            let pool = g.instance.pool();
+            if pools.binary_search(&pool).is_err() {
+                tx.lock_pool(&pool)?;
             }
-            state.grants.insert(g.grant_id, Some(g));
+            state.set(g.grant_id, Some(g));
         }
         // The storage clock after the locks: a batch that waited for another
         // manager's decisions decides at the instant it holds the pools.
@@ -221,13 +255,15 @@ impl<S: Store> Manager<S> {
                     Err(e) => return Ok(Err(e.clone())),
                 };
                 state.flush(tx)?;
-                let view = match state.totals.get(&req.instance.pool()) {
+                let pool = req.instance.pool();
+                let view = match state.totals_mut(&pool) {
                     Some(held) => {
-                        tx.pool_view_counted(&req.instance, now, EXPIRED_PER_DECISION, *held)?
+                        let held = *held;
+                        tx.pool_view_counted(&req.instance, now, EXPIRED_PER_DECISION, held)?
                     }
                     None => {
                         let view = tx.pool_view(&req.instance, now, EXPIRED_PER_DECISION)?;
-                        state.totals.insert(req.instance.pool(), view.held);
+                        state.totals.push((pool, view.held));
                         view
                     }
                 };

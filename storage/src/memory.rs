@@ -21,6 +21,9 @@ struct State {
     ended: BTreeMap<GrantId, EndReason>,
     license: Option<StoredLicense>,
     managers: BTreeMap<String, ManagerRecord>,
+    /// The undo log's buffer, kept between transactions so that a
+    /// transaction allocates nothing for it.
+    spare_undo: Vec<Undo>,
 }
 
 /// One store shared by every manager that holds a clone of it.
@@ -59,6 +62,7 @@ impl MemoryStore {
 }
 
 /// How to take back one write of a transaction that fails.
+#[derive(Debug)]
 enum Undo {
     Inserted(GrantId),
     /// A renewal changes three fields: keep only their old values.
@@ -137,15 +141,19 @@ impl Store for MemoryStore {
             return Err(StorageError::Unavailable("memory store is down".into()));
         }
         let mut guard = self.lock();
+        let undo = std::mem::take(&mut guard.spare_undo);
         let mut tx = MemTx {
             state: &mut guard,
             now: (self.clock)(),
-            undo: Vec::new(),
+            undo,
         };
         let out = f(&mut tx);
         if out.is_err() {
             tx.rollback();
         }
+        let mut undo = tx.undo;
+        undo.clear();
+        guard.spare_undo = undo;
         out
     }
 }

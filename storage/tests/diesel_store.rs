@@ -77,7 +77,7 @@ fn held(n: u64, inst: Instance, cores: u32, at: i64, until: i64) -> HeldGrant {
             } else {
                 "2001:db8::1".parse().expect("ip")
             }),
-            version: Some(format!("1.{n}.0")),
+            version: Some(format!("1.{n}.0").into()),
         },
         granted_at: UnixMillis(at),
         last_renewed: UnixMillis(at),

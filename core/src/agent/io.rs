@@ -20,7 +20,9 @@ pub struct Transmit {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
     /// `POST /v1/grants`; `client_time_ms` is the wall clock when it was queued (T5).
-    Grant(RawGrantRequest),
+    /// Boxed: the body is ten times the size of the other variants, and every
+    /// renewal's transmit would otherwise be copied at that size.
+    Grant(Box<RawGrantRequest>),
     /// `POST /v1/grants/{grant_id}/renew`.
     Renew {
         grant_id: GrantId,

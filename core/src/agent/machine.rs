@@ -170,15 +170,17 @@ impl Agent {
     /// or before the last `now` when something is due. `None` once stopped.
     pub fn poll_timeout(&self) -> Option<Duration> {
         let now = self.last_now;
-        let mut wake = now.mono.saturating_add(self.config.max_sleep);
+        // The time left until the earliest deadline; added to `now.mono` once
+        // at the end (saturating addition is monotonic, so the minimum of the
+        // sums is the sum of the minimum).
+        let mut sleep = self.config.max_sleep;
         // Converting "offset after origin" to a monotonic instant with today's
         // T2 elapsed time can only bring it earlier than the pure monotonic one.
         // The conversion is monotonic in `offset`, so of several offsets from
         // one origin only the smallest is converted (the elapsed time since an
         // origin is the costly part, and is computed once).
         let mut at = |origin: &Now, offset: Duration| {
-            let left = offset.saturating_sub(now.elapsed_since(origin));
-            wake = wake.min(now.mono.saturating_add(left));
+            sleep = sleep.min(offset.saturating_sub(now.elapsed_since(origin)));
         };
         match &self.state {
             State::Stopped(_) => return None,
@@ -202,7 +204,7 @@ impl Agent {
             Link::InFlight { sent, .. } => at(sent, self.config.request_timeout),
             Link::Done => {}
         }
-        Some(wake)
+        Some(now.mono.saturating_add(sleep))
     }
 
     pub fn state(&self) -> &State {
@@ -244,37 +246,55 @@ impl Agent {
     /// When one call jumps past several instants (a suspend), only what still
     /// applies is reported: past the deadline that is the stop alone.
     fn check_lease(&mut self, now: Now) {
-        let (lease, warned) = match &self.state {
-            State::Licensed { lease } => (*lease, None),
-            State::Grace { lease, warned } => (*lease, Some(*warned)),
+        // Read by value (a few words, not the whole lease): the state is only
+        // written back when it changes, which it rarely does.
+        let (since, lease_ttl, grace_period, warned) = match &self.state {
+            State::Licensed { lease } => (lease.since, lease.lease_ttl, lease.grace_period, None),
+            State::Grace { lease, warned } => (
+                lease.since,
+                lease.lease_ttl,
+                lease.grace_period,
+                Some(*warned),
+            ),
             State::Starting | State::Stopped(_) => return,
         };
-        let elapsed = lease.elapsed(&now);
-        if elapsed >= lease.grace_period {
+        let elapsed = now.elapsed_since(&since);
+        if elapsed >= grace_period {
             self.stop_with(StopReason::GraceExpired);
             return;
         }
-        let mut warned = match warned {
+        let mut level = match warned {
+            Some(GraceWarning::OneHour) => return,
             Some(w) => w,
-            None if elapsed >= lease.lease_ttl => {
+            None if elapsed >= lease_ttl => {
                 self.events.push_back(Event::GraceEntered {
-                    remaining: lease.grace_period.saturating_sub(elapsed),
+                    remaining: grace_period.saturating_sub(elapsed),
                 });
                 GraceWarning::Nothing
             }
             None => return,
         };
-        let remaining = lease.grace_period.saturating_sub(elapsed);
-        for (level, threshold, event) in [
+        let remaining = grace_period.saturating_sub(elapsed);
+        for (next, threshold, event) in [
             (GraceWarning::OneDay, DAY, Event::GraceOneDayLeft),
             (GraceWarning::OneHour, HOUR, Event::GraceOneHourLeft),
         ] {
-            if warned < level && lease.grace_period > threshold && remaining <= threshold {
+            if level < next && grace_period > threshold && remaining <= threshold {
                 self.events.push_back(event);
-                warned = level;
+                level = next;
             }
         }
-        self.state = State::Grace { lease, warned };
+        match &mut self.state {
+            State::Grace { warned, .. } => *warned = level,
+            State::Licensed { lease } => {
+                let lease = *lease;
+                self.state = State::Grace {
+                    lease,
+                    warned: level,
+                };
+            }
+            State::Starting | State::Stopped(_) => {}
+        }
     }
 
     /// T1: the new lease counts from `sent`. An answer that comes back after its
@@ -340,7 +360,7 @@ impl Agent {
             None => {
                 let mut body = self.config.request.clone();
                 body.client_time = Some(now.wall);
-                (Request::Grant(body.to_raw()), Asked::Grant)
+                (Request::Grant(Box::new(body.to_raw())), Asked::Grant)
             }
         };
         let id = self.fresh_id();

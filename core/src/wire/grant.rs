@@ -3,6 +3,7 @@ use crate::names::{Hostname, Name, NameError};
 use crate::time::UnixMillis;
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 pub const DEFAULT_ENVIRONMENT: &str = "production";
 pub const CORES_MAX: u32 = 4096;
@@ -43,7 +44,8 @@ pub struct HostFacts {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ip: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub version: Option<String>,
+    /// Shared: it is copied into every renewal's view of the grant.
+    pub version: Option<Arc<str>>,
 }
 
 /// A grant request as JSON gives it: every field optional and loosely typed so
@@ -144,7 +146,7 @@ impl RawGrantRequest {
         };
         let version = match &self.version {
             None => None,
-            Some(v) if valid_version(v) => Some(v.clone()),
+            Some(v) if valid_version(v) => Some(Arc::from(v.as_str())),
             Some(_) => return Err(InvalidRequest::Version),
         };
         let client_time = match self.client_time_ms {
@@ -175,7 +177,7 @@ impl GrantRequest {
             port: Some(i64::from(self.instance.port)),
             ip: self.facts.ip.map(|ip| ip.to_string()),
             cores: Some(i64::from(self.facts.cores)),
-            version: self.facts.version.clone(),
+            version: self.facts.version.as_deref().map(str::to_owned),
             client_time_ms: self.client_time.map(|t| t.0),
         }
     }

@@ -48,7 +48,7 @@ fn decode_facts(
                     .map_err(|_| corrupt(table, format!("ip {s:?} is not an address")))
             })
             .transpose()?,
-        version: version.map(str::to_owned),
+        version: version.map(std::sync::Arc::from),
     })
 }
 
@@ -91,7 +91,7 @@ impl GrantRow {
             port: port_i32(g.instance.port),
             cores: cores_i32("grants", g.facts.cores)?,
             ip: g.facts.ip.map(|ip| ip.to_string()),
-            version: g.facts.version.clone(),
+            version: g.facts.version.as_deref().map(str::to_owned),
             granted_at: g.granted_at.0,
             last_renewed: g.last_renewed.0,
             held_until: g.held_until.0,
@@ -146,7 +146,7 @@ impl UsageRowDb {
             port: port_i32(u.instance.port),
             cores: cores_i32("usage_history", u.facts.cores)?,
             ip: u.facts.ip.map(|ip| ip.to_string()),
-            version: u.facts.version.clone(),
+            version: u.facts.version.as_deref().map(str::to_owned),
             first_request_ms: u.first_request_ms,
             last_request_ms: u.last_request_ms,
             ended_ms: u.ended_ms,
