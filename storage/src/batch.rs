@@ -275,19 +275,18 @@ impl<S: Store> Manager<S> {
                     Ok(l) => l,
                     Err(e) => return Ok(Err(e.clone())),
                 };
-                let held = state.held(*id).cloned();
+                // The decision borrows the grant; nothing of it is kept.
+                let held = state.held(*id);
                 let ended = match held {
                     Some(_) => None,
                     None => tx.end_reason(*id)?,
                 };
-                let d = decide::renew(cfg, lic, held.as_ref(), ended, *client_time, now);
+                let d = decide::renew(cfg, lic, held, ended, *client_time, now);
                 apply(tx, state, d, Answer::Renewed)
             }
             Op::Release(id) => {
-                let held = state.held(*id).cloned();
-                apply(tx, state, decide::release(held.as_ref(), now), |()| {
-                    Answer::Released
-                })
+                let d = decide::release(state.held(*id), now);
+                apply(tx, state, d, |()| Answer::Released)
             }
         }
     }

@@ -55,7 +55,11 @@ fn default_grace() -> u64 {
 
 impl License {
     pub fn limits_for(&self, pool: &PoolKey) -> Option<&Limits> {
-        self.limits.get(&pool.environment)?.get(&pool.product)
+        self.limits_of(&pool.environment, &pool.product)
+    }
+
+    pub fn limits_of(&self, environment: &Name, product: &Name) -> Option<&Limits> {
+        self.limits.get(environment)?.get(product)
     }
 
     pub fn grace_period(&self) -> std::time::Duration {

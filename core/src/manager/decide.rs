@@ -6,7 +6,7 @@ use super::pool::PoolView;
 use crate::GrantId;
 use crate::license::License;
 use crate::time::UnixMillis;
-use crate::wire::{EndReason, GrantRequest, GrantResponse, PoolKey};
+use crate::wire::{EndReason, GrantRequest, GrantResponse, Instance};
 
 fn end(g: &HeldGrant, now: UnixMillis, reason: EndReason) -> Mutation {
     Mutation::End {
@@ -50,20 +50,22 @@ fn response(
 }
 
 /// Whether `pool` is licensed at all, and its limits.
+/// The limits of the pool `instance` belongs to (read in place: a renewal
+/// should not build a pool key to look them up).
 fn pool_limits<'l>(
     license: &'l License,
-    pool: &PoolKey,
+    instance: &Instance,
 ) -> Result<&'l crate::license::Limits, Denial> {
-    if !license.has_environment(&pool.environment) {
+    if !license.has_environment(&instance.environment) {
         return Err(Denial::EnvironmentNotLicensed {
-            environment: pool.environment.clone(),
+            environment: instance.environment.clone(),
         });
     }
     license
-        .limits_for(pool)
+        .limits_of(&instance.environment, &instance.product)
         .ok_or_else(|| Denial::ProductNotLicensed {
-            environment: pool.environment.clone(),
-            product: pool.product.clone(),
+            environment: instance.environment.clone(),
+            product: instance.product.clone(),
         })
 }
 
@@ -87,7 +89,7 @@ pub fn grant(
         return deny(d, mutations);
     }
     let key = req.instance.pool();
-    let limits = match pool_limits(license, &key) {
+    let limits = match pool_limits(license, &req.instance) {
         Ok(l) => l,
         Err(d) => return deny(d, mutations),
     };
@@ -186,7 +188,7 @@ pub fn renew(
     if let Some(d) = Denial::license_window(license.not_before, license.not_after, now) {
         return deny(d, vec![end(g, now, EndReason::LicenseExpired)]);
     }
-    if let Err(d) = pool_limits(license, &g.instance.pool()) {
+    if let Err(d) = pool_limits(license, &g.instance) {
         return deny(d, vec![end(g, now, EndReason::Revoked)]);
     }
     Decision {
