@@ -5,6 +5,7 @@ use super::backoff::{Retry, Rotation, full_jitter, renew_delay};
 use super::config::AgentConfig;
 use super::events::Event;
 use super::io::{Request, RequestId, Response, Transmit, TransportError};
+use super::outbox::Outbox;
 use super::rng::SplitMix64;
 use super::state::{DAY, GraceWarning, HOUR, Lease, State, StopReason};
 use super::verdict::{Asked, Verdict, judge};
@@ -25,7 +26,7 @@ pub struct Agent {
     /// The latest `now` handed in: `poll_timeout` converts deadlines with it.
     last_now: Now,
     next_id: u64,
-    transmits: VecDeque<Transmit>,
+    transmits: Outbox,
     events: VecDeque<Event>,
 }
 
@@ -67,7 +68,7 @@ impl Agent {
             rotation,
             last_now: now,
             next_id: 0,
-            transmits: VecDeque::new(),
+            transmits: Outbox::default(),
             events: VecDeque::new(),
         };
         agent.drive(now);

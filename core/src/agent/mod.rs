@@ -17,6 +17,7 @@ mod config;
 mod events;
 mod io;
 mod machine;
+mod outbox;
 mod rng;
 mod state;
 mod verdict;
