@@ -5,7 +5,7 @@ use crate::clock::HostClock;
 use crate::plan::{Bugs, Expect, Fault, Host, Link, MIN, Plan, SEC};
 use crate::queue::EventQueue;
 use crate::report::{Report, Verdicts};
-use crate::rng::{Fnv64, SimRng};
+use crate::rng::{SimRng, TraceHash};
 use crate::store::SimStore;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -231,7 +231,9 @@ enum Kind {
 }
 
 struct Comp {
-    req: GrantRequest,
+    /// Boxed: read at starts and count changes only, and a smaller `Comp`
+    /// keeps more components' hot fields in cache.
+    req: Box<GrantRequest>,
     clock: HostClock,
     agent: Option<Agent>,
     gen_: u32,
@@ -327,7 +329,7 @@ pub struct World {
     cores: u64,
     ledger: BTreeMap<GrantId, i64>,
     i2_hints: BinaryHeap<Reverse<(u64, u32, u64)>>,
-    hash: Fnv64,
+    hash: TraceHash,
     trace: Option<Box<dyn Write>>,
     // statistics
     events: u64,
@@ -485,7 +487,7 @@ impl World {
             let mut clock = HostClock::new(0, WALL0 + offset, mono0, ppm);
             clock.set_wall_only(plan.bugs.wall_clock_grace);
             comps.push(Comp {
-                req,
+                req: Box::new(req),
                 clock,
                 agent: None,
                 gen_: 0,
@@ -557,7 +559,7 @@ impl World {
             cores: 0,
             ledger: BTreeMap::new(),
             i2_hints: BinaryHeap::new(),
-            hash: Fnv64::default(),
+            hash: TraceHash::default(),
             trace,
             events: 0,
             renewals: 0,
@@ -946,7 +948,7 @@ impl World {
         comp.deferred = None;
         comp.inflight.clear();
         let mut cfg = self.config.clone();
-        cfg.request = comp.req.clone();
+        cfg.request = (*comp.req).clone();
         let now = comp.clock.now(self.t);
         comp.agent = Some(Agent::new(cfg, now, seed));
         self.trace_line(format_args!("start c{c}"));
