@@ -59,9 +59,27 @@ impl Now {
     /// wall-clock elapsed time. A wall clock set back cannot lengthen it; a
     /// suspend (monotonic stopped, wall running) is still counted.
     pub fn elapsed_since(&self, earlier: &Now) -> Duration {
-        let mono = self.mono.saturating_sub(earlier.mono);
-        let wall_ms = self.wall.millis_since(earlier.wall);
-        let wall = Duration::from_millis(u64::try_from(wall_ms).unwrap_or(0));
-        mono.max(wall)
+        duration_from_nanos(self.elapsed_nanos_since(earlier))
+    }
+
+    /// [`Now::elapsed_since`] in nanoseconds: exact (no `Duration` or
+    /// millisecond count overflows a `u128` of nanoseconds), and a few
+    /// instructions where the agent compares deadlines on every call.
+    pub fn elapsed_nanos_since(&self, earlier: &Now) -> u128 {
+        let mono = self.mono.as_nanos().saturating_sub(earlier.mono.as_nanos());
+        let wall_ms = u64::try_from(self.wall.millis_since(earlier.wall)).unwrap_or(0);
+        mono.max(u128::from(wall_ms) * 1_000_000)
+    }
+}
+
+/// Nanoseconds as a `Duration`, saturating at `Duration::MAX`.
+pub fn duration_from_nanos(ns: u128) -> Duration {
+    if let Ok(n) = u64::try_from(ns) {
+        return Duration::from_nanos(n);
+    }
+    match u64::try_from(ns / 1_000_000_000) {
+        // The remainder is below 10^9: it fits.
+        Ok(secs) => Duration::new(secs, (ns % 1_000_000_000) as u32),
+        Err(_) => Duration::MAX,
     }
 }

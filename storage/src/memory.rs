@@ -54,6 +54,12 @@ impl MemoryStore {
         self.available.store(up, Ordering::SeqCst);
     }
 
+    /// When held grant `id` was last renewed, read without a transaction
+    /// or a copy of the grant: for checkers that look after every answer.
+    pub fn last_renewed(&self, id: GrantId) -> Option<UnixMillis> {
+        self.lock().grants.get(&id).map(|g| g.last_renewed)
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         // Transactions undo their writes before they return an error, so the
         // state behind a poisoned lock is still consistent.

@@ -10,7 +10,7 @@ use super::rng::SplitMix64;
 use super::state::{DAY, GraceWarning, HOUR, Lease, State, StopReason};
 use super::verdict::{Asked, Verdict, judge};
 use crate::GrantId;
-use crate::time::Now;
+use crate::time::{Now, duration_from_nanos};
 use crate::wire::GrantResponse;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -98,11 +98,11 @@ impl Agent {
             asked,
         } = self.link
         else {
-            self.drive(now);
+            self.drive_link(now);
             return;
         };
         if current != id {
-            self.drive(now);
+            self.drive_link(now);
             return;
         }
         self.link = Link::Done;
@@ -126,7 +126,9 @@ impl Agent {
             }
             Verdict::Refused(reason) => self.stop_with(reason),
         }
-        self.drive(now);
+        // The lease was checked at `now` above, and nothing since can make
+        // it due: a success is refused unless its lease runs past `now`.
+        self.drive_link(now);
     }
 
     /// Clean stop (A5): queues a best-effort release of the grant held, if any,
@@ -171,17 +173,20 @@ impl Agent {
     /// or before the last `now` when something is due. `None` once stopped.
     pub fn poll_timeout(&self) -> Option<Duration> {
         let now = self.last_now;
-        // The time left until the earliest deadline; added to `now.mono` once
-        // at the end (saturating addition is monotonic, so the minimum of the
-        // sums is the sum of the minimum).
-        let mut sleep = self.config.max_sleep;
+        // The time left until the earliest deadline, in nanoseconds; added to
+        // `now.mono` once at the end (saturating addition is monotonic, so the
+        // minimum of the sums is the sum of the minimum).
+        let mut sleep = self.config.max_sleep.as_nanos();
         // Converting "offset after origin" to a monotonic instant with today's
         // T2 elapsed time can only bring it earlier than the pure monotonic one.
         // The conversion is monotonic in `offset`, so of several offsets from
         // one origin only the smallest is converted (the elapsed time since an
         // origin is the costly part, and is computed once).
         let mut at = |origin: &Now, offset: Duration| {
-            sleep = sleep.min(offset.saturating_sub(now.elapsed_since(origin)));
+            let left = offset
+                .as_nanos()
+                .saturating_sub(now.elapsed_nanos_since(origin));
+            sleep = sleep.min(left);
         };
         match &self.state {
             State::Stopped(_) => return None,
@@ -205,7 +210,7 @@ impl Agent {
             Link::InFlight { sent, .. } => at(sent, self.config.request_timeout),
             Link::Done => {}
         }
-        Some(now.mono.saturating_add(sleep))
+        Some(duration_from_nanos(now.mono.as_nanos() + sleep))
     }
 
     pub fn state(&self) -> &State {
@@ -228,16 +233,21 @@ impl Agent {
     /// Everything due at `now`, in order: deadlines, then a request timeout, then a send.
     fn drive(&mut self, now: Now) {
         self.check_lease(now);
+        self.drive_link(now);
+    }
+
+    /// `drive` after the lease has been checked at `now`.
+    fn drive_link(&mut self, now: Now) {
         if let State::Stopped(_) = self.state {
             return;
         }
         if let Link::InFlight { sent, .. } = self.link
-            && now.elapsed_since(&sent) >= self.config.request_timeout
+            && now.elapsed_nanos_since(&sent) >= self.config.request_timeout.as_nanos()
         {
             self.failed(now);
         }
         if let Link::Wait { from, delay } = self.link
-            && now.elapsed_since(&from) >= delay
+            && now.elapsed_nanos_since(&from) >= delay.as_nanos()
         {
             self.send(now);
         }
@@ -259,31 +269,34 @@ impl Agent {
             ),
             State::Starting | State::Stopped(_) => return,
         };
-        let elapsed = now.elapsed_since(&since);
-        if elapsed >= grace_period {
+        let elapsed = now.elapsed_nanos_since(&since);
+        let grace = grace_period.as_nanos();
+        if elapsed >= grace {
             self.stop_with(StopReason::GraceExpired);
             return;
         }
+        let left = grace - elapsed;
         let mut level = match warned {
             Some(GraceWarning::OneHour) => return,
+            // Most calls in grace: no warning is due, nothing to write.
+            Some(_) if left > DAY.as_nanos() => return,
             Some(w) => w,
-            None if elapsed >= lease_ttl => {
+            None if elapsed >= lease_ttl.as_nanos() => {
                 self.events.push_back(Event::GraceEntered {
-                    remaining: grace_period.saturating_sub(elapsed),
+                    remaining: duration_from_nanos(left),
                 });
                 GraceWarning::Nothing
             }
             None => return,
         };
-        let remaining = grace_period.saturating_sub(elapsed);
-        for (next, threshold, event) in [
-            (GraceWarning::OneDay, DAY, Event::GraceOneDayLeft),
-            (GraceWarning::OneHour, HOUR, Event::GraceOneHourLeft),
-        ] {
-            if level < next && grace_period > threshold && remaining <= threshold {
-                self.events.push_back(event);
-                level = next;
-            }
+        let remaining = duration_from_nanos(left);
+        if level < GraceWarning::OneDay && grace_period > DAY && remaining <= DAY {
+            self.events.push_back(Event::GraceOneDayLeft);
+            level = GraceWarning::OneDay;
+        }
+        if level < GraceWarning::OneHour && grace_period > HOUR && remaining <= HOUR {
+            self.events.push_back(Event::GraceOneHourLeft);
+            level = GraceWarning::OneHour;
         }
         match &mut self.state {
             State::Grace { warned, .. } => *warned = level,
