@@ -319,6 +319,9 @@ pub struct World {
     scratch_tx: Vec<(RequestId, Msg)>,
     scratch_ev: Vec<Event>,
     next_check: [u64; 2],
+    /// A health check not queued because it cannot change anything before
+    /// the next fault (see `lb_check`): the instant it was due.
+    parked_check: [Option<u64>; 2],
     pending_faults: BinaryHeap<Reverse<u64>>,
     limit_servers: Option<u64>,
     limit_cores: Option<u64>,
@@ -549,6 +552,7 @@ impl World {
             scratch_tx: Vec::new(),
             scratch_ev: Vec::new(),
             next_check: [0; 2],
+            parked_check: [None; 2],
             pending_faults: BinaryHeap::new(),
             limit_servers: plan.max_servers,
             limit_cores: plan.max_total_cores,
@@ -748,6 +752,7 @@ impl World {
                 let f = self.plan.faults[i as usize].1.clone();
                 self.trace_line(format_args!("fault {f:?}"));
                 self.apply_fault(f);
+                self.unpark_checks();
                 self.refresh_health();
             }
             Ev::Liveness => self.liveness(),
@@ -1699,8 +1704,36 @@ impl World {
                 b.up = false;
             }
         }
-        self.push(t + cfg.inter_ms, Ev::Check { m: m as u8 });
-        self.next_check[m] = t + cfg.inter_ms;
+        let next = t + cfg.inter_ms;
+        self.next_check[m] = next;
+        if self.lb_down_until_fault() {
+            // Every check fails until a fault changes a manager or a link
+            // (days, in an outage): wait for it instead of failing every
+            // `inter`. The loss draw such a check would make decides nothing.
+            self.parked_check[m] = Some(next);
+            return;
+        }
+        self.push(next, Ev::Check { m: m as u8 });
+    }
+
+    /// After a fault: health checks parked by `lb_check` resume on their
+    /// grid of `inter`, at the first instant after now.
+    fn unpark_checks(&mut self) {
+        if self.lb_down_until_fault() {
+            return;
+        }
+        let inter = self.plan.lb.inter_ms.max(1);
+        for m in 0..2 {
+            if let Some(due) = self.parked_check[m].take() {
+                let at = if due > self.t {
+                    due
+                } else {
+                    due + ((self.t - due) / inter + 1) * inter
+                };
+                self.next_check[m] = at;
+                self.push(at, Ev::Check { m: m as u8 });
+            }
+        }
     }
 
     // ---------------------------------------------------------------- faults

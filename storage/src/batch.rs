@@ -49,8 +49,10 @@ impl Op {
 /// in, and its renewals not yet written. Small vectors searched in order, not
 /// maps: a batch holds at most a few dozen entries, and most batches one.
 struct BatchState {
-    /// One entry per grant id; `None` once it is not held.
-    grants: Vec<(GrantId, Option<HeldGrant>)>,
+    /// The held grants among those the batch's ops name (read under the
+    /// pools' locks) and those it inserted; one that ends is removed. A
+    /// grant not here is not held: every id an op names was read.
+    grants: Vec<HeldGrant>,
     /// Counted once per pool and batch; a count over a large pool is the
     /// costliest read of a grant.
     totals: Vec<(PoolKey, PoolTotals)>,
@@ -62,24 +64,17 @@ struct BatchState {
 
 impl BatchState {
     fn held(&self, id: GrantId) -> Option<&HeldGrant> {
-        self.entry(id).and_then(|e| e.as_ref())
+        self.grants.iter().find(|g| g.grant_id == id)
     }
 
-    fn entry(&self, id: GrantId) -> Option<&Option<HeldGrant>> {
-        self.grants.iter().find(|(g, _)| *g == id).map(|(_, e)| e)
+    fn held_mut(&mut self, id: GrantId) -> Option<&mut HeldGrant> {
+        self.grants.iter_mut().find(|g| g.grant_id == id)
     }
 
-    fn entry_mut(&mut self, id: GrantId) -> Option<&mut Option<HeldGrant>> {
-        self.grants
-            .iter_mut()
-            .find(|(g, _)| *g == id)
-            .map(|(_, e)| e)
-    }
-
-    fn set(&mut self, id: GrantId, grant: Option<HeldGrant>) {
-        match self.entry_mut(id) {
-            Some(e) => *e = grant,
-            None => self.grants.push((id, grant)),
+    fn set(&mut self, grant: HeldGrant) {
+        match self.held_mut(grant.grant_id) {
+            Some(g) => *g = grant,
+            None => self.grants.push(grant),
         }
     }
 
@@ -124,10 +119,10 @@ impl BatchState {
                 if let Some(t) = self.totals_mut(&g.instance.pool()) {
                     t.add(g.facts.cores);
                 }
-                self.set(g.grant_id, Some(g.clone()));
+                self.set(g.clone());
             }
             Mutation::Renew { grant_id, .. } => {
-                if let Some(Some(g)) = self.entry_mut(*grant_id) {
+                if let Some(g) = self.held_mut(*grant_id) {
                     g.apply_renewal(m);
                 }
             }
@@ -140,9 +135,7 @@ impl BatchState {
                     t.servers = t.servers.saturating_sub(1);
                     t.total_cores = t.total_cores.saturating_sub(u64::from(usage.facts.cores));
                 }
-                if let Some(entry) = self.entry_mut(*grant_id) {
-                    *entry = None;
-                }
+                self.grants.retain(|g| g.grant_id != *grant_id);
             }
         }
     }
@@ -179,7 +172,10 @@ impl<S: Store> Manager<S> {
     }
 
     fn batch_body(&self, tx: &mut dyn Tx, ops: &[Op]) -> Result<Vec<OpResult>, StorageError> {
-        let ids: Vec<GrantId> = ops.iter().filter_map(Op::grant_id).collect();
+        let mut ids: Vec<GrantId> = ops.iter().filter_map(Op::grant_id).collect();
+        // Read each grant once, however many ops name it.
+        ids.sort_unstable();
+        ids.dedup();
         // Read the named grants once to learn their pools, lock, then read
         // them again (unless no one else can write): another manager may
         // have changed them meanwhile.
@@ -202,16 +198,6 @@ impl<S: Store> Manager<S> {
         for pool in &pools {
             tx.lock_pool(pool)?;
         }
-        let mut state = BatchState {
-            grants: Vec::with_capacity(ids.len()),
-            totals: Vec::new(),
-            renewals: Vec::new(),
-        };
-        for id in &ids {
-            if state.entry(*id).is_none() {
-                state.grants.push((*id, None));
-            }
-        }
         let after_lock = if ids.is_empty() {
             Vec::new()
         } else if tx.excludes_other_writers() {
@@ -219,13 +205,17 @@ impl<S: Store> Manager<S> {
         } else {
             tx.grants(&ids)?
         };
-        for g in after_lock {
+        for g in &after_lock {
             let pool = g.instance.pool();
             if pools.binary_search(&pool).is_err() {
                 tx.lock_pool(&pool)?;
             }
-            state.set(g.grant_id, Some(g));
         }
+        let mut state = BatchState {
+            grants: after_lock,
+            totals: Vec::new(),
+            renewals: Vec::new(),
+        };
         // The storage clock after the locks: a batch that waited for another
         // manager's decisions decides at the instant it holds the pools.
         let now = tx.now()?;
