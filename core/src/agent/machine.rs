@@ -182,32 +182,32 @@ impl Agent {
         // The conversion is monotonic in `offset`, so of several offsets from
         // one origin only the smallest is converted (the elapsed time since an
         // origin is the costly part, and is computed once).
-        let mut at = |origin: &Now, offset: Duration| {
-            let left = offset
-                .as_nanos()
-                .saturating_sub(now.elapsed_nanos_since(origin));
-            sleep = sleep.min(left);
+        let mut at = |origin: &Now, offset: u128| {
+            sleep = sleep.min(offset.saturating_sub(now.elapsed_nanos_since(origin)));
         };
         match &self.state {
             State::Stopped(_) => return None,
             State::Starting => {}
             State::Licensed { lease } => {
-                at(&lease.since, lease.lease_ttl.min(lease.grace_period));
+                let ttl = lease.lease_ttl.as_nanos();
+                at(&lease.since, ttl.min(lease.grace_period.as_nanos()));
             }
             State::Grace { lease, warned } => {
-                let mut first = lease.grace_period;
-                if *warned < GraceWarning::OneDay && lease.grace_period > DAY {
-                    first = first.min(lease.grace_period.saturating_sub(DAY));
+                let grace = lease.grace_period.as_nanos();
+                let mut first = grace;
+                let (day, hour) = (DAY.as_nanos(), HOUR.as_nanos());
+                if *warned < GraceWarning::OneDay && grace > day {
+                    first = first.min(grace - day);
                 }
-                if *warned < GraceWarning::OneHour && lease.grace_period > HOUR {
-                    first = first.min(lease.grace_period.saturating_sub(HOUR));
+                if *warned < GraceWarning::OneHour && grace > hour {
+                    first = first.min(grace - hour);
                 }
                 at(&lease.since, first);
             }
         }
         match &self.link {
-            Link::Wait { from, delay } => at(from, *delay),
-            Link::InFlight { sent, .. } => at(sent, self.config.request_timeout),
+            Link::Wait { from, delay } => at(from, delay.as_nanos()),
+            Link::InFlight { sent, .. } => at(sent, self.config.request_timeout.as_nanos()),
             Link::Done => {}
         }
         Some(duration_from_nanos(now.mono.as_nanos() + sleep))
