@@ -42,8 +42,12 @@ pub fn duration_ms(d: Duration) -> i64 {
 /// What a component host's clocks say at one instant (T2).
 ///
 /// `mono` is a monotonic reading from an arbitrary origin: it never goes back,
-/// but may stop while the host is suspended. `wall` is the wall clock: it keeps
-/// counting through a suspend but can be set back or forward by anyone.
+/// and it should count time the host spends suspended (CLOCK_BOOTTIME, not
+/// CLOCK_MONOTONIC, on Linux; Tenure's drivers add the suspended time). A
+/// reading that stops in suspend leaves T2 only the wall clock to see it,
+/// which fails once the wall clock was also set back. `wall` is the wall
+/// clock: it keeps counting through a suspend but can be set back or forward
+/// by anyone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Now {
     pub mono: Duration,

@@ -1,6 +1,13 @@
 //! A host's clocks as functions of true simulated time (ms): an offset, a rate
-//! error in ppm, steps of the wall clock, and suspend (monotonic frozen, wall
-//! running), like TigerBeetle's `TimeSim`.
+//! error in ppm, steps of the wall clock, and suspend (the host runs nothing;
+//! the wall clock runs on), like TigerBeetle's `TimeSim`.
+//!
+//! The monotonic reading is what Tenure's agent drivers hand the core: the
+//! host's monotonic clock plus the time it spent suspended
+//! (`tenure_service::suspend`), so it runs on through a suspend too. A
+//! driver that handed the bare CLOCK_MONOTONIC, frozen in suspend, is
+//! modelled by `freeze_mono_in_suspend`: T2 cannot see a suspend on such a
+//! host once its wall clock was set back.
 
 use std::time::Duration;
 use tenure_core::{Now, UnixMillis};
@@ -15,6 +22,9 @@ pub struct HostClock {
     /// Rate error of both clocks (they share one oscillator).
     pub ppm: i64,
     suspended: bool,
+    /// The monotonic reading stops while suspended (a driver that reads
+    /// bare CLOCK_MONOTONIC; not Tenure's).
+    pub freeze_mono_in_suspend: bool,
     /// Planted bug 2: the driver hands the agent a "monotonic" reading derived
     /// from the wall clock, so grace is measured on the wall clock only.
     wall_only: bool,
@@ -31,6 +41,7 @@ impl HostClock {
             base_wall_ms: wall_at_start,
             ppm,
             suspended: false,
+            freeze_mono_in_suspend: false,
             wall_only: false,
             wall_origin: wall_at_start - 1_000_000,
         }
@@ -56,7 +67,7 @@ impl HostClock {
     }
 
     pub fn mono_ns(&self, t: u64) -> u64 {
-        if self.suspended {
+        if self.suspended && self.freeze_mono_in_suspend {
             return self.base_mono_ns;
         }
         if self.ppm == 0 {
@@ -196,8 +207,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suspend_freezes_mono_not_wall() {
+    fn suspend_runs_mono_on_but_no_timer() {
         let mut c = HostClock::new(0, 1_000_000, Duration::from_secs(5), 0);
+        c.suspend(1000);
+        assert_eq!(c.mono_ns(5000), 10_000_000_000);
+        assert_eq!(c.wall_ms(5000), 1_005_000);
+        assert_eq!(c.true_at_mono(5000, Duration::from_secs(7)), None);
+        c.resume(5000);
+        assert_eq!(c.true_at_mono(5000, Duration::from_secs(7)), Some(5000));
+        assert_eq!(c.true_at_mono(5000, Duration::from_secs(11)), Some(6000));
+    }
+
+    #[test]
+    fn a_bare_monotonic_clock_freezes_in_suspend() {
+        let mut c = HostClock::new(0, 1_000_000, Duration::from_secs(5), 0);
+        c.freeze_mono_in_suspend = true;
         c.suspend(1000);
         assert_eq!(c.mono_ns(5000), 6_000_000_000);
         assert_eq!(c.wall_ms(5000), 1_005_000);

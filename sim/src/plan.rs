@@ -109,6 +109,9 @@ pub struct Bugs {
     /// Managers read the pool view in one transaction and commit the decision
     /// computed from it in a later one (a grant check not serialised).
     pub unserialised_grant: bool,
+    /// The driver feeds agents the bare CLOCK_MONOTONIC, which stops while
+    /// the host is suspended (Tenure's drivers add the suspended time).
+    pub bare_monotonic: bool,
 }
 
 /// Scenario-specific outcomes checked after the run (on top of I1-I8).

@@ -513,6 +513,29 @@ pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
             p.end_ms = t0 + g + 2 * HOUR;
             p.bugs.wall_clock_grace = planted;
         }
+        4 => {
+            // A component cut off for longer than grace whose wall clock is set
+            // back while it is in grace, then suspended across its deadline:
+            // only a monotonic reading that counts the suspend sees it.
+            let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
+            p.at(
+                t0,
+                Fault::CompCut {
+                    from: c,
+                    to: c + 1,
+                    up: true,
+                    down: true,
+                },
+            );
+            let step_at = t0 + r.range(p.lease_ttl_s * SEC, g / 2);
+            let back = r.range(g, 10 * DAY);
+            p.at(step_at, Fault::ClockStep(Host::Comp(c), -(back as i64)));
+            let sleep_at = step_at + r.range(MIN, g / 4);
+            p.at(sleep_at, Fault::Suspend(c));
+            p.at(t0 + g + r.range(10 * MIN, HOUR), Fault::Resume(c));
+            p.end_ms = t0 + g + 3 * HOUR;
+            p.bugs.bare_monotonic = planted;
+        }
         _ => {
             // Split brain: both managers serve through a flapping LB while
             // bursts of restarts race for too few slots.

@@ -489,6 +489,7 @@ impl World {
             let mono0 = Duration::from_secs(rng.range(1, 1_000_000));
             let mut clock = HostClock::new(0, WALL0 + offset, mono0, ppm);
             clock.set_wall_only(plan.bugs.wall_clock_grace);
+            clock.freeze_mono_in_suspend = plan.bugs.bare_monotonic;
             comps.push(Comp {
                 req: Box::new(req),
                 clock,

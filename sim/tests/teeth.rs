@@ -1,7 +1,8 @@
-//! The simulator has teeth: three known bugs, planted from the sim side only
+//! The simulator has teeth: four known bugs, planted from the sim side only
 //! (a store wrapper, a driver that feeds the agent wall-clock time, a manager
-//! mode that commits a stale pool view), are each caught within a bounded
-//! number of seeds; the same plans without the bug pass.
+//! mode that commits a stale pool view, a driver whose monotonic reading
+//! stops in suspend), are each caught within a bounded number of seeds; the
+//! same plans without the bug pass.
 
 use tenure_sim::scenario::teeth;
 
@@ -49,4 +50,10 @@ fn grace_on_the_wall_clock_only_is_caught_under_a_backward_step() {
 fn unserialised_grant_check_is_caught_as_over_use_in_split_brain() {
     clean(3);
     assert!(seeds_to_catch(3, 1) <= MAX_SEEDS);
+}
+
+#[test]
+fn a_monotonic_clock_frozen_in_suspend_is_caught_after_a_backward_step() {
+    clean(4);
+    assert!(seeds_to_catch(4, 2) <= MAX_SEEDS);
 }

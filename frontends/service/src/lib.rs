@@ -1,6 +1,7 @@
 //! What both Tenure servers share and no runtime needs: routing, requests and
 //! responses as plain data, admin authentication, the metrics registry, the
-//! heartbeat and sweep bodies, and the command line.
+//! heartbeat and sweep bodies, the command line, and the suspend meter both
+//! agent drivers add to their monotonic clock.
 
 pub mod auth;
 pub mod cli;
@@ -13,6 +14,7 @@ mod query;
 pub mod route;
 pub mod service;
 pub mod startup;
+pub mod suspend;
 
 pub use http::{Method, Request, Response};
 pub use service::{Env, Job, Prepared, Service};

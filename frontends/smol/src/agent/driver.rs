@@ -11,6 +11,7 @@ use tenure_core::agent::{
     Agent as Core, AgentConfig, Event, Request, RequestId, Response, TransportError,
 };
 use tenure_core::{Now, UnixMillis};
+use tenure_service::suspend::SuspendMeter;
 
 pub(crate) enum Command {
     Stop(Sender<StopSummary>),
@@ -31,6 +32,8 @@ enum Wake {
 pub(crate) struct Driver {
     core: Core,
     start: Instant,
+    /// Added to the monotonic reading: a suspend counts (T2).
+    suspend: SuspendMeter,
     client: Client,
     managers: Vec<String>,
     timeout: Duration,
@@ -59,12 +62,14 @@ impl Driver {
         events: Sender<Event>,
     ) -> Self {
         let start = Instant::now();
+        let suspend = SuspendMeter::new();
         let timeout = config.request_timeout;
         let core = Core::new(config, Now::new(Duration::ZERO, wall_now()), seed);
         let (answers_tx, answers) = channel::unbounded();
         Self {
             core,
             start,
+            suspend,
             client,
             managers,
             timeout,
@@ -76,15 +81,24 @@ impl Driver {
         }
     }
 
-    /// The core's `Now`: monotonic from the start, wall from the system clock.
+    /// The core's `Now`: monotonic from the start plus the time the host
+    /// spent suspended, wall from the system clock.
     fn now(&self) -> Now {
-        Now::new(self.start.elapsed(), wall_now())
+        let mono = self
+            .start
+            .elapsed()
+            .saturating_add(self.suspend.suspended());
+        Now::new(mono, wall_now())
     }
 
     async fn sleep_until_core_wakes(&self) -> Wake {
         match self.core.poll_timeout() {
             // Far enough to mean "not soon"; the core wakes itself within max_sleep anyway.
-            Some(d) => match self.start.checked_add(d) {
+            // Timers count awake time only.
+            Some(d) => match self
+                .start
+                .checked_add(d.saturating_sub(self.suspend.suspended()))
+            {
                 Some(at) => Timer::at(at).await,
                 None => Timer::after(Duration::from_secs(86_400)).await,
             },

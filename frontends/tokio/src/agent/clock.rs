@@ -1,32 +1,37 @@
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tenure_core::{Now, UnixMillis};
+use tenure_service::suspend::SuspendMeter;
 use tokio::time::Instant;
 
 /// Maps the host clocks to the core's `Now`: `mono` from a start instant (tokio's,
-/// so paused-time tests work), `wall` from the system clock (T2 takes the max).
-#[derive(Debug, Clone, Copy)]
+/// so paused-time tests work) plus the time the host spent suspended (T2: a
+/// suspend counts even when the wall clock was set back), `wall` from the
+/// system clock (T2 takes the max).
+#[derive(Debug, Clone)]
 pub(crate) struct Clock {
     start: Instant,
+    suspend: Arc<SuspendMeter>,
 }
 
 impl Clock {
     pub(crate) fn new() -> Self {
         Self {
             start: Instant::now(),
+            suspend: Arc::new(SuspendMeter::new()),
         }
     }
 
     pub(crate) fn now(&self) -> Now {
-        Now::new(
-            Instant::now().saturating_duration_since(self.start),
-            wall_now(),
-        )
+        let awake = Instant::now().saturating_duration_since(self.start);
+        Now::new(awake.saturating_add(self.suspend.suspended()), wall_now())
     }
 
-    /// The tokio instant of a core monotonic reading, for `sleep_until`.
+    /// The tokio instant of a core monotonic reading, for `sleep_until`
+    /// (tokio's timers count awake time only).
     pub(crate) fn instant_at(&self, mono: Duration) -> Instant {
         self.start
-            .checked_add(mono)
+            .checked_add(mono.saturating_sub(self.suspend.suspended()))
             // Far enough to mean "not soon"; the core wakes itself within max_sleep anyway.
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
     }
