@@ -207,27 +207,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn suspend_runs_mono_on_but_no_timer() {
-        let mut c = HostClock::new(0, 1_000_000, Duration::from_secs(5), 0);
-        c.suspend(1000);
-        assert_eq!(c.mono_ns(5000), 10_000_000_000);
-        assert_eq!(c.wall_ms(5000), 1_005_000);
-        assert_eq!(c.true_at_mono(5000, Duration::from_secs(7)), None);
-        c.resume(5000);
-        assert_eq!(c.true_at_mono(5000, Duration::from_secs(7)), Some(5000));
-        assert_eq!(c.true_at_mono(5000, Duration::from_secs(11)), Some(6000));
-    }
-
-    #[test]
-    fn a_bare_monotonic_clock_freezes_in_suspend() {
-        let mut c = HostClock::new(0, 1_000_000, Duration::from_secs(5), 0);
-        c.freeze_mono_in_suspend = true;
-        c.suspend(1000);
-        assert_eq!(c.mono_ns(5000), 6_000_000_000);
-        assert_eq!(c.wall_ms(5000), 1_005_000);
-        assert_eq!(c.true_at_mono(5000, Duration::from_secs(7)), None);
-        c.resume(5000);
-        assert_eq!(c.true_at_mono(5000, Duration::from_secs(7)), Some(6000));
+    fn suspend_stops_timers_and_the_bare_monotonic_clock_only() {
+        for freeze in [false, true] {
+            let mut c = HostClock::new(0, 1_000_000, Duration::from_secs(5), 0);
+            c.freeze_mono_in_suspend = freeze;
+            c.suspend(1000);
+            let mono_s = if freeze { 6 } else { 10 };
+            assert_eq!(c.mono_ns(5000), mono_s * 1_000_000_000);
+            assert_eq!(c.wall_ms(5000), 1_005_000);
+            assert_eq!(c.true_at_mono(5000, Duration::from_secs(7)), None);
+            c.resume(5000);
+            let at = c.true_at_mono(5000, Duration::from_secs(11));
+            assert_eq!(at, Some(if freeze { 10_000 } else { 6_000 }));
+        }
     }
 
     #[test]

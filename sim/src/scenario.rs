@@ -445,8 +445,22 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
     p
 }
 
+/// Cuts component `c` off from `t0` on: its requests, and its answers too
+/// if `down`.
+fn cut_off(p: &mut Plan, c: usize, t0: u64, down: bool) {
+    p.at(
+        t0,
+        Fault::CompCut {
+            from: c,
+            to: c + 1,
+            up: true,
+            down,
+        },
+    );
+}
+
 /// Plans for the teeth tests: each draws, from the seed, a situation in which
-/// the planted bug `bug` (1, 2 or 3) would show, with small protocol times.
+/// the planted bug `bug` (1 to 4) would show, with small protocol times.
 /// With `planted` false the same plan runs against the code as it is.
 pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
     let mut r = SimRng::new(seed ^ 0x7EE7_7EE7);
@@ -473,15 +487,7 @@ pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
             let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
             let down = r.below(2) == 0;
             let len = r.range(10 * MIN, g * 3 / 4);
-            p.at(
-                t0,
-                Fault::CompCut {
-                    from: c,
-                    to: c + 1,
-                    up: true,
-                    down,
-                },
-            );
+            cut_off(&mut p, c, t0, down);
             p.at(
                 t0 + len,
                 Fault::CompCut {
@@ -498,15 +504,7 @@ pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
             // A component cut off for longer than grace whose wall clock is set
             // back while it is in grace.
             let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
-            p.at(
-                t0,
-                Fault::CompCut {
-                    from: c,
-                    to: c + 1,
-                    up: true,
-                    down: true,
-                },
-            );
+            cut_off(&mut p, c, t0, true);
             let step_at = t0 + r.range(p.lease_ttl_s * SEC, g - MIN);
             let back = r.range(MIN, 10 * DAY);
             p.at(step_at, Fault::ClockStep(Host::Comp(c), -(back as i64)));
@@ -518,15 +516,7 @@ pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
             // back while it is in grace, then suspended across its deadline:
             // only a monotonic reading that counts the suspend sees it.
             let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
-            p.at(
-                t0,
-                Fault::CompCut {
-                    from: c,
-                    to: c + 1,
-                    up: true,
-                    down: true,
-                },
-            );
+            cut_off(&mut p, c, t0, true);
             let step_at = t0 + r.range(p.lease_ttl_s * SEC, g / 2);
             let back = r.range(g, 10 * DAY);
             p.at(step_at, Fault::ClockStep(Host::Comp(c), -(back as i64)));
