@@ -276,10 +276,11 @@ impl Agent {
             return;
         }
         let left = grace - elapsed;
+        let (day, hour) = (DAY.as_nanos(), HOUR.as_nanos());
         let mut level = match warned {
             Some(GraceWarning::OneHour) => return,
             // Most calls in grace: no warning is due, nothing to write.
-            Some(_) if left > DAY.as_nanos() => return,
+            Some(_) if left > day => return,
             Some(w) => w,
             None if elapsed >= lease_ttl.as_nanos() => {
                 self.events.push_back(Event::GraceEntered {
@@ -289,12 +290,11 @@ impl Agent {
             }
             None => return,
         };
-        let remaining = duration_from_nanos(left);
-        if level < GraceWarning::OneDay && grace_period > DAY && remaining <= DAY {
+        if level < GraceWarning::OneDay && grace > day && left <= day {
             self.events.push_back(Event::GraceOneDayLeft);
             level = GraceWarning::OneDay;
         }
-        if level < GraceWarning::OneHour && grace_period > HOUR && remaining <= HOUR {
+        if level < GraceWarning::OneHour && grace > hour && left <= hour {
             self.events.push_back(Event::GraceOneHourLeft);
             level = GraceWarning::OneHour;
         }

@@ -53,6 +53,26 @@ impl SuspendMeter {
         let before = self.seen_ns.fetch_max(ns, Ordering::Relaxed);
         Duration::from_nanos(before.max(ns))
     }
+
+    /// The core's monotonic reading after `awake` of the driver's own
+    /// monotonic time since its start: the suspended time counts too.
+    pub fn mono(&self, awake: Duration) -> Duration {
+        mono_of(awake, self.suspended())
+    }
+
+    /// How much awake time after its start (what the driver's timers count)
+    /// the core's monotonic reading reaches `mono`.
+    pub fn awake_at(&self, mono: Duration) -> Duration {
+        awake_of(mono, self.suspended())
+    }
+}
+
+fn mono_of(awake: Duration, suspended: Duration) -> Duration {
+    awake.saturating_add(suspended)
+}
+
+fn awake_of(mono: Duration, suspended: Duration) -> Duration {
+    mono.saturating_sub(suspended)
 }
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
@@ -84,6 +104,16 @@ mod tests {
         }
         // Only read-out jitter, never a suspend, on a test machine.
         assert!(last < Duration::from_millis(50), "{last:?}");
+    }
+
+    #[test]
+    fn suspended_time_counts_in_the_reading_and_not_in_timers() {
+        let (awake, asleep) = (Duration::from_secs(90), Duration::from_secs(3600));
+        let mono = mono_of(awake, asleep);
+        assert_eq!(mono, Duration::from_secs(3690));
+        assert_eq!(awake_of(mono, asleep), awake);
+        // A deadline the suspend already passed is due at once.
+        assert_eq!(awake_of(Duration::from_secs(60), asleep), Duration::ZERO);
     }
 
     #[cfg(any(target_os = "linux", target_os = "android"))]

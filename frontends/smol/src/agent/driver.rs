@@ -84,21 +84,14 @@ impl Driver {
     /// The core's `Now`: monotonic from the start plus the time the host
     /// spent suspended, wall from the system clock.
     fn now(&self) -> Now {
-        let mono = self
-            .start
-            .elapsed()
-            .saturating_add(self.suspend.suspended());
-        Now::new(mono, wall_now())
+        Now::new(self.suspend.mono(self.start.elapsed()), wall_now())
     }
 
     async fn sleep_until_core_wakes(&self) -> Wake {
         match self.core.poll_timeout() {
             // Far enough to mean "not soon"; the core wakes itself within max_sleep anyway.
             // Timers count awake time only.
-            Some(d) => match self
-                .start
-                .checked_add(d.saturating_sub(self.suspend.suspended()))
-            {
+            Some(d) => match self.start.checked_add(self.suspend.awake_at(d)) {
                 Some(at) => Timer::at(at).await,
                 None => Timer::after(Duration::from_secs(86_400)).await,
             },

@@ -24,14 +24,14 @@ impl Clock {
 
     pub(crate) fn now(&self) -> Now {
         let awake = Instant::now().saturating_duration_since(self.start);
-        Now::new(awake.saturating_add(self.suspend.suspended()), wall_now())
+        Now::new(self.suspend.mono(awake), wall_now())
     }
 
     /// The tokio instant of a core monotonic reading, for `sleep_until`
     /// (tokio's timers count awake time only).
     pub(crate) fn instant_at(&self, mono: Duration) -> Instant {
         self.start
-            .checked_add(mono.saturating_sub(self.suspend.suspended()))
+            .checked_add(self.suspend.awake_at(mono))
             // Far enough to mean "not soon"; the core wakes itself within max_sleep anyway.
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400))
     }
