@@ -123,6 +123,13 @@ impl Tx for BuggyTx<'_> {
     fn held_grants(&mut self) -> Result<Vec<HeldGrant>, StorageError> {
         self.inner.held_grants()
     }
+    fn grants_after(
+        &mut self,
+        after: Option<GrantId>,
+        limit: usize,
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        self.inner.grants_after(after, limit)
+    }
     fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
         self.inner.pool_totals(now)
     }

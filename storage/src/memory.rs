@@ -3,6 +3,7 @@
 
 use crate::port::{StorageError, Store, StoredLicense, Tx};
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tenure_core::health::ManagerRecord;
@@ -289,6 +290,21 @@ impl Tx for MemTx<'_> {
             .values()
             .filter_map(|id| self.state.grants.get(id))
             .cloned()
+            .collect())
+    }
+
+    fn grants_after(
+        &mut self,
+        after: Option<GrantId>,
+        limit: usize,
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        let from = after.map_or(Bound::Unbounded, Bound::Excluded);
+        Ok(self
+            .state
+            .grants
+            .range((from, Bound::Unbounded))
+            .take(limit)
+            .map(|(_, g)| g.clone())
             .collect())
     }
 

@@ -106,6 +106,15 @@ pub trait Tx {
     fn expired(&mut self, now: UnixMillis, limit: usize) -> Result<Vec<HeldGrant>, StorageError>;
     /// Every held grant, ordered by (environment, product, hostname, port).
     fn held_grants(&mut self) -> Result<Vec<HeldGrant>, StorageError>;
+    /// One page of the admin listing: the grants with an id above `after`,
+    /// in id order, at most `limit`. Ids are lower-case hex in every backend,
+    /// so every collation orders them as [`GrantId`]'s `Ord` does and a
+    /// cursor taken from one page is exact; the primary key serves the read.
+    fn grants_after(
+        &mut self,
+        after: Option<GrantId>,
+        limit: usize,
+    ) -> Result<Vec<HeldGrant>, StorageError>;
     /// Totals of grants held at `now`, per pool, ordered by pool.
     fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError>;
     /// Usage rows that ended at or after `since`, oldest first, at most `limit`.

@@ -85,6 +85,12 @@ macro_rules! suite {
                 }
             }
             #[test]
+            fn listing_pages_cover_the_held_grants() {
+                if let Some(b) = $make {
+                    cases::listing_pages_cover_the_held_grants(&b);
+                }
+            }
+            #[test]
             fn revoke_and_admin_release() {
                 if let Some(b) = $make {
                     cases::revoke_and_admin_release(&b);

@@ -66,6 +66,7 @@ conformance! {
     admin::admin_calls_need_the_token,
     admin::status_shows_license_and_pools,
     admin::grants_lists_held_grants,
+    admin::grants_listing_pages,
     admin::revoke_then_renew_is_403_revoked,
     admin::release_instance,
     admin::usage_rows_carry_end_reason,

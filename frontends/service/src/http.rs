@@ -65,6 +65,8 @@ pub struct Response {
     pub retry_after: Option<u32>,
     /// The `Allow` header of a 405.
     pub allow: Option<&'static str>,
+    /// The `Link` header (RFC 8288) of a paged listing: the next page.
+    pub link: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -75,6 +77,7 @@ impl Response {
             content_type: None,
             retry_after: None,
             allow: None,
+            link: None,
             body: Vec::new(),
         }
     }
@@ -103,6 +106,15 @@ impl Response {
         }
     }
 
+    /// A JSON body the caller has already encoded.
+    pub fn json_bytes(status: u16, body: Vec<u8>) -> Self {
+        Self {
+            content_type: Some(JSON),
+            body,
+            ..Self::empty(status)
+        }
+    }
+
     pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
         let body = ErrorBody::new(code, message);
         let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
@@ -111,12 +123,18 @@ impl Response {
             content_type: Some(JSON),
             retry_after: code.retry_after_s(),
             allow: None,
+            link: None,
             body: bytes,
         }
     }
 
     pub fn with_retry_after(mut self, s: u32) -> Self {
         self.retry_after = Some(s);
+        self
+    }
+
+    pub fn with_link(mut self, link: String) -> Self {
+        self.link = Some(link);
         self
     }
 }

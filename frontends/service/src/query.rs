@@ -1,6 +1,19 @@
-//! The one query parameter the API takes: `GET /v1/usage?since=RFC3339`.
+//! The query parameters the API takes: `GET /v1/usage?since=RFC3339` and
+//! `GET /v1/grants?limit=N&after=GRANT_ID`.
 
-use tenure_core::{UnixMillis, rfc3339};
+use tenure_core::{GrantId, UnixMillis, rfc3339};
+
+/// The largest page of `GET /v1/grants` one request may ask for.
+pub const MAX_PAGE: usize = 10_000;
+
+/// `GET /v1/grants` paging. Without `limit` the answer lists every held
+/// grant (the contract's plain listing); with it, one page and a `Link` to
+/// the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GrantsPage {
+    pub limit: Option<usize>,
+    pub after: Option<GrantId>,
+}
 
 /// `%XX` decoding; `+` is a literal plus (RFC 3339 offsets), not a space.
 fn percent_decode(s: &str) -> Option<String> {
@@ -41,6 +54,39 @@ pub fn usage_since(query: Option<&str>) -> Result<UnixMillis, String> {
     Ok(UnixMillis(0))
 }
 
+/// `limit` (1 to [`MAX_PAGE`]) and `after` (a grant id) from the query.
+pub fn grants_page(query: Option<&str>) -> Result<GrantsPage, String> {
+    let mut page = GrantsPage::default();
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "limit" => {
+                let n = v
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_PAGE).contains(n))
+                    .ok_or_else(|| format!("`limit` must be a number from 1 to {MAX_PAGE}"))?;
+                page.limit = Some(n);
+            }
+            "after" => {
+                let id = GrantId::parse(v)
+                    .map_err(|_| "`after` must be a grant id (32 hex digits)".to_owned())?;
+                page.after = Some(id);
+            }
+            _ => {}
+        }
+    }
+    if page.after.is_some() && page.limit.is_none() {
+        return Err("`after` needs `limit`".into());
+    }
+    Ok(page)
+}
+
+/// The `Link` header pointing at the page after `last`.
+pub fn next_page_link(limit: usize, last: GrantId) -> String {
+    format!("</v1/grants?limit={limit}&after={last}>; rel=\"next\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +106,36 @@ mod tests {
         assert!(usage_since(Some("since=yesterday")).is_err());
         assert!(usage_since(Some("since=%zz")).is_err());
         assert!(usage_since(Some("since=%+1")).is_err());
+    }
+
+    #[test]
+    fn grants_page_bounds_and_cursor() {
+        assert_eq!(grants_page(None), Ok(GrantsPage::default()));
+        assert_eq!(grants_page(Some("x=1&")), Ok(GrantsPage::default()));
+        let id = "0123456789abcdef0123456789abcdef";
+        let page = grants_page(Some(&format!("limit=2&after={id}"))).expect("valid");
+        assert_eq!(page.limit, Some(2));
+        assert_eq!(page.after.map(|a| a.to_string()).as_deref(), Some(id));
+        assert_eq!(
+            grants_page(Some("limit=10000")).map(|p| p.limit),
+            Ok(Some(MAX_PAGE))
+        );
+        for bad in [
+            "limit=0",
+            "limit=10001",
+            "limit=-1",
+            "limit=",
+            "limit=1e3",
+            "limit=99999999999999999999999",
+            "limit=5&after=xyz",
+            "limit=5&after=",
+            "after=0123456789abcdef0123456789abcdef",
+        ] {
+            assert!(grants_page(Some(bad)).is_err(), "{bad}");
+        }
+        assert_eq!(
+            next_page_link(2, GrantId::parse(id).expect("id")),
+            format!("</v1/grants?limit=2&after={id}>; rel=\"next\"")
+        );
     }
 }

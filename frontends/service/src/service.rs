@@ -6,6 +6,7 @@
 
 use crate::auth::AdminToken;
 use crate::http::{self, Request, Response};
+use crate::listing;
 use crate::metrics::{Metrics, Outcome};
 use crate::node::NodeState;
 use crate::query;
@@ -69,7 +70,7 @@ pub enum Job {
     },
     Release(GrantId),
     Status,
-    Grants,
+    Grants(query::GrantsPage),
     Usage(UnixMillis),
     AdminRelease(Box<Instance>),
     Revoke(GrantId),
@@ -83,7 +84,7 @@ impl Job {
             Self::Renew { .. } => "renew",
             Self::Release(_) => "release",
             Self::Status => "status",
-            Self::Grants => "grants",
+            Self::Grants(_) => "grants",
             Self::Usage(_) => "usage",
             Self::AdminRelease(_) => "admin_release",
             Self::Revoke(_) => "revoke",
@@ -254,7 +255,10 @@ impl<S: Store> Service<S> {
                 Err(_) => Prepared::Done(unknown_grant()),
             },
             Route::Status => Prepared::Job(Job::Status),
-            Route::Grants => Prepared::Job(Job::Grants),
+            Route::Grants => match query::grants_page(req.query.as_deref()) {
+                Ok(page) => Prepared::Job(Job::Grants(page)),
+                Err(e) => bad(e),
+            },
             Route::Usage => match query::usage_since(req.query.as_deref()) {
                 Ok(since) => Prepared::Job(Job::Usage(since)),
                 Err(e) => bad(e),
@@ -345,7 +349,7 @@ impl<S: Store> Service<S> {
                 Err(e) => self.failure(e),
             },
             Job::Status => self.read_view(|s| s.status()),
-            Job::Grants => self.read_view(|s| s.grants()),
+            Job::Grants(page) => self.read_view(|s| listing::grants(&s.manager, page)),
             Job::Usage(since) => self.read_view(|s| {
                 s.manager
                     .read(|tx, _| tx.usage_since(since, 100_000))
@@ -440,19 +444,6 @@ impl<S: Store> Service<S> {
             server_time_ms: now.0,
         };
         Ok(Response::json(200, &view))
-    }
-
-    fn grants(&self) -> Result<Response, ManagerError> {
-        let ttl = self.manager.config().lease_ttl;
-        let views = self.manager.read(|tx, now| {
-            Ok(tx
-                .held_grants()?
-                .iter()
-                .filter(|g| g.is_held_at(now))
-                .map(|g| manager::grant_view(g, now, ttl))
-                .collect::<Vec<_>>())
-        })?;
-        Ok(Response::json(200, &views))
     }
 
     /// One heartbeat (M6, T4): register, measure clock offsets, decide whether

@@ -526,6 +526,22 @@ impl Tx for DieselTx<'_> {
         Ok(held)
     }
 
+    fn grants_after(
+        &mut self,
+        after: Option<GrantId>,
+        limit: usize,
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        // The empty string sorts before every id in every collation.
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let rows = on_conn!(self, c => grants::table
+            .filter(grants::grant_id.gt(&after))
+            .order(grants::grant_id.asc())
+            .limit(limit_i64(limit))
+            .select(GrantRow::as_select())
+            .load(c));
+        self.load_grants(rows)
+    }
+
     fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
         // The pool rows' running counts less the rows past their deadline:
         // the gauges refresh every sweep, and must not count every grant.

@@ -164,6 +164,37 @@ pub fn restart_replaces<B: Backend>(b: &B) {
     assert_eq!(usage_reasons(&m), [EndReason::Replaced]);
 }
 
+/// The admin listing's pages, in id order, together hold exactly the held
+/// grants, on every store.
+pub fn listing_pages_cover_the_held_grants<B: Backend>(b: &B) {
+    let m = setup(
+        b,
+        ManagerConfig::default(),
+        432_000,
+        limits(None, None, None),
+    );
+    for port in 1..=7 {
+        m.grant(&request("vdp", "paged", port, 1), random())
+            .expect("grant");
+    }
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = m.read(|tx, _| tx.grants_after(after, 3)).expect("page");
+        let full = page.len() == 3;
+        after = page.last().map(|g| g.grant_id);
+        paged.extend(page);
+        if !full {
+            break;
+        }
+    }
+    let ids: Vec<_> = paged.iter().map(|g| g.grant_id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "id order: {ids:?}");
+    paged.sort_by(|a, b| a.instance.cmp(&b.instance));
+    assert_eq!(paged, m.read(|tx, _| tx.held_grants()).expect("held"));
+    assert_eq!(paged.len(), 7);
+}
+
 pub fn revoke_and_admin_release<B: Backend>(b: &B) {
     let m = setup(
         b,

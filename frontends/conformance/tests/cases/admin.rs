@@ -210,6 +210,74 @@ pub fn grants_lists_held_grants(bin: &Bin) {
     );
 }
 
+/// `?limit=N&after=ID` pages the listing in grant-id order; a `Link` header
+/// (`rel="next"`) names the next page while there may be one. Without
+/// `limit` the answer is the whole listing, as PROTOCOL.md gives it.
+pub fn grants_listing_pages(bin: &Bin) {
+    let (server, fixture) = start(bin);
+    let expect = Expect::defaults(fixture.id());
+    let mut ids: Vec<String> = (1..=5)
+        .map(|port| {
+            check_grant(
+                &server.grant(&grant_body("open", "paged", port, 1)),
+                201,
+                expect,
+            )
+        })
+        .collect();
+    ids.sort();
+    let whole: Vec<String> = held_grants(&server)
+        .iter()
+        .filter_map(|r| r.get("grant_id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    assert_eq!(whole, ids, "the whole listing, in grant-id order");
+
+    let mut path = "/v1/grants?limit=2".to_owned();
+    let mut paged = Vec::new();
+    let mut pages = 0;
+    loop {
+        let resp = server.admin("GET", &path, None);
+        assert_eq!(resp.status, 200, "{}", resp.describe());
+        let rows = json_array(&resp.json(), &["grants"]).clone();
+        assert!(rows.len() <= 2, "a page holds at most `limit`: {rows:?}");
+        paged.extend(
+            rows.iter()
+                .filter_map(|r| r.get("grant_id").and_then(Value::as_str).map(str::to_owned)),
+        );
+        pages += 1;
+        let Some(link) = resp.header("link") else {
+            break;
+        };
+        let last = paged.last().cloned().unwrap_or_default();
+        assert_eq!(
+            link,
+            format!("</v1/grants?limit=2&after={last}>; rel=\"next\""),
+            "{}",
+            resp.describe()
+        );
+        path = format!("/v1/grants?limit=2&after={last}");
+        assert!(pages < 10, "the pages never end");
+    }
+    assert_eq!(paged, ids, "the pages together are the listing");
+    assert_eq!(pages, 3, "5 grants in pages of 2");
+
+    let after_all = format!("/v1/grants?limit=2&after={}", ids[4]);
+    let resp = server.admin("GET", &after_all, None);
+    assert_eq!(resp.status, 200, "{}", resp.describe());
+    assert!(json_array(&resp.json(), &["grants"]).is_empty());
+    assert_eq!(resp.header("link"), None);
+
+    for bad in [
+        "/v1/grants?limit=0",
+        "/v1/grants?limit=10001",
+        "/v1/grants?limit=two",
+        "/v1/grants?limit=2&after=nothex",
+        "/v1/grants?after=0123456789abcdef0123456789abcdef",
+    ] {
+        assert_error(&server.admin("GET", bad, None), 400, "bad_request");
+    }
+}
+
 pub fn revoke_then_renew_is_403_revoked(bin: &Bin) {
     let (server, fixture) = start(bin);
     let id = check_grant(

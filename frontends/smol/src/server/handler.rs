@@ -82,6 +82,9 @@ pub fn to_http(r: Response, close: bool) -> http_types::Response {
     if let Some(a) = r.allow {
         out.insert_header("allow", a);
     }
+    if let Some(link) = r.link {
+        out.insert_header("link", link);
+    }
     out.insert_header(CACHE_CONTROL, "no-store");
     if close {
         out.insert_header(CONNECTION, "close");

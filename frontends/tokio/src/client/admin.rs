@@ -56,8 +56,34 @@ impl AdminClient {
         decode(&self.get_raw(paths::STATUS).await?)
     }
 
+    /// Every held grant, read a page at a time by following the server's
+    /// `Link` headers, sorted by instance.
     pub async fn grants(&self) -> Result<Vec<GrantView>, ClientError> {
-        decode(&self.get_raw(paths::GRANTS).await?)
+        self.grants_in_pages(GRANTS_PAGE).await
+    }
+
+    /// [`AdminClient::grants`] with pages of `page` grants (1 to 10,000).
+    pub async fn grants_in_pages(&self, page: usize) -> Result<Vec<GrantView>, ClientError> {
+        let mut out = Vec::new();
+        let mut path = format!("{}?limit={page}", paths::GRANTS);
+        loop {
+            let response = self.call(Method::GET, &path, Body::None).await?;
+            let next = response
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_grants_page);
+            let text = response.text().await.map_err(ClientError::Transport)?;
+            out.extend(decode::<Vec<GrantView>>(&text)?);
+            match next {
+                // The cursor only moves forward; a link back to this page
+                // would loop forever.
+                Some(next) if next != path => path = next,
+                _ => break,
+            }
+        }
+        out.sort_by(|a, b| a.instance.cmp(&b.instance));
+        Ok(out)
     }
 
     pub async fn usage(&self, since: Option<UnixMillis>) -> Result<Vec<UsageRow>, ClientError> {
@@ -166,6 +192,25 @@ fn usage_path(since: Option<UnixMillis>) -> Result<String, ClientError> {
     }
 }
 
+/// Grants per page when listing: the server's largest page.
+const GRANTS_PAGE: usize = 10_000;
+
+/// The path of the `rel="next"` target in a `Link` header, if it is a page
+/// of the grants listing; anything else is not followed.
+fn next_grants_page(link: &str) -> Option<String> {
+    link.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        let is_next = params
+            .split(';')
+            .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"));
+        let page_of_grants = target
+            .strip_prefix(paths::GRANTS)
+            .is_some_and(|rest| rest.starts_with('?'));
+        (is_next && page_of_grants).then(|| target.to_owned())
+    })
+}
+
 /// Accepts `http(s)://host[:port][/prefix]` and drops a trailing slash, so a
 /// load balancer that serves Tenure under a prefix works too.
 pub(crate) fn normalise_base(url: &str) -> Result<String, ClientError> {
@@ -177,4 +222,32 @@ pub(crate) fn normalise_base(url: &str) -> Result<String, ClientError> {
         return Err(ClientError::BadUrl(url.to_owned()));
     }
     Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_grants_page;
+
+    #[test]
+    fn follows_only_a_next_page_of_the_grants_listing() {
+        let next = "/v1/grants?limit=2&after=0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            next_grants_page(&format!("<{next}>; rel=\"next\"")).as_deref(),
+            Some(next)
+        );
+        assert_eq!(
+            next_grants_page(&format!("</x>; rel=\"prev\", <{next}>;rel=next")).as_deref(),
+            Some(next)
+        );
+        for other in [
+            "</v1/status?x=1>; rel=\"next\"",
+            "<https://elsewhere/v1/grants?limit=1>; rel=\"next\"",
+            "</v1/grants?limit=1>; rel=\"prev\"",
+            "</v1/grantsx?limit=1>; rel=\"next\"",
+            "/v1/grants?limit=1; rel=\"next\"",
+            "",
+        ] {
+            assert_eq!(next_grants_page(other), None, "{other}");
+        }
+    }
 }

@@ -40,10 +40,13 @@ pub async fn status(args: AdminArgs) -> anyhow::Result<()> {
 
 pub async fn grants(args: AdminArgs) -> anyhow::Result<()> {
     let client = connect(&args)?;
+    let grants = client.grants().await?;
     if args.json {
-        return print_raw(client.get_raw(paths::GRANTS).await?);
+        // Every page, as one array: the server's answers are pages.
+        println!("{}", serde_json::to_string_pretty(&grants)?);
+        return Ok(());
     }
-    print!("{}", grants_text(&client.grants().await?));
+    print!("{}", grants_text(&grants));
     Ok(())
 }
 

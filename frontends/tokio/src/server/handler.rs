@@ -67,6 +67,10 @@ pub fn to_hyper(r: Response) -> hyper::Response<Full<Bytes>> {
     if let Some(a) = r.allow {
         h.insert(header::ALLOW, HeaderValue::from_static(a));
     }
+    // Our links are ASCII; one that is not is left out rather than sent broken.
+    if let Some(link) = r.link.and_then(|l| HeaderValue::try_from(l).ok()) {
+        h.insert(header::LINK, link);
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     out
 }
