@@ -59,10 +59,15 @@ run() { # frontend backend database-url
   local rss_load listed=""
   rss_load=$(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$pid/status")
   if [ -n "${PRELOAD:-}" ]; then
-    # The one admin read that lists every held grant, at its peak.
-    listed=$(curl -s -o /dev/null -w '%{http_code} %{size_download}B %{time_total}s' \
-      -H "Authorization: Bearer $(cat "$WORK/admin.token")" "$url/v1/grants")
-    listed=" / GET /v1/grants: $listed, then $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$pid/status")"
+    # The admin reads that list every held grant, each at its peak (VmHWM
+    # only rises, so the paged read goes first): tenurectl following the
+    # pages, then one unpaged GET.
+    local t0 n
+    t0=$(date +%s.%N)
+    n=$("$BIN/tenurectl" grants --json --url "$url" --admin-token-file "$WORK/admin.token" | grep -c '"grant_id"')
+    listed=" / tenurectl grants (pages of 10,000): $n grants in $(echo "$(date +%s.%N) - $t0" | bc | xargs printf '%.1f')s, then $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$pid/status")"
+    listed="$listed / unpaged GET /v1/grants: $(curl -s -o /dev/null -w '%{http_code} %{size_download}B %{time_total}s' \
+      -H "Authorization: Bearer $(cat "$WORK/admin.token")" "$url/v1/grants"), then $(awk '/VmHWM/ {printf "%.0f MiB", $2/1024}' "/proc/$pid/status")"
   fi
   kill -TERM "$pid"; wait "$pid" || true
   printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$fe" "$be" \
