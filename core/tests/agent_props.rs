@@ -5,7 +5,10 @@
 //! The driver calls `handle_timeout` at every instant the agent asks for, in
 //! order, and answers requests with random outcomes. The model decides, from
 //! real and wall time alone, whether the component may run; the agent must agree
-//! after every call.
+//! after every call. It also keeps the agent's rounds of managers (A6) and
+//! checks each send against the backoff (A2): the next manager at once, or
+//! after a failed round no sooner than the round's `Retry-After` (clamped to
+//! the cap) and no later than that plus the full-jitter ceiling.
 
 use proptest::prelude::*;
 use std::time::Duration;
@@ -20,6 +23,8 @@ const MS: u64 = 1_000_000;
 const SEC: u64 = 1_000 * MS;
 const DAY_MS: u64 = 86_400_000;
 const REQUEST_TIMEOUT: u64 = 10 * SEC;
+const INITIAL_BACKOFF: u64 = SEC;
+const MAX_START_BACKOFF: u64 = 60 * SEC;
 
 #[derive(Debug, Clone)]
 enum Outcome {
@@ -29,7 +34,10 @@ enum Outcome {
         grace_s: u64,
     },
     Transport,
-    Unavailable,
+    /// 503 `storage_unavailable`, with the `Retry-After` seconds the driver read.
+    Unavailable {
+        retry_after_s: Option<u64>,
+    },
     NotFound,
     BadRequest,
     Revoked,
@@ -74,11 +82,20 @@ fn outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
         30 => lease,
         12 => Just(Outcome::Transport),
-        8 => Just(Outcome::Unavailable),
+        8 => retry_after().prop_map(|retry_after_s| Outcome::Unavailable { retry_after_s }),
         3 => Just(Outcome::NotFound),
         1 => Just(Outcome::BadRequest),
         1 => Just(Outcome::Revoked),
         1 => Just(Outcome::LicenseExpired),
+    ]
+}
+
+/// Absent, what managers send (a few seconds), or anything a header can say.
+fn retry_after() -> impl Strategy<Value = Option<u64>> {
+    prop_oneof![
+        2 => Just(None),
+        2 => (0u64..=10).prop_map(Some),
+        1 => (0u64..=u64::from(u32::MAX)).prop_map(Some),
     ]
 }
 
@@ -132,6 +149,8 @@ enum Phase {
     Starting,
     Running {
         since: Instant,
+        /// The backoff cap while running (A2).
+        renew: u64,
         ttl: u64,
         grace: u64,
         in_grace: bool,
@@ -146,12 +165,29 @@ enum Phase {
     },
 }
 
+/// When the next request may go, from a failed attempt at `from`: T2 time
+/// since then at least `at_least`, real time at most `at_most`.
+#[derive(Debug, Clone, Copy)]
+struct NextSend {
+    from: Instant,
+    at_least: u64,
+    at_most: u64,
+}
+
 /// The reference: only what PROTOCOL.md says, computed at each agent call.
 #[derive(Debug)]
 struct Model {
     phase: Phase,
     in_flight: Option<Sent>,
     granted_to_grant: bool,
+    managers: usize,
+    /// Failures since the last success or the last backoff (A6).
+    failed_in_round: usize,
+    /// Failed rounds since the last success: the backoff's exponent (A2).
+    rounds_failed: u32,
+    /// The largest `Retry-After` heard this round, in ns.
+    round_retry_after: u64,
+    next_send: Option<NextSend>,
 }
 
 impl Model {
@@ -182,7 +218,48 @@ impl Model {
             && now.elapsed_since(sent.at) >= REQUEST_TIMEOUT
         {
             self.in_flight = None;
+            self.failed(now, None);
         }
+    }
+
+    /// A failed attempt as the agent counts it: the next manager at once, or
+    /// after a whole round the round's pause (clamped to the cap) plus jitter.
+    fn failed(&mut self, now: Instant, retry_after_s: Option<u64>) {
+        if let Some(r) = retry_after_s {
+            self.round_retry_after = self.round_retry_after.max(r * SEC);
+        }
+        self.failed_in_round += 1;
+        if self.failed_in_round < self.managers {
+            self.next_send = Some(NextSend {
+                from: now,
+                at_least: 0,
+                at_most: 0,
+            });
+            return;
+        }
+        let cap = match self.phase {
+            Phase::Running { renew, .. } => renew,
+            Phase::Starting | Phase::Stopped { .. } => MAX_START_BACKOFF,
+        };
+        let ceiling = 1u64
+            .checked_shl(self.rounds_failed)
+            .and_then(|f| INITIAL_BACKOFF.checked_mul(f))
+            .map_or(cap, |c| c.min(cap));
+        let pause = std::mem::take(&mut self.round_retry_after).min(cap);
+        self.rounds_failed = self.rounds_failed.saturating_add(1);
+        self.failed_in_round = 0;
+        self.next_send = Some(NextSend {
+            from: now,
+            at_least: pause,
+            at_most: pause + ceiling,
+        });
+    }
+
+    fn succeeded(&mut self) {
+        self.failed_in_round = 0;
+        self.rounds_failed = 0;
+        self.round_retry_after = 0;
+        self.next_send = None;
     }
 
     fn next_kind(&self) -> Option<Kind> {
@@ -208,7 +285,11 @@ impl Model {
         self.in_flight = None;
         let starting = matches!(self.phase, Phase::Starting);
         match outcome {
-            Outcome::Granted { ttl_s, grace_s, .. } => {
+            Outcome::Granted {
+                renew_s,
+                ttl_s,
+                grace_s,
+            } => {
                 let (ttl, grace) = (ttl_s * SEC, grace_s * SEC);
                 let elapsed = now.elapsed_since(sent.at);
                 if elapsed < ttl && elapsed < grace {
@@ -217,27 +298,32 @@ impl Model {
                     }
                     self.phase = Phase::Running {
                         since: sent.at,
+                        renew: (*renew_s).max(1) * SEC,
                         ttl,
                         grace,
                         in_grace: false,
                         renewing: true,
                         wall_ahead: false,
                     };
+                    self.succeeded();
+                } else {
+                    // Too late to run on: a failure like any other.
+                    self.failed(now, None);
                 }
             }
-            Outcome::Transport | Outcome::Unavailable => {}
+            Outcome::Transport => self.failed(now, None),
+            Outcome::Unavailable { retry_after_s } => self.failed(now, *retry_after_s),
             Outcome::NotFound if starting => self.phase = Phase::Stopped { denied: true },
-            Outcome::NotFound => {
-                if let Phase::Running { renewing, .. } = &mut self.phase
-                    && sent.kind == Kind::Renew
-                {
-                    *renewing = false;
-                }
-            }
+            Outcome::NotFound => match &mut self.phase {
+                // Re-grant at once: a manager answered, the round goes on.
+                Phase::Running { renewing, .. } if sent.kind == Kind::Renew => *renewing = false,
+                // A 404 to a re-grant is a confused proxy: retry.
+                _ => self.failed(now, None),
+            },
             Outcome::BadRequest if sent.kind == Kind::Grant => {
                 self.phase = Phase::Stopped { denied: true }
             }
-            Outcome::BadRequest => {}
+            Outcome::BadRequest => self.failed(now, None),
             Outcome::Revoked | Outcome::LicenseExpired => {
                 self.phase = Phase::Stopped { denied: true }
             }
@@ -278,6 +364,7 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
         Ok(Response::Error {
             status,
             body: Some(ErrorBody::new(code, "test")),
+            retry_after: None,
         })
     };
     match *outcome {
@@ -295,7 +382,11 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
             license_expires_in_s: 1,
         })),
         Outcome::Transport => Err(TransportError::Connect),
-        Outcome::Unavailable => err(503, ErrorCode::StorageUnavailable),
+        Outcome::Unavailable { retry_after_s } => Ok(Response::Error {
+            status: 503,
+            body: Some(ErrorBody::new(ErrorCode::StorageUnavailable, "test")),
+            retry_after: retry_after_s.map(Duration::from_secs),
+        }),
         Outcome::NotFound => err(404, ErrorCode::UnknownGrant),
         Outcome::BadRequest => err(400, ErrorCode::BadRequest),
         Outcome::Revoked => err(403, ErrorCode::Revoked),
@@ -321,6 +412,11 @@ impl Harness {
                 phase: Phase::Starting,
                 in_flight: None,
                 granted_to_grant: false,
+                managers,
+                failed_in_round: 0,
+                rounds_failed: 0,
+                round_retry_after: 0,
+                next_send: None,
             },
             unanswered: Vec::new(),
             last_answer: None,
@@ -369,6 +465,18 @@ impl Harness {
             "one request at a time: {:?} then {t:?}",
             self.model.in_flight
         );
+        if let Some(wait) = self.model.next_send.take() {
+            assert!(
+                self.now.elapsed_since(wait.from) >= wait.at_least,
+                "A2: sent before the round's Retry-After: {wait:?} at {:?}",
+                self.now
+            );
+            assert!(
+                self.now.real - wait.from.real <= wait.at_most,
+                "A2/A6: sent later than the backoff allows: {wait:?} at {:?}",
+                self.now
+            );
+        }
         let sent = Sent {
             id: t.id,
             at: self.now,
@@ -401,6 +509,15 @@ impl Harness {
         }
         self.check_model(running);
         self.check_events();
+        if let Some(wait) = self.model.next_send
+            && !matches!(self.model.phase, Phase::Stopped { .. })
+        {
+            assert!(
+                self.now.real - wait.from.real <= wait.at_most,
+                "A2/A6: no request by the end of the backoff: {wait:?} at {:?}",
+                self.now
+            );
+        }
     }
 
     fn check_model(&self, running: bool) {
@@ -618,6 +735,7 @@ impl Harness {
                 self.agent.stop(to_now(self.now));
                 self.model.phase = Phase::Stopped { denied: false };
                 self.model.in_flight = None;
+                self.model.next_send = None;
                 self.after_call();
                 assert_eq!(self.agent.poll_timeout(), None);
             }

@@ -311,6 +311,7 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
                     "fuzz",
                 )
             }),
+            retry_after: None,
         }),
     }
 }

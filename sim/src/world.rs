@@ -375,6 +375,7 @@ fn err_resp(code: ErrorCode, msg: impl Into<String>) -> Result<Response, Transpo
     Ok(Response::Error {
         status: code.http_status(),
         body: Some(ErrorBody::new(code, msg)),
+        retry_after: None,
     })
 }
 
@@ -383,6 +384,7 @@ fn lb_unavailable() -> Result<Response, TransportError> {
     Ok(Response::Error {
         status: 503,
         body: None,
+        retry_after: None,
     })
 }
 

@@ -2,6 +2,7 @@
 
 use crate::wire::{GrantResponse, RawGrantRequest};
 use crate::{ErrorBody, GrantId};
+use std::time::Duration;
 
 /// Names one transmitted request so its answer can be matched to it. Ids are
 /// never reused by one agent; an answer to any id but the one in flight is ignored.
@@ -43,7 +44,23 @@ pub enum Response {
     Error {
         status: u16,
         body: Option<ErrorBody>,
+        /// The answer's `Retry-After` in seconds, as the driver decoded it
+        /// (`parse_retry_after`); `None` when absent or not delta-seconds.
+        /// Honoured on any answer the agent judges unreachable (A4) when it
+        /// ends a failed round: the next round waits this (clamped to the
+        /// backoff cap) plus the usual full jitter. Ignored otherwise.
+        retry_after: Option<Duration>,
     },
+}
+
+impl Response {
+    /// The server's requested pause, if this answer carried one.
+    pub(crate) const fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Error { retry_after, .. } => *retry_after,
+            Self::Granted(_) | Self::Released => None,
+        }
+    }
 }
 
 /// No usable HTTP answer: all of these mean "unreachable" (A4).

@@ -1,7 +1,7 @@
 //! The agent state machine: the driver pushes input and pulls output until
 //! `None`; nothing happens between calls.
 
-use super::backoff::{Retry, Rotation, full_jitter, renew_delay};
+use super::backoff::{Retry, Rotation, backoff_wait, renew_delay};
 use super::config::AgentConfig;
 use super::events::Event;
 use super::io::{Request, RequestId, Response, Transmit, TransportError};
@@ -112,9 +112,14 @@ impl Agent {
             }
             return;
         }
+        // Read before judging consumes the answer. Any answer judged
+        // unreachable may ask for a pause (a 503, a 429, a proxy's 502): the
+        // verdict already says "this server cannot serve you now", and the
+        // header only says for how long. Other verdicts act at once or stop.
+        let retry_after = result.as_ref().ok().and_then(Response::retry_after);
         match judge(asked, self.state == State::Starting, result) {
             Verdict::Success(grant) => self.succeeded(now, sent, asked, &grant),
-            Verdict::Unreachable => self.failed(now),
+            Verdict::Unreachable => self.failed(now, retry_after),
             Verdict::Regrant => {
                 if let State::Licensed { lease } | State::Grace { lease, .. } = &mut self.state {
                     lease.grant_id = None;
@@ -244,7 +249,7 @@ impl Agent {
         if let Link::InFlight { sent, .. } = self.link
             && now.elapsed_nanos_since(&sent) >= self.config.request_timeout.as_nanos()
         {
-            self.failed(now);
+            self.failed(now, None);
         }
         if let Link::Wait { from, delay } = self.link
             && now.elapsed_nanos_since(&from) >= delay.as_nanos()
@@ -319,7 +324,7 @@ impl Agent {
         let lease = Lease::from_response(grant, sent);
         let elapsed = lease.elapsed(&now);
         if elapsed >= lease.lease_ttl || elapsed >= lease.grace_period {
-            self.failed(now);
+            self.failed(now, None);
             return;
         }
         let grant_id = grant.grant_id;
@@ -339,16 +344,28 @@ impl Agent {
         };
     }
 
-    /// A2/A6: next manager at once, or a full-jitter backoff after a whole round.
-    fn failed(&mut self, now: Now) {
-        let delay = match self.rotation.failed() {
+    /// A2/A6: next manager at once, or after a whole round a full-jitter
+    /// backoff on top of the round's `Retry-After` (see `backoff_wait`). The
+    /// wait only delays the next send: `poll_timeout` takes the earliest of it
+    /// and the lease's deadlines, so a stop is never later for it.
+    fn failed(&mut self, now: Now, retry_after: Option<Duration>) {
+        let delay = match self.rotation.failed(retry_after) {
             Retry::Now => Duration::ZERO,
-            Retry::Backoff { attempt } => {
+            Retry::Backoff {
+                attempt,
+                retry_after,
+            } => {
                 let cap = match &self.state {
                     State::Licensed { lease } | State::Grace { lease, .. } => lease.renew_every,
                     State::Starting | State::Stopped(_) => self.config.max_start_backoff,
                 };
-                full_jitter(&mut self.rng, self.config.initial_backoff, attempt, cap)
+                backoff_wait(
+                    &mut self.rng,
+                    self.config.initial_backoff,
+                    attempt,
+                    cap,
+                    retry_after,
+                )
             }
         };
         self.link = Link::Wait { from: now, delay };

@@ -34,7 +34,7 @@ pub(crate) fn judge(
         Ok(Response::Granted(grant)) => return Verdict::Success(grant),
         // 204 to a grant or renewal is nonsense from some middlebox, not a denial.
         Ok(Response::Released) | Err(_) => return Verdict::Unreachable,
-        Ok(Response::Error { status, body }) => (status, body),
+        Ok(Response::Error { status, body, .. }) => (status, body),
     };
     let code = body.map(|b| b.error);
     match (status, asked) {
@@ -60,6 +60,7 @@ mod tests {
         Ok(Response::Error {
             status,
             body: code.map(|c| ErrorBody::new(c, "x")),
+            retry_after: None,
         })
     }
 

@@ -225,6 +225,7 @@ async fn send(
         _ => Ok(Response::Error {
             status,
             body: serde_json::from_slice::<ErrorBody>(&body).ok(),
+            retry_after: None,
         }),
     };
     let code = match &result {

@@ -182,6 +182,7 @@ pub(crate) fn decode(status: u16, body: &[u8]) -> Result<Response, TransportErro
         _ => Ok(Response::Error {
             status,
             body: serde_json::from_slice::<ErrorBody>(body).ok(),
+            retry_after: None,
         }),
     }
 }
@@ -198,7 +199,8 @@ mod tests {
             decode(503, b"<html>"),
             Ok(Response::Error {
                 status: 503,
-                body: None
+                body: None,
+                retry_after: None,
             })
         );
     }

@@ -44,6 +44,7 @@ pub(crate) fn decode(status: u16, body: &[u8]) -> Result<Response, TransportErro
         _ => Ok(Response::Error {
             status,
             body: serde_json::from_slice::<ErrorBody>(body).ok(),
+            retry_after: None,
         }),
     }
 }
@@ -70,13 +71,14 @@ mod tests {
             decode(503, b"<html>"),
             Ok(Response::Error {
                 status: 503,
-                body: None
+                body: None,
+                retry_after: None,
             })
         );
         let denied = decode(403, br#"{"error":"revoked","message":"gone"}"#);
         assert!(matches!(
             denied,
-            Ok(Response::Error { status: 403, body: Some(ref b) }) if b.error == tenure_core::ErrorCode::Revoked
+            Ok(Response::Error { status: 403, body: Some(ref b), .. }) if b.error == tenure_core::ErrorCode::Revoked
         ));
     }
 }

@@ -1,5 +1,7 @@
 //! Unit tests of the agent rules, each named after the rule it checks.
 
+mod retry_after;
+
 use super::*;
 use crate::time::{Now, UnixMillis};
 use crate::wire::{GrantResponse, RawGrantRequest};
@@ -67,9 +69,19 @@ fn granted(n: u8, renew: u64, ttl: u64, grace: u64) -> Result<Response, Transpor
 }
 
 fn error(status: u16, code: Option<ErrorCode>) -> Result<Response, TransportError> {
+    error_after(status, code, None)
+}
+
+/// An error answer carrying `Retry-After` (as the driver decoded it).
+fn error_after(
+    status: u16,
+    code: Option<ErrorCode>,
+    retry_after: Option<Duration>,
+) -> Result<Response, TransportError> {
     Ok(Response::Error {
         status,
         body: code.map(|c| ErrorBody::new(c, "test")),
+        retry_after,
     })
 }
 
