@@ -99,6 +99,39 @@ async fn outage_shorter_than_grace_enters_grace_then_recovers() {
 }
 
 #[tokio::test]
+async fn a_503_with_retry_after_holds_the_next_round_back_that_long() {
+    let fake = FakeManager::start(2, 1, 30).await;
+    fake.set_mode(Mode::Unavailable);
+    fake.set_retry_after(2);
+    let mut agent = Agent::start(options(fake.url())).expect("start");
+    let three = fake
+        .wait_until(Duration::from_secs(10), |f| {
+            f.count("POST", "/v1/grants", 503) >= 3
+        })
+        .await;
+    assert!(three, "three refused grants: {:?}", fake.seen());
+    fake.set_mode(Mode::Ok);
+    let started = next_notable(&mut agent, Duration::from_secs(10)).await;
+    assert!(
+        matches!(started, Some(Event::Started { .. })),
+        "{started:?}"
+    );
+    let at: Vec<_> = fake.seen().iter().map(|s| s.at).collect();
+    // Each wait is Retry-After (2 s) plus full jitter below 1 s, then 2 s;
+    // the fake stamps a request before answering it, so each gap also holds
+    // one answer's and one request's trip over loopback.
+    let slack = Duration::from_millis(500);
+    for (i, ceiling) in [(1, Duration::from_secs(1)), (2, Duration::from_secs(2))] {
+        let gap = at[i] - at[i - 1];
+        assert!(
+            gap >= Duration::from_secs(2) && gap <= Duration::from_secs(2) + ceiling + slack,
+            "gap {i}: {gap:?}"
+        );
+    }
+    agent.stop().await;
+}
+
+#[tokio::test]
 async fn refused_connections_until_grace_runs_out_mean_must_stop() {
     let fake = FakeManager::start(1, 1, 3).await;
     let mut agent = Agent::start(options(fake.url())).expect("start");

@@ -4,7 +4,7 @@
 
 use futures_rustls::TlsConnector;
 use http_types::Url;
-use http_types::headers::{CONNECTION, CONTENT_TYPE, USER_AGENT};
+use http_types::headers::{CONNECTION, CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use smol::Timer;
@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 use tenure_core::ErrorBody;
-use tenure_core::agent::{Request, Response, TransportError};
+use tenure_core::agent::{Request, Response, TransportError, parse_retry_after};
 
 /// Grant answers are a few hundred bytes; anything this big is not one.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
@@ -159,6 +159,11 @@ impl Client {
         }
         .map_err(|_| TransportError::Io)?;
         let status: u16 = res.status().into();
+        // The first of several, as the tokio driver (reqwest) reads it.
+        let retry_after = res
+            .header(RETRY_AFTER)
+            .and_then(|values| values.get(0))
+            .and_then(|v| parse_retry_after(v.as_str().as_bytes()));
         let mut body = Vec::new();
         let cap = u64::try_from(MAX_ANSWER_BYTES + 1).unwrap_or(u64::MAX);
         res.take_body()
@@ -169,11 +174,17 @@ impl Client {
         if body.len() > MAX_ANSWER_BYTES {
             return Err(TransportError::Malformed);
         }
-        decode(status, &body)
+        decode(status, retry_after, &body)
     }
 }
 
-pub(crate) fn decode(status: u16, body: &[u8]) -> Result<Response, TransportError> {
+/// `retry_after` is the answer's `Retry-After` as `parse_retry_after` read it;
+/// only an error answer carries it to the core.
+pub(crate) fn decode(
+    status: u16,
+    retry_after: Option<Duration>,
+    body: &[u8],
+) -> Result<Response, TransportError> {
     match status {
         200 | 201 => serde_json::from_slice(body)
             .map(Response::Granted)
@@ -182,7 +193,7 @@ pub(crate) fn decode(status: u16, body: &[u8]) -> Result<Response, TransportErro
         _ => Ok(Response::Error {
             status,
             body: serde_json::from_slice::<ErrorBody>(body).ok(),
-            retry_after: None,
+            retry_after,
         }),
     }
 }
@@ -193,16 +204,80 @@ mod tests {
 
     #[test]
     fn statuses_map_as_the_core_expects() {
-        assert_eq!(decode(204, b""), Ok(Response::Released));
-        assert_eq!(decode(201, b"not json"), Err(TransportError::Malformed));
+        assert_eq!(decode(204, None, b""), Ok(Response::Released));
         assert_eq!(
-            decode(503, b"<html>"),
+            decode(201, None, b"not json"),
+            Err(TransportError::Malformed)
+        );
+        assert_eq!(
+            decode(503, Some(Duration::from_secs(2)), b"<html>"),
             Ok(Response::Error {
                 status: 503,
                 body: None,
-                retry_after: None,
+                retry_after: Some(Duration::from_secs(2)),
             })
         );
+    }
+
+    /// One answer with the given `Retry-After` line, from a socket.
+    async fn answer_with(retry_after: &str) -> Result<Response, TransportError> {
+        use smol::io::AsyncWriteExt;
+        let listener = smol::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let body = r#"{"error":"overloaded","message":"busy now"}"#;
+        let answer = format!(
+            "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\n{retry_after}\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let server = smol::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("accept");
+            // Read the request's head before answering.
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap_or(0) == 1 {
+                head.push(byte[0]);
+            }
+            stream.write_all(answer.as_bytes()).await.expect("write");
+            let _ = stream.close().await;
+        });
+        let client = Client::new(None, Duration::from_secs(5)).expect("client");
+        let release = Request::Release {
+            grant_id: tenure_core::GrantId::from_random([1; 16]),
+        };
+        let out = client.send(&base, &release).await;
+        server.await;
+        out
+    }
+
+    #[test]
+    fn retry_after_reaches_the_core_in_seconds() {
+        let retry_after = |r: Result<Response, TransportError>| match r {
+            Ok(Response::Error {
+                status: 503,
+                body: Some(_),
+                retry_after,
+            }) => retry_after,
+            other => panic!("{other:?}"),
+        };
+        let s = Duration::from_secs;
+        smol::block_on(async {
+            assert_eq!(
+                retry_after(answer_with("Retry-After: 1\r\n").await),
+                Some(s(1))
+            );
+            assert_eq!(
+                retry_after(answer_with("retry-after:  30 \r\n").await),
+                Some(s(30))
+            );
+            assert_eq!(retry_after(answer_with("").await), None);
+            assert_eq!(
+                retry_after(answer_with("Retry-After: Wed, 21 Oct 2015 07:28:00 GMT\r\n").await),
+                None
+            );
+        });
     }
 
     #[test]

@@ -38,6 +38,8 @@ struct Shared {
     renew_every_s: u64,
     grace_period_s: u64,
     next_grant: u8,
+    /// Seconds in the `Retry-After` of every 503, as the real manager sends.
+    retry_after_s: u32,
     seen: Vec<Seen>,
 }
 
@@ -58,6 +60,7 @@ impl FakeManager {
             renew_every_s,
             grace_period_s,
             next_grant: 1,
+            retry_after_s: 1,
             seen: Vec::new(),
         }));
         let accept = tokio::spawn(serve(listener, shared.clone()));
@@ -74,6 +77,10 @@ impl FakeManager {
 
     pub fn set_mode(&self, mode: Mode) {
         self.shared.lock().expect("lock").mode = mode;
+    }
+
+    pub fn set_retry_after(&self, seconds: u32) {
+        self.shared.lock().expect("lock").retry_after_s = seconds;
     }
 
     /// Closes the listening socket: connections are refused until `come_back`.
@@ -163,6 +170,7 @@ async fn handle(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::R
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
     let (status, answer) = respond(&shared, &method, &path, &body);
+    let retry_after_s = shared.lock().expect("lock").retry_after_s;
     let reason = match status {
         200 => "OK",
         201 => "Created",
@@ -179,7 +187,7 @@ async fn handle(mut stream: TcpStream, shared: Arc<Mutex<Shared>>) -> std::io::R
         ));
     }
     if status == 503 {
-        out.push_str("Retry-After: 1\r\n");
+        out.push_str(&format!("Retry-After: {retry_after_s}\r\n"));
     }
     out.push_str("\r\n");
     if status != 204 {
