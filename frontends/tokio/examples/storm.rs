@@ -7,7 +7,8 @@
 //! jitter seed drawn from a seeded SplitMix64. This program is its driver: it
 //! hands each agent `Now`, sends what `poll_transmit` gives over HTTP and hands
 //! the answer back, so every retry instant is the core's own (full-jitter
-//! backoff from 1 s, A2, A4; the agent does not read `Retry-After`). Requests
+//! backoff from 1 s, A2, A4, on top of the answer's `Retry-After`, which is
+//! read as the tokio driver reads it and handed to the agent). Requests
 //! go out through the agent's own HTTP client
 //! (`tenure_tokio::client::http_client`), taken in order by `--connections`
 //! workers, one request each at a time, so at most that many keep-alive
@@ -40,6 +41,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tenure_core::agent::{
     Agent, AgentConfig, Event, Request, RequestId, Response, State, TransportError,
+    parse_retry_after,
 };
 use tenure_core::wire::RawGrantRequest;
 use tenure_core::{ErrorBody, Now, UnixMillis};
@@ -208,11 +210,9 @@ async fn send(
         Err(e) => return transport(e),
     };
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(reqwest::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = response.headers().get(reqwest::header::RETRY_AFTER);
+    let retry_after = header.and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let pause = header.and_then(|v| parse_retry_after(v.as_bytes()));
     let body = match response.bytes().await {
         Ok(b) => b,
         Err(e) => return transport(e),
@@ -225,7 +225,7 @@ async fn send(
         _ => Ok(Response::Error {
             status,
             body: serde_json::from_slice::<ErrorBody>(&body).ok(),
-            retry_after: None,
+            retry_after: pause,
         }),
     };
     let code = match &result {
