@@ -371,16 +371,22 @@ fn reason_label(r: StopReason) -> String {
     }
 }
 
+/// As `frontends/service` answers: the code's status and body, and on a 503
+/// the code's own `Retry-After` (`ErrorCode::retry_after_s`), as the driver
+/// would decode it.
 fn err_resp(code: ErrorCode, msg: impl Into<String>) -> Result<Response, TransportError> {
     Ok(Response::Error {
         status: code.http_status(),
         body: Some(ErrorBody::new(code, msg)),
-        retry_after: None,
+        retry_after: code
+            .retry_after_s()
+            .map(|s| Duration::from_secs(u64::from(s))),
     })
 }
 
 fn lb_unavailable() -> Result<Response, TransportError> {
-    // HAProxy's own 503 page: not a Tenure error body.
+    // HAProxy's own 503 page: not a Tenure error body, and no Retry-After
+    // (its default errorfile has none).
     Ok(Response::Error {
         status: 503,
         body: None,
