@@ -1,6 +1,7 @@
 //! The component agent fed arbitrary sequences of answers (grants with any
-//! durations, every error status and code, transport failures, stale and
-//! duplicate answers), real-time advances and wall-clock jumps.
+//! durations, every error status and code with any `Retry-After`, transport
+//! failures, stale and duplicate answers), real-time advances and wall-clock
+//! jumps.
 //!
 //! Mirrors core/tests/agent_props.rs: real time is the harness's clock, the
 //! host's monotonic clock equals it and the wall clock is real time plus an
@@ -56,10 +57,13 @@ enum Outcome {
     },
     Transport(u8),
     Released,
-    /// Any status, with or without an error body.
+    /// Any status, with or without an error body, with or without a
+    /// `Retry-After` (any value a driver can hand in: `parse_retry_after`
+    /// saturates at `u32::MAX` seconds).
     Status {
         status: u16,
         code: Option<u8>,
+        retry_after_s: Option<u32>,
     },
 }
 
@@ -303,7 +307,11 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
             _ => TransportError::Malformed,
         }),
         Outcome::Released => Ok(Response::Released),
-        Outcome::Status { status, code } => Ok(Response::Error {
+        Outcome::Status {
+            status,
+            code,
+            retry_after_s,
+        } => Ok(Response::Error {
             status,
             body: code.map(|c| {
                 ErrorBody::new(
@@ -311,7 +319,7 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
                     "fuzz",
                 )
             }),
-            retry_after: None,
+            retry_after: retry_after_s.map(|s| Duration::from_secs(u64::from(s))),
         }),
     }
 }
