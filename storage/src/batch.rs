@@ -153,12 +153,40 @@ fn apply<T>(
     Ok(d.outcome.map(answer).map_err(ManagerError::Denied))
 }
 
+/// How a batch locks the pools it touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Locking {
+    /// [`Tx::lock_pool`]: one batch per pool at a time.
+    Exclusive,
+    /// [`Tx::share_pool`] and the named grants' rows: for batches of
+    /// renewals only, which change no count, so several may overlap. A
+    /// decision that would end a grant (past its deadline, license expired,
+    /// pool withdrawn) changes counts: the batch then stops, writing
+    /// nothing, and runs again under the exclusive lock.
+    Shared,
+}
+
 impl<S: Store> Manager<S> {
     /// Decides `ops` in one transaction and commits once; answers in order.
     /// A batch that fails for another reason than an unreachable database is
     /// run again one op per transaction, so one bad row fails only its op.
     pub fn run_batch(&self, ops: &[Op]) -> Vec<OpResult> {
-        match self.store().transaction(&mut |tx| self.batch_body(tx, ops)) {
+        let renewals_only = ops.iter().all(|op| matches!(op, Op::Renew { .. }));
+        if renewals_only && self.store().overlapping_renewals() > 1 {
+            match self
+                .store()
+                .transaction(&mut |tx| self.batch_body(tx, ops, Locking::Shared))
+            {
+                Ok(Some(results)) => return results,
+                Err(e @ StorageError::Unavailable(_)) => return vec![Err(e.into()); ops.len()],
+                // Needs the exclusive lock, or failed: the path below decides.
+                Ok(None) | Err(_) => {}
+            }
+        }
+        let exclusive = self
+            .store()
+            .transaction(&mut |tx| self.batch_body(tx, ops, Locking::Exclusive));
+        match exclusive.map(Option::unwrap_or_default) {
             Ok(results) => results,
             Err(e @ StorageError::Unavailable(_)) => vec![Err(e.into()); ops.len()],
             Err(e) if ops.len() == 1 => vec![Err(e.into())],
@@ -171,7 +199,14 @@ impl<S: Store> Manager<S> {
         }
     }
 
-    fn batch_body(&self, tx: &mut dyn Tx, ops: &[Op]) -> Result<Vec<OpResult>, StorageError> {
+    /// `None` only under [`Locking::Shared`], when the batch needs the
+    /// exclusive lock; it has written nothing then.
+    fn batch_body(
+        &self,
+        tx: &mut dyn Tx,
+        ops: &[Op],
+        locking: Locking,
+    ) -> Result<Option<Vec<OpResult>>, StorageError> {
         let mut ids: Vec<GrantId> = ops.iter().filter_map(Op::grant_id).collect();
         // Read each grant once, however many ops name it.
         ids.sort_unstable();
@@ -196,19 +231,28 @@ impl<S: Store> Manager<S> {
         pools.sort_unstable();
         pools.dedup();
         for pool in &pools {
-            tx.lock_pool(pool)?;
+            match locking {
+                Locking::Exclusive => tx.lock_pool(pool)?,
+                Locking::Shared => tx.share_pool(pool)?,
+            }
         }
         let after_lock = if ids.is_empty() {
             Vec::new()
         } else if tx.excludes_other_writers() {
             before
+        } else if locking == Locking::Shared {
+            tx.grants_locked(&ids)?
         } else {
             tx.grants(&ids)?
         };
         for g in &after_lock {
             let pool = g.instance.pool();
             if pools.binary_search(&pool).is_err() {
-                tx.lock_pool(&pool)?;
+                match locking {
+                    Locking::Exclusive => tx.lock_pool(&pool)?,
+                    // Locking it now would break the one global order.
+                    Locking::Shared => return Ok(None),
+                }
             }
         }
         let mut state = BatchState {
@@ -223,10 +267,13 @@ impl<S: Store> Manager<S> {
         let license = self.load_license(tx)?;
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
-            out.push(self.decide_one(tx, &mut state, &license, op, now)?);
+            match self.decide_one(tx, &mut state, &license, op, now, locking)? {
+                Some(result) => out.push(result),
+                None => return Ok(None),
+            }
         }
         state.flush(tx)?;
-        Ok(out)
+        Ok(Some(out))
     }
 
     fn decide_one(
@@ -236,13 +283,14 @@ impl<S: Store> Manager<S> {
         license: &Result<Arc<License>, ManagerError>,
         op: &Op,
         now: UnixMillis,
-    ) -> Result<OpResult, StorageError> {
+        locking: Locking,
+    ) -> Result<Option<OpResult>, StorageError> {
         let cfg = self.config();
         match op {
             Op::Grant { req, id } => {
                 let lic = match license {
                     Ok(l) => l,
-                    Err(e) => return Ok(Err(e.clone())),
+                    Err(e) => return Ok(Some(Err(e.clone()))),
                 };
                 state.flush(tx)?;
                 let pool = req.instance.pool();
@@ -258,12 +306,12 @@ impl<S: Store> Manager<S> {
                     }
                 };
                 let d = decide::grant(cfg, lic, &view, req, now, *id);
-                apply(tx, state, d, Answer::Granted)
+                apply(tx, state, d, Answer::Granted).map(Some)
             }
             Op::Renew { id, client_time } => {
                 let lic = match license {
                     Ok(l) => l,
-                    Err(e) => return Ok(Err(e.clone())),
+                    Err(e) => return Ok(Some(Err(e.clone()))),
                 };
                 // The decision borrows the grant; nothing of it is kept.
                 let held = state.held(*id);
@@ -272,11 +320,18 @@ impl<S: Store> Manager<S> {
                     None => tx.end_reason(*id)?,
                 };
                 let d = decide::renew(cfg, lic, held, ended, *client_time, now);
-                apply(tx, state, d, Answer::Renewed)
+                let ends_a_grant = d
+                    .mutations
+                    .iter()
+                    .any(|m| !matches!(m, Mutation::Renew { .. }));
+                if locking == Locking::Shared && ends_a_grant {
+                    return Ok(None);
+                }
+                apply(tx, state, d, Answer::Renewed).map(Some)
             }
             Op::Release(id) => {
                 let d = decide::release(state.held(*id), now);
-                apply(tx, state, d, |()| Answer::Released)
+                apply(tx, state, d, |()| Answer::Released).map(Some)
             }
         }
     }

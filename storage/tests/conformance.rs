@@ -97,6 +97,12 @@ macro_rules! suite {
                 }
             }
             #[test]
+            fn renewals_racing_reclaims_never_over_use() {
+                if let Some(b) = $make {
+                    cases::renewals_racing_reclaims_never_over_use(&b);
+                }
+            }
+            #[test]
             fn reclaim_exactly_at_deadline() {
                 if let Some(b) = $make {
                     cases::reclaim_exactly_at_deadline(&b);
