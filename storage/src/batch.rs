@@ -153,40 +153,12 @@ fn apply<T>(
     Ok(d.outcome.map(answer).map_err(ManagerError::Denied))
 }
 
-/// How a batch locks the pools it touches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Locking {
-    /// [`Tx::lock_pool`]: one batch per pool at a time.
-    Exclusive,
-    /// [`Tx::share_pool`] and the named grants' rows: for batches of
-    /// renewals only, which change no count, so several may overlap. A
-    /// decision that would end a grant (past its deadline, license expired,
-    /// pool withdrawn) changes counts: the batch then stops, writing
-    /// nothing, and runs again under the exclusive lock.
-    Shared,
-}
-
 impl<S: Store> Manager<S> {
     /// Decides `ops` in one transaction and commits once; answers in order.
     /// A batch that fails for another reason than an unreachable database is
     /// run again one op per transaction, so one bad row fails only its op.
     pub fn run_batch(&self, ops: &[Op]) -> Vec<OpResult> {
-        let renewals_only = ops.iter().all(|op| matches!(op, Op::Renew { .. }));
-        if renewals_only && self.store().overlapping_renewals() > 1 {
-            match self
-                .store()
-                .transaction(&mut |tx| self.batch_body(tx, ops, Locking::Shared))
-            {
-                Ok(Some(results)) => return results,
-                Err(e @ StorageError::Unavailable(_)) => return vec![Err(e.into()); ops.len()],
-                // Needs the exclusive lock, or failed: the path below decides.
-                Ok(None) | Err(_) => {}
-            }
-        }
-        let exclusive = self
-            .store()
-            .transaction(&mut |tx| self.batch_body(tx, ops, Locking::Exclusive));
-        match exclusive.map(Option::unwrap_or_default) {
+        match self.store().transaction(&mut |tx| self.batch_body(tx, ops)) {
             Ok(results) => results,
             Err(e @ StorageError::Unavailable(_)) => vec![Err(e.into()); ops.len()],
             Err(e) if ops.len() == 1 => vec![Err(e.into())],
@@ -199,14 +171,7 @@ impl<S: Store> Manager<S> {
         }
     }
 
-    /// `None` only under [`Locking::Shared`], when the batch needs the
-    /// exclusive lock; it has written nothing then.
-    fn batch_body(
-        &self,
-        tx: &mut dyn Tx,
-        ops: &[Op],
-        locking: Locking,
-    ) -> Result<Option<Vec<OpResult>>, StorageError> {
+    fn batch_body(&self, tx: &mut dyn Tx, ops: &[Op]) -> Result<Vec<OpResult>, StorageError> {
         let mut ids: Vec<GrantId> = ops.iter().filter_map(Op::grant_id).collect();
         // Read each grant once, however many ops name it.
         ids.sort_unstable();
@@ -231,28 +196,19 @@ impl<S: Store> Manager<S> {
         pools.sort_unstable();
         pools.dedup();
         for pool in &pools {
-            match locking {
-                Locking::Exclusive => tx.lock_pool(pool)?,
-                Locking::Shared => tx.share_pool(pool)?,
-            }
+            tx.lock_pool(pool)?;
         }
         let after_lock = if ids.is_empty() {
             Vec::new()
         } else if tx.excludes_other_writers() {
             before
-        } else if locking == Locking::Shared {
-            tx.grants_locked(&ids)?
         } else {
             tx.grants(&ids)?
         };
         for g in &after_lock {
             let pool = g.instance.pool();
             if pools.binary_search(&pool).is_err() {
-                match locking {
-                    Locking::Exclusive => tx.lock_pool(&pool)?,
-                    // Locking it now would break the one global order.
-                    Locking::Shared => return Ok(None),
-                }
+                tx.lock_pool(&pool)?;
             }
         }
         let mut state = BatchState {
@@ -267,13 +223,10 @@ impl<S: Store> Manager<S> {
         let license = self.load_license(tx)?;
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
-            match self.decide_one(tx, &mut state, &license, op, now, locking)? {
-                Some(result) => out.push(result),
-                None => return Ok(None),
-            }
+            out.push(self.decide_one(tx, &mut state, &license, op, now)?);
         }
         state.flush(tx)?;
-        Ok(Some(out))
+        Ok(out)
     }
 
     fn decide_one(
@@ -283,14 +236,13 @@ impl<S: Store> Manager<S> {
         license: &Result<Arc<License>, ManagerError>,
         op: &Op,
         now: UnixMillis,
-        locking: Locking,
-    ) -> Result<Option<OpResult>, StorageError> {
+    ) -> Result<OpResult, StorageError> {
         let cfg = self.config();
         match op {
             Op::Grant { req, id } => {
                 let lic = match license {
                     Ok(l) => l,
-                    Err(e) => return Ok(Some(Err(e.clone()))),
+                    Err(e) => return Ok(Err(e.clone())),
                 };
                 state.flush(tx)?;
                 let pool = req.instance.pool();
@@ -306,12 +258,12 @@ impl<S: Store> Manager<S> {
                     }
                 };
                 let d = decide::grant(cfg, lic, &view, req, now, *id);
-                apply(tx, state, d, Answer::Granted).map(Some)
+                apply(tx, state, d, Answer::Granted)
             }
             Op::Renew { id, client_time } => {
                 let lic = match license {
                     Ok(l) => l,
-                    Err(e) => return Ok(Some(Err(e.clone()))),
+                    Err(e) => return Ok(Err(e.clone())),
                 };
                 // The decision borrows the grant; nothing of it is kept.
                 let held = state.held(*id);
@@ -320,18 +272,11 @@ impl<S: Store> Manager<S> {
                     None => tx.end_reason(*id)?,
                 };
                 let d = decide::renew(cfg, lic, held, ended, *client_time, now);
-                let ends_a_grant = d
-                    .mutations
-                    .iter()
-                    .any(|m| !matches!(m, Mutation::Renew { .. }));
-                if locking == Locking::Shared && ends_a_grant {
-                    return Ok(None);
-                }
-                apply(tx, state, d, Answer::Renewed).map(Some)
+                apply(tx, state, d, Answer::Renewed)
             }
             Op::Release(id) => {
                 let d = decide::release(state.held(*id), now);
-                apply(tx, state, d, |()| Answer::Released).map(Some)
+                apply(tx, state, d, |()| Answer::Released)
             }
         }
     }

@@ -3,12 +3,10 @@
 //! then share the next one. Each caller still returns only after the
 //! transaction holding its request has committed.
 //!
-//! Leader and followers, no thread of its own: a caller that finds fewer
-//! batches running than allowed (one, unless the store lets batches overlap)
-//! leads a batch at once; a leader that finishes takes the next batch off
-//! the queue and hands it, with the lead, to the caller whose request is
-//! oldest in it, so no caller serves more than the batch holding its own
-//! request. At low load a request runs at once, alone, with no added delay.
+//! Leader and followers, no thread of its own: the first caller to find no
+//! batch running leads one batch, then hands the lead to the oldest waiting
+//! caller, so no caller serves more than the batch holding its own request.
+//! At low load a request runs at once, alone, with no added delay.
 
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -19,23 +17,19 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Abandoned;
 
-type Batch<Op, R> = Vec<(Op, Arc<Slot<Op, R>>)>;
-
-enum SlotState<Op, R> {
+enum SlotState<R> {
     Waiting,
-    /// This caller leads the batch, which holds its own request first. The
-    /// batch is taken off the queue when the lead is handed over, so two
-    /// finishing leaders can never hand the same requests on.
-    Lead(Batch<Op, R>),
+    /// This caller's request is first in the queue: it runs the next batch.
+    Lead,
     Done(Result<R, Abandoned>),
 }
 
-struct Slot<Op, R> {
-    state: Mutex<SlotState<Op, R>>,
+struct Slot<R> {
+    state: Mutex<SlotState<R>>,
     changed: Condvar,
 }
 
-impl<Op, R> Slot<Op, R> {
+impl<R> Slot<R> {
     fn new() -> Self {
         Self {
             state: Mutex::new(SlotState::Waiting),
@@ -43,19 +37,19 @@ impl<Op, R> Slot<Op, R> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, SlotState<Op, R>> {
+    fn lock(&self) -> MutexGuard<'_, SlotState<R>> {
         // A slot's state is a plain value: a panic elsewhere cannot leave it
         // half-written, so a poisoned lock still holds a valid state.
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn set(&self, state: SlotState<Op, R>) {
+    fn set(&self, state: SlotState<R>) {
         *self.lock() = state;
         self.changed.notify_one();
     }
 
     /// Blocks until this caller must lead or has its answer.
-    fn wait(&self) -> SlotState<Op, R> {
+    fn wait(&self) -> SlotState<R> {
         let mut guard = self.lock();
         loop {
             match std::mem::replace(&mut *guard, SlotState::Waiting) {
@@ -69,30 +63,23 @@ impl<Op, R> Slot<Op, R> {
 }
 
 struct Queue<Op, R> {
-    pending: VecDeque<(Op, Arc<Slot<Op, R>>)>,
-    /// Batches running. While below the limit, `pending` is empty.
-    leading: usize,
+    pending: VecDeque<(Op, Arc<Slot<R>>)>,
+    /// A caller is running a batch. While false, `pending` is empty.
+    leading: bool,
 }
 
 pub(crate) struct GroupCommit<Op, R> {
     max_batch: usize,
-    max_leaders: usize,
     queue: Mutex<Queue<Op, R>>,
 }
 
 impl<Op, R> GroupCommit<Op, R> {
     pub fn new(max_batch: usize) -> Self {
-        Self::overlapping(max_batch, 1)
-    }
-
-    /// Up to `max_leaders` batches run at once.
-    pub fn overlapping(max_batch: usize, max_leaders: usize) -> Self {
         Self {
             max_batch: max_batch.max(1),
-            max_leaders: max_leaders.max(1),
             queue: Mutex::new(Queue {
                 pending: VecDeque::new(),
-                leading: 0,
+                leading: false,
             }),
         }
     }
@@ -107,43 +94,35 @@ impl<Op, R> GroupCommit<Op, R> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn take_batch(&self, q: &mut Queue<Op, R>) -> Batch<Op, R> {
-        let n = q.pending.len().min(self.max_batch);
-        q.pending.drain(..n).collect()
-    }
-
     /// Runs `op` in a batch with whatever else is waiting. `run` gets the
     /// batch in arrival order and must answer each op, in the same order.
     pub fn submit(&self, op: Op, run: &dyn Fn(Vec<Op>) -> Vec<R>) -> Result<R, Abandoned> {
         let slot = Arc::new(Slot::new());
-        let batch = {
+        let lead_now = {
             let mut q = self.lock();
             q.pending.push_back((op, slot.clone()));
-            if q.leading < self.max_leaders {
-                q.leading += 1;
-                // The queue was empty: the batch is this request alone.
-                Some(self.take_batch(&mut q))
-            } else {
-                None
-            }
+            !std::mem::replace(&mut q.leading, true)
         };
-        let batch = match batch {
-            Some(b) => b,
-            None => match slot.wait() {
+        if !lead_now {
+            match slot.wait() {
                 SlotState::Done(r) => return r,
-                SlotState::Lead(b) => b,
-                SlotState::Waiting => return Err(Abandoned),
-            },
-        };
-        self.lead(batch, run);
+                SlotState::Lead | SlotState::Waiting => {}
+            }
+        }
+        // This caller's op is first in the queue, so the batch holds it.
+        self.lead(run);
         match slot.wait() {
             SlotState::Done(r) => r,
-            SlotState::Lead(_) | SlotState::Waiting => Err(Abandoned),
+            SlotState::Lead | SlotState::Waiting => Err(Abandoned),
         }
     }
 
-    fn lead(&self, batch: Batch<Op, R>, run: &dyn Fn(Vec<Op>) -> Vec<R>) {
-        let (ops, slots): (Vec<Op>, Vec<Arc<Slot<Op, R>>>) = batch.into_iter().unzip();
+    fn lead(&self, run: &dyn Fn(Vec<Op>) -> Vec<R>) {
+        let (ops, slots): (Vec<Op>, Vec<Arc<Slot<R>>>) = {
+            let mut q = self.lock();
+            let n = q.pending.len().min(self.max_batch);
+            q.pending.drain(..n).unzip()
+        };
         let (answers, panic) = match catch_unwind(AssertUnwindSafe(|| run(ops))) {
             Ok(results) => (results, None),
             Err(payload) => (Vec::new(), Some(payload)),
@@ -160,10 +139,9 @@ impl<Op, R> GroupCommit<Op, R> {
 
     fn hand_off(&self) {
         let mut q = self.lock();
-        let next = self.take_batch(&mut q);
-        match next.first().map(|(_, slot)| slot.clone()) {
-            Some(leader) => leader.set(SlotState::Lead(next)),
-            None => q.leading -= 1,
+        match q.pending.front() {
+            Some((_, next)) => next.set(SlotState::Lead),
+            None => q.leading = false,
         }
     }
 }
@@ -226,47 +204,5 @@ mod tests {
     fn a_short_answer_abandons_only_the_unanswered() {
         let g: GroupCommit<i32, i32> = GroupCommit::new(4);
         assert_eq!(g.submit(5, &|_ops: Vec<i32>| Vec::new()), Err(Abandoned));
-    }
-
-    #[test]
-    fn overlapping_batches_never_exceed_the_limit_and_answer_everyone() {
-        for leaders in [1, 3] {
-            let g = Arc::new(GroupCommit::overlapping(8, leaders));
-            let running = Arc::new(AtomicUsize::new(0));
-            let most = Arc::new(AtomicUsize::new(0));
-            let threads: Vec<_> = (0..32u64)
-                .map(|i| {
-                    let (g, running, most) = (g.clone(), running.clone(), most.clone());
-                    std::thread::spawn(move || {
-                        for j in 0..40u64 {
-                            let op = i * 1000 + j;
-                            let r = g.submit(op, &|ops: Vec<u64>| {
-                                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
-                                most.fetch_max(now, Ordering::SeqCst);
-                                assert!(!ops.is_empty() && ops.len() <= 8);
-                                std::thread::sleep(std::time::Duration::from_micros(300));
-                                running.fetch_sub(1, Ordering::SeqCst);
-                                ops.iter().map(|x| x * 2).collect()
-                            });
-                            assert_eq!(r, Ok(op * 2));
-                        }
-                    })
-                })
-                .collect();
-            for t in threads {
-                t.join().expect("no panic");
-            }
-            let most = most.load(Ordering::SeqCst);
-            assert!(
-                most <= leaders,
-                "{most} batches ran at once, limit {leaders}"
-            );
-            if leaders > 1 {
-                assert!(most > 1, "32 threads never overlapped two batches");
-            }
-            // Every lead was given back: a lone request now leads at once.
-            assert_eq!(g.lock().leading, 0);
-            assert_eq!(g.submit(7, &|ops: Vec<u64>| ops), Ok(7));
-        }
     }
 }

@@ -94,9 +94,6 @@ pub struct Manager<S> {
     cache: Mutex<CachedLicense>,
     /// When set, concurrent component requests share transactions.
     group: Option<GroupCommit<Op, OpResult>>,
-    /// Renewals' own batches, several at once, where the store lets
-    /// renewal-only batches overlap ([`Store::overlapping_renewals`]).
-    renewals: Option<GroupCommit<Op, OpResult>>,
 }
 
 impl<S> std::fmt::Debug for Manager<S> {
@@ -119,7 +116,6 @@ impl<S: Store> Manager<S> {
             trusted,
             cache: Mutex::new(None),
             group: None,
-            renewals: None,
         }
     }
 
@@ -129,8 +125,6 @@ impl<S: Store> Manager<S> {
     /// callers on many threads; a single-threaded caller gains nothing.
     pub fn with_group_commit(mut self, max_batch: usize) -> Self {
         self.group = Some(GroupCommit::new(max_batch));
-        let overlapping = self.store.overlapping_renewals();
-        self.renewals = (overlapping > 1).then(|| GroupCommit::overlapping(max_batch, overlapping));
         self
     }
 
@@ -196,11 +190,7 @@ impl<S: Store> Manager<S> {
 
     /// Runs one op, in a shared batch when group commit is on.
     fn one(&self, op: Op) -> OpResult {
-        let group = match (&op, &self.renewals) {
-            (Op::Renew { .. }, Some(renewals)) => Some(renewals),
-            _ => self.group.as_ref(),
-        };
-        match group {
+        match &self.group {
             None => self
                 .run_batch(std::slice::from_ref(&op))
                 .pop()

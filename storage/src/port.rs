@@ -56,14 +56,6 @@ pub trait Tx {
 
     /// Aggregates of `instance`'s pool at `now`, its same-instance grant, and
     /// the pool's grants past their deadline (at most `expired_limit`).
-    /// A lock on `pool` that shuts out [`Tx::lock_pool`] holders but not
-    /// other `share_pool` holders, until commit: for transactions that only
-    /// renew held grants, which change no count of the pool. The default is
-    /// the exclusive lock.
-    fn share_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError> {
-        self.lock_pool(pool)
-    }
-
     fn pool_view(
         &mut self,
         instance: &Instance,
@@ -95,12 +87,6 @@ pub trait Tx {
             out.extend(self.grant(*id)?);
         }
         Ok(out)
-    }
-    /// [`Tx::grants`], locking the rows until commit, in id order (so two
-    /// transactions locking overlapping sets cannot deadlock), and reading
-    /// each row as the last writer committed it.
-    fn grants_locked(&mut self, ids: &[GrantId]) -> Result<Vec<HeldGrant>, StorageError> {
-        self.grants(ids)
     }
     fn grant_by_instance(&mut self, instance: &Instance)
     -> Result<Option<HeldGrant>, StorageError>;
@@ -155,13 +141,6 @@ pub trait Tx {
 /// returns `Ok`; it retries `f` a bounded number of times on serialization
 /// failures and deadlocks, so `f` must be safe to run again.
 pub trait Store: Send + Sync {
-    /// How many renewal-only batches may run at once. More than one only
-    /// where [`Tx::share_pool`] and [`Tx::grants_locked`] are real locks
-    /// and writers do not exclude each other from the start.
-    fn overlapping_renewals(&self) -> usize {
-        1
-    }
-
     fn transaction<T>(
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,

@@ -136,23 +136,7 @@ impl DieselStore {
     }
 }
 
-/// Renewal-only batches in flight at once on a shared database, one
-/// connection each; the pool keeps at least as many again for the grant
-/// batch, the heartbeat, the sweep and admin reads (the default pool is 8).
-const OVERLAPPING_RENEWALS: usize = 3;
-
 impl Store for DieselStore {
-    fn overlapping_renewals(&self) -> usize {
-        match self.backend() {
-            // BEGIN IMMEDIATE: one writer at a time whatever we allow.
-            Backend::Sqlite => 1,
-            Backend::Postgres | Backend::Mysql => {
-                let spare = usize::try_from(self.pool.max_size() / 2).unwrap_or(1);
-                OVERLAPPING_RENEWALS.min(spare).max(1)
-            }
-        }
-    }
-
     fn transaction<T>(
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,

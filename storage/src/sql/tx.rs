@@ -56,14 +56,6 @@ struct NowRow {
     now_ms: i64,
 }
 
-/// A row `share_pool` locks; its value is not used.
-#[derive(QueryableByName)]
-struct LockedRow {
-    #[diesel(sql_type = BigInt)]
-    #[allow(dead_code)]
-    n: i64,
-}
-
 #[derive(QueryableByName)]
 struct TotalsRow {
     #[diesel(sql_type = BigInt)]
@@ -389,57 +381,6 @@ impl Tx for DieselTx<'_> {
             same_instance,
             expired,
         })
-    }
-
-    fn share_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError> {
-        // FOR SHARE conflicts with the row lock `lock_pool`'s UPDATE takes,
-        // not with itself. A pool with no row has no grants to renew.
-        let sql = match self.backend() {
-            Backend::Postgres => {
-                "SELECT version AS n FROM pools WHERE environment = ? AND product = ? FOR SHARE"
-            }
-            // MariaDB has no FOR SHARE; MySQL 8 keeps the old spelling too.
-            Backend::Mysql => {
-                "SELECT version AS n FROM pools WHERE environment = ? AND product = ? \
-                 LOCK IN SHARE MODE"
-            }
-            Backend::Sqlite => return self.lock_pool(pool),
-        };
-        let sql = self.sql(sql);
-        let r = on_conn!(self, c => sql_query(sql.as_str())
-            .bind::<Text, _>(pool.environment.as_str())
-            .bind::<Text, _>(pool.product.as_str())
-            .load::<LockedRow>(c));
-        r.map(drop).map_err(|e| self.fail(e))
-    }
-
-    fn grants_locked(&mut self, ids: &[GrantId]) -> Result<Vec<HeldGrant>, StorageError> {
-        let mut out = Vec::with_capacity(ids.len());
-        let mut keys: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-        keys.sort_unstable();
-        for chunk in keys.chunks(256) {
-            let rows = match &mut self.conn {
-                Conn::Pg(c) => grants::table
-                    .filter(grants::grant_id.eq_any(chunk))
-                    .order(grants::grant_id.asc())
-                    .for_update()
-                    .select(GrantRow::as_select())
-                    .load(*c),
-                Conn::My(c) => grants::table
-                    .filter(grants::grant_id.eq_any(chunk))
-                    .order(grants::grant_id.asc())
-                    .for_update()
-                    .select(GrantRow::as_select())
-                    .load(*c),
-                // BEGIN IMMEDIATE already shut every other writer out.
-                Conn::Lite(c) => grants::table
-                    .filter(grants::grant_id.eq_any(chunk))
-                    .select(GrantRow::as_select())
-                    .load(*c),
-            };
-            out.extend(self.load_grants(rows)?);
-        }
-        Ok(out)
     }
 
     fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError> {

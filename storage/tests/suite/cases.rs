@@ -214,18 +214,21 @@ pub fn revoke_and_admin_release<B: Backend>(b: &B) {
     assert!(m.read(|tx, _| tx.held_grants()).expect("held").is_empty());
 }
 
-/// M1 and M5 when renewals and grants race at a grant's deadline: renewal
-/// batches (several at once on PostgreSQL and MySQL, under shared pool
-/// locks) against grant batches that reclaim the expiring grant. With one
-/// server allowed, a grant succeeds only once the old grant's deadline has
-/// passed after its last successful renewal, and no renewal succeeds after.
+/// M1 and M5 when renewals and grants race at a grant's deadline, on two
+/// managers with group commit (on a database, each has its own connection
+/// pool, as two processes would): renewals against grants that reclaim the
+/// expiring grant. With one server allowed, a grant succeeds only once the
+/// old grant's deadline has passed after its last successful renewal, and
+/// no renewal succeeds after.
 pub fn renewals_racing_reclaims_never_over_use<B: Backend>(b: &B) {
     const GRACE_MS: i64 = 1_000;
     let cfg = ManagerConfig {
         reclaim_margin: Duration::ZERO,
         ..ManagerConfig::default()
     };
-    let m = setup(b, cfg, 1, limits(Some(1), None, None)).with_group_commit(16);
+    let m = setup(b, cfg.clone(), 1, limits(Some(1), None, None)).with_group_commit(16);
+    let other = b.manager(cfg).with_group_commit(16);
+    let managers = [&m, &other];
     for round in 0..5 {
         for g in m.read(|tx, _| tx.held_grants()).expect("held") {
             m.release(g.grant_id).expect("clean up");
@@ -236,8 +239,9 @@ pub fn renewals_racing_reclaims_never_over_use<B: Backend>(b: &B) {
         b.advance(Duration::from_millis(990));
         let (renewed, granted) = std::thread::scope(|s| {
             let renewers: Vec<_> = (0..4)
-                .map(|_| {
-                    s.spawn(|| {
+                .map(|i| {
+                    let m = managers[i % 2];
+                    s.spawn(move || {
                         (0..10)
                             .filter_map(|_| {
                                 std::thread::sleep(Duration::from_millis(3));
@@ -255,7 +259,7 @@ pub fn renewals_racing_reclaims_never_over_use<B: Backend>(b: &B) {
                 .collect();
             let granters: Vec<_> = (0..4)
                 .map(|i| {
-                    let m = &m;
+                    let m = managers[(i + 1) % 2];
                     s.spawn(move || {
                         (0..10)
                             .filter_map(|_| {
