@@ -226,7 +226,7 @@ pub fn renewals_racing_reclaims_never_over_use<B: Backend>(b: &B) {
         reclaim_margin: Duration::ZERO,
         ..ManagerConfig::default()
     };
-    let m = setup(b, cfg.clone(), 1, limits(Some(1), None, None)).with_group_commit(16);
+    let m = setup(b, cfg, 1, limits(Some(1), None, None)).with_group_commit(16);
     let other = b.manager(cfg).with_group_commit(16);
     let managers = [&m, &other];
     for round in 0..5 {
