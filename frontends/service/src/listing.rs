@@ -41,7 +41,8 @@ fn page<S: Store>(
 }
 
 /// With `limit`: that page, and a `Link` header to the next while there may
-/// be one. Without: every held grant, each page read in its own transaction
+/// be one. Without: every held grant (after `after`, if given), each page
+/// read in its own transaction
 /// (a grant granted or ended during the listing may or may not appear) and
 /// written straight into the body.
 pub(crate) fn grants<S: Store>(m: &Manager<S>, q: GrantsPage) -> Result<Response, ManagerError> {
@@ -54,7 +55,7 @@ pub(crate) fn grants<S: Store>(m: &Manager<S>, q: GrantsPage) -> Result<Response
         });
     }
     let mut body = vec![b'['];
-    let mut after = None;
+    let mut after = q.after;
     loop {
         let (views, next) = page(m, after, FULL_LISTING_PAGE)?;
         for v in &views {
