@@ -54,6 +54,30 @@ pub enum Response {
 }
 
 impl Response {
+    /// The answer an HTTP driver received: 201/200 must hold a grant body
+    /// (else `Malformed`), 204 is a release, any other status is an error
+    /// with its body when that parses as an error body. `retry_after` is the
+    /// header as [`super::parse_retry_after`] read it. One mapping for every
+    /// driver, so the core judges the same bytes the same way whichever
+    /// runtime fetched them.
+    pub fn decode(
+        status: u16,
+        retry_after: Option<Duration>,
+        body: &[u8],
+    ) -> Result<Self, TransportError> {
+        match status {
+            200 | 201 => serde_json::from_slice(body)
+                .map(Self::Granted)
+                .map_err(|_| TransportError::Malformed),
+            204 => Ok(Self::Released),
+            _ => Ok(Self::Error {
+                status,
+                body: serde_json::from_slice::<ErrorBody>(body).ok(),
+                retry_after,
+            }),
+        }
+    }
+
     /// The server's requested pause, if this answer carried one.
     pub(crate) const fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -71,4 +95,32 @@ pub enum TransportError {
     Io,
     /// An answer arrived but could not be decoded.
     Malformed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_as_the_core_expects() {
+        let decode = Response::decode;
+        assert_eq!(decode(204, None, b""), Ok(Response::Released));
+        assert_eq!(
+            decode(201, None, b"not json"),
+            Err(TransportError::Malformed)
+        );
+        assert_eq!(
+            decode(503, Some(Duration::from_secs(2)), b"<html>"),
+            Ok(Response::Error {
+                status: 503,
+                body: None,
+                retry_after: Some(Duration::from_secs(2)),
+            })
+        );
+        let denied = decode(403, None, br#"{"error":"revoked","message":"gone"}"#);
+        assert!(matches!(
+            denied,
+            Ok(Response::Error { status: 403, body: Some(ref b), .. }) if b.error == crate::ErrorCode::Revoked
+        ));
+    }
 }

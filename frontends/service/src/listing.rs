@@ -23,7 +23,7 @@ fn page<S: Store>(
     limit: usize,
 ) -> Result<(Vec<GrantView>, Option<GrantId>), ManagerError> {
     let ttl = m.config().lease_ttl;
-    let (views, next) = m.read(|tx, now| {
+    Ok(m.read(|tx, now| {
         let rows = tx.grants_after(after, limit)?;
         let next = if rows.len() == limit {
             rows.last().map(|g| g.grant_id)
@@ -36,8 +36,7 @@ fn page<S: Store>(
             .map(|g| manager::grant_view(g, now, ttl))
             .collect();
         Ok((views, next))
-    })?;
-    Ok((views, next))
+    })?)
 }
 
 /// With `limit`: that page, and a `Link` header to the next while there may

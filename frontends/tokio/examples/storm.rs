@@ -44,7 +44,7 @@ use tenure_core::agent::{
     parse_retry_after,
 };
 use tenure_core::wire::RawGrantRequest;
-use tenure_core::{ErrorBody, Now, UnixMillis};
+use tenure_core::{Now, UnixMillis};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until, timeout_at};
 
@@ -217,17 +217,7 @@ async fn send(
         Ok(b) => b,
         Err(e) => return transport(e),
     };
-    let result = match status {
-        200 | 201 => serde_json::from_slice(&body)
-            .map(Response::Granted)
-            .map_err(|_| TransportError::Malformed),
-        204 => Ok(Response::Released),
-        _ => Ok(Response::Error {
-            status,
-            body: serde_json::from_slice::<ErrorBody>(&body).ok(),
-            retry_after: pause,
-        }),
-    };
+    let result = Response::decode(status, pause, &body);
     let code = match &result {
         Ok(Response::Error { body: Some(b), .. }) => Some(b.error.to_string()),
         _ => None,

@@ -14,7 +14,6 @@ use smol::net::TcpStream;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tenure_core::ErrorBody;
 use tenure_core::agent::{Request, Response, TransportError, parse_retry_after};
 
 /// Grant answers are a few hundred bytes; anything this big is not one.
@@ -174,50 +173,13 @@ impl Client {
         if body.len() > MAX_ANSWER_BYTES {
             return Err(TransportError::Malformed);
         }
-        decode(status, retry_after, &body)
-    }
-}
-
-/// `retry_after` is the answer's `Retry-After` as `parse_retry_after` read it;
-/// only an error answer carries it to the core.
-pub(crate) fn decode(
-    status: u16,
-    retry_after: Option<Duration>,
-    body: &[u8],
-) -> Result<Response, TransportError> {
-    match status {
-        200 | 201 => serde_json::from_slice(body)
-            .map(Response::Granted)
-            .map_err(|_| TransportError::Malformed),
-        204 => Ok(Response::Released),
-        _ => Ok(Response::Error {
-            status,
-            body: serde_json::from_slice::<ErrorBody>(body).ok(),
-            retry_after,
-        }),
+        Response::decode(status, retry_after, &body)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn statuses_map_as_the_core_expects() {
-        assert_eq!(decode(204, None, b""), Ok(Response::Released));
-        assert_eq!(
-            decode(201, None, b"not json"),
-            Err(TransportError::Malformed)
-        );
-        assert_eq!(
-            decode(503, Some(Duration::from_secs(2)), b"<html>"),
-            Ok(Response::Error {
-                status: 503,
-                body: None,
-                retry_after: Some(Duration::from_secs(2)),
-            })
-        );
-    }
 
     /// One answer with the given `Retry-After` line, from a socket.
     async fn answer_with(retry_after: &str) -> Result<Response, TransportError> {

@@ -1,7 +1,6 @@
 //! One agent request over HTTP, and its answer as the core wants it.
 
 use std::time::Duration;
-use tenure_core::ErrorBody;
 use tenure_core::agent::{Request, Response, TransportError, parse_retry_after};
 
 /// Grant answers are a few hundred bytes; anything this big is not one.
@@ -36,27 +35,7 @@ pub(crate) async fn send(
         }
         body.extend_from_slice(&chunk);
     }
-    decode(status, retry_after, &body)
-}
-
-/// `retry_after` is the answer's `Retry-After` as `parse_retry_after` read it;
-/// only an error answer carries it to the core.
-pub(crate) fn decode(
-    status: u16,
-    retry_after: Option<Duration>,
-    body: &[u8],
-) -> Result<Response, TransportError> {
-    match status {
-        200 | 201 => serde_json::from_slice(body)
-            .map(Response::Granted)
-            .map_err(|_| TransportError::Malformed),
-        204 => Ok(Response::Released),
-        _ => Ok(Response::Error {
-            status,
-            body: serde_json::from_slice::<ErrorBody>(body).ok(),
-            retry_after,
-        }),
-    }
+    Response::decode(status, retry_after, &body)
 }
 
 fn transport(e: reqwest::Error) -> TransportError {
@@ -73,28 +52,6 @@ fn transport(e: reqwest::Error) -> TransportError {
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    #[test]
-    fn statuses_map_as_the_core_expects() {
-        assert_eq!(decode(204, None, b""), Ok(Response::Released));
-        assert_eq!(
-            decode(201, None, b"not json"),
-            Err(TransportError::Malformed)
-        );
-        assert_eq!(
-            decode(503, Some(Duration::from_secs(2)), b"<html>"),
-            Ok(Response::Error {
-                status: 503,
-                body: None,
-                retry_after: Some(Duration::from_secs(2)),
-            })
-        );
-        let denied = decode(403, None, br#"{"error":"revoked","message":"gone"}"#);
-        assert!(matches!(
-            denied,
-            Ok(Response::Error { status: 403, body: Some(ref b), .. }) if b.error == tenure_core::ErrorCode::Revoked
-        ));
-    }
 
     /// One answer with the given `Retry-After` line, from a socket.
     async fn answer_with(retry_after: &str) -> Result<Response, TransportError> {

@@ -193,7 +193,7 @@ fn usage_path(since: Option<UnixMillis>) -> Result<String, ClientError> {
 }
 
 /// Grants per page when listing: the server's largest page.
-const GRANTS_PAGE: usize = 10_000;
+const GRANTS_PAGE: usize = tenure_service::query::MAX_PAGE;
 
 /// The path of the `rel="next"` target in a `Link` header, if it is a page
 /// of the grants listing; anything else is not followed.
