@@ -3,7 +3,7 @@
 # diesel's mysql backend, a running PostgreSQL and MariaDB, and a fresh
 # `tenure_test` database on each; and HAProxy, nginx and libfaketime for the
 # HA end-to-end suite (tests-e2e/, which starts HAProxy and nginx itself).
-# Safe to run more than once.
+# Safe to run more than once. With --services-only it leaves the databases be.
 set -euo pipefail
 
 PG_HOST=127.0.0.1
@@ -60,6 +60,13 @@ for _ in $(seq 1 30); do
     if mysql -h "$MY_HOST" -P "$MY_PORT" -uroot -e 'SELECT 1' >/dev/null 2>&1; then break; fi
     sleep 1
 done
+
+# --services-only: the load, storm and fuzz scripts need the packages and the
+# servers, and must not drop a tenure_test database a test run may be using.
+if [ "${1:-}" = "--services-only" ]; then
+    echo "setup-services: PostgreSQL on $PG_HOST:$PG_PORT and MariaDB on $MY_HOST:$MY_PORT ready"
+    exit 0
+fi
 
 psql -h "$PG_HOST" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -q \
     -c 'DROP DATABASE IF EXISTS tenure_test WITH (FORCE)' \

@@ -26,6 +26,9 @@ esac
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
+# A fresh machine lacks the MySQL client headers the fuzz crate links
+# against (through tenure-storage): the test setup installs them.
+bash .ci/setup-services.sh --services-only >/dev/null
 export RUSTC_BOOTSTRAP=1
 sanitizer="${FUZZ_SANITIZER:-none}"
 

@@ -12,6 +12,9 @@ cd "$(dirname "$0")/.."
 DUR="${1:-10}"
 CONC=64
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+# A fresh machine lacks the MySQL client headers the build links against
+# (and PostgreSQL may be stopped): the test setup installs and starts them.
+bash .ci/setup-services.sh --services-only >/dev/null
 TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --release -q -p tenure-tokio -p tenure-smol --bins
 cargo build --release -q -p tenure-tokio --example hello

@@ -14,6 +14,9 @@ DUR="${1:-10}"
 ROUNDS="${2:-1}"
 CONC=64
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+# A fresh machine lacks the MySQL client headers the build links against
+# (and PostgreSQL may be stopped): the test setup installs and starts them.
+bash .ci/setup-services.sh --services-only >/dev/null
 TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --release -q -p tenure-tokio -p tenure-smol --bins
 cargo build --release -q -p tenure-tokio --example hello

@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND="${1:-sqlite}"
 AGENTS="${AGENTS:-100000}"
+# A fresh machine lacks the MySQL client headers the build links against
+# (and PostgreSQL may be stopped): the test setup installs and starts them.
+bash .ci/setup-services.sh --services-only >/dev/null
 TARGET="${CARGO_TARGET_DIR:-target}"
 cargo build --release -q -p tenure-tokio --bin tenured --bin tenurectl --example storm
 BIN="$TARGET/release"
