@@ -7,8 +7,8 @@ use crate::manager::{EXPIRED_PER_DECISION, Manager, ManagerError};
 use crate::port::{StorageError, Store, Tx};
 use std::sync::Arc;
 use tenure_core::license::License;
-use tenure_core::manager::{self as decide, Decision, HeldGrant, Mutation, PoolTotals};
-use tenure_core::wire::{EndReason, GrantRequest, GrantResponse, PoolKey};
+use tenure_core::manager::{self as decide, Decision, HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::wire::{EndReason, GrantRequest, GrantResponse, Instance, PoolKey};
 use tenure_core::{GrantId, UnixMillis};
 
 /// A component request that can share a transaction with others.
@@ -44,22 +44,39 @@ impl Op {
     }
 }
 
+/// What a batch knows of a pool it grants in, kept current as its own
+/// mutations apply.
+struct PoolState {
+    pool: PoolKey,
+    /// Counted once per pool and batch; a count over a large pool is the
+    /// costliest read of a grant.
+    totals: PoolTotals,
+    /// The pool's last read of grants past their deadline filled its limit,
+    /// so more may wait in storage. A grant decision reclaims every such
+    /// grant it is shown, so after a read that did not fill it the pool has
+    /// none left at the batch's instant.
+    more_expired: bool,
+}
+
 /// What a batch knows, kept current as its own mutations apply: the grants
-/// its renewals and releases name, the held totals of the pools it grants
-/// in, and its renewals not yet written. Small vectors searched in order, not
+/// its renewals and releases name, the pools it grants in, the rows of the
+/// instances it grants to, and its writes not yet sent. Small vectors, not
 /// maps: a batch holds at most a few dozen entries, and most batches one.
 struct BatchState {
     /// The held grants among those the batch's ops name (read under the
     /// pools' locks) and those it inserted; one that ends is removed. A
     /// grant not here is not held: every id an op names was read.
     grants: Vec<HeldGrant>,
-    /// Counted once per pool and batch; a count over a large pool is the
-    /// costliest read of a grant.
-    totals: Vec<(PoolKey, PoolTotals)>,
-    /// Renewals change no count, sum or expiry at the batch's instant, so
-    /// they wait and go to storage together, before anything that reads or
-    /// removes grants.
+    pools: Vec<PoolState>,
+    /// The grants row of each instance the batch's grant requests name,
+    /// sorted by instance: read once under the pools' locks, then kept
+    /// current. An instance not here is read from storage when needed.
+    instances: Vec<(Instance, Option<HeldGrant>)>,
+    /// Renewals change no count, sum or expiry at the batch's instant, and
+    /// new grants are held past it, so both wait and go to storage together,
+    /// before anything that reads or removes grants.
     renewals: Vec<Mutation>,
+    inserts: Vec<Mutation>,
 }
 
 impl BatchState {
@@ -78,16 +95,34 @@ impl BatchState {
         }
     }
 
-    fn totals_mut(&mut self, pool: &PoolKey) -> Option<&mut PoolTotals> {
-        self.totals
+    fn pool_mut(&mut self, pool: &PoolKey) -> Option<&mut PoolState> {
+        self.pools.iter_mut().find(|p| &p.pool == pool)
+    }
+
+    fn totals_mut(&mut self, instance: &Instance) -> Option<&mut PoolTotals> {
+        self.pools
             .iter_mut()
-            .find(|(p, _)| p == pool)
-            .map(|(_, t)| t)
+            .find(|p| {
+                p.pool.environment == instance.environment && p.pool.product == instance.product
+            })
+            .map(|p| &mut p.totals)
+    }
+
+    /// `Some(row)` when the batch knows `instance`'s grants row (`row` is
+    /// `None` when it has none), `None` when it must ask storage.
+    fn instance_row(&self, instance: &Instance) -> Option<Option<&HeldGrant>> {
+        self.instances
+            .binary_search_by(|(i, _)| i.cmp(instance))
+            .ok()
+            .map(|at| self.instances[at].1.as_ref())
     }
 
     fn flush(&mut self, tx: &mut dyn Tx) -> Result<(), StorageError> {
         if !self.renewals.is_empty() {
             tx.apply_renewals(&std::mem::take(&mut self.renewals))?;
+        }
+        if !self.inserts.is_empty() {
+            tx.apply_inserts(&std::mem::take(&mut self.inserts))?;
         }
         Ok(())
     }
@@ -104,7 +139,9 @@ impl BatchState {
                     None => self.renewals.push(m.clone()),
                 }
             }
-            Mutation::Insert(_) | Mutation::End { .. } => {
+            Mutation::Insert(_) => self.inserts.push(m.clone()),
+            Mutation::End { .. } => {
+                // The grant it ends may be one this batch has yet to write.
                 self.flush(tx)?;
                 tx.apply(m)?;
             }
@@ -116,8 +153,11 @@ impl BatchState {
     fn track(&mut self, m: &Mutation) {
         match m {
             Mutation::Insert(g) => {
-                if let Some(t) = self.totals_mut(&g.instance.pool()) {
+                if let Some(t) = self.totals_mut(&g.instance) {
                     t.add(g.facts.cores);
+                }
+                if let Ok(at) = self.instances.binary_search_by(|(i, _)| i.cmp(&g.instance)) {
+                    self.instances[at].1 = Some(g.clone());
                 }
                 self.set(g.clone());
             }
@@ -125,19 +165,78 @@ impl BatchState {
                 if let Some(g) = self.held_mut(*grant_id) {
                     g.apply_renewal(m);
                 }
+                for (_, row) in &mut self.instances {
+                    if let Some(g) = row {
+                        g.apply_renewal(m);
+                    }
+                }
             }
             Mutation::End { grant_id, usage } => {
                 // Core ends a grant past its deadline only as grace_exceeded,
                 // and such a grant was not counted as held.
                 if usage.end_reason != EndReason::GraceExceeded
-                    && let Some(t) = self.totals_mut(&usage.instance.pool())
+                    && let Some(t) = self.totals_mut(&usage.instance)
                 {
                     t.servers = t.servers.saturating_sub(1);
                     t.total_cores = t.total_cores.saturating_sub(u64::from(usage.facts.cores));
                 }
                 self.grants.retain(|g| g.grant_id != *grant_id);
+                for (_, row) in &mut self.instances {
+                    if row.as_ref().is_some_and(|g| g.grant_id == *grant_id) {
+                        *row = None;
+                    }
+                }
             }
         }
+    }
+
+    /// What a grant decision for `instance` must know of its pool: from
+    /// storage the first time the batch grants in the pool (and whenever
+    /// grants past their deadline may still wait there), else from what
+    /// the batch keeps.
+    fn pool_view(
+        &mut self,
+        tx: &mut dyn Tx,
+        instance: &Instance,
+        now: UnixMillis,
+    ) -> Result<PoolView, StorageError> {
+        let pool = instance.pool();
+        let known = self.pool_mut(&pool).map(|p| (p.totals, p.more_expired));
+        let row = self.instance_row(instance);
+        let (held, row) = match (known, row) {
+            (Some((held, false)), Some(row)) => (held, row),
+            (known, _) => {
+                self.flush(tx)?;
+                let view = match known {
+                    Some((held, _)) => {
+                        tx.pool_view_counted(instance, now, EXPIRED_PER_DECISION, held)?
+                    }
+                    None => tx.pool_view(instance, now, EXPIRED_PER_DECISION)?,
+                };
+                let more_expired = view.expired.len() >= EXPIRED_PER_DECISION;
+                match self.pool_mut(&pool) {
+                    Some(p) => p.more_expired = more_expired,
+                    None => self.pools.push(PoolState {
+                        pool,
+                        totals: view.held,
+                        more_expired,
+                    }),
+                }
+                return Ok(view);
+            }
+        };
+        // The instance's own grant past its deadline must end before its new
+        // one can take the instance's row.
+        let (same_instance, expired) = match row {
+            Some(g) if g.is_held_at(now) => (Some(g.clone()), Vec::new()),
+            Some(g) => (None, vec![g.clone()]),
+            None => (None, Vec::new()),
+        };
+        Ok(PoolView {
+            held,
+            same_instance,
+            expired,
+        })
     }
 }
 
@@ -213,20 +312,54 @@ impl<S: Store> Manager<S> {
         }
         let mut state = BatchState {
             grants: after_lock,
-            totals: Vec::new(),
+            pools: Vec::new(),
+            instances: Self::instance_rows(tx, ops)?,
             renewals: Vec::new(),
+            inserts: Vec::new(),
         };
         // The storage clock after the locks: a batch that waited for another
         // manager's decisions decides at the instant it holds the pools.
-        let now = tx.now()?;
+        let (now, stamp) = tx.now_and_license_stamp()?;
         // Releases need no license: a component may always give its slot back.
-        let license = self.load_license(tx)?;
+        let license = self.license_of(tx, stamp)?;
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
             out.push(self.decide_one(tx, &mut state, &license, op, now)?);
         }
         state.flush(tx)?;
         Ok(out)
+    }
+
+    /// The grants rows of the instances the batch's grant requests name,
+    /// read together, sorted by instance. A batch of one grant reads its
+    /// instance with its pool instead.
+    fn instance_rows(
+        tx: &mut dyn Tx,
+        ops: &[Op],
+    ) -> Result<Vec<(Instance, Option<HeldGrant>)>, StorageError> {
+        let mut asked: Vec<Instance> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Grant { req, .. } => Some(req.instance.clone()),
+                _ => None,
+            })
+            .collect();
+        if asked.len() < 2 {
+            return Ok(Vec::new());
+        }
+        asked.sort_unstable();
+        asked.dedup();
+        let mut rows = tx.grants_by_instance(&asked)?;
+        Ok(asked
+            .into_iter()
+            .map(|instance| {
+                let row = rows
+                    .iter()
+                    .position(|g| g.instance == instance)
+                    .map(|at| rows.swap_remove(at));
+                (instance, row)
+            })
+            .collect())
     }
 
     fn decide_one(
@@ -244,19 +377,7 @@ impl<S: Store> Manager<S> {
                     Ok(l) => l,
                     Err(e) => return Ok(Err(e.clone())),
                 };
-                state.flush(tx)?;
-                let pool = req.instance.pool();
-                let view = match state.totals_mut(&pool) {
-                    Some(held) => {
-                        let held = *held;
-                        tx.pool_view_counted(&req.instance, now, EXPIRED_PER_DECISION, held)?
-                    }
-                    None => {
-                        let view = tx.pool_view(&req.instance, now, EXPIRED_PER_DECISION)?;
-                        state.totals.push((pool, view.held));
-                        view
-                    }
-                };
+                let view = state.pool_view(tx, &req.instance, now)?;
                 let d = decide::grant(cfg, lic, &view, req, now, *id);
                 apply(tx, state, d, Answer::Granted)
             }

@@ -146,7 +146,18 @@ impl<S: Store> Manager<S> {
     }
 
     pub(crate) fn load_license(&self, tx: &mut dyn Tx) -> TxResult<Arc<License>> {
-        let Some((id, issued)) = tx.license_stamp()? else {
+        let stamp = tx.license_stamp()?;
+        self.license_of(tx, stamp)
+    }
+
+    /// The verified license whose stamp storage holds: the cached copy while
+    /// the stamp is unchanged, else read and verified again.
+    pub(crate) fn license_of(
+        &self,
+        tx: &mut dyn Tx,
+        stamp: Option<(String, UnixMillis)>,
+    ) -> TxResult<Arc<License>> {
+        let Some((id, issued)) = stamp else {
             return Ok(Err(ManagerError::NoLicense));
         };
         if let Some(lic) = self.cached(&id, issued) {

@@ -90,6 +90,19 @@ pub trait Tx {
     }
     fn grant_by_instance(&mut self, instance: &Instance)
     -> Result<Option<HeldGrant>, StorageError>;
+    /// The grants rows (held or past their deadline) of any of `instances`,
+    /// in no particular order; instances without one are left out. One round
+    /// trip per pool where the backend allows it.
+    fn grants_by_instance(
+        &mut self,
+        instances: &[Instance],
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        let mut out = Vec::with_capacity(instances.len());
+        for instance in instances {
+            out.extend(self.grant_by_instance(instance)?);
+        }
+        Ok(out)
+    }
     /// The end reason of a grant that has left a usage row, if any.
     fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError>;
     fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError>;
@@ -97,6 +110,16 @@ pub trait Tx {
     /// applied one by one). One statement where the backend allows it.
     fn apply_renewals(&mut self, renewals: &[Mutation]) -> Result<(), StorageError> {
         for m in renewals {
+            self.apply(m)?;
+        }
+        Ok(())
+    }
+
+    /// Applies `Mutation::Insert`s of distinct new grants (any other kind is
+    /// applied one by one). One statement, and one pool count per pool, where
+    /// the backend allows it.
+    fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError> {
+        for m in inserts {
             self.apply(m)?;
         }
         Ok(())
@@ -129,6 +152,13 @@ pub trait Tx {
     /// whether a verified copy is still current without reading its text.
     fn license_stamp(&mut self) -> Result<Option<(String, UnixMillis)>, StorageError> {
         Ok(self.license()?.map(|l| (l.license_id, l.issued_at)))
+    }
+    /// [`Tx::now`] and [`Tx::license_stamp`] together: one round trip
+    /// where the backend allows it.
+    fn now_and_license_stamp(
+        &mut self,
+    ) -> Result<(UnixMillis, Option<(String, UnixMillis)>), StorageError> {
+        Ok((self.now()?, self.license_stamp()?))
     }
     fn put_license(&mut self, license: &StoredLicense) -> Result<(), StorageError>;
 

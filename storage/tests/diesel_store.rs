@@ -344,10 +344,25 @@ fn round_trips(db: &TestDb) {
         armoured: "x".repeat(20_000),
         installed_at: UnixMillis(400),
     };
+    // The clock and the stamp read together agree with each read alone.
+    let stamp_alone = |store: &DieselStore| {
+        let before = tx(store, |t| t.now());
+        let (now, stamp) = tx(store, |t| t.now_and_license_stamp());
+        let after = tx(store, |t| t.now());
+        assert!(
+            before <= now && now <= after,
+            "{before:?} {now:?} {after:?}"
+        );
+        assert_eq!(stamp, tx(store, |t| t.license_stamp()));
+        stamp
+    };
+    assert_eq!(stamp_alone(&store), None);
     tx(&store, |t| t.put_license(&l1));
     assert_eq!(tx(&store, |t| t.license()), Some(l1.clone()));
+    assert_eq!(stamp_alone(&store), Some(("lic-1".into(), UnixMillis(100))));
     tx(&store, |t| t.put_license(&l2));
     assert_eq!(tx(&store, |t| t.license()), Some(l2.clone()));
+    assert_eq!(stamp_alone(&store), Some(("lic-2".into(), UnixMillis(300))));
 
     // Managers: put, update (offset back to NULL), list in node order, delete.
     let m_b = ManagerRecord {
@@ -534,8 +549,19 @@ fn mysql_now_ignores_time_zones() {
 fn store_source_reads_no_process_clock() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sql");
     let mut checked = 0;
-    for entry in std::fs::read_dir(&dir).expect("src/sql") {
-        let path = entry.expect("entry").path();
+    let mut dirs = vec![dir.clone()];
+    let mut files = Vec::new();
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).expect("a source directory") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    for path in files {
         let text = std::fs::read_to_string(&path).expect("read source");
         for word in [
             "SystemTime",

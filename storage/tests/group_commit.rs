@@ -344,3 +344,169 @@ fn batched_renewals_are_written_postgres() {
 fn batched_renewals_are_written_mysql() {
     batched_renewals_are_written(Kind::Mysql);
 }
+
+/// Grants of one batch go to storage together (one INSERT, one count per
+/// pool): every row is written with its own facts, a pool's running count
+/// matches its rows, and an instance granted twice in the batch keeps only
+/// its second grant, as two transactions would leave it.
+fn batched_grants_are_written(kind: Kind) {
+    let Some(db) = TestDb::of(kind) else { return };
+    let m = group_manager(&db.url);
+    install(&m, &[("prod", "wide", 100), ("prod", "tight", 2)], 3_600);
+    let mut with_facts = request("prod", "wide", "g0", 1, 3);
+    with_facts.facts.ip = Some("10.0.0.7".parse().expect("ip"));
+    with_facts.facts.version = Some("1.2.3".into());
+    with_facts.client_time = Some(UnixMillis(1_000));
+    let reqs = [
+        with_facts,
+        request("prod", "wide", "g1", 1, 1),
+        // The same host twice, on two ports: two instances.
+        request("prod", "wide", "g1", 2, 2),
+        request("prod", "tight", "t0", 1, 1),
+        // g0:1 again: replaces the batch's own first grant.
+        request("prod", "wide", "g0", 1, 4),
+        request("prod", "tight", "t1", 1, 1),
+        // The tight pool is full by now.
+        request("prod", "tight", "t2", 1, 1),
+    ];
+    let ops: Vec<Op> = reqs
+        .iter()
+        .enumerate()
+        .map(|(k, req)| Op::Grant {
+            req: req.clone(),
+            id: tenure_core::GrantId::from_random(rand(91, 0, k as u64)),
+        })
+        .collect();
+    let answers = m.run_batch(&ops);
+    assert_eq!(answers.len(), ops.len(), "{kind:?}");
+    for (k, a) in answers.iter().enumerate() {
+        match (k, a) {
+            (6, Err(ManagerError::Denied(Denial::ServersExceeded { .. }))) => {}
+            (6, other) => panic!("{kind:?}: third tight grant: {other:?}"),
+            (_, Ok(Answer::Granted(_))) => {}
+            (_, other) => panic!("{kind:?}: grant {k}: {other:?}"),
+        }
+    }
+    let (held, usage, totals, counted) = m
+        .read(|tx, now| {
+            Ok((
+                tx.held_grants()?,
+                tx.usage_since(UnixMillis(0), 100)?,
+                tx.pool_totals(now)?,
+                [
+                    tx.pool_view(&instance("prod", "tight", "x", 9), now, 0)?
+                        .held,
+                    tx.pool_view(&instance("prod", "wide", "x", 9), now, 0)?
+                        .held,
+                ],
+            ))
+        })
+        .expect("read");
+    let granted_id = |k: usize| match &answers[k] {
+        Ok(Answer::Granted(g)) => g.grant_id,
+        other => panic!("{other:?}"),
+    };
+    let mut expected: Vec<_> = [1, 2, 3, 4, 5].iter().map(|k| granted_id(*k)).collect();
+    expected.sort_unstable();
+    let mut got: Vec<_> = held.iter().map(|g| g.grant_id).collect();
+    got.sort_unstable();
+    assert_eq!(got, expected, "{kind:?}: held grants");
+    let g0 = held
+        .iter()
+        .find(|g| g.grant_id == granted_id(4))
+        .expect("g0's second grant");
+    assert_eq!(g0.facts.cores, 4, "{kind:?}");
+    assert_eq!(usage.len(), 1, "{kind:?}: the replaced grant's usage row");
+    assert_eq!(usage[0].grant_id, granted_id(0), "{kind:?}");
+    assert_eq!(
+        usage[0].facts, reqs[0].facts,
+        "{kind:?}: ip and version kept"
+    );
+    assert_eq!(
+        totals,
+        vec![
+            (
+                pool("prod", "tight"),
+                PoolTotals {
+                    servers: 2,
+                    total_cores: 2
+                }
+            ),
+            (
+                pool("prod", "wide"),
+                PoolTotals {
+                    servers: 3,
+                    total_cores: 7
+                }
+            ),
+        ],
+        "{kind:?}"
+    );
+    assert_eq!(
+        counted,
+        [totals[0].1, totals[1].1],
+        "{kind:?}: running counts"
+    );
+}
+
+#[test]
+fn batched_grants_are_written_sqlite() {
+    batched_grants_are_written(Kind::Sqlite);
+}
+
+#[test]
+fn batched_grants_are_written_postgres() {
+    batched_grants_are_written(Kind::Postgres);
+}
+
+#[test]
+fn batched_grants_are_written_mysql() {
+    batched_grants_are_written(Kind::Mysql);
+}
+
+/// More grants past their deadline than one read returns: a batch of grants
+/// reclaims them read after read, exactly as the same grants one per
+/// transaction would.
+#[test]
+fn a_batch_reclaims_a_backlog_beyond_one_read() {
+    let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
+    let make = || {
+        let c = clock.clone();
+        let store = MemoryStore::new(Arc::new(move || UnixMillis(c.load(Ordering::SeqCst))));
+        let m = Manager::new(store, ManagerConfig::default(), fixtures::trusted());
+        install(&m, &[("prod", "big", 1_000)], 600);
+        m
+    };
+    let (batched, alone) = (make(), make());
+    for m in [&batched, &alone] {
+        for k in 0..150u64 {
+            m.grant(
+                &request("prod", "big", &format!("old{k}"), 1, 1),
+                rand(92, 0, k),
+            )
+            .expect("grant");
+        }
+    }
+    // Past every deadline (grace 600 s plus the reclaim margin).
+    clock.fetch_add(3_600_000, Ordering::SeqCst);
+    let ops: Vec<Op> = (0..4u64)
+        .map(|k| Op::Grant {
+            req: request("prod", "big", &format!("new{k}"), 1, 1),
+            id: tenure_core::GrantId::from_random(rand(93, 0, k)),
+        })
+        .collect();
+    let together = batched.run_batch(&ops);
+    let apart: Vec<OpResult> = ops
+        .iter()
+        .flat_map(|op| alone.run_batch(std::slice::from_ref(op)))
+        .collect();
+    assert_eq!(together, apart);
+    let state = |m: &Manager<MemoryStore>| {
+        m.read(|tx, _| Ok((tx.held_grants()?, tx.usage_since(UnixMillis(0), 1_000)?)))
+            .expect("read")
+    };
+    let (held, usage) = state(&batched);
+    assert_eq!(held.len(), 4, "only the new grants are held");
+    assert_eq!(usage.len(), 150, "every old grant reclaimed");
+    assert_eq!(state(&batched), state(&alone));
+}

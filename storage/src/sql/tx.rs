@@ -50,10 +50,22 @@ pub(crate) struct DieselTx<'a> {
     pub retry: bool,
 }
 
+mod bulk;
+
 #[derive(QueryableByName)]
 struct NowRow {
     #[diesel(sql_type = BigInt)]
     now_ms: i64,
+}
+
+#[derive(QueryableByName)]
+struct NowStampRow {
+    #[diesel(sql_type = BigInt)]
+    now_ms: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    license_id: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    issued_at: Option<i64>,
 }
 
 #[derive(QueryableByName)]
@@ -128,6 +140,16 @@ impl<'a> DieselTx<'a> {
         out
     }
 
+    /// The storage clock (T3) in milliseconds, as an SQL expression.
+    fn now_expr(&self) -> &'static str {
+        match self.backend() {
+            Backend::Postgres => "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+            Backend::Mysql => "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)",
+            // Embedded SQLite: the local clock, as PROTOCOL T3 says.
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+        }
+    }
+
     /// The SQL type name that `CAST(... AS _)` to a 64-bit integer takes.
     fn bigint_cast(&self) -> &'static str {
         match self.backend() {
@@ -154,53 +176,6 @@ impl<'a> DieselTx<'a> {
                 "{what}: {n} rows changed, 1 expected"
             ))),
         }
-    }
-
-    /// One UPDATE for many renewals: `CASE grant_id WHEN ? THEN ? ... END`
-    /// per column, which all three databases take.
-    fn renew_rows(&mut self, rows: &[(String, i64, i64, Option<i64>)]) -> Result<(), StorageError> {
-        if rows.is_empty() {
-            return Ok(());
-        }
-        let case = |col: &str| {
-            let mut out = format!("{col} = CASE grant_id");
-            for _ in rows {
-                out.push_str(" WHEN ? THEN ?");
-            }
-            out.push_str(" END");
-            out
-        };
-        let ids = vec!["?"; rows.len()].join(", ");
-        let sql = self.sql(&format!(
-            "UPDATE grants SET {}, {}, {} WHERE grant_id IN ({ids})",
-            case("last_renewed"),
-            case("held_until"),
-            case("client_skew_ms"),
-        ));
-        let r = on_conn!(self, c => {
-            let mut q = sql_query(sql.as_str()).into_boxed();
-            for (id, last, _, _) in rows {
-                q = q.bind::<Text, _>(id.as_str()).bind::<BigInt, _>(*last);
-            }
-            for (id, _, until, _) in rows {
-                q = q.bind::<Text, _>(id.as_str()).bind::<BigInt, _>(*until);
-            }
-            for (id, _, _, skew) in rows {
-                q = q.bind::<Text, _>(id.as_str()).bind::<Nullable<BigInt>, _>(*skew);
-            }
-            for (id, _, _, _) in rows {
-                q = q.bind::<Text, _>(id.as_str());
-            }
-            q.execute(c)
-        });
-        let changed = r.map_err(|e| self.fail(e))?;
-        if changed != rows.len() {
-            return Err(StorageError::Corrupt(format!(
-                "renew grants: {changed} rows changed, {} expected",
-                rows.len()
-            )));
-        }
-        Ok(())
     }
 
     /// Held totals of `pool` at `now`: the pool row's counts of all its
@@ -293,18 +268,28 @@ impl Tx for DieselTx<'_> {
     }
 
     fn now(&mut self) -> Result<UnixMillis, StorageError> {
-        let sql = match self.backend() {
-            Backend::Postgres => {
-                "SELECT (extract(epoch from clock_timestamp()) * 1000)::bigint AS now_ms"
-            }
-            Backend::Mysql => "SELECT CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED) AS now_ms",
-            // Embedded SQLite: the local clock, as PROTOCOL T3 says.
-            Backend::Sqlite => {
-                "SELECT CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER) AS now_ms"
-            }
-        };
-        let r = on_conn!(self, c => sql_query(sql).get_result::<NowRow>(c));
+        let sql = format!("SELECT {} AS now_ms", self.now_expr());
+        let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowRow>(c));
         Ok(UnixMillis(r.map_err(|e| self.fail(e))?.now_ms))
+    }
+
+    fn now_and_license_stamp(
+        &mut self,
+    ) -> Result<(UnixMillis, Option<(String, UnixMillis)>), StorageError> {
+        // One round trip for what every batch reads first.
+        let sql = format!(
+            "SELECT {} AS now_ms, \
+             (SELECT license_id FROM license WHERE id = {LICENSE_ROW}) AS license_id, \
+             (SELECT issued_at FROM license WHERE id = {LICENSE_ROW}) AS issued_at",
+            self.now_expr()
+        );
+        let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowStampRow>(c));
+        let row = r.map_err(|e| self.fail(e))?;
+        let stamp = match (row.license_id, row.issued_at) {
+            (Some(id), Some(issued)) => Some((id, UnixMillis(issued))),
+            _ => None,
+        };
+        Ok((UnixMillis(row.now_ms), stamp))
     }
 
     fn lock_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError> {
@@ -421,6 +406,28 @@ impl Tx for DieselTx<'_> {
         Ok(self.load_grants(rows)?.into_iter().next())
     }
 
+    fn grants_by_instance(
+        &mut self,
+        instances: &[Instance],
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        let mut asked: Vec<&Instance> = instances.iter().collect();
+        asked.sort_unstable();
+        asked.dedup();
+        let mut out = Vec::with_capacity(asked.len());
+        for pool in asked.chunk_by(|a, b| a.environment == b.environment && a.product == b.product)
+        {
+            let mut hosts: Vec<&str> = pool.iter().map(|i| i.hostname.as_str()).collect();
+            hosts.dedup();
+            // A host may run several instances: keep only the ports asked for.
+            for g in self.pool_rows_on_hosts(&pool[0].pool(), &hosts)? {
+                if pool.binary_search(&&g.instance).is_ok() {
+                    out.push(g);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError> {
         let id = id.to_string();
         let r = on_conn!(self, c => usage_history::table
@@ -503,6 +510,17 @@ impl Tx for DieselTx<'_> {
             self.renew_rows(chunk)?;
         }
         Ok(())
+    }
+
+    fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError> {
+        let mut new = Vec::with_capacity(inserts.len());
+        for m in inserts {
+            match m {
+                Mutation::Insert(g) => new.push(g),
+                other => self.apply(other)?,
+            }
+        }
+        self.insert_grants(&new)
     }
 
     fn expired(&mut self, now: UnixMillis, limit: usize) -> Result<Vec<HeldGrant>, StorageError> {

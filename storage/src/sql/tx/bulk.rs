@@ -1,0 +1,159 @@
+//! Statements over many rows at once, so that a batch of requests costs a
+//! few round trips to the database rather than a few per request. Each
+//! bounds its parameters (a few hundred to a thousand per statement), which
+//! every backend takes.
+
+use super::{Conn, DieselTx};
+use crate::port::StorageError;
+use crate::sql::rows::GrantRow;
+use crate::sql::schema::grants;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
+use tenure_core::manager::HeldGrant;
+use tenure_core::wire::PoolKey;
+
+/// New grants per INSERT: 12 parameters each.
+const INSERT_CHUNK: usize = 64;
+/// Host names per lookup.
+const HOSTS_CHUNK: usize = 256;
+
+impl DieselTx<'_> {
+    /// One UPDATE for many renewals: `CASE grant_id WHEN ? THEN ? ... END`
+    /// per column, which all three databases take.
+    pub(super) fn renew_rows(
+        &mut self,
+        rows: &[(String, i64, i64, Option<i64>)],
+    ) -> Result<(), StorageError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let case = |col: &str| {
+            let mut out = format!("{col} = CASE grant_id");
+            for _ in rows {
+                out.push_str(" WHEN ? THEN ?");
+            }
+            out.push_str(" END");
+            out
+        };
+        let ids = vec!["?"; rows.len()].join(", ");
+        let sql = self.sql(&format!(
+            "UPDATE grants SET {}, {}, {} WHERE grant_id IN ({ids})",
+            case("last_renewed"),
+            case("held_until"),
+            case("client_skew_ms"),
+        ));
+        let r = on_conn!(self, c => {
+            let mut q = sql_query(sql.as_str()).into_boxed();
+            for (id, last, _, _) in rows {
+                q = q.bind::<Text, _>(id.as_str()).bind::<BigInt, _>(*last);
+            }
+            for (id, _, until, _) in rows {
+                q = q.bind::<Text, _>(id.as_str()).bind::<BigInt, _>(*until);
+            }
+            for (id, _, _, skew) in rows {
+                q = q.bind::<Text, _>(id.as_str()).bind::<Nullable<BigInt>, _>(*skew);
+            }
+            for (id, _, _, _) in rows {
+                q = q.bind::<Text, _>(id.as_str());
+            }
+            q.execute(c)
+        });
+        let changed = r.map_err(|e| self.fail(e))?;
+        if changed != rows.len() {
+            return Err(StorageError::Corrupt(format!(
+                "renew grants: {changed} rows changed, {} expected",
+                rows.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Inserts `new` grants with one multi-row INSERT per chunk, then moves
+    /// each pool's counts once (the pool row must stay equal to its grants
+    /// rows, as one insert at a time keeps it).
+    pub(super) fn insert_grants(&mut self, new: &[&HeldGrant]) -> Result<(), StorageError> {
+        for chunk in new.chunks(INSERT_CHUNK) {
+            let rows = chunk
+                .iter()
+                .map(|g| GrantRow::encode(g))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.insert_rows(&rows)?;
+        }
+        let mut by_pool: Vec<&HeldGrant> = new.to_vec();
+        by_pool.sort_unstable_by(|a, b| {
+            (&a.instance.environment, &a.instance.product)
+                .cmp(&(&b.instance.environment, &b.instance.product))
+        });
+        let same_pool = |a: &&HeldGrant, b: &&HeldGrant| {
+            a.instance.environment == b.instance.environment
+                && a.instance.product == b.instance.product
+        };
+        for pool in by_pool.chunk_by(same_pool) {
+            let servers = i64::try_from(pool.len()).unwrap_or(i64::MAX);
+            let cores: i64 = pool.iter().map(|g| i64::from(g.facts.cores)).sum();
+            self.count_in_pool(&pool[0].instance, servers, cores)?;
+        }
+        Ok(())
+    }
+
+    fn insert_rows(&mut self, rows: &[GrantRow]) -> Result<(), StorageError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+        let sql = self.sql(&format!(
+            "INSERT INTO grants (grant_id, environment, product, hostname, port, cores, ip, \
+             version, granted_at, last_renewed, held_until, client_skew_ms) VALUES {}",
+            vec![one; rows.len()].join(", ")
+        ));
+        let r = on_conn!(self, c => {
+            let mut q = sql_query(sql.as_str()).into_boxed();
+            for row in rows {
+                q = q
+                    .bind::<Text, _>(row.grant_id.as_str())
+                    .bind::<Text, _>(row.environment.as_str())
+                    .bind::<Text, _>(row.product.as_str())
+                    .bind::<Text, _>(row.hostname.as_str())
+                    .bind::<Integer, _>(row.port)
+                    .bind::<Integer, _>(row.cores)
+                    .bind::<Nullable<Text>, _>(row.ip.as_deref())
+                    .bind::<Nullable<Text>, _>(row.version.as_deref())
+                    .bind::<BigInt, _>(row.granted_at)
+                    .bind::<BigInt, _>(row.last_renewed)
+                    .bind::<BigInt, _>(row.held_until)
+                    .bind::<Nullable<BigInt>, _>(row.client_skew_ms);
+            }
+            q.execute(c)
+        });
+        let inserted = r.map_err(|e| self.fail(e))?;
+        if inserted != rows.len() {
+            return Err(StorageError::Corrupt(format!(
+                "insert grants: {inserted} rows inserted, {} expected",
+                rows.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// The grants rows of `pool` on any of `hosts`, every port; the
+    /// instance's unique index serves it.
+    pub(super) fn pool_rows_on_hosts(
+        &mut self,
+        pool: &PoolKey,
+        hosts: &[&str],
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        let (env, product) = (pool.environment.as_str(), pool.product.as_str());
+        let mut out = Vec::new();
+        for chunk in hosts.chunks(HOSTS_CHUNK) {
+            let rows = on_conn!(self, c => grants::table
+                .filter(grants::environment.eq(env))
+                .filter(grants::product.eq(product))
+                .filter(grants::hostname.eq_any(chunk))
+                .select(GrantRow::as_select())
+                .load(c));
+            out.extend(self.load_grants(rows)?);
+        }
+        Ok(out)
+    }
+}
