@@ -64,7 +64,7 @@ fn cores_i32(table: &str, c: u32) -> Result<i32, StorageError> {
     i32::try_from(c).map_err(|_| corrupt(table, format!("cores {c} out of range")))
 }
 
-#[derive(Debug, Queryable, Selectable, Insertable)]
+#[derive(Debug, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = grants)]
 pub(crate) struct GrantRow {
     pub grant_id: String,

@@ -181,7 +181,14 @@ impl<'a> DieselTx<'a> {
     /// Held totals of `pool` at `now`: the pool row's counts of all its
     /// grants rows, less those past their deadline (few: they are reclaimed
     /// in passing and by the sweep), so a large pool is never counted whole.
-    fn held_totals(&mut self, pool: &PoolKey, now: UnixMillis) -> Result<PoolTotals, StorageError> {
+    /// `past` is every grant of the pool past its deadline when the caller
+    /// has read them all; else they are counted here.
+    fn held_totals(
+        &mut self,
+        pool: &PoolKey,
+        now: UnixMillis,
+        past: Option<&[HeldGrant]>,
+    ) -> Result<PoolTotals, StorageError> {
         let (env, product) = (pool.environment.as_str(), pool.product.as_str());
         let r = on_conn!(self, c => pools::table
             .filter(pools::environment.eq(env))
@@ -192,17 +199,25 @@ impl<'a> DieselTx<'a> {
         let Some((servers, cores)) = r.map_err(|e| self.fail(e))? else {
             return Ok(PoolTotals::default());
         };
-        let sql = self.sql(&format!(
-            "SELECT COUNT(*) AS servers, CAST(COALESCE(SUM(cores), 0) AS {}) AS total_cores \
-             FROM grants WHERE environment = ? AND product = ? AND held_until <= ?",
-            self.bigint_cast()
-        ));
-        let r = on_conn!(self, c => sql_query(sql.as_str())
-            .bind::<Text, _>(env)
-            .bind::<Text, _>(product)
-            .bind::<BigInt, _>(now.0)
-            .get_result::<TotalsRow>(c));
-        let past = r.map_err(|e| self.fail(e))?;
+        let past = match past {
+            Some(rows) => TotalsRow {
+                servers: i64::try_from(rows.len()).unwrap_or(i64::MAX),
+                total_cores: rows.iter().map(|g| i64::from(g.facts.cores)).sum(),
+            },
+            None => {
+                let sql = self.sql(&format!(
+                    "SELECT COUNT(*) AS servers, CAST(COALESCE(SUM(cores), 0) AS {}) AS total_cores \
+                     FROM grants WHERE environment = ? AND product = ? AND held_until <= ?",
+                    self.bigint_cast()
+                ));
+                let r = on_conn!(self, c => sql_query(sql.as_str())
+                    .bind::<Text, _>(env)
+                    .bind::<Text, _>(product)
+                    .bind::<BigInt, _>(now.0)
+                    .get_result::<TotalsRow>(c));
+                r.map_err(|e| self.fail(e))?
+            }
+        };
         let (servers, cores) = (servers - past.servers, cores - past.total_cores);
         if servers < 0 || cores < 0 {
             return Err(StorageError::Corrupt(format!(
@@ -239,6 +254,32 @@ impl<'a> DieselTx<'a> {
         self.lock_pool(&instance.pool())?;
         let r = count(self);
         self.expected_one("count grants in pool", r)
+    }
+
+    /// A pool's view from its totals and grants past their deadline, with
+    /// the instance's own grant read by its key.
+    fn view_of(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        held: PoolTotals,
+        mut expired: Vec<HeldGrant>,
+    ) -> Result<PoolView, StorageError> {
+        let mut same_instance = None;
+        if let Some(g) = self.grant_by_instance(instance)? {
+            if g.is_held_at(now) {
+                same_instance = Some(g);
+            } else if !expired.iter().any(|e| e.grant_id == g.grant_id) {
+                // The instance's own stale grant must go before its new one
+                // can take the instance's row, even past `expired_limit`.
+                expired.push(g);
+            }
+        }
+        Ok(PoolView {
+            held,
+            same_instance,
+            expired,
+        })
     }
 
     fn pool_expired(
@@ -339,8 +380,13 @@ impl Tx for DieselTx<'_> {
         now: UnixMillis,
         expired_limit: usize,
     ) -> Result<PoolView, StorageError> {
-        let held = self.held_totals(&instance.pool(), now)?;
-        self.pool_view_counted(instance, now, expired_limit, held)
+        let pool = instance.pool();
+        let expired = self.pool_expired(&pool, now, expired_limit)?;
+        // A read that did not fill its limit holds every grant of the pool
+        // past its deadline: no need to count them again.
+        let past = (expired.len() < expired_limit).then_some(expired.as_slice());
+        let held = self.held_totals(&pool, now, past)?;
+        self.view_of(instance, now, held, expired)
     }
 
     fn pool_view_counted(
@@ -350,22 +396,8 @@ impl Tx for DieselTx<'_> {
         expired_limit: usize,
         held: PoolTotals,
     ) -> Result<PoolView, StorageError> {
-        let mut expired = self.pool_expired(&instance.pool(), now, expired_limit)?;
-        let mut same_instance = None;
-        if let Some(g) = self.grant_by_instance(instance)? {
-            if g.is_held_at(now) {
-                same_instance = Some(g);
-            } else if !expired.iter().any(|e| e.grant_id == g.grant_id) {
-                // The instance's own stale grant must go before its new one
-                // can take the instance's row, even past `expired_limit`.
-                expired.push(g);
-            }
-        }
-        Ok(PoolView {
-            held,
-            same_instance,
-            expired,
-        })
+        let expired = self.pool_expired(&instance.pool(), now, expired_limit)?;
+        self.view_of(instance, now, held, expired)
     }
 
     fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError> {
@@ -410,22 +442,7 @@ impl Tx for DieselTx<'_> {
         &mut self,
         instances: &[Instance],
     ) -> Result<Vec<HeldGrant>, StorageError> {
-        let mut asked: Vec<&Instance> = instances.iter().collect();
-        asked.sort_unstable();
-        asked.dedup();
-        let mut out = Vec::with_capacity(asked.len());
-        for pool in asked.chunk_by(|a, b| a.environment == b.environment && a.product == b.product)
-        {
-            let mut hosts: Vec<&str> = pool.iter().map(|i| i.hostname.as_str()).collect();
-            hosts.dedup();
-            // A host may run several instances: keep only the ports asked for.
-            for g in self.pool_rows_on_hosts(&pool[0].pool(), &hosts)? {
-                if pool.binary_search(&&g.instance).is_ok() {
-                    out.push(g);
-                }
-            }
-        }
-        Ok(out)
+        self.rows_of_instances(instances)
     }
 
     fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError> {

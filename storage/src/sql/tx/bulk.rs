@@ -5,17 +5,20 @@
 
 use super::{Conn, DieselTx};
 use crate::port::StorageError;
+use crate::sql::connection::Backend;
 use crate::sql::rows::GrantRow;
 use crate::sql::schema::grants;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
 use tenure_core::manager::HeldGrant;
-use tenure_core::wire::PoolKey;
+use tenure_core::wire::Instance;
 
 /// New grants per INSERT: 12 parameters each.
 const INSERT_CHUNK: usize = 64;
-/// Host names per lookup.
+/// Instances per lookup by key: 4 parameters each.
+const LOOKUP_CHUNK: usize = 64;
+/// Host names per lookup by host.
 const HOSTS_CHUNK: usize = 256;
 
 impl DieselTx<'_> {
@@ -136,14 +139,41 @@ impl DieselTx<'_> {
         Ok(())
     }
 
-    /// The grants rows of `pool` on any of `hosts`, every port; the
-    /// instance's unique index serves it.
-    pub(super) fn pool_rows_on_hosts(
+    /// The grants rows of `instances`, in no particular order.
+    pub(super) fn rows_of_instances(
         &mut self,
-        pool: &PoolKey,
+        instances: &[Instance],
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        let mut asked: Vec<&Instance> = instances.iter().collect();
+        asked.sort_unstable();
+        asked.dedup();
+        if self.backend() == Backend::Postgres {
+            return self.rows_by_key(&asked);
+        }
+        let mut out = Vec::with_capacity(asked.len());
+        let same_pool =
+            |a: &&Instance, b: &&Instance| a.environment == b.environment && a.product == b.product;
+        for pool in asked.chunk_by(same_pool) {
+            let mut hosts: Vec<&str> = pool.iter().map(|i| i.hostname.as_str()).collect();
+            hosts.dedup();
+            // A host may run several instances: keep only the ports asked for.
+            for g in self.pool_rows_on_hosts(pool[0], &hosts)? {
+                if pool.binary_search(&&g.instance).is_ok() {
+                    out.push(g);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// SQLite and MariaDB: the rows of a pool on any of `hosts`, every port,
+    /// in one read the instance's unique index serves by its prefix.
+    fn pool_rows_on_hosts(
+        &mut self,
+        of_pool: &Instance,
         hosts: &[&str],
     ) -> Result<Vec<HeldGrant>, StorageError> {
-        let (env, product) = (pool.environment.as_str(), pool.product.as_str());
+        let (env, product) = (of_pool.environment.as_str(), of_pool.product.as_str());
         let mut out = Vec::new();
         for chunk in hosts.chunks(HOSTS_CHUNK) {
             let rows = on_conn!(self, c => grants::table
@@ -152,6 +182,34 @@ impl DieselTx<'_> {
                 .filter(grants::hostname.eq_any(chunk))
                 .select(GrantRow::as_select())
                 .load(c));
+            out.extend(self.load_grants(rows)?);
+        }
+        Ok(out)
+    }
+
+    /// PostgreSQL: one lookup by the instance's whole unique key each,
+    /// joined with UNION ALL into one statement per chunk. With young
+    /// statistics (a table that grew since its last ANALYZE) PostgreSQL
+    /// served the pool-wide `hostname IN (...)` read by scanning the whole
+    /// pool; a branch that names the whole key it cannot get wrong.
+    fn rows_by_key(&mut self, instances: &[&Instance]) -> Result<Vec<HeldGrant>, StorageError> {
+        let mut out = Vec::with_capacity(instances.len());
+        for chunk in instances.chunks(LOOKUP_CHUNK) {
+            let one = "SELECT grant_id, environment, product, hostname, port, cores, ip, version, \
+                       granted_at, last_renewed, held_until, client_skew_ms FROM grants \
+                       WHERE environment = ? AND product = ? AND hostname = ? AND port = ?";
+            let sql = self.sql(&vec![one; chunk.len()].join(" UNION ALL "));
+            let rows = on_conn!(self, c => {
+                let mut q = sql_query(sql.as_str()).into_boxed();
+                for i in chunk {
+                    q = q
+                        .bind::<Text, _>(i.environment.as_str())
+                        .bind::<Text, _>(i.product.as_str())
+                        .bind::<Text, _>(i.hostname.as_str())
+                        .bind::<Integer, _>(i32::from(i.port));
+                }
+                q.load::<GrantRow>(c)
+            });
             out.extend(self.load_grants(rows)?);
         }
         Ok(out)
