@@ -63,15 +63,16 @@ struct PoolState {
 /// instances it grants to, and its writes not yet sent. Small vectors, not
 /// maps: a batch holds at most a few dozen entries, and most batches one.
 struct BatchState {
-    /// The held grants among those the batch's ops name (read under the
-    /// pools' locks) and those it inserted; one that ends is removed. A
-    /// grant not here is not held: every id an op names was read.
+    /// The grants rows the batch read under the pools' locks (those its
+    /// ops name and those of the instances it grants to) and those it
+    /// inserted; one that ends is removed. A grant not here is not held:
+    /// every id an op names was read.
     grants: Vec<HeldGrant>,
     pools: Vec<PoolState>,
-    /// The grants row of each instance the batch's grant requests name,
-    /// sorted by instance: read once under the pools' locks, then kept
-    /// current. An instance not here is read from storage when needed.
-    instances: Vec<(Instance, Option<HeldGrant>)>,
+    /// Which of `grants` is the row of each instance the batch's grant
+    /// requests name, sorted by instance: read once, then kept current. An
+    /// instance not here is read from storage when needed.
+    instances: Vec<(Instance, Option<GrantId>)>,
     /// Renewals change no count, sum or expiry at the batch's instant, and
     /// new grants are held past it, so both wait and go to storage together,
     /// before anything that reads or removes grants.
@@ -114,7 +115,39 @@ impl BatchState {
         self.instances
             .binary_search_by(|(i, _)| i.cmp(instance))
             .ok()
-            .map(|at| self.instances[at].1.as_ref())
+            .map(|at| self.instances[at].1.and_then(|id| self.held(id)))
+    }
+
+    /// Reads the rows of the instances `ops` grant to, together. A batch of
+    /// one grant reads its instance with its pool instead.
+    fn read_instances(&mut self, tx: &mut dyn Tx, ops: &[Op]) -> Result<(), StorageError> {
+        let mut asked: Vec<Instance> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Grant { req, .. } => Some(req.instance.clone()),
+                _ => None,
+            })
+            .collect();
+        if asked.len() < 2 {
+            return Ok(());
+        }
+        asked.sort_unstable();
+        asked.dedup();
+        let rows = tx.grants_by_instance(&asked)?;
+        self.instances = asked
+            .into_iter()
+            .map(|instance| {
+                let id = rows
+                    .iter()
+                    .find(|g| g.instance == instance)
+                    .map(|g| g.grant_id);
+                (instance, id)
+            })
+            .collect();
+        for row in rows {
+            self.set(row);
+        }
+        Ok(())
     }
 
     fn flush(&mut self, tx: &mut dyn Tx) -> Result<(), StorageError> {
@@ -157,18 +190,13 @@ impl BatchState {
                     t.add(g.facts.cores);
                 }
                 if let Ok(at) = self.instances.binary_search_by(|(i, _)| i.cmp(&g.instance)) {
-                    self.instances[at].1 = Some(g.clone());
+                    self.instances[at].1 = Some(g.grant_id);
                 }
                 self.set(g.clone());
             }
             Mutation::Renew { grant_id, .. } => {
                 if let Some(g) = self.held_mut(*grant_id) {
                     g.apply_renewal(m);
-                }
-                for (_, row) in &mut self.instances {
-                    if let Some(g) = row {
-                        g.apply_renewal(m);
-                    }
                 }
             }
             Mutation::End { grant_id, usage } => {
@@ -181,9 +209,9 @@ impl BatchState {
                     t.total_cores = t.total_cores.saturating_sub(u64::from(usage.facts.cores));
                 }
                 self.grants.retain(|g| g.grant_id != *grant_id);
-                for (_, row) in &mut self.instances {
-                    if row.as_ref().is_some_and(|g| g.grant_id == *grant_id) {
-                        *row = None;
+                for (_, id) in &mut self.instances {
+                    if *id == Some(*grant_id) {
+                        *id = None;
                     }
                 }
             }
@@ -313,10 +341,11 @@ impl<S: Store> Manager<S> {
         let mut state = BatchState {
             grants: after_lock,
             pools: Vec::new(),
-            instances: Self::instance_rows(tx, ops)?,
+            instances: Vec::new(),
             renewals: Vec::new(),
             inserts: Vec::new(),
         };
+        state.read_instances(tx, ops)?;
         // The storage clock after the locks: a batch that waited for another
         // manager's decisions decides at the instant it holds the pools.
         let (now, stamp) = tx.now_and_license_stamp()?;
@@ -328,38 +357,6 @@ impl<S: Store> Manager<S> {
         }
         state.flush(tx)?;
         Ok(out)
-    }
-
-    /// The grants rows of the instances the batch's grant requests name,
-    /// read together, sorted by instance. A batch of one grant reads its
-    /// instance with its pool instead.
-    fn instance_rows(
-        tx: &mut dyn Tx,
-        ops: &[Op],
-    ) -> Result<Vec<(Instance, Option<HeldGrant>)>, StorageError> {
-        let mut asked: Vec<Instance> = ops
-            .iter()
-            .filter_map(|op| match op {
-                Op::Grant { req, .. } => Some(req.instance.clone()),
-                _ => None,
-            })
-            .collect();
-        if asked.len() < 2 {
-            return Ok(Vec::new());
-        }
-        asked.sort_unstable();
-        asked.dedup();
-        let mut rows = tx.grants_by_instance(&asked)?;
-        Ok(asked
-            .into_iter()
-            .map(|instance| {
-                let row = rows
-                    .iter()
-                    .position(|g| g.instance == instance)
-                    .map(|at| rows.swap_remove(at));
-                (instance, row)
-            })
-            .collect())
     }
 
     fn decide_one(

@@ -41,9 +41,8 @@ fn page<S: Store>(
 
 /// With `limit`: that page, and a `Link` header to the next while there may
 /// be one. Without: every held grant (after `after`, if given), each page
-/// read in its own transaction
-/// (a grant granted or ended during the listing may or may not appear) and
-/// written straight into the body.
+/// read in its own transaction (a grant granted or ended during the listing
+/// may or may not appear) and written straight into the body.
 pub(crate) fn grants<S: Store>(m: &Manager<S>, q: GrantsPage) -> Result<Response, ManagerError> {
     if let Some(limit) = q.limit {
         let (views, next) = page(m, q.after, limit)?;
