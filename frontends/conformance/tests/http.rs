@@ -77,6 +77,7 @@ conformance! {
     startup::refuses_license_from_untrusted_key,
     startup::expired_license_is_not_served,
     startup::plaintext_refused_on_non_loopback,
+    startup::taken_port_is_refused_before_storage,
     robustness::slow_headers_time_out,
     robustness::half_open_connections_do_not_block,
     robustness::oversized_header_block,

@@ -138,3 +138,36 @@ pub fn plaintext_refused_on_non_loopback(bin: &Bin) {
         exited.stderr
     );
 }
+
+/// A taken port ends the process before it opens storage: the database
+/// client's threads would otherwise still be connecting while the process
+/// exits, and PostgreSQL's TLS library, torn down by the exit, crashed them
+/// (SIGSEGV in about 1 exit of 20 on a busy machine).
+pub fn taken_port_is_refused_before_storage(bin: &Bin) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port to take");
+    let addr = taken.local_addr().expect("taken address");
+    let fixture = Fixture::standard("conf-taken-port-1");
+    let mut launch = Launch::new(&fixture);
+    launch.listen = addr.to_string();
+    let exited = run_to_exit(bin, launch);
+    assert_eq!(
+        exited.status.code(),
+        Some(1),
+        "should exit 1 (not by a signal); stderr:\n{}",
+        exited.stderr
+    );
+    assert!(
+        exited.stderr.contains("cannot listen on"),
+        "the reason should name the address; stderr:\n{}",
+        exited.stderr
+    );
+    // These lines are logged once storage is open and the license is read.
+    for opened in ["license in use", "serving"] {
+        assert!(
+            !exited.stderr.contains(opened),
+            "storage was opened before the port was tried ({opened:?}); stderr:\n{}",
+            exited.stderr
+        );
+    }
+    drop(taken);
+}

@@ -40,6 +40,14 @@ async fn serve(
     args: ServeArgs,
     banner: Option<demo::Demo>,
 ) -> ExitCode {
+    // Before storage: see `server::bind`.
+    let bound = match tenure_smol::server::bind(&args) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("tenured: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let built = {
         let args = args.clone();
         smol::unblock(move || startup::build(&args)).await
@@ -54,7 +62,7 @@ async fn serve(
     if let Some(d) = &banner {
         eprintln!("{}", demo::banner(d, &format!("http://{}", args.listen)));
     }
-    match tenure_smol::server::serve(ex, service, &args, shutdown_signal()).await {
+    match tenure_smol::server::serve(ex, bound, service, &args, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tenured: {e:#}");

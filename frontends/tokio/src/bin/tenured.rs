@@ -38,6 +38,14 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
+    // Before storage: see `server::bind`.
+    let bound = match tenure_tokio::server::bind(&args) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("tenured: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
     let built = {
         let args = args.clone();
         tokio::task::spawn_blocking(move || startup::build(&args)).await
@@ -56,7 +64,7 @@ async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
     if let Some(d) = &banner {
         eprintln!("{}", demo::banner(d, &format!("http://{}", args.listen)));
     }
-    match tenure_tokio::server::serve(service, &args, shutdown_signal()).await {
+    match tenure_tokio::server::serve(bound, service, &args, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("tenured: {e:#}");

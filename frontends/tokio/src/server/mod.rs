@@ -26,19 +26,46 @@ use tokio::task::JoinSet;
 /// Request heads larger than this are refused (hyper answers 431 or closes).
 const MAX_HEAD_BYTES: usize = 32 * 1024;
 
-/// Runs the server until `shutdown` resolves, then drains and deregisters.
-pub async fn serve<S: Store + 'static>(
-    service: Arc<Service<S>>,
-    args: &ServeArgs,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> anyhow::Result<()> {
+/// The listening socket and TLS settings, ready before storage is opened.
+pub struct Bound {
+    listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl std::fmt::Debug for Bound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound")
+            .field("listener", &self.listener)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// Reads the TLS files and binds the listening address. The binary calls
+/// this before it opens storage: a taken port or a bad certificate then ends
+/// the process before any database connection (and the client library's
+/// threads) exists, so the exit never races a connection being opened.
+pub fn bind(args: &ServeArgs) -> anyhow::Result<Bound> {
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
         _ => None,
     };
-    let listener = TcpListener::bind(args.listen)
-        .await
+    let listener = std::net::TcpListener::bind(args.listen)
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    listener.set_nonblocking(true).context("listening socket")?;
+    Ok(Bound { listener, tls })
+}
+
+/// Runs the server on `bound` until `shutdown` resolves, then drains and
+/// deregisters.
+pub async fn serve<S: Store + 'static>(
+    bound: Bound,
+    service: Arc<Service<S>>,
+    args: &ServeArgs,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let Bound { listener, tls } = bound;
+    let listener = TcpListener::from_std(listener).context("listening socket")?;
     let local = listener.local_addr().context("local address")?;
     let scheme = if tls.is_some() { "https" } else { "http" };
     // The one line on stdout: scripts and tests read the bound address here.
