@@ -50,6 +50,7 @@ pub(crate) struct DieselTx<'a> {
     pub retry: bool,
 }
 
+mod arrays;
 mod bulk;
 
 #[derive(QueryableByName)]

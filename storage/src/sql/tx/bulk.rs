@@ -3,13 +3,12 @@
 //! bounds its parameters (a few hundred to a thousand per statement), which
 //! every backend takes.
 
-use super::{Conn, DieselTx};
+use super::{Conn, DieselTx, arrays};
 use crate::port::StorageError;
-use crate::sql::connection::Backend;
 use crate::sql::rows::GrantRow;
 use crate::sql::schema::grants;
 use diesel::prelude::*;
-use diesel::sql_types::{Array, BigInt, Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
 use tenure_core::manager::HeldGrant;
 use tenure_core::wire::Instance;
@@ -33,7 +32,7 @@ impl DieselTx<'_> {
             return Ok(());
         }
         let r = match &mut self.conn {
-            Conn::Pg(c) => Self::renew_rows_pg(c, rows),
+            Conn::Pg(c) => arrays::renew(c, rows),
             _ => self.renew_rows_case(rows),
         };
         let changed = r.map_err(|e| self.fail(e))?;
@@ -44,32 +43,6 @@ impl DieselTx<'_> {
             )));
         }
         Ok(())
-    }
-
-    /// Four array parameters, whatever the batch's size: the statement's
-    /// text never changes, and PostgreSQL plans it in a fraction of the
-    /// time of a `CASE` with a few hundred parameters (746 µs for that
-    /// statement at 35 renewals a batch, under load).
-    fn renew_rows_pg(
-        c: &mut PgConnection,
-        rows: &[(String, i64, i64, Option<i64>)],
-    ) -> QueryResult<usize> {
-        let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
-        let last: Vec<i64> = rows.iter().map(|r| r.1).collect();
-        let until: Vec<i64> = rows.iter().map(|r| r.2).collect();
-        let skew: Vec<Option<i64>> = rows.iter().map(|r| r.3).collect();
-        sql_query(
-            "UPDATE grants AS g SET last_renewed = v.last_renewed, held_until = v.held_until, \
-             client_skew_ms = v.client_skew_ms \
-             FROM unnest($1::text[], $2::int8[], $3::int8[], $4::int8[]) \
-             AS v(grant_id, last_renewed, held_until, client_skew_ms) \
-             WHERE g.grant_id = v.grant_id",
-        )
-        .bind::<Array<Text>, _>(ids)
-        .bind::<Array<BigInt>, _>(last)
-        .bind::<Array<BigInt>, _>(until)
-        .bind::<Array<Nullable<BigInt>>, _>(skew)
-        .execute(c)
     }
 
     fn renew_rows_case(&mut self, rows: &[(String, i64, i64, Option<i64>)]) -> QueryResult<usize> {
@@ -138,13 +111,28 @@ impl DieselTx<'_> {
         if rows.is_empty() {
             return Ok(());
         }
+        let r = match &mut self.conn {
+            Conn::Pg(c) => arrays::insert(c, rows),
+            _ => self.insert_rows_values(rows),
+        };
+        let inserted = r.map_err(|e| self.fail(e))?;
+        if inserted != rows.len() {
+            return Err(StorageError::Corrupt(format!(
+                "insert grants: {inserted} rows inserted, {} expected",
+                rows.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn insert_rows_values(&mut self, rows: &[GrantRow]) -> QueryResult<usize> {
         let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
         let sql = self.sql(&format!(
             "INSERT INTO grants (grant_id, environment, product, hostname, port, cores, ip, \
              version, granted_at, last_renewed, held_until, client_skew_ms) VALUES {}",
             vec![one; rows.len()].join(", ")
         ));
-        let r = on_conn!(self, c => {
+        on_conn!(self, c => {
             let mut q = sql_query(sql.as_str()).into_boxed();
             for row in rows {
                 q = q
@@ -162,15 +150,7 @@ impl DieselTx<'_> {
                     .bind::<Nullable<BigInt>, _>(row.client_skew_ms);
             }
             q.execute(c)
-        });
-        let inserted = r.map_err(|e| self.fail(e))?;
-        if inserted != rows.len() {
-            return Err(StorageError::Corrupt(format!(
-                "insert grants: {inserted} rows inserted, {} expected",
-                rows.len()
-            )));
-        }
-        Ok(())
+        })
     }
 
     /// The grants rows of `instances`, in no particular order.
@@ -181,8 +161,20 @@ impl DieselTx<'_> {
         let mut asked: Vec<&Instance> = instances.iter().collect();
         asked.sort_unstable();
         asked.dedup();
-        if self.backend() == Backend::Postgres {
-            return self.rows_by_key(&asked);
+        let by_key = match &mut self.conn {
+            // One probe of the unique key per instance, whatever the
+            // statistics: see `arrays::rows_by_key`.
+            Conn::Pg(c) => Some(
+                asked
+                    .chunks(LOOKUP_CHUNK)
+                    .map(|chunk| arrays::rows_by_key(c, chunk))
+                    .collect::<QueryResult<Vec<_>>>()
+                    .map(|chunks| chunks.into_iter().flatten().collect()),
+            ),
+            _ => None,
+        };
+        if let Some(rows) = by_key {
+            return self.load_grants(rows);
         }
         let mut out = Vec::with_capacity(asked.len());
         let same_pool =
@@ -216,34 +208,6 @@ impl DieselTx<'_> {
                 .filter(grants::hostname.eq_any(chunk))
                 .select(GrantRow::as_select())
                 .load(c));
-            out.extend(self.load_grants(rows)?);
-        }
-        Ok(out)
-    }
-
-    /// PostgreSQL: one lookup by the instance's whole unique key each,
-    /// joined with UNION ALL into one statement per chunk. With young
-    /// statistics (a table that grew since its last ANALYZE) PostgreSQL
-    /// served the pool-wide `hostname IN (...)` read by scanning the whole
-    /// pool; a branch that names the whole key it cannot get wrong.
-    fn rows_by_key(&mut self, instances: &[&Instance]) -> Result<Vec<HeldGrant>, StorageError> {
-        let mut out = Vec::with_capacity(instances.len());
-        for chunk in instances.chunks(LOOKUP_CHUNK) {
-            let one = "SELECT grant_id, environment, product, hostname, port, cores, ip, version, \
-                       granted_at, last_renewed, held_until, client_skew_ms FROM grants \
-                       WHERE environment = ? AND product = ? AND hostname = ? AND port = ?";
-            let sql = self.sql(&vec![one; chunk.len()].join(" UNION ALL "));
-            let rows = on_conn!(self, c => {
-                let mut q = sql_query(sql.as_str()).into_boxed();
-                for i in chunk {
-                    q = q
-                        .bind::<Text, _>(i.environment.as_str())
-                        .bind::<Text, _>(i.product.as_str())
-                        .bind::<Text, _>(i.hostname.as_str())
-                        .bind::<Integer, _>(i32::from(i.port));
-                }
-                q.load::<GrantRow>(c)
-            });
             out.extend(self.load_grants(rows)?);
         }
         Ok(out)
