@@ -230,16 +230,19 @@ impl BatchState {
     ) -> Result<PoolView, StorageError> {
         let pool = instance.pool();
         let known = self.pool_mut(&pool).map(|p| (p.totals, p.more_expired));
-        let row = self.instance_row(instance);
+        let row = self.instance_row(instance).map(|r| r.cloned());
         let (held, row) = match (known, row) {
             (Some((held, false)), Some(row)) => (held, row),
-            (known, _) => {
+            (known, row) => {
                 self.flush(tx)?;
-                let view = match known {
-                    Some((held, _)) => {
+                let view = match (known, row) {
+                    (Some((held, _)), _) => {
                         tx.pool_view_counted(instance, now, EXPIRED_PER_DECISION, held)?
                     }
-                    None => tx.pool_view(instance, now, EXPIRED_PER_DECISION)?,
+                    (None, Some(row)) => {
+                        tx.pool_view_with_row(instance, now, EXPIRED_PER_DECISION, row)?
+                    }
+                    (None, None) => tx.pool_view(instance, now, EXPIRED_PER_DECISION)?,
                 };
                 let more_expired = view.expired.len() >= EXPIRED_PER_DECISION;
                 match self.pool_mut(&pool) {
@@ -256,8 +259,8 @@ impl BatchState {
         // The instance's own grant past its deadline must end before its new
         // one can take the instance's row.
         let (same_instance, expired) = match row {
-            Some(g) if g.is_held_at(now) => (Some(g.clone()), Vec::new()),
-            Some(g) => (None, vec![g.clone()]),
+            Some(g) if g.is_held_at(now) => (Some(g), Vec::new()),
+            Some(g) => (None, vec![g]),
             None => (None, Vec::new()),
         };
         Ok(PoolView {

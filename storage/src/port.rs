@@ -78,6 +78,20 @@ pub trait Tx {
         Ok(view)
     }
 
+    /// [`Tx::pool_view`] when the caller has read `instance`'s grants row
+    /// already (`row`, `None` when it has none), so storage need not read it
+    /// again.
+    fn pool_view_with_row(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        row: Option<HeldGrant>,
+    ) -> Result<PoolView, StorageError> {
+        let _ = row;
+        self.pool_view(instance, now, expired_limit)
+    }
+
     fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError>;
     /// The held grants among `ids`, in no particular order; ids not held are
     /// left out. One round trip where the backend allows it.

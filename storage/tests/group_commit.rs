@@ -9,14 +9,14 @@ mod fixtures;
 mod support;
 
 use proptest::prelude::*;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use support::{Kind, TestDb, id, instance, limits, pool, request};
 use tenure_core::UnixMillis;
 use tenure_core::manager::{Denial, ManagerConfig, PoolTotals};
 use tenure_storage::{
     Answer, DieselStore, InstallPolicy, Manager, ManagerError, MemoryStore, Op, OpResult,
-    StoreOptions,
+    StorageError, Store, StoreOptions, Tx,
 };
 
 const MAX_SERVERS: u64 = 5;
@@ -31,7 +31,31 @@ fn install<S: tenure_storage::Store>(m: &Manager<S>, pools: &[(&str, &str, u64)]
         .expect("install license");
 }
 
-fn group_manager(url: &str) -> Manager<DieselStore> {
+/// A real store that counts its transactions. A batch that fails falls back
+/// to one transaction per op and answers the same, so only the count shows
+/// that the batch path broke.
+struct Counted {
+    inner: DieselStore,
+    transactions: AtomicUsize,
+}
+
+impl Counted {
+    fn transactions(&self) -> usize {
+        self.transactions.load(Ordering::SeqCst)
+    }
+}
+
+impl Store for Counted {
+    fn transaction<T>(
+        &self,
+        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        self.transactions.fetch_add(1, Ordering::SeqCst);
+        self.inner.transaction(f)
+    }
+}
+
+fn group_manager(url: &str) -> Manager<Counted> {
     let store = DieselStore::connect(
         url,
         StoreOptions {
@@ -41,6 +65,10 @@ fn group_manager(url: &str) -> Manager<DieselStore> {
     )
     .expect("connect");
     store.migrate().expect("migrate");
+    let store = Counted {
+        inner: store,
+        transactions: AtomicUsize::new(0),
+    };
     Manager::new(store, ManagerConfig::default(), fixtures::trusted()).with_group_commit(64)
 }
 
@@ -377,7 +405,13 @@ fn batched_grants_are_written(kind: Kind) {
             id: tenure_core::GrantId::from_random(rand(91, 0, k as u64)),
         })
         .collect();
+    let before = m.store().transactions();
     let answers = m.run_batch(&ops);
+    assert_eq!(
+        m.store().transactions(),
+        before + 1,
+        "{kind:?}: the batch fell back to one transaction per op"
+    );
     assert_eq!(answers.len(), ops.len(), "{kind:?}");
     for (k, a) in answers.iter().enumerate() {
         match (k, a) {
@@ -462,6 +496,70 @@ fn batched_grants_are_written_postgres() {
 #[test]
 fn batched_grants_are_written_mysql() {
     batched_grants_are_written(Kind::Mysql);
+}
+
+/// A batch's first grant in a pool, to an instance that holds a grant from
+/// before the batch: the batch read the instance's row with the others, and
+/// its decision must see it (or the new grant would collide with the old
+/// row, and the batch would fall back to one transaction per op).
+fn a_batch_regrants_a_held_instance(kind: Kind) {
+    let Some(db) = TestDb::of(kind) else { return };
+    let m = group_manager(&db.url);
+    install(&m, &[("prod", "wide", 100)], 3_600);
+    let held = m
+        .grant(&request("prod", "wide", "h0", 1, 1), rand(92, 0, 0))
+        .expect("grant h0")
+        .grant_id;
+    let ops: Vec<Op> = [("h0", 2), ("n0", 1)]
+        .iter()
+        .enumerate()
+        .map(|(k, (host, cores))| Op::Grant {
+            req: request("prod", "wide", host, 1, *cores),
+            id: tenure_core::GrantId::from_random(rand(92, 1, k as u64)),
+        })
+        .collect();
+    let before = m.store().transactions();
+    let answers = m.run_batch(&ops);
+    assert_eq!(
+        m.store().transactions(),
+        before + 1,
+        "{kind:?}: the batch fell back to one transaction per op: {answers:?}"
+    );
+    assert!(answers.iter().all(Result::is_ok), "{kind:?}: {answers:?}");
+    let (rows, totals) = m
+        .read(|tx, now| Ok((tx.held_grants()?, tx.pool_totals(now)?)))
+        .expect("read");
+    assert_eq!(rows.len(), 2, "{kind:?}: {rows:?}");
+    assert!(
+        rows.iter().all(|g| g.grant_id != held),
+        "{kind:?}: replaced"
+    );
+    assert_eq!(
+        totals,
+        vec![(
+            pool("prod", "wide"),
+            PoolTotals {
+                servers: 2,
+                total_cores: 3
+            }
+        )],
+        "{kind:?}"
+    );
+}
+
+#[test]
+fn a_batch_regrants_a_held_instance_sqlite() {
+    a_batch_regrants_a_held_instance(Kind::Sqlite);
+}
+
+#[test]
+fn a_batch_regrants_a_held_instance_postgres() {
+    a_batch_regrants_a_held_instance(Kind::Postgres);
+}
+
+#[test]
+fn a_batch_regrants_a_held_instance_mysql() {
+    a_batch_regrants_a_held_instance(Kind::Mysql);
 }
 
 /// More grants past their deadline than one read returns: a batch of grants

@@ -257,17 +257,16 @@ impl<'a> DieselTx<'a> {
         self.expected_one("count grants in pool", r)
     }
 
-    /// A pool's view from its totals and grants past their deadline, with
-    /// the instance's own grant read by its key.
+    /// A pool's view from its totals, its grants past their deadline and
+    /// the instance's own grants row.
     fn view_of(
-        &mut self,
-        instance: &Instance,
         now: UnixMillis,
         held: PoolTotals,
         mut expired: Vec<HeldGrant>,
-    ) -> Result<PoolView, StorageError> {
+        row: Option<HeldGrant>,
+    ) -> PoolView {
         let mut same_instance = None;
-        if let Some(g) = self.grant_by_instance(instance)? {
+        if let Some(g) = row {
             if g.is_held_at(now) {
                 same_instance = Some(g);
             } else if !expired.iter().any(|e| e.grant_id == g.grant_id) {
@@ -276,11 +275,11 @@ impl<'a> DieselTx<'a> {
                 expired.push(g);
             }
         }
-        Ok(PoolView {
+        PoolView {
             held,
             same_instance,
             expired,
-        })
+        }
     }
 
     fn pool_expired(
@@ -387,7 +386,22 @@ impl Tx for DieselTx<'_> {
         // past its deadline: no need to count them again.
         let past = (expired.len() < expired_limit).then_some(expired.as_slice());
         let held = self.held_totals(&pool, now, past)?;
-        self.view_of(instance, now, held, expired)
+        let row = self.grant_by_instance(instance)?;
+        Ok(Self::view_of(now, held, expired, row))
+    }
+
+    fn pool_view_with_row(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        row: Option<HeldGrant>,
+    ) -> Result<PoolView, StorageError> {
+        let pool = instance.pool();
+        let expired = self.pool_expired(&pool, now, expired_limit)?;
+        let past = (expired.len() < expired_limit).then_some(expired.as_slice());
+        let held = self.held_totals(&pool, now, past)?;
+        Ok(Self::view_of(now, held, expired, row))
     }
 
     fn pool_view_counted(
@@ -398,7 +412,8 @@ impl Tx for DieselTx<'_> {
         held: PoolTotals,
     ) -> Result<PoolView, StorageError> {
         let expired = self.pool_expired(&instance.pool(), now, expired_limit)?;
-        self.view_of(instance, now, held, expired)
+        let row = self.grant_by_instance(instance)?;
+        Ok(Self::view_of(now, held, expired, row))
     }
 
     fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError> {
