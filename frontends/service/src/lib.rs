@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config_file;
 pub mod demo;
 pub mod http;
+pub mod listen;
 mod listing;
 pub mod metrics;
 pub mod node;

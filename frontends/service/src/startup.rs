@@ -26,6 +26,8 @@ pub enum StartupError {
     Token { path: String, reason: String },
     #[error("{0}")]
     Listen(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("storage {url}: {reason}")]
     Storage { url: String, reason: String },
     #[error("license {path}: {0}", path = .1)]

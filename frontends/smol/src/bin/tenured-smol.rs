@@ -44,7 +44,7 @@ async fn serve(
     let bound = match tenure_smol::server::bind(&args) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("tenured: {e:#}");
+            eprintln!("tenured: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -42,7 +42,7 @@ async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
     let bound = match tenure_tokio::server::bind(&args) {
         Ok(b) => b,
         Err(e) => {
-            eprintln!("tenured: {e:#}");
+            eprintln!("tenured: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -18,6 +18,8 @@ use std::time::Duration;
 use tenure_core::health::HEARTBEAT_EVERY;
 use tenure_service::Service;
 use tenure_service::cli::ServeArgs;
+use tenure_service::listen;
+use tenure_service::startup::StartupError;
 use tenure_storage::Store;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -27,33 +29,12 @@ use tokio::task::JoinSet;
 const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// The listening socket and TLS settings, ready before storage is opened.
-pub struct Bound {
-    listener: std::net::TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
-}
+pub type Bound = listen::Bound<tokio_rustls::TlsAcceptor>;
 
-impl std::fmt::Debug for Bound {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Bound")
-            .field("listener", &self.listener)
-            .field("tls", &self.tls.is_some())
-            .finish()
-    }
-}
-
-/// Reads the TLS files and binds the listening address. The binary calls
-/// this before it opens storage: a taken port or a bad certificate then ends
-/// the process before any database connection (and the client library's
-/// threads) exists, so the exit never races a connection being opened.
-pub fn bind(args: &ServeArgs) -> anyhow::Result<Bound> {
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(c), Some(k)) => Some(tls::acceptor(c, k)?),
-        _ => None,
-    };
-    let listener = std::net::TcpListener::bind(args.listen)
-        .with_context(|| format!("cannot listen on {}", args.listen))?;
-    listener.set_nonblocking(true).context("listening socket")?;
-    Ok(Bound { listener, tls })
+/// Reads the TLS files and binds the listening address; the binary calls
+/// this before it opens storage (see `tenure_service::listen`).
+pub fn bind(args: &ServeArgs) -> Result<Bound, StartupError> {
+    listen::bind(args, tls::acceptor)
 }
 
 /// Runs the server on `bound` until `shutdown` resolves, then drains and
@@ -64,7 +45,7 @@ pub async fn serve<S: Store + 'static>(
     args: &ServeArgs,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let Bound { listener, tls } = bound;
+    let listen::Bound { listener, tls } = bound;
     let listener = TcpListener::from_std(listener).context("listening socket")?;
     let local = listener.local_addr().context("local address")?;
     let scheme = if tls.is_some() { "https" } else { "http" };

@@ -1,0 +1,44 @@
+//! The listening socket, bound (and the TLS files read) before storage is
+//! opened. A taken port or a bad certificate then ends the process before
+//! any database connection, and its client library's threads, exists: an
+//! exit while r2d2 was still opening a PostgreSQL connection crashed in
+//! libpq's TLS library, which `exit` tears down.
+
+use crate::cli::ServeArgs;
+use crate::startup::StartupError;
+use std::path::Path;
+
+/// The bound socket and the frontend's TLS acceptor `A`, if TLS is on.
+pub struct Bound<A> {
+    pub listener: std::net::TcpListener,
+    pub tls: Option<A>,
+}
+
+impl<A> std::fmt::Debug for Bound<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bound")
+            .field("listener", &self.listener)
+            .field("tls", &self.tls.is_some())
+            .finish()
+    }
+}
+
+/// Builds the TLS acceptor with `acceptor` (certificate, key) when
+/// `--tls-cert` and `--tls-key` are given, then binds `--listen`,
+/// non-blocking for the frontend's reactor.
+pub fn bind<A, E: std::fmt::Display>(
+    args: &ServeArgs,
+    acceptor: impl FnOnce(&Path, &Path) -> Result<A, E>,
+) -> Result<Bound<A>, StartupError> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => {
+            Some(acceptor(c, k).map_err(|e| StartupError::Tls(format!("{e:#}")))?)
+        }
+        _ => None,
+    };
+    let listen =
+        |e: std::io::Error| StartupError::Listen(format!("cannot listen on {}: {e}", args.listen));
+    let listener = std::net::TcpListener::bind(args.listen).map_err(listen)?;
+    listener.set_nonblocking(true).map_err(listen)?;
+    Ok(Bound { listener, tls })
+}
