@@ -380,14 +380,8 @@ impl Tx for DieselTx<'_> {
         now: UnixMillis,
         expired_limit: usize,
     ) -> Result<PoolView, StorageError> {
-        let pool = instance.pool();
-        let expired = self.pool_expired(&pool, now, expired_limit)?;
-        // A read that did not fill its limit holds every grant of the pool
-        // past its deadline: no need to count them again.
-        let past = (expired.len() < expired_limit).then_some(expired.as_slice());
-        let held = self.held_totals(&pool, now, past)?;
         let row = self.grant_by_instance(instance)?;
-        Ok(Self::view_of(now, held, expired, row))
+        self.pool_view_with_row(instance, now, expired_limit, row)
     }
 
     fn pool_view_with_row(
@@ -399,6 +393,8 @@ impl Tx for DieselTx<'_> {
     ) -> Result<PoolView, StorageError> {
         let pool = instance.pool();
         let expired = self.pool_expired(&pool, now, expired_limit)?;
+        // A read that did not fill its limit holds every grant of the pool
+        // past its deadline: no need to count them again.
         let past = (expired.len() < expired_limit).then_some(expired.as_slice());
         let held = self.held_totals(&pool, now, past)?;
         Ok(Self::view_of(now, held, expired, row))
