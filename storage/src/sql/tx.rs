@@ -171,10 +171,20 @@ impl<'a> DieselTx<'a> {
     }
 
     fn expected_one(&mut self, what: &str, r: QueryResult<usize>) -> Result<(), StorageError> {
+        self.expected_rows(what, r, 1)
+    }
+
+    /// A write that must change exactly `want` rows.
+    fn expected_rows(
+        &mut self,
+        what: &str,
+        r: QueryResult<usize>,
+        want: usize,
+    ) -> Result<(), StorageError> {
         match r.map_err(|e| self.fail(e))? {
-            1 => Ok(()),
+            n if n == want => Ok(()),
             n => Err(StorageError::Corrupt(format!(
-                "{what}: {n} rows changed, 1 expected"
+                "{what}: {n} rows changed, {want} expected"
             ))),
         }
     }

@@ -39,6 +39,7 @@ pub(super) fn insert(c: &mut PgConnection, rows: &[GrantRow]) -> QueryResult<usi
     let opt_text = |f: fn(&GrantRow) -> Option<&str>| rows.iter().map(f).collect::<Vec<_>>();
     let int = |f: fn(&GrantRow) -> i32| rows.iter().map(f).collect::<Vec<i32>>();
     let big = |f: fn(&GrantRow) -> i64| rows.iter().map(f).collect::<Vec<i64>>();
+    let skew: Vec<Option<i64>> = rows.iter().map(|r| r.client_skew_ms).collect();
     sql_query(
         "INSERT INTO grants (grant_id, environment, product, hostname, port, cores, ip, \
          version, granted_at, last_renewed, held_until, client_skew_ms) \
@@ -56,7 +57,7 @@ pub(super) fn insert(c: &mut PgConnection, rows: &[GrantRow]) -> QueryResult<usi
     .bind::<Array<BigInt>, _>(big(|r| r.granted_at))
     .bind::<Array<BigInt>, _>(big(|r| r.last_renewed))
     .bind::<Array<BigInt>, _>(big(|r| r.held_until))
-    .bind::<Array<Nullable<BigInt>>, _>(rows.iter().map(|r| r.client_skew_ms).collect::<Vec<_>>())
+    .bind::<Array<Nullable<BigInt>>, _>(skew)
     .execute(c)
 }
 

@@ -13,9 +13,10 @@ use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
 use tenure_core::manager::HeldGrant;
 use tenure_core::wire::Instance;
 
-/// New grants per INSERT: 12 parameters each.
+/// New grants per INSERT: 12 parameters each (on PostgreSQL, 12 arrays of
+/// this length).
 const INSERT_CHUNK: usize = 64;
-/// Instances per lookup by key: 4 parameters each.
+/// Instances per lookup by key (PostgreSQL): 4 arrays of this length.
 const LOOKUP_CHUNK: usize = 64;
 /// Host names per lookup by host.
 const HOSTS_CHUNK: usize = 256;
@@ -35,14 +36,7 @@ impl DieselTx<'_> {
             Conn::Pg(c) => arrays::renew(c, rows),
             _ => self.renew_rows_case(rows),
         };
-        let changed = r.map_err(|e| self.fail(e))?;
-        if changed != rows.len() {
-            return Err(StorageError::Corrupt(format!(
-                "renew grants: {changed} rows changed, {} expected",
-                rows.len()
-            )));
-        }
-        Ok(())
+        self.expected_rows("renew grants", r, rows.len())
     }
 
     fn renew_rows_case(&mut self, rows: &[(String, i64, i64, Option<i64>)]) -> QueryResult<usize> {
@@ -115,14 +109,7 @@ impl DieselTx<'_> {
             Conn::Pg(c) => arrays::insert(c, rows),
             _ => self.insert_rows_values(rows),
         };
-        let inserted = r.map_err(|e| self.fail(e))?;
-        if inserted != rows.len() {
-            return Err(StorageError::Corrupt(format!(
-                "insert grants: {inserted} rows inserted, {} expected",
-                rows.len()
-            )));
-        }
-        Ok(())
+        self.expected_rows("insert grants", r, rows.len())
     }
 
     fn insert_rows_values(&mut self, rows: &[GrantRow]) -> QueryResult<usize> {
