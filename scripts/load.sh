@@ -7,7 +7,9 @@
 # 1,000,000-grant run); FRONTENDS and BACKENDS narrow the matrix
 # (default "tenured tenured-smol" and "sqlite postgres"); ANALYZE_EVERY=S
 # (default 5) stands in for auto-analyze on a PostgreSQL with autovacuum
-# off, 0 turns that off (as the runs before 2026-11-24 06:50 UTC).
+# off, 0 turns that off (as the runs before 2026-11-24 06:50 UTC);
+# LOAD_BIN=DIR runs the binaries in DIR (tenured, tenured-smol, tenurectl,
+# examples/hello) without building, to compare two builds.
 # Prints a markdown table for BENCHMARKS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,9 +20,13 @@ command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk;
 # (and PostgreSQL may be stopped): the test setup installs and starts them.
 bash .ci/setup-services.sh --services-only >/dev/null
 TARGET="${CARGO_TARGET_DIR:-target}"
-cargo build --release -q -p tenure-tokio -p tenure-smol --bins
-cargo build --release -q -p tenure-tokio --example hello
-BIN="$TARGET/release"
+if [ -n "${LOAD_BIN:-}" ]; then
+  BIN="$LOAD_BIN"   # binaries built earlier (an A/B of two commits)
+else
+  cargo build --release -q -p tenure-tokio -p tenure-smol --bins
+  cargo build --release -q -p tenure-tokio --example hello
+  BIN="$TARGET/release"
+fi
 WORK="$(mktemp -d)"
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 

@@ -78,6 +78,8 @@ struct BatchState {
     /// before anything that reads or removes grants.
     renewals: Vec<Mutation>,
     inserts: Vec<Mutation>,
+    /// Grants the batch ended, for the manager to forget their pools.
+    ended: Vec<GrantId>,
 }
 
 impl BatchState {
@@ -209,6 +211,7 @@ impl BatchState {
                     t.total_cores = t.total_cores.saturating_sub(u64::from(usage.facts.cores));
                 }
                 self.grants.retain(|g| g.grant_id != *grant_id);
+                self.ended.push(*grant_id);
                 for (_, id) in &mut self.instances {
                     if *id == Some(*grant_id) {
                         *id = None;
@@ -306,17 +309,19 @@ impl<S: Store> Manager<S> {
         // Read each grant once, however many ops name it.
         ids.sort_unstable();
         ids.dedup();
-        // Read the named grants once to learn their pools, lock, then read
-        // them again (unless no one else can write): another manager may
-        // have changed them meanwhile.
-        let before = if ids.is_empty() {
+        // The pools of grants this manager has seen are known; read the
+        // others once to learn theirs, lock, then read every named grant
+        // (again, for those: another manager may have changed them
+        // meanwhile, unless no one else can write).
+        let (known, unknown) = self.pools_of.lookup(&ids);
+        let before = if unknown.is_empty() {
             Vec::new()
         } else {
-            tx.grants(&ids)?
+            tx.grants(&unknown)?
         };
-        let mut pools: Vec<PoolKey> = before
-            .iter()
-            .map(|g| g.instance.pool())
+        let mut pools: Vec<PoolKey> = known
+            .into_iter()
+            .chain(before.iter().map(|g| g.instance.pool()))
             .chain(ops.iter().filter_map(|op| match op {
                 Op::Grant { req, .. } => Some(req.instance.pool()),
                 _ => None,
@@ -331,7 +336,17 @@ impl<S: Store> Manager<S> {
         let after_lock = if ids.is_empty() {
             Vec::new()
         } else if tx.excludes_other_writers() {
-            before
+            // Nothing changed since `before`: read only the grants it lacks.
+            let seen: Vec<GrantId> = ids
+                .iter()
+                .filter(|id| unknown.binary_search(id).is_err())
+                .copied()
+                .collect();
+            let mut all = before;
+            if !seen.is_empty() {
+                all.extend(tx.grants(&seen)?);
+            }
+            all
         } else {
             tx.grants(&ids)?
         };
@@ -347,6 +362,7 @@ impl<S: Store> Manager<S> {
             instances: Vec::new(),
             renewals: Vec::new(),
             inserts: Vec::new(),
+            ended: Vec::new(),
         };
         state.read_instances(tx, ops)?;
         // The storage clock after the locks: a batch that waited for another
@@ -359,6 +375,8 @@ impl<S: Store> Manager<S> {
             out.push(self.decide_one(tx, &mut state, &license, op, now)?);
         }
         state.flush(tx)?;
+        self.pools_of.forget(&state.ended);
+        self.pools_of.learn(&state.grants);
         Ok(out)
     }
 

@@ -6,6 +6,7 @@ mod group;
 pub mod manager;
 pub mod memory;
 pub mod port;
+mod pools_of;
 pub mod sql;
 
 pub use batch::{Answer, Op, OpResult};

@@ -5,6 +5,7 @@
 
 use crate::batch::{Answer, Op, OpResult};
 use crate::group::GroupCommit;
+use crate::pools_of::PoolsOf;
 use crate::port::{StorageError, Store, StoredLicense, Tx};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -94,6 +95,7 @@ pub struct Manager<S> {
     cache: Mutex<CachedLicense>,
     /// When set, concurrent component requests share transactions.
     group: Option<GroupCommit<Op, OpResult>>,
+    pub(crate) pools_of: PoolsOf,
 }
 
 impl<S> std::fmt::Debug for Manager<S> {
@@ -116,6 +118,7 @@ impl<S: Store> Manager<S> {
             trusted,
             cache: Mutex::new(None),
             group: None,
+            pools_of: PoolsOf::default(),
         }
     }
 
