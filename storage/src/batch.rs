@@ -333,6 +333,9 @@ impl<S: Store> Manager<S> {
         for pool in &pools {
             tx.lock_pool(pool)?;
         }
+        // The clock comes with the grants' read when it can: both follow
+        // every lock, unless a grant turns out to lie in a pool not locked.
+        let mut clock = None;
         let after_lock = if ids.is_empty() {
             Vec::new()
         } else if tx.excludes_other_writers() {
@@ -348,12 +351,15 @@ impl<S: Store> Manager<S> {
             }
             all
         } else {
-            tx.grants(&ids)?
+            let (grants, now, stamp) = tx.grants_and_now(&ids)?;
+            clock = Some((now, stamp));
+            grants
         };
         for g in &after_lock {
             let pool = g.instance.pool();
             if pools.binary_search(&pool).is_err() {
                 tx.lock_pool(&pool)?;
+                clock = None;
             }
         }
         let mut state = BatchState {
@@ -367,7 +373,10 @@ impl<S: Store> Manager<S> {
         state.read_instances(tx, ops)?;
         // The storage clock after the locks: a batch that waited for another
         // manager's decisions decides at the instant it holds the pools.
-        let (now, stamp) = tx.now_and_license_stamp()?;
+        let (now, stamp) = match clock {
+            Some(c) => c,
+            None => tx.now_and_license_stamp()?,
+        };
         // Releases need no license: a component may always give its slot back.
         let license = self.license_of(tx, stamp)?;
         let mut out = Vec::with_capacity(ops.len());

@@ -36,6 +36,10 @@ pub struct StoredLicense {
     pub installed_at: UnixMillis,
 }
 
+/// What [`Tx::grants_and_now`] reads: the grants, the storage clock and the
+/// license stamp.
+pub type GrantsAndNow = (Vec<HeldGrant>, UnixMillis, Option<(String, UnixMillis)>);
+
 /// One database transaction. Methods read and write within it; nothing is
 /// visible to others until [`Store::transaction`] commits.
 pub trait Tx {
@@ -173,6 +177,14 @@ pub trait Tx {
         &mut self,
     ) -> Result<(UnixMillis, Option<(String, UnixMillis)>), StorageError> {
         Ok((self.now()?, self.license_stamp()?))
+    }
+    /// [`Tx::grants`] of `ids`, then [`Tx::now_and_license_stamp`]: one
+    /// round trip where the backend allows it. Like the clock alone, the
+    /// clock is read after every lock the transaction holds.
+    fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
+        let grants = self.grants(ids)?;
+        let (now, stamp) = self.now_and_license_stamp()?;
+        Ok((grants, now, stamp))
     }
     fn put_license(&mut self, license: &StoredLicense) -> Result<(), StorageError>;
 

@@ -366,6 +366,25 @@ fn round_trips(db: &TestDb) {
             "{before:?} {now:?} {after:?}"
         );
         assert_eq!(stamp, tx(store, |t| t.license_stamp()));
+        // And read with grants: with some found (one statement on
+        // PostgreSQL), with none found, and with none asked.
+        let mut held: Vec<GrantId> = tx(store, |t| t.held_grants())
+            .iter()
+            .map(|g| g.grant_id)
+            .collect();
+        held.sort_unstable();
+        assert!(!held.is_empty());
+        let with_missing: Vec<GrantId> = held.iter().copied().chain([id(98)]).collect();
+        for ids in [&with_missing[..], &[id(98)], &[]] {
+            let (g, now, with_grants) = tx(store, |t| t.grants_and_now(ids));
+            let after = tx(store, |t| t.now());
+            assert!(before <= now && now <= after, "{before:?} {now:?} {after:?}");
+            assert_eq!(with_grants, stamp);
+            let mut g: Vec<GrantId> = g.iter().map(|g| g.grant_id).collect();
+            g.sort_unstable();
+            let expected = if ids.len() > 1 { held.clone() } else { Vec::new() };
+            assert_eq!(g, expected);
+        }
         stamp
     };
     assert_eq!(stamp_alone(&store), None);

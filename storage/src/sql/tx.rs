@@ -6,7 +6,7 @@ use super::connection::Backend;
 use super::errors::{Class, classify, to_storage};
 use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb, decode_reason};
 use super::schema::{grants, license, managers, pools, usage_history};
-use crate::port::{StorageError, StoredLicense, Tx};
+use crate::port::{GrantsAndNow, StorageError, StoredLicense, Tx};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
@@ -59,7 +59,7 @@ struct NowRow {
     now_ms: i64,
 }
 
-#[derive(QueryableByName)]
+#[derive(QueryableByName, Default)]
 struct NowStampRow {
     #[diesel(sql_type = BigInt)]
     now_ms: i64,
@@ -67,6 +67,18 @@ struct NowStampRow {
     license_id: Option<String>,
     #[diesel(sql_type = Nullable<BigInt>)]
     issued_at: Option<i64>,
+}
+
+type NowAndStamp = (UnixMillis, Option<(String, UnixMillis)>);
+
+impl NowStampRow {
+    fn decode(self) -> NowAndStamp {
+        let stamp = match (self.license_id, self.issued_at) {
+            (Some(id), Some(issued)) => Some((id, UnixMillis(issued))),
+            _ => None,
+        };
+        (UnixMillis(self.now_ms), stamp)
+    }
 }
 
 #[derive(QueryableByName)]
@@ -149,6 +161,38 @@ impl<'a> DieselTx<'a> {
             // Embedded SQLite: the local clock, as PROTOCOL T3 says.
             Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
         }
+    }
+
+    /// A query of one row: the clock (`now_ms`) and the license stamp
+    /// (`license_id`, `issued_at`, NULL without a license).
+    fn now_and_stamp_sql(&self) -> String {
+        format!(
+            "SELECT {} AS now_ms, \
+             (SELECT license_id FROM license WHERE id = {LICENSE_ROW}) AS license_id, \
+             (SELECT issued_at FROM license WHERE id = {LICENSE_ROW}) AS issued_at",
+            self.now_expr()
+        )
+    }
+
+    /// The grants among `ids` and, when any is found, the clock and stamp
+    /// read in the same statement.
+    fn pg_grants_and_now(
+        &mut self,
+        ids: &[GrantId],
+    ) -> Result<(Vec<HeldGrant>, Option<NowAndStamp>), StorageError> {
+        let keys: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let sql = self.now_and_stamp_sql();
+        let rows = match &mut self.conn {
+            Conn::Pg(c) => arrays::grants_and_now(c, &keys, &sql),
+            _ => return Ok((self.grants(ids)?, None)),
+        };
+        let mut rows = rows.map_err(|e| self.fail(e))?;
+        let clock = rows.first_mut().map(|r| std::mem::take(&mut r.clock).decode());
+        let grants = rows
+            .into_iter()
+            .map(|r| r.grant.decode())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((grants, clock))
     }
 
     /// The SQL type name that `CAST(... AS _)` to a 64-bit integer takes.
@@ -328,19 +372,9 @@ impl Tx for DieselTx<'_> {
         &mut self,
     ) -> Result<(UnixMillis, Option<(String, UnixMillis)>), StorageError> {
         // One round trip for what every batch reads first.
-        let sql = format!(
-            "SELECT {} AS now_ms, \
-             (SELECT license_id FROM license WHERE id = {LICENSE_ROW}) AS license_id, \
-             (SELECT issued_at FROM license WHERE id = {LICENSE_ROW}) AS issued_at",
-            self.now_expr()
-        );
+        let sql = self.now_and_stamp_sql();
         let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowStampRow>(c));
-        let row = r.map_err(|e| self.fail(e))?;
-        let stamp = match (row.license_id, row.issued_at) {
-            (Some(id), Some(issued)) => Some((id, UnixMillis(issued))),
-            _ => None,
-        };
-        Ok((UnixMillis(row.now_ms), stamp))
+        Ok(r.map_err(|e| self.fail(e))?.decode())
     }
 
     fn lock_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError> {
@@ -443,6 +477,21 @@ impl Tx for DieselTx<'_> {
             out.extend(self.load_grants(rows)?);
         }
         Ok(out)
+    }
+
+    fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
+        let grants = match self.conn {
+            Conn::Pg(_) if !ids.is_empty() => {
+                let (grants, clock) = self.pg_grants_and_now(ids)?;
+                if let Some((now, stamp)) = clock {
+                    return Ok((grants, now, stamp));
+                }
+                grants
+            }
+            _ => self.grants(ids)?,
+        };
+        let (now, stamp) = self.now_and_license_stamp()?;
+        Ok((grants, now, stamp))
     }
 
     fn grant_by_instance(
