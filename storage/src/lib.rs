@@ -5,8 +5,8 @@ pub mod batch;
 mod group;
 pub mod manager;
 pub mod memory;
-pub mod port;
 mod pools_of;
+pub mod port;
 pub mod sql;
 
 pub use batch::{Answer, Op, OpResult};

@@ -217,6 +217,19 @@ fn postgres_outage_is_unavailable_then_recovers() {
             .expect("storage")
             .expect("renewed");
     }
+    // A restart while the store is idle: every pooled connection is dead,
+    // and the pool does not test them on checkout. The first call after
+    // the restart finds that at BEGIN and runs on a new connection.
+    let busy = std::thread::scope(|s| {
+        let worker = s.spawn(|| renew_once(&store, &lic, gid));
+        renew_once(&store, &lic, gid).and(worker.join().expect("no panic"))
+    });
+    busy.expect("storage").expect("renewed");
+    pg.stop_immediate().expect("stop the private PostgreSQL");
+    pg.start().expect("restart the private PostgreSQL");
+    renew_once(&store, &lic, gid)
+        .expect("the first call after an idle restart succeeds")
+        .expect("renewed");
     println!(
         "PostgreSQL outage: each call failed Unavailable in at most {slowest:?}; \
          the same store recovered {recovery:?} after restart"

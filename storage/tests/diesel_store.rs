@@ -378,11 +378,18 @@ fn round_trips(db: &TestDb) {
         for ids in [&with_missing[..], &[id(98)], &[]] {
             let (g, now, with_grants) = tx(store, |t| t.grants_and_now(ids));
             let after = tx(store, |t| t.now());
-            assert!(before <= now && now <= after, "{before:?} {now:?} {after:?}");
+            assert!(
+                before <= now && now <= after,
+                "{before:?} {now:?} {after:?}"
+            );
             assert_eq!(with_grants, stamp);
             let mut g: Vec<GrantId> = g.iter().map(|g| g.grant_id).collect();
             g.sort_unstable();
-            let expected = if ids.len() > 1 { held.clone() } else { Vec::new() };
+            let expected = if ids.len() > 1 {
+                held.clone()
+            } else {
+                Vec::new()
+            };
             assert_eq!(g, expected);
         }
         stamp

@@ -93,26 +93,37 @@ pub(crate) struct AnyManager {
     pub target: Target,
 }
 
+/// A pooled connection, and whether a statement on it found the database
+/// gone: the pool then closes it rather than hand it out again. The pool
+/// does not test connections on checkout (a round trip per transaction);
+/// a transaction whose BEGIN finds its connection dead runs again on
+/// another (`DieselStore::transaction`).
+pub(crate) struct Pooled {
+    pub(crate) conn: AnyConnection,
+    pub(crate) gone: bool,
+}
+
 impl ManageConnection for AnyManager {
-    type Connection = AnyConnection;
+    type Connection = Pooled;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<AnyConnection, Self::Error> {
+    fn connect(&self) -> Result<Pooled, Self::Error> {
         let url = &self.target.driver_url;
         let conn = match self.target.backend {
             Backend::Postgres => PgConnection::establish(url).map(AnyConnection::Postgresql),
             Backend::Mysql => MysqlConnection::establish(url).map(AnyConnection::Mysql),
             Backend::Sqlite => SqliteConnection::establish(url).map(AnyConnection::Sqlite),
         };
-        conn.map_err(diesel::r2d2::Error::ConnectionError)
+        let conn = conn.map_err(diesel::r2d2::Error::ConnectionError)?;
+        Ok(Pooled { conn, gone: false })
     }
 
-    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    fn is_valid(&self, pooled: &mut Pooled) -> Result<(), Self::Error> {
+        pooled.conn.ping().map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
+    fn has_broken(&self, pooled: &mut Pooled) -> bool {
+        std::thread::panicking() || pooled.gone || pooled.conn.is_broken()
     }
 }
 
@@ -148,8 +159,9 @@ impl SessionSetup {
     }
 }
 
-impl CustomizeConnection<AnyConnection, diesel::r2d2::Error> for SessionSetup {
-    fn on_acquire(&self, conn: &mut AnyConnection) -> Result<(), diesel::r2d2::Error> {
+impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSetup {
+    fn on_acquire(&self, pooled: &mut Pooled) -> Result<(), diesel::r2d2::Error> {
+        let conn = &mut pooled.conn;
         let backend = match conn {
             AnyConnection::Postgresql(_) => Backend::Postgres,
             AnyConnection::Mysql(_) => Backend::Mysql,

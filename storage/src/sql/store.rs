@@ -56,6 +56,9 @@ enum Fail {
     Closure { error: StorageError, retry: bool },
     /// BEGIN, COMMIT or ROLLBACK failed.
     Db(diesel::result::Error),
+    /// BEGIN found the connection closed (the database restarted or failed
+    /// over since it was last used): nothing ran, so another may try.
+    Stale(diesel::result::Error),
 }
 
 impl From<diesel::result::Error> for Fail {
@@ -92,7 +95,7 @@ impl DieselStore {
             .max_size(size)
             .min_idle(Some(1))
             .connection_timeout(opts.connect_timeout)
-            .test_on_check_out(true)
+            .test_on_check_out(false)
             .connection_customizer(Box::new(SessionSetup {
                 sqlite_busy_timeout: opts.sqlite_busy_timeout,
             }))
@@ -109,13 +112,13 @@ impl DieselStore {
     /// versions. Refuses (`Schema`) a database newer than this binary.
     pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
         let mut conn = self.pool.get().map_err(|e| pool_error(&e))?;
-        migrate::run(&mut conn)
+        migrate::run(&mut conn.conn)
     }
 
     /// Compares the database's applied migrations with the embedded ones.
     pub fn check_schema(&self) -> Result<SchemaState, StorageError> {
         let mut conn = self.pool.get().map_err(|e| pool_error(&e))?;
-        migrate::check(&mut conn)
+        migrate::check(&mut conn.conn)
     }
 
     fn attempt<T>(
@@ -126,12 +129,32 @@ impl DieselStore {
             error: pool_error(&e),
             retry: false,
         })?;
-        match &mut *pooled {
-            AnyConnection::Postgresql(c) => c.transaction(|c| body(Conn::Pg(c), f)),
-            AnyConnection::Mysql(c) => c.transaction(|c| body(Conn::My(c), f)),
+        let mut began = false;
+        let mut run = |conn: Conn<'_>| {
+            began = true;
+            body(conn, f)
+        };
+        let result = match &mut pooled.conn {
+            AnyConnection::Postgresql(c) => c.transaction(|c| run(Conn::Pg(c))),
+            AnyConnection::Mysql(c) => c.transaction(|c| run(Conn::My(c))),
             // BEGIN IMMEDIATE: the write lock up front, so two writers never
             // both read and then fail to upgrade.
-            AnyConnection::Sqlite(c) => c.immediate_transaction(|c| body(Conn::Lite(c), f)),
+            AnyConnection::Sqlite(c) => c.immediate_transaction(|c| run(Conn::Lite(c))),
+        };
+        match result {
+            Err(Fail::Db(e)) if classify(&e) == Class::Unavailable => {
+                pooled.gone = true;
+                // Nothing ran: the connection had died while pooled.
+                Err(if began { Fail::Db(e) } else { Fail::Stale(e) })
+            }
+            Err(Fail::Closure {
+                error: error @ StorageError::Unavailable(_),
+                retry,
+            }) => {
+                pooled.gone = true;
+                Err(Fail::Closure { error, retry })
+            }
+            other => other,
         }
     }
 }
@@ -142,13 +165,22 @@ impl Store for DieselStore {
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         let mut attempt = 0;
+        // Every pooled connection may have died with the database it was
+        // open to; each is tried once, then a new one.
+        let mut stale_left = self.pool.max_size();
         loop {
-            attempt += 1;
             let (error, retry) = match self.attempt(f) {
                 Ok(v) => return Ok(v),
+                Err(Fail::Stale(e)) if stale_left > 0 => {
+                    stale_left -= 1;
+                    tracing::debug!(error = %e, "pooled connection was closed; trying another");
+                    continue;
+                }
+                Err(Fail::Stale(e)) => (to_storage(&e), false),
                 Err(Fail::Closure { error, retry }) => (error, retry),
                 Err(Fail::Db(e)) => (to_storage(&e), classify(&e) == Class::Retry),
             };
+            attempt += 1;
             if !retry {
                 return Err(error);
             }

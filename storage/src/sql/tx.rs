@@ -187,7 +187,9 @@ impl<'a> DieselTx<'a> {
             _ => return Ok((self.grants(ids)?, None)),
         };
         let mut rows = rows.map_err(|e| self.fail(e))?;
-        let clock = rows.first_mut().map(|r| std::mem::take(&mut r.clock).decode());
+        let clock = rows
+            .first_mut()
+            .map(|r| std::mem::take(&mut r.clock).decode());
         let grants = rows
             .into_iter()
             .map(|r| r.grant.decode())
