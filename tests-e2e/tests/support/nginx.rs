@@ -15,6 +15,11 @@ use std::time::Duration;
 /// `fail_timeout` the test uses (production 10s, in the file's comments).
 pub const FAIL_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Longest nginx skips a failed primary: its upstream clock counts whole
+/// seconds and a peer stays skipped while `now - checked <= fail_timeout`, so
+/// a failure late in one second is skipped until `fail_timeout` + 1 s after.
+pub const SKIPPED_AT_MOST: Duration = Duration::from_secs(FAIL_TIMEOUT.as_secs() + 1);
+
 /// The placeholders of docs/ha/nginx.conf, all of which must be given.
 pub const PLACEHOLDERS: [&str; 5] = [
     "TENURE_LB_ADDR",
