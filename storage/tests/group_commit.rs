@@ -562,6 +562,99 @@ fn a_batch_regrants_a_held_instance_mysql() {
     a_batch_regrants_a_held_instance(Kind::Mysql);
 }
 
+/// A manager remembers the pool of every grant it has seen, so its batch
+/// locks that pool without reading the grant first. Another manager ends two
+/// of those grants meanwhile (an admin revoke, a release): the batch still
+/// answers from what it reads under the lock, in one transaction, and the
+/// pool's count is the same seen from either manager.
+fn a_batch_sees_grants_another_manager_ended(kind: Kind) {
+    let Some(db) = TestDb::of(kind) else { return };
+    let (m1, m2) = (group_manager(&db.url), group_manager(&db.url));
+    install(&m1, &[("prod", "wide", 100)], 3_600);
+    let ids: Vec<_> = (0..3u64)
+        .map(|i| {
+            m1.grant(
+                &request("prod", "wide", &format!("e{i}"), 1, 1),
+                rand(94, 0, i),
+            )
+            .expect("grant")
+            .grant_id
+        })
+        .collect();
+    let renew_all = || -> Vec<Op> {
+        ids.iter()
+            .map(|id| Op::Renew {
+                id: *id,
+                client_time: None,
+            })
+            .collect()
+    };
+    // m1 reads the three grants, and so learns their pool.
+    let first = m1.run_batch(&renew_all());
+    assert!(first.iter().all(Result::is_ok), "{kind:?}: {first:?}");
+    m2.revoke(ids[0]).expect("revoke through the other manager");
+    m2.release(ids[1])
+        .expect("release through the other manager");
+    let before = m1.store().transactions();
+    let answers = m1.run_batch(&renew_all());
+    assert_eq!(
+        m1.store().transactions(),
+        before + 1,
+        "{kind:?}: the batch fell back to one transaction per op: {answers:?}"
+    );
+    assert!(
+        matches!(answers[0], Err(ManagerError::Denied(Denial::Revoked))),
+        "{kind:?}: {:?}",
+        answers[0]
+    );
+    assert!(
+        matches!(answers[1], Err(ManagerError::Denied(Denial::UnknownGrant))),
+        "{kind:?}: {:?}",
+        answers[1]
+    );
+    assert!(
+        matches!(answers[2], Ok(Answer::Renewed(_))),
+        "{kind:?}: {:?}",
+        answers[2]
+    );
+    for m in [&m1, &m2] {
+        let (held, totals) = m
+            .read(|tx, now| Ok((tx.held_grants()?, tx.pool_totals(now)?)))
+            .expect("read");
+        assert_eq!(
+            held.iter().map(|g| g.grant_id).collect::<Vec<_>>(),
+            vec![ids[2]],
+            "{kind:?}"
+        );
+        assert_eq!(
+            totals,
+            vec![(
+                pool("prod", "wide"),
+                PoolTotals {
+                    servers: 1,
+                    total_cores: 1
+                }
+            )],
+            "{kind:?}"
+        );
+    }
+}
+
+#[test]
+fn a_batch_sees_grants_another_manager_ended_sqlite() {
+    a_batch_sees_grants_another_manager_ended(Kind::Sqlite);
+}
+
+#[test]
+fn a_batch_sees_grants_another_manager_ended_postgres() {
+    a_batch_sees_grants_another_manager_ended(Kind::Postgres);
+}
+
+#[test]
+fn a_batch_sees_grants_another_manager_ended_mysql() {
+    a_batch_sees_grants_another_manager_ended(Kind::Mysql);
+}
+
 /// More grants past their deadline than one read returns: a batch of grants
 /// reclaims them read after read, exactly as the same grants one per
 /// transaction would.
