@@ -12,8 +12,8 @@ use proptest::prelude::*;
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use support::{Kind, TestDb, id, instance, limits, pool, request};
-use tenure_core::UnixMillis;
 use tenure_core::manager::{Denial, ManagerConfig, PoolTotals};
+use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
     Answer, DieselStore, InstallPolicy, Manager, ManagerError, MemoryStore, Op, OpResult,
     StorageError, Store, StoreOptions, Tx,
@@ -305,22 +305,27 @@ proptest! {
     }
 }
 
+/// `n` one-core grants in pool prod/wide, to hosts `{prefix}0`, `{prefix}1`...
+fn grant_wide<S: Store>(m: &Manager<S>, prefix: &str, seed: u64, n: u64) -> Vec<GrantId> {
+    (0..n)
+        .map(|i| {
+            m.grant(
+                &request("prod", "wide", &format!("{prefix}{i}"), 1, 1),
+                rand(seed, 0, i),
+            )
+            .expect("grant")
+            .grant_id
+        })
+        .collect()
+}
+
 /// Renewals of one batch go to storage in one statement: each row gets its
 /// own values, and a grant renewed twice keeps the later renewal.
 fn batched_renewals_are_written(kind: Kind) {
     let Some(db) = TestDb::of(kind) else { return };
     let m = group_manager(&db.url);
     install(&m, &[("prod", "wide", 100)], 3_600);
-    let granted: Vec<_> = (0..3u64)
-        .map(|i| {
-            m.grant(
-                &request("prod", "wide", &format!("w{i}"), 1, 1),
-                rand(90, 0, i),
-            )
-            .expect("grant")
-            .grant_id
-        })
-        .collect();
+    let granted = grant_wide(&m, "w", 90, 3);
     std::thread::sleep(std::time::Duration::from_millis(20));
     let client = UnixMillis(1_000);
     let ops = vec![
@@ -571,16 +576,7 @@ fn a_batch_sees_grants_another_manager_ended(kind: Kind) {
     let Some(db) = TestDb::of(kind) else { return };
     let (m1, m2) = (group_manager(&db.url), group_manager(&db.url));
     install(&m1, &[("prod", "wide", 100)], 3_600);
-    let ids: Vec<_> = (0..3u64)
-        .map(|i| {
-            m1.grant(
-                &request("prod", "wide", &format!("e{i}"), 1, 1),
-                rand(94, 0, i),
-            )
-            .expect("grant")
-            .grant_id
-        })
-        .collect();
+    let ids = grant_wide(&m1, "e", 94, 3);
     let renew_all = || -> Vec<Op> {
         ids.iter()
             .map(|id| Op::Renew {
