@@ -58,6 +58,14 @@ struct PoolState {
     more_expired: bool,
 }
 
+/// A batch's answers, and what its manager learns of grants' pools once the
+/// batch has committed.
+struct Settled {
+    answers: Vec<OpResult>,
+    ended: Vec<GrantId>,
+    grants: Vec<HeldGrant>,
+}
+
 /// What a batch knows, kept current as its own mutations apply: the grants
 /// its renewals and releases name, the pools it grants in, the rows of the
 /// instances it grants to, and its writes not yet sent. Small vectors, not
@@ -292,7 +300,11 @@ impl<S: Store> Manager<S> {
     /// run again one op per transaction, so one bad row fails only its op.
     pub fn run_batch(&self, ops: &[Op]) -> Vec<OpResult> {
         match self.store().transaction(&mut |tx| self.batch_body(tx, ops)) {
-            Ok(results) => results,
+            Ok(done) => {
+                // Only once committed: a rolled-back attempt taught nothing.
+                self.pools_of.settle(&done.ended, &done.grants);
+                done.answers
+            }
             Err(e @ StorageError::Unavailable(_)) => vec![Err(e.into()); ops.len()],
             Err(e) if ops.len() == 1 => vec![Err(e.into())],
             Err(e) => {
@@ -304,7 +316,7 @@ impl<S: Store> Manager<S> {
         }
     }
 
-    fn batch_body(&self, tx: &mut dyn Tx, ops: &[Op]) -> Result<Vec<OpResult>, StorageError> {
+    fn batch_body(&self, tx: &mut dyn Tx, ops: &[Op]) -> Result<Settled, StorageError> {
         let mut ids: Vec<GrantId> = ops.iter().filter_map(Op::grant_id).collect();
         // Read each grant once, however many ops name it.
         ids.sort_unstable();
@@ -384,9 +396,11 @@ impl<S: Store> Manager<S> {
             out.push(self.decide_one(tx, &mut state, &license, op, now)?);
         }
         state.flush(tx)?;
-        self.pools_of.forget(&state.ended);
-        self.pools_of.learn(&state.grants);
-        Ok(out)
+        Ok(Settled {
+            answers: out,
+            ended: state.ended,
+            grants: state.grants,
+        })
     }
 
     fn decide_one(

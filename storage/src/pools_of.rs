@@ -70,9 +70,17 @@ impl PoolsOf {
         (pools, unknown)
     }
 
-    pub fn learn(&self, grants: &[HeldGrant]) {
+    /// Forgets the `ended` grants and learns the pools of `held`, under
+    /// one lock.
+    pub fn settle(&self, ended: &[GrantId], held: &[HeldGrant]) {
+        if ended.is_empty() && held.is_empty() {
+            return;
+        }
         let mut known = self.lock();
-        for g in grants {
+        for id in ended {
+            known.by_grant.remove(id);
+        }
+        for g in held {
             if known.by_grant.contains_key(&g.grant_id) {
                 continue;
             }
@@ -82,16 +90,6 @@ impl PoolsOf {
             if let Some(at) = known.pool_index(&g.instance.pool()) {
                 known.by_grant.insert(g.grant_id, at);
             }
-        }
-    }
-
-    pub fn forget(&self, ids: &[GrantId]) {
-        if ids.is_empty() {
-            return;
-        }
-        let mut known = self.lock();
-        for id in ids {
-            known.by_grant.remove(id);
         }
     }
 }
@@ -134,11 +132,11 @@ mod tests {
     fn learned_grants_are_found_and_forgotten_ones_are_not() {
         let p = PoolsOf::default();
         let (a, b) = (held(1, "production"), held(2, "test"));
-        p.learn(&[a.clone(), b.clone()]);
+        p.settle(&[], &[a.clone(), b.clone()]);
         let (pools, unknown) = p.lookup(&[id(1), id(2), id(3)]);
         assert_eq!(pools, vec![a.instance.pool(), b.instance.pool()]);
         assert_eq!(unknown, vec![id(3)]);
-        p.forget(&[id(1)]);
+        p.settle(&[id(1)], &[]);
         let (pools, unknown) = p.lookup(&[id(1), id(2)]);
         assert_eq!(pools, vec![b.instance.pool()]);
         assert_eq!(unknown, vec![id(1)]);
@@ -148,14 +146,14 @@ mod tests {
     fn a_full_map_starts_again_empty() {
         let p = PoolsOf::default();
         let first = held(0, "production");
-        p.learn(std::slice::from_ref(&first));
+        p.settle(&[], std::slice::from_ref(&first));
         {
             let mut known = p.lock();
             for n in 1..MAX_GRANTS as u64 {
                 known.by_grant.insert(id(n), 0);
             }
         }
-        p.learn(&[held(u64::MAX, "production")]);
+        p.settle(&[], &[held(u64::MAX, "production")]);
         let (pools, unknown) = p.lookup(&[id(0), id(u64::MAX)]);
         assert_eq!(pools, vec![first.instance.pool()]);
         assert_eq!(unknown, vec![id(0)]);

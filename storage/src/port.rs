@@ -36,6 +36,10 @@ pub struct StoredLicense {
     pub installed_at: UnixMillis,
 }
 
+/// What [`Tx::now_and_license_stamp`] reads: the storage clock, and the
+/// installed license's id and issue time (`None` without a license).
+pub type NowAndStamp = (UnixMillis, Option<(String, UnixMillis)>);
+
 /// What [`Tx::grants_and_now`] reads: the grants, the storage clock and the
 /// license stamp.
 pub type GrantsAndNow = (Vec<HeldGrant>, UnixMillis, Option<(String, UnixMillis)>);
@@ -173,9 +177,7 @@ pub trait Tx {
     }
     /// [`Tx::now`] and [`Tx::license_stamp`] together: one round trip
     /// where the backend allows it.
-    fn now_and_license_stamp(
-        &mut self,
-    ) -> Result<(UnixMillis, Option<(String, UnixMillis)>), StorageError> {
+    fn now_and_license_stamp(&mut self) -> Result<NowAndStamp, StorageError> {
         Ok((self.now()?, self.license_stamp()?))
     }
     /// [`Tx::grants`] of `ids`, then [`Tx::now_and_license_stamp`]: one

@@ -6,7 +6,7 @@ use super::connection::Backend;
 use super::errors::{Class, classify, to_storage};
 use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb, decode_reason};
 use super::schema::{grants, license, managers, pools, usage_history};
-use crate::port::{GrantsAndNow, StorageError, StoredLicense, Tx};
+use crate::port::{GrantsAndNow, NowAndStamp, StorageError, StoredLicense, Tx};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
@@ -69,7 +69,15 @@ struct NowStampRow {
     issued_at: Option<i64>,
 }
 
-type NowAndStamp = (UnixMillis, Option<(String, UnixMillis)>);
+/// A query of one row: the clock (`now_ms`, read by `now_expr`) and the
+/// license stamp (`license_id`, `issued_at`, NULL without a license).
+fn now_and_stamp_sql(now_expr: &str) -> String {
+    format!(
+        "SELECT {now_expr} AS now_ms, \
+         (SELECT license_id FROM license WHERE id = {LICENSE_ROW}) AS license_id, \
+         (SELECT issued_at FROM license WHERE id = {LICENSE_ROW}) AS issued_at"
+    )
+}
 
 impl NowStampRow {
     fn decode(self) -> NowAndStamp {
@@ -163,29 +171,16 @@ impl<'a> DieselTx<'a> {
         }
     }
 
-    /// A query of one row: the clock (`now_ms`) and the license stamp
-    /// (`license_id`, `issued_at`, NULL without a license).
-    fn now_and_stamp_sql(&self) -> String {
-        format!(
-            "SELECT {} AS now_ms, \
-             (SELECT license_id FROM license WHERE id = {LICENSE_ROW}) AS license_id, \
-             (SELECT issued_at FROM license WHERE id = {LICENSE_ROW}) AS issued_at",
-            self.now_expr()
-        )
-    }
-
-    /// The grants among `ids` and, when any is found, the clock and stamp
-    /// read in the same statement.
-    fn pg_grants_and_now(
-        &mut self,
-        ids: &[GrantId],
-    ) -> Result<(Vec<HeldGrant>, Option<NowAndStamp>), StorageError> {
-        let keys: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
-        let sql = self.now_and_stamp_sql();
-        let rows = match &mut self.conn {
-            Conn::Pg(c) => arrays::grants_and_now(c, &keys, &sql),
-            _ => return Ok((self.grants(ids)?, None)),
+    /// On PostgreSQL (`None` elsewhere): [`Tx::grants_and_now`], in one
+    /// statement when any of `ids` is found (no row carries the clock else).
+    fn pg_grants_and_now(&mut self, ids: &[GrantId]) -> Result<Option<GrantsAndNow>, StorageError> {
+        let now_expr = self.now_expr();
+        let Conn::Pg(c) = &mut self.conn else {
+            return Ok(None);
         };
+        let sql = now_and_stamp_sql(now_expr);
+        let keys: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
+        let rows = arrays::grants_and_now(c, &keys, &sql);
         let mut rows = rows.map_err(|e| self.fail(e))?;
         let clock = rows
             .first_mut()
@@ -194,7 +189,11 @@ impl<'a> DieselTx<'a> {
             .into_iter()
             .map(|r| r.grant.decode())
             .collect::<Result<Vec<_>, _>>()?;
-        Ok((grants, clock))
+        let (now, stamp) = match clock {
+            Some(c) => c,
+            None => self.now_and_license_stamp()?,
+        };
+        Ok(Some((grants, now, stamp)))
     }
 
     /// The SQL type name that `CAST(... AS _)` to a 64-bit integer takes.
@@ -370,11 +369,9 @@ impl Tx for DieselTx<'_> {
         Ok(UnixMillis(r.map_err(|e| self.fail(e))?.now_ms))
     }
 
-    fn now_and_license_stamp(
-        &mut self,
-    ) -> Result<(UnixMillis, Option<(String, UnixMillis)>), StorageError> {
+    fn now_and_license_stamp(&mut self) -> Result<NowAndStamp, StorageError> {
         // One round trip for what every batch reads first.
-        let sql = self.now_and_stamp_sql();
+        let sql = now_and_stamp_sql(self.now_expr());
         let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowStampRow>(c));
         Ok(r.map_err(|e| self.fail(e))?.decode())
     }
@@ -482,16 +479,12 @@ impl Tx for DieselTx<'_> {
     }
 
     fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
-        let grants = match self.conn {
-            Conn::Pg(_) if !ids.is_empty() => {
-                let (grants, clock) = self.pg_grants_and_now(ids)?;
-                if let Some((now, stamp)) = clock {
-                    return Ok((grants, now, stamp));
-                }
-                grants
-            }
-            _ => self.grants(ids)?,
-        };
+        if !ids.is_empty()
+            && let Some(read) = self.pg_grants_and_now(ids)?
+        {
+            return Ok(read);
+        }
+        let grants = self.grants(ids)?;
         let (now, stamp) = self.now_and_license_stamp()?;
         Ok((grants, now, stamp))
     }
