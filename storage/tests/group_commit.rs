@@ -651,6 +651,67 @@ fn a_batch_sees_grants_another_manager_ended_mysql() {
     a_batch_sees_grants_another_manager_ended(Kind::Mysql);
 }
 
+/// T3 with M5: a batch decides at the storage instant after the pool locks
+/// it waited for, not before. Another transaction holds the pool of a grant
+/// this manager has seen for 300 ms; the grant's renewal, sent meanwhile,
+/// must be stamped no earlier than that transaction's last clock read.
+fn a_batch_decides_after_the_locks_it_waited_for(kind: Kind) {
+    let Some(db) = TestDb::of(kind) else { return };
+    let m = group_manager(&db.url);
+    install(&m, &[("prod", "wide", 100)], 3_600);
+    let id = grant_wide(&m, "t", 95, 1)[0];
+    let holder = DieselStore::connect(
+        &db.url,
+        StoreOptions {
+            pool_size: 1,
+            ..StoreOptions::default()
+        },
+    )
+    .expect("connect the lock holder");
+    let locked = Barrier::new(2);
+    let (answers, released) = std::thread::scope(|s| {
+        let held = s.spawn(|| {
+            holder
+                .transaction(&mut |tx| {
+                    tx.lock_pool(&pool("prod", "wide"))?;
+                    locked.wait();
+                    std::thread::sleep(std::time::Duration::from_millis(300));
+                    tx.now()
+                })
+                .expect("hold the pool")
+        });
+        locked.wait();
+        let answers = m.run_batch(&[Op::Renew {
+            id,
+            client_time: None,
+        }]);
+        (answers, held.join().expect("lock holder"))
+    });
+    assert!(answers.iter().all(Result::is_ok), "{kind:?}: {answers:?}");
+    let held = m.read(|tx, _| tx.held_grants()).expect("read");
+    let renewed = held.iter().find(|g| g.grant_id == id).expect("held");
+    assert!(
+        renewed.last_renewed >= released,
+        "{kind:?}: renewed at {:?}, before the lock was released at {released:?}",
+        renewed.last_renewed
+    );
+}
+
+#[test]
+fn a_batch_decides_after_the_locks_it_waited_for_sqlite() {
+    a_batch_decides_after_the_locks_it_waited_for(Kind::Sqlite);
+}
+
+#[test]
+fn a_batch_decides_after_the_locks_it_waited_for_postgres() {
+    a_batch_decides_after_the_locks_it_waited_for(Kind::Postgres);
+}
+
+#[test]
+fn a_batch_decides_after_the_locks_it_waited_for_mysql() {
+    a_batch_decides_after_the_locks_it_waited_for(Kind::Mysql);
+}
+
 /// More grants past their deadline than one read returns: a batch of grants
 /// reclaims them read after read, exactly as the same grants one per
 /// transaction would.
