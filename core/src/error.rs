@@ -21,10 +21,16 @@ pub enum ErrorCode {
     StorageUnavailable,
     TooManyManagers,
     Overloaded,
+    /// Another process claimed the same instance and holds it now (M3): final.
+    Replaced,
+    /// The license's `not_before` is still ahead of the storage clock (M7).
+    LicenseNotYetValid,
+    /// A valid token whose role may not do this (§6.2).
+    Forbidden,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 16] = [
+    pub const ALL: [ErrorCode; 19] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::UnknownGrant,
@@ -41,6 +47,9 @@ impl ErrorCode {
         Self::StorageUnavailable,
         Self::TooManyManagers,
         Self::Overloaded,
+        Self::Replaced,
+        Self::LicenseNotYetValid,
+        Self::Forbidden,
     ];
 
     pub const fn http_status(self) -> u16 {
@@ -56,8 +65,13 @@ impl ErrorCode {
             | Self::ServersExceeded
             | Self::CoresExceeded
             | Self::LicenseExpired
-            | Self::Revoked => 403,
-            Self::StorageUnavailable | Self::TooManyManagers | Self::Overloaded => 503,
+            | Self::Revoked
+            | Self::Replaced
+            | Self::Forbidden => 403,
+            Self::StorageUnavailable
+            | Self::TooManyManagers
+            | Self::Overloaded
+            | Self::LicenseNotYetValid => 503,
         }
     }
 
@@ -79,6 +93,9 @@ impl ErrorCode {
             Self::StorageUnavailable => "storage_unavailable",
             Self::TooManyManagers => "too_many_managers",
             Self::Overloaded => "overloaded",
+            Self::Replaced => "replaced",
+            Self::LicenseNotYetValid => "license_not_yet_valid",
+            Self::Forbidden => "forbidden",
         }
     }
 
@@ -92,6 +109,9 @@ impl ErrorCode {
             Self::StorageUnavailable => Some(2),
             Self::TooManyManagers => Some(10),
             Self::Overloaded => Some(1),
+            // Not yet valid until an instant the manager knows; a minute keeps
+            // a waiting fleet from polling hard.
+            Self::LicenseNotYetValid => Some(60),
             _ => None,
         }
     }
