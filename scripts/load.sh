@@ -35,6 +35,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
   --not-after 2099-01-01T00:00:00Z --max-managers 2 --limit production/vdp:unlimited \
   --out "$WORK/license.lic" >/dev/null
 echo "load-test-admin-token-0123456789" > "$WORK/admin.token"
+chmod 600 "$WORK/admin.token"   # serve refuses a token file open to others
 
 wrk_rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
 wrk_p99() { awk '$1=="99%" {print $2}' "$1"; }

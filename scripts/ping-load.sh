@@ -30,6 +30,7 @@ trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
   --not-after 2099-01-01T00:00:00Z --max-managers 2 --limit production/vdp:unlimited \
   --out "$WORK/license.lic" >/dev/null
 echo "load-test-admin-token-0123456789" > "$WORK/admin.token"
+chmod 600 "$WORK/admin.token"   # serve refuses a token file open to others
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

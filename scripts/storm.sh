@@ -35,6 +35,7 @@ trap cleanup EXIT
 "$BIN/tenurectl" issue --secret-key "$WORK/vendor.key" --license-id storm --licensee "Storm test" \
   --not-after 2099-01-01T00:00:00Z --limit production/vdp:unlimited --out "$WORK/license.lic" >/dev/null
 echo "storm-test-admin-token-0123456789" >"$WORK/admin.token"
+chmod 600 "$WORK/admin.token"   # serve refuses a token file open to others
 
 case "$BACKEND" in
   sqlite) DB="sqlite://$WORK/storm.db" ;;

@@ -69,7 +69,10 @@ pub fn serving_order(
 pub enum LicenseState {
     Valid,
     Missing,
-    NotYetValid,
+    /// `not_before` is still ahead of the storage clock (M7).
+    NotYetValid {
+        not_before: UnixMillis,
+    },
     Expired,
 }
 
@@ -80,8 +83,8 @@ pub enum NotServing {
     StorageUnavailable,
     #[error("no license is installed")]
     NoLicense,
-    #[error("the license is not valid yet")]
-    LicenseNotYetValid,
+    #[error("the license is not valid before {}", crate::rfc3339::display(*not_before))]
+    LicenseNotYetValid { not_before: UnixMillis },
     #[error("the license has expired")]
     LicenseExpired,
     #[error("{live} managers are live and the license allows {max}; this one is number {rank}")]
@@ -92,9 +95,8 @@ impl NotServing {
     pub const fn code(&self) -> crate::ErrorCode {
         match self {
             Self::StorageUnavailable => crate::ErrorCode::StorageUnavailable,
-            Self::NoLicense | Self::LicenseNotYetValid | Self::LicenseExpired => {
-                crate::ErrorCode::LicenseExpired
-            }
+            Self::NoLicense | Self::LicenseExpired => crate::ErrorCode::LicenseExpired,
+            Self::LicenseNotYetValid { .. } => crate::ErrorCode::LicenseNotYetValid,
             Self::TooManyManagers { .. } => crate::ErrorCode::TooManyManagers,
         }
     }
@@ -118,7 +120,11 @@ pub fn may_serve(
     match license {
         LicenseState::Valid => {}
         LicenseState::Missing => return Err(NotServing::NoLicense),
-        LicenseState::NotYetValid => return Err(NotServing::LicenseNotYetValid),
+        LicenseState::NotYetValid { not_before } => {
+            return Err(NotServing::LicenseNotYetValid {
+                not_before: *not_before,
+            });
+        }
         LicenseState::Expired => return Err(NotServing::LicenseExpired),
     }
     let order = serving_order(records, now, liveness);
@@ -258,6 +264,26 @@ mod tests {
             Err(NotServing::LicenseExpired)
         );
         assert!(may_serve("zz", true, &LicenseState::Valid, 2, &rows, at(2), LIVENESS).is_err());
+    }
+
+    #[test]
+    fn a_license_not_yet_valid_is_not_served_and_says_until_when() {
+        let rows = [rec("a", 0, 1)];
+        let state = LicenseState::NotYetValid {
+            not_before: UnixMillis(1_900_000_000_000),
+        };
+        let refused = may_serve("a", true, &state, 2, &rows, at(2), LIVENESS)
+            .expect_err("M7: not served before not_before");
+        assert_eq!(refused.code(), crate::ErrorCode::LicenseNotYetValid);
+        assert_eq!(refused.code().retry_after_s(), Some(60));
+        assert!(
+            refused.to_string().contains("not valid before 2030-03-17"),
+            "{refused}"
+        );
+        assert_eq!(
+            NotServing::LicenseExpired.code(),
+            crate::ErrorCode::LicenseExpired
+        );
     }
 
     #[test]

@@ -150,17 +150,66 @@ fn restart_replaces_and_leaves_a_replaced_row() {
     assert_eq!(again.map(|r| r.grant_id), Ok(id(2)));
     assert_eq!(s.held.len(), 1);
     assert_eq!(s.ended(id(1)), Some(EndReason::Replaced));
+    // M3: the older process hears `replaced`, final, naming the instance;
+    // nothing more is written.
     let r = renew(
         &cfg(),
         &lic,
         s.held.get(&id(1)),
-        s.ended(id(1)),
+        s.usage_of(id(1)),
         None,
         later,
     );
+    assert!(r.mutations.is_empty());
+    let denial = r.outcome.expect_err("a replaced grant does not renew");
+    assert_eq!(denial.code(), ErrorCode::Replaced);
+    assert_eq!(denial.code().http_status(), 403);
+    let text = denial.to_string();
+    assert!(
+        text.contains("environment=production product=vdp hostname=a port=1"),
+        "{text}"
+    );
+    // The newer grant renews; a release of the replaced one is unknown.
+    let newer = renew(&cfg(), &lic, s.held.get(&id(2)), None, None, later);
+    assert!(newer.outcome.is_ok());
     assert_eq!(
-        r.outcome.map_err(|d| d.code()),
-        Err(ErrorCode::UnknownGrant)
+        release(s.held.get(&id(1)), later).outcome,
+        Err(Denial::UnknownGrant)
+    );
+}
+
+#[test]
+fn only_a_replaced_row_answers_replaced() {
+    let lic = license(&[("production", "vdp", limits(None, None, None))], 100);
+    let mut s = Applied::default();
+    for (n, host) in [(1, "a"), (2, "b"), (3, "c")] {
+        do_grant(
+            &mut s,
+            &lic,
+            &request("production", "vdp", host, 1, 1),
+            T0,
+            n,
+        )
+        .expect("grant");
+    }
+    s.apply(&release(s.held.get(&id(1)), T0).mutations);
+    s.apply(&revoke(s.held.get(&id(2)), T0).mutations);
+    let late = UnixMillis(T0.0 + 700_000);
+    s.apply(&reclaim(s.held.values(), late));
+    let codes: Vec<_> = (1..=3)
+        .map(|n| {
+            renew(&cfg(), &lic, None, s.usage_of(id(n)), None, late)
+                .outcome
+                .map_err(|d| d.code())
+        })
+        .collect();
+    assert_eq!(
+        codes,
+        [
+            Err(ErrorCode::UnknownGrant),
+            Err(ErrorCode::Revoked),
+            Err(ErrorCode::UnknownGrant)
+        ]
     );
 }
 
@@ -285,7 +334,7 @@ fn expiry_denies_grants_and_ends_renewals() {
     );
     s.apply(&r.mutations);
     assert_eq!(s.ended(id(1)), Some(EndReason::LicenseExpired));
-    let again = renew(&cfg(), &lic, None, s.ended(id(1)), None, after);
+    let again = renew(&cfg(), &lic, None, s.usage_of(id(1)), None, after);
     assert_eq!(
         again.outcome.map_err(|d| d.code()),
         Err(ErrorCode::LicenseExpired)
@@ -299,6 +348,58 @@ fn expiry_denies_grants_and_ends_renewals() {
         3,
     );
     assert_eq!(ok.map(|r| r.license_expires_in_s), Ok(0));
+}
+
+/// M7: before `not_before` (a storage clock set back) grants and renewals are
+/// refused with 503 `license_not_yet_valid`, and held grants are kept: once
+/// the clock is right again they renew as before.
+#[test]
+fn a_license_not_yet_valid_refuses_but_keeps_held_grants() {
+    let lic = license(&[("production", "vdp", limits(None, None, None))], 432_000);
+    let mut s = Applied::default();
+    do_grant(
+        &mut s,
+        &lic,
+        &request("production", "vdp", "a", 1, 4),
+        T0,
+        1,
+    )
+    .expect("grant");
+    let stepped_back = UnixMillis(lic.not_before.0 - 1);
+    let g = do_grant(
+        &mut s,
+        &lic,
+        &request("production", "vdp", "b", 1, 4),
+        stepped_back,
+        2,
+    );
+    let denial = g.expect_err("not yet valid");
+    assert_eq!(denial.code(), ErrorCode::LicenseNotYetValid);
+    assert_eq!(denial.code().http_status(), 503);
+    assert_eq!(denial.code().retry_after_s(), Some(60));
+    assert!(denial.to_string().contains("not valid before"), "{denial}");
+    // A restart of a held instance is refused too, and does not end its grant.
+    let restart = do_grant(
+        &mut s,
+        &lic,
+        &request("production", "vdp", "a", 1, 4),
+        stepped_back,
+        3,
+    );
+    assert_eq!(
+        restart.map_err(|d| d.code()),
+        Err(ErrorCode::LicenseNotYetValid)
+    );
+    let r = renew(&cfg(), &lic, s.held.get(&id(1)), None, None, stepped_back);
+    assert_eq!(
+        r.outcome.map_err(|d| d.code()),
+        Err(ErrorCode::LicenseNotYetValid)
+    );
+    assert!(r.mutations.is_empty(), "held grants are not ended");
+    assert!(s.usage.is_empty());
+    assert_eq!(s.held.len(), 1);
+    let back = renew(&cfg(), &lic, s.held.get(&id(1)), None, None, lic.not_before);
+    assert!(back.outcome.is_ok(), "valid again at not_before");
 }
 
 #[test]
@@ -330,7 +431,14 @@ fn release_revoke_and_admin_release() {
     let d = revoke(s.held.get(&id(2)), T0);
     s.apply(&d.mutations);
     assert_eq!(s.ended(id(2)), Some(EndReason::Revoked));
-    let r = renew(&cfg(), &lic, s.held.get(&id(2)), s.ended(id(2)), None, T0);
+    let r = renew(
+        &cfg(),
+        &lic,
+        s.held.get(&id(2)),
+        s.usage_of(id(2)),
+        None,
+        T0,
+    );
     assert_eq!(r.outcome.map_err(|d| d.code()), Err(ErrorCode::Revoked));
     assert_eq!(
         revoke(None, T0).outcome.map_err(|d| d.code()),

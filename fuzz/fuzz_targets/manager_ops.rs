@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use tenure_core::license::{License, Limits, SecretKey, VerifyingKey, sign};
 use tenure_core::manager::{self as decide, Denial, HeldGrant, ManagerConfig, Mutation, PoolView};
 use tenure_core::names::{Hostname, Name};
-use tenure_core::wire::{EndReason, GrantRequest, HostFacts, Instance, PoolKey};
+use tenure_core::wire::{GrantRequest, HostFacts, Instance, PoolKey, UsageRow};
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
 use tenure_storage::{
     InstallPolicy, Manager, ManagerError, MemoryStore, StorageError, Store, StoredLicense, Tx,
@@ -266,7 +266,7 @@ fn manager_for(lic: &License, cfg: &ManagerConfig, clock: &Arc<AtomicI64>) -> Rc
 #[derive(Default)]
 struct Model {
     held: BTreeMap<GrantId, HeldGrant>,
-    ended: BTreeMap<GrantId, EndReason>,
+    ended: BTreeMap<GrantId, UsageRow>,
 }
 
 impl Model {
@@ -285,7 +285,7 @@ impl Model {
                 }
                 Mutation::End { grant_id, usage } => {
                     assert!(self.held.remove(grant_id).is_some(), "end of a held grant");
-                    self.ended.insert(*grant_id, usage.end_reason);
+                    self.ended.insert(*grant_id, usage.clone());
                 }
             }
         }
@@ -433,7 +433,7 @@ fuzz_target!(|input: (Setup, Vec<Op>)| {
                     &cfg,
                     &lic,
                     model.held.get(&gid),
-                    model.ended.get(&gid).copied(),
+                    model.ended.get(&gid),
                     client,
                     now,
                 );

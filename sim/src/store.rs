@@ -92,6 +92,9 @@ impl Tx for BuggyTx<'_> {
     ) -> Result<Option<HeldGrant>, StorageError> {
         self.inner.grant_by_instance(instance)
     }
+    fn ended(&mut self, id: GrantId) -> Result<Option<UsageRow>, StorageError> {
+        self.inner.ended(id)
+    }
     fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError> {
         self.inner.end_reason(id)
     }

@@ -160,12 +160,15 @@ impl BatchState {
         Ok(())
     }
 
+    /// New grants first: a renewal the batch holds may be of a grant it
+    /// inserted, while no insert depends on a renewal (a grant it replaces
+    /// has ended, and every end flushes first).
     fn flush(&mut self, tx: &mut dyn Tx) -> Result<(), StorageError> {
-        if !self.renewals.is_empty() {
-            tx.apply_renewals(&std::mem::take(&mut self.renewals))?;
-        }
         if !self.inserts.is_empty() {
             tx.apply_inserts(&std::mem::take(&mut self.inserts))?;
+        }
+        if !self.renewals.is_empty() {
+            tx.apply_renewals(&std::mem::take(&mut self.renewals))?;
         }
         Ok(())
     }
@@ -429,11 +432,14 @@ impl<S: Store> Manager<S> {
                 };
                 // The decision borrows the grant; nothing of it is kept.
                 let held = state.held(*id);
+                // A grant the batch does not hold has ended (or never was):
+                // its usage row, written before this batch or by an earlier
+                // op of it (a grant that replaced it, M3), says how.
                 let ended = match held {
                     Some(_) => None,
-                    None => tx.end_reason(*id)?,
+                    None => tx.ended(*id)?,
                 };
-                let d = decide::renew(cfg, lic, held, ended, *client_time, now);
+                let d = decide::renew(cfg, lic, held, ended.as_ref(), *client_time, now);
                 apply(tx, state, d, Answer::Renewed)
             }
             Op::Release(id) => {

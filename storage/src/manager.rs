@@ -370,7 +370,9 @@ impl<S: Store> Manager<S> {
                 Ok(lic) => {
                     let state = match lic.validity_at(now) {
                         Ok(()) => LicenseState::Valid,
-                        Err(Validity::NotYetValid { .. }) => LicenseState::NotYetValid,
+                        Err(Validity::NotYetValid { not_before }) => {
+                            LicenseState::NotYetValid { not_before }
+                        }
                         Err(Validity::Expired { .. }) => LicenseState::Expired,
                     };
                     (state, lic.max_managers, Some(lic.license_id.clone()))

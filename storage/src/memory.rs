@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
-use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
+use tenure_core::wire::{Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
 /// The clock a memory store reads as "the database's now".
@@ -19,7 +19,9 @@ struct State {
     grants: BTreeMap<GrantId, HeldGrant>,
     by_instance: BTreeMap<Instance, GrantId>,
     usage: Vec<UsageRow>,
-    ended: BTreeMap<GrantId, EndReason>,
+    /// Where each ended grant's usage row is in `usage` (rows are only ever
+    /// appended, or taken back from the end by a rollback).
+    ended: BTreeMap<GrantId, usize>,
     license: Option<StoredLicense>,
     managers: BTreeMap<String, ManagerRecord>,
     /// The undo log's buffer, kept between transactions so that a
@@ -81,7 +83,7 @@ enum Undo {
     },
     Ended {
         grant: HeldGrant,
-        previous_end: Option<EndReason>,
+        previous_end: Option<usize>,
     },
     License(Option<StoredLicense>),
     Manager(String, Option<ManagerRecord>),
@@ -224,8 +226,13 @@ impl Tx for MemTx<'_> {
             .cloned())
     }
 
-    fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError> {
-        Ok(self.state.ended.get(&id).copied())
+    fn ended(&mut self, id: GrantId) -> Result<Option<UsageRow>, StorageError> {
+        Ok(self
+            .state
+            .ended
+            .get(&id)
+            .and_then(|at| self.state.usage.get(*at))
+            .cloned())
     }
 
     fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError> {
@@ -259,7 +266,7 @@ impl Tx for MemTx<'_> {
                     StorageError::Corrupt(format!("end of grant {grant_id} that is not held"))
                 })?;
                 s.by_instance.remove(&g.instance);
-                let previous_end = s.ended.insert(*grant_id, usage.end_reason);
+                let previous_end = s.ended.insert(*grant_id, s.usage.len());
                 s.usage.push(usage.clone());
                 self.undo.push(Undo::Ended {
                     grant: g,

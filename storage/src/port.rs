@@ -125,8 +125,14 @@ pub trait Tx {
         }
         Ok(out)
     }
+    /// The usage row a grant left when it ended, if it has ended: a renewal
+    /// of it answers from its end reason and instance (M3: `replaced` names
+    /// the instance).
+    fn ended(&mut self, id: GrantId) -> Result<Option<UsageRow>, StorageError>;
     /// The end reason of a grant that has left a usage row, if any.
-    fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError>;
+    fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError> {
+        Ok(self.ended(id)?.map(|u| u.end_reason))
+    }
     fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError>;
     /// Applies `Mutation::Renew`s of distinct held grants (any other kind is
     /// applied one by one). One statement where the backend allows it.

@@ -10,7 +10,7 @@ use std::time::Duration;
 use suite::{Backend, cases};
 use tenure_core::UnixMillis;
 use tenure_core::manager::ManagerConfig;
-use tenure_storage::{DieselStore, Manager, MemoryStore, StoreOptions};
+use tenure_storage::{DieselStore, InstallPolicy, Manager, MemoryStore, StoreOptions};
 
 struct Memory {
     clock: Arc<AtomicI64>,
@@ -85,6 +85,18 @@ macro_rules! suite {
                 }
             }
             #[test]
+            fn twins_older_hears_replaced() {
+                if let Some(b) = $make {
+                    cases::twins_older_hears_replaced(&b);
+                }
+            }
+            #[test]
+            fn license_not_yet_valid_keeps_grants() {
+                if let Some(b) = $make {
+                    cases::license_not_yet_valid_keeps_grants(&b);
+                }
+            }
+            #[test]
             fn listing_pages_cover_the_held_grants() {
                 if let Some(b) = $make {
                     cases::listing_pages_cover_the_held_grants(&b);
@@ -152,5 +164,46 @@ fn memory_outage_is_a_typed_retryable_error() {
     assert_eq!(
         m.license().expect_err("no license yet").code(),
         tenure_core::ErrorCode::StorageUnavailable
+    );
+}
+
+/// M7 by the storage clock itself: the clock set back before the license's
+/// `not_before` refuses, keeps held grants, and serves again once it is
+/// past it.
+#[test]
+fn memory_clock_set_back_before_not_before() {
+    let b = Memory::new();
+    let m = b.manager(ManagerConfig::default());
+    let t = UnixMillis(b.clock.load(Ordering::SeqCst));
+    let lic = suite::fixtures::license(
+        "lic-1",
+        t,
+        t,
+        UnixMillis(t.0 + 30 * 86_400_000),
+        432_000,
+        1,
+        &[(
+            "production",
+            "vdp",
+            suite::fixtures::limits(None, None, None),
+        )],
+    );
+    m.install_license(&suite::fixtures::signed(&lic), InstallPolicy::Replace)
+        .expect("install");
+    let g = m
+        .grant(&suite::fixtures::request("vdp", "a", 1, 1), [7; 16])
+        .expect("grant");
+    // One day and a second back: before `not_before`.
+    b.clock.fetch_sub(86_401_000, Ordering::SeqCst);
+    let e = m.renew(g.grant_id, None).expect_err("not yet valid");
+    assert_eq!(e.code(), tenure_core::ErrorCode::LicenseNotYetValid);
+    let held = m.read(|tx, _| tx.held_grants()).expect("held");
+    assert_eq!(held.len(), 1, "kept");
+    b.clock.fetch_add(86_401_000, Ordering::SeqCst);
+    m.renew(g.grant_id, None).expect("renews again");
+    assert!(
+        m.read(|tx, _| tx.usage_since(UnixMillis(0), 10))
+            .expect("usage")
+            .is_empty()
     );
 }

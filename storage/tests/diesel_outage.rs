@@ -147,9 +147,9 @@ fn renew_once(
         let held = tx.grant(grant_id)?;
         let ended = match held {
             Some(_) => None,
-            None => tx.end_reason(grant_id)?,
+            None => tx.ended(grant_id)?,
         };
-        let d = renew(&cfg, lic, held.as_ref(), ended, None, now);
+        let d = renew(&cfg, lic, held.as_ref(), ended.as_ref(), None, now);
         for m in &d.mutations {
             tx.apply(m)?;
         }

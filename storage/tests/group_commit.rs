@@ -758,3 +758,151 @@ fn a_batch_reclaims_a_backlog_beyond_one_read() {
     assert_eq!(usage.len(), 150, "every old grant reclaimed");
     assert_eq!(state(&batched), state(&alone));
 }
+
+fn replaced_of(r: &OpResult) -> Option<String> {
+    match r {
+        Err(ManagerError::Denied(d @ Denial::Replaced { .. })) => Some(d.to_string()),
+        _ => None,
+    }
+}
+
+/// M3 on the batch path: a grant that replaces an instance's grant and a
+/// renewal of the replaced grant, in one shared transaction and in a later
+/// one (on the manager that saw the grants, and on one that did not): the
+/// renewal answers `replaced` naming the instance, never `unknown_grant`, a
+/// release of it is `unknown_grant`, and the batch does not fall back to one
+/// transaction per op.
+fn a_batch_renews_a_replaced_grant<S: Store>(kind: &str, m: &Manager<S>, fresh: &Manager<S>) {
+    install(m, &[("prod", "wide", 100)], 3_600);
+    let old = grant_wide(m, "r", 96, 2);
+    let new = |k: u64| tenure_core::GrantId::from_random(rand(96, 1, k));
+    let renew = |id| Op::Renew {
+        id,
+        client_time: None,
+    };
+    let grant = |host: &str, k| Op::Grant {
+        req: request("prod", "wide", host, 1, 1),
+        id: new(k),
+    };
+    let ops = vec![
+        renew(old[0]),
+        grant("r0", 0),
+        renew(old[0]),
+        Op::Release(old[0]),
+        renew(new(0)),
+        grant("r1", 1),
+        renew(old[1]),
+    ];
+    let answers = m.run_batch(&ops);
+    assert!(
+        matches!(answers[0], Ok(Answer::Renewed(_))),
+        "{kind}: {answers:?}"
+    );
+    assert!(
+        matches!(answers[1], Ok(Answer::Granted(_))),
+        "{kind}: {answers:?}"
+    );
+    let named = |host: &str| format!("environment=prod product=wide hostname={host} port=1");
+    let said = replaced_of(&answers[2]).unwrap_or_else(|| panic!("{kind}: {:?}", answers[2]));
+    assert!(said.contains(&named("r0")), "{kind}: {said}");
+    assert_eq!(
+        answers[3],
+        Err(ManagerError::Denied(Denial::UnknownGrant)),
+        "{kind}"
+    );
+    assert!(
+        matches!(answers[4], Ok(Answer::Renewed(_))),
+        "{kind}: {answers:?}"
+    );
+    assert!(
+        matches!(answers[5], Ok(Answer::Granted(_))),
+        "{kind}: {answers:?}"
+    );
+    let said = replaced_of(&answers[6]).unwrap_or_else(|| panic!("{kind}: {:?}", answers[6]));
+    assert!(said.contains(&named("r1")), "{kind}: {said}");
+    // Later transactions read the usage rows the first one wrote.
+    for mgr in [m, fresh] {
+        let later = mgr.run_batch(&[renew(old[0]), renew(new(0)), renew(old[1]), renew(new(1))]);
+        assert!(replaced_of(&later[0]).is_some(), "{kind}: {later:?}");
+        assert!(
+            matches!(later[1], Ok(Answer::Renewed(_))),
+            "{kind}: {later:?}"
+        );
+        assert!(replaced_of(&later[2]).is_some(), "{kind}: {later:?}");
+        assert!(
+            matches!(later[3], Ok(Answer::Renewed(_))),
+            "{kind}: {later:?}"
+        );
+        // Alone, as a single request runs.
+        let alone = mgr.renew(old[1], None);
+        assert!(
+            matches!(alone, Err(ManagerError::Denied(Denial::Replaced { .. }))),
+            "{kind}: {alone:?}"
+        );
+    }
+    let (held, usage) = m
+        .read(|tx, _| Ok((tx.held_grants()?, tx.usage_since(UnixMillis(0), 100)?)))
+        .expect("read");
+    let mut held: Vec<_> = held.iter().map(|g| g.grant_id).collect();
+    held.sort_unstable();
+    let mut expected = vec![new(0), new(1)];
+    expected.sort_unstable();
+    assert_eq!(held, expected, "{kind}");
+    let ended: Vec<_> = usage.iter().map(|u| (u.grant_id, u.end_reason)).collect();
+    assert_eq!(
+        ended,
+        [
+            (old[0], tenure_core::wire::EndReason::Replaced),
+            (old[1], tenure_core::wire::EndReason::Replaced)
+        ],
+        "{kind}"
+    );
+    let renewed_at = match &answers[0] {
+        Ok(Answer::Renewed(r)) => r.server_time_ms,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        usage[0].last_request_ms, renewed_at,
+        "{kind}: the batch's renewal before the replacement is kept"
+    );
+}
+
+fn a_batch_renews_a_replaced_grant_on(kind: Kind) {
+    let Some(db) = TestDb::of(kind) else { return };
+    let m = group_manager(&db.url);
+    let before = m.store().transactions();
+    a_batch_renews_a_replaced_grant(&format!("{kind:?}"), &m, &group_manager(&db.url));
+    // The install, two grants, two batches, one renewal alone and the
+    // final read: one transaction each.
+    assert_eq!(
+        m.store().transactions(),
+        before + 1 + 2 + 2 + 1 + 1,
+        "{kind:?}: a batch fell back to one transaction per op"
+    );
+}
+
+#[test]
+fn a_batch_renews_a_replaced_grant_memory() {
+    let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
+    let c = clock.clone();
+    let store = MemoryStore::new(Arc::new(move || UnixMillis(c.load(Ordering::SeqCst))));
+    let m = Manager::new(store.clone(), ManagerConfig::default(), fixtures::trusted())
+        .with_group_commit(64);
+    let fresh = Manager::new(store, ManagerConfig::default(), fixtures::trusted());
+    a_batch_renews_a_replaced_grant("memory", &m, &fresh);
+}
+
+#[test]
+fn a_batch_renews_a_replaced_grant_sqlite() {
+    a_batch_renews_a_replaced_grant_on(Kind::Sqlite);
+}
+
+#[test]
+fn a_batch_renews_a_replaced_grant_postgres() {
+    a_batch_renews_a_replaced_grant_on(Kind::Postgres);
+}
+
+#[test]
+fn a_batch_renews_a_replaced_grant_mysql() {
+    a_batch_renews_a_replaced_grant_on(Kind::Mysql);
+}

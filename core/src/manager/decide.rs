@@ -6,7 +6,7 @@ use super::pool::PoolView;
 use crate::GrantId;
 use crate::license::License;
 use crate::time::UnixMillis;
-use crate::wire::{EndReason, GrantRequest, GrantResponse, Instance};
+use crate::wire::{EndReason, GrantRequest, GrantResponse, Instance, UsageRow};
 
 fn end(g: &HeldGrant, now: UnixMillis, reason: EndReason) -> Mutation {
     Mutation::End {
@@ -70,8 +70,10 @@ fn pool_limits<'l>(
 }
 
 /// M1, M3, M7: grant `req` a fresh grant if every limit of its pool holds with
-/// it. A grant the same instance already holds is replaced and does not count.
-/// Grants of the pool found past their deadline are reclaimed either way.
+/// it. A grant the same instance already holds is replaced and does not count:
+/// it ends with a `replaced` usage row in the same transaction, so its next
+/// renewal hears `replaced` (M3). Grants of the pool found past their
+/// deadline are reclaimed either way.
 pub fn grant(
     cfg: &ManagerConfig,
     license: &License,
@@ -156,26 +158,35 @@ pub fn grant(
     }
 }
 
-/// Renew `grant_id`. `held` is its held grant if storage has one; `ended` is the
-/// end reason if it has a usage row instead (so a revoked grant hears `revoked`).
-/// A grant past its deadline is reclaimed and unknown. After `not_after` the
-/// grant ends with `license_expired` (M7). A grant whose pool the current
-/// license no longer has ends as revoked: the vendor withdrew it.
+/// Renew `grant_id`. `held` is its held grant if storage has one; `ended` is
+/// the usage row it left if it has ended instead, so a revoked grant hears
+/// `revoked` and a replaced one `replaced`, naming its instance (M3). A grant
+/// past its deadline is reclaimed and unknown. After `not_after` the grant
+/// ends with `license_expired`; before `not_before` it is refused but kept
+/// (M7): the license is not served yet, and the grant was taken under a
+/// valid one. A grant whose pool the current license no longer has ends as
+/// revoked: the vendor withdrew it.
 pub fn renew(
     cfg: &ManagerConfig,
     license: &License,
     held: Option<&HeldGrant>,
-    ended: Option<EndReason>,
+    ended: Option<&UsageRow>,
     client_time: Option<UnixMillis>,
     now: UnixMillis,
 ) -> Decision<GrantResponse> {
     let Some(g) = held else {
         let denial = match ended {
-            Some(EndReason::Revoked) => Denial::Revoked,
-            Some(EndReason::LicenseExpired) => Denial::LicenseExpired {
-                not_after_ms: license.not_after.0,
+            Some(u) => match u.end_reason {
+                EndReason::Revoked => Denial::Revoked,
+                EndReason::Replaced => Denial::Replaced {
+                    instance: u.instance.clone(),
+                },
+                EndReason::LicenseExpired => Denial::LicenseExpired {
+                    not_after_ms: license.not_after.0,
+                },
+                EndReason::Released | EndReason::GraceExceeded => Denial::UnknownGrant,
             },
-            _ => Denial::UnknownGrant,
+            None => Denial::UnknownGrant,
         };
         return deny(denial, Vec::new());
     };
@@ -185,8 +196,10 @@ pub fn renew(
             vec![end(g, now, EndReason::GraceExceeded)],
         );
     }
-    if let Some(d) = Denial::license_window(license.not_before, license.not_after, now) {
-        return deny(d, vec![end(g, now, EndReason::LicenseExpired)]);
+    match Denial::license_window(license.not_before, license.not_after, now) {
+        Some(d @ Denial::LicenseNotYetValid { .. }) => return deny(d, Vec::new()),
+        Some(d) => return deny(d, vec![end(g, now, EndReason::LicenseExpired)]),
+        None => {}
     }
     if let Err(d) = pool_limits(license, &g.instance) {
         return deny(d, vec![end(g, now, EndReason::Revoked)]);

@@ -1,6 +1,7 @@
 use crate::error::ErrorCode;
 use crate::names::Name;
 use crate::time::UnixMillis;
+use crate::wire::Instance;
 
 /// Why a manager refuses a request. Each variant maps to one wire code, and its
 /// message names the limit that failed so an operator can act on it.
@@ -44,6 +45,13 @@ pub enum Denial {
     UnknownGrant,
     #[error("this grant was revoked by an administrator")]
     Revoked,
+    /// M3: a newer grant request for the same instance took its slot; the
+    /// process holding this grant is the older one and must stop.
+    #[error(
+        "this grant was replaced: a newer grant request claimed the same instance ({instance}); \
+         a restarted or second process with this hostname and port holds it now, so this one must stop"
+    )]
+    Replaced { instance: Instance },
     #[error("no such grant or instance")]
     NotFound,
 }
@@ -51,9 +59,9 @@ pub enum Denial {
 impl Denial {
     pub const fn code(&self) -> ErrorCode {
         match self {
-            Self::LicenseExpired { .. } | Self::LicenseNotYetValid { .. } => {
-                ErrorCode::LicenseExpired
-            }
+            Self::LicenseExpired { .. } => ErrorCode::LicenseExpired,
+            // M7: not an expired license; the manager does not serve it yet.
+            Self::LicenseNotYetValid { .. } => ErrorCode::LicenseNotYetValid,
             Self::EnvironmentNotLicensed { .. } => ErrorCode::EnvironmentNotLicensed,
             Self::ProductNotLicensed { .. } => ErrorCode::ProductNotLicensed,
             Self::ServersExceeded { .. } => ErrorCode::ServersExceeded,
@@ -62,6 +70,7 @@ impl Denial {
             }
             Self::UnknownGrant => ErrorCode::UnknownGrant,
             Self::Revoked => ErrorCode::Revoked,
+            Self::Replaced { .. } => ErrorCode::Replaced,
             Self::NotFound => ErrorCode::NotFound,
         }
     }

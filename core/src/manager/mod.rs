@@ -14,7 +14,7 @@ mod held;
 mod pool;
 mod views;
 
-pub use config::ManagerConfig;
+pub use config::{InvalidSetting, MIN_RECLAIM_MARGIN, ManagerConfig};
 pub use decide::{admin_release, grant, reclaim, release, renew, revoke};
 pub use denial::Denial;
 pub use held::{HeldGrant, Mutation};

@@ -37,6 +37,18 @@ impl Instance {
     }
 }
 
+/// As field=value pairs: a hostname may hold `:`, so `host:port` could be
+/// read two ways, and operators search logs and usage rows by these names.
+impl std::fmt::Display for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "environment={} product={} hostname={} port={}",
+            self.environment, self.product, self.hostname, self.port
+        )
+    }
+}
+
 /// What a component tells the manager about its host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostFacts {

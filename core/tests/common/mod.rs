@@ -96,11 +96,12 @@ impl Applied {
     }
 
     pub fn ended(&self, id: GrantId) -> Option<EndReason> {
-        self.usage
-            .iter()
-            .rev()
-            .find(|u| u.grant_id == id)
-            .map(|u| u.end_reason)
+        self.usage_of(id).map(|u| u.end_reason)
+    }
+
+    /// The usage row grant `id` left, if it ended.
+    pub fn usage_of(&self, id: GrantId) -> Option<&UsageRow> {
+        self.usage.iter().rev().find(|u| u.grant_id == id)
     }
 
     pub fn by_instance(&self, i: &Instance) -> Option<&HeldGrant> {

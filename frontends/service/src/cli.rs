@@ -1,7 +1,8 @@
 //! The command line both `tenured` and `tenured-smol` take (PROTOCOL.md
 //! section 7). Every flag also reads `TENURE_<FLAG>` from the environment.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -16,6 +17,30 @@ fn duration(s: &str) -> Result<Duration, String> {
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// What both binaries parse: `args` with the `--config` file's keys
+    /// merged in (for `serve`), then the flags. A usage error exits as
+    /// clap's own parsing does (status 2, with usage); a config file that
+    /// cannot be read, is not TOML or has an unknown key is `Err`, one line.
+    pub fn from_args(args: Vec<OsString>) -> Result<Self, String> {
+        let merged = crate::config_file::merge(args)?;
+        Ok(Self::parse_from(merged))
+    }
+
+    /// The long names of `serve`'s flags: the keys a `--config` file may have.
+    pub fn serve_flags() -> Vec<String> {
+        Self::command()
+            .find_subcommand("serve")
+            .map(|serve| {
+                serve
+                    .get_arguments()
+                    .filter_map(|a| a.get_long().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,12 +1,16 @@
-//! `--config FILE`: flags from a TOML file. A key is a flag's long name
-//! (`listen = "0.0.0.0:10091"`, `vendor-key = ["a.pub", "b.pub"]`,
+//! `--config FILE`: flags of `serve` from a TOML file. A key is a flag's
+//! long name (`listen = "0.0.0.0:10091"`, `vendor-key = ["a.pub", "b.pub"]`,
 //! `allow-plaintext = true`). Precedence: the command line, then `TENURE_*`
-//! environment variables, then the file.
+//! environment variables, then the file. A key that is no flag of `serve`
+//! is refused (§7.1): a misspelt `renew_every` must not leave the default in
+//! force unnoticed. The values then go through the same parsing and the same
+//! start-time checks as flags (`crate::settings`).
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-fn env_name(key: &str) -> String {
+/// The environment variable of flag `key` (`renew-every`: `TENURE_RENEW_EVERY`).
+pub(crate) fn env_name(key: &str) -> String {
     format!("TENURE_{}", key.replace('-', "_").to_ascii_uppercase())
 }
 
@@ -35,8 +39,12 @@ fn config_path(args: &[OsString]) -> Option<PathBuf> {
 }
 
 /// Returns `args` with the file's flags appended where neither the command
-/// line nor the environment set them.
+/// line nor the environment set them. Only `serve` reads a config file:
+/// `TENURE_CONFIG` in the environment of `tenured migrate` is left alone.
 pub fn merge(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    if args.get(1).is_none_or(|a| a != "serve") {
+        return Ok(args);
+    }
     let Some(path) = config_path(&args) else {
         return Ok(args);
     };
@@ -45,12 +53,16 @@ pub fn merge(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
     let table: toml::Table = text
         .parse()
         .map_err(|e| format!("config file {} is not valid TOML: {e}", path.display()))?;
+    let known = crate::cli::Cli::serve_flags();
     let mut out = args;
     for (key, value) in table {
-        if key == "config"
-            || given_on_command_line(&out, &key)
-            || std::env::var_os(env_name(&key)).is_some()
-        {
+        if key == "config" || !known.contains(&key) {
+            return Err(format!(
+                "config file {}: unknown key `{key}` (keys are the long flag names of `tenured serve`, e.g. `renew-every`)",
+                path.display()
+            ));
+        }
+        if given_on_command_line(&out, &key) || std::env::var_os(env_name(&key)).is_some() {
             continue;
         }
         let flag = OsString::from(format!("--{key}"));
@@ -131,5 +143,38 @@ mod tests {
             &file.to_string_lossy(),
         ]));
         assert!(bad.expect_err("invalid toml").contains("not valid TOML"));
+        for unknown in ["renew_every = \"60s\"\n", "config = \"other.toml\"\n"] {
+            std::fs::write(&file, unknown).expect("write");
+            let e = merge(os(&[
+                "tenured",
+                "serve",
+                "--config",
+                &file.to_string_lossy(),
+            ]))
+            .expect_err("unknown key");
+            assert!(
+                e.contains("unknown key") && e.contains("renew-every"),
+                "{e}"
+            );
+            assert!(!e.contains('\n'), "one line: {e}");
+        }
+        // Only `serve` reads it: other subcommands pass through untouched.
+        let migrate = os(&["tenured", "migrate", "--config", &file.to_string_lossy()]);
+        assert_eq!(merge(migrate.clone()), Ok(migrate));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn every_serve_flag_is_a_key() {
+        let flags = Cli::serve_flags();
+        for k in [
+            "renew-every",
+            "lease-ttl",
+            "reclaim-margin",
+            "admin-token-file",
+            "listen",
+        ] {
+            assert!(flags.iter().any(|f| f == k), "{k} in {flags:?}");
+        }
     }
 }

@@ -14,17 +14,30 @@ use tenure_core::names::Name;
 
 pub const DEMO_LICENSEE: &str = "DEVELOPMENT LICENSE - NOT FOR PRODUCTION USE";
 
+/// Writes `text` to `path`; a `private` file is created with mode 0600, so
+/// a secret is never readable by others, not even for a moment, and the
+/// admin token passes `serve`'s check (§7.1).
 fn write(path: &Path, text: &str, private: bool) -> Result<(), StartupError> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let err = |source| StartupError::Read {
         path: path.display().to_string(),
         source,
     };
-    std::fs::write(path, text).map_err(err)?;
+    let mode = if private { 0o600 } else { 0o644 };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(mode)
+        .open(path)
+        .map_err(err)?;
+    // `mode` applies only to a file this call creates.
     if private {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
     }
-    Ok(())
+    file.write_all(text.as_bytes()).map_err(err)
 }
 
 fn random<const N: usize>() -> Result<[u8; N], StartupError> {
@@ -157,4 +170,41 @@ pub fn banner(demo: &Demo, url: &str) -> String {
          \n\
          Press Ctrl-C to stop.\n"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::LogFormat;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn the_demo_folder_passes_the_start_checks() {
+        let dir = std::env::temp_dir().join(format!("tenure-demo-test-{}", std::process::id()));
+        let args = DemoArgs {
+            dir: dir.clone(),
+            listen: "127.0.0.1:0".parse().expect("addr"),
+            log_format: LogFormat::Text,
+        };
+        let made = prepare(&args).expect("prepare");
+        assert!(made.created);
+        let mode = |f: &str| {
+            std::fs::metadata(dir.join(f))
+                .expect("file")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(mode("admin.token"), 0o600);
+        assert_eq!(mode("vendor.key"), 0o600);
+        let settings = crate::settings::Settings::check(made.serve).expect("§7.1 holds");
+        assert_eq!(
+            settings.manager(),
+            tenure_core::manager::ManagerConfig::default()
+        );
+        let again = prepare(&args).expect("reuse");
+        assert!(!again.created);
+        assert!(crate::settings::Settings::check(again.serve).is_ok());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -15,6 +15,7 @@ pub mod node;
 pub mod query;
 pub mod route;
 pub mod service;
+pub mod settings;
 pub mod startup;
 pub mod suspend;
 

@@ -4,7 +4,7 @@
 //! exit while r2d2 was still opening a PostgreSQL connection crashed in
 //! libpq's TLS library, which `exit` tears down.
 
-use crate::cli::ServeArgs;
+use crate::settings::Settings;
 use crate::startup::StartupError;
 use std::path::Path;
 
@@ -25,9 +25,9 @@ impl<A> std::fmt::Debug for Bound<A> {
 
 /// Builds the TLS acceptor with `acceptor` (certificate, key) when
 /// `--tls-cert` and `--tls-key` are given, then binds `--listen`,
-/// non-blocking for the frontend's reactor.
+/// non-blocking for the frontend's reactor. Only checked settings bind.
 pub fn bind<A, E: std::fmt::Display>(
-    args: &ServeArgs,
+    args: &Settings,
     acceptor: impl FnOnce(&Path, &Path) -> Result<A, E>,
 ) -> Result<Bound<A>, StartupError> {
     let tls = match (&args.tls_cert, &args.tls_key) {

@@ -4,11 +4,11 @@
 //! tells the operator what to do; the binary prints it and exits non-zero.
 
 use crate::auth::AdminToken;
-use crate::cli::{MigrateArgs, ServeArgs};
+use crate::cli::MigrateArgs;
 use crate::service::{Env, Service, system_clock};
+use crate::settings::Settings;
 use std::path::Path;
 use tenure_core::license::{self, LicenseError, VerifyingKey};
-use tenure_core::manager::ManagerConfig;
 use tenure_storage::{
     DieselStore, InstallPolicy, Installed, Manager, ManagerError, SchemaState, StoreOptions,
 };
@@ -74,8 +74,9 @@ pub fn migrate(args: &MigrateArgs) -> Result<Vec<String>, StartupError> {
 }
 
 /// Builds the service for `serve`, or says in one line why it cannot run.
-pub fn build(args: &ServeArgs) -> Result<Service<DieselStore>, StartupError> {
-    args.check_listen().map_err(StartupError::Listen)?;
+/// `settings` were checked (§7.1) before the listening socket was bound.
+pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> {
+    let args = settings.args();
     let mut trusted: Vec<VerifyingKey> = Vec::new();
     for path in &args.vendor_keys {
         let key =
@@ -114,11 +115,7 @@ pub fn build(args: &ServeArgs) -> Result<Service<DieselStore>, StartupError> {
             )));
         }
     }
-    let config = ManagerConfig {
-        lease_ttl: args.lease_ttl,
-        renew_every: args.renew_every,
-        reclaim_margin: args.reclaim_margin,
-    };
+    let config = settings.manager();
     let manager = match args.group_commit {
         0 => Manager::new(store, config, trusted.clone()),
         n => Manager::new(store, config, trusted.clone()).with_group_commit(n),

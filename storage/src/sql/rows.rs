@@ -174,7 +174,7 @@ impl UsageRowDb {
     }
 }
 
-pub(crate) fn decode_reason(s: &str) -> Result<EndReason, StorageError> {
+fn decode_reason(s: &str) -> Result<EndReason, StorageError> {
     EndReason::parse(s).ok_or_else(|| corrupt("usage_history", format!("end_reason {s:?}")))
 }
 

@@ -4,7 +4,7 @@
 
 use super::connection::Backend;
 use super::errors::{Class, classify, to_storage};
-use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb, decode_reason};
+use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb};
 use super::schema::{grants, license, managers, pools, usage_history};
 use crate::port::{GrantsAndNow, NowAndStamp, StorageError, StoredLicense, Tx};
 use diesel::prelude::*;
@@ -13,7 +13,7 @@ use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
 use tenure_core::names::Name;
-use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
+use tenure_core::wire::{Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
 /// The inner connection of an open transaction.
@@ -511,18 +511,17 @@ impl Tx for DieselTx<'_> {
         self.rows_of_instances(instances)
     }
 
-    fn end_reason(&mut self, id: GrantId) -> Result<Option<EndReason>, StorageError> {
+    fn ended(&mut self, id: GrantId) -> Result<Option<UsageRow>, StorageError> {
         let id = id.to_string();
         let r = on_conn!(self, c => usage_history::table
             .filter(usage_history::grant_id.eq(&id))
             .order(usage_history::id.desc())
-            .select(usage_history::end_reason)
-            .first::<String>(c)
+            .select(UsageRowDb::as_select())
+            .first(c)
             .optional());
-        match r.map_err(|e| self.fail(e))? {
-            Some(s) => decode_reason(&s).map(Some),
-            None => Ok(None),
-        }
+        r.map_err(|e| self.fail(e))?
+            .map(UsageRowDb::decode)
+            .transpose()
     }
 
     fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError> {

@@ -158,10 +158,137 @@ pub fn restart_replaces<B: Backend>(b: &B) {
         .grant(&request("vdp", "A", 1, 4), random())
         .expect("restart");
     assert_ne!(first.grant_id, second.grant_id);
-    assert_eq!(code(m.renew(first.grant_id, None)), ErrorCode::UnknownGrant);
+    assert_replaced(m.renew(first.grant_id, None), "a", 1);
     m.renew(second.grant_id, None).expect("new grant renews");
     assert_eq!(m.read(|tx, _| tx.held_grants()).expect("held").len(), 1);
     assert_eq!(usage_reasons(&m), [EndReason::Replaced]);
+}
+
+/// M3 denial: 403 `replaced`, its message naming the instance.
+fn assert_replaced<T: std::fmt::Debug>(r: Result<T, ManagerError>, host: &str, port: u16) {
+    let e = r.expect_err("a replaced grant does not renew");
+    assert_eq!(e.code(), ErrorCode::Replaced, "{e}");
+    let named = format!("environment=production product=vdp hostname={host} port={port}");
+    assert!(e.to_string().contains(&named), "{e}");
+}
+
+/// M3 and I10: two processes claim one instance. The second's grant
+/// replaces the first's; every renewal of the first answers `replaced`
+/// (final: it never turns into `unknown_grant`, which would make it grant
+/// again and replace the newer one in turn), the newer one renews, and the
+/// replaced grant's release is `unknown_grant`. One usage row, `replaced`,
+/// whose last request is the first process's last renewal.
+pub fn twins_older_hears_replaced<B: Backend>(b: &B) {
+    let m = setup(
+        b,
+        ManagerConfig::default(),
+        432_000,
+        limits(Some(1), None, None),
+    );
+    // Each twin may reach another manager on the same storage.
+    let other = b.manager(ManagerConfig::default());
+    let older = m
+        .grant(&request("vdp", "twin", 7, 4), random())
+        .expect("older twin");
+    let renewed = m.renew(older.grant_id, None).expect("renews while alone");
+    let newer = other
+        .grant(&request("vdp", "twin", 7, 4), random())
+        .expect("newer twin replaces");
+    for mgr in [&m, &other, &m] {
+        assert_replaced(mgr.renew(older.grant_id, None), "twin", 7);
+    }
+    other.renew(newer.grant_id, None).expect("newer renews");
+    m.renew(newer.grant_id, None).expect("on either manager");
+    assert_eq!(code(m.release(older.grant_id)), ErrorCode::UnknownGrant);
+    assert_replaced(m.renew(older.grant_id, None), "twin", 7);
+    let held = m.read(|tx, _| tx.held_grants()).expect("held");
+    assert_eq!(
+        held.iter().map(|g| g.grant_id).collect::<Vec<_>>(),
+        [newer.grant_id]
+    );
+    let rows = m
+        .read(|tx, _| tx.usage_since(UnixMillis(0), 10))
+        .expect("usage");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].grant_id, older.grant_id);
+    assert_eq!(rows[0].end_reason, EndReason::Replaced);
+    assert_eq!(rows[0].last_request_ms, renewed.server_time_ms);
+    assert_eq!(rows[0].ended_ms, newer.server_time_ms);
+}
+
+/// M7: a stored license whose `not_before` is ahead of the storage clock
+/// (installed from a peer, or the storage clock set back) is not served:
+/// grants and renewals answer 503 `license_not_yet_valid`, held grants stay
+/// held and leave no usage row, and the heartbeat says why. A valid license
+/// brings back the same grants.
+pub fn license_not_yet_valid_keeps_grants<B: Backend>(b: &B) {
+    let m = setup(
+        b,
+        ManagerConfig::default(),
+        432_000,
+        limits(None, None, None),
+    );
+    let g = m
+        .grant(&request("vdp", "a", 1, 4), random())
+        .expect("grant");
+    let t = now(&m);
+    let mut future = license(
+        "lic-future",
+        UnixMillis(t.0 + 1000),
+        t,
+        UnixMillis(t.0 + 30 * DAY_MS),
+        432_000,
+        2,
+        &[("production", "vdp", limits(None, None, None))],
+    );
+    future.not_before = UnixMillis(t.0 + DAY_MS);
+    assert_eq!(
+        m.install_license(&signed(&future), InstallPolicy::IfNewer),
+        Ok(Installed::Installed {
+            license_id: "lic-future".into()
+        })
+    );
+    let e = m.renew(g.grant_id, None).expect_err("not yet valid");
+    assert_eq!(e.code(), ErrorCode::LicenseNotYetValid, "{e}");
+    assert_eq!(e.code().http_status(), 503);
+    assert!(e.to_string().contains("not valid before"), "{e}");
+    assert_eq!(
+        code(m.grant(&request("vdp", "b", 1, 4), random())),
+        ErrorCode::LicenseNotYetValid
+    );
+    assert_eq!(
+        code(m.grant(&request("vdp", "a", 1, 4), random())),
+        ErrorCode::LicenseNotYetValid,
+        "a restart is refused too, and does not replace"
+    );
+    let held = m.read(|tx, _| tx.held_grants()).expect("held");
+    assert_eq!(
+        held.iter().map(|h| h.grant_id).collect::<Vec<_>>(),
+        [g.grant_id]
+    );
+    assert!(usage_reasons(&m).is_empty(), "held grants are not ended");
+    let hb = m
+        .heartbeat("m1", &|| UnixMillis(0), Duration::from_secs(10))
+        .expect("heartbeat");
+    assert_eq!(
+        hb.serving,
+        Err(NotServing::LicenseNotYetValid {
+            not_before: future.not_before
+        })
+    );
+    let valid = license(
+        "lic-2",
+        UnixMillis(t.0 + 2000),
+        t,
+        UnixMillis(t.0 + 30 * DAY_MS),
+        432_000,
+        2,
+        &[("production", "vdp", limits(None, None, None))],
+    );
+    m.install_license(&signed(&valid), InstallPolicy::Replace)
+        .expect("install a valid one");
+    let r = m.renew(g.grant_id, None).expect("the kept grant renews");
+    assert_eq!(r.license_id, "lic-2");
 }
 
 /// The admin listing's pages, in id order, together hold exactly the held

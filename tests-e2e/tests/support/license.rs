@@ -68,6 +68,12 @@ impl Setup {
         std::fs::write(p.join("license.lic"), sign(&license, &key).expect("sign"))
             .expect("license");
         std::fs::write(p.join("admin.token"), format!("{TOKEN}\n")).expect("token");
+        // `serve` refuses a token file open to others (§7.1).
+        std::fs::set_permissions(
+            p.join("admin.token"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod token");
         Self {
             dir,
             license_id: license_id.into(),

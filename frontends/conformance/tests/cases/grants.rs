@@ -1,7 +1,7 @@
 //! Grant, renew, release, limits (M1) and restart replacement (M3).
 
-use super::{Expect, check_grant, example_grant, grant_body};
-use crate::support::{Bin, Fixture, Launch, Server, assert_error};
+use super::{Expect, assert_replaced, check_grant, example_grant, grant_body};
+use crate::support::{Bin, Fixture, Launch, Server, assert_error, json_array};
 use serde_json::json;
 
 fn start(bin: &Bin) -> (Server, Fixture) {
@@ -34,6 +34,24 @@ pub fn durations_follow_flags(bin: &Bin) {
         license_id: fixture.id(),
         lease_ttl_s: 120,
         renew_every_s: 30,
+    };
+    let id = check_grant(&server.grant(&example_grant()), 201, expect);
+    check_grant(&server.renew(&id), 200, expect);
+}
+
+/// §7: every flag also reads `TENURE_<FLAG>` and a `--config` file; both
+/// binaries honour both (a config file read by one binary and ignored by the
+/// other would give components different timings).
+pub fn durations_follow_env_and_config_file(bin: &Bin) {
+    let fixture = Fixture::standard("conf-grants-3");
+    let launch = Launch::new(&fixture)
+        .env("TENURE_LEASE_TTL", "3m")
+        .config("renew-every = \"45s\"\nreclaim-margin = \"15m\"\n");
+    let server = Server::start(bin, launch);
+    let expect = Expect {
+        license_id: fixture.id(),
+        lease_ttl_s: 180,
+        renew_every_s: 45,
     };
     let id = check_grant(&server.grant(&example_grant()), 201, expect);
     check_grant(&server.renew(&id), 200, expect);
@@ -135,11 +153,25 @@ pub fn regrant_replaces_old_grant(bin: &Bin) {
         expect,
     );
     assert_ne!(new, old, "a replacement grant has a new id");
-    assert_error(&server.renew(&old), 404, "unknown_grant");
+    // M3: the older process hears `replaced`, every time (final), and stops.
+    for _ in 0..2 {
+        assert_replaced(&server.renew(&old), "production", "a.example.com", 1);
+    }
     check_grant(&server.renew(&new), 200, expect);
+    // Releasing the replaced grant is unknown: it holds nothing to give back.
+    assert_error(&server.release(&old), 404, "unknown_grant");
+    assert_replaced(&server.renew(&old), "production", "a.example.com", 1);
     // The replaced grant's cores no longer count: 12 + 8 = 20.
     let third = server.grant(&grant_body("vdp", "c.example.com", 1, 1));
     assert_error(&third, 403, "servers_exceeded");
+    // One usage row, `replaced`, for the old grant (M8).
+    let usage = server.admin("GET", "/v1/usage", None);
+    assert_eq!(usage.status, 200, "{}", usage.describe());
+    let usage = usage.json();
+    let rows = json_array(&usage, &["usage", "rows"]);
+    assert_eq!(rows.len(), 1, "{usage}");
+    assert_eq!(rows[0]["grant_id"].as_str(), Some(old.as_str()), "{usage}");
+    assert_eq!(rows[0]["end_reason"].as_str(), Some("replaced"), "{usage}");
 }
 
 pub fn hostnames_compare_lower_case(bin: &Bin) {
@@ -162,7 +194,7 @@ pub fn hostnames_compare_lower_case(bin: &Bin) {
         expect,
     );
     assert_ne!(new, old);
-    assert_error(&server.renew(&old), 404, "unknown_grant");
+    assert_replaced(&server.renew(&old), "production", "vdp1.example.com", 9999);
     check_grant(&server.renew(&new), 200, expect);
 }
 
@@ -177,7 +209,7 @@ pub fn environment_defaults_to_production(bin: &Bin) {
         201,
         expect,
     );
-    assert_error(&server.renew(&first), 404, "unknown_grant");
+    assert_replaced(&server.renew(&first), "production", "a.example.com", 1);
     // Defaulted requests count against production/vdp's limits.
     check_grant(
         &server.grant(&json!({"product": "vdp", "hostname": "b", "port": 1, "cores": 1})),

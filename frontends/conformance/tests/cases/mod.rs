@@ -5,8 +5,10 @@ pub mod basic;
 pub mod grants;
 pub mod openapi;
 pub mod robustness;
+pub mod settings;
 pub mod startup;
 pub mod tls;
+pub mod twins;
 pub mod validation;
 
 use crate::support::Response;
@@ -26,6 +28,24 @@ pub fn example_grant() -> Value {
 pub fn grant_body(product: &str, hostname: &str, port: u32, cores: u32) -> Value {
     json!({"environment": "production", "product": product, "hostname": hostname,
            "port": port, "cores": cores})
+}
+
+/// M3: the renewal of a replaced grant is 403 `replaced`, final, its message
+/// naming the instance (the `environment=... product=... hostname=...
+/// port=...` form the manager writes, hostname lower-case).
+pub fn assert_replaced(resp: &Response, environment: &str, hostname: &str, port: u16) {
+    crate::support::assert_error(resp, 403, "replaced");
+    let message = resp
+        .json()
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let named = format!("environment={environment} product=vdp hostname={hostname} port={port}");
+    assert!(
+        message.contains(&named),
+        "the message should name the instance ({named}): {message:?}"
+    );
 }
 
 /// What the suite expects in every grant and renew response.

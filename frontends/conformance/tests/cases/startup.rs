@@ -50,7 +50,7 @@ pub fn too_many_managers_is_503_with_retry_after(bin: &Bin) {
     assert_eq!(first.grant(&grant_body("vdp", "a", 1, 1)).status, 201);
 }
 
-fn assert_refused(exited: &Exited, about: &str) {
+pub fn assert_refused(exited: &Exited, about: &str) {
     assert!(
         !exited.status.success(),
         "should exit non-zero, got {:?}; stderr:\n{}",
@@ -170,4 +170,81 @@ pub fn taken_port_is_refused_before_storage(bin: &Bin) {
         );
     }
     drop(taken);
+}
+
+/// M7: a stored license whose `not_before` is still ahead (installed by a
+/// peer whose start saw it valid, or the storage clock set back) is not an
+/// expired one. The manager starts (its `--license` file is valid; storage
+/// holds a newer one), does not serve it: ping 503, health 503 saying why,
+/// grants and renewals 503 `license_not_yet_valid` with `Retry-After`; and a
+/// grant held from before is kept, not ended.
+pub fn not_yet_valid_stored_license_is_not_served(bin: &Bin) {
+    let db_dir = tempfile::Builder::new()
+        .prefix("tenure-conformance-db-")
+        .tempdir()
+        .expect("temp dir");
+    let database = crate::support::server::sqlite_url(&db_dir.path().join("tenure.db"));
+    let fixture = Fixture::standard("conf-future-2");
+    let mut launch = Launch::new(&fixture);
+    launch.database = Some(database.clone());
+    let held = {
+        let server = Server::start(bin, launch.clone());
+        let resp = server.grant(&grant_body("vdp", "held.example.com", 1, 1));
+        assert_eq!(resp.status, 201, "{}", resp.describe());
+        resp.json()["grant_id"]
+            .as_str()
+            .expect("grant_id")
+            .to_owned()
+    };
+    let now = now_ms();
+    let mut future = Fixture::standard("conf-future-3");
+    future.license.issued_at.0 = now;
+    future.license.not_before.0 = now + DAY_MS;
+    future.license.not_after.0 = now + 30 * DAY_MS;
+    install_in_storage(&database, &future.armoured());
+    let server = Server::start(bin, launch);
+    let ping = server.get("/pingLicenseManager");
+    assert_eq!(ping.status, 503, "{}", ping.describe());
+    assert_retry_after(&ping);
+    let health = server.get("/v1/health");
+    assert_eq!(health.status, 503, "{}", health.describe());
+    assert_retry_after(&health);
+    let v = health.json();
+    assert_eq!(v["license_id"].as_str(), Some("conf-future-3"), "{v}");
+    let reason = v["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("not valid before"),
+        "health should say why: {v}"
+    );
+    let grant = server.grant(&grant_body("vdp", "new.example.com", 1, 1));
+    assert_error(&grant, 503, "license_not_yet_valid");
+    let renew = server.renew(&held);
+    assert_error(&renew, 503, "license_not_yet_valid");
+    // A restart of the held instance does not replace (or end) its grant.
+    let restart = server.grant(&grant_body("vdp", "held.example.com", 1, 1));
+    assert_error(&restart, 503, "license_not_yet_valid");
+    let listing = server.admin("GET", "/v1/grants", None);
+    assert_eq!(listing.status, 200, "{}", listing.describe());
+    let listing = listing.json();
+    let grants = crate::support::json_array(&listing, &["grants"]);
+    assert_eq!(grants.len(), 1, "{listing}");
+    assert_eq!(grants[0]["grant_id"].as_str(), Some(held.as_str()));
+    let usage = server.admin("GET", "/v1/usage", None).json();
+    assert!(
+        crate::support::json_array(&usage, &["usage", "rows"]).is_empty(),
+        "no grant ended: {usage}"
+    );
+}
+
+/// Puts `armoured` into the database at `url` as a peer manager's start
+/// would (newer than the stored one), without a validity check of its own.
+fn install_in_storage(url: &str, armoured: &str) {
+    use tenure_storage::{DieselStore, InstallPolicy, Installed, Manager, StoreOptions};
+    let store = DieselStore::connect(url, StoreOptions::default()).expect("open the database");
+    let key =
+        tenure_core::license::VerifyingKey::from_armoured(&crate::support::license::vendor_pub())
+            .expect("vendor key");
+    let manager = Manager::new(store, Default::default(), vec![key]);
+    let out = manager.install_license(armoured, InstallPolicy::IfNewer);
+    assert!(matches!(out, Ok(Installed::Installed { .. })), "{out:?}");
 }

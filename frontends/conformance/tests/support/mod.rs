@@ -110,6 +110,37 @@ pub fn resolve(flavor: Flavor) -> Result<Bin, String> {
     }
 }
 
+/// `tenure-agent`, for the cases that run real components against the
+/// server under test: `TENURE_AGENT_BIN`, else the one beside the server
+/// binary, else `<target>/debug/tenure-agent`. Missing is a skip (`Err`),
+/// or a failure when `CI=true`.
+pub fn agent_bin(server: &Bin) -> Result<PathBuf, String> {
+    if let Some(path) = std::env::var_os("TENURE_AGENT_BIN").filter(|v| !v.is_empty()) {
+        let path = PathBuf::from(path);
+        assert!(
+            path.is_file(),
+            "TENURE_AGENT_BIN={} is not a file",
+            path.display()
+        );
+        return Ok(path);
+    }
+    let beside = server.path.with_file_name("tenure-agent");
+    let candidates = [beside, target_dir().join("debug").join("tenure-agent")];
+    if let Some(found) = candidates.iter().find(|p| p.is_file()) {
+        return Ok(found.clone());
+    }
+    let why = format!(
+        "tenure-agent not found (looked at {}; set TENURE_AGENT_BIN or build it)",
+        candidates
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    assert!(!under_ci(), "CI=true and {why}");
+    Err(why)
+}
+
 /// Runs one case against the binary of `flavor`, or prints why it is skipped.
 pub fn run(flavor: Flavor, case: &str, f: fn(&Bin)) {
     match resolve(flavor) {

@@ -28,6 +28,12 @@ pub struct Launch {
     pub tls: Option<TlsFiles>,
     /// Further flags, e.g. `--header-read-timeout 2s`.
     pub args: Vec<String>,
+    /// `TENURE_*` variables to set (every other one is removed).
+    pub env: Vec<(String, String)>,
+    /// A `--config` file's TOML text, written to `config.toml` and passed.
+    pub config: Option<String>,
+    /// The admin token file's mode (§7.1: not open to others).
+    pub token_mode: u32,
 }
 
 impl Launch {
@@ -39,7 +45,20 @@ impl Launch {
             listen: "127.0.0.1:0".into(),
             tls: None,
             args: Vec::new(),
+            env: Vec::new(),
+            config: None,
+            token_mode: 0o600,
         }
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    pub fn config(mut self, toml: &str) -> Self {
+        self.config = Some(toml.into());
+        self
     }
 
     pub fn arg(mut self, flag: &str, value: &str) -> Self {
@@ -65,6 +84,12 @@ fn prepare(bin: &Bin, launch: &Launch) -> Prepared {
     std::fs::write(p.join("license.lic"), &launch.license).expect("write license");
     std::fs::write(p.join("vendor.pub"), vendor_pub()).expect("write vendor key");
     std::fs::write(p.join("admin.token"), format!("{ADMIN_TOKEN}\n")).expect("write token");
+    // `serve` refuses a token file open to others (§7.1).
+    std::fs::set_permissions(
+        p.join("admin.token"),
+        std::os::unix::fs::PermissionsExt::from_mode(launch.token_mode),
+    )
+    .expect("chmod token");
     let database = launch
         .database
         .clone()
@@ -96,11 +121,16 @@ fn prepare(bin: &Bin, launch: &Launch) -> Prepared {
             path_arg("key.pem"),
         ]);
     }
+    if let Some(toml) = &launch.config {
+        std::fs::write(p.join("config.toml"), toml).expect("write config");
+        args.extend(["--config".into(), path_arg("config.toml")]);
+    }
     args.extend(launch.args.iter().cloned());
     let stderr_path = p.join("stderr.log");
     let stderr = std::fs::File::create(&stderr_path).expect("stderr file");
     let mut command = command(bin);
     command
+        .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

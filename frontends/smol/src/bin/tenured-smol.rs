@@ -1,12 +1,12 @@
 //! `tenured-smol`: the Tenure License Manager on smol. Same commands, flags,
 //! output and exit codes as `tenured`.
 
-use clap::Parser;
 use smol::Executor;
 use smol::stream::StreamExt;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tenure_service::cli::{Cli, Command, LogFormat, ServeArgs};
+use tenure_service::settings::Settings;
 use tenure_service::{demo, startup};
 
 fn init_logs(format: LogFormat) {
@@ -40,6 +40,14 @@ async fn serve(
     args: ServeArgs,
     banner: Option<demo::Demo>,
 ) -> ExitCode {
+    // M11: settings that break a rule stop the start before anything is bound.
+    let args = match Settings::check(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tenured: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Before storage: see `server::bind`.
     let bound = match tenure_smol::server::bind(&args) {
         Ok(b) => b,
@@ -93,7 +101,14 @@ fn run_serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The same parsing as `tenured`, `--config` file included.
+    let cli = match Cli::from_args(std::env::args_os().collect()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tenured: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     match cli.command {
         Command::Serve(args) => {
             init_logs(args.log_format);

@@ -77,6 +77,9 @@ impl Fixture {
         std::fs::write(&lic, sign(&license, &secret).expect("sign")).expect("write license");
         let token = dir.path().join("admin.token");
         std::fs::write(&token, format!("{TOKEN}\n")).expect("write token");
+        // `serve` refuses a token file open to others (§7.1).
+        std::fs::set_permissions(&token, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .expect("chmod token");
         Self {
             dir,
             vendor_pub,

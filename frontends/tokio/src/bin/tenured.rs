@@ -1,9 +1,9 @@
 //! `tenured`: the Tenure License Manager on tokio.
 
-use clap::Parser;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tenure_service::cli::{Cli, Command, LogFormat, ServeArgs};
+use tenure_service::settings::Settings;
 use tenure_service::{demo, startup};
 
 fn init_logs(format: LogFormat) {
@@ -38,6 +38,14 @@ async fn shutdown_signal() {
 }
 
 async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
+    // M11: settings that break a rule stop the start before anything is bound.
+    let args = match Settings::check(args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tenured: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     // Before storage: see `server::bind`.
     let bound = match tenure_tokio::server::bind(&args) {
         Ok(b) => b,
@@ -75,14 +83,13 @@ async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args = match tenure_service::config_file::merge(std::env::args_os().collect()) {
-        Ok(a) => a,
+    let cli = match Cli::from_args(std::env::args_os().collect()) {
+        Ok(c) => c,
         Err(e) => {
             eprintln!("tenured: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let cli = Cli::parse_from(args);
     match cli.command {
         Command::Serve(args) => {
             init_logs(args.log_format);

@@ -19,6 +19,7 @@ use tenure_core::health::HEARTBEAT_EVERY;
 use tenure_service::Service;
 use tenure_service::cli::ServeArgs;
 use tenure_service::listen;
+use tenure_service::settings::Settings;
 use tenure_service::startup::StartupError;
 use tenure_storage::Store;
 use tokio::net::{TcpListener, TcpStream};
@@ -33,7 +34,7 @@ pub type Bound = listen::Bound<tokio_rustls::TlsAcceptor>;
 
 /// Reads the TLS files and binds the listening address; the binary calls
 /// this before it opens storage (see `tenure_service::listen`).
-pub fn bind(args: &ServeArgs) -> Result<Bound, StartupError> {
+pub fn bind(args: &Settings) -> Result<Bound, StartupError> {
     listen::bind(args, tls::acceptor)
 }
 

@@ -64,6 +64,12 @@ impl Setup {
         )
         .expect("lic");
         std::fs::write(dir.path().join("admin.token"), format!("{TOKEN}\n")).expect("token");
+        // `serve` refuses a token file open to others (§7.1).
+        std::fs::set_permissions(
+            dir.path().join("admin.token"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod token");
         Setup { dir }
     }
 
