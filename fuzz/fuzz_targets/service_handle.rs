@@ -19,7 +19,7 @@ use tenure_core::manager::ManagerConfig;
 use tenure_core::names::Name;
 use tenure_core::wire::{Instance, MAX_BODY_BYTES, PoolKey};
 use tenure_core::{ErrorCode, UnixMillis};
-use tenure_service::auth::AdminToken;
+use tenure_service::auth::Tokens;
 use tenure_service::route::{Route, route};
 use tenure_service::{Env, Method, Request, Service};
 use tenure_storage::{InstallPolicy, Manager, MemoryStore, Store, StoredLicense};
@@ -457,7 +457,7 @@ fuzz_target!(|steps: Vec<Step>| {
     let s = Service::new(
         m,
         "fuzz".into(),
-        AdminToken::from_file_text(TOKEN).expect("token"),
+        Tokens::from_file_text(TOKEN).expect("token"),
         env,
     );
     let mut ids: Vec<String> = Vec::new();
