@@ -121,7 +121,10 @@ fn digest(secret: &str) -> [u8; 32] {
 
 /// Equal digests, in time that does not depend on where they differ.
 fn same(a: &[u8; 32], b: &[u8; 32]) -> bool {
-    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 fn valid_name(name: &str) -> bool {
@@ -234,6 +237,18 @@ impl Tokens {
     }
 }
 
+/// The secret a client (`tenurectl`) sends from a token file: that of its
+/// first token line, `NAME ROLE SECRET` or a bare SECRET.
+pub fn first_secret(text: &str) -> Option<&str> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| !f.is_empty() && !f[0].starts_with('#'))
+        .and_then(|f| match f.as_slice() {
+            [secret] | [_, _, secret] => Some(*secret),
+            _ => None,
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,10 +300,7 @@ mod tests {
         let cases: Vec<(String, E)> = vec![
             ("\n# only a comment\n".into(), E::Empty),
             ("short".into(), E::TooShort { line: 1 }),
-            (
-                format!("a admin {A}\n{V}\n"),
-                E::BareAmongNamed { line: 2 },
-            ),
+            (format!("a admin {A}\n{V}\n"), E::BareAmongNamed { line: 2 }),
             (format!("a admin\n"), E::Fields { line: 1, fields: 2 }),
             (
                 format!("a admin {A} extra\n"),
@@ -336,9 +348,23 @@ mod tests {
     }
 
     #[test]
+    fn clients_send_the_first_tokens_secret() {
+        assert_eq!(first_secret(&format!("{A}\n")), Some(A));
+        assert_eq!(
+            first_secret(&format!("# c\n\nalice admin {A}\nbob viewer {V}\n")),
+            Some(A)
+        );
+        assert_eq!(first_secret("a b\n"), None);
+        assert_eq!(first_secret("\n"), None);
+    }
+
+    #[test]
     fn debug_never_shows_a_secret() {
         let shown = format!("{:?}", admin_viewer());
-        assert!(shown.contains("alice") && shown.contains("Viewer"), "{shown}");
+        assert!(
+            shown.contains("alice") && shown.contains("Viewer"),
+            "{shown}"
+        );
         assert!(!shown.contains(A) && !shown.contains(V), "{shown}");
     }
 

@@ -62,7 +62,10 @@ impl Route {
     /// Whether only an admin token may make this call; a viewer's gets 403
     /// `forbidden` (section 6.2).
     pub fn is_admin_only(&self) -> bool {
-        matches!(self, Self::AdminRelease | Self::Revoke(_) | Self::PutLicense)
+        matches!(
+            self,
+            Self::AdminRelease | Self::Revoke(_) | Self::PutLicense
+        )
     }
 }
 

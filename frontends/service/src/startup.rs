@@ -161,8 +161,8 @@ pub fn build(args: &ServeArgs) -> Result<Service<DieselStore>, StartupError> {
     }
     // Behind --allow-plaintext a TLS-terminating proxy faces the browser.
     let https = args.tls_cert.is_some() || args.allow_plaintext;
-    let service = Service::new(manager, args.node_id(), tokens, Env::system())
-        .with_secure_cookies(https);
+    let service =
+        Service::new(manager, args.node_id(), tokens, Env::system()).with_secure_cookies(https);
     service.heartbeat();
     service.sweep();
     Ok(service)

@@ -63,10 +63,8 @@ fn service() -> Service<MemoryStore> {
         }),
         clock: Box::new(move || UnixMillis(clock.load(Ordering::SeqCst))),
     };
-    let tokens = Tokens::from_file_text(&format!(
-        "alice admin {ADMIN}\nbob viewer {VIEWER}\n"
-    ))
-    .expect("tokens");
+    let tokens = Tokens::from_file_text(&format!("alice admin {ADMIN}\nbob viewer {VIEWER}\n"))
+        .expect("tokens");
     let s = Service::new(m, "m1".into(), tokens, env);
     s.heartbeat();
     s
@@ -120,7 +118,14 @@ impl<'a> Browser<'a> {
         let mut r = Request::new(method, path);
         r.query = query;
         r.cookie = self.cookie.clone();
-        r.fetch_site = Some(if method == Method::Post { "same-origin" } else { "none" }.into());
+        r.fetch_site = Some(
+            if method == Method::Post {
+                "same-origin"
+            } else {
+                "none"
+            }
+            .into(),
+        );
         if let Some(f) = form {
             r.content_type = Some("application/x-www-form-urlencoded".into());
             r.body = f.as_bytes().to_vec();
@@ -153,9 +158,21 @@ fn viewers_read_and_only_admins_act_on_the_api() {
         assert_eq!(r.status, 200, "{path}: {}", text(&r));
     }
     let acts = [
-        (Method::Delete, format!("/v1/admin/grants/{id}"), String::new()),
-        (Method::Post, "/v1/admin/release".into(), r#"{"product":"vdp","hostname":"h1","port":9999}"#.into()),
-        (Method::Put, "/v1/license".into(), license("second", "production", T0 + 1)),
+        (
+            Method::Delete,
+            format!("/v1/admin/grants/{id}"),
+            String::new(),
+        ),
+        (
+            Method::Post,
+            "/v1/admin/release".into(),
+            r#"{"product":"vdp","hostname":"h1","port":9999}"#.into(),
+        ),
+        (
+            Method::Put,
+            "/v1/license".into(),
+            license("second", "production", T0 + 1),
+        ),
     ];
     for (m, path, body) in &acts {
         let r = s.handle(&bearer(*m, path, VIEWER, body));
@@ -164,9 +181,21 @@ fn viewers_read_and_only_admins_act_on_the_api() {
         let r = s.handle(&bearer(*m, path, "not-a-token-of-the-file", body));
         assert_eq!(r.status, 401, "{path}");
     }
-    assert_eq!(s.handle(&Request::new(Method::Post, &format!("/v1/grants/{id}/renew"))).status, 200);
+    assert_eq!(
+        s.handle(&Request::new(
+            Method::Post,
+            &format!("/v1/grants/{id}/renew")
+        ))
+        .status,
+        200
+    );
     // The caller travels with the job.
-    match s.prepare(&bearer(Method::Delete, &format!("/v1/admin/grants/{id}"), ADMIN, "")) {
+    match s.prepare(&bearer(
+        Method::Delete,
+        &format!("/v1/admin/grants/{id}"),
+        ADMIN,
+        "",
+    )) {
         Prepared::Job(call) => {
             let c = call.caller.expect("a caller");
             assert_eq!((&*c.name, c.role), ("alice", Role::Admin));
@@ -180,12 +209,19 @@ fn sign_in_sessions_and_sign_out() {
     let s = service();
     let mut b = Browser::new(&s);
     let r = b.send(Method::Get, "/ui/", None);
-    assert_eq!((r.status, header(&r, "location")), (303, Some("/ui/signin")));
+    assert_eq!(
+        (r.status, header(&r, "location")),
+        (303, Some("/ui/signin"))
+    );
     let r = b.send(Method::Get, "/ui", None);
     assert_eq!((r.status, header(&r, "location")), (308, Some("/ui/")));
     let r = b.send(Method::Get, "/ui/signin", None);
     assert_eq!(r.status, 200);
-    for h in ["content-security-policy", "x-frame-options", "referrer-policy"] {
+    for h in [
+        "content-security-policy",
+        "x-frame-options",
+        "referrer-policy",
+    ] {
         assert!(header(&r, h).is_some(), "{h}");
     }
     assert_eq!(b.sign_in("wrong-token-wrong-token").status, 401);
@@ -193,11 +229,20 @@ fn sign_in_sessions_and_sign_out() {
     let r = b.sign_in(VIEWER);
     assert_eq!((r.status, header(&r, "location")), (303, Some("/ui/")));
     let cookie = header(&r, "set-cookie").expect("cookie");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     assert!(!cookie.contains("Secure"), "plain loopback: {cookie}");
     let page = text(&b.send(Method::Get, "/ui/", None));
-    assert!(page.contains("Example &lt;Corp&gt; &amp; &quot;Sons&quot;"), "{page}");
-    assert!(page.contains("production/vdp") && page.contains("0 of 2"), "{page}");
+    assert!(
+        page.contains("Example &lt;Corp&gt; &amp; &quot;Sons&quot;"),
+        "{page}"
+    );
+    assert!(
+        page.contains("production/vdp") && page.contains("0 of 2"),
+        "{page}"
+    );
     assert!(!page.contains("/ui/actions"), "{page}");
     let csrf = b.csrf();
     let r = b.send(Method::Post, "/ui/signout", Some("csrf=wrong"));
@@ -208,7 +253,10 @@ fn sign_in_sessions_and_sign_out() {
     assert_eq!(b.send(Method::Get, "/ui/", None).status, 303, "signed out");
     assert_eq!(b.send(Method::Delete, "/ui/", None).status, 405);
     assert_eq!(b.send(Method::Get, "/ui/nope", None).status, 404);
-    assert_eq!(b.send(Method::Get, "/ui/static/console.css", None).status, 200);
+    assert_eq!(
+        b.send(Method::Get, "/ui/static/console.css", None).status,
+        200
+    );
 }
 
 #[test]
@@ -221,11 +269,26 @@ fn a_viewer_sees_and_may_not_act() {
     assert!(page.contains(&id) && page.contains("h1:9999"), "{page}");
     assert!(!page.contains("Revoke"), "{page}");
     assert_eq!(b.send(Method::Get, "/ui/actions", None).status, 403);
-    assert_eq!(b.send(Method::Get, &format!("/ui/actions/revoke?grant={id}"), None).status, 403);
+    assert_eq!(
+        b.send(Method::Get, &format!("/ui/actions/revoke?grant={id}"), None)
+            .status,
+        403
+    );
     let csrf = b.csrf();
-    let r = b.send(Method::Post, "/ui/actions/revoke", Some(&format!("csrf={csrf}&grant={id}")));
+    let r = b.send(
+        Method::Post,
+        "/ui/actions/revoke",
+        Some(&format!("csrf={csrf}&grant={id}")),
+    );
     assert_eq!(r.status, 403);
-    assert_eq!(s.handle(&Request::new(Method::Post, &format!("/v1/grants/{id}/renew"))).status, 200);
+    assert_eq!(
+        s.handle(&Request::new(
+            Method::Post,
+            &format!("/v1/grants/{id}/renew")
+        ))
+        .status,
+        200
+    );
 }
 
 #[test]
@@ -235,10 +298,17 @@ fn an_admin_revokes_and_releases_after_confirming() {
     let mut b = Browser::new(&s);
     b.sign_in(ADMIN);
     let confirm = text(&b.send(Method::Get, &format!("/ui/actions/revoke?grant={id}"), None));
-    assert!(confirm.contains("Revoke this grant") && confirm.contains("h1:9999"), "{confirm}");
+    assert!(
+        confirm.contains("Revoke this grant") && confirm.contains("h1:9999"),
+        "{confirm}"
+    );
     let csrf = b.csrf();
     // Without the form token, or from another origin: refused, nothing done.
-    let r = b.send(Method::Post, "/ui/actions/revoke", Some(&format!("grant={id}")));
+    let r = b.send(
+        Method::Post,
+        "/ui/actions/revoke",
+        Some(&format!("grant={id}")),
+    );
     assert_eq!(r.status, 403);
     let mut forged = Request::new(Method::Post, "/ui/actions/revoke");
     forged.cookie = b.cookie.clone();
@@ -246,21 +316,48 @@ fn an_admin_revokes_and_releases_after_confirming() {
     forged.content_type = Some("application/x-www-form-urlencoded".into());
     forged.body = format!("csrf={csrf}&grant={id}").into_bytes();
     assert_eq!(s.handle(&forged).status, 403);
-    assert_eq!(s.handle(&Request::new(Method::Post, &format!("/v1/grants/{id}/renew"))).status, 200);
-    let r = b.send(Method::Post, "/ui/actions/revoke", Some(&format!("csrf={csrf}&grant={id}")));
-    assert_eq!((r.status, header(&r, "location")), (303, Some("/ui/grants")));
+    assert_eq!(
+        s.handle(&Request::new(
+            Method::Post,
+            &format!("/v1/grants/{id}/renew")
+        ))
+        .status,
+        200
+    );
+    let r = b.send(
+        Method::Post,
+        "/ui/actions/revoke",
+        Some(&format!("csrf={csrf}&grant={id}")),
+    );
+    assert_eq!(
+        (r.status, header(&r, "location")),
+        (303, Some("/ui/grants"))
+    );
     let page = text(&b.send(Method::Get, "/ui/grants", None));
     assert!(page.contains("revoked: its component stops"), "{page}");
-    let renew = s.handle(&Request::new(Method::Post, &format!("/v1/grants/{id}/renew")));
+    let renew = s.handle(&Request::new(
+        Method::Post,
+        &format!("/v1/grants/{id}/renew"),
+    ));
     assert_eq!(renew.status, 403, "{}", text(&renew));
     // Release: confirmation names the held grant, then frees the slot.
     let id2 = grant(&s);
     let q = "environment=production&product=vdp&hostname=h1&port=9999";
     let confirm = text(&b.send(Method::Get, &format!("/ui/actions/release?{q}"), None));
-    assert!(confirm.contains(&id2) && confirm.contains("Release this instance"), "{confirm}");
-    let r = b.send(Method::Post, "/ui/actions/release", Some(&format!("csrf={csrf}&{q}")));
+    assert!(
+        confirm.contains(&id2) && confirm.contains("Release this instance"),
+        "{confirm}"
+    );
+    let r = b.send(
+        Method::Post,
+        "/ui/actions/release",
+        Some(&format!("csrf={csrf}&{q}")),
+    );
     assert_eq!(r.status, 303);
-    let renew = s.handle(&Request::new(Method::Post, &format!("/v1/grants/{id2}/renew")));
+    let renew = s.handle(&Request::new(
+        Method::Post,
+        &format!("/v1/grants/{id2}/renew"),
+    ));
     assert_eq!(renew.status, 404, "{}", text(&renew));
 }
 
@@ -286,7 +383,10 @@ fn a_license_that_drops_a_pool_lists_the_grants_it_ends() {
     );
     let page = text(&r);
     assert_eq!(r.status, 200, "{page}");
-    assert!(page.contains("production/vdp") && page.contains(&id), "{page}");
+    assert!(
+        page.contains("production/vdp") && page.contains(&id),
+        "{page}"
+    );
     assert!(page.contains("1 grants will end"), "{page}");
     let bad = b.send(
         Method::Post,
@@ -302,5 +402,9 @@ fn a_license_that_drops_a_pool_lists_the_grants_it_ends() {
     );
     assert_eq!((r.status, header(&r, "location")), (303, Some("/ui/")));
     let status = s.handle(&bearer(Method::Get, "/v1/status", VIEWER, ""));
-    assert!(text(&status).contains(r#""license_id":"second""#), "{}", text(&status));
+    assert!(
+        text(&status).contains(r#""license_id":"second""#),
+        "{}",
+        text(&status)
+    );
 }

@@ -15,6 +15,14 @@ use std::time::{Duration, Instant};
 
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub const ADMIN_TOKEN: &str = "conformance-admin-token-5f2b9c1e7d3a4b6c";
+/// The secrets of [`named_tokens`] (section 6.2).
+pub const NAMED_ADMIN: &str = "conformance-named-admin-0a1b2c3d4e5f";
+pub const NAMED_VIEWER: &str = "conformance-named-viewer-9f8e7d6c5b4a";
+
+/// A token file of named tokens with roles (section 6.2).
+pub fn named_tokens() -> String {
+    format!("# NAME ROLE SECRET\nops admin {NAMED_ADMIN}\nwatch viewer {NAMED_VIEWER}\n")
+}
 
 /// How to start one server.
 #[derive(Debug, Clone)]
@@ -28,6 +36,8 @@ pub struct Launch {
     pub tls: Option<TlsFiles>,
     /// Further flags, e.g. `--header-read-timeout 2s`.
     pub args: Vec<String>,
+    /// The admin token file's text; `None` is the one bare [`ADMIN_TOKEN`] line.
+    pub tokens: Option<String>,
 }
 
 impl Launch {
@@ -39,7 +49,14 @@ impl Launch {
             listen: "127.0.0.1:0".into(),
             tls: None,
             args: Vec::new(),
+            tokens: None,
         }
+    }
+
+    /// The token file of [`named_tokens`]: an admin and a viewer token.
+    pub fn with_named_tokens(mut self) -> Self {
+        self.tokens = Some(named_tokens());
+        self
     }
 
     pub fn arg(mut self, flag: &str, value: &str) -> Self {
@@ -64,7 +81,20 @@ fn prepare(bin: &Bin, launch: &Launch) -> Prepared {
     let p = dir.path();
     std::fs::write(p.join("license.lic"), &launch.license).expect("write license");
     std::fs::write(p.join("vendor.pub"), vendor_pub()).expect("write vendor key");
-    std::fs::write(p.join("admin.token"), format!("{ADMIN_TOKEN}\n")).expect("write token");
+    let tokens = launch
+        .tokens
+        .clone()
+        .unwrap_or_else(|| format!("{ADMIN_TOKEN}\n"));
+    std::fs::write(p.join("admin.token"), tokens).expect("write token");
+    // Token files must not be readable by others (section 7.1).
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(
+            p.join("admin.token"),
+            std::fs::Permissions::from_mode(0o600),
+        )
+        .expect("chmod token");
+    }
     let database = launch
         .database
         .clone()

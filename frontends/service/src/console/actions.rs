@@ -309,10 +309,16 @@ mod tests {
         for p in pages {
             let html = p.into_string();
             assert_escaped(&html);
-            assert!(html.contains(&format!(r#"name="csrf" value="{}""#, c.csrf)), "{html}");
+            assert!(
+                html.contains(&format!(r#"name="csrf" value="{}""#, c.csrf)),
+                "{html}"
+            );
         }
         let html = confirm_license(&c, Ok(&preview)).into_string();
-        assert!(html.contains("2 grants will end") && html.contains("Showing 1 of 2"), "{html}");
+        assert!(
+            html.contains("2 grants will end") && html.contains("Showing 1 of 2"),
+            "{html}"
+        );
         assert!(html.contains("hold more than the new limits"), "{html}");
     }
 }

@@ -125,7 +125,8 @@ pub struct Model {
 }
 
 fn state_cell(r: &Row, m: &Model) -> Markup {
-    let deadline = UnixMillis(r.last_renewed_ms).saturating_add(Duration::from_secs(m.grace_period_s));
+    let deadline =
+        UnixMillis(r.last_renewed_ms).saturating_add(Duration::from_secs(m.grace_period_s));
     let left = UnixMillis(m.now_ms).secs_until(deadline);
     html! {
         @if r.grace {
@@ -257,8 +258,14 @@ mod tests {
         for role in [Role::Viewer, Role::Admin] {
             let html = render(&model(), &ctx(role)).into_string();
             assert_escaped(&html);
-            assert!(html.contains("in grace") && html.contains("4 d 23 h left"), "{html}");
-            assert!(html.contains("+1.500 s") && html.contains("1 h 0 min ago"), "{html}");
+            assert!(
+                html.contains("in grace") && html.contains("4 d 23 h left"),
+                "{html}"
+            );
+            assert!(
+                html.contains("+1.500 s") && html.contains("1 h 0 min ago"),
+                "{html}"
+            );
             assert!(html.contains("Next page"), "{html}");
             assert_eq!(html.contains("Revoke…"), role == Role::Admin, "{html}");
         }
@@ -267,7 +274,9 @@ mod tests {
     #[test]
     fn queries_parse_and_link_back() {
         let id = "0123456789abcdef0123456789abcdef";
-        let q = Query::parse(&urlencoded(&format!("pool=production/vdp&state=grace&after={id}")));
+        let q = Query::parse(&urlencoded(&format!(
+            "pool=production/vdp&state=grace&after={id}"
+        )));
         assert_eq!(q.pool, Some(("production".into(), "vdp".into())));
         assert_eq!(q.state, Some(StateFilter::Grace));
         assert!(q.after.is_some());
@@ -275,6 +284,9 @@ mod tests {
             q.link(Some("ff")),
             "/ui/grants?pool=production/vdp&state=grace&after=ff"
         );
-        assert_eq!(Query::parse(&urlencoded("state=nope&pool=x&after=zz")), Query::default());
+        assert_eq!(
+            Query::parse(&urlencoded("state=nope&pool=x&after=zz")),
+            Query::default()
+        );
     }
 }

@@ -156,12 +156,22 @@ impl Console {
             return Step::Done(error(404, "Not found", "There is no such page.", None));
         };
         if !method_ok(at, req.method) {
-            let mut r = error(405, "Method not allowed", "This page does not take that method.", None);
+            let mut r = error(
+                405,
+                "Method not allowed",
+                "This page does not take that method.",
+                None,
+            );
             r.allow = Some(allowed(at));
             return Step::Done(r);
         }
         if req.body.len() > MAX_BODY_BYTES {
-            return Step::Done(error(413, "Too large", "The form is larger than 16 KiB.", None));
+            return Step::Done(error(
+                413,
+                "Too large",
+                "The form is larger than 16 KiB.",
+                None,
+            ));
         }
         let post = req.method == Method::Post;
         // A browser says where a form came from; one from another origin
@@ -177,7 +187,9 @@ impl Console {
             return Step::Done(forbidden("Forms from other sites are refused.", None));
         }
         match at {
-            At::Root => return Step::Done(secure(Response::empty(308).with_header("location", "/ui/"))),
+            At::Root => {
+                return Step::Done(secure(Response::empty(308).with_header("location", "/ui/")));
+            }
             At::Css => {
                 return Step::Done(secure(Response {
                     content_type: Some(http::CSS),
@@ -199,7 +211,9 @@ impl Console {
         let fields = if post {
             match form::body(req.content_type.as_deref(), &req.body) {
                 Some(f) => f,
-                None => return Step::Done(error(400, "Bad form", "The form could not be read.", None)),
+                None => {
+                    return Step::Done(error(400, "Bad form", "The form could not be read.", None));
+                }
             }
         } else {
             form::urlencoded(req.query.as_deref().unwrap_or(""))
@@ -240,7 +254,11 @@ impl Console {
             At::Grants => Page::Grants(grants::Query::parse(&fields)),
             At::Revoke => {
                 let id = fields.value("grant").unwrap_or("").to_owned();
-                if post { Page::Revoke(id) } else { Page::ConfirmRevoke(id) }
+                if post {
+                    Page::Revoke(id)
+                } else {
+                    Page::ConfirmRevoke(id)
+                }
             }
             At::Release if post => Page::Release(fields),
             At::Release => Page::ConfirmRelease(fields),
@@ -253,9 +271,16 @@ impl Console {
                     .to_owned();
                 Page::CheckLicense(text)
             }
-            At::InstallLicense => Page::InstallLicense(fields.get("license").unwrap_or("").to_owned()),
+            At::InstallLicense => {
+                Page::InstallLicense(fields.get("license").unwrap_or("").to_owned())
+            }
             At::Root | At::Css | At::SignIn => {
-                return Step::Done(error(404, "Not found", "There is no such page.", Some(&ctx)));
+                return Step::Done(error(
+                    404,
+                    "Not found",
+                    "There is no such page.",
+                    Some(&ctx),
+                ));
             }
         };
         Step::Work(Box::new(Work {

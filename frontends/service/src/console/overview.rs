@@ -239,11 +239,21 @@ pub(crate) mod tests {
     fn hostile_strings_are_escaped_everywhere() {
         let html = render(&model(), &ctx(Role::Viewer)).into_string();
         assert_escaped(&html);
-        assert!(html.contains("3 of 4") && html.contains("24 of unlimited"), "{html}");
+        assert!(
+            html.contains("3 of 4") && html.contains("24 of unlimited"),
+            "{html}"
+        );
         assert!(html.contains("less than 30 days"), "{html}");
         assert!(html.contains("3 d 0 h"), "{html}");
-        assert!(!html.contains("/ui/actions"), "a viewer sees no actions: {html}");
-        assert!(render(&model(), &ctx(Role::Admin)).into_string().contains("/ui/actions"));
+        assert!(
+            !html.contains("/ui/actions"),
+            "a viewer sees no actions: {html}"
+        );
+        assert!(
+            render(&model(), &ctx(Role::Admin))
+                .into_string()
+                .contains("/ui/actions")
+        );
     }
 
     #[test]

@@ -10,10 +10,10 @@ use crate::http::Response;
 use crate::listing;
 use crate::service::Service;
 use std::collections::BTreeMap;
+use tenure_core::GrantId;
 use tenure_core::license;
 use tenure_core::manager::{self, PoolTotals};
 use tenure_core::wire::{GrantView, Instance, PoolKey, ReleaseRequest};
-use tenure_core::GrantId;
 use tenure_storage::{InstallError, InstallPolicy, Installed, ManagerError, Store};
 
 /// Grants listed on a license's confirmation page at most.
@@ -23,7 +23,12 @@ const ENDING_SCAN: usize = 20_000;
 
 fn failed(e: &ManagerError, ctx: &Ctx) -> Response {
     let code = e.code();
-    let mut r = error(code.http_status(), "Could not do that", &e.to_string(), Some(ctx));
+    let mut r = error(
+        code.http_status(),
+        "Could not do that",
+        &e.to_string(),
+        Some(ctx),
+    );
     r.retry_after = code.retry_after_s();
     r
 }
@@ -113,7 +118,9 @@ fn renew_every_s<S: Store>(svc: &Service<S>) -> u64 {
 /// The held grant `find` reads, as a row.
 fn held<S: Store>(
     svc: &Service<S>,
-    find: impl Fn(&mut dyn tenure_storage::Tx) -> Result<Option<manager::HeldGrant>, tenure_storage::StorageError>,
+    find: impl Fn(
+        &mut dyn tenure_storage::Tx,
+    ) -> Result<Option<manager::HeldGrant>, tenure_storage::StorageError>,
 ) -> Result<Option<Row>, ManagerError> {
     let ttl = svc.manager().config().lease_ttl;
     Ok(svc.manager().read(|tx, now| {
@@ -123,7 +130,11 @@ fn held<S: Store>(
     })?)
 }
 
-fn confirm_revoke<S: Store>(svc: &Service<S>, ctx: &Ctx, id: &str) -> Result<Response, ManagerError> {
+fn confirm_revoke<S: Store>(
+    svc: &Service<S>,
+    ctx: &Ctx,
+    id: &str,
+) -> Result<Response, ManagerError> {
     let row = match GrantId::parse(id) {
         Ok(gid) => held(svc, |tx| tx.grant(gid))?,
         Err(_) => None,
@@ -137,7 +148,12 @@ fn confirm_revoke<S: Store>(svc: &Service<S>, ctx: &Ctx, id: &str) -> Result<Res
 
 fn revoke<S: Store>(svc: &Service<S>, w: &Work, id: &str) -> Response {
     let Ok(gid) = GrantId::parse(id) else {
-        return error(404, "No such grant", "That is not a grant id.", Some(&w.ctx));
+        return error(
+            404,
+            "No such grant",
+            "That is not a grant id.",
+            Some(&w.ctx),
+        );
     };
     match svc.manager().revoke(gid) {
         Ok(()) => {
@@ -171,14 +187,21 @@ fn target(i: &Instance) -> Target {
     }
 }
 
-fn confirm_release<S: Store>(svc: &Service<S>, ctx: &Ctx, f: &Fields) -> Result<Response, ManagerError> {
+fn confirm_release<S: Store>(
+    svc: &Service<S>,
+    ctx: &Ctx,
+    f: &Fields,
+) -> Result<Response, ManagerError> {
     let i = match instance(f) {
         Ok(i) => i,
         Err(why) => return Ok(error(400, "Not an instance", &why, Some(ctx))),
     };
     let row = held(svc, |tx| tx.grant_by_instance(&i))?;
     let status = if row.is_some() { 200 } else { 404 };
-    Ok(html_response(status, actions::confirm_release(ctx, &target(&i), row.as_ref())))
+    Ok(html_response(
+        status,
+        actions::confirm_release(ctx, &target(&i), row.as_ref()),
+    ))
 }
 
 fn release<S: Store>(svc: &Service<S>, w: &Work, f: &Fields) -> Response {

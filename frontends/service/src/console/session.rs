@@ -173,7 +173,13 @@ mod tests {
     #[test]
     fn cookies_are_http_only_strict_and_secure_under_tls() {
         let c = set_cookie("ab", true);
-        for part in ["HttpOnly", "SameSite=Strict", "Secure", "Path=/ui", "Max-Age=28800"] {
+        for part in [
+            "HttpOnly",
+            "SameSite=Strict",
+            "Secure",
+            "Path=/ui",
+            "Max-Age=28800",
+        ] {
             assert!(c.contains(part), "{c}");
         }
         assert!(!set_cookie("ab", false).contains("Secure"));

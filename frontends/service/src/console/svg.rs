@@ -23,10 +23,7 @@ fn level(used: u64, max: u64) -> &'static str {
 pub fn bar(label: &str, used: u64, max: Option<u64>) -> Markup {
     let (fill, class) = match max {
         Some(0) => (WIDTH, "full"),
-        Some(m) => (
-            used.min(m).saturating_mul(WIDTH) / m.max(1),
-            level(used, m),
-        ),
+        Some(m) => (used.min(m).saturating_mul(WIDTH) / m.max(1), level(used, m)),
         None => (0, "ok"),
     };
     html! {
@@ -47,14 +44,23 @@ mod tests {
     #[test]
     fn bars_scale_and_colour_by_use() {
         let half = bar("servers", 2, Some(4)).into_string();
-        assert!(half.contains(r#"width="100""#) && half.contains(r#"class="ok""#), "{half}");
+        assert!(
+            half.contains(r#"width="100""#) && half.contains(r#"class="ok""#),
+            "{half}"
+        );
         let high = bar("cores", 40, Some(48)).into_string();
         assert!(high.contains(r#"class="high""#), "{high}");
         let over = bar("servers", 5, Some(4)).into_string();
-        assert!(over.contains(r#"width="200""#) && over.contains(r#"class="full""#), "{over}");
+        assert!(
+            over.contains(r#"width="200""#) && over.contains(r#"class="full""#),
+            "{over}"
+        );
         let free = bar("servers", 3, None).into_string();
         assert!(!free.contains(r#"class="ok""#), "{free}");
         let hostile = bar("<script>\"&", 1, Some(2)).into_string();
-        assert!(hostile.contains("aria-label=\"&lt;script&gt;&quot;&amp;\""), "{hostile}");
+        assert!(
+            hostile.contains("aria-label=\"&lt;script&gt;&quot;&amp;\""),
+            "{hostile}"
+        );
     }
 }

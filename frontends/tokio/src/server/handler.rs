@@ -117,7 +117,10 @@ pub async fn handle<S: Store + 'static>(
         content_type: header(&parts.headers, header::CONTENT_TYPE),
         authorization: header(&parts.headers, header::AUTHORIZATION),
         cookie: cookies(&parts.headers),
-        fetch_site: header(&parts.headers, header::HeaderName::from_static("sec-fetch-site")),
+        fetch_site: header(
+            &parts.headers,
+            header::HeaderName::from_static("sec-fetch-site"),
+        ),
         body,
     };
     let response = match shared.service.prepare(&request) {
