@@ -25,7 +25,7 @@ pub fn render(ctx: &Ctx) -> Markup {
             h2 { "Revoke a grant" }
             p { "The slot is freed at once; the component hears " code { "revoked" }
                 " at its next renewal and stops." }
-            form method="get" action="/ui/actions/revoke" {
+            form.grid method="get" action="/ui/actions/revoke" {
                 label for="grant" { "Grant id" }
                 input #grant name="grant" required pattern="[0-9a-fA-F]{32}" size="34"
                     autocomplete="off";

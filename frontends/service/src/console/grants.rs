@@ -163,28 +163,38 @@ fn filters(m: &Model) -> Markup {
 
 fn row(r: &Row, m: &Model, ctx: &Ctx) -> Markup {
     let now = UnixMillis(m.now_ms);
+    // Each cell's content is one element, so a narrow screen can lay a
+    // cell out as label and value (console.css).
     html! {
         tr {
-            td { (state_cell(r, m)) }
-            td {
-                span.mono { (r.hostname) ":" (r.port) }
-                br;
-                span.hint.mono { (r.environment) "/" (r.product) }
+            td data-label="State" { div { (state_cell(r, m)) } }
+            td data-label="Instance" {
+                div {
+                    span.mono { (r.hostname) ":" (r.port) }
+                    br;
+                    span.hint.mono { (r.environment) "/" (r.product) }
+                }
             }
-            td {
-                (r.cores) " cores"
-                @if let Some(ip) = &r.ip { br; span.mono { (ip) } }
-                @if let Some(v) = &r.version { br; "version " span.mono { (v) } }
+            td data-label="Host" {
+                div {
+                    (r.cores) " cores"
+                    @if let Some(ip) = &r.ip { br; span.mono { (ip) } }
+                    @if let Some(v) = &r.version { br; "version " span.mono { (v) } }
+                }
             }
-            td { (ago(now, UnixMillis(r.last_renewed_ms))) }
-            td { (r.client_skew_ms.map_or_else(|| "not sent".to_owned(), offset)) }
-            td.mono.id { (r.grant_id) }
+            td data-label="Last renewal" { div { (ago(now, UnixMillis(r.last_renewed_ms))) } }
+            td data-label="Clock skew" {
+                div { (r.client_skew_ms.map_or_else(|| "not sent".to_owned(), offset)) }
+            }
+            td.id data-label="Grant id" { div.mono { (r.grant_id) } }
             @if ctx.role.may_act() {
-                td.actions {
-                    a href={"/ui/actions/revoke?grant=" (r.grant_id)} { "Revoke…" }
-                    " "
-                    a href={"/ui/actions/release?environment=" (r.environment) "&product=" (r.product)
-                        "&hostname=" (r.hostname) "&port=" (r.port)} { "Release…" }
+                td.actions data-label="Actions" {
+                    div {
+                        a href={"/ui/actions/revoke?grant=" (r.grant_id)} { "Revoke…" }
+                        " "
+                        a href={"/ui/actions/release?environment=" (r.environment) "&product=" (r.product)
+                            "&hostname=" (r.hostname) "&port=" (r.port)} { "Release…" }
+                    }
                 }
             }
         }

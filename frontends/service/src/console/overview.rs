@@ -133,7 +133,12 @@ fn pool(p: &Pool) -> Markup {
                 (svg::bar(&format!("{name} cores"), p.total_cores, p.max_total_cores))
                 span.figure { (p.total_cores) " of " (limit(p.max_total_cores)) }
             }
-            p.hint { "At most " (limit(p.max_cores_per_server)) " cores per server." }
+            p.hint {
+                @match p.max_cores_per_server {
+                    Some(m) => { "At most " (m) " cores per server." }
+                    None => { "No limit on cores per server." }
+                }
+            }
         }
     }
 }

@@ -26,10 +26,12 @@ pub fn bar(label: &str, used: u64, max: Option<u64>) -> Markup {
         Some(m) => (used.min(m).saturating_mul(WIDTH) / m.max(1), level(used, m)),
         None => (0, "ok"),
     };
+    // No limit: a dashed outline, so an empty bar never reads as "none used".
+    let track = if max.is_none() { "track open" } else { "track" };
     html! {
         svg.bar viewBox={"0 0 " (WIDTH) " " (HEIGHT)} preserveAspectRatio="none"
             width="100%" height=(HEIGHT) role="img" aria-label=(label) {
-            rect.track x="0" y="0" width=(WIDTH) height=(HEIGHT) rx="3" {}
+            rect class=(track) x="0.5" y="0.5" width=(WIDTH - 1) height=(HEIGHT - 1) rx="3" {}
             @if fill > 0 {
                 rect class=(class) x="0" y="0" width=(fill) height=(HEIGHT) rx="3" {}
             }
@@ -56,7 +58,10 @@ mod tests {
             "{over}"
         );
         let free = bar("servers", 3, None).into_string();
-        assert!(!free.contains(r#"class="ok""#), "{free}");
+        assert!(
+            !free.contains(r#"class="ok""#) && free.contains("track open"),
+            "{free}"
+        );
         let hostile = bar("<script>\"&", 1, Some(2)).into_string();
         assert!(
             hostile.contains("aria-label=\"&lt;script&gt;&quot;&amp;\""),
