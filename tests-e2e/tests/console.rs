@@ -162,14 +162,20 @@ impl Rig {
     }
 }
 
+/// The page's text; tried again while a navigation replaces the page.
 async fn body_text(client: &Client) -> String {
-    client
-        .find(Locator::Css("body"))
-        .await
-        .expect("body")
-        .text()
-        .await
-        .expect("text")
+    let mut last = None;
+    for _ in 0..50 {
+        match client.find(Locator::Css("body")).await {
+            Ok(body) => match body.text().await {
+                Ok(t) => return t,
+                Err(e) => last = Some(e),
+            },
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no page text: {last:?}")
 }
 
 /// `document.documentElement.scrollWidth <= clientWidth`.
@@ -237,6 +243,12 @@ fn signs_in_as_viewer_and_admin(flavor: Flavor) {
             .click()
             .await
             .expect("submit");
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("p.error"))
+            .await
+            .expect("the refusal");
         let refused = body_text(&client).await;
         assert!(refused.contains("not in the token file"), "{refused}");
         rig.sign_in(&client, ADMIN).await;
