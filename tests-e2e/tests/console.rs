@@ -7,6 +7,8 @@
 //! and fails them under CI=true.
 
 mod browser;
+// support/ re-exports what ha.rs uses (Fleet, Haproxy, PrivatePg), unused here.
+#[allow(unused_imports)]
 mod support;
 
 use browser::{Driver, Origin, screenshot};

@@ -301,7 +301,7 @@ mod tests {
             ("\n# only a comment\n".into(), E::Empty),
             ("short".into(), E::TooShort { line: 1 }),
             (format!("a admin {A}\n{V}\n"), E::BareAmongNamed { line: 2 }),
-            (format!("a admin\n"), E::Fields { line: 1, fields: 2 }),
+            ("a admin\n".to_owned(), E::Fields { line: 1, fields: 2 }),
             (
                 format!("a admin {A} extra\n"),
                 E::Fields { line: 1, fields: 4 },
@@ -323,7 +323,7 @@ mod tests {
                 },
             ),
             (format!("a<b admin {A}\n"), E::BadName { line: 1 }),
-            (format!("a viewer short\n"), E::TooShort { line: 1 }),
+            ("a viewer short\n".to_owned(), E::TooShort { line: 1 }),
             (
                 format!("a admin {A}\na viewer {V}\n"),
                 E::DuplicateName {

@@ -1,7 +1,7 @@
 //! Machinery of the HA suite: finding binaries, licenses, databases, managers,
 //! HAProxy, nginx and a fleet of `tenure-agent` processes. Written for this crate
 //! (ideas from frontends/conformance/tests/support, nothing imported).
-#![allow(dead_code, unused_imports)]
+#![allow(dead_code)]
 
 pub mod agents;
 pub mod db;
