@@ -212,6 +212,28 @@ mod tests {
     }
 
     #[test]
+    fn error_pages_escape_their_message() {
+        let ctx = Ctx {
+            name: "alice".into(),
+            role: Role::Viewer,
+            csrf: "c".repeat(64),
+            notice: None,
+        };
+        for c in [None, Some(&ctx)] {
+            let r = error(400, "Bad <form>", "no \"<script>\" & more", c);
+            let html = String::from_utf8(r.body).expect("utf-8");
+            assert!(
+                !html.contains("<script>") && !html.contains("<form>"),
+                "{html}"
+            );
+            assert!(
+                html.contains("no &quot;&lt;script&gt;&quot; &amp; more"),
+                "{html}"
+            );
+        }
+    }
+
+    #[test]
     fn every_answer_carries_the_security_headers() {
         let r = redirect("/ui/signin");
         assert_eq!(r.status, 303);
