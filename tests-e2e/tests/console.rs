@@ -429,6 +429,74 @@ fn forged_cross_site_post_is_refused(flavor: Flavor) {
     );
 }
 
+fn admin_installs_a_license_file(flavor: Flavor) {
+    let _serial = serial();
+    let case = "license";
+    let Some(mut rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    // Signed by the same vendor key; it licenses production/other only, so
+    // it drops the pool the agents hold.
+    let other = Setup::new("console-e2e-2", 1, 3600, &[("other", 2)]);
+    let file = other.path("license.lic");
+    runtime().block_on(async {
+        let client = rig.driver.open(1280, 900).await;
+        rig.sign_in(&client, ADMIN).await;
+        client
+            .goto(&rig.url("/ui/actions"))
+            .await
+            .expect("actions page");
+        let input = client
+            .find(Locator::Id("license_file"))
+            .await
+            .expect("file input");
+        input
+            .send_keys(&file.display().to_string())
+            .await
+            .expect("choose the file");
+        client
+            .find(Locator::Css("#install button[type=submit]"))
+            .await
+            .expect("review button")
+            .click()
+            .await
+            .expect("review");
+        let install = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("button.danger"))
+            .await
+            .expect("the confirmation");
+        let text = body_text(&client).await;
+        assert!(text.contains("console-e2e-2"), "{text}");
+        assert!(
+            text.contains(&format!("{AGENTS} grants will end")),
+            "{text}"
+        );
+        for i in 0..AGENTS {
+            assert!(text.contains(&format!("cagent-{i}:9999")), "{text}");
+        }
+        screenshot(&client, &rig.shot("license-confirm")).await;
+        install.click().await.expect("install");
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("p.notice"))
+            .await
+            .expect("the result");
+        let text = body_text(&client).await;
+        assert!(text.contains("License console-e2e-2 installed"), "{text}");
+        client.close().await.expect("close");
+    });
+    let status = rig.manager.admin("GET", "/v1/status", None).json();
+    assert_eq!(status["license_id"], "console-e2e-2", "{status}");
+    // The dropped pool's agents are refused at their next renewal and stop.
+    for i in 0..AGENTS {
+        let code = rig.wait_exit(&format!("cagent-{i}"), Duration::from_secs(20));
+        assert!(code.is_some_and(|c| c != 0), "cagent-{i} stops: {code:?}");
+    }
+}
+
 async fn wait_until_async(client: &Client, f: impl Fn(&str) -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
@@ -488,4 +556,5 @@ both! {
     viewer_sees_no_action_controls,
     forged_cross_site_post_is_refused,
     fits_1280_and_390_wide,
+    admin_installs_a_license_file,
 }

@@ -387,7 +387,7 @@ fn a_license_that_drops_a_pool_lists_the_grants_it_ends() {
         page.contains("production/vdp") && page.contains(&id),
         "{page}"
     );
-    assert!(page.contains("1 grants will end"), "{page}");
+    assert!(page.contains("1 grant will end"), "{page}");
     let bad = b.send(
         Method::Post,
         "/ui/actions/license/check",

@@ -168,6 +168,15 @@ pub struct LicensePreview {
     pub text: String,
 }
 
+/// `1 grant`, `3 grants`.
+fn grants(n: u64) -> String {
+    if n == 1 {
+        "1 grant".into()
+    } else {
+        format!("{n} grants")
+    }
+}
+
 fn limit(m: Option<u64>) -> String {
     m.map_or_else(|| "unlimited".into(), |m| m.to_string())
 }
@@ -215,9 +224,9 @@ pub fn confirm_license(ctx: &Ctx, preview: Result<&LicensePreview, String>) -> M
                     @if !p.dropped.is_empty() {
                         h2 { "Pools this license drops" }
                         p.warning role="alert" {
-                            (ending) " grants will end: each is refused at its next renewal and its component stops."
+                            (grants(ending)) " will end: each is refused at its next renewal and its component stops."
                         }
-                        ul { @for (pool, n) in &p.dropped { li { span.mono { (pool) } ": " (n) " grants" } } }
+                        ul { @for (pool, n) in &p.dropped { li { span.mono { (pool) } ": " (grants(*n)) } } }
                         div.scroll {
                             table {
                                 thead { tr { th { "Instance" } th { "Grant id" } } }
