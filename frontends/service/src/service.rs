@@ -81,19 +81,6 @@ pub enum Job {
 }
 
 impl Job {
-    /// Whether this job came from the admin API (a token was checked).
-    fn is_admin(&self) -> bool {
-        matches!(
-            self,
-            Self::Status
-                | Self::Grants(_)
-                | Self::Usage(_)
-                | Self::AdminRelease(_)
-                | Self::Revoke(_)
-                | Self::PutLicense(_)
-        )
-    }
-
     pub fn label(&self) -> &'static str {
         match self {
             Self::Grant(_) => "grant",
@@ -253,56 +240,66 @@ impl<S: Store> Service<S> {
                     }),
                 }
             }
-            other => match self.prepare_api(other, req) {
+            other => match self.admit(&other, req) {
+                Err(refused) => Prepared::Done(refused),
                 // Who asked travels with the job (logs, the audit trail).
-                Prepared::Job(call) if call.job.is_admin() => Prepared::Job(Call {
-                    caller: self.tokens.authenticate(req.authorization.as_deref()),
-                    ..call
-                }),
-                p => p,
+                Ok(caller) => match self.decode(other, req) {
+                    Prepared::Job(call) => Prepared::Job(Call { caller, ..call }),
+                    done => done,
+                },
             },
         }
     }
 
-    fn prepare_api(&self, r: Route, req: &Request) -> Prepared {
+    /// The checks every API call passes before its body is decoded: size,
+    /// token and role (section 6.2), M6, media type. `Ok` carries the
+    /// caller of an admin call.
+    fn admit(&self, r: &Route, req: &Request) -> Result<Option<Caller>, Response> {
         if req.body.len() > MAX_BODY_BYTES {
-            return Prepared::Done(Response::error(
+            return Err(Response::error(
                 ErrorCode::PayloadTooLarge,
                 format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
             ));
         }
+        let mut caller = None;
         if r.is_admin() {
-            let Some(caller) = self.tokens.authenticate(req.authorization.as_deref()) else {
-                return Prepared::Done(Response::error(
+            let Some(c) = self.tokens.authenticate(req.authorization.as_deref()) else {
+                return Err(Response::error(
                     ErrorCode::Unauthorized,
                     "admin calls need `Authorization: Bearer <token>` with a token of the admin token file",
                 ));
             };
-            if r.is_admin_only() && !caller.role.may_act() {
-                tracing::info!(token = %caller.name, role = %caller.role, route = r.label(), "admin call refused to a viewer");
-                return Prepared::Done(Response::error(
+            if r.is_admin_only() && !c.role.may_act() {
+                tracing::info!(token = %c.name, role = %c.role, route = r.label(), "admin call refused to a viewer");
+                return Err(Response::error(
                     ErrorCode::Forbidden,
                     format!(
                         "token `{}` is a {}: only an admin token may release, revoke or install a license",
-                        caller.name, caller.role
+                        c.name, c.role
                     ),
                 ));
             }
+            caller = Some(c);
         }
         // M6: a manager that must not serve answers every API call 503.
         if let Some((code, msg)) = self.node().refusal_code(self.now(), LIVENESS)
             && code == ErrorCode::TooManyManagers
         {
-            return Prepared::Done(Response::error(code, msg));
+            return Err(Response::error(code, msg));
         }
         let json_body = matches!(r, Route::Grant | Route::AdminRelease)
             || (matches!(r, Route::Renew(_)) && !req.body.is_empty());
         if json_body && !http::is_json(req.content_type.as_deref()) {
-            return Prepared::Done(Response::error(
+            return Err(Response::error(
                 ErrorCode::UnsupportedMediaType,
                 "send the body as application/json",
             ));
         }
+        Ok(caller)
+    }
+
+    /// An admitted API call's job, or why its input is refused.
+    fn decode(&self, r: Route, req: &Request) -> Prepared {
         match r {
             Route::Grant => {
                 match RawGrantRequest::from_json(&req.body).and_then(|g| g.validate()) {
