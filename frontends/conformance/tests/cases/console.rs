@@ -5,6 +5,7 @@
 use super::{Expect, check_grant, grant_body};
 use crate::support::client::Request;
 use crate::support::server::{NAMED_ADMIN, NAMED_VIEWER};
+use crate::support::tls::TlsFiles;
 use crate::support::{Bin, Fixture, Launch, Response, Server, assert_error};
 
 fn start(bin: &Bin) -> (Server, Fixture) {
@@ -263,4 +264,29 @@ pub fn console_actions_need_admin_and_form_token(bin: &Bin) {
         r.describe()
     );
     assert_error(&server.renew(&id), 403, "revoked");
+}
+
+pub fn console_cookie_is_secure_under_tls(bin: &Bin) {
+    let fixture = Fixture::standard("conf-console-2");
+    let mut launch = Launch::new(&fixture).with_named_tokens();
+    launch.tls = Some(TlsFiles::generate());
+    let server = Server::start(bin, launch);
+    let r = ui(
+        &server,
+        "POST",
+        "/ui/signin",
+        None,
+        Some(&format!("token={NAMED_ADMIN}")),
+    );
+    assert_eq!(r.status, 303, "{}", r.describe());
+    assert_secure_headers(&r);
+    let set = r
+        .header("set-cookie")
+        .unwrap_or_else(|| panic!("no cookie: {:?}", r.headers));
+    for part in ["Secure", "HttpOnly", "SameSite=Strict"] {
+        assert!(set.contains(part), "{set}");
+    }
+    let cookie = set.split(';').next().unwrap_or("");
+    let page = ui(&server, "GET", "/ui/", Some(cookie), None);
+    assert_eq!(page.status, 200, "{}", page.describe());
 }
