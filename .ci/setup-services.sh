@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs and starts what the storage tests need: MySQL client headers for
 # diesel's mysql backend, a running PostgreSQL and MariaDB, and a fresh
-# `tenure_test` database on each; and HAProxy, nginx and libfaketime for the
-# HA end-to-end suite (tests-e2e/, which starts HAProxy and nginx itself).
+# `tenure_test` database on each; HAProxy, nginx and libfaketime for the
+# HA end-to-end suite (tests-e2e/, which starts HAProxy and nginx itself); and
+# Chromium with its WebDriver for the console's browser tests.
 # Safe to run more than once. With --services-only it leaves the databases be.
 set -euo pipefail
 
@@ -15,8 +16,11 @@ missing=()
 # haproxy, nginx and faketime/libfaketime: the HA end-to-end suite
 # (tests-e2e/), which runs docs/ha/haproxy.cfg, docs/ha/nginx.conf and a
 # manager whose clock is hours off.
+# chromium and chromium-driver: the web console's browser tests
+# (tests-e2e/tests/console.rs), which start chromedriver themselves.
 for pkg in pkg-config libmariadb-dev libmariadb-dev-compat libpq-dev \
-    postgresql mariadb-server mariadb-client haproxy nginx faketime libfaketime; do
+    postgresql mariadb-server mariadb-client haproxy nginx faketime libfaketime \
+    chromium chromium-driver; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$pkg")
     fi

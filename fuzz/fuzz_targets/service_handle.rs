@@ -19,7 +19,7 @@ use tenure_core::manager::ManagerConfig;
 use tenure_core::names::Name;
 use tenure_core::wire::{Instance, MAX_BODY_BYTES, PoolKey};
 use tenure_core::{ErrorCode, UnixMillis};
-use tenure_service::auth::AdminToken;
+use tenure_service::auth::Tokens;
 use tenure_service::route::{Route, route};
 use tenure_service::{Env, Method, Request, Service};
 use tenure_storage::{InstallPolicy, Manager, MemoryStore, Store, StoredLicense};
@@ -326,7 +326,10 @@ fn build(req: &Req, ids: &[String]) -> Request {
     r
 }
 
-const STATUSES: [u16; 11] = [200, 201, 204, 400, 401, 403, 404, 405, 413, 415, 503];
+/// 303 and 308 are the console's redirects (`/ui/`).
+const STATUSES: [u16; 13] = [
+    200, 201, 204, 303, 308, 400, 401, 403, 404, 405, 413, 415, 503,
+];
 
 fn check_response(req: &Request, resp: &tenure_service::Response) {
     assert!(STATUSES.contains(&resp.status), "status {}", resp.status);
@@ -356,16 +359,21 @@ fn check_response(req: &Request, resp: &tenure_service::Response) {
             assert!(v["message"].is_string());
         }
     } else if resp.status >= 400 {
-        // Only ping answers an error in text.
+        // Only ping answers an error in text, and the console in HTML.
         assert!(
-            matches!(route(req.method, &req.path), Route::Ping),
+            matches!(route(req.method, &req.path), Route::Ping | Route::Console),
             "{resp:?}"
         );
     }
     let r = route(req.method, &req.path);
     let api = !matches!(
         r,
-        Route::Ping | Route::Health | Route::Metrics | Route::NotFound | Route::MethodNotAllowed(_)
+        Route::Ping
+            | Route::Health
+            | Route::Metrics
+            | Route::Console
+            | Route::NotFound
+            | Route::MethodNotAllowed(_)
     );
     if api && req.body.len() > MAX_BODY_BYTES {
         assert_eq!(resp.status, 413);
@@ -457,7 +465,7 @@ fuzz_target!(|steps: Vec<Step>| {
     let s = Service::new(
         m,
         "fuzz".into(),
-        AdminToken::from_file_text(TOKEN).expect("token"),
+        Tokens::from_file_text(TOKEN).expect("token"),
         env,
     );
     let mut ids: Vec<String> = Vec::new();

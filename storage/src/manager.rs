@@ -140,6 +140,12 @@ impl<S: Store> Manager<S> {
         &self.store
     }
 
+    /// The vendor keys licenses must verify with (the console checks an
+    /// uploaded license with them before it offers to install it).
+    pub fn trusted_keys(&self) -> &[VerifyingKey] {
+        &self.trusted
+    }
+
     pub fn config(&self) -> &ManagerConfig {
         &self.config
     }

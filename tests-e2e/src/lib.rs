@@ -3,5 +3,6 @@
 //! Everything lives in `tests/`: two real managers (`tenured`, or
 //! `tenured-smol` once it exists) on one shared PostgreSQL or MariaDB
 //! database, HAProxy running `docs/ha/haproxy.cfg` itself, and a fleet of
-//! `tenure-agent` processes wrapping real commands. This library is empty on
-//! purpose; see `tests/ha.rs` and `docs/operations.md`.
+//! `tenure-agent` processes wrapping real commands. Also the web console in
+//! headless Chromium (`tests/console.rs`, `docs/console.md`). This library is
+//! empty on purpose; see `tests/ha.rs` and `docs/operations.md`.

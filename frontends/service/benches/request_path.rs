@@ -11,7 +11,7 @@ use tenure_core::UnixMillis;
 use tenure_core::license::{License, Limits, SecretKey, sign};
 use tenure_core::manager::ManagerConfig;
 use tenure_core::names::Name;
-use tenure_service::auth::AdminToken;
+use tenure_service::auth::Tokens;
 use tenure_service::{Env, Method, Request, Service};
 use tenure_storage::{InstallPolicy, Manager, MemoryStore};
 
@@ -51,7 +51,7 @@ fn service() -> Service<MemoryStore> {
     let s = Service::new(
         m,
         "bench".into(),
-        AdminToken::from_file_text("bench-admin-token-0000").expect("token"),
+        Tokens::from_file_text("bench-admin-token-0000").expect("token"),
         env,
     );
     s.heartbeat();

@@ -1,6 +1,7 @@
 //! `tenured demo`: a real manager on embedded SQLite, with a generated
-//! development key, license and admin token in a folder of its own. Running it
-//! again reuses what the folder has, so the database and its grants survive.
+//! development key, license and token file (an admin and a viewer token) in
+//! a folder of its own. Running it again reuses what the folder has, so the
+//! database and its grants survive.
 
 use crate::cli::{DemoArgs, ServeArgs};
 use crate::service::system_clock;
@@ -85,11 +86,25 @@ fn dev_license(now: UnixMillis) -> Result<License, StartupError> {
     })
 }
 
+/// An admin and a viewer token, 48 hex digits each.
+fn token_file() -> Result<String, StartupError> {
+    let secret = || -> Result<String, StartupError> {
+        Ok(random::<24>()?.iter().map(|b| format!("{b:02x}")).collect())
+    };
+    Ok(format!(
+        "# NAME ROLE SECRET (docs/operations.md)\nadmin admin {}\nviewer viewer {}\n",
+        secret()?,
+        secret()?
+    ))
+}
+
 /// What the demo made or found, and the serve arguments that run it.
 #[derive(Debug)]
 pub struct Demo {
     pub dir: PathBuf,
     pub created: bool,
+    /// The admin and viewer secrets, to print for signing in.
+    pub tokens: Vec<(String, String)>,
     pub serve: ServeArgs,
 }
 
@@ -104,9 +119,9 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         dir.join("vendor.key"),
         dir.join("vendor.pub"),
         dir.join("license.lic"),
-        dir.join("admin.token"),
+        dir.join("tokens"),
     );
-    let created = !(public.exists() && lic.exists() && token.exists());
+    let created = !(public.exists() && lic.exists());
     if created {
         let secret = SecretKey::from_seed(random::<32>()?);
         write(&key, &secret.to_armoured(), true)?;
@@ -114,9 +129,14 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         let license = dev_license(system_clock())?;
         let text = sign(&license, &secret).map_err(|e| StartupError::License(e, "demo".into()))?;
         write(&lic, &text, false)?;
-        let token_text: String = random::<24>()?.iter().map(|b| format!("{b:02x}")).collect();
-        write(&token, &format!("{token_text}\n"), true)?;
     }
+    if !token.exists() {
+        write(&token, &token_file()?, true)?;
+    }
+    let tokens = std::fs::read_to_string(&token).map_err(|source| StartupError::Read {
+        path: token.display().to_string(),
+        source,
+    })?;
     let serve = ServeArgs {
         config: None,
         listen: args.listen,
@@ -145,26 +165,48 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
     Ok(Demo {
         dir: dir.clone(),
         created,
+        tokens: secrets(&tokens),
         serve,
     })
+}
+
+/// `(name, secret)` of each `NAME ROLE SECRET` line.
+fn secrets(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter_map(|f| match f.as_slice() {
+            [name, _, secret] if !name.starts_with('#') => {
+                Some(((*name).to_owned(), (*secret).to_owned()))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// What `tenured demo` prints before it serves.
 pub fn banner(demo: &Demo, url: &str) -> String {
     let d = demo.dir.display();
     let made = if demo.created { "created" } else { "reusing" };
+    let tokens: String = demo
+        .tokens
+        .iter()
+        .map(|(name, secret)| format!("\x20   {name:<8} {secret}\n"))
+        .collect();
     format!(
         "Tenure demo ({made} {d}/):\n\
          \x20 vendor.key / vendor.pub   a generated DEVELOPMENT signing key pair\n\
          \x20 license.lic               a DEVELOPMENT license (30 days): production/vdp 4 servers,\n\
          \x20                           16 cores each, 48 in all; staging/vdp 10 servers\n\
-         \x20 admin.token               the admin bearer token\n\
+         \x20 tokens                    the token file (mode 0600): an admin and a viewer token\n\
          \x20 tenure.db                 the embedded SQLite database\n\
+         \n\
+         The web console: {url}/ui/  sign in with a token:\n\
+         {tokens}\
          \n\
          Try, from another terminal:\n\
          \x20 curl -s -X POST {url}/v1/grants -H 'Content-Type: application/json' \\\n\
          \x20      -d '{{\"product\":\"vdp\",\"hostname\":\"vdp1.example.com\",\"port\":9999,\"cores\":8}}'\n\
-         \x20 cargo run -q -p tenure-tokio --bin tenurectl -- status --url {url} --admin-token-file {d}/admin.token\n\
+         \x20 cargo run -q -p tenure-tokio --bin tenurectl -- status --url {url} --admin-token-file {d}/tokens\n\
          \x20 cargo run -q -p tenure-tokio --bin tenure-agent -- run --manager {url} --product vdp \\\n\
          \x20      --hostname vdp2.example.com --port 9999 --cores 8 -- sh -c 'echo licensed; sleep 600'\n\
          \n\
@@ -175,19 +217,19 @@ pub fn banner(demo: &Demo, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cli::LogFormat;
+    use crate::auth::{Role, Tokens};
     use std::os::unix::fs::PermissionsExt;
 
     #[test]
-    fn the_demo_folder_passes_the_start_checks() {
+    fn the_demo_writes_private_tokens_and_passes_the_start_checks() {
         let dir = std::env::temp_dir().join(format!("tenure-demo-test-{}", std::process::id()));
         let args = DemoArgs {
             dir: dir.clone(),
             listen: "127.0.0.1:0".parse().expect("addr"),
-            log_format: LogFormat::Text,
+            log_format: crate::cli::LogFormat::Text,
         };
-        let made = prepare(&args).expect("prepare");
-        assert!(made.created);
+        let demo = prepare(&args).expect("demo");
+        assert!(demo.created);
         let mode = |f: &str| {
             std::fs::metadata(dir.join(f))
                 .expect("file")
@@ -195,15 +237,40 @@ mod tests {
                 .mode()
                 & 0o777
         };
-        assert_eq!(mode("admin.token"), 0o600);
+        assert_eq!(mode("tokens"), 0o600);
         assert_eq!(mode("vendor.key"), 0o600);
-        let settings = crate::settings::Settings::check(made.serve).expect("§7.1 holds");
+        let path = dir.join("tokens");
+        let tokens = Tokens::from_file_text(&std::fs::read_to_string(&path).expect("read"))
+            .expect("a valid token file");
+        let roles: Vec<(String, Role)> = tokens
+            .callers()
+            .map(|c| (c.name.to_string(), c.role))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                ("admin".into(), Role::Admin),
+                ("viewer".into(), Role::Viewer)
+            ]
+        );
+        let shown = banner(&demo, "http://127.0.0.1:10091");
+        assert!(shown.contains("http://127.0.0.1:10091/ui/"), "{shown}");
+        for (name, secret) in &demo.tokens {
+            assert!(shown.contains(secret.as_str()), "{name} in {shown}");
+            assert_eq!(
+                tokens.check_secret(secret).map(|c| c.name.to_string()),
+                Some(name.clone())
+            );
+        }
+        assert_eq!(demo.tokens.len(), 2);
+        let settings = crate::settings::Settings::check(demo.serve).expect("§7.1 holds");
         assert_eq!(
             settings.manager(),
             tenure_core::manager::ManagerConfig::default()
         );
-        let again = prepare(&args).expect("reuse");
+        let again = prepare(&args).expect("reused");
         assert!(!again.created);
+        assert_eq!(again.tokens, demo.tokens);
         assert!(crate::settings::Settings::check(again.serve).is_ok());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -36,6 +36,11 @@ pub struct Request {
     pub query: Option<String>,
     pub content_type: Option<String>,
     pub authorization: Option<String>,
+    /// The `Cookie` header: the console's session (`/ui/` only).
+    pub cookie: Option<String>,
+    /// The `Sec-Fetch-Site` header browsers send: the console refuses a
+    /// form posted from another origin by it.
+    pub fetch_site: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -47,6 +52,8 @@ impl Request {
             query: None,
             content_type: None,
             authorization: None,
+            cookie: None,
+            fetch_site: None,
             body: Vec::new(),
         }
     }
@@ -55,6 +62,8 @@ impl Request {
 pub const JSON: &str = "application/json";
 pub const TEXT: &str = "text/plain; charset=utf-8";
 pub const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+pub const HTML: &str = "text/html; charset=utf-8";
+pub const CSS: &str = "text/css; charset=utf-8";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
@@ -67,6 +76,9 @@ pub struct Response {
     pub allow: Option<&'static str>,
     /// The `Link` header (RFC 8288) of a paged listing: the next page.
     pub link: Option<String>,
+    /// Further headers, written as given: the console's `Set-Cookie`,
+    /// `Location` and security headers. Empty on every API answer.
+    pub headers: Vec<(&'static str, String)>,
     pub body: Vec<u8>,
 }
 
@@ -78,6 +90,7 @@ impl Response {
             retry_after: None,
             allow: None,
             link: None,
+            headers: Vec::new(),
             body: Vec::new(),
         }
     }
@@ -124,6 +137,7 @@ impl Response {
             retry_after: code.retry_after_s(),
             allow: None,
             link: None,
+            headers: Vec::new(),
             body: bytes,
         }
     }
@@ -135,6 +149,11 @@ impl Response {
 
     pub fn with_link(mut self, link: String) -> Self {
         self.link = Some(link);
+        self
+    }
+
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.headers.push((name, value.into()));
         self
     }
 }

@@ -1,11 +1,12 @@
 //! What both Tenure servers share and no runtime needs: routing, requests and
-//! responses as plain data, admin authentication, the metrics registry, the
+//! responses as plain data, tokens and roles, the web console, the metrics registry, the
 //! heartbeat and sweep bodies, the command line, and the suspend meter both
 //! agent drivers add to their monotonic clock.
 
 pub mod auth;
 pub mod cli;
 pub mod config_file;
+pub mod console;
 pub mod demo;
 pub mod http;
 pub mod listen;
@@ -20,4 +21,4 @@ pub mod startup;
 pub mod suspend;
 
 pub use http::{Method, Request, Response};
-pub use service::{Env, Job, Prepared, Service};
+pub use service::{Call, Env, Job, Prepared, Service};

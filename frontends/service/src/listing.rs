@@ -17,7 +17,7 @@ const FULL_LISTING_PAGE: usize = 1_000;
 /// more). A page can hold fewer than `limit` views and still have a next
 /// one: grants past their deadline that no sweep has ended yet are read but
 /// not listed.
-fn page<S: Store>(
+pub(crate) fn page<S: Store>(
     m: &Manager<S>,
     after: Option<GrantId>,
     limit: usize,

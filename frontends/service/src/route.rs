@@ -16,6 +16,9 @@ pub enum Route {
     AdminRelease,
     Revoke(String),
     PutLicense,
+    /// `/ui` and everything under `/ui/`: the web console, which routes its
+    /// own pages (`crate::console`).
+    Console,
     NotFound,
     MethodNotAllowed(&'static str),
 }
@@ -36,11 +39,14 @@ impl Route {
             Self::AdminRelease => "admin_release",
             Self::Revoke(_) => "revoke",
             Self::PutLicense => "put_license",
+            Self::Console => "console",
             Self::NotFound => "not_found",
             Self::MethodNotAllowed(_) => "method_not_allowed",
         }
     }
 
+    /// Whether this is an admin-API call: it needs a token of the admin
+    /// token file (admin or viewer, section 6.2).
     pub fn is_admin(&self) -> bool {
         matches!(
             self,
@@ -50,6 +56,15 @@ impl Route {
                 | Self::AdminRelease
                 | Self::Revoke(_)
                 | Self::PutLicense
+        )
+    }
+
+    /// Whether only an admin token may make this call; a viewer's gets 403
+    /// `forbidden` (section 6.2).
+    pub fn is_admin_only(&self) -> bool {
+        matches!(
+            self,
+            Self::AdminRelease | Self::Revoke(_) | Self::PutLicense
         )
     }
 }
@@ -88,6 +103,7 @@ pub fn route(method: Method, path: &str) -> Route {
             only(method, Delete, "DELETE", Route::Revoke((*id).to_owned()))
         }
         ["v1", "license"] => only(method, Put, "PUT", Route::PutLicense),
+        ["ui", ..] => Route::Console,
         _ => Route::NotFound,
     }
 }
@@ -118,6 +134,13 @@ mod tests {
             Route::Revoke("ab".into())
         );
         assert_eq!(route(Put, "/v1/license"), Route::PutLicense);
+        for p in ["/ui", "/ui/", "/ui/grants", "/ui/static/console.css"] {
+            assert_eq!(route(Get, p), Route::Console, "{p}");
+            assert_eq!(route(Post, p), Route::Console, "{p}");
+        }
+        assert!(route(Delete, "/v1/admin/grants/ab").is_admin_only());
+        assert!(!route(Get, "/v1/grants").is_admin_only());
+        assert!(route(Get, "/v1/grants").is_admin());
     }
 
     #[test]
@@ -143,6 +166,8 @@ mod tests {
             "/v1/grants//renew",
             "/v2/grants",
             "/pingLicenseManager/x",
+            "/uix",
+            "/v1/ui",
         ] {
             assert_eq!(route(Get, p), Route::NotFound, "{p}");
         }

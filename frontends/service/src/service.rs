@@ -4,11 +4,12 @@
 //! `execute` runs a job against storage and blocks: frontends call it on their
 //! blocking pool, bounded, and answer 503 `overloaded` when the bound is hit.
 
-use crate::auth::AdminToken;
+use crate::auth::{Caller, Tokens};
+use crate::console::{self, Console};
 use crate::http::{self, Request, Response};
 use crate::listing;
 use crate::metrics::{Metrics, Outcome};
-use crate::node::NodeState;
+use crate::node::{HealthView, NodeState};
 use crate::query;
 use crate::route::{Route, route};
 use std::sync::RwLock;
@@ -75,6 +76,8 @@ pub enum Job {
     AdminRelease(Box<Instance>),
     Revoke(GrantId),
     PutLicense(String),
+    /// A console page that reads or changes storage.
+    Console(Box<console::Work>),
 }
 
 impl Job {
@@ -89,20 +92,42 @@ impl Job {
             Self::AdminRelease(_) => "admin_release",
             Self::Revoke(_) => "revoke",
             Self::PutLicense(_) => "put_license",
+            Self::Console(_) => "console",
         }
+    }
+}
+
+/// A job and who asked for it: the token's name and role (section 6.2) for
+/// admin calls and console pages, `None` for component calls.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub job: Job,
+    pub caller: Option<Caller>,
+}
+
+impl Call {
+    pub fn label(&self) -> &'static str {
+        self.job.label()
     }
 }
 
 #[derive(Debug)]
 pub enum Prepared {
     Done(Response),
-    Job(Job),
+    Job(Call),
+}
+
+impl Prepared {
+    fn job(job: Job) -> Self {
+        Self::Job(Call { job, caller: None })
+    }
 }
 
 pub struct Service<S> {
     manager: Manager<S>,
     node_id: String,
-    token: AdminToken,
+    tokens: Tokens,
+    console: Console,
     node: RwLock<NodeState>,
     metrics: Metrics,
     env: Env,
@@ -132,15 +157,27 @@ fn unknown_grant() -> Response {
 }
 
 impl<S: Store> Service<S> {
-    pub fn new(manager: Manager<S>, node_id: String, token: AdminToken, env: Env) -> Self {
+    pub fn new(manager: Manager<S>, node_id: String, tokens: Tokens, env: Env) -> Self {
         Self {
             manager,
             node_id,
-            token,
+            tokens,
+            console: Console::new(false),
             node: RwLock::new(NodeState::default()),
             metrics: Metrics::default(),
             env,
         }
+    }
+
+    /// Marks the console's session cookies `Secure`: the manager is reached
+    /// over HTTPS (section 6.2, `docs/console.md`).
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.console = Console::new(secure);
+        self
+    }
+
+    pub fn console(&self) -> &Console {
+        &self.console
     }
 
     pub fn manager(&self) -> &Manager<S> {
@@ -191,41 +228,82 @@ impl<S: Store> Service<S> {
                 body: self.metrics.render().into_bytes(),
                 ..Response::empty(200)
             }),
-            other => self.prepare_api(other, req),
+            Route::Console => {
+                match self
+                    .console
+                    .prepare(req, &self.tokens, self.now(), &*self.env.random)
+                {
+                    console::Step::Done(r) => Prepared::Done(r),
+                    console::Step::Work(w) => Prepared::Job(Call {
+                        caller: Some(w.caller().clone()),
+                        job: Job::Console(w),
+                    }),
+                }
+            }
+            other => match self.admit(&other, req) {
+                Err(refused) => Prepared::Done(refused),
+                // Who asked travels with the job (logs, the audit trail).
+                Ok(caller) => match self.decode(other, req) {
+                    Prepared::Job(call) => Prepared::Job(Call { caller, ..call }),
+                    done => done,
+                },
+            },
         }
     }
 
-    fn prepare_api(&self, r: Route, req: &Request) -> Prepared {
+    /// The checks every API call passes before its body is decoded: size,
+    /// token and role (section 6.2), M6, media type. `Ok` carries the
+    /// caller of an admin call.
+    fn admit(&self, r: &Route, req: &Request) -> Result<Option<Caller>, Response> {
         if req.body.len() > MAX_BODY_BYTES {
-            return Prepared::Done(Response::error(
+            return Err(Response::error(
                 ErrorCode::PayloadTooLarge,
                 format!("request bodies are limited to {MAX_BODY_BYTES} bytes"),
             ));
         }
-        if r.is_admin() && !self.token.check(req.authorization.as_deref()) {
-            return Prepared::Done(Response::error(
-                ErrorCode::Unauthorized,
-                "admin calls need `Authorization: Bearer <token>` with the admin token",
-            ));
+        let mut caller = None;
+        if r.is_admin() {
+            let Some(c) = self.tokens.authenticate(req.authorization.as_deref()) else {
+                return Err(Response::error(
+                    ErrorCode::Unauthorized,
+                    "admin calls need `Authorization: Bearer <token>` with a token of the admin token file",
+                ));
+            };
+            if r.is_admin_only() && !c.role.may_act() {
+                tracing::info!(token = %c.name, role = %c.role, route = r.label(), "admin call refused to a viewer");
+                return Err(Response::error(
+                    ErrorCode::Forbidden,
+                    format!(
+                        "token `{}` is a {}: only an admin token may release, revoke or install a license",
+                        c.name, c.role
+                    ),
+                ));
+            }
+            caller = Some(c);
         }
         // M6: a manager that must not serve answers every API call 503.
         if let Some((code, msg)) = self.node().refusal_code(self.now(), LIVENESS)
             && code == ErrorCode::TooManyManagers
         {
-            return Prepared::Done(Response::error(code, msg));
+            return Err(Response::error(code, msg));
         }
         let json_body = matches!(r, Route::Grant | Route::AdminRelease)
             || (matches!(r, Route::Renew(_)) && !req.body.is_empty());
         if json_body && !http::is_json(req.content_type.as_deref()) {
-            return Prepared::Done(Response::error(
+            return Err(Response::error(
                 ErrorCode::UnsupportedMediaType,
                 "send the body as application/json",
             ));
         }
+        Ok(caller)
+    }
+
+    /// An admitted API call's job, or why its input is refused.
+    fn decode(&self, r: Route, req: &Request) -> Prepared {
         match r {
             Route::Grant => {
                 match RawGrantRequest::from_json(&req.body).and_then(|g| g.validate()) {
-                    Ok(g) => Prepared::Job(Job::Grant(Box::new(g))),
+                    Ok(g) => Prepared::job(Job::Grant(Box::new(g))),
                     Err(e) => bad(e.to_string()),
                 }
             }
@@ -248,38 +326,39 @@ impl<S: Store> Service<S> {
                     }
                     Some(t) => return bad(format!("client_time_ms {t} is out of range")),
                 };
-                Prepared::Job(Job::Renew { id, client_time })
+                Prepared::job(Job::Renew { id, client_time })
             }
             Route::Release(id) => match GrantId::parse(&id) {
-                Ok(id) => Prepared::Job(Job::Release(id)),
+                Ok(id) => Prepared::job(Job::Release(id)),
                 Err(_) => Prepared::Done(unknown_grant()),
             },
-            Route::Status => Prepared::Job(Job::Status),
+            Route::Status => Prepared::job(Job::Status),
             Route::Grants => match query::grants_page(req.query.as_deref()) {
-                Ok(page) => Prepared::Job(Job::Grants(page)),
+                Ok(page) => Prepared::job(Job::Grants(page)),
                 Err(e) => bad(e),
             },
             Route::Usage => match query::usage_since(req.query.as_deref()) {
-                Ok(since) => Prepared::Job(Job::Usage(since)),
+                Ok(since) => Prepared::job(Job::Usage(since)),
                 Err(e) => bad(e),
             },
             Route::AdminRelease => {
                 match ReleaseRequest::from_json(&req.body).and_then(|r| r.validate()) {
-                    Ok(i) => Prepared::Job(Job::AdminRelease(Box::new(i))),
+                    Ok(i) => Prepared::job(Job::AdminRelease(Box::new(i))),
                     Err(e) => bad(e.to_string()),
                 }
             }
             Route::Revoke(id) => match GrantId::parse(&id) {
-                Ok(id) => Prepared::Job(Job::Revoke(id)),
+                Ok(id) => Prepared::job(Job::Revoke(id)),
                 Err(_) => Prepared::Done(Response::error(ErrorCode::NotFound, "no such grant")),
             },
             Route::PutLicense => match String::from_utf8(req.body.clone()) {
-                Ok(text) => Prepared::Job(Job::PutLicense(text)),
+                Ok(text) => Prepared::job(Job::PutLicense(text)),
                 Err(_) => bad("a license is UTF-8 text"),
             },
             Route::Ping
             | Route::Health
             | Route::Metrics
+            | Route::Console
             | Route::NotFound
             | Route::MethodNotAllowed(_) => {
                 Prepared::Done(Response::error(ErrorCode::NotFound, "no endpoint"))
@@ -298,9 +377,7 @@ impl<S: Store> Service<S> {
     }
 
     fn health(&self) -> Response {
-        let view = self
-            .node()
-            .health(&self.node_id, self.now(), LIVENESS, MAX_CLOCK_SKEW);
+        let view = self.health_view();
         let status = if view.serving { 200 } else { 503 };
         let resp = Response::json(status, &view);
         if status == 503 {
@@ -311,10 +388,10 @@ impl<S: Store> Service<S> {
     }
 
     /// The blocking half: one storage transaction (or a few reads).
-    pub fn execute(&self, job: Job) -> Response {
+    pub fn execute(&self, call: Call) -> Response {
         let started = Instant::now();
-        let label = job.label();
-        let (resp, outcome) = self.run(job);
+        let label = call.label();
+        let (resp, outcome) = self.run(call.job);
         self.metrics
             .record(label, resp.status, outcome, started.elapsed());
         resp
@@ -348,7 +425,8 @@ impl<S: Store> Service<S> {
                 Ok(()) => (Response::empty(204), Outcome::Other),
                 Err(e) => self.failure(e),
             },
-            Job::Status => self.read_view(|s| s.status()),
+            Job::Console(work) => (console::run(self, *work), Outcome::Other),
+            Job::Status => self.read_view(|s| s.status_view().map(|v| Response::json(200, &v))),
             Job::Grants(page) => self.read_view(|s| listing::grants(&s.manager, page)),
             Job::Usage(since) => self.read_view(|s| {
                 s.manager
@@ -404,7 +482,14 @@ impl<S: Store> Service<S> {
         (Response::error(code, e.to_string()), Outcome::StorageError)
     }
 
-    fn status(&self) -> Result<Response, ManagerError> {
+    /// `/v1/health`'s view of this manager, from its last heartbeat.
+    pub(crate) fn health_view(&self) -> HealthView {
+        self.node()
+            .health(&self.node_id, self.now(), LIVENESS, MAX_CLOCK_SKEW)
+    }
+
+    /// `/v1/status`: the license, each pool against its limits, the managers.
+    pub(crate) fn status_view(&self) -> Result<StatusView, ManagerError> {
         let lic = self.manager.license()?;
         let (now, totals, records) = self
             .manager
@@ -443,7 +528,7 @@ impl<S: Store> Service<S> {
             managers,
             server_time_ms: now.0,
         };
-        Ok(Response::json(200, &view))
+        Ok(view)
     }
 
     /// One heartbeat (M6, T4): register, measure clock offsets, decide whether
@@ -527,7 +612,7 @@ impl<S: Store> Service<S> {
     pub fn handle(&self, req: &Request) -> Response {
         match self.prepare(req) {
             Prepared::Done(r) => r,
-            Prepared::Job(j) => self.execute(j),
+            Prepared::Job(call) => self.execute(call),
         }
     }
 }

@@ -3,7 +3,7 @@
 //! license, register with a first heartbeat. Each failure is one line that
 //! tells the operator what to do; the binary prints it and exits non-zero.
 
-use crate::auth::AdminToken;
+use crate::auth::Tokens;
 use crate::cli::MigrateArgs;
 use crate::service::{Env, Service, system_clock};
 use crate::settings::Settings;
@@ -86,7 +86,7 @@ pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> 
             })?;
         trusted.push(key);
     }
-    let token = AdminToken::from_file_text(&read(&args.admin_token_file)?).map_err(|e| {
+    let tokens = Tokens::from_file_text(&read(&args.admin_token_file)?).map_err(|e| {
         StartupError::Token {
             path: args.admin_token_file.display().to_string(),
             reason: e.to_string(),
@@ -153,7 +153,13 @@ pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> 
         }
         Err(e) => return Err(storage_err(&e)),
     }
-    let service = Service::new(manager, args.node_id(), token, Env::system());
+    for c in tokens.callers() {
+        tracing::info!(token = %c.name, role = %c.role, "admin token file: token");
+    }
+    // Behind --allow-plaintext a TLS-terminating proxy faces the browser.
+    let https = args.tls_cert.is_some() || args.allow_plaintext;
+    let service =
+        Service::new(manager, args.node_id(), tokens, Env::system()).with_secure_cookies(https);
     service.heartbeat();
     service.sweep();
     Ok(service)

@@ -8,7 +8,7 @@ use tenure_core::UnixMillis;
 use tenure_core::license::{License, Limits, SecretKey, sign};
 use tenure_core::manager::ManagerConfig;
 use tenure_core::names::Name;
-use tenure_service::auth::AdminToken;
+use tenure_service::auth::Tokens;
 use tenure_service::{Env, Method, Request, Response, Service};
 use tenure_storage::{InstallPolicy, Manager, MemoryStore};
 
@@ -63,7 +63,7 @@ fn service(max_managers: u32, node: &str, store: &MemoryStore) -> Service<Memory
     Service::new(
         m,
         node.into(),
-        AdminToken::from_file_text(TOKEN).expect("token"),
+        Tokens::from_file_text(TOKEN).expect("token"),
         env,
     )
 }

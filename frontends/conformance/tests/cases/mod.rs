@@ -2,9 +2,11 @@
 
 pub mod admin;
 pub mod basic;
+pub mod console;
 pub mod grants;
 pub mod openapi;
 pub mod robustness;
+pub mod roles;
 pub mod settings;
 pub mod startup;
 pub mod tls;

@@ -15,6 +15,14 @@ use std::time::{Duration, Instant};
 
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 pub const ADMIN_TOKEN: &str = "conformance-admin-token-5f2b9c1e7d3a4b6c";
+/// The secrets of [`named_tokens`] (section 6.2).
+pub const NAMED_ADMIN: &str = "conformance-named-admin-0a1b2c3d4e5f";
+pub const NAMED_VIEWER: &str = "conformance-named-viewer-9f8e7d6c5b4a";
+
+/// A token file of named tokens with roles (section 6.2).
+pub fn named_tokens() -> String {
+    format!("# NAME ROLE SECRET\nops admin {NAMED_ADMIN}\nwatch viewer {NAMED_VIEWER}\n")
+}
 
 /// How to start one server.
 #[derive(Debug, Clone)]
@@ -34,6 +42,8 @@ pub struct Launch {
     pub config: Option<String>,
     /// The admin token file's mode (§7.1: not open to others).
     pub token_mode: u32,
+    /// The admin token file's text; `None` is the one bare [`ADMIN_TOKEN`] line.
+    pub tokens: Option<String>,
 }
 
 impl Launch {
@@ -48,6 +58,7 @@ impl Launch {
             env: Vec::new(),
             config: None,
             token_mode: 0o600,
+            tokens: None,
         }
     }
 
@@ -58,6 +69,12 @@ impl Launch {
 
     pub fn config(mut self, toml: &str) -> Self {
         self.config = Some(toml.into());
+        self
+    }
+
+    /// The token file of [`named_tokens`]: an admin and a viewer token.
+    pub fn with_named_tokens(mut self) -> Self {
+        self.tokens = Some(named_tokens());
         self
     }
 
@@ -83,7 +100,11 @@ fn prepare(bin: &Bin, launch: &Launch) -> Prepared {
     let p = dir.path();
     std::fs::write(p.join("license.lic"), &launch.license).expect("write license");
     std::fs::write(p.join("vendor.pub"), vendor_pub()).expect("write vendor key");
-    std::fs::write(p.join("admin.token"), format!("{ADMIN_TOKEN}\n")).expect("write token");
+    let tokens = launch
+        .tokens
+        .clone()
+        .unwrap_or_else(|| format!("{ADMIN_TOKEN}\n"));
+    std::fs::write(p.join("admin.token"), tokens).expect("write token");
     // `serve` refuses a token file open to others (§7.1).
     std::fs::set_permissions(
         p.join("admin.token"),

@@ -85,6 +85,9 @@ pub fn to_http(r: Response, close: bool) -> http_types::Response {
     if let Some(link) = r.link {
         out.insert_header("link", link);
     }
+    for (name, value) in r.headers {
+        out.append_header(name, value);
+    }
     out.insert_header(CACHE_CONTROL, "no-store");
     if close {
         out.insert_header(CONNECTION, "close");
@@ -122,6 +125,8 @@ pub async fn handle<S: Store + 'static>(
         query: req.url().query().map(str::to_owned),
         content_type: header(&req, "content-type"),
         authorization: header(&req, "authorization"),
+        cookie: header(&req, "cookie"),
+        fetch_site: header(&req, "sec-fetch-site"),
         body,
     };
     let response = match shared.service.prepare(&request) {

@@ -38,18 +38,17 @@ impl AdminClient {
         })
     }
 
-    /// Reads the token as `tenured` does: the first line, trimmed.
+    /// Reads a token file as `tenured` does (`NAME ROLE SECRET` lines, or
+    /// one bare SECRET) and takes its first token's secret.
     pub fn read_token(path: &Path) -> Result<String, ClientError> {
         let fail = |reason: String| ClientError::Token {
             path: path.display().to_string(),
             reason,
         };
         let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-        let token = text.lines().next().unwrap_or("").trim();
-        if token.is_empty() {
-            return Err(fail("the first line is empty".into()));
-        }
-        Ok(token.to_owned())
+        tenure_service::auth::first_secret(&text)
+            .map(str::to_owned)
+            .ok_or_else(|| fail("no `NAME ROLE SECRET` or bare SECRET line".into()))
     }
 
     pub async fn status(&self) -> Result<StatusView, ClientError> {

@@ -23,6 +23,16 @@ fn header(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
 }
 
+/// Every `Cookie` header as one (HTTP/2 may send each cookie on its own).
+fn cookies(h: &HeaderMap) -> Option<String> {
+    let all: Vec<&str> = h
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!all.is_empty()).then(|| all.join("; "))
+}
+
 fn too_large() -> Response {
     Response::error(
         ErrorCode::PayloadTooLarge,
@@ -71,6 +81,16 @@ pub fn to_hyper(r: Response) -> hyper::Response<Full<Bytes>> {
     if let Some(link) = r.link.and_then(|l| HeaderValue::try_from(l).ok()) {
         h.insert(header::LINK, link);
     }
+    // The console's headers; a value that is not a valid header is left
+    // out rather than sent broken.
+    for (name, value) in r.headers {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::try_from(value),
+        ) {
+            h.append(n, v);
+        }
+    }
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     out
 }
@@ -96,6 +116,11 @@ pub async fn handle<S: Store + 'static>(
         query: parts.uri.query().map(str::to_owned),
         content_type: header(&parts.headers, header::CONTENT_TYPE),
         authorization: header(&parts.headers, header::AUTHORIZATION),
+        cookie: cookies(&parts.headers),
+        fetch_site: header(
+            &parts.headers,
+            header::HeaderName::from_static("sec-fetch-site"),
+        ),
         body,
     };
     let response = match shared.service.prepare(&request) {

@@ -1,0 +1,197 @@
+//! Headless Chromium driven through WebDriver (Debian's `chromium` and
+//! `chromium-driver`, fantoccini as the client): chromedriver on a free
+//! loopback port, a fresh profile per browser, screenshots under the target
+//! directory, and a page served from another loopback origin.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::support::{free_port, note, under_ci, wait_until, workspace_dir};
+
+/// Chromium's flags for a headless run in a container, as root.
+const FLAGS: [&str; 9] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+];
+
+fn on_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    })
+}
+
+/// Chromium and chromedriver, or why the case is skipped. Under CI=true a
+/// missing one fails the case.
+pub fn find() -> Result<(PathBuf, PathBuf), String> {
+    let chromium = on_path("chromium").or_else(|| on_path("chromium-browser"));
+    let driver = on_path("chromedriver");
+    match (chromium, driver) {
+        (Some(c), Some(d)) => Ok((c, d)),
+        _ if under_ci() => panic!(
+            "CI=true and chromium or chromedriver is missing: install Debian's `chromium` and `chromium-driver` (.ci/setup-services.sh)"
+        ),
+        _ => Err("chromium or chromedriver not installed (apt-get install chromium chromium-driver; CI=true makes this a failure)".into()),
+    }
+}
+
+/// A running chromedriver; killed on drop.
+#[derive(Debug)]
+pub struct Driver {
+    child: Child,
+    port: u16,
+    chromium: PathBuf,
+    profile: tempfile::TempDir,
+}
+
+impl Driver {
+    pub fn start(chromium: &Path, chromedriver: &Path) -> Self {
+        let port = free_port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", chromedriver.display()));
+        let up = wait_until(Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(up, "chromedriver did not listen on 127.0.0.1:{port}");
+        let profile = tempfile::Builder::new()
+            .prefix("tenure-chromium-")
+            .tempdir()
+            .expect("profile dir");
+        Self {
+            child,
+            port,
+            chromium: chromium.to_path_buf(),
+            profile,
+        }
+    }
+
+    /// A new browser window of `width` x `height`.
+    pub async fn open(&self, width: u32, height: u32) -> fantoccini::Client {
+        let mut args: Vec<String> = FLAGS.iter().map(|f| (*f).to_owned()).collect();
+        args.push(format!("--user-data-dir={}", self.profile.path().display()));
+        args.push(format!("--window-size={width},{height}"));
+        let mut options = serde_json::json!({ "binary": self.chromium, "args": args });
+        // Chromium keeps a window at least 500 px wide; a phone's viewport
+        // comes from device emulation instead.
+        if width < 500 {
+            options["mobileEmulation"] = serde_json::json!({
+                "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 }
+            });
+        }
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "chrome".into());
+        caps.insert("goog:chromeOptions".into(), options);
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        fantoccini::ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .unwrap_or_else(|e| panic!("cannot open a Chromium session: {e}"))
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Where screenshots go: `<target>/console-screenshots/`.
+pub fn screenshot_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .map(|d| {
+            if d.is_absolute() {
+                d
+            } else {
+                workspace_dir().join(d)
+            }
+        })
+        .unwrap_or_else(|| workspace_dir().join("target"));
+    target.join("console-screenshots")
+}
+
+/// Saves the window as `<name>.png` and prints where.
+pub async fn screenshot(client: &fantoccini::Client, name: &str) -> PathBuf {
+    let png = client.screenshot().await.expect("screenshot");
+    let dir = screenshot_dir();
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    let path = dir.join(format!("{name}.png"));
+    std::fs::write(&path, png).expect("write screenshot");
+    note(&format!("screenshot: {}", path.display()));
+    path
+}
+
+/// One HTML page served on another loopback port: another origin than the
+/// console's. Stops when dropped.
+#[derive(Debug)]
+pub struct Origin {
+    pub url: String,
+    stop: Arc<AtomicBool>,
+    port: u16,
+}
+
+impl Origin {
+    pub fn serve(html: String) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut s) = stream else { continue };
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(match s.try_clone() {
+                    Ok(c) => c,
+                    Err(_) => continue,
+                });
+                let mut line = String::new();
+                while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{html}",
+                    html.len()
+                );
+            }
+        });
+        Self {
+            url: format!("http://127.0.0.1:{port}/"),
+            stop,
+            port,
+        }
+    }
+}
+
+impl Drop for Origin {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        // Wake the accept loop so it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}

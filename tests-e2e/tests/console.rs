@@ -1,0 +1,560 @@
+//! The web console in a real browser: headless Chromium through WebDriver
+//! against a live `tenured` (and `tenured-smol`) whose grants are held by
+//! real `tenure-agent` processes. Each case saves a screenshot under
+//! `<target>/console-screenshots/` and prints its path.
+//!
+//! A missing chromium or chromedriver skips the cases (prints SKIPPED),
+//! and fails them under CI=true.
+
+mod browser;
+// support/ re-exports what ha.rs uses (Fleet, Haproxy, PrivatePg), unused here.
+#[allow(unused_imports)]
+mod support;
+
+use browser::{Driver, Origin, screenshot};
+use fantoccini::{Client, Locator};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use support::manager::Launch;
+use support::{Flavor, Manager, Setup, free_port, note, required, serial, wait_until};
+
+const ADMIN: &str = "console-e2e-admin-secret-3c9d";
+const VIEWER: &str = "console-e2e-viewer-secret-8a1f";
+const AGENTS: usize = 3;
+const AGENT_CORES: u32 = 2;
+const MAX_SERVERS: u64 = 4;
+/// docs/agent.md: revoked by an administrator.
+const EXIT_REVOKED: i32 = 71;
+
+/// A live manager with agents holding grants, and a browser.
+struct Rig {
+    _setup: Setup,
+    manager: Manager,
+    agents: Vec<(String, Child)>,
+    driver: Driver,
+    flavor: Flavor,
+}
+
+impl Drop for Rig {
+    fn drop(&mut self) {
+        for (_, a) in &mut self.agents {
+            let _ = a.kill();
+            let _ = a.wait();
+        }
+    }
+}
+
+fn binaries(flavor: Flavor) -> Result<(PathBuf, PathBuf, (PathBuf, PathBuf)), String> {
+    Ok((
+        flavor.binary()?,
+        required("tenure-agent")?,
+        browser::find()?,
+    ))
+}
+
+impl Rig {
+    /// `None` (and SKIPPED printed) when a binary or the browser is missing.
+    fn start(case: &str, flavor: Flavor) -> Option<Self> {
+        let (server, agent, (chromium, chromedriver)) = match binaries(flavor) {
+            Ok(b) => b,
+            Err(why) => {
+                note(&format!("SKIPPED {case} ({}): {why}", flavor.file_name()));
+                return None;
+            }
+        };
+        let setup = Setup::new("console-e2e", 1, 3600, &[("vdp", MAX_SERVERS)]);
+        let tokens = setup.path("admin.token");
+        std::fs::write(
+            &tokens,
+            // The support code's own admin calls use TOKEN.
+            format!(
+                "ops admin {ADMIN}\nwatch viewer {VIEWER}\nsupport admin {}\n",
+                support::license::TOKEN
+            ),
+        )
+        .expect("token file");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tokens, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod");
+        }
+        let database = format!("sqlite://{}", setup.path("tenure.db").display());
+        let launch = Launch::new(&server, &database, "console-1", free_port());
+        let manager = Manager::start(&setup, &launch);
+        let agents = (0..AGENTS)
+            .map(|i| {
+                let host = format!("cagent-{i}");
+                let child = Command::new(&agent)
+                    .args(["run", "--manager", &manager.url, "--product", "vdp"])
+                    .args(["--hostname", &host, "--port", "9999"])
+                    .args(["--cores", &AGENT_CORES.to_string()])
+                    .args(["--request-timeout", "2s", "--kill-timeout", "2s"])
+                    .args(["--", "sleep", "3600"])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|e| panic!("cannot run {}: {e}", agent.display()));
+                (host, child)
+            })
+            .collect();
+        let rig = Self {
+            _setup: setup,
+            agents,
+            driver: Driver::start(&chromium, &chromedriver),
+            flavor,
+            manager,
+        };
+        let held = wait_until(Duration::from_secs(30), || {
+            rig.manager.grants().len() == AGENTS
+        });
+        assert!(
+            held,
+            "{AGENTS} agents should hold grants:\n{}",
+            rig.manager.log()
+        );
+        Some(rig)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.manager.url)
+    }
+
+    fn shot(&self, case: &str) -> String {
+        format!("{case}-{}", self.flavor.file_name())
+    }
+
+    async fn sign_in(&self, client: &Client, secret: &str) {
+        client
+            .goto(&self.url("/ui/signin"))
+            .await
+            .expect("sign-in page");
+        let field = client
+            .find(Locator::Id("token"))
+            .await
+            .expect("token field");
+        field.send_keys(secret).await.expect("type the token");
+        client
+            .find(Locator::Css("form.signin button[type=submit]"))
+            .await
+            .expect("sign-in button")
+            .click()
+            .await
+            .expect("sign in");
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("div.who"))
+            .await
+            .expect("signed in");
+    }
+
+    /// The agent's exit code once it has exited by itself.
+    fn wait_exit(&mut self, host: &str, limit: Duration) -> Option<i32> {
+        let (_, child) = self.agents.iter_mut().find(|(h, _)| h == host)?;
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+/// The page's text; tried again while a navigation replaces the page.
+async fn body_text(client: &Client) -> String {
+    let mut last = None;
+    for _ in 0..50 {
+        match client.find(Locator::Css("body")).await {
+            Ok(body) => match body.text().await {
+                Ok(t) => return t,
+                Err(e) => last = Some(e),
+            },
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("no page text: {last:?}")
+}
+
+/// `document.documentElement.scrollWidth <= clientWidth`.
+async fn no_horizontal_scroll(client: &Client) -> (u64, u64) {
+    let v = client
+        .execute(
+            "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+            vec![],
+        )
+        .await
+        .expect("measure");
+    let n = |i: usize| {
+        v.get(i)
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(u64::MAX)
+    };
+    (n(0), n(1))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn signs_in_as_viewer_and_admin(flavor: Flavor) {
+    let _serial = serial();
+    let case = "sign_in";
+    let Some(rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    runtime().block_on(async {
+        let client = rig.driver.open(1280, 900).await;
+        rig.sign_in(&client, VIEWER).await;
+        let who = body_text(&client).await;
+        assert!(who.contains("watch (viewer)"), "{who}");
+        screenshot(&client, &rig.shot("signed-in-viewer")).await;
+        client
+            .find(Locator::Css("div.who button"))
+            .await
+            .expect("sign-out button")
+            .click()
+            .await
+            .expect("sign out");
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Id("token"))
+            .await
+            .expect("back at sign-in");
+        // A wrong token is refused on the page.
+        client
+            .find(Locator::Id("token"))
+            .await
+            .expect("field")
+            .send_keys("not-a-token-at-all")
+            .await
+            .expect("type");
+        client
+            .find(Locator::Css("form.signin button"))
+            .await
+            .expect("button")
+            .click()
+            .await
+            .expect("submit");
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("p.error"))
+            .await
+            .expect("the refusal");
+        let refused = body_text(&client).await;
+        assert!(refused.contains("not in the token file"), "{refused}");
+        rig.sign_in(&client, ADMIN).await;
+        let who = body_text(&client).await;
+        assert!(
+            who.contains("ops (admin)") && who.contains("Actions"),
+            "{who}"
+        );
+        screenshot(&client, &rig.shot("signed-in-admin")).await;
+        client.close().await.expect("close");
+    });
+}
+
+fn overview_shows_live_pools(flavor: Flavor) {
+    let _serial = serial();
+    let case = "overview";
+    let Some(rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    runtime().block_on(async {
+        let client = rig.driver.open(1280, 900).await;
+        rig.sign_in(&client, VIEWER).await;
+        let pool = client
+            .find(Locator::Css("section.pool"))
+            .await
+            .expect("a pool")
+            .text()
+            .await
+            .expect("pool text");
+        let servers = format!("{AGENTS} of {MAX_SERVERS}");
+        let cores = format!("{} of unlimited", AGENTS as u32 * AGENT_CORES);
+        assert!(pool.contains("production/vdp"), "{pool}");
+        assert!(pool.contains(&servers) && pool.contains(&cores), "{pool}");
+        let bars = client
+            .find_all(Locator::Css("section.pool svg.bar rect.ok"))
+            .await
+            .expect("bars");
+        assert!(!bars.is_empty(), "the servers bar is drawn");
+        let page = body_text(&client).await;
+        assert!(
+            page.contains("HA End-to-End Co") && page.contains("console-1"),
+            "{page}"
+        );
+        screenshot(&client, &rig.shot("overview")).await;
+        client.close().await.expect("close");
+    });
+}
+
+fn admin_revokes_from_the_page(flavor: Flavor) {
+    let _serial = serial();
+    let case = "revoke";
+    let Some(mut rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    let host = "cagent-1";
+    runtime().block_on(async {
+        let client = rig.driver.open(1280, 900).await;
+        rig.sign_in(&client, ADMIN).await;
+        client
+            .goto(&rig.url("/ui/grants"))
+            .await
+            .expect("grants page");
+        screenshot(&client, &rig.shot("grants-admin")).await;
+        let link = format!("//tr[.//span[contains(., '{host}:9999')]]//a[contains(., 'Revoke')]");
+        client
+            .find(Locator::XPath(&link))
+            .await
+            .expect("revoke link")
+            .click()
+            .await
+            .expect("open");
+        let confirm = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("button.danger"))
+            .await
+            .expect("confirmation");
+        let text = body_text(&client).await;
+        assert!(
+            text.contains(&format!("{host}:9999")) && text.contains("stops"),
+            "{text}"
+        );
+        screenshot(&client, &rig.shot("revoke-confirm")).await;
+        confirm.click().await.expect("revoke");
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("p.notice"))
+            .await
+            .expect("the result");
+        screenshot(&client, &rig.shot("revoked")).await;
+        client.close().await.expect("close");
+    });
+    let code = rig.wait_exit(host, Duration::from_secs(20));
+    assert_eq!(
+        code,
+        Some(EXIT_REVOKED),
+        "the agent holding the grant stops as revoked"
+    );
+    let others: Vec<i32> = ["cagent-0", "cagent-2"]
+        .iter()
+        .filter_map(|h| rig.wait_exit(h, Duration::from_millis(200)))
+        .collect();
+    assert!(
+        others.is_empty(),
+        "only the revoked agent stops: {others:?}"
+    );
+}
+
+fn viewer_sees_no_action_controls(flavor: Flavor) {
+    let _serial = serial();
+    let case = "viewer";
+    let Some(rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    runtime().block_on(async {
+        let client = rig.driver.open(1280, 900).await;
+        rig.sign_in(&client, VIEWER).await;
+        for path in ["/ui/", "/ui/grants"] {
+            client.goto(&rig.url(path)).await.expect("page");
+            let actions = client
+                .find_all(Locator::Css("a[href^='/ui/actions'], button.danger, form[method=post][action^='/ui/actions']"))
+                .await
+                .expect("query");
+            assert!(actions.is_empty(), "{path}: a viewer sees no action control");
+            let text = body_text(&client).await;
+            assert!(!text.contains("Revoke") && !text.contains("Release"), "{path}: {text}");
+        }
+        screenshot(&client, &rig.shot("grants-viewer")).await;
+        client.goto(&rig.url("/ui/actions")).await.expect("actions");
+        let text = body_text(&client).await;
+        assert!(text.contains("Only an admin token may act"), "{text}");
+        client.close().await.expect("close");
+    });
+}
+
+fn forged_cross_site_post_is_refused(flavor: Flavor) {
+    let _serial = serial();
+    let case = "forged";
+    let Some(mut rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    let grants = rig.manager.grants();
+    let victim = grants
+        .iter()
+        .find(|g| g["hostname"] == "cagent-2")
+        .and_then(|g| g["grant_id"].as_str())
+        .expect("cagent-2's grant")
+        .to_owned();
+    let target = rig.url("/ui/actions/revoke");
+    let attacker = Origin::serve(format!(
+        "<!DOCTYPE html><html><body><form id=f method=post action=\"{target}\">\
+         <input name=grant value=\"{victim}\"><input name=csrf value=\"guessed\"></form>\
+         <script>document.getElementById('f').submit();</script></body></html>"
+    ));
+    runtime().block_on(async {
+        let client = rig.driver.open(1280, 900).await;
+        rig.sign_in(&client, ADMIN).await;
+        client.goto(&attacker.url).await.expect("attacker page");
+        let landed = wait_until_async(&client, |url| url.contains("/ui/actions/revoke")).await;
+        assert!(landed, "the forged form was posted to the console");
+        let text = body_text(&client).await;
+        assert!(text.contains("Not allowed"), "{text}");
+        screenshot(&client, &rig.shot("forged-refused")).await;
+        client.close().await.expect("close");
+    });
+    let still = rig.manager.grants();
+    assert!(
+        still.iter().any(|g| g["grant_id"] == victim.as_str()),
+        "the grant was not revoked"
+    );
+    assert_eq!(
+        rig.wait_exit("cagent-2", Duration::from_secs(3)),
+        None,
+        "the agent runs on"
+    );
+}
+
+fn admin_installs_a_license_file(flavor: Flavor) {
+    let _serial = serial();
+    let case = "license";
+    let Some(mut rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    // Signed by the same vendor key; it licenses production/other only, so
+    // it drops the pool the agents hold.
+    let other = Setup::new("console-e2e-2", 1, 3600, &[("other", 2)]);
+    let file = other.path("license.lic");
+    runtime().block_on(async {
+        let client = rig.driver.open(1280, 900).await;
+        rig.sign_in(&client, ADMIN).await;
+        client
+            .goto(&rig.url("/ui/actions"))
+            .await
+            .expect("actions page");
+        let input = client
+            .find(Locator::Id("license_file"))
+            .await
+            .expect("file input");
+        input
+            .send_keys(&file.display().to_string())
+            .await
+            .expect("choose the file");
+        client
+            .find(Locator::Css("#install button[type=submit]"))
+            .await
+            .expect("review button")
+            .click()
+            .await
+            .expect("review");
+        let install = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("button.danger"))
+            .await
+            .expect("the confirmation");
+        let text = body_text(&client).await;
+        assert!(text.contains("console-e2e-2"), "{text}");
+        assert!(
+            text.contains(&format!("{AGENTS} grants will end")),
+            "{text}"
+        );
+        for i in 0..AGENTS {
+            assert!(text.contains(&format!("cagent-{i}:9999")), "{text}");
+        }
+        screenshot(&client, &rig.shot("license-confirm")).await;
+        install.click().await.expect("install");
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("p.notice"))
+            .await
+            .expect("the result");
+        let text = body_text(&client).await;
+        assert!(text.contains("License console-e2e-2 installed"), "{text}");
+        client.close().await.expect("close");
+    });
+    let status = rig.manager.admin("GET", "/v1/status", None).json();
+    assert_eq!(status["license_id"], "console-e2e-2", "{status}");
+    // The dropped pool's agents are refused at their next renewal and stop.
+    for i in 0..AGENTS {
+        let code = rig.wait_exit(&format!("cagent-{i}"), Duration::from_secs(20));
+        assert!(code.is_some_and(|c| c != 0), "cagent-{i} stops: {code:?}");
+    }
+}
+
+async fn wait_until_async(client: &Client, f: impl Fn(&str) -> bool) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        if let Ok(u) = client.current_url().await
+            && f(u.as_str())
+        {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+fn fits_1280_and_390_wide(flavor: Flavor) {
+    let _serial = serial();
+    let case = "widths";
+    let Some(rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    runtime().block_on(async {
+        for (width, height) in [(1280, 900), (390, 844)] {
+            let client = rig.driver.open(width, height).await;
+            rig.sign_in(&client, ADMIN).await;
+            for (name, path) in [("overview", "/ui/"), ("grants", "/ui/grants"), ("actions", "/ui/actions")] {
+                client.goto(&rig.url(path)).await.expect("page");
+                let (scroll, client_width) = no_horizontal_scroll(&client).await;
+                screenshot(&client, &rig.shot(&format!("{name}-{width}"))).await;
+                assert!(
+                    client_width <= u64::from(width) && client_width + 20 >= u64::from(width),
+                    "{path}: the viewport is {client_width} px wide, not about {width}"
+                );
+                assert!(
+                    scroll <= client_width,
+                    "{path} at {width} px scrolls sideways: scrollWidth {scroll} > clientWidth {client_width}"
+                );
+            }
+            client.close().await.expect("close");
+        }
+    });
+}
+
+macro_rules! both {
+    ($($case:ident),* $(,)?) => {
+        mod tokio_server {
+            $( #[test] fn $case() { super::$case(super::Flavor::Tokio) } )*
+        }
+        mod smol_server {
+            $( #[test] fn $case() { super::$case(super::Flavor::Smol) } )*
+        }
+    };
+}
+
+both! {
+    signs_in_as_viewer_and_admin,
+    overview_shows_live_pools,
+    admin_revokes_from_the_page,
+    viewer_sees_no_action_controls,
+    forged_cross_site_post_is_refused,
+    fits_1280_and_390_wide,
+    admin_installs_a_license_file,
+}
