@@ -37,6 +37,18 @@ impl Instance {
     }
 }
 
+/// `environment/product/hostname:port`: how the agent names an instance to a
+/// person (M3's "a message naming the instance").
+impl std::fmt::Display for Instance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}:{}",
+            self.environment, self.product, self.hostname, self.port
+        )
+    }
+}
+
 /// What a component tells the manager about its host.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostFacts {
@@ -254,6 +266,10 @@ mod tests {
         let req = base().validate().expect("valid");
         assert_eq!(req.instance.environment.as_str(), "production");
         assert_eq!(req.instance.hostname.as_str(), "vdp1.example.com");
+        assert_eq!(
+            req.instance.to_string(),
+            "production/vdp/vdp1.example.com:9999"
+        );
     }
 
     #[test]
