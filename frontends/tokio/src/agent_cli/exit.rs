@@ -49,3 +49,23 @@ pub fn for_signal(signal: i32) -> u8 {
         .and_then(|s| SIGNAL_BASE.checked_add(s))
         .unwrap_or(u8::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tenure_core::ErrorCode;
+
+    #[test]
+    fn each_stop_reason_has_its_documented_code() {
+        let denied = StopReason::Denied {
+            code: ErrorCode::ServersExceeded,
+        };
+        assert_eq!(for_stop(denied, false), NEVER_LICENSED);
+        assert_eq!(for_stop(denied, true), DENIED);
+        assert_eq!(for_stop(StopReason::GraceExpired, true), GRACE_EXPIRED);
+        assert_eq!(for_stop(StopReason::Revoked, true), REVOKED);
+        assert_eq!(for_stop(StopReason::LicenseExpired, true), LICENSE_EXPIRED);
+        assert_eq!(for_stop(StopReason::Replaced, true), 74);
+        assert_eq!(for_stop(StopReason::Replaced, false), 74);
+    }
+}
