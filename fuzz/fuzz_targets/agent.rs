@@ -74,9 +74,39 @@ enum Outcome {
         media: u8,
         retry_after_s: Option<u32>,
     },
+    /// As `Status`, with a status a manager or a proxy commonly sends
+    /// (`COMMON[status % len]`), so each code meets each status often.
+    Common {
+        status: u8,
+        code: Option<u8>,
+        media: u8,
+        retry_after_s: Option<u32>,
+    },
 }
 
+const COMMON: [u16; 13] = [
+    400, 401, 403, 404, 405, 407, 408, 413, 415, 429, 500, 502, 503,
+];
+
 impl Outcome {
+    /// `Common` as the `Status` it stands for.
+    fn normalized(self) -> Self {
+        match self {
+            Self::Common {
+                status,
+                code,
+                media,
+                retry_after_s,
+            } => Self::Status {
+                status: COMMON[usize::from(status) % COMMON.len()],
+                code,
+                media,
+                retry_after_s,
+            },
+            other => other,
+        }
+    }
+
     /// The code, when the answer is a Tenure body (A4): JSON media type
     /// and a known code. Anything else is something in between.
     fn tenure_code(&self) -> Option<ErrorCode> {
@@ -186,6 +216,7 @@ fn meaning(o: &Outcome, kind: Kind, starting: bool) -> Meaning {
         Outcome::Granted { ttl_s, grace_s, .. } => success(u64::from(ttl_s), u64::from(grace_s)),
         Outcome::GrantedWild { ttl_s, grace_s, .. } => success(ttl_s, grace_s),
         Outcome::Transport(_) | Outcome::Released => Meaning::Unreachable,
+        Outcome::Common { .. } => unreachable!("answer() normalizes"),
         Outcome::Status { status, .. } => {
             let Some(code) = o.tenure_code() else {
                 return Meaning::Unreachable;
@@ -501,6 +532,7 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
             _ => TransportError::Malformed,
         }),
         Outcome::Released => Ok(Response::Released),
+        Outcome::Common { .. } => unreachable!("answer() normalizes"),
         Outcome::Status {
             status,
             code,
@@ -796,6 +828,7 @@ impl Harness {
     }
 
     fn answer(&mut self, sent: Sent, outcome: Outcome) {
+        let outcome = outcome.normalized();
         self.unanswered.retain(|s| s.id != sent.id);
         let grant = u8::try_from(sent.id.0 % 200).unwrap_or(0);
         let result = response(&outcome, grant);
