@@ -18,13 +18,16 @@ pub enum Event {
     Regranted {
         grant_id: GrantId,
     },
-    /// The lease passed without a renewal; the component may run for `remaining`.
+    /// The lease passed without a renewal (by the monotonic clock, or by the
+    /// wall clock after a confirmation round no manager answered, T2); the
+    /// component may run for `remaining` at most.
     GraceEntered {
         remaining: Duration,
     },
     GraceOneDayLeft,
     GraceOneHourLeft,
-    /// A renewal or re-grant succeeded during grace.
+    /// A renewal or re-grant succeeded during grace (or during a
+    /// confirmation round begun in grace).
     Recovered {
         grant_id: GrantId,
     },

@@ -122,25 +122,8 @@ mod tests {
 
     #[test]
     fn a4_denials_stop_whatever_was_asked() {
-        let cases = [
-            (ErrorCode::Revoked, StopReason::Revoked),
-            (ErrorCode::Replaced, StopReason::Replaced),
-            (ErrorCode::LicenseExpired, StopReason::LicenseExpired),
-            (
-                ErrorCode::EnvironmentNotLicensed,
-                StopReason::Denied {
-                    code: ErrorCode::EnvironmentNotLicensed,
-                },
-            ),
-            (
-                ErrorCode::ProductNotLicensed,
-                StopReason::Denied {
-                    code: ErrorCode::ProductNotLicensed,
-                },
-            ),
-        ];
         for (asked, starting) in EVERY_CASE {
-            for (code, reason) in cases {
+            for (code, reason) in crate::agent::tests::DENIALS {
                 assert_eq!(
                     judge(asked, starting, tenure(403, code)),
                     Verdict::Refused(reason)

@@ -163,6 +163,19 @@ fn grant_request() -> tenure_core::wire::GrantRequest {
     .expect("valid")
 }
 
+/// A manager's 201 or 200.
+fn granted(grant: u8, renew_s: u64, ttl_s: u64, grace_s: u64) -> Result<Response, TransportError> {
+    Ok(Response::Granted(GrantResponse {
+        grant_id: GrantId::from_random([grant; 16]),
+        lease_ttl_s: ttl_s,
+        renew_every_s: renew_s,
+        grace_period_s: grace_s,
+        server_time_ms: 0,
+        license_id: "L".into(),
+        license_expires_in_s: 1,
+    }))
+}
+
 const JSON: Option<&[u8]> = Some(b"application/json; charset=utf-8");
 
 /// The answer as a driver would hand it in: decoded from a status, a
@@ -183,15 +196,7 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
             renew_s,
             ttl_s,
             grace_s,
-        } => Ok(Response::Granted(GrantResponse {
-            grant_id: GrantId::from_random([grant; 16]),
-            lease_ttl_s: ttl_s,
-            renew_every_s: renew_s,
-            grace_period_s: grace_s,
-            server_time_ms: 0,
-            license_id: "L".into(),
-            license_expires_in_s: 1,
-        })),
+        } => granted(grant, renew_s, ttl_s, grace_s),
         Outcome::Transport => Err(TransportError::Connect),
         Outcome::Unavailable { retry_after_s } => {
             tenure(503, ErrorCode::StorageUnavailable, retry_after_s)

@@ -3,13 +3,12 @@
 //! manager answers (I9); (c) grace never lasts longer than the answer's
 //! grace, capped at a year, of monotonic time, whatever the wall clock does.
 
-use super::grant_request;
 use super::model::{DAY_MS, MS, SEC, YEAR};
+use super::{grant_request, granted};
 use proptest::prelude::*;
 use std::time::Duration;
 use tenure_core::agent::{Agent, AgentConfig, Event, Request, Response, State, StopReason};
-use tenure_core::wire::GrantResponse;
-use tenure_core::{ErrorBody, ErrorCode, GrantId, Now, UnixMillis};
+use tenure_core::{ErrorBody, ErrorCode, Now, UnixMillis};
 
 /// A host whose monotonic clock is real time and whose wall clock is real
 /// time plus steps.
@@ -29,23 +28,6 @@ impl Host {
         self.wall += i64::try_from(at / MS - self.mono / MS).expect("fits");
         self.mono = at;
     }
-}
-
-fn granted(
-    grant: u8,
-    renew_s: u64,
-    ttl_s: u64,
-    grace_s: u64,
-) -> Result<Response, tenure_core::agent::TransportError> {
-    Ok(Response::Granted(GrantResponse {
-        grant_id: GrantId::from_random([grant; 16]),
-        lease_ttl_s: ttl_s,
-        renew_every_s: renew_s,
-        grace_period_s: grace_s,
-        server_time_ms: 0,
-        license_id: "L".into(),
-        license_expires_in_s: 1,
-    }))
 }
 
 /// Answers every request at once: managers before `answering` refuse the

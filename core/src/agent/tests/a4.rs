@@ -139,24 +139,7 @@ fn a4_a_denial_body_without_json_media_type_decides_nothing() {
 
 #[test]
 fn a4_each_denial_stops_a_running_agent_at_once_with_its_reason() {
-    let cases = [
-        (ErrorCode::Revoked, StopReason::Revoked),
-        (ErrorCode::Replaced, StopReason::Replaced),
-        (ErrorCode::LicenseExpired, StopReason::LicenseExpired),
-        (
-            ErrorCode::EnvironmentNotLicensed,
-            StopReason::Denied {
-                code: ErrorCode::EnvironmentNotLicensed,
-            },
-        ),
-        (
-            ErrorCode::ProductNotLicensed,
-            StopReason::Denied {
-                code: ErrorCode::ProductNotLicensed,
-            },
-        ),
-    ];
-    for (code, reason) in cases {
+    for (code, reason) in DENIALS {
         let mut rig = Rig::new(2, 8);
         rig.licensed(300, 900, 432_000);
         let (t, _) = rig.wake_until_transmit();

@@ -104,6 +104,25 @@ fn error_after(
     })
 }
 
+/// Each denial code of A4 and the reason it stops with.
+pub(super) const DENIALS: [(ErrorCode, StopReason); 5] = [
+    (ErrorCode::Revoked, StopReason::Revoked),
+    (ErrorCode::Replaced, StopReason::Replaced),
+    (ErrorCode::LicenseExpired, StopReason::LicenseExpired),
+    (
+        ErrorCode::EnvironmentNotLicensed,
+        StopReason::Denied {
+            code: ErrorCode::EnvironmentNotLicensed,
+        },
+    ),
+    (
+        ErrorCode::ProductNotLicensed,
+        StopReason::Denied {
+            code: ErrorCode::ProductNotLicensed,
+        },
+    ),
+];
+
 struct Rig {
     agent: Agent,
     clock: Clock,
