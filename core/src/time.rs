@@ -70,9 +70,20 @@ impl Now {
     /// millisecond count overflows a `u128` of nanoseconds), and a few
     /// instructions where the agent compares deadlines on every call.
     pub fn elapsed_nanos_since(&self, earlier: &Now) -> u128 {
-        let mono = self.mono.as_nanos().saturating_sub(earlier.mono.as_nanos());
+        self.mono_nanos_since(earlier)
+            .max(self.wall_nanos_since(earlier))
+    }
+
+    /// The monotonic term of T2 alone, in nanoseconds (zero if it went back).
+    pub fn mono_nanos_since(&self, earlier: &Now) -> u128 {
+        self.mono.as_nanos().saturating_sub(earlier.mono.as_nanos())
+    }
+
+    /// The wall-clock term of T2 alone, in nanoseconds (zero when the wall
+    /// clock reads earlier than `earlier`'s).
+    pub fn wall_nanos_since(&self, earlier: &Now) -> u128 {
         let wall_ms = u64::try_from(self.wall.millis_since(earlier.wall)).unwrap_or(0);
-        mono.max(u128::from(wall_ms) * 1_000_000)
+        u128::from(wall_ms) * 1_000_000
     }
 }
 

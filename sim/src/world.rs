@@ -364,10 +364,8 @@ fn reason_label(r: StopReason) -> String {
         StopReason::GraceExpired => "grace_expired".into(),
         StopReason::Revoked => "revoked".into(),
         StopReason::LicenseExpired => "license_expired".into(),
-        StopReason::Denied { code, .. } => format!(
-            "denied_{}",
-            code.map_or("no_code", tenure_core::ErrorCode::as_str)
-        ),
+        StopReason::Replaced => "replaced".into(),
+        StopReason::Denied { code } => format!("denied_{code}"),
     }
 }
 
@@ -900,7 +898,7 @@ impl World {
                 lease.elapsed(&now) < lease.lease_ttl.min(lease.grace_period)
             }
             State::Grace { lease, .. } => lease.elapsed(&now) < lease.grace_period,
-            State::Stopped(_) => false,
+            State::Confirming { .. } | State::Stopped(_) => false,
         }
     }
 
@@ -987,10 +985,7 @@ impl World {
             }
             comp.last_call_mono_ns = comp.clock.now_mono_ns(t);
             comp.chain = false;
-            let grace = match agent.state() {
-                State::Licensed { lease } | State::Grace { lease, .. } => Some(lease.grace_period),
-                _ => None,
-            };
+            let grace = agent.state().lease().map(|lease| lease.grace_period);
             (
                 agent.is_running(),
                 grace,
@@ -1049,7 +1044,10 @@ impl World {
                     self.comps[c].entered_grace = true;
                     self.trace_line(format_args!("c{c} grace entered"));
                 }
-                Event::GraceOneDayLeft | Event::GraceOneHourLeft => {}
+                Event::GraceOneDayLeft
+                | Event::GraceOneHourLeft
+                | Event::ClockStepped { .. }
+                | Event::Rejected { .. } => {}
                 Event::MustStop(reason) => self.stopped(c, reason),
             }
         }
@@ -2129,7 +2127,9 @@ impl World {
                         bad.push(format!("c{c} licensed but not renewing"));
                     }
                 }
-                State::Grace { .. } => bad.push(format!("c{c} still in grace after healing")),
+                State::Grace { .. } | State::Confirming { .. } => {
+                    bad.push(format!("c{c} still in grace after healing"));
+                }
                 State::Starting => {
                     if self.plan.expect_all_running() {
                         bad.push(format!("c{c} not started after healing"));

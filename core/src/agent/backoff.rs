@@ -50,6 +50,14 @@ impl Rotation {
         self.manager
     }
 
+    /// Starts a fresh round at the current manager (where a request in
+    /// flight went): the next `managers` failures, that one included, each
+    /// move on at once, and only the last ends the round (T2 confirmation).
+    pub(crate) fn start_round(&mut self) {
+        self.failed_in_round = 0;
+        self.retry_after = Duration::ZERO;
+    }
+
     pub(crate) fn succeeded(&mut self) {
         self.failed_in_round = 0;
         self.rounds_failed = 0;
@@ -162,6 +170,20 @@ mod tests {
         assert_eq!(r.manager(), 2);
         assert_eq!(r.failed(None), Retry::Now);
         assert_eq!(r.manager(), 0);
+        assert_eq!(r.failed(None), backoff(0));
+    }
+
+    #[test]
+    fn a_fresh_round_asks_every_manager_once_from_the_current_one() {
+        let mut r = Rotation::new(3);
+        assert_eq!(r.failed(Some(Duration::from_secs(9))), Retry::Now);
+        assert_eq!(r.manager(), 1);
+        r.start_round();
+        assert_eq!(r.failed(None), Retry::Now);
+        assert_eq!(r.manager(), 2);
+        assert_eq!(r.failed(None), Retry::Now);
+        assert_eq!(r.manager(), 0);
+        // The pause heard before the fresh round is forgotten.
         assert_eq!(r.failed(None), backoff(0));
     }
 

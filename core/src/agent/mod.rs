@@ -7,13 +7,18 @@
 //! 2. send every `poll_transmit()`, act on every `poll_event()` (at least on
 //!    `Event::MustStop`), and sleep until `poll_timeout()`.
 //!
-//! Time comes in as `Now` (monotonic and wall); all elapsed time is their max
+//! Time comes in as `Now` (monotonic and wall); elapsed time is their max
 //! (T2), and leases count from when the succeeding request was queued (T1).
+//! What only the wall clock says has run out is confirmed with a manager at
+//! once (`State::Confirming`) instead of acted on; what the monotonic clock
+//! says has run out is acted on at once. Only a Tenure answer decides (A4,
+//! see `verdict`), and what an answer gives is capped (A8, `Lease`).
 //! Jitter comes from a generator seeded by the caller, so the same inputs always
 //! give the same outputs.
 
 mod backoff;
 mod config;
+mod deadline;
 mod events;
 mod io;
 mod machine;
@@ -31,4 +36,4 @@ pub use events::Event;
 pub use io::{Request, RequestId, Response, Transmit, TransportError};
 pub use machine::Agent;
 pub use retry_after::{MAX_RETRY_AFTER, parse_retry_after};
-pub use state::{GraceWarning, Lease, State, StopReason};
+pub use state::{GraceWarning, Lease, MAX_GRACE_PERIOD, Overdue, State, StopReason};

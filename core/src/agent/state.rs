@@ -16,9 +16,46 @@ pub enum State {
     Licensed { lease: Lease },
     /// The lease passed without renewal; running until `lease.grace_deadline`.
     Grace { lease: Lease, warned: GraceWarning },
+    /// Only the wall clock says `overdue` has run out; the monotonic clock
+    /// does not (T2). The component runs on while the agent asks every
+    /// manager once, at once, each with its request timeout and no backoff.
+    /// A success runs on with the lease it gives; a Tenure denial stops; a
+    /// round in which no manager answered enters grace (`Overdue::Lease`) or
+    /// stops (`Overdue::Grace`). The monotonic clock alone saying grace is
+    /// over still stops at once (I2).
+    Confirming { lease: Lease, overdue: Overdue },
     /// Final: a stopped agent never runs again; make a new one to start over.
     Stopped(StopReason),
 }
+
+impl State {
+    /// The lease the component runs on, in every running state.
+    pub fn lease(&self) -> Option<&Lease> {
+        match self {
+            Self::Licensed { lease }
+            | Self::Grace { lease, .. }
+            | Self::Confirming { lease, .. } => Some(lease),
+            Self::Starting | Self::Stopped(_) => None,
+        }
+    }
+}
+
+/// What the wall clock alone says has run out (T2), hence where a
+/// confirmation round in which no manager answers leads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overdue {
+    /// The lease: a failed round enters grace as usual (A3).
+    Lease,
+    /// Grace: a failed round stops (`GraceExpired`). `warned` is `Some`
+    /// (with the warnings given) when the host had been told grace started
+    /// (`Event::GraceEntered`): a success then ends that grace with
+    /// `Event::Recovered`, and a wall clock set back below the deadline
+    /// returns to that grace.
+    Grace { warned: Option<GraceWarning> },
+}
+
+/// The longest grace an answer can give (A8): longer ones are capped to it.
+pub const MAX_GRACE_PERIOD: Duration = Duration::from_secs(365 * 86_400);
 
 /// What the last success gave, measured from when its request was sent (T1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,15 +72,19 @@ pub struct Lease {
 
 impl Lease {
     /// Only the relative durations count (T1): `server_time_ms` decides nothing.
-    /// A zero `renew_every_s` is read as 1 s so a broken answer cannot make the
-    /// agent renew in a busy loop.
+    /// A8 caps what the answer gives, and caps rather than refuses, so a
+    /// manager with odd settings still licenses: grace at most
+    /// [`MAX_GRACE_PERIOD`], the lease at most the grace, and a zero
+    /// `renew_every_s` read as 1 s so a broken answer cannot make the agent
+    /// renew in a busy loop.
     pub(crate) fn from_response(response: &GrantResponse, since: Now) -> Self {
+        let grace_period = Duration::from_secs(response.grace_period_s).min(MAX_GRACE_PERIOD);
         Self {
             grant_id: Some(response.grant_id),
             since,
-            lease_ttl: Duration::from_secs(response.lease_ttl_s),
+            lease_ttl: Duration::from_secs(response.lease_ttl_s).min(grace_period),
             renew_every: Duration::from_secs(response.renew_every_s.max(1)),
-            grace_period: Duration::from_secs(response.grace_period_s),
+            grace_period,
         }
     }
 
@@ -52,7 +93,7 @@ impl Lease {
         now.elapsed_since(&self.since)
     }
 
-    /// Grace left at `now`: zero once the component must stop.
+    /// Grace left at `now` by T2: zero once either clock says grace is over.
     pub fn grace_left(&self, now: &Now) -> Duration {
         self.grace_period.saturating_sub(self.elapsed(now))
     }
@@ -68,30 +109,39 @@ pub enum GraceWarning {
     OneHour,
 }
 
+/// Why the component must stop. Every reason but `Requested` and
+/// `GraceExpired` comes from a Tenure answer (A4): a status with an
+/// `application/json` body `{"error": CODE}`; nothing else decides.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
     /// `Agent::stop` was called.
     Requested,
-    /// Grace ran out without a successful contact (A3, I2).
+    /// Grace ran out without a successful contact (A3, I2): by the monotonic
+    /// clock, or by the wall clock after a confirmation round in which no
+    /// manager answered (T2).
     GraceExpired,
     /// 403 `revoked`.
     Revoked,
-    /// 403 (or another refusal) with `license_expired`.
+    /// 403 `replaced` (M3): another process claimed this instance
+    /// (environment, product, hostname, port) and holds it now. Final: the
+    /// newest claimant runs, this one stops.
+    Replaced,
+    /// 403 `license_expired`.
     LicenseExpired,
-    /// Any other refusal: a 403, a refused first grant (any 4xx), or a re-grant
-    /// refused with 400. `code` is the body's error code when there was one.
-    Denied {
-        status: u16,
-        code: Option<ErrorCode>,
-    },
+    /// Any other denial: 403 `environment_not_licensed` or
+    /// `product_not_licensed`; a grant or re-grant refused with
+    /// `servers_exceeded` or `cores_exceeded`; a first grant refused with
+    /// 400 `bad_request` (a request that can never succeed).
+    Denied { code: ErrorCode },
 }
 
 impl StopReason {
-    pub(crate) fn refusal(status: u16, code: Option<ErrorCode>) -> Self {
+    pub(crate) const fn refusal(code: ErrorCode) -> Self {
         match code {
-            Some(ErrorCode::Revoked) => Self::Revoked,
-            Some(ErrorCode::LicenseExpired) => Self::LicenseExpired,
-            _ => Self::Denied { status, code },
+            ErrorCode::Revoked => Self::Revoked,
+            ErrorCode::Replaced => Self::Replaced,
+            ErrorCode::LicenseExpired => Self::LicenseExpired,
+            _ => Self::Denied { code },
         }
     }
 }

@@ -266,6 +266,10 @@ mod tests {
         let req = base().validate().expect("valid");
         assert_eq!(req.instance.environment.as_str(), "production");
         assert_eq!(req.instance.hostname.as_str(), "vdp1.example.com");
+        assert_eq!(
+            req.instance.to_string(),
+            "production/vdp/vdp1.example.com:9999"
+        );
     }
 
     #[test]

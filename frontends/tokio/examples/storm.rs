@@ -213,11 +213,20 @@ async fn send(
     let header = response.headers().get(reqwest::header::RETRY_AFTER);
     let retry_after = header.and_then(|v| v.to_str().ok()).map(str::to_owned);
     let pause = header.and_then(|v| parse_retry_after(v.as_bytes()));
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .cloned();
     let body = match response.bytes().await {
         Ok(b) => b,
         Err(e) => return transport(e),
     };
-    let result = Response::decode(status, pause, &body);
+    let result = Response::decode(
+        status,
+        content_type.as_ref().map(|v| v.as_bytes()),
+        pause,
+        &body,
+    );
     let code = match &result {
         Ok(Response::Error { body: Some(b), .. }) => Some(b.error.to_string()),
         _ => None,
@@ -595,6 +604,8 @@ impl Storm {
                 Event::GraceEntered { .. } => "grace entered",
                 Event::GraceOneDayLeft | Event::GraceOneHourLeft => "grace warning",
                 Event::MustStop(_) => "must stop",
+                Event::ClockStepped { .. } => "clock stepped",
+                Event::Rejected { .. } => "rejected",
             };
             *self.events.entry(name).or_default() += 1;
         }

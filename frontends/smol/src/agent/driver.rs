@@ -211,6 +211,19 @@ impl Driver {
             .detach();
         }
         while let Some(event) = self.core.poll_event() {
+            // Reported whether or not the host listens (T2, A4).
+            match event {
+                Event::ClockStepped { step_ms } => {
+                    tracing::warn!(
+                        step_ms,
+                        "the wall clock stepped against the monotonic clock"
+                    );
+                }
+                Event::Rejected { status, code } => {
+                    tracing::warn!(status, %code, "a manager rejected the request; retrying");
+                }
+                _ => {}
+            }
             // Nobody listening is fine: the handle was dropped and we are stopping.
             let _ = self.events.try_send(event);
         }

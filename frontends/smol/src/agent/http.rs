@@ -163,6 +163,11 @@ impl Client {
             .header(RETRY_AFTER)
             .and_then(|values| values.get(0))
             .and_then(|v| parse_retry_after(v.as_str().as_bytes()));
+        // Only a JSON body is Tenure's (A4): the core reads the media type.
+        let content_type = res
+            .header(CONTENT_TYPE)
+            .and_then(|values| values.get(0))
+            .map(|v| v.as_str().to_owned());
         let mut body = Vec::new();
         let cap = u64::try_from(MAX_ANSWER_BYTES + 1).unwrap_or(u64::MAX);
         res.take_body()
@@ -173,7 +178,12 @@ impl Client {
         if body.len() > MAX_ANSWER_BYTES {
             return Err(TransportError::Malformed);
         }
-        Response::decode(status, retry_after, &body)
+        Response::decode(
+            status,
+            content_type.as_deref().map(str::as_bytes),
+            retry_after,
+            &body,
+        )
     }
 }
 

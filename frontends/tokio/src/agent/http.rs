@@ -28,6 +28,11 @@ pub(crate) async fn send(
         .headers()
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| parse_retry_after(v.as_bytes()));
+    // Only a JSON body is Tenure's (A4): the core reads the media type.
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .cloned();
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(transport)? {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
@@ -35,7 +40,12 @@ pub(crate) async fn send(
         }
         body.extend_from_slice(&chunk);
     }
-    Response::decode(status, retry_after, &body)
+    Response::decode(
+        status,
+        content_type.as_ref().map(|v| v.as_bytes()),
+        retry_after,
+        &body,
+    )
 }
 
 fn transport(e: reqwest::Error) -> TransportError {

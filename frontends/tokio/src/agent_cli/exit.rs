@@ -15,6 +15,8 @@ pub const REVOKED: u8 = 71;
 pub const LICENSE_EXPIRED: u8 = 72;
 /// A re-grant was refused while running (e.g. the pool is now full).
 pub const DENIED: u8 = 73;
+/// Another process claimed this instance and holds it now (403 `replaced`).
+pub const REPLACED: u8 = 74;
 /// The agent itself failed (its driver ended unexpectedly, no runtime).
 pub const INTERNAL: u8 = 75;
 /// Configuration that cannot be used: a bad URL, an unreadable CA certificate.
@@ -34,6 +36,7 @@ pub fn for_stop(reason: StopReason, started: bool) -> u8 {
         StopReason::GraceExpired => GRACE_EXPIRED,
         StopReason::Revoked => REVOKED,
         StopReason::LicenseExpired => LICENSE_EXPIRED,
+        StopReason::Replaced => REPLACED,
         StopReason::Denied { .. } if !started => NEVER_LICENSED,
         StopReason::Denied { .. } => DENIED,
         StopReason::Requested => INTERNAL,
@@ -45,4 +48,24 @@ pub fn for_signal(signal: i32) -> u8 {
         .ok()
         .and_then(|s| SIGNAL_BASE.checked_add(s))
         .unwrap_or(u8::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tenure_core::ErrorCode;
+
+    #[test]
+    fn each_stop_reason_has_its_documented_code() {
+        let denied = StopReason::Denied {
+            code: ErrorCode::ServersExceeded,
+        };
+        assert_eq!(for_stop(denied, false), NEVER_LICENSED);
+        assert_eq!(for_stop(denied, true), DENIED);
+        assert_eq!(for_stop(StopReason::GraceExpired, true), GRACE_EXPIRED);
+        assert_eq!(for_stop(StopReason::Revoked, true), REVOKED);
+        assert_eq!(for_stop(StopReason::LicenseExpired, true), LICENSE_EXPIRED);
+        assert_eq!(for_stop(StopReason::Replaced, true), 74);
+        assert_eq!(for_stop(StopReason::Replaced, false), 74);
+    }
 }

@@ -20,6 +20,7 @@ pub async fn run(args: RunArgs) -> u8 {
             return exit::USAGE;
         }
     };
+    let instance = options.request.instance.to_string();
     let mut signals = match Signals::new() {
         Ok(s) => s,
         Err(e) => {
@@ -35,7 +36,7 @@ pub async fn run(args: RunArgs) -> u8 {
         }
     };
     tracing::info!(managers = ?args.manager, "asking for a grant");
-    if let Some(code) = wait_for_grant(&mut agent, &mut signals).await {
+    if let Some(code) = wait_for_grant(&mut agent, &mut signals, &instance).await {
         agent.stop().await;
         return code;
     }
@@ -51,13 +52,20 @@ pub async fn run(args: RunArgs) -> u8 {
             };
         }
     };
-    let code = supervise(&mut agent, &mut child, &mut signals, kill_timeout).await;
+    let code = supervise(
+        &mut agent,
+        &mut child,
+        &mut signals,
+        kill_timeout,
+        &instance,
+    )
+    .await;
     release(agent).await;
     code
 }
 
 /// A1: nothing runs before a successful grant. `Some(code)` means give up.
-async fn wait_for_grant(agent: &mut Agent, signals: &mut Signals) -> Option<u8> {
+async fn wait_for_grant(agent: &mut Agent, signals: &mut Signals, instance: &str) -> Option<u8> {
     loop {
         tokio::select! {
             event = agent.next_event() => match event {
@@ -66,10 +74,10 @@ async fn wait_for_grant(agent: &mut Agent, signals: &mut Signals) -> Option<u8> 
                     return None;
                 }
                 Some(Event::MustStop(reason)) => {
-                    tracing::error!("not licensed: {}; the command was not started", describe(reason));
+                    tracing::error!("not licensed: {}; the command was not started", describe(reason, instance));
                     return Some(exit::for_stop(reason, false));
                 }
-                Some(other) => log_event(other),
+                Some(other) => log_event(other, instance),
                 None => return Some(exit::INTERNAL),
             },
             signal = signals.recv() => {
@@ -85,6 +93,7 @@ async fn supervise(
     child: &mut Licensed,
     signals: &mut Signals,
     kill_timeout: Duration,
+    instance: &str,
 ) -> u8 {
     loop {
         tokio::select! {
@@ -109,13 +118,13 @@ async fn supervise(
             }
             event = agent.next_event() => match event {
                 Some(Event::MustStop(reason)) => {
-                    tracing::error!("must stop: {}; stopping the command", describe(reason));
+                    tracing::error!("must stop: {}; stopping the command", describe(reason, instance));
                     if let Err(e) = child.terminate(Signal::SIGTERM, kill_timeout).await {
                         tracing::error!("cannot wait for the command: {e}");
                     }
                     return exit::for_stop(reason, true);
                 }
-                Some(other) => log_event(other),
+                Some(other) => log_event(other, instance),
                 None => {
                     // Without a driver nothing enforces the license: stop rather than run unchecked.
                     tracing::error!("the agent ended unexpectedly; stopping the command");
@@ -138,7 +147,7 @@ async fn release(agent: Agent) {
     }
 }
 
-fn log_event(event: Event) {
+fn log_event(event: Event, instance: &str) {
     match event {
         Event::Started { grant_id } => tracing::info!(%grant_id, "licensed"),
         Event::Renewed { grant_id } => tracing::debug!(%grant_id, "renewed"),
@@ -158,22 +167,27 @@ fn log_event(event: Event) {
         Event::Recovered { grant_id } => {
             tracing::warn!(%grant_id, "a manager answered again: grace is over")
         }
-        Event::MustStop(reason) => tracing::error!("must stop: {}", describe(reason)),
+        Event::MustStop(reason) => tracing::error!("must stop: {}", describe(reason, instance)),
+        // The driver logs these itself.
+        Event::ClockStepped { .. } | Event::Rejected { .. } => {}
     }
 }
 
-fn describe(reason: StopReason) -> String {
+fn describe(reason: StopReason, instance: &str) -> String {
     match reason {
         StopReason::Requested => "stop requested".into(),
         StopReason::GraceExpired => "no manager answered for the whole grace period".into(),
         StopReason::Revoked => "the grant was revoked by an administrator".into(),
         StopReason::LicenseExpired => "the license has expired".into(),
-        StopReason::Denied {
-            status,
-            code: Some(code),
-        } => format!("the manager refused the grant ({status} {code})"),
-        StopReason::Denied { status, code: None } => {
-            format!("the manager refused the grant (HTTP {status})")
+        StopReason::Replaced => format!(
+            "another process claimed the instance {instance} and holds it now; \
+             only the newest claimant runs"
+        ),
+        StopReason::Denied { code } => {
+            format!(
+                "the manager refused the grant ({} {code})",
+                code.http_status()
+            )
         }
     }
 }
