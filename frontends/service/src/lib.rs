@@ -1,7 +1,6 @@
 //! What both Tenure servers share and no runtime needs: routing, requests and
 //! responses as plain data, admin authentication, the metrics registry, the
-//! heartbeat and sweep bodies, the command line, and the suspend meter both
-//! agent drivers add to their monotonic clock.
+//! heartbeat and sweep bodies, and the command line.
 
 pub mod auth;
 pub mod cli;
@@ -16,7 +15,6 @@ pub mod query;
 pub mod route;
 pub mod service;
 pub mod startup;
-pub mod suspend;
 
 pub use http::{Method, Request, Response};
 pub use service::{Env, Job, Prepared, Service};

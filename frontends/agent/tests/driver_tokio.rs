@@ -1,0 +1,41 @@
+//! The driver on tokio (reqwest) against a fake manager over real HTTP.
+
+mod support;
+
+use std::sync::Arc;
+use support::cases;
+use tenure_agent::Runtime;
+use tenure_agent::runtime::{TokioRuntime, default_runtime};
+
+fn runtime() -> Arc<dyn Runtime> {
+    Arc::new(TokioRuntime::current().expect("inside a tokio runtime"))
+}
+
+macro_rules! on_tokio {
+    ($($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $case() {
+                cases::$case(runtime()).await
+            }
+        )*
+    };
+}
+
+on_tokio!(
+    starts_after_the_grant_renews_and_releases_on_stop,
+    outage_shorter_than_grace_enters_grace_then_recovers,
+    a_503_with_retry_after_holds_the_next_round_back_that_long,
+    refused_connections_until_grace_runs_out_mean_must_stop,
+    revoked_means_must_stop_at_once,
+    a_refused_first_grant_never_starts,
+    a_second_manager_is_tried_when_the_first_is_down,
+    retry_after_reaches_the_core_in_seconds,
+    a_missing_manager_refuses_to_connect,
+);
+
+#[tokio::test]
+async fn inside_tokio_the_default_runtime_is_tokio() {
+    let rt = default_runtime().expect("a runtime");
+    assert!(format!("{rt:?}").starts_with("TokioRuntime"), "{rt:?}");
+}
