@@ -19,23 +19,31 @@ struct Running {
     lines: mpsc::UnboundedReceiver<String>,
 }
 
-fn spawn(fake: &FakeManager, script: &str) -> Running {
-    let mut child = Command::new(AGENT)
-        .args(["run", "--manager", &fake.url(), "--product", "vdp"])
+/// `tenure-agent run` for vdp1.example.com against `managers`, running
+/// `sh -c script`.
+fn command(managers: &str, script: &str) -> Command {
+    let mut command = Command::new(AGENT);
+    command
+        .args(["run", "--manager", managers, "--product", "vdp"])
+        .args(["--hostname", "vdp1.example.com", "--port", "9999"])
         .args([
-            "--hostname",
-            "vdp1.example.com",
-            "--port",
-            "9999",
             "--cores",
             "8",
+            "--request-timeout",
+            "1s",
+            "--kill-timeout",
+            "1s",
         ])
-        .args(["--request-timeout", "1s", "--kill-timeout", "1s"])
         .args(["--", "sh", "-c", script])
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    command
+}
+
+fn spawn(fake: &FakeManager, script: &str) -> Running {
+    let mut child = command(&fake.url(), script)
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .kill_on_drop(true)
         .spawn()
         .expect("spawn tenure-agent");
     let stdout = child.stdout.take().expect("stdout");

@@ -18,17 +18,7 @@ macro_rules! on_smol {
     };
 }
 
-on_smol!(
-    starts_after_the_grant_renews_and_releases_on_stop,
-    outage_shorter_than_grace_enters_grace_then_recovers,
-    a_503_with_retry_after_holds_the_next_round_back_that_long,
-    refused_connections_until_grace_runs_out_mean_must_stop,
-    revoked_means_must_stop_at_once,
-    a_refused_first_grant_never_starts,
-    a_second_manager_is_tried_when_the_first_is_down,
-    retry_after_reaches_the_core_in_seconds,
-    a_missing_manager_refuses_to_connect,
-);
+every_case!(on_smol);
 
 /// On a program's own executor, which it drives itself.
 #[test]

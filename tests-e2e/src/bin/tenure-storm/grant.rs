@@ -34,7 +34,7 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Agent `i`, configured as the tokio driver configures one.
+    /// Agent `i`, configured as `tenure_agent::Agent` configures one.
     pub fn config(&self, i: usize) -> anyhow::Result<AgentConfig> {
         let request = RawGrantRequest {
             environment: Some(self.environment.clone()),

@@ -74,7 +74,7 @@ struct Args {
     /// Seed of the generator that draws each agent's jitter seed.
     #[arg(long, default_value_t = 8)]
     seed: u64,
-    /// Agent request timeout, as the tokio driver's default.
+    /// Agent request timeout, as the agent's default.
     #[arg(long, default_value_t = 10)]
     request_timeout_s: u64,
     /// Give up when the storm has not ended after this long.
@@ -83,7 +83,7 @@ struct Args {
     /// Runtime worker threads of this program.
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// The agents' `max_sleep`. The tokio driver uses 1 s (`DRIVER_MAX_SLEEP`)
+    /// The agents' `max_sleep`. The agent's driver uses 1 s (`DRIVER_MAX_SLEEP`)
     /// so a host resumed from suspend notices wall time passing (T2). This
     /// program's clock never suspends, so the value changes no send instant,
     /// only how many no-op wake-ups this program spends CPU on (1 s: about
