@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Renewal storm (issue 8): a real `tenured serve` on 127.0.0.1, AGENTS grants
-# made over HTTP, then every agent renews at the same instant and retries on
-# 503 as the real agent state machine does (frontends/tokio/examples/storm.rs).
+# Renewal storm: a real `tenured serve` on 127.0.0.1, AGENTS grants made over
+# HTTP, then every agent renews at the same instant and retries on 503 as the
+# real agent state machine does (`tenure-storm`, tests-e2e/src/bin/tenure-storm).
 #   bash scripts/storm.sh [sqlite|postgres]        (default sqlite)
 # Environment: AGENTS (100000), CONNECTIONS (1024, client side), GRANT_CONC (64),
-# SEED (8), REQUEST_TIMEOUT_S (10, the agent default), THREADS (1, the tool's runtime), MAX_SLEEP_S (60, see storm.rs), MAX_INFLIGHT and GROUP_COMMIT (unset = tenured's defaults, 256 and
+# SEED (8), REQUEST_TIMEOUT_S (10, the agent default), THREADS (1, the tool's runtime), MAX_SLEEP_S (60, see tenure-storm --help), MAX_INFLIGHT and GROUP_COMMIT (unset = tenured's defaults, 256 and
 # 64), MAX_STORM_S (900, bound on the storm phase), PGURL (postgres://postgres@127.0.0.1:5432).
 # PostgreSQL gets a fresh database, dropped afterwards; when the server has
 # autovacuum off, the script runs ANALYZE every 5 s in its place.
@@ -16,7 +16,7 @@ AGENTS="${AGENTS:-100000}"
 # (and PostgreSQL may be stopped): the test setup installs and starts them.
 bash .ci/setup-services.sh --services-only >/dev/null
 TARGET="${CARGO_TARGET_DIR:-target}"
-cargo build --release -q -p tenure-tokio --bin tenured --bin tenurectl --example storm
+cargo build --release -q -p tenure-tokio -p tenure-e2e --bin tenured --bin tenurectl --bin tenure-storm
 BIN="$TARGET/release"
 WORK="$(mktemp -d)"
 PGURL="${PGURL:-postgres://postgres@127.0.0.1:5432}"
@@ -71,7 +71,7 @@ machine() { echo "load average $(cut -d' ' -f1-3 /proc/loadavg), CPU pressure $(
 echo "tenured serve on $BACKEND, $(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), $(machine)"
 echo "server flags: ${EXTRA[*]:-(defaults: --max-inflight 256 --group-commit 64)}"
 status=0
-"$BIN/examples/storm" --url "$URL" --agents "$AGENTS" --connections "${CONNECTIONS:-1024}" \
+"$BIN/tenure-storm" --url "$URL" --agents "$AGENTS" --connections "${CONNECTIONS:-1024}" \
   --grant-concurrency "${GRANT_CONC:-64}" --seed "${SEED:-8}" --max-storm-s "${MAX_STORM_S:-900}" \
   --threads "${THREADS:-1}" --max-sleep-s "${MAX_SLEEP_S:-60}" --request-timeout-s "${REQUEST_TIMEOUT_S:-10}" \
   --server-pid "$SERVER" || status=$?

@@ -2,9 +2,9 @@
 //! error in ppm, steps of the wall clock, and suspend (the host runs nothing;
 //! the wall clock runs on), like TigerBeetle's `TimeSim`.
 //!
-//! The monotonic reading is what Tenure's agent drivers hand the core: the
+//! The monotonic reading is what Tenure's agent driver hands the core: the
 //! host's monotonic clock plus the time it spent suspended
-//! (`tenure_service::suspend`), so it runs on through a suspend too. A
+//! (`tenure_agent::suspend`), so it runs on through a suspend too. A
 //! driver that handed the bare CLOCK_MONOTONIC, frozen in suspend, is
 //! modelled by `freeze_mono_in_suspend`: T2 cannot see a suspend on such a
 //! host once its wall clock was set back.

@@ -1,4 +1,4 @@
-//! Active-passive HA end to end (issue 7): two real managers on one shared
+//! Active-passive HA end to end: two real managers on one shared
 //! database (PostgreSQL, and MariaDB for one case) behind HAProxy running
 //! `docs/ha/haproxy.cfg`, with a fleet of `tenure-agent` processes wrapping
 //! real commands. Every case prints its measured figures on lines starting
@@ -6,7 +6,7 @@
 //!
 //! Binaries come from `<target>/debug/` (CARGO_TARGET_DIR or
 //! `<workspace>/target`): build them first with
-//! `cargo build -p tenure-tokio --bins`. A missing `tenured`/`tenure-agent`
+//! `cargo build --workspace --bins`. A missing `tenured`/`tenure-agent`
 //! or HAProxy fails under CI=true; a missing `tenured-smol` skips its cases
 //! with a message even under CI=true until that binary lands.
 

@@ -6,7 +6,7 @@
 //! too_many_managers), which nginx must pass on to the backup; then failback.
 //! Figures are printed on lines starting with `FIGURES`.
 //!
-//! Needs `cargo build -p tenure-tokio --bins` first, PostgreSQL
+//! Needs `cargo build --workspace --bins` first, PostgreSQL
 //! (.ci/setup-services.sh) and nginx. A missing nginx (or binary) fails the
 //! case under CI=true and skips it otherwise.
 

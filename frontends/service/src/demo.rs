@@ -207,7 +207,7 @@ pub fn banner(demo: &Demo, url: &str) -> String {
          \x20 curl -s -X POST {url}/v1/grants -H 'Content-Type: application/json' \\\n\
          \x20      -d '{{\"product\":\"vdp\",\"hostname\":\"vdp1.example.com\",\"port\":9999,\"cores\":8}}'\n\
          \x20 cargo run -q -p tenure-tokio --bin tenurectl -- status --url {url} --admin-token-file {d}/tokens\n\
-         \x20 cargo run -q -p tenure-tokio --bin tenure-agent -- run --manager {url} --product vdp \\\n\
+         \x20 cargo run -q -p tenure-agent --features cli -- run --manager {url} --product vdp \\\n\
          \x20      --hostname vdp2.example.com --port 9999 --cores 8 -- sh -c 'echo licensed; sleep 600'\n\
          \n\
          Press Ctrl-C to stop.\n"

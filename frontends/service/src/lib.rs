@@ -1,7 +1,6 @@
 //! What both Tenure servers share and no runtime needs: routing, requests and
-//! responses as plain data, tokens and roles, the web console, the metrics registry, the
-//! heartbeat and sweep bodies, the command line, and the suspend meter both
-//! agent drivers add to their monotonic clock.
+//! responses as plain data, tokens and roles, the web console, the metrics
+//! registry, the heartbeat and sweep bodies, and the command line.
 
 pub mod auth;
 pub mod cli;
@@ -18,7 +17,6 @@ pub mod route;
 pub mod service;
 pub mod settings;
 pub mod startup;
-pub mod suspend;
 
 pub use http::{Method, Request, Response};
 pub use service::{Call, Env, Job, Prepared, Service};

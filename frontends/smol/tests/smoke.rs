@@ -265,7 +265,7 @@ fn tls_call(
 }
 
 #[test]
-fn tls_with_a_private_ca_and_the_agent_over_https() {
+fn tls_with_a_private_ca() {
     let fx = Fixture::new(1, 3600);
     let (ca, cert, key) = tls_files(&fx);
     let (cert_s, key_s) = (cert.display().to_string(), key.display().to_string());
@@ -282,56 +282,6 @@ fn tls_with_a_private_ca_and_the_agent_over_https() {
     // Plain HTTP on the TLS port gets no answer.
     let plain = exchange_raw(s.addr, &request("GET", "/pingLicenseManager", &[], b""));
     assert!(plain.map(|r| parse(&r).is_none()).unwrap_or(true));
-
-    // The smol agent driver, trusting only the test CA by `ca_cert`.
-    let url = format!("https://localhost:{}", s.addr.port());
-    smol::block_on(async {
-        let mut o = tenure_smol::AgentOptions::new(vec![url], request_for("tls.example.com"));
-        o.ca_cert = Some(ca.clone());
-        o.request_timeout = Duration::from_secs(5);
-        o.seed = Some(1);
-        let mut agent = tenure_smol::Agent::start(o).expect("start");
-        let first = smol::future::or(async { agent.next_event().await }, async {
-            smol::Timer::after(Duration::from_secs(10)).await;
-            None
-        })
-        .await;
-        assert!(
-            matches!(first, Some(tenure_smol::agent::Event::Started { .. })),
-            "{first:?}"
-        );
-        let summary = agent.stop().await;
-        assert_eq!((summary.releases_sent, summary.releases_confirmed), (1, 1));
-    });
-    // Without the CA the agent's client refuses the server.
-    smol::block_on(async {
-        let url = format!("https://localhost:{}", s.addr.port());
-        let mut o = tenure_smol::AgentOptions::new(vec![url], request_for("tls2.example.com"));
-        o.request_timeout = Duration::from_secs(2);
-        let mut agent = tenure_smol::Agent::start(o).expect("start");
-        let first = smol::future::or(async { agent.next_event().await }, async {
-            smol::Timer::after(Duration::from_secs(3)).await;
-            None
-        })
-        .await;
-        assert!(
-            first.is_none(),
-            "started without trusting the CA: {first:?}"
-        );
-        agent.stop().await;
-    });
-}
-
-pub fn request_for(host: &str) -> tenure_core::wire::GrantRequest {
-    tenure_core::wire::RawGrantRequest {
-        product: Some("vdp".into()),
-        hostname: Some(host.into()),
-        port: Some(9999),
-        cores: Some(8),
-        ..Default::default()
-    }
-    .validate()
-    .expect("valid request")
 }
 
 #[test]

@@ -65,17 +65,17 @@ pub fn built(name: &str) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// A binary of the tokio frontend (`tenured`, `tenure-agent`): required. A
+/// A binary of the workspace (`tenured`, `tenure-agent`): required. A
 /// missing one fails the case under CI=true and skips it otherwise.
 pub fn required(name: &str) -> Result<PathBuf, String> {
     match built(name) {
         Some(p) => Ok(p),
         None if under_ci() => panic!(
-            "CI=true and {name} is missing under {}/debug: run `cargo build -p tenure-tokio --bins` first",
+            "CI=true and {name} is missing under {}/debug: run `cargo build --workspace --bins` first",
             target_dir().display()
         ),
         None => Err(format!(
-            "{name} not built under {}/debug (cargo build -p tenure-tokio --bins; CI=true makes this a failure)",
+            "{name} not built under {}/debug (cargo build --workspace --bins; CI=true makes this a failure)",
             target_dir().display()
         )),
     }

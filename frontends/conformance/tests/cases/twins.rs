@@ -11,10 +11,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 /// `tenure-agent`'s exit status when the manager answers a renewal with 403
-/// `replaced`. The agent has no stop reason of its own for it yet: any 403
-/// while running is a denial, `DENIED` (73, docs/agent.md). When the agent
-/// gets one, this constant is the only place to change.
-pub const AGENT_EXIT_REPLACED: i32 = 73;
+/// `replaced` (`REPLACED`, docs/agent.md).
+pub const AGENT_EXIT_REPLACED: i32 = 74;
 
 const HOST: &str = "twin.example.com";
 const PORT: u16 = 7777;

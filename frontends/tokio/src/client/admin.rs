@@ -1,8 +1,9 @@
 use super::error::ClientError;
-use super::tls::http_client;
 use reqwest::{Method, StatusCode};
 use std::path::Path;
 use std::time::Duration;
+use tenure_agent::http::normalise_base;
+use tenure_agent::runtime::reqwest_client;
 use tenure_core::wire::{GrantView, ReleaseRequest, StatusView, UsageRow};
 use tenure_core::{ErrorBody, GrantId, UnixMillis, rfc3339};
 
@@ -32,7 +33,7 @@ impl AdminClient {
     ) -> Result<Self, ClientError> {
         let base = normalise_base(url)?;
         Ok(Self {
-            http: http_client(ca_cert, timeout)?,
+            http: reqwest_client(ca_cert, Some(timeout))?,
             base,
             token,
         })
@@ -208,19 +209,6 @@ fn next_grants_page(link: &str) -> Option<String> {
             .is_some_and(|rest| rest.starts_with('?'));
         (is_next && page_of_grants).then(|| target.to_owned())
     })
-}
-
-/// Accepts `http(s)://host[:port][/prefix]` and drops a trailing slash, so a
-/// load balancer that serves Tenure under a prefix works too.
-pub(crate) fn normalise_base(url: &str) -> Result<String, ClientError> {
-    let parsed = reqwest::Url::parse(url).map_err(|_| ClientError::BadUrl(url.to_owned()))?;
-    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
-        return Err(ClientError::BadUrl(url.to_owned()));
-    }
-    if parsed.query().is_some() || parsed.fragment().is_some() {
-        return Err(ClientError::BadUrl(url.to_owned()));
-    }
-    Ok(parsed.as_str().trim_end_matches('/').to_owned())
 }
 
 #[cfg(test)]

@@ -2,12 +2,9 @@ use tenure_core::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot use CA certificate {path}: {reason}")]
-    CaCert { path: String, reason: String },
-    #[error("cannot set up the HTTP client: {0}")]
-    Setup(String),
-    #[error("{0:?} is not an http:// or https:// URL")]
-    BadUrl(String),
+    /// A bad URL or CA certificate: the agent's HTTP client is this one.
+    #[error(transparent)]
+    Setup(#[from] tenure_agent::ClientError),
     #[error("cannot read the admin token file {path}: {reason}")]
     Token { path: String, reason: String },
     /// The server answered with an error body: shown as `code: message`.

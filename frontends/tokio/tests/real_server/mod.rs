@@ -1,11 +1,11 @@
-//! A real `tenured` on loopback for end-to-end tests: temp dir, dev key,
+//! A real `tenured` on loopback for the binary's own tests: temp dir, dev key,
 //! a short-grace license, admin token, embedded SQLite.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tenure_core::UnixMillis;
@@ -200,51 +200,6 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(100));
     }
     false
-}
-
-/// `tenure-agent run` wrapping a shell that writes its pid to `pidfile`.
-pub fn agent(url: &str, host: &str, pidfile: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_tenure-agent"))
-        .args([
-            "run",
-            "--manager",
-            url,
-            "--product",
-            "vdp",
-            "--hostname",
-            host,
-        ])
-        .args([
-            "--port",
-            "9999",
-            "--cores",
-            "4",
-            "--kill-timeout",
-            "2s",
-            "--request-timeout",
-            "2s",
-        ])
-        .arg("--")
-        .args([
-            "sh",
-            "-c",
-            &format!("echo $$ > {}; exec sleep 120", pidfile.display()),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn tenure-agent")
-}
-
-pub fn child_pid(pidfile: &Path) -> Option<u32> {
-    std::fs::read_to_string(pidfile).ok()?.trim().parse().ok()
-}
-
-pub fn alive(pid: u32) -> bool {
-    // A zombie still has a /proc entry; its state letter says it is gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.split_whitespace().nth(2).is_none_or(|st| st != "Z"))
-        .unwrap_or(false)
 }
 
 pub fn wait_exit(child: &mut Child, limit: Duration) -> Option<i32> {
