@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(req.instance.hostname.as_str(), "vdp1.example.com");
         assert_eq!(
             req.instance.to_string(),
-            "production/vdp/vdp1.example.com:9999"
+            "environment=production product=vdp hostname=vdp1.example.com port=9999"
         );
     }
 

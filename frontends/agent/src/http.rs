@@ -177,12 +177,30 @@ mod tests {
     fn answers_decode_with_the_first_retry_after() {
         let a = answer(
             503,
-            &[("retry-after", " 2 "), ("retry-after", "9")],
+            &[
+                ("retry-after", " 2 "),
+                ("retry-after", "9"),
+                ("content-type", "application/json"),
+            ],
             r#"{"error":"overloaded","message":"busy"}"#,
         );
         assert!(matches!(
             from_http(&a),
             Ok(Response::Error { status: 503, body: Some(_), retry_after: Some(d) }) if d == Duration::from_secs(2)
+        ));
+        // The same body as some proxy's text: not Tenure's (A4).
+        let text = answer(
+            503,
+            &[("content-type", "text/html")],
+            r#"{"error":"overloaded","message":"busy"}"#,
+        );
+        assert!(matches!(
+            from_http(&text),
+            Ok(Response::Error {
+                status: 503,
+                body: None,
+                ..
+            })
         ));
         assert_eq!(from_http(&answer(204, &[], "")), Ok(Response::Released));
         let big = answer(200, &[], &" ".repeat(MAX_ANSWER_BYTES + 1));

@@ -89,6 +89,12 @@ impl Fixture {
         write("vendor.pub", key.verifying_key().to_armoured());
         write("license.lic", sign(&lic, &key).expect("sign"));
         write("admin.token", format!("{TOKEN}\n"));
+        // `serve` refuses a token file open to others (§7.1).
+        std::fs::set_permissions(
+            dir.path().join("admin.token"),
+            std::os::unix::fs::PermissionsExt::from_mode(0o600),
+        )
+        .expect("chmod token");
         Fixture { dir }
     }
 
