@@ -1,4 +1,5 @@
 use super::Decision;
+use super::clock_watch::Instants;
 use super::config::ManagerConfig;
 use super::denial::Denial;
 use super::held::{HeldGrant, Mutation};
@@ -36,8 +37,9 @@ fn response(
     cfg: &ManagerConfig,
     license: &License,
     grant_id: GrantId,
-    now: UnixMillis,
+    at: &Instants,
 ) -> GrantResponse {
+    let now = at.storage;
     GrantResponse {
         grant_id,
         lease_ttl_s: cfg.lease_ttl.as_secs(),
@@ -45,7 +47,7 @@ fn response(
         grace_period_s: license.grace_period_s,
         server_time_ms: now.0,
         license_id: license.license_id.clone(),
-        license_expires_in_s: now.secs_until(license.not_after),
+        license_expires_in_s: at.license.secs_until(license.not_after),
     }
 }
 
@@ -72,20 +74,23 @@ fn pool_limits<'l>(
 /// M1, M3, M7: grant `req` a fresh grant if every limit of its pool holds with
 /// it. A grant the same instance already holds is replaced and does not count.
 /// Grants of the pool found past their deadline are reclaimed either way.
+/// `pool` is read at `now`'s deadline instant (M9).
 pub fn grant(
     cfg: &ManagerConfig,
     license: &License,
     pool: &PoolView,
     req: &GrantRequest,
-    now: UnixMillis,
+    now: impl Into<Instants>,
     new_id: GrantId,
 ) -> Decision<GrantResponse> {
+    let at = now.into();
+    let now = at.storage;
     let mut mutations: Vec<Mutation> = pool
         .expired
         .iter()
         .map(|g| end(g, now, EndReason::GraceExceeded))
         .collect();
-    if let Some(d) = Denial::license_window(license.not_before, license.not_after, now) {
+    if let Some(d) = Denial::license_window(license.not_before, license.not_after, at.license) {
         return deny(d, mutations);
     }
     let key = req.instance.pool();
@@ -151,7 +156,7 @@ pub fn grant(
         client_skew_ms: skew(req.client_time, now),
     }));
     Decision {
-        outcome: Ok(response(cfg, license, new_id, now)),
+        outcome: Ok(response(cfg, license, new_id, &at)),
         mutations,
     }
 }
@@ -167,8 +172,10 @@ pub fn renew(
     held: Option<&HeldGrant>,
     ended: Option<EndReason>,
     client_time: Option<UnixMillis>,
-    now: UnixMillis,
+    now: impl Into<Instants>,
 ) -> Decision<GrantResponse> {
+    let at = now.into();
+    let now = at.storage;
     let Some(g) = held else {
         let denial = match ended {
             Some(EndReason::Revoked) => Denial::Revoked,
@@ -179,20 +186,20 @@ pub fn renew(
         };
         return deny(denial, Vec::new());
     };
-    if !g.is_held_at(now) {
+    if !g.is_held_at(at.deadlines) {
         return deny(
             Denial::UnknownGrant,
             vec![end(g, now, EndReason::GraceExceeded)],
         );
     }
-    if let Some(d) = Denial::license_window(license.not_before, license.not_after, now) {
+    if let Some(d) = Denial::license_window(license.not_before, license.not_after, at.license) {
         return deny(d, vec![end(g, now, EndReason::LicenseExpired)]);
     }
     if let Err(d) = pool_limits(license, &g.instance) {
         return deny(d, vec![end(g, now, EndReason::Revoked)]);
     }
     Decision {
-        outcome: Ok(response(cfg, license, g.grant_id, now)),
+        outcome: Ok(response(cfg, license, g.grant_id, &at)),
         mutations: vec![Mutation::Renew {
             grant_id: g.grant_id,
             last_renewed: now,
@@ -204,12 +211,13 @@ pub fn renew(
 
 fn end_with(
     held: Option<&HeldGrant>,
-    now: UnixMillis,
+    at: Instants,
     reason: EndReason,
     missing: Denial,
 ) -> Decision<()> {
+    let now = at.storage;
     match held {
-        Some(g) if g.is_held_at(now) => Decision {
+        Some(g) if g.is_held_at(at.deadlines) => Decision {
             outcome: Ok(()),
             mutations: vec![end(g, now, reason)],
         },
@@ -219,28 +227,29 @@ fn end_with(
 }
 
 /// A component's clean stop (A5): `DELETE /v1/grants/{id}`.
-pub fn release(held: Option<&HeldGrant>, now: UnixMillis) -> Decision<()> {
-    end_with(held, now, EndReason::Released, Denial::UnknownGrant)
+pub fn release(held: Option<&HeldGrant>, now: impl Into<Instants>) -> Decision<()> {
+    end_with(held, now.into(), EndReason::Released, Denial::UnknownGrant)
 }
 
 /// An operator frees the grant a crashed server's instance holds.
-pub fn admin_release(held: Option<&HeldGrant>, now: UnixMillis) -> Decision<()> {
-    end_with(held, now, EndReason::Released, Denial::NotFound)
+pub fn admin_release(held: Option<&HeldGrant>, now: impl Into<Instants>) -> Decision<()> {
+    end_with(held, now.into(), EndReason::Released, Denial::NotFound)
 }
 
 /// An operator revokes a grant; its component hears `revoked` and stops.
-pub fn revoke(held: Option<&HeldGrant>, now: UnixMillis) -> Decision<()> {
-    end_with(held, now, EndReason::Revoked, Denial::NotFound)
+pub fn revoke(held: Option<&HeldGrant>, now: impl Into<Instants>) -> Decision<()> {
+    end_with(held, now.into(), EndReason::Revoked, Denial::NotFound)
 }
 
 /// The periodic sweep: end every grant past its deadline, none earlier.
 pub fn reclaim<'a>(
     grants: impl IntoIterator<Item = &'a HeldGrant>,
-    now: UnixMillis,
+    now: impl Into<Instants>,
 ) -> Vec<Mutation> {
+    let at = now.into();
     grants
         .into_iter()
-        .filter(|g| !g.is_held_at(now))
-        .map(|g| end(g, now, EndReason::GraceExceeded))
+        .filter(|g| !g.is_held_at(at.deadlines))
+        .map(|g| end(g, at.storage, EndReason::GraceExceeded))
         .collect()
 }

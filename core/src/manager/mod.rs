@@ -7,6 +7,7 @@
 //! grants found past their deadline, ending a grant whose license expired), so
 //! storage applies `mutations` whatever the outcome.
 
+pub mod clock_watch;
 mod config;
 mod decide;
 mod denial;
@@ -14,6 +15,7 @@ mod held;
 mod pool;
 mod views;
 
+pub use clock_watch::{ClockWatch, Instants, RecordedStep, Step, StoredClock};
 pub use config::ManagerConfig;
 pub use decide::{admin_release, grant, reclaim, release, renew, revoke};
 pub use denial::Denial;
