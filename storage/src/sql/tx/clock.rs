@@ -1,0 +1,125 @@
+//! What the database keeps of its own clock (M9, T3) and the registry lock
+//! heartbeats take (M6). Steps are rare: these statements run at most once
+//! per step, and at each heartbeat.
+
+use super::{Conn, DieselTx, StoredClockRow, stored_clock_columns};
+use crate::port::{StepSummary, StorageError};
+use crate::sql::connection::Backend;
+use crate::sql::rows::{CLOCK_ROW, StepRow};
+use crate::sql::schema::{clock_state, clock_steps, grants};
+use diesel::dsl::max;
+use diesel::prelude::*;
+use diesel::sql_types::BigInt;
+use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
+use tenure_core::UnixMillis;
+use tenure_core::manager::{RecordedStep, StoredClock};
+
+impl DieselTx<'_> {
+    pub(super) fn read_stored_clock(
+        &mut self,
+        now: UnixMillis,
+    ) -> Result<StoredClock, StorageError> {
+        let sql = self.sql(&format!(
+            "SELECT {}",
+            stored_clock_columns("?", self.bigint_cast())
+        ));
+        let r = on_conn!(self, c => sql_query(sql.as_str())
+            .bind::<BigInt, _>(now.0)
+            .get_result::<StoredClockRow>(c));
+        Ok(r.map_err(|e| self.fail(e))?.decode())
+    }
+
+    pub(super) fn insert_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError> {
+        if step.step.is_forward() {
+            // Window ends were on the clock before this step.
+            let (size, before) = (step.step.size_ms, step.step.unstepped().0);
+            let r = on_conn!(self, c => diesel::update(
+                clock_steps::table
+                    .filter(clock_steps::size_ms.gt(0))
+                    .filter(clock_steps::until_ms.gt(before)),
+            )
+            .set(clock_steps::until_ms.eq(clock_steps::until_ms + size))
+            .execute(c));
+            r.map_err(|e| self.fail(e))?;
+        }
+        let row = StepRow::encode(step);
+        let r = on_conn!(self, c => diesel::insert_into(clock_steps::table)
+            .values(&row)
+            .execute(c));
+        self.expected_one("record clock step", r)
+    }
+
+    pub(super) fn step_summary(&mut self) -> Result<StepSummary, StorageError> {
+        let count = on_conn!(self, c => clock_steps::table.count().get_result::<i64>(c));
+        let count = count.map_err(|e| self.fail(e))?;
+        let last = on_conn!(self, c => clock_steps::table
+            .order(clock_steps::id.desc())
+            .select(StepRow::as_select())
+            .first(c)
+            .optional());
+        Ok(StepSummary {
+            count: u64::try_from(count).unwrap_or(0),
+            last: last.map_err(|e| self.fail(e))?.map(StepRow::decode),
+        })
+    }
+
+    pub(super) fn raise_mark(&mut self, at: UnixMillis) -> Result<(), StorageError> {
+        let raise = |tx: &mut Self| {
+            on_conn!(tx, c => diesel::update(
+                clock_state::table.filter(clock_state::id.eq(CLOCK_ROW)).filter(
+                    clock_state::high_water_ms
+                        .is_null()
+                        .or(clock_state::high_water_ms.lt(at.0)),
+                ),
+            )
+            .set(clock_state::high_water_ms.eq(Some(at.0)))
+            .execute(c))
+        };
+        if raise(self).map_err(|e| self.fail(e))? == 1 {
+            return Ok(());
+        }
+        // Already as late, or the row is gone (restored by hand): create it.
+        self.ensure_clock_row()?;
+        raise(self).map_err(|e| self.fail(e)).map(|_| ())
+    }
+
+    pub(super) fn max_deadline(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        let r = on_conn!(self, c => grants::table
+            .select(max(grants::held_until))
+            .first::<Option<i64>>(c));
+        Ok(r.map_err(|e| self.fail(e))?.map(UnixMillis))
+    }
+
+    /// The row lock this UPDATE takes (PostgreSQL, InnoDB) is held until
+    /// commit; SQLite took its write lock at BEGIN IMMEDIATE.
+    pub(super) fn lock_clock_row(&mut self) -> Result<(), StorageError> {
+        let bump = |tx: &mut Self| {
+            on_conn!(tx, c => diesel::update(
+                clock_state::table.filter(clock_state::id.eq(CLOCK_ROW)),
+            )
+            .set(clock_state::version.eq(clock_state::version + 1))
+            .execute(c))
+        };
+        if bump(self).map_err(|e| self.fail(e))? == 1 {
+            return Ok(());
+        }
+        self.ensure_clock_row()?;
+        let r = bump(self);
+        self.expected_one("lock the managers registry", r)
+    }
+
+    fn ensure_clock_row(&mut self) -> Result<(), StorageError> {
+        let insert = match self.backend() {
+            Backend::Postgres => {
+                "INSERT INTO clock_state (id, version) VALUES (?, 0) ON CONFLICT DO NOTHING"
+            }
+            Backend::Mysql => "INSERT IGNORE INTO clock_state (id, version) VALUES (?, 0)",
+            Backend::Sqlite => "INSERT OR IGNORE INTO clock_state (id, version) VALUES (?, 0)",
+        };
+        let sql = self.sql(insert);
+        let r = on_conn!(self, c => sql_query(sql.as_str())
+            .bind::<diesel::sql_types::Integer, _>(CLOCK_ROW)
+            .execute(c));
+        r.map_err(|e| self.fail(e)).map(|_| ())
+    }
+}
