@@ -47,16 +47,25 @@ impl ManagerRecord {
 }
 
 /// The registry row after process `instance` heartbeats as `node_id` at
-/// storage time `now`, or, when another process holds `node_id` and is
-/// live, why this one must not serve (M6): it leaves that row alone.
+/// storage time `now`, given the registry's `records`, or, when another
+/// process holds `node_id` and is live, why this one must not serve (M6):
+/// it leaves that row alone. A manager that becomes live is placed after
+/// every manager already live, even one registered in the same
+/// millisecond: the serving order is the order of registration (I7).
 pub fn heartbeat(
-    previous: Option<&ManagerRecord>,
+    records: &[ManagerRecord],
     node_id: &str,
     instance: Option<&str>,
     now: UnixMillis,
     clock_offset_ms: Option<i64>,
     liveness: Duration,
 ) -> Result<ManagerRecord, NotServing> {
+    let previous = records.iter().find(|r| r.node_id == node_id);
+    let newest = records
+        .iter()
+        .filter(|r| r.node_id != node_id && r.is_live(now, liveness))
+        .map(|r| r.live_since)
+        .max();
     let live_since = match previous {
         Some(p) if p.is_live(now, liveness) => {
             if p.instance.as_deref() != instance {
@@ -67,7 +76,7 @@ pub fn heartbeat(
             }
             p.live_since
         }
-        _ => now,
+        _ => newest.map_or(now, |n| now.max(UnixMillis(n.0.saturating_add(1)))),
     };
     Ok(ManagerRecord {
         node_id: node_id.to_owned(),
@@ -278,21 +287,14 @@ mod tests {
         let rows = [rec("a", 0, 0), rec("b", 5, 20)];
         let v = LicenseState::Valid;
         assert_eq!(may_serve("b", true, &v, 1, &rows, at(21), LIVENESS), Ok(()));
-        let back = heartbeat(Some(&rows[0]), "a", Some("a-new"), at(22), None, LIVENESS)
+        let back = heartbeat(&rows, "a", Some("a-new"), at(22), None, LIVENESS)
             .expect("a dead row is taken over");
         assert_eq!(back.live_since, at(22));
         let rows = [back, rec("b", 5, 22)];
         assert_eq!(may_serve("b", true, &v, 1, &rows, at(23), LIVENESS), Ok(()));
         assert!(may_serve("a", true, &v, 1, &rows, at(23), LIVENESS).is_err());
-        let kept = heartbeat(
-            Some(&rows[1]),
-            "b",
-            Some("b-process"),
-            at(24),
-            None,
-            LIVENESS,
-        )
-        .expect("b is b");
+        let kept =
+            heartbeat(&rows, "b", Some("b-process"), at(24), None, LIVENESS).expect("b is b");
         assert_eq!(kept.live_since, at(5));
     }
 
@@ -332,7 +334,14 @@ mod tests {
     #[test]
     fn a_second_process_with_a_live_node_id_is_refused_and_leaves_the_row() {
         let row = rec("a", 0, 20);
-        let dup = heartbeat(Some(&row), "a", Some("intruder"), at(21), None, LIVENESS);
+        let dup = heartbeat(
+            std::slice::from_ref(&row),
+            "a",
+            Some("intruder"),
+            at(21),
+            None,
+            LIVENESS,
+        );
         assert_eq!(
             dup,
             Err(NotServing::DuplicateNodeId {
@@ -349,9 +358,9 @@ mod tests {
             instance: None,
             ..row.clone()
         };
-        assert!(heartbeat(Some(&legacy), "a", Some("new"), at(21), None, LIVENESS).is_err());
+        assert!(heartbeat(&[legacy], "a", Some("new"), at(21), None, LIVENESS).is_err());
         // Once the holder is dead the newcomer takes the id, live from now.
-        let taken = heartbeat(Some(&row), "a", Some("intruder"), at(30), None, LIVENESS)
+        let taken = heartbeat(&[row], "a", Some("intruder"), at(30), None, LIVENESS)
             .expect("a dead holder's id is free");
         assert_eq!(taken.live_since, at(30));
         assert_eq!(taken.instance.as_deref(), Some("intruder"));
@@ -368,5 +377,17 @@ mod tests {
             !confirmed(Some(s(10)), true, s(11)),
             "latest attempt failed"
         );
+    }
+
+    #[test]
+    fn managers_registering_in_one_millisecond_serve_in_registration_order() {
+        let v = LicenseState::Valid;
+        let first = heartbeat(&[], "z", Some("z1"), at(5), None, LIVENESS).expect("z");
+        let rows = [first.clone()];
+        let second = heartbeat(&rows, "a", Some("a1"), at(5), None, LIVENESS).expect("a");
+        assert!(second.live_since > first.live_since);
+        let rows = [first, second];
+        assert_eq!(may_serve("z", true, &v, 1, &rows, at(5), LIVENESS), Ok(()));
+        assert!(may_serve("a", true, &v, 1, &rows, at(5), LIVENESS).is_err());
     }
 }

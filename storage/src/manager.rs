@@ -338,15 +338,12 @@ impl<S: Store> Manager<S> {
 
     /// `DELETE /v1/admin/grants/{id}`.
     pub fn revoke(&self, id: GrantId) -> Result<(), ManagerError> {
-        self.end_one(|tx| tx.grant(id), |g, at| decide::revoke(g, at))
+        self.end_one(|tx| tx.grant(id), decide::revoke)
     }
 
     /// `POST /v1/admin/release`: free the slot of a crashed server.
     pub fn admin_release(&self, instance: &Instance) -> Result<(), ManagerError> {
-        self.end_one(
-            |tx| tx.grant_by_instance(instance),
-            |g, at| decide::admin_release(g, at),
-        )
+        self.end_one(|tx| tx.grant_by_instance(instance), decide::admin_release)
     }
 
     /// The periodic sweep: ends grants past their deadline (never earlier),
@@ -436,9 +433,8 @@ impl<S: Store> Manager<S> {
             let now = read.now;
             let offset = health::clock_offset_ms(before, now, after);
             let mut records = tx.managers()?;
-            let previous = records.iter().find(|r| r.node_id == node_id);
             let me = health::heartbeat(
-                previous,
+                &records,
                 node_id,
                 self.instance.as_deref(),
                 now,

@@ -2,6 +2,8 @@
 //! backend, a license built in Rust, and one grant as a manager would run it.
 #![allow(dead_code)]
 
+pub mod faked;
+
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, MysqlConnection, PgConnection};
 use std::collections::BTreeMap;
