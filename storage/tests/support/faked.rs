@@ -3,6 +3,7 @@
 //! clock read. Their monotonic clocks stay real. Owned by the test and
 //! removed when dropped, so the shared servers are never touched.
 
+use super::pg_bin;
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, MysqlConnection, PgConnection};
 use std::path::{Path, PathBuf};
@@ -57,16 +58,6 @@ fn free_port() -> Result<u16, String> {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .map_err(|e| e.to_string())
-}
-
-fn pg_bin() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
-        .collect();
-    versions.sort();
-    versions.pop()
 }
 
 impl FakedServer {

@@ -39,6 +39,17 @@ pub fn unavailable(what: &str, why: &str) {
     eprintln!("SKIPPED: {what} unavailable ({why}); set CI=true to make this a failure");
 }
 
+/// The newest PostgreSQL server binaries installed, for private clusters.
+pub fn pg_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
+}
+
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 fn unique(prefix: &str) -> String {
