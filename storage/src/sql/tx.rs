@@ -4,14 +4,12 @@
 
 use super::connection::Backend;
 use super::errors::{Class, classify, to_storage};
-use super::rows::{
-    CLOCK_ROW, GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb, decode_reason,
-};
+use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb, decode_reason};
 use super::schema::{grants, license, managers, pools, usage_history};
 use super::store::LocalClock;
 use crate::port::{GrantsAndNow, NowAndStamp, StepSummary, StorageError, StoredLicense, Tx};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Text};
 use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
 use std::borrow::Cow;
 use tenure_core::health::ManagerRecord;
@@ -60,76 +58,12 @@ mod arrays;
 mod bulk;
 mod clock;
 
+use clock::{NowStampRow, now_and_stamp_sql};
+
 #[derive(QueryableByName)]
 struct NowRow {
     #[diesel(sql_type = BigInt)]
     now_ms: i64,
-}
-
-#[derive(QueryableByName, Default)]
-struct NowStampRow {
-    #[diesel(sql_type = BigInt)]
-    now_ms: i64,
-    #[diesel(sql_type = Nullable<Text>)]
-    license_id: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    issued_at: Option<i64>,
-    #[diesel(embed)]
-    clock: StoredClockRow,
-}
-
-#[derive(QueryableByName, Default)]
-struct StoredClockRow {
-    #[diesel(sql_type = BigInt)]
-    forward_ms: i64,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    high_water_ms: Option<i64>,
-}
-
-impl StoredClockRow {
-    fn decode(self) -> StoredClock {
-        StoredClock {
-            forward_ms: self.forward_ms,
-            high_water: self.high_water_ms.map(UnixMillis),
-        }
-    }
-}
-
-/// The columns of what storage keeps of its clock at instant `now` (an SQL
-/// expression): the open forward steps (M9) and the high-water mark (T3).
-fn stored_clock_columns(now: &str, bigint: &str) -> String {
-    format!(
-        "(SELECT CAST(COALESCE(SUM(size_ms), 0) AS {bigint}) FROM clock_steps \
-         WHERE size_ms > 0 AND until_ms > {now}) AS forward_ms, \
-         (SELECT high_water_ms FROM clock_state WHERE id = {CLOCK_ROW}) AS high_water_ms"
-    )
-}
-
-/// A query of one row: the clock (`now_ms`, read once by `now_expr`), the
-/// license stamp (`license_id`, `issued_at`, NULL without a license), and
-/// the stored clock at that instant.
-fn now_and_stamp_sql(now_expr: &str, bigint: &str) -> String {
-    format!(
-        "SELECT n.now_ms AS now_ms, \
-         (SELECT license_id FROM license WHERE id = {LICENSE_ROW}) AS license_id, \
-         (SELECT issued_at FROM license WHERE id = {LICENSE_ROW}) AS issued_at, {} \
-         FROM (SELECT {now_expr} AS now_ms) AS n",
-        stored_clock_columns("n.now_ms", bigint)
-    )
-}
-
-impl NowStampRow {
-    fn decode(self) -> NowAndStamp {
-        let stamp = match (self.license_id, self.issued_at) {
-            (Some(id), Some(issued)) => Some((id, UnixMillis(issued))),
-            _ => None,
-        };
-        NowAndStamp {
-            now: UnixMillis(self.now_ms),
-            clock: self.clock.decode(),
-            stamp,
-        }
-    }
 }
 
 #[derive(QueryableByName)]

@@ -99,7 +99,7 @@ pub(super) struct GrantNowRow {
     #[diesel(embed)]
     pub grant: GrantRow,
     #[diesel(embed)]
-    pub clock: super::NowStampRow,
+    pub clock: super::clock::NowStampRow,
 }
 
 /// The grants among `ids`, each row carrying the clock, the license stamp

@@ -1,18 +1,86 @@
 //! What the database keeps of its own clock (M9, T3) and the registry lock
-//! heartbeats take (M6). Steps are rare: these statements run at most once
-//! per step, and at each heartbeat.
+//! heartbeats take (M6). Every deciding transaction reads the open steps and
+//! the high-water mark in the statement that reads the clock and the license
+//! stamp; the other statements here run at most once per step, and at each
+//! heartbeat.
 
-use super::{Conn, DieselTx, StoredClockRow, stored_clock_columns};
-use crate::port::{StepSummary, StorageError};
+use super::{Conn, DieselTx};
+use crate::port::{NowAndStamp, StepSummary, StorageError};
 use crate::sql::connection::Backend;
-use crate::sql::rows::{CLOCK_ROW, StepRow};
+use crate::sql::rows::{CLOCK_ROW, LICENSE_ROW, StepRow};
 use crate::sql::schema::{clock_state, clock_steps, grants};
 use diesel::dsl::max;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
 use tenure_core::UnixMillis;
 use tenure_core::manager::{RecordedStep, StoredClock};
+
+#[derive(QueryableByName, Default)]
+pub(super) struct NowStampRow {
+    #[diesel(sql_type = BigInt)]
+    now_ms: i64,
+    #[diesel(sql_type = Nullable<Text>)]
+    license_id: Option<String>,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    issued_at: Option<i64>,
+    #[diesel(embed)]
+    clock: StoredClockRow,
+}
+
+#[derive(QueryableByName, Default)]
+pub(super) struct StoredClockRow {
+    #[diesel(sql_type = BigInt)]
+    forward_ms: i64,
+    #[diesel(sql_type = Nullable<BigInt>)]
+    high_water_ms: Option<i64>,
+}
+
+impl StoredClockRow {
+    pub(super) fn decode(self) -> StoredClock {
+        StoredClock {
+            forward_ms: self.forward_ms,
+            high_water: self.high_water_ms.map(UnixMillis),
+        }
+    }
+}
+
+/// The columns of what storage keeps of its clock at instant `now` (an SQL
+/// expression): the open forward steps (M9) and the high-water mark (T3).
+pub(super) fn stored_clock_columns(now: &str, bigint: &str) -> String {
+    format!(
+        "(SELECT CAST(COALESCE(SUM(size_ms), 0) AS {bigint}) FROM clock_steps \
+         WHERE size_ms > 0 AND until_ms > {now}) AS forward_ms, \
+         (SELECT high_water_ms FROM clock_state WHERE id = {CLOCK_ROW}) AS high_water_ms"
+    )
+}
+
+/// A query of one row: the clock (`now_ms`, read once by `now_expr`), the
+/// license stamp (`license_id`, `issued_at`, NULL without a license), and
+/// the stored clock at that instant.
+pub(super) fn now_and_stamp_sql(now_expr: &str, bigint: &str) -> String {
+    format!(
+        "SELECT n.now_ms AS now_ms, \
+         (SELECT license_id FROM license WHERE id = {LICENSE_ROW}) AS license_id, \
+         (SELECT issued_at FROM license WHERE id = {LICENSE_ROW}) AS issued_at, {} \
+         FROM (SELECT {now_expr} AS now_ms) AS n",
+        stored_clock_columns("n.now_ms", bigint)
+    )
+}
+
+impl NowStampRow {
+    pub(super) fn decode(self) -> NowAndStamp {
+        let stamp = match (self.license_id, self.issued_at) {
+            (Some(id), Some(issued)) => Some((id, UnixMillis(issued))),
+            _ => None,
+        };
+        NowAndStamp {
+            now: UnixMillis(self.now_ms),
+            clock: self.clock.decode(),
+            stamp,
+        }
+    }
+}
 
 impl DieselTx<'_> {
     pub(super) fn read_stored_clock(
