@@ -164,6 +164,9 @@ impl Tx for BuggyTx<'_> {
     fn clock_steps(&mut self) -> Result<StepSummary, StorageError> {
         self.inner.clock_steps()
     }
+    fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError> {
+        self.inner.clock_steps_since(after, excluding)
+    }
     fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError> {
         self.inner.raise_high_water(at)
     }

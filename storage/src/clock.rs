@@ -117,7 +117,16 @@ impl ClockKeeper {
             mono_before: before,
             mono_after: mono(),
         };
-        let observed = self.watch().observe(reading, read.clock, MAX_CLOCK_SKEW);
+        let observed = {
+            // Held across the read of others' steps: the baseline they are
+            // counted from must not move meanwhile.
+            let mut watch = self.watch();
+            let others = match watch.recorded_since_needed(&read.clock) {
+                Some(after) => tx.clock_steps_since(after, &self.node())?,
+                None => 0,
+            };
+            watch.observe(reading, read.clock, others, MAX_CLOCK_SKEW)
+        };
         if let Some(step) = observed.detected {
             tracing::warn!(
                 step_ms = step.size_ms,

@@ -7,7 +7,7 @@ use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tenure_core::health::ManagerRecord;
-use tenure_core::manager::clock_watch::{open_forward_ms, record_step};
+use tenure_core::manager::clock_watch::{open_forward_ms, record_step, recorded_since};
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
 use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
@@ -385,7 +385,12 @@ impl Tx for MemTx<'_> {
         Ok(StoredClock {
             forward_ms: open_forward_ms(&self.state.clock_steps, now),
             high_water: self.state.high_water,
+            last_step: i64::try_from(self.state.clock_steps.len()).unwrap_or(i64::MAX),
         })
+    }
+
+    fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError> {
+        Ok(recorded_since(&self.state.clock_steps, after, excluding))
     }
 
     fn record_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError> {

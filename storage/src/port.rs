@@ -216,6 +216,9 @@ pub trait Tx {
     fn record_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError>;
     /// How many steps are recorded, and the latest.
     fn clock_steps(&mut self) -> Result<StepSummary, StorageError>;
+    /// The signed sum of the steps recorded after step number `after` (see
+    /// [`StoredClock::last_step`]) by a node other than `excluding`.
+    fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError>;
     /// Raises the high-water mark of the storage clock to `at` (T3); a mark
     /// already later stays.
     fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError>;

@@ -327,6 +327,41 @@ fn clock_set_back_keeps_an_expired_license_expired<C: Clocks>(c: &C) {
     assert_eq!(hb2.clock.seen, 1, "{:?}", hb2.clock);
 }
 
+/// The clock goes back an hour, then forward again, while one manager
+/// does not look: what the other recorded of the first step shows it the
+/// second. Grants made in between carry deadlines on the clock an hour
+/// behind, and stay held.
+fn back_and_forth_unseen_by_one_manager<C: Clocks>(c: &C) {
+    let m1 = manager(c, "m1-process");
+    let m2 = manager(c, "m2-process");
+    install(&m1, 3600, 30 * 24 * HOUR_MS);
+    assert!(heartbeat(c, &m1, "m1").serving.is_ok());
+    assert!(heartbeat(c, &m2, "m2").serving.is_ok());
+    c.step_ms(-HOUR_MS);
+    let a = m1.grant(&host("a"), random(1)).expect("grant a");
+    m1.grant(&host("b"), random(2)).expect("grant b");
+    c.pass(Duration::from_secs(2));
+    c.step_ms(HOUR_MS);
+    refused_full(
+        m2.grant(&host("c"), random(3)),
+        "a manager that saw neither step",
+    );
+    assert_eq!(m2.sweep(100).expect("sweep"), 0, "the sweep ended a grant");
+    m1.renew(a.grant_id, None)
+        .expect("a renewal after the clock came back");
+    let hb = heartbeat(c, &m1, "m1");
+    assert_eq!(
+        hb.clock.recorded.count, 2,
+        "each step recorded once: {:?}",
+        hb.clock
+    );
+    assert!(
+        last_step(&hb).step.size_ms > HOUR_MS - 5_000,
+        "{:?}",
+        hb.clock
+    );
+}
+
 #[test]
 fn forward_step_memory() {
     for first in [First::Grant, First::Sweep, First::Heartbeat] {
@@ -361,6 +396,31 @@ fn forward_step_postgres() {
 #[test]
 fn forward_step_mariadb() {
     forward_step_faked(Engine::MariaDb);
+}
+
+#[test]
+fn back_and_forth_memory() {
+    back_and_forth_unseen_by_one_manager(&memory());
+}
+
+#[test]
+fn back_and_forth_sqlite() {
+    let (_db, clocks) = sqlite();
+    back_and_forth_unseen_by_one_manager(&clocks);
+}
+
+#[test]
+fn back_and_forth_postgres() {
+    if let Some(c) = Faked::new(Engine::Postgres) {
+        back_and_forth_unseen_by_one_manager(&c);
+    }
+}
+
+#[test]
+fn back_and_forth_mariadb() {
+    if let Some(c) = Faked::new(Engine::MariaDb) {
+        back_and_forth_unseen_by_one_manager(&c);
+    }
 }
 
 #[test]

@@ -74,7 +74,8 @@ pub struct RecordedStep {
 impl RecordedStep {
     /// The record of `step`. `latest_deadline` is the latest `held_until`
     /// storage holds when the step is recorded: written on the clock before
-    /// the step, it is reached on the clock after it `size` later.
+    /// the step, it is reached on the clock after it `size` later
+    /// ([`record_step`] adds the steps before this one still open).
     pub fn new(node_id: &str, step: Step, latest_deadline: Option<UnixMillis>) -> Self {
         let until = if step.is_forward() {
             let from = latest_deadline.map_or(step.seen_at, |d| d.max(step.seen_at));
@@ -98,15 +99,31 @@ impl RecordedStep {
 /// Records `new` among `steps`, as every store does. The window ends already
 /// recorded were on the clock before a forward step: each still open at the
 /// instant that clock would show now (`seen_at - size`) moves by the size, even
-/// one the step itself seems to have closed.
-pub fn record_step(steps: &mut Vec<RecordedStep>, new: RecordedStep) {
+/// one the step itself seems to have closed. And the latest deadline `new`'s
+/// window was measured from may have been written before those open steps,
+/// on a clock behind by their sum: `new`'s window lasts that much longer.
+pub fn record_step(steps: &mut Vec<RecordedStep>, mut new: RecordedStep) {
     if new.step.is_forward() {
         let before = new.step.unstepped();
+        let older = open_forward_ms(steps.iter(), before);
+        new.until = UnixMillis(new.until.0.saturating_add(older));
         for s in steps.iter_mut().filter(|s| s.is_open_at(before)) {
             s.until = UnixMillis(s.until.0.saturating_add(new.step.size_ms));
         }
     }
     steps.push(new);
+}
+
+/// The signed sum of the steps of `steps` (numbered from 1 in the order
+/// recorded) after the `after`-th, recorded by another node than
+/// `excluding`: what a store that keeps them in a list answers.
+pub fn recorded_since(steps: &[RecordedStep], after: i64, excluding: &str) -> i64 {
+    let skip = usize::try_from(after.max(0)).unwrap_or(usize::MAX);
+    steps
+        .iter()
+        .skip(skip)
+        .filter(|s| s.node_id != excluding)
+        .fold(0i64, |sum, s| sum.saturating_add(s.step.size_ms))
 }
 
 /// The sum of the forward steps still open at storage instant `now`.
@@ -127,6 +144,10 @@ pub struct StoredClock {
     pub forward_ms: i64,
     /// The latest instant a manager recorded (T3); `None` before the first.
     pub high_water: Option<UnixMillis>,
+    /// The number of the latest recorded step; 0 before the first. Numbers
+    /// grow with each step recorded (the memory store counts from 1; a
+    /// database's are its row ids).
+    pub last_step: i64,
 }
 
 /// The instants one transaction decides at.
@@ -198,7 +219,9 @@ struct Pending {
 /// on an instant it knows to be stepped.
 #[derive(Debug, Clone, Default)]
 pub struct ClockWatch {
-    baseline: Option<Reading>,
+    /// The latest reading, and the number of the latest step recorded when
+    /// it was read.
+    baseline: Option<(Reading, i64)>,
     pending: Vec<Pending>,
     next_id: u64,
     seen: u64,
@@ -216,15 +239,36 @@ fn tolerance_ms(skew: Duration, elapsed_ms: i64) -> i64 {
 }
 
 impl ClockWatch {
+    /// After which recorded step [`ClockWatch::observe`] needs the steps
+    /// other managers recorded (their signed sum), when storage holds steps
+    /// recorded since the latest reading.
+    pub fn recorded_since_needed(&self, stored: &StoredClock) -> Option<i64> {
+        self.baseline
+            .map(|(_, known)| known)
+            .filter(|known| stored.last_step > *known)
+    }
+
     /// Compares `r` with the latest reading and gives the instants to decide
-    /// at. `stored` is what the same transaction read of the clock's record.
+    /// at. `stored` is what the same transaction read of the clock's record;
+    /// `others_ms` the signed sum of the steps other managers recorded since
+    /// the latest reading (see [`ClockWatch::recorded_since_needed`]; 0 when
+    /// it asks for none). What the storage clock moved beyond real time and
+    /// those steps is a step no one recorded: a clock that went back and
+    /// then forward while this manager did not look, with another recording
+    /// only the first, still shows the second here.
     /// Readings may come in any order from concurrent transactions: the
     /// brackets make both bounds hold whatever the order, and a reading that
     /// does not follow the baseline moves it only when it shows a step.
-    pub fn observe(&mut self, r: Reading, stored: StoredClock, skew: Duration) -> Observed {
+    pub fn observe(
+        &mut self,
+        r: Reading,
+        stored: StoredClock,
+        others_ms: i64,
+        skew: Duration,
+    ) -> Observed {
         let detected = match self.baseline {
             None => {
-                self.baseline = Some(r);
+                self.baseline = Some((r, stored.last_step));
                 // No earlier reading of this process: only the high-water mark
                 // can show that the clock went back, across a restart (T3).
                 let at = Instants::new(r.storage, stored.forward_ms, None).deadlines;
@@ -237,8 +281,11 @@ impl ClockWatch {
                         seen_at: r.storage,
                     })
             }
-            Some(base) => {
-                let storage_elapsed = r.storage.millis_since(base.storage);
+            Some((base, _)) => {
+                let storage_elapsed = r
+                    .storage
+                    .millis_since(base.storage)
+                    .saturating_sub(others_ms);
                 let mono_max = ms(r.mono_after).saturating_sub(ms(base.mono_before));
                 let mono_min = ms(r.mono_before).saturating_sub(ms(base.mono_after));
                 let ahead = storage_elapsed.saturating_sub(mono_max);
@@ -251,7 +298,7 @@ impl ClockWatch {
                     None
                 };
                 if mono_min >= 0 || step.is_some() {
-                    self.baseline = Some(r);
+                    self.baseline = Some((r, stored.last_step));
                 }
                 step.map(|size_ms| Step {
                     size_ms,

@@ -762,6 +762,10 @@ impl Tx for DieselTx<'_> {
         self.step_summary()
     }
 
+    fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError> {
+        self.steps_since(after, excluding)
+    }
+
     fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError> {
         self.raise_mark(at)
     }

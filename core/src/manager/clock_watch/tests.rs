@@ -23,7 +23,7 @@ fn none() -> StoredClock {
 fn a_steady_clock_shows_no_step_and_no_correction() {
     let mut w = ClockWatch::default();
     for s in 0..100 {
-        let o = w.observe(read(s * 2, 0), none(), SKEW);
+        let o = w.observe(read(s * 2, 0), none(), 0, SKEW);
         assert_eq!(o.detected, None);
         assert!(o.claims.is_empty());
         assert_eq!(o.instants, Instants::from(read(s * 2, 0).storage));
@@ -34,8 +34,8 @@ fn a_steady_clock_shows_no_step_and_no_correction() {
 #[test]
 fn a_forward_step_is_found_claimed_once_and_corrected_for() {
     let mut w = ClockWatch::default();
-    w.observe(read(0, 0), none(), SKEW);
-    let o = w.observe(read(2, HOUR), none(), SKEW);
+    w.observe(read(0, 0), none(), 0, SKEW);
+    let o = w.observe(read(2, HOUR), none(), 0, SKEW);
     let step = o.detected.expect("an hour forward is a step");
     assert!(step.is_forward());
     // The lower bound of the step: the brackets' widths are not counted.
@@ -47,7 +47,7 @@ fn a_forward_step_is_found_claimed_once_and_corrected_for() {
     );
     // A concurrent transaction of the same manager does not record it
     // again, but decides with it.
-    let again = w.observe(read(3, HOUR), none(), SKEW);
+    let again = w.observe(read(3, HOUR), none(), 0, SKEW);
     assert_eq!(again.detected, None);
     assert!(again.claims.is_empty());
     assert_eq!(
@@ -58,9 +58,9 @@ fn a_forward_step_is_found_claimed_once_and_corrected_for() {
     w.committed(&[0]);
     let stored = StoredClock {
         forward_ms: step.size_ms,
-        high_water: None,
+        ..none()
     };
-    let after = w.observe(read(4, HOUR), stored, SKEW);
+    let after = w.observe(read(4, HOUR), stored, 0, SKEW);
     assert_eq!(
         after.instants.deadlines.0,
         after.instants.storage.0 - step.size_ms
@@ -72,11 +72,11 @@ fn a_forward_step_is_found_claimed_once_and_corrected_for() {
 #[test]
 fn a_step_of_a_transaction_that_failed_is_recorded_by_the_next() {
     let mut w = ClockWatch::default();
-    w.observe(read(0, 0), none(), SKEW);
-    let first = w.observe(read(2, HOUR), none(), SKEW);
+    w.observe(read(0, 0), none(), 0, SKEW);
+    let first = w.observe(read(2, HOUR), none(), 0, SKEW);
     let ids: Vec<u64> = first.claims.iter().map(|c| c.id).collect();
     w.abandoned(&ids);
-    let next = w.observe(read(3, HOUR), none(), SKEW);
+    let next = w.observe(read(3, HOUR), none(), 0, SKEW);
     assert_eq!(next.detected, None, "found once");
     assert_eq!(next.claims, first.claims, "claimed again");
 }
@@ -84,12 +84,12 @@ fn a_step_of_a_transaction_that_failed_is_recorded_by_the_next() {
 #[test]
 fn a_backward_step_is_reported_and_never_shortens_a_deadline() {
     let mut w = ClockWatch::default();
-    w.observe(read(0, 0), none(), SKEW);
+    w.observe(read(0, 0), none(), 0, SKEW);
     let stored = StoredClock {
-        forward_ms: 0,
         high_water: Some(read(0, 0).storage),
+        ..none()
     };
-    let o = w.observe(read(2, -HOUR), stored, SKEW);
+    let o = w.observe(read(2, -HOUR), stored, 0, SKEW);
     let step = o.detected.expect("an hour back is a step");
     assert!(!step.is_forward());
     assert!(
@@ -107,18 +107,22 @@ fn a_backward_step_is_reported_and_never_shortens_a_deadline() {
 #[test]
 fn steps_within_the_skew_are_not_steps() {
     let mut w = ClockWatch::default();
-    w.observe(read(0, 0), none(), SKEW);
-    assert_eq!(w.observe(read(2, 4_900), none(), SKEW).detected, None);
-    assert_eq!(w.observe(read(4, 0), none(), SKEW).detected, None);
-    assert!(w.observe(read(6, 5_100), none(), SKEW).detected.is_some());
+    w.observe(read(0, 0), none(), 0, SKEW);
+    assert_eq!(w.observe(read(2, 4_900), none(), 0, SKEW).detected, None);
+    assert_eq!(w.observe(read(4, 0), none(), 0, SKEW).detected, None);
+    assert!(
+        w.observe(read(6, 5_100), none(), 0, SKEW)
+            .detected
+            .is_some()
+    );
 }
 
 #[test]
 fn drift_over_a_long_gap_is_not_a_step() {
     let mut w = ClockWatch::default();
-    w.observe(read(0, 0), none(), SKEW);
+    w.observe(read(0, 0), none(), 0, SKEW);
     // Ten hours without a read, storage 150 ppm fast: 5.4 s.
-    let o = w.observe(read(36_000, 5_400), none(), SKEW);
+    let o = w.observe(read(36_000, 5_400), none(), 0, SKEW);
     assert_eq!(o.detected, None);
 }
 
@@ -126,30 +130,34 @@ fn drift_over_a_long_gap_is_not_a_step() {
 fn a_restart_below_the_high_water_mark_is_a_backward_step() {
     let mut w = ClockWatch::default();
     let stored = StoredClock {
-        forward_ms: 0,
         high_water: Some(UnixMillis(T0 + 10 * 86_400_000)),
+        ..none()
     };
-    let o = w.observe(read(0, 0), stored, SKEW);
+    let o = w.observe(read(0, 0), stored, 0, SKEW);
     let step = o.detected.expect("ten days below the mark");
     assert!(step.size_ms < -9 * 86_400_000, "{step:?}");
     assert_eq!(o.instants.license, UnixMillis(T0 + 10 * 86_400_000));
     // Slightly below the mark (the mark lags a heartbeat) is not a step.
     let mut w = ClockWatch::default();
     let stored = StoredClock {
-        forward_ms: 0,
         high_water: Some(UnixMillis(T0 + 2_000)),
+        ..none()
     };
-    assert_eq!(w.observe(read(0, 0), stored, SKEW).detected, None);
+    assert_eq!(w.observe(read(0, 0), stored, 0, SKEW).detected, None);
 }
 
 #[test]
 fn a_reading_older_than_the_baseline_is_no_false_step() {
     let mut w = ClockWatch::default();
-    w.observe(read(0, 0), none(), SKEW);
+    w.observe(read(0, 0), none(), 0, SKEW);
     // A transaction read after the step and reported first ...
-    assert!(w.observe(read(10, HOUR), none(), SKEW).detected.is_some());
+    assert!(
+        w.observe(read(10, HOUR), none(), 0, SKEW)
+            .detected
+            .is_some()
+    );
     // ... then one that read before it: neither step is real.
-    let older = w.observe(read(9, 0), none(), SKEW);
+    let older = w.observe(read(9, 0), none(), 0, SKEW);
     assert_eq!(older.detected, None);
     // Overlapping brackets: no backward step either.
     let overlap = Reading {
@@ -157,7 +165,7 @@ fn a_reading_older_than_the_baseline_is_no_false_step() {
         mono_before: Duration::from_secs(9),
         mono_after: Duration::from_secs(11),
     };
-    assert_eq!(w.observe(overlap, none(), SKEW).detected, None);
+    assert_eq!(w.observe(overlap, none(), 0, SKEW).detected, None);
 }
 
 #[test]
@@ -194,4 +202,47 @@ fn windows_end_when_every_earlier_deadline_has_passed_and_follow_later_steps() {
     assert_eq!(open_forward_ms(&steps, UnixMillis(latest.0 + 3 * HOUR)), 0);
     record_step(&mut steps, back);
     assert_eq!(open_forward_ms(&steps, UnixMillis(T0 + 2000)), 3 * HOUR);
+}
+
+#[test]
+fn steps_others_recorded_explain_what_they_recorded_and_no_more() {
+    let mut w = ClockWatch::default();
+    w.observe(read(0, 0), none(), 0, SKEW);
+    // Another manager recorded the hour this one sees: nothing new.
+    let stored = StoredClock {
+        forward_ms: HOUR,
+        last_step: 1,
+        ..none()
+    };
+    assert_eq!(w.recorded_since_needed(&stored), Some(0));
+    let o = w.observe(read(2, HOUR), stored, HOUR, SKEW);
+    assert_eq!(o.detected, None);
+    assert_eq!(w.recorded_since_needed(&stored), None, "known now");
+    // The clock went back an hour (recorded by the other) and came forward
+    // again while this one did not look: the second step is no one's yet.
+    let stored = StoredClock {
+        forward_ms: HOUR,
+        last_step: 2,
+        ..none()
+    };
+    let o = w.observe(read(4, HOUR), stored, -HOUR, SKEW);
+    let step = o.detected.expect("the unrecorded step forward");
+    assert!((HOUR - 20..=HOUR).contains(&step.size_ms), "{step:?}");
+}
+
+#[test]
+fn recorded_since_counts_others_after_the_given_step() {
+    let at = |n: &str, size_ms: i64| RecordedStep {
+        node_id: n.into(),
+        step: Step {
+            size_ms,
+            seen_at: UnixMillis(T0),
+        },
+        until: UnixMillis(T0),
+    };
+    let steps = [at("a", 10), at("b", -20), at("a", 40), at("b", 80)];
+    assert_eq!(recorded_since(&steps, 0, "a"), 60);
+    assert_eq!(recorded_since(&steps, 2, "a"), 80);
+    assert_eq!(recorded_since(&steps, 2, "z"), 120);
+    assert_eq!(recorded_since(&steps, 4, "z"), 0);
 }

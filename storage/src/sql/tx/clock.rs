@@ -34,6 +34,8 @@ pub(super) struct StoredClockRow {
     forward_ms: i64,
     #[diesel(sql_type = Nullable<BigInt>)]
     high_water_ms: Option<i64>,
+    #[diesel(sql_type = BigInt)]
+    last_step: i64,
 }
 
 impl StoredClockRow {
@@ -41,6 +43,7 @@ impl StoredClockRow {
         StoredClock {
             forward_ms: self.forward_ms,
             high_water: self.high_water_ms.map(UnixMillis),
+            last_step: self.last_step,
         }
     }
 }
@@ -51,7 +54,8 @@ pub(super) fn stored_clock_columns(now: &str, bigint: &str) -> String {
     format!(
         "(SELECT CAST(COALESCE(SUM(size_ms), 0) AS {bigint}) FROM clock_steps \
          WHERE size_ms > 0 AND until_ms > {now}) AS forward_ms, \
-         (SELECT high_water_ms FROM clock_state WHERE id = {CLOCK_ROW}) AS high_water_ms"
+         (SELECT high_water_ms FROM clock_state WHERE id = {CLOCK_ROW}) AS high_water_ms, \
+         (SELECT CAST(COALESCE(MAX(id), 0) AS {bigint}) FROM clock_steps) AS last_step"
     )
 }
 
@@ -97,8 +101,14 @@ impl DieselTx<'_> {
         Ok(r.map_err(|e| self.fail(e))?.decode())
     }
 
+    /// `tenure_core::manager::clock_watch::record_step` in SQL.
     pub(super) fn insert_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError> {
+        let mut row = StepRow::encode(step);
         if step.step.is_forward() {
+            // The deadline the window was measured from may be on a clock
+            // older by the steps still open before this one.
+            let older = self.read_stored_clock(step.step.unstepped())?.forward_ms;
+            row.until_ms = row.until_ms.saturating_add(older);
             // Window ends were on the clock before this step.
             let (size, before) = (step.step.size_ms, step.step.unstepped().0);
             let r = on_conn!(self, c => diesel::update(
@@ -110,11 +120,21 @@ impl DieselTx<'_> {
             .execute(c));
             r.map_err(|e| self.fail(e))?;
         }
-        let row = StepRow::encode(step);
         let r = on_conn!(self, c => diesel::insert_into(clock_steps::table)
             .values(&row)
             .execute(c));
         self.expected_one("record clock step", r)
+    }
+
+    pub(super) fn steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError> {
+        let r = on_conn!(self, c => clock_steps::table
+            .filter(clock_steps::id.gt(after))
+            .filter(clock_steps::node_id.ne(excluding))
+            .select(clock_steps::size_ms)
+            .load::<i64>(c));
+        Ok(r.map_err(|e| self.fail(e))?
+            .into_iter()
+            .fold(0i64, i64::saturating_add))
     }
 
     pub(super) fn step_summary(&mut self) -> Result<StepSummary, StorageError> {
