@@ -7,6 +7,24 @@ pub const HEARTBEAT_EVERY: Duration = Duration::from_secs(2);
 pub const LIVENESS: Duration = Duration::from_secs(10);
 pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5);
 
+/// How long after the start of its last successful heartbeat, on its own
+/// monotonic clock, a manager may serve (M6, fails closed). A peer takes its
+/// place only once storage time has passed its `last_seen + LIVENESS`, and
+/// `last_seen` was read after this start: stopping two heartbeat periods
+/// earlier leaves room for one lost heartbeat to be retried, and keeps
+/// the two from serving together unless the storage clock steps forward by
+/// more than those 4 s in between (M9 reports such a step).
+pub const SERVE_WINDOW: Duration = LIVENESS.saturating_sub(HEARTBEAT_EVERY.saturating_mul(2));
+
+/// M6, failing closed: whether a manager still has the storage's word that
+/// it may serve. `last_ok_started` is the monotonic instant at which its last
+/// successful heartbeat began (read before the heartbeat's transaction);
+/// `last_failed` says the latest attempt failed. A heartbeat that hangs
+/// counts against the window as a failed one would.
+pub fn confirmed(last_ok_started: Option<Duration>, last_failed: bool, mono_now: Duration) -> bool {
+    !last_failed && last_ok_started.is_some_and(|at| mono_now < at.saturating_add(SERVE_WINDOW))
+}
+
 /// One row of the managers registry. `live_since` restarts whenever a manager
 /// comes back after being dead, so a returning manager queues behind the ones
 /// that kept serving instead of displacing them.
@@ -17,6 +35,9 @@ pub struct ManagerRecord {
     pub last_seen: UnixMillis,
     /// Storage clock minus this manager's clock, measured at its last heartbeat.
     pub clock_offset_ms: Option<i64>,
+    /// The random nonce of the process that holds this node id (M6); `None`
+    /// in rows an older manager wrote.
+    pub instance: Option<String>,
 }
 
 impl ManagerRecord {
@@ -25,24 +46,45 @@ impl ManagerRecord {
     }
 }
 
-/// The registry row after `node_id` heartbeats at storage time `now`.
+/// The registry row after process `instance` heartbeats as `node_id` at
+/// storage time `now`, given the registry's `records`, or, when another
+/// process holds `node_id` and is live, why this one must not serve (M6):
+/// it leaves that row alone. A manager that becomes live is placed after
+/// every manager already live, even one registered in the same
+/// millisecond: the serving order is the order of registration (I7).
 pub fn heartbeat(
-    previous: Option<&ManagerRecord>,
+    records: &[ManagerRecord],
     node_id: &str,
+    instance: Option<&str>,
     now: UnixMillis,
     clock_offset_ms: Option<i64>,
     liveness: Duration,
-) -> ManagerRecord {
+) -> Result<ManagerRecord, NotServing> {
+    let previous = records.iter().find(|r| r.node_id == node_id);
+    let newest = records
+        .iter()
+        .filter(|r| r.node_id != node_id && r.is_live(now, liveness))
+        .map(|r| r.live_since)
+        .max();
     let live_since = match previous {
-        Some(p) if p.is_live(now, liveness) => p.live_since,
-        _ => now,
+        Some(p) if p.is_live(now, liveness) => {
+            if p.instance.as_deref() != instance {
+                return Err(NotServing::DuplicateNodeId {
+                    node_id: node_id.to_owned(),
+                    live_since_ms: p.live_since.0,
+                });
+            }
+            p.live_since
+        }
+        _ => newest.map_or(now, |n| now.max(UnixMillis(n.0.saturating_add(1)))),
     };
-    ManagerRecord {
+    Ok(ManagerRecord {
         node_id: node_id.to_owned(),
         live_since,
         last_seen: now,
         clock_offset_ms,
-    }
+        instance: instance.map(str::to_owned),
+    })
 }
 
 /// Live managers in serving order: longest live first, then by node id, so
@@ -89,6 +131,11 @@ pub enum NotServing {
     LicenseExpired,
     #[error("{live} managers are live and the license allows {max}; this one is number {rank}")]
     TooManyManagers { live: usize, max: u32, rank: usize },
+    #[error(
+        "another live manager process uses node id {node_id:?} (live since {}); this one does not serve: give each manager its own --node-id",
+        crate::rfc3339::display(UnixMillis(*live_since_ms))
+    )]
+    DuplicateNodeId { node_id: String, live_since_ms: i64 },
 }
 
 impl NotServing {
@@ -97,7 +144,9 @@ impl NotServing {
             Self::StorageUnavailable => crate::ErrorCode::StorageUnavailable,
             Self::NoLicense | Self::LicenseExpired => crate::ErrorCode::LicenseExpired,
             Self::LicenseNotYetValid { .. } => crate::ErrorCode::LicenseNotYetValid,
-            Self::TooManyManagers { .. } => crate::ErrorCode::TooManyManagers,
+            Self::TooManyManagers { .. } | Self::DuplicateNodeId { .. } => {
+                crate::ErrorCode::TooManyManagers
+            }
         }
     }
 }
@@ -205,6 +254,7 @@ mod tests {
             live_since: UnixMillis(T0.0 + since_s * 1000),
             last_seen: UnixMillis(T0.0 + seen_s * 1000),
             clock_offset_ms: None,
+            instance: Some(format!("{id}-process")),
         }
     }
 
@@ -243,12 +293,14 @@ mod tests {
         let rows = [rec("a", 0, 0), rec("b", 5, 20)];
         let v = LicenseState::Valid;
         assert_eq!(may_serve("b", true, &v, 1, &rows, at(21), LIVENESS), Ok(()));
-        let back = heartbeat(Some(&rows[0]), "a", at(22), None, LIVENESS);
+        let back = heartbeat(&rows, "a", Some("a-new"), at(22), None, LIVENESS)
+            .expect("a dead row is taken over");
         assert_eq!(back.live_since, at(22));
         let rows = [back, rec("b", 5, 22)];
         assert_eq!(may_serve("b", true, &v, 1, &rows, at(23), LIVENESS), Ok(()));
         assert!(may_serve("a", true, &v, 1, &rows, at(23), LIVENESS).is_err());
-        let kept = heartbeat(Some(&rows[1]), "b", at(24), None, LIVENESS);
+        let kept =
+            heartbeat(&rows, "b", Some("b-process"), at(24), None, LIVENESS).expect("b is b");
         assert_eq!(kept.live_since, at(5));
     }
 
@@ -303,5 +355,65 @@ mod tests {
         assert_eq!(w.len(), 2);
         assert_eq!(w[0].subject, "m2");
         assert_eq!(w[1].offset_ms, -7_200_000);
+    }
+
+    #[test]
+    fn a_second_process_with_a_live_node_id_is_refused_and_leaves_the_row() {
+        let row = rec("a", 0, 20);
+        let dup = heartbeat(
+            std::slice::from_ref(&row),
+            "a",
+            Some("intruder"),
+            at(21),
+            None,
+            LIVENESS,
+        );
+        assert_eq!(
+            dup,
+            Err(NotServing::DuplicateNodeId {
+                node_id: "a".into(),
+                live_since_ms: at(0).0
+            })
+        );
+        assert_eq!(
+            dup.map_err(|e| e.code()),
+            Err(crate::ErrorCode::TooManyManagers)
+        );
+        // A row an older manager wrote has no nonce: another process too.
+        let legacy = ManagerRecord {
+            instance: None,
+            ..row.clone()
+        };
+        assert!(heartbeat(&[legacy], "a", Some("new"), at(21), None, LIVENESS).is_err());
+        // Once the holder is dead the newcomer takes the id, live from now.
+        let taken = heartbeat(&[row], "a", Some("intruder"), at(30), None, LIVENESS)
+            .expect("a dead holder's id is free");
+        assert_eq!(taken.live_since, at(30));
+        assert_eq!(taken.instance.as_deref(), Some("intruder"));
+    }
+
+    #[test]
+    fn serving_needs_a_recent_successful_heartbeat() {
+        let s = Duration::from_secs;
+        assert_eq!(SERVE_WINDOW, s(6));
+        assert!(!confirmed(None, false, s(1)), "no heartbeat yet");
+        assert!(confirmed(Some(s(10)), false, s(15)));
+        assert!(!confirmed(Some(s(10)), false, s(16)), "window closed");
+        assert!(
+            !confirmed(Some(s(10)), true, s(11)),
+            "latest attempt failed"
+        );
+    }
+
+    #[test]
+    fn managers_registering_in_one_millisecond_serve_in_registration_order() {
+        let v = LicenseState::Valid;
+        let first = heartbeat(&[], "z", Some("z1"), at(5), None, LIVENESS).expect("z");
+        let rows = [first.clone()];
+        let second = heartbeat(&rows, "a", Some("a1"), at(5), None, LIVENESS).expect("a");
+        assert!(second.live_since > first.live_since);
+        let rows = [first, second];
+        assert_eq!(may_serve("z", true, &v, 1, &rows, at(5), LIVENESS), Ok(()));
+        assert!(may_serve("a", true, &v, 1, &rows, at(5), LIVENESS).is_err());
     }
 }

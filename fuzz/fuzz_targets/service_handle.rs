@@ -14,6 +14,7 @@ use libfuzzer_sys::fuzz_target;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 use tenure_core::license::{License, Limits, SecretKey, VerifyingKey, sign};
 use tenure_core::manager::ManagerConfig;
 use tenure_core::names::Name;
@@ -454,6 +455,7 @@ fuzz_target!(|steps: Vec<Step>| {
         .expect("store the license");
     let next = Arc::new(AtomicU64::new(1));
     let c = clock.clone();
+    let mono_clock = clock.clone();
     let env = Env {
         random: Box::new(move || {
             let mut b = [0u8; 16];
@@ -461,6 +463,11 @@ fuzz_target!(|steps: Vec<Step>| {
             b
         }),
         clock: Box::new(move || UnixMillis(c.load(Ordering::SeqCst))),
+        // The monotonic clock moves with the store's: the fuzzer's clock
+        // only advances, and no storage clock step is meant here.
+        mono: Arc::new(move || {
+            Duration::from_millis(u64::try_from(mono_clock.load(Ordering::SeqCst) - T0).unwrap_or(0))
+        }),
     };
     let s = Service::new(
         m,

@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tenure_core::health::ManagerRecord;
-use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
 use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
-use tenure_storage::{MemoryStore, StorageError, Store, StoredLicense, Tx};
+use tenure_storage::{MemoryStore, StepSummary, StorageError, Store, StoredLicense, Tx};
 
 #[derive(Clone)]
 pub struct SimStore {
@@ -157,5 +157,26 @@ impl Tx for BuggyTx<'_> {
     }
     fn delete_manager(&mut self, node_id: &str) -> Result<(), StorageError> {
         self.inner.delete_manager(node_id)
+    }
+    fn stored_clock(&mut self, now: UnixMillis) -> Result<StoredClock, StorageError> {
+        self.inner.stored_clock(now)
+    }
+    fn record_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError> {
+        self.inner.record_clock_step(step)
+    }
+    fn clock_steps(&mut self) -> Result<StepSummary, StorageError> {
+        self.inner.clock_steps()
+    }
+    fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError> {
+        self.inner.clock_steps_since(after, excluding)
+    }
+    fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError> {
+        self.inner.raise_high_water(at)
+    }
+    fn latest_deadline(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        self.inner.latest_deadline()
+    }
+    fn lock_registry(&mut self) -> Result<(), StorageError> {
+        self.inner.lock_registry()
     }
 }

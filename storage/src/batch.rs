@@ -3,11 +3,14 @@
 //! each sees the writes of the ops before it, exactly as if each had been its
 //! own transaction committed at that instant. Only the commit is shared.
 
+use crate::clock::Claims;
 use crate::manager::{EXPIRED_PER_DECISION, Manager, ManagerError};
 use crate::port::{StorageError, Store, Tx};
 use std::sync::Arc;
 use tenure_core::license::License;
-use tenure_core::manager::{self as decide, Decision, HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::manager::{
+    self as decide, Decision, HeldGrant, Instants, Mutation, PoolTotals, PoolView,
+};
 use tenure_core::wire::{EndReason, GrantRequest, GrantResponse, Instance, PoolKey};
 use tenure_core::{GrantId, UnixMillis};
 
@@ -235,7 +238,7 @@ impl BatchState {
     /// What a grant decision for `instance` must know of its pool: from
     /// storage the first time the batch grants in the pool (and whenever
     /// grants past their deadline may still wait there), else from what
-    /// the batch keeps.
+    /// the batch keeps. `now` is the instant deadlines are judged at.
     fn pool_view(
         &mut self,
         tx: &mut dyn Tx,
@@ -302,7 +305,7 @@ impl<S: Store> Manager<S> {
     /// A batch that fails for another reason than an unreachable database is
     /// run again one op per transaction, so one bad row fails only its op.
     pub fn run_batch(&self, ops: &[Op]) -> Vec<OpResult> {
-        match self.store().transaction(&mut |tx| self.batch_body(tx, ops)) {
+        match self.transact(&mut |tx, claims| self.batch_body(tx, claims, ops)) {
             Ok(done) => {
                 // Only once committed: a rolled-back attempt taught nothing.
                 self.pools_of.settle(&done.ended, &done.grants);
@@ -319,7 +322,12 @@ impl<S: Store> Manager<S> {
         }
     }
 
-    fn batch_body(&self, tx: &mut dyn Tx, ops: &[Op]) -> Result<Settled, StorageError> {
+    fn batch_body(
+        &self,
+        tx: &mut dyn Tx,
+        claims: &mut Claims,
+        ops: &[Op],
+    ) -> Result<Settled, StorageError> {
         let mut ids: Vec<GrantId> = ops.iter().filter_map(Op::grant_id).collect();
         // Read each grant once, however many ops name it.
         ids.sort_unstable();
@@ -366,8 +374,9 @@ impl<S: Store> Manager<S> {
             }
             all
         } else {
-            let (grants, now, stamp) = tx.grants_and_now(&ids)?;
-            clock = Some((now, stamp));
+            let before = self.clock.mono();
+            let (grants, read) = tx.grants_and_now(&ids)?;
+            clock = Some((read, before));
             grants
         };
         for g in &after_lock {
@@ -388,15 +397,26 @@ impl<S: Store> Manager<S> {
         state.read_instances(tx, ops)?;
         // The storage clock after the locks: a batch that waited for another
         // manager's decisions decides at the instant it holds the pools.
-        let (now, stamp) = match clock {
-            Some(c) => c,
-            None => tx.now_and_license_stamp()?,
+        let (read, at) = match clock {
+            Some((read, before)) => {
+                let at = self.clock.instants(tx, claims, &read, before)?;
+                (read, at)
+            }
+            None => self.clock_read(tx, claims)?,
         };
         // Releases need no license: a component may always give its slot back.
-        let license = self.license_of(tx, stamp)?;
+        let license = self.license_of(tx, read.stamp.clone())?;
+        if let Ok(lic) = &license
+            && at.license >= lic.not_after
+            && read.clock.high_water.is_none_or(|h| h < lic.not_after)
+        {
+            // T3: once judged expired, a clock set back before the next
+            // heartbeat must not make it valid again.
+            tx.raise_high_water(at.license)?;
+        }
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
-            out.push(self.decide_one(tx, &mut state, &license, op, now)?);
+            out.push(self.decide_one(tx, &mut state, &license, op, &at)?);
         }
         state.flush(tx)?;
         Ok(Settled {
@@ -412,7 +432,7 @@ impl<S: Store> Manager<S> {
         state: &mut BatchState,
         license: &Result<Arc<License>, ManagerError>,
         op: &Op,
-        now: UnixMillis,
+        at: &Instants,
     ) -> Result<OpResult, StorageError> {
         let cfg = self.config();
         match op {
@@ -421,8 +441,8 @@ impl<S: Store> Manager<S> {
                     Ok(l) => l,
                     Err(e) => return Ok(Err(e.clone())),
                 };
-                let view = state.pool_view(tx, &req.instance, now)?;
-                let d = decide::grant(cfg, lic, &view, req, now, *id);
+                let view = state.pool_view(tx, &req.instance, at.deadlines)?;
+                let d = decide::grant(cfg, lic, &view, req, *at, *id);
                 apply(tx, state, d, Answer::Granted)
             }
             Op::Renew { id, client_time } => {
@@ -439,11 +459,11 @@ impl<S: Store> Manager<S> {
                     Some(_) => None,
                     None => tx.ended(*id)?,
                 };
-                let d = decide::renew(cfg, lic, held, ended.as_ref(), *client_time, now);
+                let d = decide::renew(cfg, lic, held, ended.as_ref(), *client_time, *at);
                 apply(tx, state, d, Answer::Renewed)
             }
             Op::Release(id) => {
-                let d = decide::release(state.held(*id), now);
+                let d = decide::release(state.held(*id), *at);
                 apply(tx, state, d, |()| Answer::Released)
             }
         }

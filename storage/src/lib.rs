@@ -2,6 +2,7 @@
 //! each core decision inside one storage transaction.
 
 pub mod batch;
+mod clock;
 mod group;
 pub mod manager;
 pub mod memory;
@@ -10,7 +11,10 @@ pub mod port;
 pub mod sql;
 
 pub use batch::{Answer, Op, OpResult};
-pub use manager::{Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError};
+pub use clock::MonoClock;
+pub use manager::{
+    ClockReport, Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError,
+};
 pub use memory::MemoryStore;
-pub use port::{StorageError, Store, StoredLicense, Tx};
+pub use port::{NowAndStamp, StepSummary, StorageError, Store, StoredLicense, Tx};
 pub use sql::{DieselStore, SchemaState, StoreOptions};

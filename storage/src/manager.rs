@@ -4,14 +4,15 @@
 //! answers (M4).
 
 use crate::batch::{Answer, Op, OpResult};
+use crate::clock::{Claims, ClockKeeper, MonoClock};
 use crate::group::GroupCommit;
 use crate::pools_of::PoolsOf;
-use crate::port::{StorageError, Store, StoredLicense, Tx};
+use crate::port::{NowAndStamp, StepSummary, StorageError, Store, StoredLicense, Tx};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tenure_core::health::{self, LicenseState, ManagerRecord, NotServing};
 use tenure_core::license::{self, License, LicenseError, Validity, VerifyingKey};
-use tenure_core::manager::{self as decide, Decision, Denial, ManagerConfig};
+use tenure_core::manager::{self as decide, Decision, Denial, Instants, ManagerConfig, Step};
 use tenure_core::wire::{GrantRequest, GrantResponse, Instance};
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
 
@@ -82,6 +83,21 @@ pub struct Heartbeat {
     pub managers: Vec<ManagerRecord>,
     /// Storage clock minus this manager's clock (T4).
     pub clock_offset_ms: i64,
+    pub clock: ClockReport,
+}
+
+/// What a heartbeat found of storage clock steps (M9, T3).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClockReport {
+    /// How far deadlines are held back now for forward steps, in ms.
+    pub correction_ms: i64,
+    /// The latest storage instant a manager recorded (T3).
+    pub high_water: Option<UnixMillis>,
+    /// Steps recorded in storage, by any manager.
+    pub recorded: StepSummary,
+    /// Steps this manager found since it started, and the latest.
+    pub seen: u64,
+    pub last_seen: Option<Step>,
 }
 
 type CachedLicense = Option<(String, UnixMillis, Arc<License>)>;
@@ -96,6 +112,9 @@ pub struct Manager<S> {
     /// When set, concurrent component requests share transactions.
     group: Option<GroupCommit<Op, OpResult>>,
     pub(crate) pools_of: PoolsOf,
+    pub(crate) clock: ClockKeeper,
+    /// This process's random nonce in the managers registry (M6).
+    instance: Option<String>,
 }
 
 impl<S> std::fmt::Debug for Manager<S> {
@@ -119,7 +138,27 @@ impl<S: Store> Manager<S> {
             cache: Mutex::new(None),
             group: None,
             pools_of: PoolsOf::default(),
+            clock: ClockKeeper::default(),
+            instance: None,
         }
+    }
+
+    /// Watches the storage clock for steps (M9) against `mono`, a monotonic
+    /// clock that counts suspend. Without it no step is found (steps other
+    /// managers recorded still count): every manager that serves should have
+    /// one; tests and the simulator give theirs.
+    pub fn with_monotonic(mut self, mono: MonoClock) -> Self {
+        self.clock = ClockKeeper::new(Some(mono));
+        self
+    }
+
+    /// Registers this process under `nonce` (M6): a second process that
+    /// heartbeats with the same node id and another nonce while this one is
+    /// live does not serve. Give each process a fresh random one. Without
+    /// one, rows without a nonce count as this process.
+    pub fn with_instance(mut self, nonce: impl Into<String>) -> Self {
+        self.instance = Some(nonce.into());
+        self
     }
 
     /// Grants, renewals and releases that arrive while a transaction is
@@ -152,6 +191,34 @@ impl<S: Store> Manager<S> {
 
     fn run<T>(&self, mut body: impl FnMut(&mut dyn Tx) -> TxResult<T>) -> Result<T, ManagerError> {
         self.store.transaction(&mut |tx| body(tx))?
+    }
+
+    /// One transaction whose attempts may record clock steps: once it ends,
+    /// the watch learns whether storage has them.
+    pub(crate) fn transact<T>(
+        &self,
+        body: &mut dyn FnMut(&mut dyn Tx, &mut Claims) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let mut claims = Claims::default();
+        let out = self.store.transaction(&mut |tx| {
+            claims.restart();
+            body(tx, &mut claims)
+        });
+        self.clock.settle(&claims, out.is_ok());
+        out
+    }
+
+    /// Reads the storage clock and license stamp and gives the instants to
+    /// decide at (T3, M9), recording a step the watch finds.
+    pub(crate) fn clock_read(
+        &self,
+        tx: &mut dyn Tx,
+        claims: &mut Claims,
+    ) -> Result<(NowAndStamp, Instants), StorageError> {
+        let before = self.clock.mono();
+        let read = tx.now_and_license_stamp()?;
+        let at = self.clock.instants(tx, claims, &read, before)?;
+        Ok((read, at))
     }
 
     pub(crate) fn load_license(&self, tx: &mut dyn Tx) -> TxResult<Arc<License>> {
@@ -252,9 +319,9 @@ impl<S: Store> Manager<S> {
     fn end_one(
         &self,
         find: impl Fn(&mut dyn Tx) -> Result<Option<decide::HeldGrant>, StorageError>,
-        decide_fn: fn(Option<&decide::HeldGrant>, UnixMillis) -> Decision<()>,
+        decide_fn: fn(Option<&decide::HeldGrant>, Instants) -> Decision<()>,
     ) -> Result<(), ManagerError> {
-        self.run(|tx| {
+        self.transact(&mut |tx, claims| {
             let held = match find(tx)? {
                 Some(g) => {
                     tx.lock_pool(&g.instance.pool())?;
@@ -262,9 +329,9 @@ impl<S: Store> Manager<S> {
                 }
                 None => None,
             };
-            let now = tx.now()?;
-            Self::commit(tx, decide_fn(held.as_ref(), now))
-        })
+            let (_, at) = self.clock_read(tx, claims)?;
+            Self::commit(tx, decide_fn(held.as_ref(), at))
+        })?
     }
 
     /// `DELETE /v1/grants/{id}`: a component's clean stop.
@@ -288,23 +355,24 @@ impl<S: Store> Manager<S> {
     /// The periodic sweep: ends grants past their deadline (never earlier),
     /// at most `limit` per call. Returns how many it ended.
     pub fn sweep(&self, limit: usize) -> Result<usize, ManagerError> {
-        self.run(|tx| {
-            let now = tx.now()?;
-            let mut expired = tx.expired(now, limit)?;
+        let ended = self.transact(&mut |tx, claims| {
+            let (_, at) = self.clock_read(tx, claims)?;
+            let mut expired = tx.expired(at.deadlines, limit)?;
             // Locking pools in one global order keeps two sweeps from deadlocking.
             expired.sort_by_key(|g| g.instance.pool());
             let mut ended = 0;
             for g in expired {
                 tx.lock_pool(&g.instance.pool())?;
                 if let Some(fresh) = tx.grant(g.grant_id)? {
-                    for m in decide::reclaim([&fresh], now) {
+                    for m in decide::reclaim([&fresh], at) {
                         tx.apply(&m)?;
                         ended += 1;
                     }
                 }
             }
-            Ok(Ok(ended))
-        })
+            Ok(ended)
+        })?;
+        Ok(ended)
     }
 
     /// Verifies `text` and installs it by `policy`. An invalid license never
@@ -316,10 +384,11 @@ impl<S: Store> Manager<S> {
     ) -> Result<Installed, InstallError> {
         let verified = license::verify(text, &self.trusted)?;
         let lic = verified.license().clone();
-        let out = self.store.transaction(&mut |tx| {
-            let now = tx.now()?;
+        let out = self.transact(&mut |tx, claims| {
+            let (read, at) = self.clock_read(tx, claims)?;
+            let now = read.now;
             if policy == InstallPolicy::Replace
-                && let Err(v) = lic.validity_at(now)
+                && let Err(v) = lic.validity_at(at.license)
             {
                 return Ok(Err(v));
             }
@@ -353,28 +422,41 @@ impl<S: Store> Manager<S> {
     /// Registers `node_id` and decides whether it may serve (M6, T4).
     /// `local_clock` is this manager's own clock, read around the storage
     /// clock to measure the offset.
+    /// Registration and its check are serialised in storage, so two
+    /// managers starting at once never both count only themselves.
     pub fn heartbeat(
         &self,
         node_id: &str,
         local_clock: &dyn Fn() -> UnixMillis,
         liveness: Duration,
     ) -> Result<Heartbeat, StorageError> {
-        self.store.transaction(&mut |tx| {
+        self.clock.set_node(node_id);
+        self.transact(&mut |tx, claims| {
+            tx.lock_registry()?;
             let before = local_clock();
-            let now = tx.now()?;
+            let (read, at) = self.clock_read(tx, claims)?;
             let after = local_clock();
+            let now = read.now;
             let offset = health::clock_offset_ms(before, now, after);
             let mut records = tx.managers()?;
-            let previous = records.iter().find(|r| r.node_id == node_id);
-            let me = health::heartbeat(previous, node_id, now, Some(offset), liveness);
-            tx.put_manager(&me)?;
-            records.retain(|r| r.node_id != node_id);
-            records.push(me);
-            records.sort_by(|a, b| a.node_id.cmp(&b.node_id));
-            let (state, max, license_id) = match self.load_license(tx)? {
+            let me = health::heartbeat(
+                &records,
+                node_id,
+                self.instance.as_deref(),
+                now,
+                Some(offset),
+                liveness,
+            );
+            if let Ok(me) = &me {
+                tx.put_manager(me)?;
+                records.retain(|r| r.node_id != node_id);
+                records.push(me.clone());
+                records.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+            }
+            let (state, max, license_id) = match self.license_of(tx, read.stamp.clone())? {
                 Err(_) => (LicenseState::Missing, 1, None),
                 Ok(lic) => {
-                    let state = match lic.validity_at(now) {
+                    let state = match lic.validity_at(at.license) {
                         Ok(()) => LicenseState::Valid,
                         Err(Validity::NotYetValid { not_before }) => {
                             LicenseState::NotYetValid { not_before }
@@ -384,13 +466,26 @@ impl<S: Store> Manager<S> {
                     (state, lic.max_managers, Some(lic.license_id.clone()))
                 }
             };
-            let serving = health::may_serve(node_id, true, &state, max, &records, now, liveness);
+            // T3: the mark is what a clock set back is held to.
+            tx.raise_high_water(at.license)?;
+            let (seen, last_seen) = self.clock.seen();
+            let clock = ClockReport {
+                correction_ms: at.storage.millis_since(at.deadlines),
+                high_water: Some(at.license),
+                recorded: tx.clock_steps()?,
+                seen,
+                last_seen,
+            };
+            let serving = me.map(|_| ()).and_then(|()| {
+                health::may_serve(node_id, true, &state, max, &records, now, liveness)
+            });
             Ok(Heartbeat {
                 storage_now: now,
                 serving,
                 license_id,
                 managers: records,
                 clock_offset_ms: offset,
+                clock,
             })
         })
     }
@@ -400,7 +495,19 @@ impl<S: Store> Manager<S> {
         self.store.transaction(&mut |tx| tx.delete_manager(node_id))
     }
 
-    /// Read-only views for the admin API.
+    /// Read-only views for the admin API, at the instants decisions are
+    /// taken at (a step the watch finds on the way is recorded).
+    pub fn read_at<T>(
+        &self,
+        mut f: impl FnMut(&mut dyn Tx, &Instants) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        self.transact(&mut |tx, claims| {
+            let (_, at) = self.clock_read(tx, claims)?;
+            f(tx, &at)
+        })
+    }
+
+    /// Read-only views for the admin API, at the storage clock as read.
     pub fn read<T>(
         &self,
         mut f: impl FnMut(&mut dyn Tx, UnixMillis) -> Result<T, StorageError>,

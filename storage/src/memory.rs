@@ -1,13 +1,14 @@
 //! The in-memory store: the reference semantics of the port, deterministic,
 //! with its clock injected. The simulator and property tests run on it.
 
-use crate::port::{StorageError, Store, StoredLicense, Tx};
+use crate::port::{StepSummary, StorageError, Store, StoredLicense, Tx};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use tenure_core::health::ManagerRecord;
-use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::manager::clock_watch::{open_forward_ms, record_step, recorded_since};
+use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
 use tenure_core::wire::{Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
@@ -24,6 +25,8 @@ struct State {
     ended: BTreeMap<GrantId, usize>,
     license: Option<StoredLicense>,
     managers: BTreeMap<String, ManagerRecord>,
+    clock_steps: Vec<RecordedStep>,
+    high_water: Option<UnixMillis>,
     /// The undo log's buffer, kept between transactions so that a
     /// transaction allocates nothing for it.
     spare_undo: Vec<Undo>,
@@ -87,6 +90,9 @@ enum Undo {
     },
     License(Option<StoredLicense>),
     Manager(String, Option<ManagerRecord>),
+    /// A recorded step, and the windows it moved as they were.
+    ClockSteps(Vec<RecordedStep>),
+    HighWater(Option<UnixMillis>),
 }
 
 struct MemTx<'a> {
@@ -130,6 +136,8 @@ impl MemTx<'_> {
                     s.grants.insert(grant.grant_id, grant);
                 }
                 Undo::License(old) => s.license = old,
+                Undo::ClockSteps(old) => s.clock_steps = old,
+                Undo::HighWater(old) => s.high_water = old,
                 Undo::Manager(id, old) => {
                     match old {
                         Some(r) => s.managers.insert(id, r),
@@ -377,6 +385,50 @@ impl Tx for MemTx<'_> {
     fn delete_manager(&mut self, node_id: &str) -> Result<(), StorageError> {
         let old = self.state.managers.remove(node_id);
         self.undo.push(Undo::Manager(node_id.to_owned(), old));
+        Ok(())
+    }
+
+    fn stored_clock(&mut self, now: UnixMillis) -> Result<StoredClock, StorageError> {
+        Ok(StoredClock {
+            forward_ms: open_forward_ms(&self.state.clock_steps, now),
+            high_water: self.state.high_water,
+            last_step: i64::try_from(self.state.clock_steps.len()).unwrap_or(i64::MAX),
+        })
+    }
+
+    fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError> {
+        Ok(recorded_since(&self.state.clock_steps, after, excluding))
+    }
+
+    fn record_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError> {
+        // Steps are rare and few: keeping the whole list is the simplest undo.
+        self.undo
+            .push(Undo::ClockSteps(self.state.clock_steps.clone()));
+        record_step(&mut self.state.clock_steps, step.clone());
+        Ok(())
+    }
+
+    fn clock_steps(&mut self) -> Result<StepSummary, StorageError> {
+        Ok(StepSummary {
+            count: u64::try_from(self.state.clock_steps.len()).unwrap_or(u64::MAX),
+            last: self.state.clock_steps.last().cloned(),
+        })
+    }
+
+    fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError> {
+        if self.state.high_water.is_none_or(|h| h < at) {
+            let old = self.state.high_water.replace(at);
+            self.undo.push(Undo::HighWater(old));
+        }
+        Ok(())
+    }
+
+    fn latest_deadline(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        Ok(self.state.grants.values().map(|g| g.held_until).max())
+    }
+
+    fn lock_registry(&mut self) -> Result<(), StorageError> {
+        // The store's mutex already serialises every transaction.
         Ok(())
     }
 }

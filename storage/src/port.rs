@@ -3,7 +3,7 @@
 //! semantics) and the diesel store (SQLite, PostgreSQL, MySQL).
 
 use tenure_core::health::ManagerRecord;
-use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
 use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
@@ -36,13 +36,27 @@ pub struct StoredLicense {
     pub installed_at: UnixMillis,
 }
 
-/// What [`Tx::now_and_license_stamp`] reads: the storage clock, and the
-/// installed license's id and issue time (`None` without a license).
-pub type NowAndStamp = (UnixMillis, Option<(String, UnixMillis)>);
+/// What [`Tx::now_and_license_stamp`] reads in one go: the storage clock,
+/// what storage keeps of its steps, and the installed license's id and issue
+/// time (`None` without a license).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NowAndStamp {
+    pub now: UnixMillis,
+    /// Read at `now` (M9, T3).
+    pub clock: StoredClock,
+    pub stamp: Option<(String, UnixMillis)>,
+}
 
-/// What [`Tx::grants_and_now`] reads: the grants, the storage clock and the
-/// license stamp.
-pub type GrantsAndNow = (Vec<HeldGrant>, UnixMillis, Option<(String, UnixMillis)>);
+/// What [`Tx::grants_and_now`] reads: the grants, then the clock and stamp.
+pub type GrantsAndNow = (Vec<HeldGrant>, NowAndStamp);
+
+/// What storage keeps of its clock's steps, for `/v1/health` (M9).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StepSummary {
+    /// Steps recorded since the database was created.
+    pub count: u64,
+    pub last: Option<RecordedStep>,
+}
 
 /// One database transaction. Methods read and write within it; nothing is
 /// visible to others until [`Store::transaction`] commits.
@@ -181,19 +195,44 @@ pub trait Tx {
     fn license_stamp(&mut self) -> Result<Option<(String, UnixMillis)>, StorageError> {
         Ok(self.license()?.map(|l| (l.license_id, l.issued_at)))
     }
-    /// [`Tx::now`] and [`Tx::license_stamp`] together: one round trip
-    /// where the backend allows it.
+    /// [`Tx::now`], [`Tx::stored_clock`] and [`Tx::license_stamp`]
+    /// together: one round trip where the backend allows it.
     fn now_and_license_stamp(&mut self) -> Result<NowAndStamp, StorageError> {
-        Ok((self.now()?, self.license_stamp()?))
+        let now = self.now()?;
+        Ok(NowAndStamp {
+            now,
+            clock: self.stored_clock(now)?,
+            stamp: self.license_stamp()?,
+        })
     }
     /// [`Tx::grants`] of `ids`, then [`Tx::now_and_license_stamp`]: one
     /// round trip where the backend allows it. Like the clock alone, the
     /// clock is read after every lock the transaction holds.
     fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
         let grants = self.grants(ids)?;
-        let (now, stamp) = self.now_and_license_stamp()?;
-        Ok((grants, now, stamp))
+        Ok((grants, self.now_and_license_stamp()?))
     }
+
+    /// What storage keeps of its clock at storage instant `now`: the
+    /// recorded forward steps still open there, and the high-water mark.
+    fn stored_clock(&mut self, now: UnixMillis) -> Result<StoredClock, StorageError>;
+    /// Records a step of the storage clock (M9). A forward step also moves
+    /// the window end of every forward step open at the instant the clock
+    /// would show without it (`tenure_core::manager::clock_watch::record_step`).
+    fn record_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError>;
+    /// How many steps are recorded, and the latest.
+    fn clock_steps(&mut self) -> Result<StepSummary, StorageError>;
+    /// The signed sum of the steps recorded after step number `after` (see
+    /// [`StoredClock::last_step`]) by a node other than `excluding`.
+    fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError>;
+    /// Raises the high-water mark of the storage clock to `at` (T3); a mark
+    /// already later stays.
+    fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError>;
+    /// The latest `held_until` of any grants row, if there is one.
+    fn latest_deadline(&mut self) -> Result<Option<UnixMillis>, StorageError>;
+    /// Serialises heartbeats (M6) until commit: two managers registering at
+    /// the same instant each see the other's row, never neither.
+    fn lock_registry(&mut self) -> Result<(), StorageError>;
     fn put_license(&mut self, license: &StoredLicense) -> Result<(), StorageError>;
 
     fn managers(&mut self) -> Result<Vec<ManagerRecord>, StorageError>;

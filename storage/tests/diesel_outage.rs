@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{grant_once, id, license, limits, request, unavailable};
+use support::{grant_once, id, license, limits, pg_bin, request, unavailable};
 use tenure_core::GrantId;
 use tenure_core::license::License;
 use tenure_core::manager::{Denial, ManagerConfig, renew};
@@ -39,16 +39,6 @@ fn as_postgres(program: &Path, args: &[&str]) -> Result<(), String> {
             String::from_utf8_lossy(&out.stderr)
         ))
     }
-}
-
-fn pg_bin() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
-        .collect();
-    versions.sort();
-    versions.pop()
 }
 
 impl PrivatePg {

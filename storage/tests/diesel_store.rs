@@ -17,6 +17,7 @@ use tenure_storage::{
 
 const V1: &str = "20261123000000";
 const V2: &str = "20261123000001";
+const V3: &str = "20261204000000";
 
 macro_rules! per_backend {
     ($scenario:ident) => {
@@ -93,12 +94,12 @@ fn schema_versions(db: &TestDb) {
     assert_eq!(
         store.check_schema().expect("check empty"),
         SchemaState::Empty {
-            pending: vec![V1.to_owned(), V2.to_owned()]
+            pending: vec![V1.to_owned(), V2.to_owned(), V3.to_owned()]
         }
     );
     assert_eq!(
         store.migrate().expect("migrate"),
-        vec![V1.to_owned(), V2.to_owned()]
+        vec![V1.to_owned(), V2.to_owned(), V3.to_owned()]
     );
     assert_eq!(store.check_schema().expect("check"), SchemaState::Current);
     assert_eq!(
@@ -114,7 +115,7 @@ fn schema_versions(db: &TestDb) {
         match result {
             Err(StorageError::Schema(msg)) => {
                 assert!(msg.contains("20991231000000"), "{msg}");
-                assert!(msg.contains(V2), "{msg}");
+                assert!(msg.contains(V3), "{msg}");
                 assert!(msg.contains("upgrade tenured"), "{msg}");
             }
             other => panic!("expected a Schema error for a newer schema, got {other:?}"),
@@ -359,7 +360,9 @@ fn round_trips(db: &TestDb) {
     // The clock and the stamp read together agree with each read alone.
     let stamp_alone = |store: &DieselStore| {
         let before = tx(store, |t| t.now());
-        let (now, stamp) = tx(store, |t| t.now_and_license_stamp());
+        let read = tx(store, |t| t.now_and_license_stamp());
+        let (now, stamp) = (read.now, read.stamp);
+        assert_eq!(read.clock, tx(store, |t| t.stored_clock(now)));
         let after = tx(store, |t| t.now());
         assert!(
             before <= now && now <= after,
@@ -376,7 +379,8 @@ fn round_trips(db: &TestDb) {
         assert!(!held.is_empty());
         let with_missing: Vec<GrantId> = held.iter().copied().chain([id(98)]).collect();
         for ids in [&with_missing[..], &[id(98)], &[]] {
-            let (g, now, with_grants) = tx(store, |t| t.grants_and_now(ids));
+            let (g, read) = tx(store, |t| t.grants_and_now(ids));
+            let (now, with_grants) = (read.now, read.stamp);
             let after = tx(store, |t| t.now());
             assert!(
                 before <= now && now <= after,
@@ -408,12 +412,14 @@ fn round_trips(db: &TestDb) {
         live_since: UnixMillis(10),
         last_seen: UnixMillis(20),
         clock_offset_ms: Some(-12),
+        instance: Some("b-0123456789abcdef".into()),
     };
     let m_a = ManagerRecord {
         node_id: "node-a".into(),
         live_since: UnixMillis(11),
         last_seen: UnixMillis(21),
         clock_offset_ms: None,
+        instance: None,
     };
     assert_eq!(tx(&store, |t| t.managers()), vec![]);
     tx(&store, |t| {
@@ -424,6 +430,7 @@ fn round_trips(db: &TestDb) {
     let m_b2 = ManagerRecord {
         last_seen: UnixMillis(30),
         clock_offset_ms: None,
+        instance: None,
         ..m_b.clone()
     };
     tx(&store, |t| t.put_manager(&m_b2));

@@ -1,4 +1,5 @@
 use super::Decision;
+use super::clock_watch::Instants;
 use super::config::ManagerConfig;
 use super::denial::Denial;
 use super::held::{HeldGrant, Mutation};
@@ -36,8 +37,9 @@ fn response(
     cfg: &ManagerConfig,
     license: &License,
     grant_id: GrantId,
-    now: UnixMillis,
+    at: &Instants,
 ) -> GrantResponse {
+    let now = at.storage;
     GrantResponse {
         grant_id,
         lease_ttl_s: cfg.lease_ttl.as_secs(),
@@ -45,7 +47,7 @@ fn response(
         grace_period_s: license.grace_period_s,
         server_time_ms: now.0,
         license_id: license.license_id.clone(),
-        license_expires_in_s: now.secs_until(license.not_after),
+        license_expires_in_s: at.license.secs_until(license.not_after),
     }
 }
 
@@ -73,21 +75,24 @@ fn pool_limits<'l>(
 /// it. A grant the same instance already holds is replaced and does not count:
 /// it ends with a `replaced` usage row in the same transaction, so its next
 /// renewal hears `replaced` (M3). Grants of the pool found past their
-/// deadline are reclaimed either way.
+/// deadline are reclaimed either way. `pool` is read at `now`'s deadline
+/// instant (M9).
 pub fn grant(
     cfg: &ManagerConfig,
     license: &License,
     pool: &PoolView,
     req: &GrantRequest,
-    now: UnixMillis,
+    now: impl Into<Instants>,
     new_id: GrantId,
 ) -> Decision<GrantResponse> {
+    let at = now.into();
+    let now = at.storage;
     let mut mutations: Vec<Mutation> = pool
         .expired
         .iter()
         .map(|g| end(g, now, EndReason::GraceExceeded))
         .collect();
-    if let Some(d) = Denial::license_window(license.not_before, license.not_after, now) {
+    if let Some(d) = Denial::license_window(license.not_before, license.not_after, at.license) {
         return deny(d, mutations);
     }
     let key = req.instance.pool();
@@ -153,7 +158,7 @@ pub fn grant(
         client_skew_ms: skew(req.client_time, now),
     }));
     Decision {
-        outcome: Ok(response(cfg, license, new_id, now)),
+        outcome: Ok(response(cfg, license, new_id, &at)),
         mutations,
     }
 }
@@ -172,8 +177,10 @@ pub fn renew(
     held: Option<&HeldGrant>,
     ended: Option<&UsageRow>,
     client_time: Option<UnixMillis>,
-    now: UnixMillis,
+    now: impl Into<Instants>,
 ) -> Decision<GrantResponse> {
+    let at = now.into();
+    let now = at.storage;
     let Some(g) = held else {
         let denial = match ended {
             Some(u) => match u.end_reason {
@@ -190,13 +197,13 @@ pub fn renew(
         };
         return deny(denial, Vec::new());
     };
-    if !g.is_held_at(now) {
+    if !g.is_held_at(at.deadlines) {
         return deny(
             Denial::UnknownGrant,
             vec![end(g, now, EndReason::GraceExceeded)],
         );
     }
-    match Denial::license_window(license.not_before, license.not_after, now) {
+    match Denial::license_window(license.not_before, license.not_after, at.license) {
         Some(d @ Denial::LicenseNotYetValid { .. }) => return deny(d, Vec::new()),
         Some(d) => return deny(d, vec![end(g, now, EndReason::LicenseExpired)]),
         None => {}
@@ -205,7 +212,7 @@ pub fn renew(
         return deny(d, vec![end(g, now, EndReason::Revoked)]);
     }
     Decision {
-        outcome: Ok(response(cfg, license, g.grant_id, now)),
+        outcome: Ok(response(cfg, license, g.grant_id, &at)),
         mutations: vec![Mutation::Renew {
             grant_id: g.grant_id,
             last_renewed: now,
@@ -217,12 +224,13 @@ pub fn renew(
 
 fn end_with(
     held: Option<&HeldGrant>,
-    now: UnixMillis,
+    at: Instants,
     reason: EndReason,
     missing: Denial,
 ) -> Decision<()> {
+    let now = at.storage;
     match held {
-        Some(g) if g.is_held_at(now) => Decision {
+        Some(g) if g.is_held_at(at.deadlines) => Decision {
             outcome: Ok(()),
             mutations: vec![end(g, now, reason)],
         },
@@ -232,28 +240,29 @@ fn end_with(
 }
 
 /// A component's clean stop (A5): `DELETE /v1/grants/{id}`.
-pub fn release(held: Option<&HeldGrant>, now: UnixMillis) -> Decision<()> {
-    end_with(held, now, EndReason::Released, Denial::UnknownGrant)
+pub fn release(held: Option<&HeldGrant>, now: impl Into<Instants>) -> Decision<()> {
+    end_with(held, now.into(), EndReason::Released, Denial::UnknownGrant)
 }
 
 /// An operator frees the grant a crashed server's instance holds.
-pub fn admin_release(held: Option<&HeldGrant>, now: UnixMillis) -> Decision<()> {
-    end_with(held, now, EndReason::Released, Denial::NotFound)
+pub fn admin_release(held: Option<&HeldGrant>, now: impl Into<Instants>) -> Decision<()> {
+    end_with(held, now.into(), EndReason::Released, Denial::NotFound)
 }
 
 /// An operator revokes a grant; its component hears `revoked` and stops.
-pub fn revoke(held: Option<&HeldGrant>, now: UnixMillis) -> Decision<()> {
-    end_with(held, now, EndReason::Revoked, Denial::NotFound)
+pub fn revoke(held: Option<&HeldGrant>, now: impl Into<Instants>) -> Decision<()> {
+    end_with(held, now.into(), EndReason::Revoked, Denial::NotFound)
 }
 
 /// The periodic sweep: end every grant past its deadline, none earlier.
 pub fn reclaim<'a>(
     grants: impl IntoIterator<Item = &'a HeldGrant>,
-    now: UnixMillis,
+    now: impl Into<Instants>,
 ) -> Vec<Mutation> {
+    let at = now.into();
     grants
         .into_iter()
-        .filter(|g| !g.is_held_at(now))
-        .map(|g| end(g, now, EndReason::GraceExceeded))
+        .filter(|g| !g.is_held_at(at.deadlines))
+        .map(|g| end(g, at.storage, EndReason::GraceExceeded))
         .collect()
 }

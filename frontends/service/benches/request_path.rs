@@ -47,6 +47,7 @@ fn service() -> Service<MemoryStore> {
             b
         }),
         clock: Box::new(|| UnixMillis(T0)),
+        mono: std::sync::Arc::new(|| std::time::Duration::ZERO),
     };
     let s = Service::new(
         m,

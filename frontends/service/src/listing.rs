@@ -23,7 +23,8 @@ pub(crate) fn page<S: Store>(
     limit: usize,
 ) -> Result<(Vec<GrantView>, Option<GrantId>), ManagerError> {
     let ttl = m.config().lease_ttl;
-    Ok(m.read(|tx, now| {
+    Ok(m.read_at(|tx, at| {
+        let now = at.deadlines;
         let rows = tx.grants_after(after, limit)?;
         let next = if rows.len() == limit {
             rows.last().map(|g| g.grant_id)

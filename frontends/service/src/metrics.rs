@@ -29,7 +29,17 @@ struct Inner {
     latency: BTreeMap<&'static str, Histogram>,
     held: BTreeMap<(String, String), (u64, u64)>,
     clock_offsets: BTreeMap<String, i64>,
+    storage_clock: StorageClock,
     serving: bool,
+}
+
+/// Storage clock steps (M9), from the latest heartbeat.
+#[derive(Debug, Default, Clone, Copy)]
+struct StorageClock {
+    seen: u64,
+    recorded: u64,
+    correction_ms: i64,
+    last_step_ms: i64,
 }
 
 #[derive(Debug, Default)]
@@ -94,6 +104,17 @@ impl Metrics {
         self.with(|m| m.clock_offsets = offsets.into_iter().collect());
     }
 
+    pub fn set_storage_clock(&self, c: &tenure_storage::ClockReport) {
+        self.with(|m| {
+            m.storage_clock = StorageClock {
+                seen: c.seen,
+                recorded: c.recorded.count,
+                correction_ms: c.correction_ms,
+                last_step_ms: c.recorded.last.as_ref().map_or(0, |s| s.step.size_ms),
+            }
+        });
+    }
+
     pub fn set_serving(&self, serving: bool) {
         self.with(|m| m.serving = serving);
     }
@@ -114,6 +135,7 @@ impl Metrics {
                 m.held.clone(),
                 m.clock_offsets.clone(),
                 m.serving,
+                m.storage_clock,
             )
         });
         let (
@@ -124,6 +146,7 @@ impl Metrics {
             held,
             offsets,
             serving,
+            steps,
         ) = m;
         let mut out = String::with_capacity(4096);
         let _ = writeln!(
@@ -192,6 +215,37 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE tenure_clock_offset_ms gauge");
         for (node, o) in &offsets {
             let _ = writeln!(out, "tenure_clock_offset_ms{{node=\"{node}\"}} {o}");
+        }
+        for (name, kind, help, v) in [
+            (
+                "tenure_storage_clock_steps_total",
+                "counter",
+                "Storage clock steps this manager found.",
+                i64::try_from(steps.seen).unwrap_or(i64::MAX),
+            ),
+            (
+                "tenure_storage_clock_steps_recorded",
+                "gauge",
+                "Storage clock steps recorded in storage by any manager.",
+                i64::try_from(steps.recorded).unwrap_or(i64::MAX),
+            ),
+            (
+                "tenure_storage_clock_correction_ms",
+                "gauge",
+                "How far deadlines are held back for storage clock steps forward.",
+                steps.correction_ms,
+            ),
+            (
+                "tenure_storage_clock_last_step_ms",
+                "gauge",
+                "Size of the latest recorded storage clock step, negative when back; 0 without one.",
+                steps.last_step_ms,
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         }
         let _ = writeln!(out, "# HELP tenure_serving 1 when this manager serves.");
         let _ = writeln!(

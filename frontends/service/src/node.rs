@@ -5,17 +5,23 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tenure_core::health::{self, NotServing};
+use tenure_core::manager::RecordedStep;
 use tenure_core::{ErrorCode, UnixMillis};
-use tenure_storage::Heartbeat;
+use tenure_storage::{ClockReport, Heartbeat};
 
 /// The result of the latest heartbeat attempt.
 #[derive(Debug, Clone, Default)]
 pub struct NodeState {
-    /// The last heartbeat that reached storage, with the local time it was taken.
-    pub last: Option<(UnixMillis, Heartbeat)>,
+    /// The last heartbeat that reached storage, with the monotonic instant
+    /// its attempt began.
+    pub last: Option<(Duration, Heartbeat)>,
     /// Why the latest attempt failed, if it did.
     pub last_error: Option<String>,
 }
+
+/// How long a step stays among the health warnings after it was seen, when
+/// it holds no deadline back.
+const STEP_WARNING_FOR_MS: i64 = 3_600_000;
 
 /// `/v1/health` body.
 #[derive(Debug, Clone, Serialize)]
@@ -30,6 +36,7 @@ pub struct HealthView {
     pub license_id: Option<String>,
     pub storage_time_ms: Option<i64>,
     pub clock_offsets: ClockOffsets,
+    pub storage_clock: StorageClockView,
     pub managers: Vec<PeerView>,
     pub warnings: Vec<String>,
 }
@@ -42,6 +49,66 @@ pub struct ClockOffsets {
     pub peers_ms: BTreeMap<String, i64>,
 }
 
+/// Steps of the storage clock (M9) and its high-water mark (T3).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StorageClockView {
+    /// How far deadlines are held back now for forward steps.
+    pub correction_ms: i64,
+    /// The latest storage instant a manager recorded; the license is
+    /// judged no earlier (T3).
+    pub high_water_ms: Option<i64>,
+    /// Steps recorded in storage, by any manager.
+    pub steps: u64,
+    /// Steps this manager found since it started.
+    pub steps_seen_here: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_step: Option<StepView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepView {
+    /// Positive forward, negative back.
+    pub size_ms: i64,
+    /// Storage time at which it was found.
+    pub seen_ms: i64,
+    /// The manager that found it.
+    pub node_id: String,
+    /// Until when (storage time) a forward step holds deadlines back.
+    pub until_ms: i64,
+}
+
+impl StorageClockView {
+    fn of(c: &ClockReport) -> Self {
+        Self {
+            correction_ms: c.correction_ms,
+            high_water_ms: c.high_water.map(|h| h.0),
+            steps: c.recorded.count,
+            steps_seen_here: c.seen,
+            last_step: c.recorded.last.as_ref().map(|s| StepView {
+                size_ms: s.step.size_ms,
+                seen_ms: s.step.seen_at.0,
+                node_id: s.node_id.clone(),
+                until_ms: s.until.0,
+            }),
+        }
+    }
+}
+
+fn step_warning(s: &RecordedStep, now: UnixMillis, correction_ms: i64) -> Option<String> {
+    let recent = now.millis_since(s.step.seen_at).abs() < STEP_WARNING_FOR_MS;
+    (recent || correction_ms > 0).then(|| {
+        let held = if correction_ms > 0 {
+            format!(
+                "; deadlines are held back by {correction_ms} ms until {}",
+                tenure_core::rfc3339::display(s.until)
+            )
+        } else {
+            String::new()
+        };
+        format!("{} (found by {}){held}", s.step, s.node_id)
+    })
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct PeerView {
     pub node_id: String,
@@ -52,23 +119,23 @@ pub struct PeerView {
 }
 
 impl NodeState {
-    /// Whether this manager serves at local time `now`. A heartbeat older than
-    /// the liveness window means storage stopped answering us.
-    pub fn serving(&self, now: UnixMillis, liveness: Duration) -> Result<(), NotServing> {
-        // The latest heartbeat failing means storage is unreachable from here
-        // now: stop taking traffic at once rather than when the last good
-        // heartbeat ages out, so the load balancer moves to the peer.
-        if self.last_error.is_some() {
-            return Err(NotServing::StorageUnavailable);
-        }
+    /// Whether this manager serves at monotonic instant `mono_now` (M6): only
+    /// on the word of a heartbeat recent enough that no peer can yet take it
+    /// for dead, and not after one failed. A failed heartbeat stops traffic
+    /// at once, so the load balancer moves to the peer; a hung one stops it
+    /// when the window closes.
+    pub fn serving(&self, mono_now: Duration) -> Result<(), NotServing> {
+        let started = self.last.as_ref().map(|(at, _)| *at);
         match &self.last {
-            Some((at, hb)) if now < at.saturating_add(liveness) => hb.serving.clone(),
+            Some((_, hb)) if health::confirmed(started, self.last_error.is_some(), mono_now) => {
+                hb.serving.clone()
+            }
             _ => Err(NotServing::StorageUnavailable),
         }
     }
 
-    pub fn refusal_code(&self, now: UnixMillis, liveness: Duration) -> Option<(ErrorCode, String)> {
-        self.serving(now, liveness)
+    pub fn refusal_code(&self, mono_now: Duration) -> Option<(ErrorCode, String)> {
+        self.serving(mono_now)
             .err()
             .map(|e| (e.code(), e.to_string()))
     }
@@ -76,16 +143,13 @@ impl NodeState {
     pub fn health(
         &self,
         node_id: &str,
-        now: UnixMillis,
+        mono_now: Duration,
         liveness: Duration,
         max_skew: Duration,
     ) -> HealthView {
-        let serving = self.serving(now, liveness);
-        let fresh = self
-            .last
-            .as_ref()
-            .filter(|(at, _)| now < at.saturating_add(liveness));
-        let storage_ok = fresh.is_some() && self.last_error.is_none();
+        let serving = self.serving(mono_now);
+        let started = self.last.as_ref().map(|(at, _)| *at);
+        let storage_ok = health::confirmed(started, self.last_error.is_some(), mono_now);
         let hb = self.last.as_ref().map(|(_, hb)| hb);
         let mut peers_ms = BTreeMap::new();
         let mut managers = Vec::new();
@@ -110,7 +174,24 @@ impl NodeState {
                 .collect();
         if let Some(e) = &self.last_error {
             warnings.push(format!("last heartbeat failed: {e}"));
+        } else if self.last.is_some() && !storage_ok {
+            warnings.push(format!(
+                "no heartbeat has succeeded for {} s",
+                health::SERVE_WINDOW.as_secs()
+            ));
         }
+        let storage_clock = hb.map_or_else(StorageClockView::default, |h| {
+            if let Some(w) = h
+                .clock
+                .recorded
+                .last
+                .as_ref()
+                .and_then(|s| step_warning(s, h.storage_now, h.clock.correction_ms))
+            {
+                warnings.push(w);
+            }
+            StorageClockView::of(&h.clock)
+        });
         HealthView {
             node_id: node_id.to_owned(),
             serving: serving.is_ok(),
@@ -127,6 +208,7 @@ impl NodeState {
                 storage_ms,
                 peers_ms,
             },
+            storage_clock,
             managers,
             warnings,
         }

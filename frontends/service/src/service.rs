@@ -12,8 +12,9 @@ use crate::metrics::{Metrics, Outcome};
 use crate::node::{HealthView, NodeState};
 use crate::query;
 use crate::route::{Route, route};
-use std::sync::RwLock;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
+use tenure_agent::suspend::SuspendMeter;
 use tenure_core::health::{self, LIVENESS, MAX_CLOCK_SKEW};
 use tenure_core::manager::{self, PoolTotals};
 use tenure_core::wire::{
@@ -21,16 +22,28 @@ use tenure_core::wire::{
     StatusView,
 };
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
-use tenure_storage::{InstallError, InstallPolicy, Manager, ManagerError, Store};
+use tenure_storage::{InstallError, InstallPolicy, Manager, ManagerError, MonoClock, Store};
 
 /// Where a service gets what the core may not read itself.
 pub struct Env {
     pub random: Box<dyn Fn() -> [u8; 16] + Send + Sync>,
+    /// The wall clock, for the offset to the storage clock (T4).
     pub clock: Box<dyn Fn() -> UnixMillis + Send + Sync>,
+    /// A monotonic clock that counts suspend: how long the last heartbeat's
+    /// word holds (M6), and the yardstick for storage clock steps (M9).
+    pub mono: MonoClock,
+}
+
+/// CLOCK_MONOTONIC plus the time the host spent suspended: a manager host
+/// that slept must not serve on a heartbeat from before its sleep.
+pub fn system_mono() -> MonoClock {
+    let start = Instant::now();
+    let meter = SuspendMeter::new();
+    Arc::new(move || meter.mono(start.elapsed()))
 }
 
 impl Env {
-    /// The operating system's CSPRNG and wall clock.
+    /// The operating system's CSPRNG, wall clock and monotonic clock.
     pub fn system() -> Self {
         Self {
             random: Box::new(|| {
@@ -43,6 +56,7 @@ impl Env {
                 b
             }),
             clock: Box::new(system_clock),
+            mono: system_mono(),
         }
     }
 }
@@ -157,7 +171,13 @@ fn unknown_grant() -> Response {
 }
 
 impl<S: Store> Service<S> {
+    /// The manager watches the storage clock with `env.mono` (M9) and
+    /// registers under a fresh random nonce (M6).
     pub fn new(manager: Manager<S>, node_id: String, tokens: Tokens, env: Env) -> Self {
+        let nonce: String = (env.random)().iter().map(|b| format!("{b:02x}")).collect();
+        let manager = manager
+            .with_monotonic(env.mono.clone())
+            .with_instance(nonce);
         Self {
             manager,
             node_id,
@@ -196,13 +216,17 @@ impl<S: Store> Service<S> {
         (self.env.clock)()
     }
 
+    fn mono(&self) -> Duration {
+        (self.env.mono)()
+    }
+
     fn node(&self) -> NodeState {
         self.node.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// Whether `/pingLicenseManager` answers 200 right now.
     pub fn is_serving(&self) -> bool {
-        self.node().serving(self.now(), LIVENESS).is_ok()
+        self.node().serving(self.mono()).is_ok()
     }
 
     /// The cheap half of a request: no storage, never blocks.
@@ -281,9 +305,15 @@ impl<S: Store> Service<S> {
             }
             caller = Some(c);
         }
-        // M6: a manager that must not serve answers every API call 503.
-        if let Some((code, msg)) = self.node().refusal_code(self.now(), LIVENESS)
-            && code == ErrorCode::TooManyManagers
+        // M6: a manager that must not serve answers every API call 503,
+        // also one that cannot confirm from storage that it may (fails
+        // closed). A license that is missing or expired is no reason: its
+        // own answers say so.
+        if let Some((code, msg)) = self.node().refusal_code(self.mono())
+            && matches!(
+                code,
+                ErrorCode::TooManyManagers | ErrorCode::StorageUnavailable
+            )
         {
             return Err(Response::error(code, msg));
         }
@@ -367,7 +397,7 @@ impl<S: Store> Service<S> {
     }
 
     fn ping(&self) -> Response {
-        match self.node().serving(self.now(), LIVENESS) {
+        match self.node().serving(self.mono()) {
             Ok(()) => Response::text(200, "OK"),
             Err(e) => {
                 let retry = e.code().retry_after_s().unwrap_or(2);
@@ -485,15 +515,16 @@ impl<S: Store> Service<S> {
     /// `/v1/health`'s view of this manager, from its last heartbeat.
     pub(crate) fn health_view(&self) -> HealthView {
         self.node()
-            .health(&self.node_id, self.now(), LIVENESS, MAX_CLOCK_SKEW)
+            .health(&self.node_id, self.mono(), LIVENESS, MAX_CLOCK_SKEW)
     }
 
     /// `/v1/status`: the license, each pool against its limits, the managers.
     pub(crate) fn status_view(&self) -> Result<StatusView, ManagerError> {
         let lic = self.manager.license()?;
-        let (now, totals, records) = self
+        let (at, totals, records) = self
             .manager
-            .read(|tx, now| Ok((now, tx.pool_totals(now)?, tx.managers()?)))?;
+            .read_at(|tx, at| Ok((*at, tx.pool_totals(at.deadlines)?, tx.managers()?)))?;
+        let now = at.storage;
         let mut pools: std::collections::BTreeMap<PoolKey, PoolTotals> =
             totals.into_iter().collect();
         for (env, products) in &lic.limits {
@@ -519,7 +550,7 @@ impl<S: Store> Service<S> {
             license_id: lic.license_id.clone(),
             licensee: lic.licensee.clone(),
             license_not_after_ms: lic.not_after.0,
-            license_expires_in_s: now.secs_until(lic.not_after),
+            license_expires_in_s: at.license.secs_until(lic.not_after),
             max_managers: lic.max_managers,
             pools: pools
                 .iter()
@@ -534,14 +565,16 @@ impl<S: Store> Service<S> {
     /// One heartbeat (M6, T4): register, measure clock offsets, decide whether
     /// to serve, refresh the gauges. Blocking; frontends call it every 2 s.
     pub fn heartbeat(&self) {
+        // Read before the transaction: the word it brings holds from here.
+        let started = self.mono();
         let result = self
             .manager
             .heartbeat(&self.node_id, &*self.env.clock, LIVENESS);
-        let local = self.now();
         let mut node = self.node.write().unwrap_or_else(|e| e.into_inner());
         match result {
             Ok(hb) => {
-                if hb.serving.is_ok() != node.serving(local, LIVENESS).is_ok() {
+                let was = node.last.as_ref().map(|(_, h)| &h.serving);
+                if was != Some(&hb.serving) || node.last_error.is_some() {
                     match &hb.serving {
                         Ok(()) => tracing::info!(node = %self.node_id, "serving"),
                         Err(e) => tracing::warn!(node = %self.node_id, reason = %e, "not serving"),
@@ -561,11 +594,12 @@ impl<S: Store> Service<S> {
                         .iter()
                         .filter_map(|r| r.clock_offset_ms.map(|o| (r.node_id.clone(), o))),
                 );
-                node.last = Some((local, hb));
+                self.metrics.set_storage_clock(&hb.clock);
+                node.last = Some((started, hb));
                 node.last_error = None;
             }
             Err(e) => {
-                tracing::warn!(error = %e, "heartbeat failed");
+                tracing::warn!(error = %e, "heartbeat failed: not serving until one succeeds");
                 self.metrics.storage_error();
                 self.metrics.set_serving(false);
                 node.last_error = Some(e.to_string());
@@ -580,7 +614,7 @@ impl<S: Store> Service<S> {
             Ok(n) => tracing::info!(reclaimed = n, "grants past their deadline ended"),
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
-        if let Ok(totals) = self.manager.read(|tx, now| tx.pool_totals(now)) {
+        if let Ok(totals) = self.manager.read_at(|tx, at| tx.pool_totals(at.deadlines)) {
             self.metrics.set_held(totals.into_iter().map(|(k, t)| {
                 (
                     k.environment.to_string(),

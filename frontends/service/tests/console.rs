@@ -55,7 +55,14 @@ fn service() -> Service<MemoryStore> {
     m.install_license(&license("first", "production", T0), InstallPolicy::IfNewer)
         .expect("install");
     let ids = Arc::new(AtomicU64::new(1));
+    let m_clock = clock.clone();
     let env = Env {
+        // The manager's monotonic reading follows the test's clock.
+        mono: Arc::new(move || {
+            std::time::Duration::from_millis(
+                u64::try_from(m_clock.load(Ordering::SeqCst) - T0).unwrap_or(0),
+            )
+        }),
         random: Box::new(move || {
             let mut b = [0u8; 16];
             b[..8].copy_from_slice(&ids.fetch_add(1, Ordering::SeqCst).to_be_bytes());

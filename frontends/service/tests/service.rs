@@ -59,6 +59,7 @@ fn service(max_managers: u32, node: &str, store: &MemoryStore) -> Service<Memory
             b
         }),
         clock: Box::new(|| UnixMillis(T0)),
+        mono: Arc::new(|| std::time::Duration::ZERO),
     };
     Service::new(
         m,

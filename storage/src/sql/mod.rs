@@ -13,4 +13,4 @@ mod tx;
 
 pub use connection::{AnyConnection, Backend};
 pub use migrate::SchemaState;
-pub use store::{DieselStore, StoreOptions};
+pub use store::{DieselStore, LocalClock, StoreOptions};

@@ -1,12 +1,12 @@
 //! Rows as the tables hold them, and their conversion to and from core types.
 //! Decoding checks every value: a row that breaks a rule is `Corrupt`.
 
-use super::schema::{grants, license, managers, usage_history};
+use super::schema::{clock_steps, grants, license, managers, usage_history};
 use crate::port::{StorageError, StoredLicense};
 use diesel::prelude::*;
 use std::net::IpAddr;
 use tenure_core::health::ManagerRecord;
-use tenure_core::manager::HeldGrant;
+use tenure_core::manager::{HeldGrant, RecordedStep, Step};
 use tenure_core::names::{Hostname, Name};
 use tenure_core::wire::{EndReason, HostFacts, Instance, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
@@ -187,6 +187,8 @@ pub(crate) struct ManagerRow {
     // Written as NULL when absent, not skipped.
     #[diesel(treat_none_as_null = true)]
     pub clock_offset_ms: Option<i64>,
+    #[diesel(treat_none_as_null = true)]
+    pub instance: Option<String>,
 }
 
 impl ManagerRow {
@@ -196,6 +198,7 @@ impl ManagerRow {
             live_since: r.live_since.0,
             last_seen: r.last_seen.0,
             clock_offset_ms: r.clock_offset_ms,
+            instance: r.instance.clone(),
         }
     }
 
@@ -205,9 +208,45 @@ impl ManagerRow {
             live_since: UnixMillis(self.live_since),
             last_seen: UnixMillis(self.last_seen),
             clock_offset_ms: self.clock_offset_ms,
+            instance: self.instance,
         }
     }
 }
+
+/// A row of `clock_steps` (M9).
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = clock_steps)]
+pub(crate) struct StepRow {
+    pub node_id: String,
+    pub seen_ms: i64,
+    pub size_ms: i64,
+    pub until_ms: i64,
+}
+
+impl StepRow {
+    pub fn encode(r: &RecordedStep) -> Self {
+        Self {
+            node_id: r.node_id.clone(),
+            seen_ms: r.step.seen_at.0,
+            size_ms: r.step.size_ms,
+            until_ms: r.until.0,
+        }
+    }
+
+    pub fn decode(self) -> RecordedStep {
+        RecordedStep {
+            node_id: self.node_id,
+            step: Step {
+                size_ms: self.size_ms,
+                seen_at: UnixMillis(self.seen_ms),
+            },
+            until: UnixMillis(self.until_ms),
+        }
+    }
+}
+
+/// The single row of `clock_state`.
+pub(crate) const CLOCK_ROW: i32 = 1;
 
 /// The single row of `license`.
 pub(crate) const LICENSE_ROW: i32 = 1;

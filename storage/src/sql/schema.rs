@@ -51,6 +51,25 @@ diesel::table! {
         live_since -> BigInt,
         last_seen -> BigInt,
         clock_offset_ms -> Nullable<BigInt>,
+        instance -> Nullable<Varchar>,
+    }
+}
+
+diesel::table! {
+    clock_state (id) {
+        id -> Integer,
+        version -> BigInt,
+        high_water_ms -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    clock_steps (id) {
+        id -> BigInt,
+        node_id -> Varchar,
+        seen_ms -> BigInt,
+        size_ms -> BigInt,
+        until_ms -> BigInt,
     }
 }
 

@@ -7,7 +7,12 @@ use super::tx::{Conn, DieselTx};
 use crate::port::{StorageError, Store, Tx};
 use diesel::Connection;
 use diesel::r2d2::Pool;
+use std::sync::Arc;
 use std::time::Duration;
+use tenure_core::UnixMillis;
+
+/// A clock embedded SQLite reads as its storage clock in place of the host's.
+pub type LocalClock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
 
 /// How many times a transaction runs before a conflict is reported.
 const MAX_ATTEMPTS: u32 = 5;
@@ -39,6 +44,7 @@ impl Default for StoreOptions {
 pub struct DieselStore {
     pool: Pool<AnyManager>,
     backend: Backend,
+    local_clock: Option<LocalClock>,
 }
 
 impl std::fmt::Debug for DieselStore {
@@ -69,9 +75,10 @@ impl From<diesel::result::Error> for Fail {
 
 fn body<T>(
     conn: Conn<'_>,
+    local_clock: Option<LocalClock>,
     f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
 ) -> Result<T, Fail> {
-    let mut tx = DieselTx::new(conn);
+    let mut tx = DieselTx::new(conn, local_clock);
     f(&mut tx).map_err(|error| Fail::Closure {
         error,
         retry: tx.retry,
@@ -101,7 +108,19 @@ impl DieselStore {
             }))
             .build(AnyManager { target })
             .map_err(|e| pool_error(&e))?;
-        Ok(DieselStore { pool, backend })
+        Ok(DieselStore {
+            pool,
+            backend,
+            local_clock: None,
+        })
+    }
+
+    /// Embedded SQLite reads `clock` as its storage clock instead of the
+    /// host's (T3): for tests that step it. PostgreSQL and MySQL always
+    /// read their own.
+    pub fn with_local_clock(mut self, clock: LocalClock) -> Self {
+        self.local_clock = Some(clock);
+        self
     }
 
     pub fn backend(&self) -> Backend {
@@ -130,9 +149,10 @@ impl DieselStore {
             retry: false,
         })?;
         let mut began = false;
+        let clock = self.local_clock.clone();
         let mut run = |conn: Conn<'_>| {
             began = true;
-            body(conn, f)
+            body(conn, clock.clone(), f)
         };
         let result = match &mut pooled.conn {
             AnyConnection::Postgresql(c) => c.transaction(|c| run(Conn::Pg(c))),

@@ -6,12 +6,14 @@ use super::connection::Backend;
 use super::errors::{Class, classify, to_storage};
 use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb};
 use super::schema::{grants, license, managers, pools, usage_history};
-use crate::port::{GrantsAndNow, NowAndStamp, StorageError, StoredLicense, Tx};
+use super::store::LocalClock;
+use crate::port::{GrantsAndNow, NowAndStamp, StepSummary, StorageError, StoredLicense, Tx};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Text};
 use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
+use std::borrow::Cow;
 use tenure_core::health::ManagerRecord;
-use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView};
+use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
 use tenure_core::names::Name;
 use tenure_core::wire::{Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
@@ -48,45 +50,20 @@ macro_rules! on_conn {
 pub(crate) struct DieselTx<'a> {
     conn: Conn<'a>,
     pub retry: bool,
+    /// The clock embedded SQLite reads instead of the host's, if given.
+    local_clock: Option<LocalClock>,
 }
 
 mod arrays;
 mod bulk;
+mod clock;
+
+use clock::{NowStampRow, now_and_stamp_sql};
 
 #[derive(QueryableByName)]
 struct NowRow {
     #[diesel(sql_type = BigInt)]
     now_ms: i64,
-}
-
-#[derive(QueryableByName, Default)]
-struct NowStampRow {
-    #[diesel(sql_type = BigInt)]
-    now_ms: i64,
-    #[diesel(sql_type = Nullable<Text>)]
-    license_id: Option<String>,
-    #[diesel(sql_type = Nullable<BigInt>)]
-    issued_at: Option<i64>,
-}
-
-/// A query of one row: the clock (`now_ms`, read by `now_expr`) and the
-/// license stamp (`license_id`, `issued_at`, NULL without a license).
-fn now_and_stamp_sql(now_expr: &str) -> String {
-    format!(
-        "SELECT {now_expr} AS now_ms, \
-         (SELECT license_id FROM license WHERE id = {LICENSE_ROW}) AS license_id, \
-         (SELECT issued_at FROM license WHERE id = {LICENSE_ROW}) AS issued_at"
-    )
-}
-
-impl NowStampRow {
-    fn decode(self) -> NowAndStamp {
-        let stamp = match (self.license_id, self.issued_at) {
-            (Some(id), Some(issued)) => Some((id, UnixMillis(issued))),
-            _ => None,
-        };
-        (UnixMillis(self.now_ms), stamp)
-    }
 }
 
 #[derive(QueryableByName)]
@@ -122,8 +99,12 @@ fn limit_i64(limit: usize) -> i64 {
 }
 
 impl<'a> DieselTx<'a> {
-    pub fn new(conn: Conn<'a>) -> Self {
-        Self { conn, retry: false }
+    pub fn new(conn: Conn<'a>, local_clock: Option<LocalClock>) -> Self {
+        Self {
+            conn,
+            retry: false,
+            local_clock,
+        }
     }
 
     fn backend(&self) -> Backend {
@@ -162,23 +143,25 @@ impl<'a> DieselTx<'a> {
     }
 
     /// The storage clock (T3) in milliseconds, as an SQL expression.
-    fn now_expr(&self) -> &'static str {
+    fn now_expr(&self) -> Cow<'static, str> {
         match self.backend() {
-            Backend::Postgres => "(extract(epoch from clock_timestamp()) * 1000)::bigint",
-            Backend::Mysql => "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)",
+            Backend::Postgres => "(extract(epoch from clock_timestamp()) * 1000)::bigint".into(),
+            Backend::Mysql => "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)".into(),
             // Embedded SQLite: the local clock, as PROTOCOL T3 says.
-            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+            Backend::Sqlite => match &self.local_clock {
+                Some(clock) => format!("CAST({} AS INTEGER)", clock().0).into(),
+                None => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)".into(),
+            },
         }
     }
 
     /// On PostgreSQL (`None` elsewhere): [`Tx::grants_and_now`], in one
     /// statement when any of `ids` is found (no row carries the clock else).
     fn pg_grants_and_now(&mut self, ids: &[GrantId]) -> Result<Option<GrantsAndNow>, StorageError> {
-        let now_expr = self.now_expr();
+        let sql = now_and_stamp_sql(&self.now_expr(), self.bigint_cast());
         let Conn::Pg(c) = &mut self.conn else {
             return Ok(None);
         };
-        let sql = now_and_stamp_sql(now_expr);
         let keys: Vec<String> = ids.iter().map(|id| id.to_string()).collect();
         let rows = arrays::grants_and_now(c, &keys, &sql);
         let mut rows = rows.map_err(|e| self.fail(e))?;
@@ -189,11 +172,11 @@ impl<'a> DieselTx<'a> {
             .into_iter()
             .map(|r| r.grant.decode())
             .collect::<Result<Vec<_>, _>>()?;
-        let (now, stamp) = match clock {
+        let read = match clock {
             Some(c) => c,
             None => self.now_and_license_stamp()?,
         };
-        Ok(Some((grants, now, stamp)))
+        Ok(Some((grants, read)))
     }
 
     /// The SQL type name that `CAST(... AS _)` to a 64-bit integer takes.
@@ -371,7 +354,7 @@ impl Tx for DieselTx<'_> {
 
     fn now_and_license_stamp(&mut self) -> Result<NowAndStamp, StorageError> {
         // One round trip for what every batch reads first.
-        let sql = now_and_stamp_sql(self.now_expr());
+        let sql = now_and_stamp_sql(&self.now_expr(), self.bigint_cast());
         let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowStampRow>(c));
         Ok(r.map_err(|e| self.fail(e))?.decode())
     }
@@ -485,8 +468,7 @@ impl Tx for DieselTx<'_> {
             return Ok(read);
         }
         let grants = self.grants(ids)?;
-        let (now, stamp) = self.now_and_license_stamp()?;
-        Ok((grants, now, stamp))
+        Ok((grants, self.now_and_license_stamp()?))
     }
 
     fn grant_by_instance(
@@ -765,5 +747,33 @@ impl Tx for DieselTx<'_> {
         )
         .execute(c));
         r.map_err(|e| self.fail(e)).map(|_| ())
+    }
+
+    fn stored_clock(&mut self, now: UnixMillis) -> Result<StoredClock, StorageError> {
+        self.read_stored_clock(now)
+    }
+
+    fn record_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError> {
+        self.insert_clock_step(step)
+    }
+
+    fn clock_steps(&mut self) -> Result<StepSummary, StorageError> {
+        self.step_summary()
+    }
+
+    fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError> {
+        self.steps_since(after, excluding)
+    }
+
+    fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError> {
+        self.raise_mark(at)
+    }
+
+    fn latest_deadline(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        self.max_deadline()
+    }
+
+    fn lock_registry(&mut self) -> Result<(), StorageError> {
+        self.lock_clock_row()
     }
 }

@@ -2,6 +2,8 @@
 //! backend, a license built in Rust, and one grant as a manager would run it.
 #![allow(dead_code)]
 
+pub mod faked;
+
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, MysqlConnection, PgConnection};
 use std::collections::BTreeMap;
@@ -35,6 +37,17 @@ pub fn unavailable(what: &str, why: &str) {
         panic!("{what} is required when CI=true but is unavailable: {why}");
     }
     eprintln!("SKIPPED: {what} unavailable ({why}); set CI=true to make this a failure");
+}
+
+/// The newest PostgreSQL server binaries installed, for private clusters.
+pub fn pg_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
+        .collect();
+    versions.sort();
+    versions.pop()
 }
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);

@@ -10,6 +10,7 @@ pub mod http;
 pub mod license;
 pub mod manager;
 pub mod nginx;
+pub mod proxy;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};

@@ -92,17 +92,19 @@ pub(super) fn rows_by_key(
     .load(c)
 }
 
-/// A grants row read together with the storage clock and license stamp.
+/// A grants row read together with the storage clock, license stamp and
+/// stored clock.
 #[derive(QueryableByName)]
 pub(super) struct GrantNowRow {
     #[diesel(embed)]
     pub grant: GrantRow,
     #[diesel(embed)]
-    pub clock: super::NowStampRow,
+    pub clock: super::clock::NowStampRow,
 }
 
-/// The grants among `ids`, each row carrying the clock and license stamp
-/// (`stamp_sql` selects `now_ms, license_id, issued_at`), read once in a
+/// The grants among `ids`, each row carrying the clock, the license stamp
+/// and the stored clock (`stamp_sql` selects `now_ms, license_id,
+/// issued_at, forward_ms, high_water_ms, last_step`), read once in a
 /// materialised CTE: one instant for every row. No row when no grant is
 /// found: the caller reads the clock alone then.
 pub(super) fn grants_and_now(
@@ -114,7 +116,7 @@ pub(super) fn grants_and_now(
         "WITH c AS MATERIALIZED ({stamp_sql}) \
          SELECT g.grant_id, g.environment, g.product, g.hostname, g.port, g.cores, g.ip, \
          g.version, g.granted_at, g.last_renewed, g.held_until, g.client_skew_ms, \
-         c.now_ms, c.license_id, c.issued_at \
+         c.now_ms, c.license_id, c.issued_at, c.forward_ms, c.high_water_ms, c.last_step \
          FROM grants AS g CROSS JOIN c WHERE g.grant_id = ANY($1::text[])"
     );
     sql_query(sql).bind::<Array<Text>, _>(ids).load(c)

@@ -1,0 +1,248 @@
+use super::*;
+
+const SKEW: Duration = Duration::from_secs(5);
+const T0: i64 = 1_800_000_000_000;
+const HOUR: i64 = 3_600_000;
+
+/// A reading at real second `s` (monotonic from 0) whose storage clock is
+/// `offset_ms` ahead of real time, read in 10 ms.
+fn read(s: i64, offset_ms: i64) -> Reading {
+    let mono = Duration::from_secs(u64::try_from(s).expect("non-negative"));
+    Reading {
+        storage: UnixMillis(T0 + s * 1000 + offset_ms + 5),
+        mono_before: mono,
+        mono_after: mono + Duration::from_millis(10),
+    }
+}
+
+fn none() -> StoredClock {
+    StoredClock::default()
+}
+
+#[test]
+fn a_steady_clock_shows_no_step_and_no_correction() {
+    let mut w = ClockWatch::default();
+    for s in 0..100 {
+        let o = w.observe(read(s * 2, 0), none(), 0, SKEW);
+        assert_eq!(o.detected, None);
+        assert!(o.claims.is_empty());
+        assert_eq!(o.instants, Instants::from(read(s * 2, 0).storage));
+    }
+    assert_eq!(w.steps_seen(), 0);
+}
+
+#[test]
+fn a_forward_step_is_found_claimed_once_and_corrected_for() {
+    let mut w = ClockWatch::default();
+    w.observe(read(0, 0), none(), 0, SKEW);
+    let o = w.observe(read(2, HOUR), none(), 0, SKEW);
+    let step = o.detected.expect("an hour forward is a step");
+    assert!(step.is_forward());
+    // The lower bound of the step: the brackets' widths are not counted.
+    assert!((HOUR - 20..=HOUR).contains(&step.size_ms), "{step:?}");
+    assert_eq!(o.claims, vec![Claim { id: 0, step }]);
+    assert_eq!(
+        o.instants.deadlines,
+        UnixMillis(o.instants.storage.0 - step.size_ms)
+    );
+    // A concurrent transaction of the same manager does not record it
+    // again, but decides with it.
+    let again = w.observe(read(3, HOUR), none(), 0, SKEW);
+    assert_eq!(again.detected, None);
+    assert!(again.claims.is_empty());
+    assert_eq!(
+        again.instants.deadlines.0,
+        again.instants.storage.0 - step.size_ms
+    );
+    // Once committed, storage carries it.
+    w.committed(&[0]);
+    let stored = StoredClock {
+        forward_ms: step.size_ms,
+        ..none()
+    };
+    let after = w.observe(read(4, HOUR), stored, 0, SKEW);
+    assert_eq!(
+        after.instants.deadlines.0,
+        after.instants.storage.0 - step.size_ms
+    );
+    assert_eq!(w.steps_seen(), 1);
+    assert_eq!(w.last_step(), Some(step));
+}
+
+#[test]
+fn a_step_of_a_transaction_that_failed_is_recorded_by_the_next() {
+    let mut w = ClockWatch::default();
+    w.observe(read(0, 0), none(), 0, SKEW);
+    let first = w.observe(read(2, HOUR), none(), 0, SKEW);
+    let ids: Vec<u64> = first.claims.iter().map(|c| c.id).collect();
+    w.abandoned(&ids);
+    let next = w.observe(read(3, HOUR), none(), 0, SKEW);
+    assert_eq!(next.detected, None, "found once");
+    assert_eq!(next.claims, first.claims, "claimed again");
+}
+
+#[test]
+fn a_backward_step_is_reported_and_never_shortens_a_deadline() {
+    let mut w = ClockWatch::default();
+    w.observe(read(0, 0), none(), 0, SKEW);
+    let stored = StoredClock {
+        high_water: Some(read(0, 0).storage),
+        ..none()
+    };
+    let o = w.observe(read(2, -HOUR), stored, 0, SKEW);
+    let step = o.detected.expect("an hour back is a step");
+    assert!(!step.is_forward());
+    assert!(
+        (-HOUR - 20..=-HOUR + 20).contains(&step.size_ms),
+        "{step:?}"
+    );
+    assert_eq!(o.instants.deadlines, o.instants.storage, "no correction");
+    assert_eq!(
+        o.instants.license,
+        read(0, 0).storage,
+        "the license is judged at the high-water mark"
+    );
+}
+
+#[test]
+fn steps_within_the_skew_are_not_steps() {
+    let mut w = ClockWatch::default();
+    w.observe(read(0, 0), none(), 0, SKEW);
+    assert_eq!(w.observe(read(2, 4_900), none(), 0, SKEW).detected, None);
+    assert_eq!(w.observe(read(4, 0), none(), 0, SKEW).detected, None);
+    assert!(
+        w.observe(read(6, 5_100), none(), 0, SKEW)
+            .detected
+            .is_some()
+    );
+}
+
+#[test]
+fn drift_over_a_long_gap_is_not_a_step() {
+    let mut w = ClockWatch::default();
+    w.observe(read(0, 0), none(), 0, SKEW);
+    // Ten hours without a read, storage 150 ppm fast: 5.4 s.
+    let o = w.observe(read(36_000, 5_400), none(), 0, SKEW);
+    assert_eq!(o.detected, None);
+}
+
+#[test]
+fn a_restart_below_the_high_water_mark_is_a_backward_step() {
+    let mut w = ClockWatch::default();
+    let stored = StoredClock {
+        high_water: Some(UnixMillis(T0 + 10 * 86_400_000)),
+        ..none()
+    };
+    let o = w.observe(read(0, 0), stored, 0, SKEW);
+    let step = o.detected.expect("ten days below the mark");
+    assert!(step.size_ms < -9 * 86_400_000, "{step:?}");
+    assert_eq!(o.instants.license, UnixMillis(T0 + 10 * 86_400_000));
+    // Slightly below the mark (the mark lags a heartbeat) is not a step.
+    let mut w = ClockWatch::default();
+    let stored = StoredClock {
+        high_water: Some(UnixMillis(T0 + 2_000)),
+        ..none()
+    };
+    assert_eq!(w.observe(read(0, 0), stored, 0, SKEW).detected, None);
+}
+
+#[test]
+fn a_reading_older_than_the_baseline_is_no_false_step() {
+    let mut w = ClockWatch::default();
+    w.observe(read(0, 0), none(), 0, SKEW);
+    // A transaction read after the step and reported first ...
+    assert!(
+        w.observe(read(10, HOUR), none(), 0, SKEW)
+            .detected
+            .is_some()
+    );
+    // ... then one that read before it: neither step is real.
+    let older = w.observe(read(9, 0), none(), 0, SKEW);
+    assert_eq!(older.detected, None);
+    // Overlapping brackets: no backward step either.
+    let overlap = Reading {
+        storage: UnixMillis(T0 + 10_000),
+        mono_before: Duration::from_secs(9),
+        mono_after: Duration::from_secs(11),
+    };
+    assert_eq!(w.observe(overlap, none(), 0, SKEW).detected, None);
+}
+
+#[test]
+fn windows_end_when_every_earlier_deadline_has_passed_and_follow_later_steps() {
+    let first = Step {
+        size_ms: HOUR,
+        seen_at: UnixMillis(T0),
+    };
+    let latest = UnixMillis(T0 + 5 * 86_400_000);
+    let r = RecordedStep::new("a", first, Some(latest));
+    assert_eq!(r.until, UnixMillis(latest.0 + HOUR));
+    let r2 = RecordedStep::new("a", first, None);
+    assert_eq!(r2.until, UnixMillis(T0 + HOUR));
+    let back = RecordedStep::new(
+        "b",
+        Step {
+            size_ms: -HOUR,
+            seen_at: UnixMillis(T0),
+        },
+        Some(latest),
+    );
+    assert!(!back.is_open_at(UnixMillis(T0 - 1)), "never corrected");
+
+    let mut steps = Vec::new();
+    record_step(&mut steps, r.clone());
+    assert_eq!(open_forward_ms(&steps, UnixMillis(T0 + 1)), HOUR);
+    let second = Step {
+        size_ms: 2 * HOUR,
+        seen_at: UnixMillis(T0 + 1000),
+    };
+    record_step(&mut steps, RecordedStep::new("b", second, Some(latest)));
+    assert_eq!(steps[0].until, UnixMillis(latest.0 + 3 * HOUR));
+    assert_eq!(open_forward_ms(&steps, UnixMillis(T0 + 2000)), 3 * HOUR);
+    assert_eq!(open_forward_ms(&steps, UnixMillis(latest.0 + 3 * HOUR)), 0);
+    record_step(&mut steps, back);
+    assert_eq!(open_forward_ms(&steps, UnixMillis(T0 + 2000)), 3 * HOUR);
+}
+
+#[test]
+fn steps_others_recorded_explain_what_they_recorded_and_no_more() {
+    let mut w = ClockWatch::default();
+    w.observe(read(0, 0), none(), 0, SKEW);
+    // Another manager recorded the hour this one sees: nothing new.
+    let stored = StoredClock {
+        forward_ms: HOUR,
+        last_step: 1,
+        ..none()
+    };
+    assert_eq!(w.recorded_since_needed(&stored), Some(0));
+    let o = w.observe(read(2, HOUR), stored, HOUR, SKEW);
+    assert_eq!(o.detected, None);
+    assert_eq!(w.recorded_since_needed(&stored), None, "known now");
+    // The clock went back an hour (recorded by the other) and came forward
+    // again while this one did not look: the second step is no one's yet.
+    let stored = StoredClock {
+        forward_ms: HOUR,
+        last_step: 2,
+        ..none()
+    };
+    let o = w.observe(read(4, HOUR), stored, -HOUR, SKEW);
+    let step = o.detected.expect("the unrecorded step forward");
+    assert!((HOUR - 20..=HOUR).contains(&step.size_ms), "{step:?}");
+}
+
+#[test]
+fn recorded_since_counts_others_after_the_given_step() {
+    let at = |n: &str, size_ms: i64| RecordedStep {
+        node_id: n.into(),
+        step: Step {
+            size_ms,
+            seen_at: UnixMillis(T0),
+        },
+        until: UnixMillis(T0),
+    };
+    let steps = [at("a", 10), at("b", -20), at("a", 40), at("b", 80)];
+    assert_eq!(recorded_since(&steps, 0, "a"), 60);
+    assert_eq!(recorded_since(&steps, 2, "a"), 80);
+    assert_eq!(recorded_since(&steps, 2, "z"), 120);
+    assert_eq!(recorded_since(&steps, 4, "z"), 0);
+}

@@ -1,0 +1,165 @@
+//! A manager's part in M9 and T3. Every transaction that judges a deadline
+//! reads the storage clock between two readings of the manager's monotonic
+//! clock; a step the watch finds is recorded in storage before the
+//! transaction decides, and the transaction decides at the corrected
+//! instants, so the first request after a database failover is already
+//! judged right, whichever manager takes it.
+
+use crate::port::{NowAndStamp, StorageError, Tx};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tenure_core::health::MAX_CLOCK_SKEW;
+use tenure_core::manager::clock_watch::{Claim, ClockWatch, Instants, Reading, RecordedStep, Step};
+
+/// A monotonic clock from an arbitrary origin that counts time the host is
+/// suspended (CLOCK_BOOTTIME on Linux); the simulator passes simulated time.
+pub type MonoClock = Arc<dyn Fn() -> Duration + Send + Sync>;
+
+/// The steps one transaction claimed, over all its attempts: an attempt that
+/// rolled back wrote them in vain, so the next writes them again.
+#[derive(Debug, Default)]
+pub(crate) struct Claims {
+    all: Vec<Claim>,
+    written: usize,
+}
+
+impl Claims {
+    /// A new attempt of the same transaction begins: nothing written yet.
+    pub(crate) fn restart(&mut self) {
+        self.written = 0;
+    }
+
+    fn ids(&self) -> Vec<u64> {
+        self.all.iter().map(|c| c.id).collect()
+    }
+}
+
+/// The watch on the storage clock and what feeds it.
+pub(crate) struct ClockKeeper {
+    watch: Mutex<ClockWatch>,
+    mono: Option<MonoClock>,
+    /// The node id steps are recorded under: the one of the latest heartbeat.
+    node_id: Mutex<String>,
+}
+
+impl std::fmt::Debug for ClockKeeper {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClockKeeper")
+            .field("watching", &self.mono.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClockKeeper {
+    fn default() -> Self {
+        Self::new(None)
+    }
+}
+
+impl ClockKeeper {
+    pub(crate) fn new(mono: Option<MonoClock>) -> Self {
+        Self {
+            watch: Mutex::new(ClockWatch::default()),
+            mono,
+            node_id: Mutex::new(String::new()),
+        }
+    }
+
+    fn watch(&self) -> MutexGuard<'_, ClockWatch> {
+        // The watch is plain data, consistent between calls.
+        self.watch.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A monotonic reading, taken just before the storage clock is read.
+    pub(crate) fn mono(&self) -> Option<Duration> {
+        self.mono.as_ref().map(|m| m())
+    }
+
+    pub(crate) fn set_node(&self, node_id: &str) {
+        let mut n = self.node_id.lock().unwrap_or_else(|e| e.into_inner());
+        if n.as_str() != node_id {
+            node_id.clone_into(&mut n);
+        }
+    }
+
+    fn node(&self) -> String {
+        self.node_id
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Steps this manager found, and the latest.
+    pub(crate) fn seen(&self) -> (u64, Option<Step>) {
+        let w = self.watch();
+        (w.steps_seen(), w.last_step())
+    }
+
+    /// The instants the transaction that read `read` decides at. `before`
+    /// is the monotonic reading taken before that read; without a
+    /// monotonic clock no step is found, and recorded ones still count.
+    pub(crate) fn instants(
+        &self,
+        tx: &mut dyn Tx,
+        claims: &mut Claims,
+        read: &NowAndStamp,
+        before: Option<Duration>,
+    ) -> Result<Instants, StorageError> {
+        let (Some(mono), Some(before)) = (&self.mono, before) else {
+            return Ok(Instants::new(
+                read.now,
+                read.clock.forward_ms,
+                read.clock.high_water,
+            ));
+        };
+        let reading = Reading {
+            storage: read.now,
+            mono_before: before,
+            mono_after: mono(),
+        };
+        let observed = {
+            // Held across the read of others' steps: the baseline they are
+            // counted from must not move meanwhile.
+            let mut watch = self.watch();
+            let others = match watch.recorded_since_needed(&read.clock) {
+                Some(after) => tx.clock_steps_since(after, &self.node())?,
+                None => 0,
+            };
+            watch.observe(reading, read.clock, others, MAX_CLOCK_SKEW)
+        };
+        if let Some(step) = observed.detected {
+            tracing::warn!(
+                step_ms = step.size_ms,
+                "{step}: recorded in storage; deadlines judged before it keep their real length (M9)"
+            );
+        }
+        claims.all.extend(observed.claims);
+        if claims.written == claims.all.len() {
+            return Ok(observed.instants);
+        }
+        let latest = tx.latest_deadline()?;
+        let node = self.node();
+        for c in &claims.all[claims.written..] {
+            tx.record_clock_step(&RecordedStep::new(&node, c.step, latest))?;
+        }
+        claims.written = claims.all.len();
+        // Recording moves window ends the step seemed to have passed: read
+        // the open steps again rather than trust the read before it.
+        let stored = tx.stored_clock(read.now)?;
+        Ok(self.watch().instants(read.now, stored, &claims.ids()))
+    }
+
+    /// The transaction holding `claims` ended: committed or not.
+    pub(crate) fn settle(&self, claims: &Claims, committed: bool) {
+        if claims.all.is_empty() {
+            return;
+        }
+        let ids = claims.ids();
+        let mut w = self.watch();
+        if committed {
+            w.committed(&ids);
+        } else {
+            w.abandoned(&ids);
+        }
+    }
+}

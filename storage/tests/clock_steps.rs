@@ -1,0 +1,449 @@
+//! Storage clock steps on every store (M9, T3, I1, I9). A step forward by an
+//! hour, as a failover to a standby whose clock runs ahead makes, must not
+//! free the slot of a component still in grace, nor refuse the renewal of a
+//! grant still within its real deadline; the step shows in the heartbeat,
+//! also to a manager that did not see it. A clock set back must not make an
+//! expired license valid again. The memory store and SQLite read an injected
+//! clock; PostgreSQL and MariaDB run privately under libfaketime.
+
+#[path = "suite/fixtures.rs"]
+mod fixtures;
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::faked::{Engine, FakedServer};
+use support::{TestDb, unavailable};
+use tenure_core::UnixMillis;
+use tenure_core::health::{LIVENESS, NotServing};
+use tenure_core::license::License;
+use tenure_core::manager::{Denial, ManagerConfig, RecordedStep};
+use tenure_core::wire::GrantRequest;
+use tenure_storage::{
+    DieselStore, Heartbeat, InstallPolicy, Manager, ManagerError, MemoryStore, MonoClock, Store,
+    StoreOptions,
+};
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// The clocks a case drives: real time passing moves the storage clock and
+/// the managers' monotonic clock; a step moves the storage clock alone.
+trait Clocks {
+    type S: Store;
+    /// A store on the case's database (a new connection pool for each
+    /// manager, as two manager processes would have).
+    fn store(&self) -> Self::S;
+    fn mono(&self) -> MonoClock;
+    fn wall(&self) -> UnixMillis;
+    fn pass(&self, d: Duration);
+    fn step_ms(&self, ms: i64);
+}
+
+/// Simulated time: nothing waits.
+struct Simulated<S> {
+    storage: Arc<AtomicI64>,
+    mono_ms: Arc<AtomicI64>,
+    open: Box<dyn Fn(Arc<AtomicI64>) -> S>,
+}
+
+impl<S> Simulated<S> {
+    fn new(open: impl Fn(Arc<AtomicI64>) -> S + 'static) -> Self {
+        Self {
+            storage: Arc::new(AtomicI64::new(1_800_000_000_000)),
+            mono_ms: Arc::new(AtomicI64::new(1_000)),
+            open: Box::new(open),
+        }
+    }
+}
+
+impl<S: Store> Clocks for Simulated<S> {
+    type S = S;
+    fn store(&self) -> S {
+        (self.open)(self.storage.clone())
+    }
+    fn mono(&self) -> MonoClock {
+        let m = self.mono_ms.clone();
+        Arc::new(move || {
+            Duration::from_millis(u64::try_from(m.load(Ordering::SeqCst)).unwrap_or(0))
+        })
+    }
+    fn wall(&self) -> UnixMillis {
+        UnixMillis(self.storage.load(Ordering::SeqCst))
+    }
+    fn pass(&self, d: Duration) {
+        let ms = i64::try_from(d.as_millis()).expect("short");
+        self.storage.fetch_add(ms, Ordering::SeqCst);
+        self.mono_ms.fetch_add(ms, Ordering::SeqCst);
+    }
+    fn step_ms(&self, ms: i64) {
+        self.storage.fetch_add(ms, Ordering::SeqCst);
+    }
+}
+
+/// A real server under libfaketime: real time passes by waiting.
+struct Faked {
+    server: FakedServer,
+    url: String,
+    start: Instant,
+    offset_ms: AtomicI64,
+}
+
+impl Faked {
+    fn new(engine: Engine) -> Option<Self> {
+        let started = FakedServer::start(engine).and_then(|mut server| {
+            let url = server.database()?;
+            Ok((server, url))
+        });
+        match started {
+            Ok((server, url)) => {
+                let store = DieselStore::connect(&url, StoreOptions::default()).expect("connect");
+                store.migrate().expect("migrate");
+                Some(Self {
+                    server,
+                    url,
+                    start: Instant::now(),
+                    offset_ms: AtomicI64::new(0),
+                })
+            }
+            Err(e) => {
+                unavailable(&format!("{engine:?} under libfaketime"), &e);
+                None
+            }
+        }
+    }
+}
+
+impl Clocks for Faked {
+    type S = DieselStore;
+    fn store(&self) -> DieselStore {
+        DieselStore::connect(&self.url, StoreOptions::default()).expect("connect")
+    }
+    fn mono(&self) -> MonoClock {
+        let start = self.start;
+        Arc::new(move || start.elapsed())
+    }
+    fn wall(&self) -> UnixMillis {
+        let ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("after 1970")
+            .as_millis();
+        UnixMillis(i64::try_from(ms).expect("fits"))
+    }
+    fn pass(&self, d: Duration) {
+        std::thread::sleep(d);
+    }
+    fn step_ms(&self, ms: i64) {
+        // libfaketime takes whole seconds.
+        let total = self.offset_ms.fetch_add(ms, Ordering::SeqCst) + ms;
+        self.server
+            .set_offset_s(total / 1000)
+            .expect("set the server's clock");
+    }
+}
+
+fn memory() -> Simulated<MemoryStore> {
+    let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
+    let reader = clock.clone();
+    let store = MemoryStore::new(Arc::new(move || UnixMillis(reader.load(Ordering::SeqCst))));
+    Simulated {
+        storage: clock,
+        mono_ms: Arc::new(AtomicI64::new(1_000)),
+        open: Box::new(move |_| store.clone()),
+    }
+}
+
+fn sqlite() -> (TestDb, Simulated<DieselStore>) {
+    let db = TestDb::sqlite();
+    let url = db.url.clone();
+    DieselStore::connect(&url, StoreOptions::default())
+        .expect("connect")
+        .migrate()
+        .expect("migrate");
+    let clocks = Simulated::new(move |clock: Arc<AtomicI64>| {
+        DieselStore::connect(&url, StoreOptions::default())
+            .expect("connect")
+            .with_local_clock(Arc::new(move || UnixMillis(clock.load(Ordering::SeqCst))))
+    });
+    (db, clocks)
+}
+
+fn config() -> ManagerConfig {
+    ManagerConfig {
+        lease_ttl: Duration::from_secs(2),
+        renew_every: Duration::from_secs(1),
+        // Small, so that the step alone would pass a deadline.
+        reclaim_margin: Duration::from_secs(1),
+    }
+}
+
+fn manager<C: Clocks>(c: &C, nonce: &str) -> Manager<C::S> {
+    Manager::new(c.store(), config(), fixtures::trusted())
+        .with_monotonic(c.mono())
+        .with_instance(nonce)
+}
+
+fn heartbeat<C: Clocks>(c: &C, m: &Manager<C::S>, node: &str) -> Heartbeat {
+    m.heartbeat(node, &|| c.wall(), LIVENESS)
+        .expect("heartbeat")
+}
+
+/// A license of `grace_s` for a pool of two servers, valid until `not_after`.
+fn install<S: Store>(m: &Manager<S>, grace_s: u64, valid_for_ms: i64) -> License {
+    let now = m.read(|_, now| Ok(now)).expect("storage clock");
+    let lic = fixtures::license(
+        "clock-steps",
+        UnixMillis(now.0 - 1000),
+        now,
+        UnixMillis(now.0 + valid_for_ms),
+        grace_s,
+        2,
+        &[("production", "vdp", fixtures::limits(Some(2), None, None))],
+    );
+    m.install_license(&fixtures::signed(&lic), InstallPolicy::IfNewer)
+        .expect("install");
+    lic
+}
+
+fn host(h: &str) -> GrantRequest {
+    fixtures::request("vdp", h, 9000, 2)
+}
+
+fn random(n: u8) -> [u8; 16] {
+    let mut b = [n; 16];
+    b[..4].copy_from_slice(&std::process::id().to_be_bytes());
+    b
+}
+
+fn last_step(hb: &Heartbeat) -> RecordedStep {
+    hb.clock
+        .recorded
+        .last
+        .clone()
+        .unwrap_or_else(|| panic!("the step is not recorded: {:?}", hb.clock))
+}
+
+fn refused_full(r: Result<tenure_core::wire::GrantResponse, ManagerError>, who: &str) {
+    match r {
+        Err(ManagerError::Denied(Denial::ServersExceeded { held: 2, .. })) => {}
+        other => panic!(
+            "{who}: the pool is full (one slot held by a component in grace) and must refuse, got {other:?}"
+        ),
+    }
+}
+
+/// Which transaction is the first after the step: each judges deadlines.
+#[derive(Debug, Clone, Copy)]
+enum First {
+    Grant,
+    Sweep,
+    Heartbeat,
+}
+
+fn forward_step_keeps_slots_in_grace<C: Clocks>(c: &C, first: First) {
+    let m1 = manager(c, "m1-process");
+    install(&m1, 3600, 30 * 24 * HOUR_MS);
+    assert!(heartbeat(c, &m1, "m1").serving.is_ok());
+    let a = m1.grant(&host("a"), random(1)).expect("grant a");
+    let b = m1.grant(&host("b"), random(2)).expect("grant b");
+    // b's component goes quiet: in grace from here, for an hour.
+    c.pass(Duration::from_secs(2));
+    m1.renew(a.grant_id, None).expect("renew a");
+    c.step_ms(HOUR_MS);
+
+    match first {
+        First::Grant => refused_full(
+            m1.grant(&host("c"), random(3)),
+            "first grant after the step",
+        ),
+        First::Sweep => assert_eq!(m1.sweep(100).expect("sweep"), 0, "the sweep ended a grant"),
+        First::Heartbeat => {
+            let hb = heartbeat(c, &m1, "m1");
+            assert!(hb.serving.is_ok(), "{:?}", hb.serving);
+        }
+    }
+    refused_full(m1.grant(&host("c"), random(4)), "grant after the step");
+    m1.renew(a.grant_id, None)
+        .expect("a renewal of a held grant goes on after the step");
+    assert_eq!(m1.sweep(100).expect("sweep"), 0, "the sweep ended a grant");
+
+    let hb = heartbeat(c, &m1, "m1");
+    assert!(hb.serving.is_ok(), "{:?}", hb.serving);
+    assert_eq!(hb.clock.recorded.count, 1, "{:?}", hb.clock);
+    assert_eq!(hb.clock.seen, 1, "{:?}", hb.clock);
+    let last = last_step(&hb);
+    assert_eq!(last.node_id, "m1");
+    assert!(
+        (HOUR_MS - 2_000..=HOUR_MS).contains(&last.step.size_ms),
+        "{last:?}"
+    );
+    assert_eq!(hb.clock.correction_ms, last.step.size_ms, "{:?}", hb.clock);
+
+    // A manager that did not see the step (started after it) honours it.
+    let m2 = manager(c, "m2-process");
+    refused_full(
+        m2.grant(&host("d"), random(5)),
+        "a manager started after the step",
+    );
+    assert_eq!(m2.sweep(100).expect("sweep"), 0);
+    let hb2 = heartbeat(c, &m2, "m2");
+    assert_eq!(hb2.clock.recorded.count, 1, "{:?}", hb2.clock);
+    assert_eq!(hb2.clock.seen, 0, "m2 did not see it itself");
+    assert_eq!(hb2.clock.correction_ms, last.step.size_ms);
+
+    // The component in grace comes back: its grant is still its own (I9).
+    m2.renew(b.grant_id, None)
+        .expect("the renewal of a grant in grace goes on after the step");
+}
+
+fn clock_set_back_keeps_an_expired_license_expired<C: Clocks>(c: &C) {
+    let m1 = manager(c, "m1-process");
+    install(&m1, 3600, 3_000);
+    assert!(heartbeat(c, &m1, "m1").serving.is_ok());
+    c.pass(Duration::from_secs(4));
+    let hb = heartbeat(c, &m1, "m1");
+    assert_eq!(hb.serving, Err(NotServing::LicenseExpired));
+    c.step_ms(-2 * HOUR_MS);
+    let hb = heartbeat(c, &m1, "m1");
+    assert_eq!(
+        hb.serving,
+        Err(NotServing::LicenseExpired),
+        "a clock set back made the expired license valid again"
+    );
+    let last = last_step(&hb);
+    assert!(last.step.size_ms < -HOUR_MS, "{last:?}");
+    assert_eq!(
+        hb.clock.correction_ms, 0,
+        "a step back never shortens a deadline"
+    );
+    match m1.grant(&host("a"), random(1)) {
+        Err(ManagerError::Denied(Denial::LicenseExpired { .. })) => {}
+        other => panic!("a grant after the clock went back: {other:?}"),
+    }
+    // A manager started after the clock went back sees it against the mark.
+    let m2 = manager(c, "m2-process");
+    let hb2 = heartbeat(c, &m2, "m2");
+    assert_eq!(hb2.serving, Err(NotServing::LicenseExpired));
+    assert_eq!(hb2.clock.seen, 1, "{:?}", hb2.clock);
+}
+
+/// The clock goes back an hour, then forward again, while one manager
+/// does not look: what the other recorded of the first step shows it the
+/// second. Grants made in between carry deadlines on the clock an hour
+/// behind, and stay held.
+fn back_and_forth_unseen_by_one_manager<C: Clocks>(c: &C) {
+    let m1 = manager(c, "m1-process");
+    let m2 = manager(c, "m2-process");
+    install(&m1, 3600, 30 * 24 * HOUR_MS);
+    assert!(heartbeat(c, &m1, "m1").serving.is_ok());
+    assert!(heartbeat(c, &m2, "m2").serving.is_ok());
+    c.step_ms(-HOUR_MS);
+    let a = m1.grant(&host("a"), random(1)).expect("grant a");
+    m1.grant(&host("b"), random(2)).expect("grant b");
+    c.pass(Duration::from_secs(2));
+    c.step_ms(HOUR_MS);
+    refused_full(
+        m2.grant(&host("c"), random(3)),
+        "a manager that saw neither step",
+    );
+    assert_eq!(m2.sweep(100).expect("sweep"), 0, "the sweep ended a grant");
+    m1.renew(a.grant_id, None)
+        .expect("a renewal after the clock came back");
+    let hb = heartbeat(c, &m1, "m1");
+    assert_eq!(
+        hb.clock.recorded.count, 2,
+        "each step recorded once: {:?}",
+        hb.clock
+    );
+    assert!(
+        last_step(&hb).step.size_ms > HOUR_MS - 5_000,
+        "{:?}",
+        hb.clock
+    );
+}
+
+#[test]
+fn forward_step_memory() {
+    for first in [First::Grant, First::Sweep, First::Heartbeat] {
+        forward_step_keeps_slots_in_grace(&memory(), first);
+    }
+}
+
+#[test]
+fn forward_step_sqlite() {
+    for first in [First::Grant, First::Sweep, First::Heartbeat] {
+        let (_db, clocks) = sqlite();
+        forward_step_keeps_slots_in_grace(&clocks, first);
+    }
+}
+
+/// Each case on its own server: a step back to real time between them
+/// would be one more step for the managers of the next.
+fn forward_step_faked(engine: Engine) {
+    for first in [First::Grant, First::Sweep] {
+        let Some(c) = Faked::new(engine) else {
+            return;
+        };
+        forward_step_keeps_slots_in_grace(&c, first);
+    }
+}
+
+#[test]
+fn forward_step_postgres() {
+    forward_step_faked(Engine::Postgres);
+}
+
+#[test]
+fn forward_step_mariadb() {
+    forward_step_faked(Engine::MariaDb);
+}
+
+#[test]
+fn back_and_forth_memory() {
+    back_and_forth_unseen_by_one_manager(&memory());
+}
+
+#[test]
+fn back_and_forth_sqlite() {
+    let (_db, clocks) = sqlite();
+    back_and_forth_unseen_by_one_manager(&clocks);
+}
+
+#[test]
+fn back_and_forth_postgres() {
+    if let Some(c) = Faked::new(Engine::Postgres) {
+        back_and_forth_unseen_by_one_manager(&c);
+    }
+}
+
+#[test]
+fn back_and_forth_mariadb() {
+    if let Some(c) = Faked::new(Engine::MariaDb) {
+        back_and_forth_unseen_by_one_manager(&c);
+    }
+}
+
+#[test]
+fn set_back_memory() {
+    clock_set_back_keeps_an_expired_license_expired(&memory());
+}
+
+#[test]
+fn set_back_sqlite() {
+    let (_db, clocks) = sqlite();
+    clock_set_back_keeps_an_expired_license_expired(&clocks);
+}
+
+#[test]
+fn set_back_postgres() {
+    if let Some(c) = Faked::new(Engine::Postgres) {
+        clock_set_back_keeps_an_expired_license_expired(&c);
+    }
+}
+
+#[test]
+fn set_back_mariadb() {
+    if let Some(c) = Faked::new(Engine::MariaDb) {
+        clock_set_back_keeps_an_expired_license_expired(&c);
+    }
+}
