@@ -191,10 +191,14 @@ pub fn not_yet_valid_stored_license_is_not_served(bin: &Bin) {
         let server = Server::start(bin, launch.clone());
         let resp = server.grant(&grant_body("vdp", "held.example.com", 1, 1));
         assert_eq!(resp.status, 201, "{}", resp.describe());
-        resp.json()["grant_id"]
+        let id = resp.json()["grant_id"]
             .as_str()
             .expect("grant_id")
-            .to_owned()
+            .to_owned();
+        // Stopped cleanly, so the restart below serves at once under the
+        // same node id (M6) and the license is all that stops it.
+        server.stop();
+        id
     };
     let now = now_ms();
     let mut future = Fixture::standard("conf-future-3");

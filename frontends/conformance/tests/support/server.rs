@@ -415,6 +415,28 @@ impl Server {
     }
 }
 
+impl Server {
+    /// A clean stop (SIGTERM): the manager drains and leaves the registry,
+    /// so a process started next with the same node id serves at once (M6).
+    /// Dropping a `Server` kills it instead, as a crash would.
+    pub fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status();
+        assert!(
+            sent.is_ok_and(|s| s.success()),
+            "cannot send SIGTERM to {pid}"
+        );
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("{} did not stop within 30 s of SIGTERM", self.node_id);
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
