@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod basic;
+pub mod framing;
 pub mod grants;
 pub mod openapi;
 pub mod robustness;
