@@ -2,6 +2,7 @@
 //! the module above). Sans-IO: a server pushes what it read from the socket
 //! and pulls what the library may read.
 
+use super::MAX_HEAD_BYTES;
 use super::chunked::Chunked;
 use super::head::{self, Body, Head, Parsed, Refusal, Version};
 use std::collections::VecDeque;
@@ -61,6 +62,8 @@ pub struct Gate {
     fresh: bool,
     /// Read from the socket, not yet handed over.
     input: Vec<u8>,
+    /// Bytes of a head in `input` already looked at for its end.
+    scanned: usize,
     /// For the library, from one message only.
     output: Vec<u8>,
     sent: usize,
@@ -74,6 +77,7 @@ impl Gate {
             state: State::Head,
             fresh: true,
             input: Vec::new(),
+            scanned: 0,
             output: Vec::new(),
             sent: 0,
             verdicts: VecDeque::new(),
@@ -163,6 +167,19 @@ impl Gate {
                 return;
             }
         }
+        // A head trickling in is parsed again only once it may be whole (a
+        // blank line arrived) or too large, not at every byte: that would
+        // cost the square of its length. Its first bytes are parsed at
+        // once, so that what is not HTTP is refused without waiting.
+        let from = self.scanned.saturating_sub(2);
+        let may_end = self.input[from..]
+            .windows(2)
+            .any(|w| w == b"\n\n" || w == b"\n\r");
+        let first = self.scanned == 0;
+        self.scanned = self.input.len();
+        if !(first || may_end || self.input.len() >= MAX_HEAD_BYTES) {
+            return;
+        }
         match head::parse(&self.input) {
             Parsed::Partial => {}
             Parsed::Refused(refusal) => {
@@ -180,6 +197,7 @@ impl Gate {
                     Mode::Canonical => self.output.extend_from_slice(canonical(&head).as_bytes()),
                 }
                 self.input.drain(..len);
+                self.scanned = 0;
                 self.state = match head.body {
                     Body::Empty | Body::Length(0) => State::Head,
                     Body::Length(n) => State::Fixed(n),
@@ -324,6 +342,22 @@ mod tests {
         g.push(b"\n");
         assert_eq!(drain(&mut g, 8192).0, vec![head.to_vec()]);
         assert!(!g.holds_partial_head());
+    }
+
+    #[test]
+    fn a_trickled_head_is_refused_when_too_large_and_garbage_at_once() {
+        let mut g = Gate::new(Mode::Raw);
+        g.push(b"GET / HTTP/1.1\r\nX: ");
+        for _ in 0..MAX_HEAD_BYTES {
+            if g.read(&mut [0u8; 64]) != Read::NeedInput {
+                break;
+            }
+            g.push(b"a");
+        }
+        assert!(matches!(g.next_verdict(), Some(Verdict::Refuse(r)) if r.status() == 431));
+        let mut g = Gate::new(Mode::Raw);
+        g.push(b"\x16\x03");
+        assert_eq!(drain(&mut g, 8192).1, Read::Stalled);
     }
 
     #[test]

@@ -215,10 +215,13 @@ async fn drive<S, I>(
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEAD_BYTES as u32)
         .max_concurrent_streams(64);
+    let heads = gate.clone();
     let svc = service_fn(move |req| handler::handle(shared.clone(), gate.clone(), req));
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
-    let mut watchdog = tokio::time::interval(Duration::from_secs(1));
+    // Often enough to close a slow head at most a quarter late.
+    let tick = (header_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut watchdog = tokio::time::interval(tick);
     let mut draining = false;
     loop {
         tokio::select! {
@@ -235,6 +238,10 @@ async fn drive<S, I>(
             _ = watchdog.tick() => {
                 if activity.idle_for() > idle_timeout {
                     tracing::debug!("closing an idle connection");
+                    return;
+                }
+                if heads.head_waiting_for().is_some_and(|t| t >= header_timeout) {
+                    tracing::debug!("request head not received in time");
                     return;
                 }
             }
