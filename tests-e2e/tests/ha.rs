@@ -332,7 +332,9 @@ fn plain_httpchk(case: &str, flavor: Flavor) {
         haproxy::check_request(&bin)
     };
     let sent = String::from_utf8_lossy(&sent).into_owned();
-    note(&format!("FIGURES {case}: HAProxy's check request: {sent:?}"));
+    note(&format!(
+        "FIGURES {case}: HAProxy's check request: {sent:?}"
+    ));
     assert!(
         sent.starts_with("GET /pingLicenseManager HTTP/1.0\r\n"),
         "HAProxy's plain check is HTTP/1.0: {sent:?}"

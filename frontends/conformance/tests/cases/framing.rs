@@ -256,6 +256,31 @@ pub fn unambiguous_requests_are_served(bin: &Bin) {
         let r = one(&server, bytes.as_bytes(), 404, false);
         assert_error(&r, 404, "not_found");
     }
+    // A method no endpoint has is routed like any other: 405 with Allow.
+    let r = one(
+        &server,
+        b"BREW /v1/license HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        405,
+        false,
+    );
+    assert_error(&r, 405, "method_not_allowed");
+    assert_eq!(r.header("allow"), Some("PUT"));
+    // A chunked body with an extension and a trailer.
+    let body =
+        json!({"product": "open", "hostname": "chunked-ext", "port": 1, "cores": 1}).to_string();
+    let chunked = format!(
+        "POST /v1/grants HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\n\r\n{:x};note=1\r\n{body}\r\n0\r\nX-Trailer: 1\r\n\r\n",
+        body.len()
+    );
+    let ex = exchange(&server, chunked.as_bytes(), 1);
+    check_grant(&ex.answers[0], 201, Expect::defaults(fixture.id()));
+    // A head of 20 KiB is within both servers' 32 KiB.
+    let big = format!(
+        "GET /pingLicenseManager HTTP/1.1\r\nHost: localhost\r\nX-Fill: {}\r\n\r\n",
+        "f".repeat(20 * 1024)
+    );
+    one(&server, big.as_bytes(), 200, false);
     // Pipelined requests are answered in order.
     let ex = exchange(
         &server,

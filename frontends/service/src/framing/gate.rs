@@ -269,7 +269,7 @@ mod tests {
         assert_eq!(
             reads,
             vec![
-                a[..split].as_bytes().to_vec(),
+                a.as_bytes()[..split].to_vec(),
                 b"{}".to_vec(),
                 b.as_bytes().to_vec()
             ]
