@@ -143,13 +143,15 @@ pub async fn handle<S: Store + 'static>(
         // The rest of the body is not read: the connection cannot go on.
         Err(r) => return answer(&conn, head.version, r, true),
     };
+    let (version, keep_alive) = (head.version, head.keep_alive);
+    let head = *head;
     // Routing takes the target's path as sent, never Host.
     let request = Request {
         method: head.method,
-        path: head.path.clone(),
-        query: head.query.clone(),
-        content_type: head.content_type.clone(),
-        authorization: head.authorization.clone(),
+        path: head.path,
+        query: head.query,
+        content_type: head.content_type,
+        authorization: head.authorization,
         body,
     };
     let response = match shared.service.prepare(&request) {
@@ -178,9 +180,9 @@ pub async fn handle<S: Store + 'static>(
         }
     };
     tracing::debug!(
-        method = ?head.method, path = %head.path, status = response.status,
+        method = ?request.method, path = %request.path, status = response.status,
         took_ms = started.elapsed().as_millis() as u64, "request"
     );
-    let close = !head.keep_alive || shared.draining.load(Ordering::Relaxed);
-    answer(&conn, head.version, response, close)
+    let close = !keep_alive || shared.draining.load(Ordering::Relaxed);
+    answer(&conn, version, response, close)
 }

@@ -114,14 +114,15 @@ pub async fn handle<S: Store + 'static>(
         // The rest of the body is not read: the connection cannot go on.
         Err(r) => return Ok(closing(to_hyper(r))),
     };
-    let request = match head.as_deref() {
+    let keep_alive = head.as_ref().is_none_or(|h| h.keep_alive);
+    let request = match head.map(|h| *h) {
         // Routing takes the target's path as the gate read it, never Host.
         Some(h) => Request {
             method: h.method,
-            path: h.path.clone(),
-            query: h.query.clone(),
-            content_type: h.content_type.clone(),
-            authorization: h.authorization.clone(),
+            path: h.path,
+            query: h.query,
+            content_type: h.content_type,
+            authorization: h.authorization,
             body,
         },
         None => Request {
@@ -165,8 +166,9 @@ pub async fn handle<S: Store + 'static>(
     );
     // Say `Connection: close` whenever the connection ends after this answer
     // (HTTP/1.0 without keep-alive too), as tenured-smol does.
-    match head {
-        Some(h) if !h.keep_alive => Ok(closing(to_hyper(response))),
-        _ => Ok(to_hyper(response)),
+    if keep_alive {
+        Ok(to_hyper(response))
+    } else {
+        Ok(closing(to_hyper(response)))
     }
 }
