@@ -88,6 +88,18 @@ impl Pair {
                 lb.status(s),
                 lb.log()
             );
+            // HAProxy starts a server UP before any check: wait for a
+            // passed HTTP check (L7OK, 200), not just the initial state.
+            let check = || (lb.stat(s, "check_status"), lb.stat(s, "check_code"));
+            let passed = (Some("L7OK".to_owned()), Some("200".to_owned()));
+            assert!(
+                support::wait_until(Duration::from_secs(10), || check() == passed
+                    && lb.status(s).starts_with("UP")),
+                "{s}: HAProxy's last check {:?}, status {}\n{}",
+                check(),
+                lb.status(s),
+                lb.log()
+            );
         }
         Self {
             lb,
@@ -292,6 +304,56 @@ fn failover_mixed_pair_postgres() {
         50,
         true,
     );
+}
+
+// ---------------------------------------------------------------- plain httpchk
+
+/// Operators write `option httpchk GET /pingLicenseManager`; HAProxy then
+/// checks in HTTP/1.0 without a Host header. `haproxy.cfg` says just that,
+/// and both servers pass it (protocol section 6.1): two managers on one
+/// PostgreSQL database are seen UP by their checks, agents renew through
+/// HAProxy, and the failover to the backup completes (I5).
+fn plain_httpchk(case: &str, flavor: Flavor) {
+    let Some(bin) = skip_or(case, haproxy::binary()) else {
+        return;
+    };
+    let cfg = std::fs::read_to_string(haproxy::config_path()).expect("docs/ha/haproxy.cfg");
+    let lines: Vec<&str> = cfg.lines().map(str::trim).collect();
+    assert!(
+        lines.contains(&"option httpchk GET /pingLicenseManager"),
+        "haproxy.cfg should use the plain check line"
+    );
+    assert!(
+        !lines.iter().any(|l| l.starts_with("http-check send")),
+        "haproxy.cfg should not override the check's version or headers"
+    );
+    let sent = {
+        let _serial = serial();
+        haproxy::check_request(&bin)
+    };
+    let sent = String::from_utf8_lossy(&sent).into_owned();
+    note(&format!(
+        "FIGURES {case}: HAProxy's check request: {sent:?}"
+    ));
+    assert!(
+        sent.starts_with("GET /pingLicenseManager HTTP/1.0\r\n"),
+        "HAProxy's plain check is HTTP/1.0: {sent:?}"
+    );
+    assert!(
+        !sent.to_ascii_lowercase().contains("\r\nhost:"),
+        "HAProxy's plain check carries no Host: {sent:?}"
+    );
+    failover(case, Kind::Postgres, (flavor, flavor), 10, false);
+}
+
+#[test]
+fn plain_httpchk_two_tenured_smol_postgres() {
+    plain_httpchk("plain-check-smol", Flavor::Smol);
+}
+
+#[test]
+fn plain_httpchk_two_tenured_postgres() {
+    plain_httpchk("plain-check-tenured", Flavor::Tokio);
 }
 
 // ---------------------------------------------------------------- split brain

@@ -97,6 +97,10 @@ conformance! {
     robustness::half_open_connections_do_not_block,
     robustness::oversized_header_block,
     robustness::garbage_bytes,
+    framing::http10_is_served,
+    framing::ambiguous_framing_is_refused,
+    framing::unambiguous_requests_are_served,
+    framing::smuggled_requests_are_never_executed,
     tls::grant_over_https,
     openapi::schemathesis_agrees_with_the_document,
 }

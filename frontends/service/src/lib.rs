@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config_file;
 pub mod console;
 pub mod demo;
+pub mod framing;
 pub mod http;
 pub mod listen;
 mod listing;

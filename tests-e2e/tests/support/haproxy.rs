@@ -4,7 +4,7 @@
 
 use super::{note, tail, wait_until, workspace_dir};
 use std::io::{Read, Write};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -38,6 +38,35 @@ pub fn binary() -> Result<PathBuf, String> {
 
 pub fn config_path() -> PathBuf {
     workspace_dir().join("docs/ha/haproxy.cfg")
+}
+
+/// The bytes of the health check `haproxy.cfg` makes HAProxy send: the
+/// file runs with two listeners of the caller's as its servers, and the
+/// first request on the primary's is returned.
+pub fn check_request(bin: &PathBuf) -> Vec<u8> {
+    let bind = || TcpListener::bind("127.0.0.1:0").expect("a loopback listener");
+    let (primary, secondary) = (bind(), bind());
+    let addr = |l: &TcpListener| l.local_addr().expect("listener address");
+    let lb = Haproxy::start(bin, addr(&primary), addr(&secondary));
+    primary.set_nonblocking(true).expect("nonblocking");
+    let mut got = Vec::new();
+    let checked = wait_until(Duration::from_secs(10), || {
+        let Ok((mut s, _)) = primary.accept() else {
+            return false;
+        };
+        let _ = s.set_nonblocking(false);
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+        let mut buf = [0u8; 1024];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+        true
+    });
+    assert!(checked, "HAProxy never checked the primary:\n{}", lb.log());
+    got
 }
 
 #[derive(Debug)]

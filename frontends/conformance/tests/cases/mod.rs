@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod basic;
 pub mod console;
+pub mod framing;
 pub mod grants;
 pub mod openapi;
 pub mod robustness;

@@ -11,6 +11,8 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct Response {
+    /// `HTTP/1.0` or `HTTP/1.1`, from the status line.
+    pub version: String,
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
@@ -189,12 +191,16 @@ pub fn exchange<S: Read + Write>(mut s: S, bytes: &[u8], head: bool) -> io::Resu
 }
 
 pub fn read_response<S: Read>(s: S, head: bool) -> io::Result<Response> {
-    let mut r = BufReader::new(s);
+    read_one(&mut BufReader::new(s), head)
+}
+
+/// One response from `r`, which may hold the next ones (pipelined answers).
+pub fn read_one<R: BufRead>(r: &mut R, head: bool) -> io::Result<Response> {
     let bad = |m: String| io::Error::new(io::ErrorKind::InvalidData, m);
     let mut line = String::new();
     r.read_line(&mut line)?;
     let mut parts = line.trim_end().splitn(3, ' ');
-    let version = parts.next().unwrap_or("");
+    let version = parts.next().unwrap_or("").to_owned();
     if !version.starts_with("HTTP/1.") {
         return Err(bad(format!("not an HTTP response: {line:?}")));
     }
@@ -264,6 +270,7 @@ pub fn read_response<S: Read>(s: S, head: bool) -> io::Result<Response> {
         }
     }
     Ok(Response {
+        version,
         status,
         headers,
         body,

@@ -1,8 +1,10 @@
 //! One connection: async-h1's request decoder and answer encoder in a
 //! keep-alive loop, over a stream wrapper that knows where the connection is
 //! in its request cycle, so a watchdog can enforce what async-h1 does not
-//! (head timeout, head size, idle timeout, drain) and a malformed head still
-//! gets a section 6 JSON answer.
+//! (head timeout, idle timeout, drain), and that reads every request head
+//! itself through `tenure_service::framing::Gate` (section 6.1): async-h1
+//! is handed canonical HTTP/1.1 heads, one message at a time, and the
+//! handler takes the request as the gate read it.
 
 use super::handler::{self, Shared};
 use http_types::headers::CONNECTION;
@@ -11,18 +13,13 @@ use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::{Timer, future::FutureExt};
 use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
-use tenure_core::ErrorCode;
-use tenure_service::Response;
+use tenure_service::framing::{Gate, Mode, Read, Verdict};
 use tenure_storage::Store;
 
-/// Bytes a client may send while its head is being read (async-h1 itself
-/// refuses heads of 8 KiB or more, but only once a line ends; this bounds a
-/// line that never does).
-const MAX_HEAD_BYTES: usize = 32 * 1024;
 /// After a close we asked for: how long and how much we read and discard so
 /// the kernel does not reset the connection under the answer just written.
 const LINGER: Duration = Duration::from_secs(1);
@@ -31,6 +28,8 @@ const LINGER_BYTES: u64 = 256 * 1024;
 /// a buffer grown past the larger size by a big answer is not kept.
 const OUT_BUFFER: usize = 1024;
 const MAX_KEPT_OUT_BUFFER: usize = 64 * 1024;
+/// Bytes read from the socket at a time.
+const READ_BYTES: usize = 8192;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
@@ -55,13 +54,8 @@ pub struct ConnState {
     phase: AtomicU8,
     since_ms: AtomicU64,
     last_ms: AtomicU64,
-    head_bytes: AtomicUsize,
-    /// The start of the current head, to answer a head async-h1 refuses
-    /// (an unknown method still deserves 405 with `Allow` for its path).
-    head_start: std::sync::Mutex<Vec<u8>>,
+    gate: Mutex<Gate>,
 }
-
-const HEAD_START_BYTES: usize = 512;
 
 impl ConnState {
     fn new() -> Self {
@@ -70,16 +64,18 @@ impl ConnState {
             phase: AtomicU8::new(Phase::Idle as u8),
             since_ms: AtomicU64::new(0),
             last_ms: AtomicU64::new(0),
-            head_bytes: AtomicUsize::new(0),
-            head_start: std::sync::Mutex::new(Vec::new()),
+            gate: Mutex::new(Gate::new(Mode::Canonical)),
         }
     }
 
-    fn head_start(&self) -> Vec<u8> {
-        self.head_start
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default()
+    fn gate(&self) -> MutexGuard<'_, Gate> {
+        // The gate holds no invariant a panic elsewhere could break halfway.
+        self.gate.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The request async-h1 has just decoded, as the gate read it.
+    pub fn next_verdict(&self) -> Option<Verdict> {
+        self.gate().next_verdict()
     }
 
     fn now_ms(&self) -> u64 {
@@ -99,7 +95,6 @@ impl ConnState {
 
     pub fn set(&self, phase: Phase) {
         self.since_ms.store(self.now_ms(), Ordering::Relaxed);
-        self.head_bytes.store(0, Ordering::Relaxed);
         self.phase.store(phase as u8, Ordering::Release);
     }
 
@@ -139,46 +134,40 @@ impl<T: AsyncRead + Unpin> AsyncRead for Tracked<T> {
             // The answer is written (async-h1 flushes before it reads again).
             Phase::Responding => self.state.set(Phase::Idle),
             Phase::Closing => return Poll::Ready(Ok(0)),
+            // Draining what the client still sends: around the gate.
+            Phase::Linger => return Pin::new(&mut self.inner).poll_read(cx, buf),
             _ => {}
         }
-        let out = Pin::new(&mut self.inner).poll_read(cx, buf);
-        if let Poll::Ready(Ok(n)) = out
-            && n > 0
-        {
-            let state = &self.state;
-            state.touch();
-            match state.phase() {
-                Phase::Idle => {
-                    state.set(Phase::Head);
-                    state.head_bytes.store(n, Ordering::Relaxed);
-                    let first = &buf[..n];
-                    if let Ok(mut start) = state.head_start.lock() {
-                        start.clear();
-                        start.extend_from_slice(&first[..n.min(HEAD_START_BYTES)]);
-                    }
-                    // Every HTTP method starts with a letter: anything else
-                    // (a TLS hello on the plain port, binary junk) is refused
-                    // at once instead of waiting out the head timeout.
-                    if !first[0].is_ascii_alphabetic() {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            "not an HTTP/1.1 request",
-                        )));
-                    }
+        let mut raw = [0u8; READ_BYTES];
+        loop {
+            let step = self.state.gate().read(buf);
+            match step {
+                Read::Bytes(n) => return Poll::Ready(Ok(n)),
+                // Not reached: async-h1 reads no body of the synthetic
+                // request a refusal becomes, and the answer closes.
+                Read::Stalled => return Poll::Pending,
+                Read::Failed(why) => {
+                    return Poll::Ready(Err(io::Error::new(io::ErrorKind::InvalidData, why)));
                 }
-                Phase::Head => {
-                    let total = state.head_bytes.fetch_add(n, Ordering::Relaxed) + n;
-                    if total > MAX_HEAD_BYTES {
-                        return Poll::Ready(Err(io::Error::new(
-                            io::ErrorKind::InvalidData,
-                            "Head byte length should be less than the limit",
-                        )));
+                Read::NeedInput => {
+                    let state = self.state.clone();
+                    // A head that had begun behind the last one (pipelined)
+                    // is on the head clock from now.
+                    if state.phase() == Phase::Idle && state.gate().holds_partial_head() {
+                        state.set(Phase::Head);
                     }
+                    let n = std::task::ready!(Pin::new(&mut self.inner).poll_read(cx, &mut raw))?;
+                    if n == 0 {
+                        return Poll::Ready(Ok(0));
+                    }
+                    state.touch();
+                    if state.phase() == Phase::Idle {
+                        state.set(Phase::Head);
+                    }
+                    state.gate().push(&raw[..n]);
                 }
-                _ => {}
             }
         }
-        out
     }
 }
 
@@ -236,14 +225,6 @@ where
     let watchdog = async { End::Watchdog(watch(&state, limits, stop).await) };
     match served.or(watchdog).await {
         End::Served(Ok(())) => {}
-        End::Served(Err(e)) if state.phase() == Phase::Head => {
-            // async-h1 refused the head and wrote nothing: answer as section 6 says.
-            tracing::debug!(error = %e, "bad request head");
-            state.set(Phase::Closing);
-            let answer = head_refusal(&e.to_string(), &state.head_start());
-            let _ = tracked.write_all(&answer).await;
-            let _ = tracked.flush().await;
-        }
         End::Served(Err(e)) => tracing::debug!(error = %e, "connection ended with an error"),
         End::Watchdog(why) => {
             tracing::debug!(why, "closing a connection");
@@ -266,32 +247,36 @@ where
 ///   for the connection, not copied through an 8 KiB `BufReader` and written
 ///   in two `send`s.
 ///
-/// Everything else is as in async-h1 2.3: a head async-h1 cannot decode ends
-/// the connection with that error; `Connection: close` on the request or the
-/// answer ends it after the answer; unread request body is read and
-/// discarded after the answer is written.
+/// Everything else is as in async-h1 2.3: `Connection: close` on the answer
+/// ends the connection after it; unread request body is read and discarded
+/// after the answer is written. The handler says `Connection: close`
+/// whenever the request asks for it (the canonical head async-h1 decodes
+/// does not carry it), and marks an answer to HTTP/1.0 with that version,
+/// which goes on its status line here (async-h1 writes HTTP/1.1).
 async fn keep_alive<IO, F, Fut>(mut io: IO, endpoint: F) -> http_types::Result<()>
 where
     IO: AsyncRead + AsyncWrite + Clone + Send + Sync + Unpin + 'static,
     F: Fn(http_types::Request) -> Fut,
     Fut: std::future::Future<Output = http_types::Result<http_types::Response>>,
 {
-    let says_close = |v: Option<&http_types::headers::HeaderValues>| {
-        v.is_some_and(|c| c.as_str().eq_ignore_ascii_case("close"))
-    };
     let mut out = Vec::with_capacity(OUT_BUFFER);
     loop {
         let Some((req, mut body)) = async_h1::server::decode(io.clone()).await? else {
             return Ok(());
         };
         let method = req.method();
-        let mut close = says_close(req.header(CONNECTION));
         let res = endpoint(req).await?;
-        close |= says_close(res.header(CONNECTION));
+        let close = res
+            .header(CONNECTION)
+            .is_some_and(|c| c.as_str().eq_ignore_ascii_case("close"));
+        let http10 = res.version() == Some(http_types::Version::Http1_0);
         out.clear();
         async_h1::server::Encoder::new(res, method)
             .read_to_end(&mut out)
             .await?;
+        if http10 && out.starts_with(b"HTTP/1.1 ") {
+            out[..8].copy_from_slice(b"HTTP/1.0");
+        }
         io.write_all(&out).await?;
         io.flush().await?;
         if out.capacity() > MAX_KEPT_OUT_BUFFER {
@@ -362,69 +347,4 @@ async fn linger<IO: AsyncRead + AsyncWrite + Unpin>(io: &mut Tracked<IO>) {
             Timer::after(LINGER).await;
         })
         .await;
-}
-
-/// An unknown method on a known path is 405 with its `Allow`, as on tokio.
-fn unknown_method(head_start: &[u8]) -> Option<Response> {
-    let line = head_start.split(|b| *b == b'\n').next()?;
-    let line = std::str::from_utf8(line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (_method, target) = (parts.next()?, parts.next()?);
-    let path = target.split('?').next().unwrap_or(target);
-    match tenure_service::route::route(tenure_service::Method::Other, path) {
-        tenure_service::route::Route::MethodNotAllowed(allow) => {
-            let mut r = Response::error(
-                ErrorCode::MethodNotAllowed,
-                format!("{path} allows {allow}"),
-            );
-            r.allow = Some(allow);
-            Some(r)
-        }
-        _ => Some(Response::error(ErrorCode::NotFound, "no endpoint")),
-    }
-}
-
-fn raw(status: u16, reason: &str, r: &Response) -> Vec<u8> {
-    let allow = r
-        .allow
-        .map(|a| format!("allow: {a}\r\n"))
-        .unwrap_or_default();
-    let mut out = format!(
-        "HTTP/1.1 {status} {reason}\r\n{allow}cache-control: no-store\r\nconnection: close\r\n\
-         content-length: {}\r\ncontent-type: application/json\r\n\r\n",
-        r.body.len()
-    )
-    .into_bytes();
-    out.extend_from_slice(&r.body);
-    out
-}
-
-/// The raw answer to a head async-h1 could not decode.
-fn head_refusal(error: &str, head_start: &[u8]) -> Vec<u8> {
-    if error.contains("Invalid HTTP method")
-        && let Some(r) = unknown_method(head_start)
-    {
-        let reason = if r.status == 405 {
-            "Method Not Allowed"
-        } else {
-            "Not Found"
-        };
-        return raw(r.status, reason, &r);
-    }
-    let (status, reason, msg) = if error.contains("Head byte length") {
-        (
-            431,
-            "Request Header Fields Too Large",
-            "request head too large",
-        )
-    } else if error.contains("Unsupported HTTP version") {
-        (505, "HTTP Version Not Supported", "only HTTP/1.1 is served")
-    } else {
-        (400, "Bad Request", "malformed request head")
-    };
-    raw(
-        status,
-        reason,
-        &Response::error(ErrorCode::BadRequest, format!("{msg}: {error}")),
-    )
 }

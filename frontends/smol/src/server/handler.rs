@@ -13,7 +13,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tenure_core::ErrorCode;
 use tenure_core::wire::MAX_BODY_BYTES;
-use tenure_service::{Method, Prepared, Request, Response, Service};
+use tenure_service::framing::{Verdict, Version};
+use tenure_service::{Prepared, Request, Response, Service};
 use tenure_storage::Store;
 
 #[derive(Debug)]
@@ -23,12 +24,6 @@ pub struct Shared<S> {
     pub body_timeout: Duration,
     /// Set on SIGTERM: answers carry `Connection: close`.
     pub draining: AtomicBool,
-}
-
-fn header(req: &http_types::Request, name: &str) -> Option<String> {
-    req.header(name)
-        .and_then(|v| v.get(0))
-        .map(|v| v.as_str().to_owned())
 }
 
 fn too_large() -> Response {
@@ -69,7 +64,8 @@ async fn read_body(req: &mut http_types::Request, timeout: Duration) -> Result<V
     }
 }
 
-pub fn to_http(r: Response, close: bool) -> http_types::Response {
+/// `connection` is the `Connection` header to send, if any.
+pub fn to_http(r: Response, connection: Option<&'static str>) -> http_types::Response {
     let status = http_types::StatusCode::try_from(r.status)
         .unwrap_or(http_types::StatusCode::InternalServerError);
     let mut out = http_types::Response::new(status);
@@ -89,8 +85,8 @@ pub fn to_http(r: Response, close: bool) -> http_types::Response {
         out.append_header(name, value);
     }
     out.insert_header(CACHE_CONTROL, "no-store");
-    if close {
-        out.insert_header(CONNECTION, "close");
+    if let Some(c) = connection {
+        out.insert_header(CONNECTION, c);
     }
     if r.content_type.is_some() || !r.body.is_empty() {
         out.set_body(r.body);
@@ -98,13 +94,31 @@ pub fn to_http(r: Response, close: bool) -> http_types::Response {
     out
 }
 
-fn answer(conn: &ConnState, r: Response, close: bool) -> http_types::Result<http_types::Response> {
+/// The answer, framed for the request's version: `Connection: close` when
+/// the connection ends after it, `Connection: keep-alive` when an HTTP/1.0
+/// connection stays open (as hyper says it), and HTTP/1.0 on the status line
+/// of an answer to HTTP/1.0 (see `conn::keep_alive`).
+fn answer(
+    conn: &ConnState,
+    version: Version,
+    r: Response,
+    close: bool,
+) -> http_types::Result<http_types::Response> {
     conn.set(if close {
         Phase::Closing
     } else {
         Phase::Responding
     });
-    Ok(to_http(r, close))
+    let connection = match (close, version) {
+        (true, _) => Some("close"),
+        (false, Version::Http10) => Some("keep-alive"),
+        (false, Version::Http11) => None,
+    };
+    let mut out = to_http(r, connection);
+    if version == Version::Http10 {
+        out.set_version(Some(http_types::Version::Http1_0));
+    }
+    Ok(out)
 }
 
 pub async fn handle<S: Store + 'static>(
@@ -114,19 +128,35 @@ pub async fn handle<S: Store + 'static>(
 ) -> http_types::Result<http_types::Response> {
     conn.set(Phase::Request);
     let started = Instant::now();
+    // async-h1 decoded the canonical head the gate handed it; the request is
+    // the one the gate read (section 6.1), in the same order.
+    let head = match conn.next_verdict() {
+        Some(Verdict::Serve(head)) => head,
+        Some(Verdict::Refuse(refusal)) => {
+            tracing::debug!(reason = refusal.message(), "request head refused");
+            return answer(&conn, refusal.version(), refusal.response(), true);
+        }
+        None => {
+            let r = Response::error(ErrorCode::BadRequest, "request head not read");
+            return answer(&conn, Version::Http11, r, true);
+        }
+    };
     let body = match read_body(&mut req, shared.body_timeout).await {
         Ok(b) => b,
         // The rest of the body is not read: the connection cannot go on.
-        Err(r) => return answer(&conn, r, true),
+        Err(r) => return answer(&conn, head.version, r, true),
     };
+    let (version, keep_alive) = (head.version, head.keep_alive);
+    let head = *head;
+    // Routing takes the target's path as sent, never Host.
     let request = Request {
-        method: Method::parse(req.method().as_ref()),
-        path: req.url().path().to_owned(),
-        query: req.url().query().map(str::to_owned),
-        content_type: header(&req, "content-type"),
-        authorization: header(&req, "authorization"),
-        cookie: header(&req, "cookie"),
-        fetch_site: header(&req, "sec-fetch-site"),
+        method: head.method,
+        path: head.path,
+        query: head.query,
+        content_type: head.content_type,
+        authorization: head.authorization,
+        cookie: head.cookie,
+        fetch_site: head.fetch_site,
         body,
     };
     let response = match shared.service.prepare(&request) {
@@ -155,14 +185,9 @@ pub async fn handle<S: Store + 'static>(
         }
     };
     tracing::debug!(
-        method = %req.method(), path = %req.url().path(), status = response.status,
+        method = ?request.method, path = %request.path, status = response.status,
         took_ms = started.elapsed().as_millis() as u64, "request"
     );
-    // Say `Connection: close` when we or the client will close (as hyper does).
-    let client_closes = header(&req, "connection").is_some_and(|c| c.eq_ignore_ascii_case("close"));
-    answer(
-        &conn,
-        response,
-        client_closes || shared.draining.load(Ordering::Relaxed),
-    )
+    let close = !keep_alive || shared.draining.load(Ordering::Relaxed);
+    answer(&conn, version, response, close)
 }

@@ -1,6 +1,7 @@
 //! One HTTP request: hyper types in, `tenure_service` plain data through, hyper
 //! types out. Storage work runs on the blocking pool under a bound.
 
+use super::gate;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -9,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tenure_core::ErrorCode;
 use tenure_core::wire::MAX_BODY_BYTES;
+use tenure_service::framing::Verdict;
 use tenure_service::{Method, Prepared, Request, Response, Service};
 use tenure_storage::Store;
 use tokio::sync::Semaphore;
@@ -95,12 +97,33 @@ pub fn to_hyper(r: Response) -> hyper::Response<Full<Bytes>> {
     out
 }
 
+/// Asks hyper to close the connection after this answer.
+fn closing(mut r: hyper::Response<Full<Bytes>>) -> hyper::Response<Full<Bytes>> {
+    r.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    r
+}
+
 pub async fn handle<S: Store + 'static>(
     shared: Arc<Shared<S>>,
+    gate: gate::Shared,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, std::convert::Infallible> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
+    // Every HTTP/1 head hyper passes on was checked by the gate, in order
+    // (section 6.1); HTTP/2 has no such heads.
+    let head = match (parts.version != hyper::Version::HTTP_2)
+        .then(|| gate.next_verdict())
+        .flatten()
+    {
+        Some(Verdict::Refuse(refusal)) => {
+            tracing::debug!(reason = refusal.message(), "request head refused");
+            return Ok(closing(to_hyper(refusal.response())));
+        }
+        Some(Verdict::Serve(head)) => Some(head),
+        None => None,
+    };
     let declared = parts
         .headers
         .get(header::CONTENT_LENGTH)
@@ -108,20 +131,35 @@ pub async fn handle<S: Store + 'static>(
         .and_then(|v| v.parse::<u64>().ok());
     let body = match read_body(body, declared, shared.body_timeout).await {
         Ok(b) => b,
-        Err(r) => return Ok(to_hyper(r)),
+        // The rest of the body is not read: the connection cannot go on.
+        Err(r) => return Ok(closing(to_hyper(r))),
     };
-    let request = Request {
-        method: Method::parse(parts.method.as_str()),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        content_type: header(&parts.headers, header::CONTENT_TYPE),
-        authorization: header(&parts.headers, header::AUTHORIZATION),
-        cookie: cookies(&parts.headers),
-        fetch_site: header(
-            &parts.headers,
-            header::HeaderName::from_static("sec-fetch-site"),
-        ),
-        body,
+    let keep_alive = head.as_ref().is_none_or(|h| h.keep_alive);
+    let request = match head.map(|h| *h) {
+        // Routing takes the target's path as the gate read it, never Host.
+        Some(h) => Request {
+            method: h.method,
+            path: h.path,
+            query: h.query,
+            content_type: h.content_type,
+            authorization: h.authorization,
+            cookie: h.cookie,
+            fetch_site: h.fetch_site,
+            body,
+        },
+        None => Request {
+            method: Method::parse(parts.method.as_str()),
+            path: parts.uri.path().to_owned(),
+            query: parts.uri.query().map(str::to_owned),
+            content_type: header(&parts.headers, header::CONTENT_TYPE),
+            authorization: header(&parts.headers, header::AUTHORIZATION),
+            cookie: cookies(&parts.headers),
+            fetch_site: header(
+                &parts.headers,
+                header::HeaderName::from_static("sec-fetch-site"),
+            ),
+            body,
+        },
     };
     let response = match shared.service.prepare(&request) {
         Prepared::Done(r) => r,
@@ -150,8 +188,14 @@ pub async fn handle<S: Store + 'static>(
         }
     };
     tracing::debug!(
-        method = %parts.method, path = %parts.uri.path(), status = response.status,
+        method = %parts.method, path = %request.path, status = response.status,
         took_ms = started.elapsed().as_millis() as u64, "request"
     );
-    Ok(to_hyper(response))
+    // Say `Connection: close` whenever the connection ends after this answer
+    // (HTTP/1.0 without keep-alive too), as tenured-smol does.
+    if keep_alive {
+        Ok(to_hyper(response))
+    } else {
+        Ok(closing(to_hyper(response)))
+    }
 }

@@ -2,11 +2,13 @@
 //! and HTTP/2), optional TLS, bounded connections, bounded storage work, idle
 //! and header timeouts, heartbeats and sweeps on timers, and a SIGTERM drain.
 
+mod gate;
 mod handler;
 mod idle;
 mod tls;
 
 use anyhow::Context;
+use gate::Gated;
 use handler::Shared;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -26,8 +28,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
-/// Request heads larger than this are refused (hyper answers 431 or closes).
-const MAX_HEAD_BYTES: usize = 32 * 1024;
+/// hyper's own bound on a head; the gate refuses larger ones first (431).
+const MAX_HEAD_BYTES: usize = tenure_service::framing::MAX_HEAD_BYTES;
 
 /// The listening socket and TLS settings, ready before storage is opened.
 pub type Bound = listen::Bound<tokio_rustls::TlsAcceptor>;
@@ -154,10 +156,13 @@ async fn connection<S: Store + 'static>(
 ) {
     let activity = Activity::new();
     let tracked = Tracked::new(stream, activity.clone());
+    // The gate reads the plaintext: under TLS, after the handshake.
+    let gate = gate::Shared::new();
     match tls {
         None => {
             drive(
-                TokioIo::new(tracked),
+                TokioIo::new(Gated::new(tracked, gate.clone())),
+                gate,
                 shared,
                 header_timeout,
                 idle_timeout,
@@ -170,7 +175,8 @@ async fn connection<S: Store + 'static>(
             match tokio::time::timeout(header_timeout, acceptor.accept(tracked)).await {
                 Ok(Ok(tls_stream)) => {
                     drive(
-                        TokioIo::new(tls_stream),
+                        TokioIo::new(Gated::new(tls_stream, gate.clone())),
+                        gate,
                         shared,
                         header_timeout,
                         idle_timeout,
@@ -188,6 +194,7 @@ async fn connection<S: Store + 'static>(
 
 async fn drive<S, I>(
     io: TokioIo<I>,
+    gate: gate::Shared,
     shared: Arc<Shared<S>>,
     header_timeout: Duration,
     idle_timeout: Duration,
@@ -208,10 +215,13 @@ async fn drive<S, I>(
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEAD_BYTES as u32)
         .max_concurrent_streams(64);
-    let svc = service_fn(move |req| handler::handle(shared.clone(), req));
+    let heads = gate.clone();
+    let svc = service_fn(move |req| handler::handle(shared.clone(), gate.clone(), req));
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
-    let mut watchdog = tokio::time::interval(Duration::from_secs(1));
+    // Often enough to close a slow head at most a quarter late.
+    let tick = (header_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+    let mut watchdog = tokio::time::interval(tick);
     let mut draining = false;
     loop {
         tokio::select! {
@@ -228,6 +238,10 @@ async fn drive<S, I>(
             _ = watchdog.tick() => {
                 if activity.idle_for() > idle_timeout {
                     tracing::debug!("closing an idle connection");
+                    return;
+                }
+                if heads.head_waiting_for().is_some_and(|t| t >= header_timeout) {
+                    tracing::debug!("request head not received in time");
                     return;
                 }
             }
