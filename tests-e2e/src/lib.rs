@@ -1,7 +1,10 @@
-//! End-to-end tests of Tenure's active-passive HA set-up (issue 7).
+//! End-to-end tests of Tenure on real processes.
 //!
-//! Everything lives in `tests/`: two real managers (`tenured`, or
-//! `tenured-smol` once it exists) on one shared PostgreSQL or MariaDB
-//! database, HAProxy running `docs/ha/haproxy.cfg` itself, and a fleet of
-//! `tenure-agent` processes wrapping real commands. This library is empty on
-//! purpose; see `tests/ha.rs` and `docs/operations.md`.
+//! Everything lives in `tests/`: real managers (`tenured`, `tenured-smol`) on
+//! shared PostgreSQL or MariaDB databases, HAProxy and nginx running the files
+//! in `docs/ha/` themselves, fleets of `tenure-agent` processes wrapping real
+//! commands, and the faults real deployments see: a proxy's HTML answers, a
+//! host's wall clock stepping, a PostgreSQL primary killed and its standby
+//! promoted. This library is empty on purpose; the one binary,
+//! `tenure-clock-probe`, prints the clocks a process sees (for libfaketime
+//! checks). See `tests/` and `docs/operations.md`.
