@@ -6,7 +6,7 @@
 //!
 //! Binaries come from `<target>/debug/` (CARGO_TARGET_DIR or
 //! `<workspace>/target`): build them first with
-//! `cargo build -p tenure-tokio -p tenure-smol --bins`. A missing binary or
+//! `cargo build --workspace --bins`. A missing binary or
 //! HAProxy fails the case under CI=true and skips it otherwise.
 
 mod support;

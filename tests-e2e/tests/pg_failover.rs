@@ -23,10 +23,11 @@
 //!   end `grace_exceeded` (usage history), and the cut-off component must
 //!   renew its own grant once it is continued (M9, I1).
 //!
-//! Each case runs against `tenured` and `tenured-smol`. Needs the PostgreSQL
-//! server binaries (`initdb`, `pg_basebackup`, `pg_ctl` under
-//! /usr/lib/postgresql), the `postgres` OS user and libfaketime; a missing one
-//! fails under CI=true and skips the case otherwise. Figures on `FIGURES` lines.
+//! Each case runs against `tenured` and `tenured-smol` (`cargo build
+//! --workspace --bins`). Needs the PostgreSQL server binaries (`initdb`,
+//! `pg_basebackup`, `pg_ctl` under /usr/lib/postgresql), the `postgres` OS
+//! user and libfaketime; a missing one fails the case under CI=true and skips
+//! it otherwise. Figures on `FIGURES` lines.
 
 mod support;
 

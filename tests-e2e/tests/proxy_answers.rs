@@ -11,7 +11,7 @@
 //! travelling through the same proxy (exit code 71).
 //!
 //! Runs against `tenured` and `tenured-smol`. Needs
-//! `cargo build -p tenure-tokio -p tenure-smol --bins` first; a missing binary
+//! `cargo build --workspace --bins` first; a missing binary
 //! fails under CI=true and skips the case otherwise. Figures on `FIGURES` lines.
 
 mod support;

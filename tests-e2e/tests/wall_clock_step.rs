@@ -15,7 +15,9 @@
 //!   fails, the agent stops at once with exit code 70 (grace expired).
 //!
 //! Every step must be reported in the agent's log. Each case runs against
-//! `tenured` and `tenured-smol`; figures on `FIGURES` lines.
+//! `tenured` and `tenured-smol`; figures on `FIGURES` lines. Needs
+//! `cargo build --workspace --bins` and libfaketime; a missing one fails the
+//! case under CI=true and skips it otherwise.
 
 mod support;
 

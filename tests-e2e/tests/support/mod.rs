@@ -82,11 +82,11 @@ pub fn required(name: &str) -> Result<PathBuf, String> {
     match built(name) {
         Some(p) => Ok(p),
         None if under_ci() => panic!(
-            "CI=true and {name} is missing under {}/debug: run `cargo build -p tenure-tokio -p tenure-smol --bins` first",
+            "CI=true and {name} is missing under {}/debug: run `cargo build --workspace --bins` first",
             target_dir().display()
         ),
         None => Err(format!(
-            "{name} not built under {}/debug (cargo build -p tenure-tokio -p tenure-smol --bins; CI=true makes this a failure)",
+            "{name} not built under {}/debug (cargo build --workspace --bins; CI=true makes this a failure)",
             target_dir().display()
         )),
     }
