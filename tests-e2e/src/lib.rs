@@ -1,9 +1,11 @@
-//! End-to-end tests of Tenure's active-passive HA set-up.
+//! End-to-end tests of Tenure on real processes.
 //!
-//! Everything lives in `tests/`: two real managers (`tenured`, or
-//! `tenured-smol` once it exists) on one shared PostgreSQL or MariaDB
-//! database, HAProxy running `docs/ha/haproxy.cfg` itself, and a fleet of
-//! `tenure-agent` processes wrapping real commands. Also the web console in
-//! headless Chromium (`tests/console.rs`, `docs/console.md`). This library is
-//! empty on purpose; see `tests/ha.rs` and `docs/operations.md`. The crate's
-//! one binary, `tenure-storm`, is the renewal storm `scripts/storm.sh` runs.
+//! Everything lives in `tests/`: real managers (`tenured`, `tenured-smol`) on
+//! shared PostgreSQL or MariaDB databases, HAProxy and nginx running the files
+//! in `docs/ha/` themselves, fleets of `tenure-agent` processes wrapping real
+//! commands, the faults real deployments see (a proxy's HTML answers, a
+//! host's wall clock stepping, a PostgreSQL primary killed and its standby
+//! promoted), and the web console in headless Chromium (`tests/console.rs`).
+//! This library is empty on purpose. Its binaries: `tenure-clock-probe`
+//! prints the clocks a process sees (for libfaketime checks), and
+//! `tenure-storm` is the renewal storm `scripts/storm.sh` runs.

@@ -6,9 +6,8 @@
 //!
 //! Binaries come from `<target>/debug/` (CARGO_TARGET_DIR or
 //! `<workspace>/target`): build them first with
-//! `cargo build --workspace --bins`. A missing `tenured`/`tenure-agent`
-//! or HAProxy fails under CI=true; a missing `tenured-smol` skips its cases
-//! with a message even under CI=true until that binary lands.
+//! `cargo build --workspace --bins`. A missing binary or
+//! HAProxy fails the case under CI=true and skips it otherwise.
 
 mod support;
 
@@ -39,7 +38,7 @@ fn bins(primary: Flavor, secondary: Flavor) -> Result<Bins, String> {
     Ok(Bins {
         primary: primary.binary()?,
         secondary: secondary.binary()?,
-        agent: required("tenure-agent")?,
+        agent: agent_binary()?,
         haproxy: haproxy::binary()?,
     })
 }
@@ -618,19 +617,7 @@ fn manager_with_clock_hours_off_agrees_and_reports_skew() {
     let Some(bins) = skip_or(case, bins(Flavor::Tokio, Flavor::Tokio)) else {
         return;
     };
-    let lib = [
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/faketime/libfaketime.so.1",
-    ]
-    .into_iter()
-    .find(|p| std::path::Path::new(p).is_file());
-    let Some(lib) = lib else {
-        if under_ci() {
-            panic!("CI=true and libfaketime is not installed (.ci/setup-services.sh installs it)");
-        }
-        note(&format!(
-            "SKIP {case}: libfaketime not installed (apt-get install libfaketime)"
-        ));
+    let Some(lib) = skip_or(case, support::faketime::library()) else {
         return;
     };
     let _serial = serial();
@@ -643,7 +630,7 @@ fn manager_with_clock_hours_off_agrees_and_reports_skew() {
     );
     let mut launch = Launch::new(&bins.secondary, &db.url(), "clock-3h-ahead", free_port());
     launch.env = vec![
-        ("LD_PRELOAD".into(), lib.into()),
+        ("LD_PRELOAD".into(), lib.display().to_string()),
         ("FAKETIME".into(), "+3h".into()),
         ("FAKETIME_DONT_FAKE_MONOTONIC".into(), "1".into()),
     ];

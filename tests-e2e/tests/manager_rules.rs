@@ -12,9 +12,9 @@ mod support;
 use serde_json::json;
 use std::path::Path;
 use std::time::{Duration, Instant};
+use support::cut_proxy::Proxy;
 use support::db::Kind;
 use support::manager::Launch;
-use support::proxy::Proxy;
 use support::*;
 
 const GRACE_S: u64 = 3600;

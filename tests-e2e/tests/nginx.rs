@@ -10,8 +10,6 @@
 //! (.ci/setup-services.sh) and nginx. A missing nginx (or binary) fails the
 //! case under CI=true and skips it otherwise.
 
-// support/ re-exports what ha.rs uses (Haproxy, PrivatePg), unused here.
-#[allow(unused_imports)]
 mod support;
 
 use serde_json::json;
@@ -40,7 +38,7 @@ struct Bins {
 fn bins() -> Result<Bins, String> {
     Ok(Bins {
         tenured: Flavor::Tokio.binary()?,
-        agent: required("tenure-agent")?,
+        agent: agent_binary()?,
         nginx: nginx::binary()?,
     })
 }

@@ -41,7 +41,7 @@ fn classify(line: &str) -> Option<Kind> {
 #[derive(Debug, Default)]
 struct Log {
     events: Vec<(Instant, Kind)>,
-    lines: Vec<String>,
+    lines: Vec<(Instant, String)>,
 }
 
 #[derive(Debug)]
@@ -61,8 +61,29 @@ impl Agent {
             .unwrap_or_default()
     }
 
-    fn lines(&self) -> Vec<String> {
-        self.log.lock().map(|l| l.lines.clone()).unwrap_or_default()
+    /// Its stderr so far.
+    pub fn lines(&self) -> Vec<String> {
+        self.lines_since(None)
+    }
+
+    /// Its stderr lines that arrived at or after `since` (all for `None`).
+    pub fn lines_since(&self, since: Option<Instant>) -> Vec<String> {
+        self.log
+            .lock()
+            .map(|l| {
+                l.lines
+                    .iter()
+                    .filter(|(t, _)| since.is_none_or(|s| *t >= s))
+                    .map(|(_, line)| line.clone())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Its last `n` log lines, for failure messages.
+    pub fn tail(&self, n: usize) -> String {
+        let lines = self.lines();
+        lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
     /// The wrapped command's pid once it started.
@@ -74,16 +95,83 @@ impl Agent {
             .ok()
     }
 
-    fn successes(&self) -> Vec<Instant> {
+    /// The wrapped command started and still runs.
+    pub fn command_alive(&self) -> bool {
+        self.command_pid().is_some_and(pid_alive)
+    }
+
+    /// The agent process's pid.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap_or(0)
+    }
+
+    /// Sends `sig` to the agent process only (SIGSTOP cuts it off: its
+    /// command runs on, as it would behind a broken network).
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        signal(self.pid(), sig);
+    }
+
+    /// Its exit code once it has exited (128+N for signal N).
+    pub fn exit_code(&mut self) -> Option<i32> {
+        if self.exit.is_none()
+            && let Ok(Some(s)) = self.child.try_wait()
+        {
+            use std::os::unix::process::ExitStatusExt;
+            self.exit = s.code().or_else(|| s.signal().map(|n| 128 + n));
+        }
+        self.exit
+    }
+
+    /// Waits at most `limit` for it to exit.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let start = Instant::now();
+        loop {
+            if let Some(code) = self.exit_code() {
+                return Some(code);
+            }
+            if start.elapsed() >= limit {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Successful contacts (grant, renewal, re-grant, recovery) so far.
+    pub fn successes(&self) -> Vec<Instant> {
         self.events()
             .into_iter()
             .filter(|(_, k)| matches!(k, Kind::Success | Kind::Recovered))
             .map(|(t, _)| t)
             .collect()
     }
+
+    /// Every grant id it logged (first grant, renewals, re-grants), in order.
+    pub fn grant_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for line in self.lines() {
+            if let Some((_, rest)) = line.split_once("grant_id=") {
+                let id: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+                    .collect();
+                if !id.is_empty() && ids.last() != Some(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+        ids
+    }
+
+    /// Whether it logged a re-grant (the manager had forgotten its grant) at
+    /// or after `since`.
+    pub fn regranted_since(&self, since: Instant) -> bool {
+        self.lines_since(Some(since))
+            .iter()
+            .any(|l| l.contains("got a new one"))
+    }
 }
 
-fn pid_alive(pid: i32) -> bool {
+pub fn pid_alive(pid: i32) -> bool {
     // A zombie still has a /proc entry; its state letter says it is gone.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {
@@ -96,6 +184,77 @@ fn pid_alive(pid: i32) -> bool {
 
 fn signal(pid: i32, sig: nix::sys::signal::Signal) {
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+}
+
+/// How to run one agent.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    pub name: String,
+    pub managers: String,
+    pub product: String,
+    /// Extra environment, e.g. libfaketime.
+    pub env: Vec<(String, String)>,
+}
+
+impl Spec {
+    pub fn new(name: &str, managers: &str, product: &str) -> Self {
+        Self {
+            name: name.into(),
+            managers: managers.into(),
+            product: product.into(),
+            env: Vec::new(),
+        }
+    }
+}
+
+fn spawn(bin: &Path, dir: &Path, spec: &Spec) -> Agent {
+    let pidfile = dir.join(format!("{}.pid", spec.name));
+    let mut child = Command::new(bin)
+        .args([
+            "run",
+            "--manager",
+            &spec.managers,
+            "--product",
+            &spec.product,
+        ])
+        .args(["--hostname", &spec.name, "--port", "9999", "--cores", "2"])
+        .args(["--request-timeout", "2s", "--kill-timeout", "2s"])
+        .arg("--")
+        .args([
+            "sh",
+            "-c",
+            &format!("echo $$ > {}; exec sleep 3600", pidfile.display()),
+        ])
+        .env("RUST_LOG", "info,tenure_agent=debug")
+        .env("NO_COLOR", "1")
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
+    let stderr = child.stderr.take().expect("stderr piped");
+    let log = Arc::new(Mutex::new(Log::default()));
+    let keep = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            let at = Instant::now();
+            if let Ok(mut l) = keep.lock() {
+                if let Some(kind) = classify(&line) {
+                    l.events.push((at, kind));
+                }
+                l.lines.push((at, line));
+            }
+        }
+    });
+    Agent {
+        name: spec.name.clone(),
+        child,
+        pidfile,
+        log,
+        exit: None,
+    }
 }
 
 /// What the fleet went through in a window of the test.
@@ -144,55 +303,34 @@ impl Fleet {
     /// `n` agents for `production/<product>`, hostnames `<prefix>-<i>`, all
     /// through `managers` (comma-separated URLs).
     pub fn start(bin: &Path, managers: &str, product: &str, prefix: &str, n: usize) -> Self {
+        let specs = (0..n)
+            .map(|i| Spec::new(&format!("{prefix}-{i}"), managers, product))
+            .collect();
+        Self::launch(bin, specs)
+    }
+
+    /// One agent per spec.
+    pub fn launch(bin: &Path, specs: Vec<Spec>) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("tenure-fleet-")
             .tempdir()
             .expect("temp dir");
-        let mut agents = Vec::with_capacity(n);
-        for i in 0..n {
-            let name = format!("{prefix}-{i}");
-            let pidfile = dir.path().join(format!("{name}.pid"));
-            let mut child = Command::new(bin)
-                .args(["run", "--manager", managers, "--product", product])
-                .args(["--hostname", &name, "--port", "9999", "--cores", "2"])
-                .args(["--request-timeout", "2s", "--kill-timeout", "2s"])
-                .arg("--")
-                .args([
-                    "sh",
-                    "-c",
-                    &format!("echo $$ > {}; exec sleep 3600", pidfile.display()),
-                ])
-                .env("RUST_LOG", "info,tenure_agent=debug")
-                .env("NO_COLOR", "1")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.display()));
-            let stderr = child.stderr.take().expect("stderr piped");
-            let log = Arc::new(Mutex::new(Log::default()));
-            let keep = log.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stderr).lines() {
-                    let Ok(line) = line else { break };
-                    let at = Instant::now();
-                    if let Ok(mut l) = keep.lock() {
-                        if let Some(kind) = classify(&line) {
-                            l.events.push((at, kind));
-                        }
-                        l.lines.push(line);
-                    }
-                }
-            });
-            agents.push(Agent {
-                name,
-                child,
-                pidfile,
-                log,
-                exit: None,
-            });
-        }
+        let agents = specs.iter().map(|s| spawn(bin, dir.path(), s)).collect();
         Self { agents, dir }
+    }
+
+    pub fn agent(&self, name: &str) -> &Agent {
+        self.agents
+            .iter()
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("no agent {name}"))
+    }
+
+    pub fn agent_mut(&mut self, name: &str) -> &mut Agent {
+        self.agents
+            .iter_mut()
+            .find(|a| a.name == name)
+            .unwrap_or_else(|| panic!("no agent {name}"))
     }
 
     /// Every agent licensed and its command running.
@@ -223,13 +361,23 @@ impl Fleet {
 
     /// The fleet's figures from `since` until now.
     pub fn report(&self, since: Instant) -> FleetReport {
+        self.report_except(since, &[])
+    }
+
+    /// The figures of every agent but those named in `except`.
+    pub fn report_except(&self, since: Instant, except: &[&str]) -> FleetReport {
         let now = Instant::now();
+        let agents: Vec<&Agent> = self
+            .agents
+            .iter()
+            .filter(|a| !except.contains(&a.name.as_str()))
+            .collect();
         let mut r = FleetReport {
-            agents: self.agents.len(),
+            agents: agents.len(),
             ..FleetReport::default()
         };
         let mut firsts = Vec::new();
-        for a in &self.agents {
+        for a in agents {
             let ok = a.successes();
             // Gaps that end after `since`, measured from the success before.
             let mut prev: Option<Instant> = None;
@@ -306,6 +454,11 @@ impl Fleet {
     /// then wait for all to exit; returns the exit codes.
     pub fn stop(&mut self, limit: Duration) -> Vec<Option<i32>> {
         for a in &self.agents {
+            // A stopped (SIGSTOP) agent would hold SIGTERM until continued.
+            signal(
+                i32::try_from(a.child.id()).unwrap_or(0),
+                nix::sys::signal::Signal::SIGCONT,
+            );
             signal(
                 i32::try_from(a.child.id()).unwrap_or(0),
                 nix::sys::signal::Signal::SIGTERM,
@@ -314,12 +467,8 @@ impl Fleet {
         let start = Instant::now();
         for a in &mut self.agents {
             while a.exit.is_none() && start.elapsed() < limit {
-                match a.child.try_wait() {
-                    Ok(Some(s)) => {
-                        use std::os::unix::process::ExitStatusExt;
-                        a.exit = s.code().or_else(|| s.signal().map(|n| 128 + n));
-                    }
-                    _ => std::thread::sleep(Duration::from_millis(20)),
+                if a.exit_code().is_none() {
+                    std::thread::sleep(Duration::from_millis(20));
                 }
             }
         }

@@ -19,7 +19,7 @@ pub struct Database {
     port: u16,
 }
 
-fn run(cmd: &mut Command) -> Result<(), String> {
+pub(super) fn run(cmd: &mut Command) -> Result<(), String> {
     let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
     if out.status.success() {
         Ok(())
@@ -111,18 +111,30 @@ impl Drop for Database {
 
 /// A throw-away PostgreSQL cluster owned by the `postgres` user, so that the
 /// shared server other tests use is never stopped (as storage/tests/diesel_outage.rs).
+/// Started with `fsync=off`: the tests kill processes, never the host, and a
+/// killed process loses nothing the kernel already has.
 #[derive(Debug)]
 pub struct PrivatePg {
-    bin: PathBuf,
-    dir: PathBuf,
+    pub(super) bin: PathBuf,
+    pub(super) dir: PathBuf,
     pub port: u16,
+    /// Environment of the server processes, e.g. libfaketime.
+    pub(super) env: Vec<(String, String)>,
 }
 
-fn as_postgres(program: &Path, args: &[&str]) -> Result<(), String> {
-    run(Command::new("runuser")
-        .args(["-u", "postgres", "--"])
-        .arg(program)
-        .args(args))
+pub(super) fn as_postgres(program: &Path, args: &[&str]) -> Result<(), String> {
+    as_postgres_with(program, args, &[])
+}
+
+/// `runuser -u postgres -- [env K=V...] program args...`
+fn as_postgres_with(program: &Path, args: &[&str], env: &[(String, String)]) -> Result<(), String> {
+    let mut cmd = Command::new("runuser");
+    cmd.args(["-u", "postgres", "--"]);
+    if !env.is_empty() {
+        cmd.arg("env")
+            .args(env.iter().map(|(k, v)| format!("{k}={v}")));
+    }
+    run(cmd.arg(program).args(args))
 }
 
 fn pg_bin() -> Option<PathBuf> {
@@ -135,8 +147,21 @@ fn pg_bin() -> Option<PathBuf> {
     versions.pop()
 }
 
+/// `key = 'value'` for postgresql.conf.
+fn setting_line(key: &str, value: &str) -> String {
+    format!("{key} = '{}'\n", value.replace('\'', "''"))
+}
+
 impl PrivatePg {
+    /// initdb and start.
     pub fn create() -> Result<Self, String> {
+        let pg = Self::init(&[])?;
+        pg.start()?;
+        Ok(pg)
+    }
+
+    /// An empty directory owned by `postgres` and a free port; no cluster yet.
+    pub(super) fn empty() -> Result<Self, String> {
         let bin = pg_bin().ok_or("no PostgreSQL server binaries under /usr/lib/postgresql")?;
         let dir = std::env::temp_dir().join(unique("tenure-ha-pg"));
         let _ = std::fs::remove_dir_all(&dir);
@@ -144,11 +169,18 @@ impl PrivatePg {
         run(Command::new("chown")
             .args(["-R", "postgres:postgres"])
             .arg(&dir))?;
-        let pg = Self {
+        Ok(Self {
             bin,
             dir,
             port: super::free_port(),
-        };
+            env: Vec::new(),
+        })
+    }
+
+    /// initdb (trust authentication, also for replication from loopback),
+    /// with `settings` added to postgresql.conf; not started.
+    pub fn init(settings: &[(&str, &str)]) -> Result<Self, String> {
+        let pg = Self::empty()?;
         as_postgres(
             &pg.bin.join("initdb"),
             &[
@@ -163,12 +195,28 @@ impl PrivatePg {
                 "UTF8",
             ],
         )?;
-        pg.start()?;
+        pg.configure(settings)?;
         Ok(pg)
     }
 
-    fn data(&self) -> String {
+    pub(super) fn data(&self) -> String {
         self.dir.join("data").display().to_string()
+    }
+
+    /// Adds `settings` at the end of postgresql.conf (a later line wins).
+    pub fn configure(&self, settings: &[(&str, &str)]) -> Result<(), String> {
+        use std::io::Write;
+        if settings.is_empty() {
+            return Ok(());
+        }
+        let path = self.dir.join("data").join("postgresql.conf");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let text: String = settings.iter().map(|(k, v)| setting_line(k, v)).collect();
+        f.write_all(text.as_bytes())
+            .map_err(|e| format!("{}: {e}", path.display()))
     }
 
     pub fn start(&self) -> Result<(), String> {
@@ -178,7 +226,7 @@ impl PrivatePg {
             self.dir.display()
         );
         let log = self.dir.join("log").display().to_string();
-        as_postgres(
+        as_postgres_with(
             &self.bin.join("pg_ctl"),
             &[
                 "-D",
@@ -192,6 +240,7 @@ impl PrivatePg {
                 "60",
                 "start",
             ],
+            &self.env,
         )
     }
 
@@ -200,6 +249,36 @@ impl PrivatePg {
             &self.bin.join("pg_ctl"),
             &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
         )
+    }
+
+    /// One SQL statement through psql; its output, unaligned and without headers.
+    pub fn query(&self, sql: &str) -> Result<String, String> {
+        let out = Command::new("psql")
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "postgres",
+            ])
+            .args(["-v", "ON_ERROR_STOP=1", "-qtA", "-d", "postgres", "-c", sql])
+            .output()
+            .map_err(|e| format!("psql: {e}"))?;
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        } else {
+            Err(format!(
+                "psql -p {} -c {sql:?}: {}",
+                self.port,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ))
+        }
+    }
+
+    /// The server's log so far (its tail).
+    pub fn log(&self) -> String {
+        super::tail(&self.dir.join("log"), 4000)
     }
 }
 

@@ -83,4 +83,9 @@ impl Setup {
     pub fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
+
+    /// An embedded SQLite database in the temp dir (one manager).
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}", self.path("tenure.db").display())
+    }
 }

@@ -23,6 +23,8 @@ pub struct Launch {
     pub port: u16,
     /// Extra environment, e.g. libfaketime.
     pub env: Vec<(String, String)>,
+    /// Extra flags of `serve`, e.g. `--sweep-every 1s`.
+    pub args: Vec<String>,
 }
 
 impl Launch {
@@ -33,6 +35,7 @@ impl Launch {
             node_id: node_id.into(),
             port,
             env: Vec::new(),
+            args: Vec::new(),
         }
     }
 }
@@ -73,6 +76,7 @@ impl Manager {
             .args(["--node-id", &launch.node_id])
             .args(["--renew-every", "1s", "--lease-ttl", "3s"])
             .args(["--drain-timeout", "5s"])
+            .args(&launch.args)
             .envs(launch.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .env("RUST_LOG", "info")
             .stdin(Stdio::null())
@@ -163,6 +167,30 @@ impl Manager {
         }
     }
 
+    /// The held grant of instance `hostname`, if any.
+    pub fn grant_of(&self, hostname: &str) -> Option<serde_json::Value> {
+        self.grants()
+            .into_iter()
+            .find(|g| g["hostname"].as_str() == Some(hostname))
+    }
+
+    /// Admin `GET /v1/status`.
+    pub fn status(&self) -> serde_json::Value {
+        let r = self.admin("GET", "/v1/status", None);
+        assert_eq!(r.status, 200, "GET /v1/status: {}", r.body);
+        r.json()
+    }
+
+    /// Every usage-history row (M8).
+    pub fn usage(&self) -> Vec<serde_json::Value> {
+        let r = self.admin("GET", "/v1/usage?since=1970-01-01T00:00:00Z", None);
+        assert_eq!(r.status, 200, "GET /v1/usage: {}", r.body);
+        match r.json() {
+            serde_json::Value::Array(v) => v,
+            other => panic!("GET /v1/usage is not an array: {other}"),
+        }
+    }
+
     pub fn pid(&self) -> i32 {
         i32::try_from(self.child.id()).expect("pid fits")
     }
@@ -190,6 +218,11 @@ impl Manager {
 
     pub fn log(&self) -> String {
         tail(&self.log, 8000)
+    }
+
+    /// Its whole log so far.
+    pub fn full_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
 

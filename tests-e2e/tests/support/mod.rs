@@ -1,25 +1,36 @@
-//! Machinery of the HA suite: finding binaries, licenses, databases, managers,
-//! HAProxy, nginx and a fleet of `tenure-agent` processes. Written for this crate
-//! (ideas from frontends/conformance/tests/support, nothing imported).
+//! Machinery of the end-to-end suite: finding binaries, licenses, databases
+//! (and a replicated PostgreSQL pair), managers, HAProxy, nginx, a fault
+//! proxy, a TCP proxy that can be cut, libfaketime and fleets of `tenure-agent` processes. Written for this
+//! crate (ideas from frontends/conformance/tests/support, nothing imported).
 #![allow(dead_code)]
 
 pub mod agents;
+pub mod cut_proxy;
 pub mod db;
+pub mod faketime;
 pub mod haproxy;
 pub mod http;
 pub mod license;
 pub mod manager;
 pub mod nginx;
 pub mod proxy;
+pub mod replication;
+pub mod wording;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+// Each test file uses some of these.
+#[allow(unused_imports)]
 pub use agents::Fleet;
+#[allow(unused_imports)]
 pub use db::{Database, PrivatePg};
+#[allow(unused_imports)]
 pub use haproxy::Haproxy;
+#[allow(unused_imports)]
 pub use license::Setup;
+#[allow(unused_imports)]
 pub use manager::Manager;
 
 /// Written straight to the process's stderr (not through `eprintln!`, which
@@ -66,7 +77,7 @@ pub fn built(name: &str) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// A binary of the workspace (`tenured`, `tenure-agent`): required. A
+/// A built binary (`tenured`, `tenured-smol`, `tenure-agent`): required. A
 /// missing one fails the case under CI=true and skips it otherwise.
 pub fn required(name: &str) -> Result<PathBuf, String> {
     match built(name) {
@@ -80,6 +91,11 @@ pub fn required(name: &str) -> Result<PathBuf, String> {
             target_dir().display()
         )),
     }
+}
+
+/// The `tenure-agent` binary: where it is built is decided here only.
+pub fn agent_binary() -> Result<PathBuf, String> {
+    required("tenure-agent")
 }
 
 /// Which server binary a manager runs.
@@ -97,9 +113,10 @@ impl Flavor {
         }
     }
 
-    /// The binary, or why the case is skipped. `tenured-smol` is written on
-    /// another branch: until it lands its absence skips the case even under
-    /// CI=true (to be made a failure once it exists).
+    /// Both manager flavors, for the cases that run against each.
+    pub const ALL: [Self; 2] = [Self::Tokio, Self::Smol];
+
+    /// The binary, or why the case is skipped (a failure under CI=true).
     pub fn binary(self) -> Result<PathBuf, String> {
         match self {
             Self::Tokio => required("tenured"),
