@@ -8,7 +8,7 @@
 # Environment: CARGO_TARGET_DIR (where to build; default fuzz/target),
 # FUZZ_TARGETS (space-separated subset; default all; only these are built),
 # FUZZ_RUNS (stop each target after this many executions, or at SECONDS,
-# whichever comes first; e.g. FUZZ_RUNS=10000000 for issue 8), FUZZ_LOG_DIR
+# whichever comes first; e.g. FUZZ_RUNS=10000000 as BENCHMARKS.md reports), FUZZ_LOG_DIR
 # (keep each target's libFuzzer log there), FUZZ_SANITIZER
 # (default none: the project forbids unsafe code, and without ASan each
 # target runs about twice as many executions; set address to use ASan).

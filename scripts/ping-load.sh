@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The issue 8 ping target in one run: GET /pingLicenseManager on tenured and
+# The ping benchmark in one run: GET /pingLicenseManager on tenured and
 # tenured-smol (`serve` on SQLite, as scripts/load.sh starts them) against the
 # hyper hello-world (frontends/tokio/examples/hello.rs) and the smol + async-h1
 # hello-world (frontends/smol/examples/hello-smol.rs, both of its modes), with

@@ -1,4 +1,4 @@
-//! The wire error codes of PROTOCOL.md section 6, each mapped once to a status.
+//! The wire error codes of docs/protocol.md section 6, each mapped once to a status.
 
 use serde::{Deserialize, Serialize};
 

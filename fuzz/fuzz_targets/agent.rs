@@ -15,7 +15,7 @@
 //! in still covers now; T1 the lease counts from the send time; one request
 //! in flight, and only releases once stopped; the events of each call, the
 //! state (licensed, grace, confirming, stopped and why) and the lease agree
-//! with a reference model of PROTOCOL.md section 5 and T2; I9 an answer
+//! with a reference model of docs/protocol.md section 5 and T2; I9 an answer
 //! without a Tenure body never stops a running agent but by time.
 #![no_main]
 

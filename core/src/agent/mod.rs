@@ -1,4 +1,4 @@
-//! The component agent (PROTOCOL.md section 5), sans-IO.
+//! The component agent (docs/protocol.md section 5), sans-IO.
 //!
 //! The driver owns sockets and timers and runs this loop:
 //!

@@ -1,4 +1,4 @@
-//! The signed content of a license (PROTOCOL.md section 2).
+//! The signed content of a license (docs/protocol.md section 2).
 
 use crate::names::Name;
 use crate::time::UnixMillis;

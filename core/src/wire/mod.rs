@@ -1,4 +1,4 @@
-//! Request and response bodies of the HTTP API (PROTOCOL.md section 6), and the
+//! Request and response bodies of the HTTP API (docs/protocol.md section 6), and the
 //! validation that turns untrusted JSON into typed values.
 
 mod admin;

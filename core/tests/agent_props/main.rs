@@ -1,4 +1,4 @@
-//! The agent against a reference model of real time (PROTOCOL.md I2, I3, I4,
+//! The agent against a reference model of real time (docs/protocol.md I2, I3, I4,
 //! I9, A4, A8, T2).
 //!
 //! Real time is the test's own clock; the host's monotonic clock equals it and

@@ -1,4 +1,4 @@
-//! The reference: PROTOCOL.md section 5 and T2, written from the rules and
+//! The reference: docs/protocol.md section 5 and T2, written from the rules and
 //! never from the agent's code, computed at each agent call from real time
 //! (the host's monotonic clock) and the wall clock alone.
 

@@ -1,5 +1,5 @@
 //! The agent's requests as HTTP, and HTTP answers as the core wants them
-//! (PROTOCOL.md section 6). Every HTTP client the agent runs on goes through
+//! (docs/protocol.md section 6). Every HTTP client the agent runs on goes through
 //! these two functions, so the core judges the same bytes the same way
 //! whichever runtime fetched them; a new header the core needs is read in
 //! [`from_http`] and nowhere else.

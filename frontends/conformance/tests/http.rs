@@ -1,5 +1,5 @@
 //! Black-box HTTP conformance of `tenured` (tokio) and `tenured-smol` against
-//! PROTOCOL.md sections 6 and 7.
+//! docs/protocol.md sections 6 and 7.
 //!
 //! Every case runs once per binary: `tokio::<case>` against `tenured`,
 //! `smol::<case>` against `tenured-smol` (see `support::resolve` for how the

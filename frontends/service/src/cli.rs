@@ -1,4 +1,4 @@
-//! The command line both `tenured` and `tenured-smol` take (PROTOCOL.md
+//! The command line both `tenured` and `tenured-smol` take (docs/protocol.md
 //! section 7). Every flag also reads `TENURE_<FLAG>` from the environment.
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};

@@ -1,6 +1,6 @@
 //! `GET /v1/grants`: the held-grants listing, read from storage a page at a
 //! time in grant-id order, so that listing a million grants never holds them
-//! all as rows and views at once (issue 8: 957 MiB resident on PostgreSQL
+//! all as rows and views at once (957 MiB resident on PostgreSQL
 //! when it did).
 
 use crate::http::Response;

@@ -1,4 +1,4 @@
-//! SIGTERM during a burst of renewals (issue 4): the server drains and exits 0,
+//! SIGTERM during a burst of renewals: the server drains and exits 0,
 //! every answered request got a whole answer, and every acknowledged renewal
 //! is in storage when the manager comes back.
 

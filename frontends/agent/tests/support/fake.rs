@@ -1,4 +1,4 @@
-//! A test double of the manager's component API (PROTOCOL.md section 6): just
+//! A test double of the manager's component API (docs/protocol.md section 6): just
 //! enough HTTP/1.1 over a std TcpListener, on threads of its own so that any
 //! runtime can drive the agent against it, to grant, renew and release, with
 //! a switch to make it fail the ways a real manager or network fails.

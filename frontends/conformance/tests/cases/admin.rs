@@ -1,6 +1,6 @@
 //! The admin API: token, status, grants, usage, release, revoke, license.
 //!
-//! Assumed shapes beyond PROTOCOL.md, from tenure-core's wire types
+//! Assumed shapes beyond docs/protocol.md, from tenure-core's wire types
 //! (`core/src/wire/admin.rs`): `/v1/status` is a `StatusView` (`license_id`,
 //! `licensee`, `pools[]` with `environment`, `product`, `servers`,
 //! `total_cores`, `max_*`, and `managers[]` with `node_id`); `/v1/grants` and
@@ -212,7 +212,7 @@ pub fn grants_lists_held_grants(bin: &Bin) {
 
 /// `?limit=N&after=ID` pages the listing in grant-id order; a `Link` header
 /// (`rel="next"`) names the next page while there may be one. Without
-/// `limit` the answer is the whole listing, as PROTOCOL.md gives it.
+/// `limit` the answer is the whole listing, as docs/protocol.md gives it.
 pub fn grants_listing_pages(bin: &Bin) {
     let (server, fixture) = start(bin);
     let expect = Expect::defaults(fixture.id());
@@ -306,7 +306,7 @@ pub fn revoke_then_renew_is_403_revoked(bin: &Bin) {
         find(&held_grants(&server), &id).is_none(),
         "a revoked grant is not held"
     );
-    // PROTOCOL.md gives the status (404), not the code: either name is accepted.
+    // docs/protocol.md gives the status (404), not the code: either name is accepted.
     let again = server.admin("DELETE", &path, None);
     assert_404_unknown(&again);
     let unknown = server.admin(

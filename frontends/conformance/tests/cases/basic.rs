@@ -22,7 +22,7 @@ pub fn ping_answers_ok(bin: &Bin) {
     );
 }
 
-/// Field names assumed for `GET /v1/health` (PROTOCOL.md names the facts, not
+/// Field names assumed for `GET /v1/health` (docs/protocol.md names the facts, not
 /// the keys): `node_id` (string, the `--node-id`), `storage_ok` (bool),
 /// `license_id` (string), `serving` (bool: the role view), `warnings` (array),
 /// `clock_offsets` (present; any JSON shape).

@@ -1,4 +1,4 @@
-//! The cases, one function per test, grouped as in PROTOCOL.md section 6.
+//! The cases, one function per test, grouped as in docs/protocol.md section 6.
 
 pub mod admin;
 pub mod basic;
@@ -18,7 +18,7 @@ use crate::support::Response;
 use crate::support::license::{GRACE_S, VALID_FOR_MS, now_ms};
 use serde_json::{Value, json};
 
-/// The grant request of PROTOCOL.md section 6.
+/// The grant request of docs/protocol.md section 6.
 pub fn example_grant() -> Value {
     json!({
         "environment": "production", "product": "vdp", "hostname": "vdp1.example.com",
@@ -60,7 +60,7 @@ pub struct Expect<'a> {
 }
 
 impl<'a> Expect<'a> {
-    /// Defaults of PROTOCOL.md section 9.
+    /// Defaults of docs/protocol.md section 9.
     pub fn defaults(license_id: &'a str) -> Self {
         Self {
             license_id,

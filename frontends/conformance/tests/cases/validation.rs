@@ -1,4 +1,4 @@
-//! Request validation of `POST /v1/grants` (PROTOCOL.md section 6).
+//! Request validation of `POST /v1/grants` (docs/protocol.md section 6).
 
 use super::{Expect, check_grant, example_grant};
 use crate::support::client::Request;

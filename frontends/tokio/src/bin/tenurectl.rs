@@ -1,4 +1,4 @@
-//! `tenurectl`: the vendor's and the administrator's tool (PROTOCOL.md section 7).
+//! `tenurectl`: the vendor's and the administrator's tool (docs/protocol.md section 7).
 
 #[path = "../ctl/mod.rs"]
 mod ctl;

@@ -1,4 +1,4 @@
-//! The admin HTTP client (PROTOCOL.md section 6) that `tenurectl` uses.
+//! The admin HTTP client (docs/protocol.md section 6) that `tenurectl` uses.
 
 mod admin;
 mod error;

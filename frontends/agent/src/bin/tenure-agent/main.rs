@@ -1,4 +1,4 @@
-//! `tenure-agent`: runs a licensed command only while licensed (PROTOCOL.md
+//! `tenure-agent`: runs a licensed command only while licensed (docs/protocol.md
 //! section 5). Exit codes are listed in docs/agent.md and `exit`.
 
 mod args;
