@@ -1,4 +1,10 @@
 //! Human durations for every command line: `500ms`, `30s`, `5m`, `2h`, `5d`.
+//!
+//! Kept by hand rather than taken from `humantime`: the grammar is one number and
+//! one unit, with no bare numbers and no months or years (`humantime` reads `1M`
+//! as a month and `1m 30s` as a sum), so an operator's `--renew-every` or a
+//! config file means one thing; and [`format_duration`] prints the spelling the
+//! parser reads back, which `humantime`'s formatter does not (`5days`).
 
 use std::time::Duration;
 

@@ -1,8 +1,12 @@
 //! RFC 3339 timestamps <-> `UnixMillis`, by integer civil-date arithmetic.
 //!
-//! Licenses carry human-readable times; the core works in milliseconds. The
-//! conversion is done here by hand (Howard Hinnant's days-from-civil) so the core
-//! needs no date crate and the result cannot depend on a time zone database.
+//! Licenses carry human-readable times; the core works in milliseconds. This is
+//! kept by hand rather than taken from `jiff` or `time` because what a license
+//! accepts is part of what is signed and must not move with a dependency:
+//! exactly the RFC 3339 profile (no ISO 8601 extensions such as a space
+//! separator, a missing second or a bracketed zone, which `jiff`'s parser takes),
+//! leap seconds refused rather than clamped (one spelling per instant), four-digit
+//! years only, and no time zone database (Howard Hinnant's days-from-civil).
 //! Years 0000 to 9999 of the proleptic Gregorian calendar are supported, which is
 //! exactly what a four-digit year can express.
 
