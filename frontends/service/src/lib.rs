@@ -18,6 +18,7 @@ pub mod route;
 pub mod service;
 pub mod settings;
 pub mod startup;
+pub mod tls;
 
 pub use http::{Method, Request, Response};
 pub use service::{Call, Env, Job, Prepared, Service};

@@ -6,7 +6,7 @@
 
 use crate::settings::Settings;
 use crate::startup::StartupError;
-use std::path::Path;
+use std::sync::Arc;
 
 /// The bound socket and the frontend's TLS acceptor `A`, if TLS is on.
 pub struct Bound<A> {
@@ -23,17 +23,17 @@ impl<A> std::fmt::Debug for Bound<A> {
     }
 }
 
-/// Builds the TLS acceptor with `acceptor` (certificate, key) when
-/// `--tls-cert` and `--tls-key` are given, then binds `--listen`,
-/// non-blocking for the frontend's reactor. Only checked settings bind.
-pub fn bind<A, E: std::fmt::Display>(
+/// Builds the frontend's TLS acceptor `A` speaking `alpn` when `--tls-cert`
+/// and `--tls-key` are given, then binds `--listen`, non-blocking for the
+/// frontend's reactor. Only checked settings bind.
+pub fn bind<A: From<Arc<rustls::ServerConfig>>>(
     args: &Settings,
-    acceptor: impl FnOnce(&Path, &Path) -> Result<A, E>,
+    alpn: &[&[u8]],
 ) -> Result<Bound<A>, StartupError> {
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(c), Some(k)) => {
-            Some(acceptor(c, k).map_err(|e| StartupError::Tls(format!("{e:#}")))?)
-        }
+        (Some(c), Some(k)) => Some(A::from(
+            crate::tls::server_config(c, k, alpn).map_err(|e| StartupError::Tls(e.to_string()))?,
+        )),
         _ => None,
     };
     let listen =

@@ -5,7 +5,6 @@
 
 mod conn;
 mod handler;
-mod tls;
 
 use anyhow::Context;
 use conn::Limits;
@@ -41,7 +40,7 @@ pub type Bound = listen::Bound<futures_rustls::TlsAcceptor>;
 /// Reads the TLS files and binds the listening address; the binary calls
 /// this before it opens storage (see `tenure_service::listen`).
 pub fn bind(args: &Settings) -> Result<Bound, StartupError> {
-    listen::bind(args, tls::acceptor)
+    listen::bind(args, tenure_service::tls::ALPN_HTTP11)
 }
 
 /// Runs the server on `ex` and `bound` until `shutdown` resolves, then

@@ -5,7 +5,6 @@
 mod gate;
 mod handler;
 mod idle;
-mod tls;
 
 use anyhow::Context;
 use gate::Gated;
@@ -37,7 +36,7 @@ pub type Bound = listen::Bound<tokio_rustls::TlsAcceptor>;
 /// Reads the TLS files and binds the listening address; the binary calls
 /// this before it opens storage (see `tenure_service::listen`).
 pub fn bind(args: &Settings) -> Result<Bound, StartupError> {
-    listen::bind(args, tls::acceptor)
+    listen::bind(args, tenure_service::tls::ALPN_H2_HTTP11)
 }
 
 /// Runs the server on `bound` until `shutdown` resolves, then drains and
