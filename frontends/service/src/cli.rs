@@ -84,9 +84,15 @@ pub struct ServeArgs {
         required = true
     )]
     pub vendor_keys: Vec<PathBuf>,
-    /// File whose first line is the admin bearer token (at least 16 characters).
+    /// Admin and viewer tokens: `NAME ROLE SECRET` lines, or one bare
+    /// SECRET (an admin); secrets at least 16 characters (section 6.2).
     #[arg(long, env = "TENURE_ADMIN_TOKEN_FILE")]
     pub admin_token_file: PathBuf,
+    /// Component tokens (`NAME component SECRET` lines, or one bare SECRET):
+    /// grant, renew and release then need `Authorization: Bearer` with one
+    /// of them (M10). Several lines allow rotation; re-read on SIGHUP.
+    #[arg(long, env = "TENURE_COMPONENT_TOKEN_FILE")]
+    pub component_token_file: Option<PathBuf>,
     /// PEM certificate chain for HTTPS.
     #[arg(long, env = "TENURE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,

@@ -1,6 +1,6 @@
 //! `tenured demo`: a real manager on embedded SQLite, with a generated
-//! development key, license and token file (an admin and a viewer token) in
-//! a folder of its own. Running it again reuses what the folder has, so the
+//! development key, license, token file (an admin and a viewer token) and
+//! component token file (M10) in a folder of its own. Running it again reuses what the folder has, so the
 //! database and its grants survive.
 
 use crate::cli::{DemoArgs, ServeArgs};
@@ -98,6 +98,14 @@ fn token_file() -> Result<String, StartupError> {
     ))
 }
 
+/// One component token (M10): what the demo's curl and agent present.
+fn component_token_file() -> Result<String, StartupError> {
+    let secret: String = random::<24>()?.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "# NAME ROLE SECRET (docs/operations.md)\ndemo-agent component {secret}\n"
+    ))
+}
+
 /// What the demo made or found, and the serve arguments that run it.
 #[derive(Debug)]
 pub struct Demo {
@@ -105,6 +113,8 @@ pub struct Demo {
     pub created: bool,
     /// The admin and viewer secrets, to print for signing in.
     pub tokens: Vec<(String, String)>,
+    /// The component token's secret, for the curl example.
+    pub component: String,
     pub serve: ServeArgs,
 }
 
@@ -115,11 +125,12 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         source,
     };
     std::fs::create_dir_all(dir).map_err(io)?;
-    let (key, public, lic, token) = (
+    let (key, public, lic, token, component) = (
         dir.join("vendor.key"),
         dir.join("vendor.pub"),
         dir.join("license.lic"),
         dir.join("tokens"),
+        dir.join("component.token"),
     );
     let created = !(public.exists() && lic.exists());
     if created {
@@ -133,10 +144,21 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
     if !token.exists() {
         write(&token, &token_file()?, true)?;
     }
-    let tokens = std::fs::read_to_string(&token).map_err(|source| StartupError::Read {
-        path: token.display().to_string(),
-        source,
-    })?;
+    if !component.exists() {
+        write(&component, &component_token_file()?, true)?;
+    }
+    let text = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|source| StartupError::Read {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let tokens = text(&token)?;
+    let component_secret = secrets(&text(&component)?)
+        .into_iter()
+        .next()
+        .map(|(_, secret)| secret)
+        .unwrap_or_default();
     let serve = ServeArgs {
         config: None,
         listen: args.listen,
@@ -144,6 +166,7 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         license: Some(lic),
         vendor_keys: vec![public],
         admin_token_file: token,
+        component_token_file: Some(component),
         tls_cert: None,
         tls_key: None,
         node_id: Some("demo".into()),
@@ -166,6 +189,7 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         dir: dir.clone(),
         created,
         tokens: secrets(&tokens),
+        component: component_secret,
         serve,
     })
 }
@@ -187,6 +211,7 @@ fn secrets(text: &str) -> Vec<(String, String)> {
 pub fn banner(demo: &Demo, url: &str) -> String {
     let d = demo.dir.display();
     let made = if demo.created { "created" } else { "reusing" };
+    let component = &demo.component;
     let tokens: String = demo
         .tokens
         .iter()
@@ -198,6 +223,7 @@ pub fn banner(demo: &Demo, url: &str) -> String {
          \x20 license.lic               a DEVELOPMENT license (30 days): production/vdp 4 servers,\n\
          \x20                           16 cores each, 48 in all; staging/vdp 10 servers\n\
          \x20 tokens                    the token file (mode 0600): an admin and a viewer token\n\
+         \x20 component.token           the component token file (mode 0600): grants need it\n\
          \x20 tenure.db                 the embedded SQLite database\n\
          \n\
          The web console: {url}/ui/  sign in with a token:\n\
@@ -205,9 +231,11 @@ pub fn banner(demo: &Demo, url: &str) -> String {
          \n\
          Try, from another terminal:\n\
          \x20 curl -s -X POST {url}/v1/grants -H 'Content-Type: application/json' \\\n\
+         \x20      -H 'Authorization: Bearer {component}' \\\n\
          \x20      -d '{{\"product\":\"vdp\",\"hostname\":\"vdp1.example.com\",\"port\":9999,\"cores\":8}}'\n\
          \x20 cargo run -q -p tenure-tokio --bin tenurectl -- status --url {url} --admin-token-file {d}/tokens\n\
-         \x20 cargo run -q -p tenure-agent --features cli -- run --manager {url} --product vdp \\\n\
+         \x20 cargo run -q -p tenure-agent --features cli -- run --manager {url} \\\n\
+         \x20      --token-file {d}/component.token --product vdp \\\n\
          \x20      --hostname vdp2.example.com --port 9999 --cores 8 -- sh -c 'echo licensed; sleep 600'\n\
          \n\
          Press Ctrl-C to stop.\n"
@@ -239,6 +267,15 @@ mod tests {
         };
         assert_eq!(mode("tokens"), 0o600);
         assert_eq!(mode("vendor.key"), 0o600);
+        assert_eq!(mode("component.token"), 0o600);
+        let components =
+            crate::components::ComponentTokens::from_file(&dir.join("component.token"))
+                .expect("a valid component token file");
+        assert_eq!(components.names(), ["demo-agent"]);
+        assert!(matches!(
+            components.authenticate(Some(&format!("Bearer {}", demo.component))),
+            crate::components::Admission::Token(_)
+        ));
         let path = dir.join("tokens");
         let tokens = Tokens::from_file_text(&std::fs::read_to_string(&path).expect("read"))
             .expect("a valid token file");
@@ -255,6 +292,11 @@ mod tests {
         );
         let shown = banner(&demo, "http://127.0.0.1:10091");
         assert!(shown.contains("http://127.0.0.1:10091/ui/"), "{shown}");
+        assert!(
+            shown.contains(&format!("Authorization: Bearer {}", demo.component))
+                && shown.contains("--token-file"),
+            "{shown}"
+        );
         for (name, secret) in &demo.tokens {
             assert!(shown.contains(secret.as_str()), "{name} in {shown}");
             assert_eq!(

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod components;
 pub mod config_file;
 pub mod console;
 pub mod demo;

@@ -5,6 +5,7 @@
 //! blocking pool, bounded, and answer 503 `overloaded` when the bound is hit.
 
 use crate::auth::{Caller, Tokens};
+use crate::components::{Admission, ComponentTokens};
 use crate::console::{self, Console};
 use crate::http::{self, Request, Response};
 use crate::listing;
@@ -112,7 +113,8 @@ impl Job {
 }
 
 /// A job and who asked for it: the token's name and role (section 6.2) for
-/// admin calls and console pages, `None` for component calls.
+/// admin calls, console pages and, with component tokens (M10), component
+/// calls; `None` for a component call on a manager without them.
 #[derive(Debug, Clone)]
 pub struct Call {
     pub job: Job,
@@ -141,6 +143,7 @@ pub struct Service<S> {
     manager: Manager<S>,
     node_id: String,
     tokens: Tokens,
+    components: ComponentTokens,
     console: Console,
     node: RwLock<NodeState>,
     metrics: Metrics,
@@ -182,6 +185,7 @@ impl<S: Store> Service<S> {
             manager,
             node_id,
             tokens,
+            components: ComponentTokens::none(),
             console: Console::new(false),
             node: RwLock::new(NodeState::default()),
             metrics: Metrics::default(),
@@ -194,6 +198,31 @@ impl<S: Store> Service<S> {
     pub fn with_secure_cookies(mut self, secure: bool) -> Self {
         self.console = Console::new(secure);
         self
+    }
+
+    /// Grant, renew and release need one of `tokens` (M10).
+    pub fn with_component_tokens(mut self, tokens: ComponentTokens) -> Self {
+        self.components = tokens;
+        self
+    }
+
+    pub fn component_tokens(&self) -> &ComponentTokens {
+        &self.components
+    }
+
+    /// SIGHUP: re-reads the component token file, or keeps the tokens in
+    /// force and says why (`crate::components`).
+    pub fn reload_component_tokens(&self) {
+        match self.components.reload() {
+            Ok(names) => tracing::info!(
+                tokens = ?names,
+                "component token file re-read: these tokens are accepted now"
+            ),
+            Err(e) if self.components.required() => {
+                tracing::error!("component token file not re-read, the tokens in force stay: {e}")
+            }
+            Err(e) => tracing::info!("SIGHUP: {e}"),
+        }
     }
 
     pub fn console(&self) -> &Console {
@@ -304,6 +333,18 @@ impl<S: Store> Service<S> {
                 ));
             }
             caller = Some(c);
+        }
+        if r.is_component() {
+            match self.components.authenticate(req.authorization.as_deref()) {
+                Admission::Open => {}
+                Admission::Token(c) => caller = Some(c),
+                Admission::Refused => {
+                    return Err(Response::error(
+                        ErrorCode::Unauthorized,
+                        "grant, renew and release need `Authorization: Bearer <token>` with a token of the component token file (M10)",
+                    ));
+                }
+            }
         }
         // M6: a manager that must not serve answers every API call 503,
         // also one that cannot confirm from storage that it may (fails

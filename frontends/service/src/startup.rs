@@ -5,6 +5,7 @@
 
 use crate::auth::Tokens;
 use crate::cli::MigrateArgs;
+use crate::components::ComponentTokens;
 use crate::service::{Env, Service, system_clock};
 use crate::settings::Settings;
 use std::path::Path;
@@ -24,6 +25,8 @@ pub enum StartupError {
     VendorKey { path: String, reason: String },
     #[error("admin token file {path}: {reason}")]
     Token { path: String, reason: String },
+    #[error("{0}")]
+    ComponentTokens(String),
     #[error("{0}")]
     Listen(String),
     #[error("TLS: {0}")]
@@ -92,6 +95,10 @@ pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> 
             reason: e.to_string(),
         }
     })?;
+    let components = match &args.component_token_file {
+        Some(path) => ComponentTokens::from_file(path).map_err(StartupError::ComponentTokens)?,
+        None => ComponentTokens::none(),
+    };
     let url = redact(&args.database);
     let storage_err = |e: &dyn std::fmt::Display| StartupError::Storage {
         url: url.clone(),
@@ -156,10 +163,21 @@ pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> 
     for c in tokens.callers() {
         tracing::info!(token = %c.name, role = %c.role, "admin token file: token");
     }
+    if components.required() {
+        tracing::info!(
+            tokens = ?components.names(),
+            "grant, renew and release need a component token (M10)"
+        );
+    } else {
+        tracing::warn!(
+            "no --component-token-file: any client on the network can take, renew and release slots (M10)"
+        );
+    }
     // Behind --allow-plaintext a TLS-terminating proxy faces the browser.
     let https = args.tls_cert.is_some() || args.allow_plaintext;
-    let service =
-        Service::new(manager, args.node_id(), tokens, Env::system()).with_secure_cookies(https);
+    let service = Service::new(manager, args.node_id(), tokens, Env::system())
+        .with_secure_cookies(https)
+        .with_component_tokens(components);
     service.heartbeat();
     service.sweep();
     Ok(service)

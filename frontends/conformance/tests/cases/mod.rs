@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod basic;
+pub mod components;
 pub mod console;
 pub mod framing;
 pub mod grants;
