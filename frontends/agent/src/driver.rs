@@ -194,7 +194,18 @@ impl Driver {
         if release {
             self.summary.releases_sent += 1;
         }
-        tracing::debug!(id = transmit.id.0, manager = %base, request = ?transmit.request, "sending");
+        // Grant ids are credentials: the log shows their first 8 digits.
+        match &transmit.request {
+            Request::Grant(_) => {
+                tracing::debug!(id = transmit.id.0, manager = %base, "sending a grant request")
+            }
+            Request::Renew { grant_id, .. } => {
+                tracing::debug!(id = transmit.id.0, manager = %base, grant = %grant_id.short(), "sending a renewal")
+            }
+            Request::Release { grant_id } => {
+                tracing::debug!(id = transmit.id.0, manager = %base, grant = %grant_id.short(), "sending a release")
+            }
+        }
         let token = self.token.read().unwrap_or_else(|e| e.into_inner()).clone();
         let request = to_http(base, &transmit.request).map(|r| HttpRequest { token, ..r });
         let deadline = self.runtime.now() + self.timeout;

@@ -4,6 +4,7 @@
 //! database and its grants survive.
 
 use crate::cli::{DemoArgs, ServeArgs};
+use crate::private_files::{create_private, private_dir};
 use crate::service::system_clock;
 use crate::startup::StartupError;
 use std::collections::BTreeMap;
@@ -15,30 +16,11 @@ use tenure_core::names::Name;
 
 pub const DEMO_LICENSEE: &str = "DEVELOPMENT LICENSE - NOT FOR PRODUCTION USE";
 
-/// Writes `text` to `path`; a `private` file is created with mode 0600, so
-/// a secret is never readable by others, not even for a moment, and the
-/// admin token passes `serve`'s check (§7.1).
-fn write(path: &Path, text: &str, private: bool) -> Result<(), StartupError> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let err = |source| StartupError::Read {
-        path: path.display().to_string(),
-        source,
-    };
-    let mode = if private { 0o600 } else { 0o644 };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .map_err(err)?;
-    // `mode` applies only to a file this call creates.
-    if private {
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(err)?;
-    }
-    file.write_all(text.as_bytes()).map_err(err)
+/// Creates `path` private (mode 0600, `crate::private_files`): the
+/// demo's key and tokens are secrets, and its license and public key need
+/// no reader but their owner.
+fn write(path: &Path, text: &str) -> Result<(), StartupError> {
+    create_private(path, text).map_err(|e| StartupError::Demo(e.to_string()))
 }
 
 fn random<const N: usize>() -> Result<[u8; N], StartupError> {
@@ -120,11 +102,7 @@ pub struct Demo {
 
 pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
     let dir = &args.dir;
-    let io = |source| StartupError::Read {
-        path: dir.display().to_string(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
+    private_dir(dir).map_err(|e| StartupError::Demo(e.to_string()))?;
     let (key, public, lic, token, component) = (
         dir.join("vendor.key"),
         dir.join("vendor.pub"),
@@ -132,20 +110,27 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         dir.join("tokens"),
         dir.join("component.token"),
     );
-    let created = !(public.exists() && lic.exists());
+    // Reused only whole; a folder with some of the three is not a demo's.
+    let found = [&key, &public, &lic].map(|p| p.symlink_metadata().is_ok());
+    let created = found == [false; 3];
     if created {
         let secret = SecretKey::from_seed(random::<32>()?);
-        write(&key, &secret.to_armoured(), true)?;
-        write(&public, &secret.verifying_key().to_armoured(), false)?;
+        write(&key, &secret.to_armoured())?;
+        write(&public, &secret.verifying_key().to_armoured())?;
         let license = dev_license(system_clock())?;
         let text = sign(&license, &secret).map_err(|e| StartupError::License(e, "demo".into()))?;
-        write(&lic, &text, false)?;
+        write(&lic, &text)?;
+    } else if found != [true; 3] {
+        return Err(StartupError::Demo(format!(
+            "{} has some of vendor.key, vendor.pub and license.lic but not all; remove it to start afresh",
+            dir.display()
+        )));
     }
-    if !token.exists() {
-        write(&token, &token_file()?, true)?;
+    if token.symlink_metadata().is_err() {
+        write(&token, &token_file()?)?;
     }
-    if !component.exists() {
-        write(&component, &component_token_file()?, true)?;
+    if component.symlink_metadata().is_err() {
+        write(&component, &component_token_file()?)?;
     }
     let text = |path: &Path| {
         std::fs::read_to_string(path).map_err(|source| StartupError::Read {
@@ -265,9 +250,17 @@ mod tests {
                 .mode()
                 & 0o777
         };
-        assert_eq!(mode("tokens"), 0o600);
-        assert_eq!(mode("vendor.key"), 0o600);
-        assert_eq!(mode("component.token"), 0o600);
+        // Private from their first instant (`crate::private_files`).
+        assert_eq!(mode(""), 0o700);
+        for file in [
+            "tokens",
+            "component.token",
+            "vendor.key",
+            "vendor.pub",
+            "license.lic",
+        ] {
+            assert_eq!(mode(file), 0o600, "{file}");
+        }
         let components =
             crate::components::ComponentTokens::from_file(&dir.join("component.token"))
                 .expect("a valid component token file");
@@ -314,6 +307,14 @@ mod tests {
         assert!(!again.created);
         assert_eq!(again.tokens, demo.tokens);
         assert!(crate::settings::Settings::check(again.serve).is_ok());
+        // A folder others may enter is not reused, nor one half made.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let open = prepare(&args).expect_err("open folder");
+        assert!(open.to_string().contains("chmod 700"), "{open}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        std::fs::remove_file(dir.join("license.lic")).expect("rm");
+        let half = prepare(&args).expect_err("half a demo");
+        assert!(half.to_string().contains("not all"), "{half}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

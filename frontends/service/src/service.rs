@@ -27,6 +27,9 @@ use tenure_storage::{InstallError, InstallPolicy, Manager, ManagerError, MonoClo
 
 /// Where a service gets what the core may not read itself.
 pub struct Env {
+    /// 16 bytes from a CSPRNG; 16 zero bytes when it has none to give
+    /// (`Env::system` on a failed getrandom). Those are never used: a
+    /// grant or a console sign-in then answers 503 (docs/semantics.md).
     pub random: Box<dyn Fn() -> [u8; 16] + Send + Sync>,
     /// The wall clock, for the offset to the storage clock (T4).
     pub clock: Box<dyn Fn() -> UnixMillis + Send + Sync>,
@@ -50,9 +53,10 @@ impl Env {
             random: Box::new(|| {
                 let mut b = [0u8; 16];
                 // getrandom only fails when the OS has no entropy source at
-                // all; a zero id would then collide loudly on insert.
+                // all; the zeros say so to `Service::draw`.
                 if let Err(e) = getrandom::fill(&mut b) {
                     tracing::error!("no OS randomness: {e}");
+                    b = [0; 16];
                 }
                 b
             }),
@@ -165,6 +169,10 @@ struct RenewBody {
     client_time_ms: Option<i64>,
 }
 
+/// What a client reads when storage failed; the log has the detail.
+pub const STORAGE_FAILED: &str =
+    "storage is unavailable; retry after Retry-After (the manager's log has the detail)";
+
 fn bad(msg: impl Into<String>) -> Prepared {
     Prepared::Done(Response::error(ErrorCode::BadRequest, msg))
 }
@@ -177,7 +185,14 @@ impl<S: Store> Service<S> {
     /// The manager watches the storage clock with `env.mono` (M9) and
     /// registers under a fresh random nonce (M6).
     pub fn new(manager: Manager<S>, node_id: String, tokens: Tokens, env: Env) -> Self {
-        let nonce: String = (env.random)().iter().map(|b| format!("{b:02x}")).collect();
+        let drawn = (env.random)();
+        if drawn == [0; 16] {
+            // `startup::build` checked the OS source first; an embedder's may fail.
+            tracing::error!(
+                "no random nonce for this manager process (M6): its duplicate check is blind"
+            );
+        }
+        let nonce: String = drawn.iter().map(|b| format!("{b:02x}")).collect();
         let manager = manager
             .with_monotonic(env.mono.clone())
             .with_instance(nonce);
@@ -275,7 +290,7 @@ impl<S: Store> Service<S> {
                 Prepared::Done(resp)
             }
             Route::Ping => Prepared::Done(self.ping()),
-            Route::Health => Prepared::Done(self.health()),
+            Route::Health => Prepared::Done(self.health(req)),
             Route::Metrics => Prepared::Done(Response {
                 content_type: Some(http::PROMETHEUS),
                 body: self.metrics.render().into_bytes(),
@@ -447,8 +462,14 @@ impl<S: Store> Service<S> {
         }
     }
 
-    fn health(&self) -> Response {
-        let view = self.health_view();
+    /// The detail of a storage failure only for a caller with a token of
+    /// the admin token file; anyone may ask for health.
+    fn health(&self, req: &Request) -> Response {
+        let detail = self
+            .tokens
+            .authenticate(req.authorization.as_deref())
+            .is_some();
+        let view = self.health_view(detail);
         let status = if view.serving { 200 } else { 503 };
         let resp = Response::json(status, &view);
         if status == 503 {
@@ -476,9 +497,20 @@ impl<S: Store> Service<S> {
 
     fn run(&self, job: Job) -> (Response, Outcome) {
         match job {
-            Job::Grant(req) => match self.manager.grant(&req, (self.env.random)()) {
-                Ok(g) => (Response::json(201, &g), Outcome::Granted),
-                Err(e) => self.failure(e),
+            Job::Grant(req) => match draw(&*self.env.random) {
+                // A grant id is the component's credential: never a
+                // predictable one.
+                None => (
+                    Response::error(
+                        ErrorCode::Overloaded,
+                        "the manager cannot draw a random grant id right now; retry shortly",
+                    ),
+                    Outcome::Overloaded,
+                ),
+                Some(random) => match self.manager.grant(&req, random) {
+                    Ok(g) => (Response::json(201, &g), Outcome::Granted),
+                    Err(e) => self.failure(e),
+                },
             },
             Job::Renew { id, client_time } => match self.manager.renew(id, client_time) {
                 Ok(g) => (Response::json(200, &g), Outcome::Renewed),
@@ -541,22 +573,32 @@ impl<S: Store> Service<S> {
         }
     }
 
+    /// A denial says why; a storage failure says only that storage failed:
+    /// the database's own text (host, user, driver detail) goes to the log.
     fn failure(&self, e: ManagerError) -> (Response, Outcome) {
         let code = e.code();
-        if let ManagerError::Denied(_) = e {
-            return (
-                Response::error(code, e.to_string()),
-                Outcome::Denied(code.as_str()),
-            );
-        }
+        let message = match &e {
+            ManagerError::Denied(_) => {
+                return (
+                    Response::error(code, e.to_string()),
+                    Outcome::Denied(code.as_str()),
+                );
+            }
+            ManagerError::NoLicense => "no license is installed; retry later".to_owned(),
+            ManagerError::BadStoredLicense(_) => {
+                "the license in storage does not verify; retry later".to_owned()
+            }
+            ManagerError::Storage(_) => STORAGE_FAILED.to_owned(),
+        };
         tracing::warn!(error = %e, "request failed on storage");
-        (Response::error(code, e.to_string()), Outcome::StorageError)
+        (Response::error(code, message), Outcome::StorageError)
     }
 
-    /// `/v1/health`'s view of this manager, from its last heartbeat.
-    pub(crate) fn health_view(&self) -> HealthView {
+    /// `/v1/health`'s view of this manager, from its last heartbeat;
+    /// `detail`: with the text of a storage failure.
+    pub(crate) fn health_view(&self, detail: bool) -> HealthView {
         self.node()
-            .health(&self.node_id, self.mono(), LIVENESS, MAX_CLOCK_SKEW)
+            .health(&self.node_id, self.mono(), LIVENESS, MAX_CLOCK_SKEW, detail)
     }
 
     /// `/v1/status`: the license, each pool against its limits, the managers.
@@ -690,6 +732,11 @@ impl<S: Store> Service<S> {
             Prepared::Job(call) => self.execute(call),
         }
     }
+}
+
+/// 16 random bytes, or `None` when the source had none (`Env::random`).
+pub(crate) fn draw(random: &dyn Fn() -> [u8; 16]) -> Option<[u8; 16]> {
+    Some(random()).filter(|b| *b != [0; 16])
 }
 
 fn parse_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {

@@ -35,6 +35,10 @@ pub enum StartupError {
     Storage { url: String, reason: String },
     #[error("license {path}: {0}", path = .1)]
     License(LicenseError, String),
+    #[error("demo: {0}")]
+    Demo(String),
+    #[error("cannot read random bytes from the operating system: {0}")]
+    Random(String),
     #[error("no license: storage has none; start with --license FILE")]
     NoLicense,
     #[error("the license in storage does not verify with the given vendor keys: {0}")]
@@ -80,6 +84,8 @@ pub fn migrate(args: &MigrateArgs) -> Result<Vec<String>, StartupError> {
 /// `settings` were checked (§7.1) before the listening socket was bound.
 pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> {
     let args = settings.args();
+    // Grant ids, session ids and the M6 nonce come from here.
+    getrandom::fill(&mut [0u8; 16]).map_err(|e| StartupError::Random(e.to_string()))?;
     let mut trusted: Vec<VerifyingKey> = Vec::new();
     for path in &args.vendor_keys {
         let key =

@@ -92,7 +92,7 @@ async fn wait_for_grant(
         tokio::select! {
             event = agent.next_event() => match event {
                 Some(Event::Started { grant_id }) => {
-                    tracing::info!(%grant_id, "licensed: starting the command");
+                    tracing::info!(grant = %grant_id.short(), "licensed: starting the command");
                     return None;
                 }
                 Some(Event::MustStop(reason)) => {
