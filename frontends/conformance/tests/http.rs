@@ -103,6 +103,7 @@ conformance! {
     robustness::half_open_connections_do_not_block,
     robustness::oversized_header_block,
     robustness::garbage_bytes,
+    limits::connections_per_ip_are_bounded,
     framing::http10_is_served,
     framing::ambiguous_framing_is_refused,
     framing::unambiguous_requests_are_served,

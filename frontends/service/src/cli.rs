@@ -126,9 +126,18 @@ pub struct ServeArgs {
     /// A client must send its whole body within this time.
     #[arg(long, env = "TENURE_BODY_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
     pub body_read_timeout: Duration,
+    /// A connection without a request in progress or arriving for this long
+    /// is closed; HTTP/2 PINGs do not count as progress.
+    #[arg(long, env = "TENURE_IDLE_TIMEOUT", default_value = "60s", value_parser = duration)]
+    pub idle_timeout: Duration,
     /// Open connections beyond this are closed at once.
     #[arg(long, env = "TENURE_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Open connections from one client address (IPv6: one /64) beyond this
+    /// are closed at once; 0: no limit. Behind a load balancer, at least its
+    /// connection count.
+    #[arg(long, env = "TENURE_MAX_CONNECTIONS_PER_IP", default_value_t = crate::per_ip::DEFAULT_MAX_PER_IP)]
+    pub max_connections_per_ip: usize,
     /// Storage requests running or queued at once; beyond, 503 overloaded.
     #[arg(long, env = "TENURE_MAX_INFLIGHT", default_value_t = 256)]
     pub max_inflight: usize,

@@ -14,6 +14,7 @@ pub mod listen;
 mod listing;
 pub mod metrics;
 pub mod node;
+pub mod per_ip;
 pub mod private_files;
 pub mod query;
 pub mod route;

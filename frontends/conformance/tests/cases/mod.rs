@@ -6,6 +6,7 @@ pub mod components;
 pub mod console;
 pub mod framing;
 pub mod grants;
+pub mod limits;
 pub mod openapi;
 pub mod robustness;
 pub mod roles;
