@@ -18,5 +18,5 @@ pub mod time;
 pub mod wire;
 
 pub use error::{ErrorBody, ErrorCode};
-pub use grant_id::{GrantId, GrantIdError};
+pub use grant_id::{GrantId, GrantIdError, ShortGrantId};
 pub use time::{Now, UnixMillis};

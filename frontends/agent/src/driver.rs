@@ -3,11 +3,12 @@
 
 use crate::clock::Clock;
 use crate::handle::StopSummary;
-use crate::http::{from_http, to_http};
+use crate::http::{HttpRequest, from_http, to_http};
 use crate::runtime::{HttpClient, Runtime};
+use crate::token::ComponentToken;
 use async_channel::{Receiver, Sender};
 use futures_lite::future::or;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tenure_core::agent::{
     Agent as Core, AgentConfig, Event, Request, RequestId, Response, Transmit, TransportError,
@@ -35,6 +36,8 @@ pub(crate) struct Driver {
     runtime: Arc<dyn Runtime>,
     client: Arc<dyn HttpClient>,
     managers: Vec<String>,
+    /// Shared with the handle, which may rotate it (M10).
+    token: Arc<RwLock<Option<ComponentToken>>>,
     timeout: Duration,
     answers_tx: Sender<Answer>,
     answers: Receiver<Answer>,
@@ -50,6 +53,7 @@ impl Driver {
         runtime: Arc<dyn Runtime>,
         client: Arc<dyn HttpClient>,
         managers: Vec<String>,
+        token: Arc<RwLock<Option<ComponentToken>>>,
         events: Sender<Event>,
     ) -> Self {
         let clock = Clock::new(runtime.clone());
@@ -62,6 +66,7 @@ impl Driver {
             runtime,
             client,
             managers,
+            token,
             timeout,
             answers_tx,
             answers,
@@ -189,8 +194,20 @@ impl Driver {
         if release {
             self.summary.releases_sent += 1;
         }
-        tracing::debug!(id = transmit.id.0, manager = %base, request = ?transmit.request, "sending");
-        let request = to_http(base, &transmit.request);
+        // Grant ids are credentials: the log shows their first 8 digits.
+        match &transmit.request {
+            Request::Grant(_) => {
+                tracing::debug!(id = transmit.id.0, manager = %base, "sending a grant request")
+            }
+            Request::Renew { grant_id, .. } => {
+                tracing::debug!(id = transmit.id.0, manager = %base, grant = %grant_id.short(), "sending a renewal")
+            }
+            Request::Release { grant_id } => {
+                tracing::debug!(id = transmit.id.0, manager = %base, grant = %grant_id.short(), "sending a release")
+            }
+        }
+        let token = self.token.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let request = to_http(base, &transmit.request).map(|r| HttpRequest { token, ..r });
         let deadline = self.runtime.now() + self.timeout;
         let (runtime, client) = (self.runtime.clone(), self.client.clone());
         self.runtime.spawn(Box::pin(async move {
@@ -213,7 +230,7 @@ impl Driver {
 async fn exchange(
     runtime: &dyn Runtime,
     client: &dyn HttpClient,
-    request: crate::http::HttpRequest,
+    request: HttpRequest,
     deadline: Instant,
 ) -> Result<Response, TransportError> {
     let answer = async { client.send(request).await.and_then(|a| from_http(&a)) };

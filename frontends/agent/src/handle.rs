@@ -5,8 +5,9 @@ use crate::error::AgentError;
 use crate::http::{is_plain_off_loopback, normalise_base};
 use crate::options::AgentOptions;
 use crate::runtime::{Runtime, default_runtime};
+use crate::token::ComponentToken;
 use async_channel::{Receiver, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use tenure_core::agent::{AgentConfig, Event};
 
 /// What `stop()` managed to do. Release is best effort (A5): a manager that is
@@ -26,6 +27,7 @@ pub struct StopSummary {
 pub struct Agent {
     events: Receiver<Event>,
     commands: Sender<Command>,
+    token: Arc<RwLock<Option<ComponentToken>>>,
 }
 
 impl Agent {
@@ -48,10 +50,17 @@ impl Agent {
             .map(|u| normalise_base(u))
             .collect::<Result<Vec<_>, _>>()?;
         for url in managers.iter().filter(|u| is_plain_off_loopback(u)) {
-            tracing::warn!(
-                manager = %url,
-                "plain http:// to a manager off this host: grant requests and answers travel unencrypted and unauthenticated (A8); use https://"
-            );
+            if options.token.is_some() {
+                tracing::warn!(
+                    manager = %url,
+                    "plain http:// to a manager off this host: the component token, grant requests and answers travel unencrypted (A8, M10); anyone on the path can copy the token; use https://"
+                );
+            } else {
+                tracing::warn!(
+                    manager = %url,
+                    "plain http:// to a manager off this host: grant requests and answers travel unencrypted and unauthenticated (A8); use https://"
+                );
+            }
         }
         let client = runtime.http_client(options.ca_cert.as_deref())?;
         let seed = match options.seed {
@@ -63,9 +72,28 @@ impl Agent {
         config.max_sleep = tenure_core::agent::DRIVER_MAX_SLEEP;
         let (event_tx, events) = async_channel::unbounded();
         let (commands, command_rx) = async_channel::unbounded();
-        let driver = Driver::new(config, seed, runtime.clone(), client, managers, event_tx);
+        let token = Arc::new(RwLock::new(options.token));
+        let driver = Driver::new(
+            config,
+            seed,
+            runtime.clone(),
+            client,
+            managers,
+            token.clone(),
+            event_tx,
+        );
         runtime.spawn(Box::pin(driver.run(command_rx)));
-        Ok(Self { events, commands })
+        Ok(Self {
+            events,
+            commands,
+            token,
+        })
+    }
+
+    /// Sends `token` from the next request on: a component token rotated
+    /// while the agent runs (M10; the managers accept old and new meanwhile).
+    pub fn set_token(&self, token: Option<ComponentToken>) {
+        *self.token.write().unwrap_or_else(|e| e.into_inner()) = token;
     }
 
     /// The next event; `None` once the driver has ended (after `stop`). Cancel

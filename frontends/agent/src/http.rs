@@ -5,6 +5,7 @@
 //! [`from_http`] and nowhere else.
 
 use crate::error::ClientError;
+use crate::token::ComponentToken;
 use tenure_core::agent::{Request, Response, TransportError, parse_retry_after};
 
 /// Grant answers are a few hundred bytes; anything this big is not one.
@@ -31,12 +32,14 @@ impl Method {
     }
 }
 
-/// One request to a manager: a body, when present, is [`JSON`].
+/// One request to a manager: a body, when present, is [`JSON`]; a token,
+/// when present, goes in `Authorization` (M10).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpRequest {
     pub method: Method,
     pub url: String,
     pub body: Option<Vec<u8>>,
+    pub token: Option<ComponentToken>,
 }
 
 /// An answer as read off the wire. Header names are lower case.
@@ -85,6 +88,7 @@ pub fn to_http(base: &str, request: &Request) -> Result<HttpRequest, TransportEr
         method,
         url: format!("{base}{path}"),
         body,
+        token: None,
     })
 }
 
@@ -168,8 +172,13 @@ mod tests {
         assert_eq!(renew.body.as_deref(), Some(&br#"{"client_time_ms":5}"#[..]));
         let release = to_http("http://lm:1", &Request::Release { grant_id: id }).expect("release");
         assert_eq!(
-            (release.method, release.url, release.body),
-            (Method::Delete, format!("http://lm:1/v1/grants/{id}"), None)
+            (release.method, release.url, release.body, release.token),
+            (
+                Method::Delete,
+                format!("http://lm:1/v1/grants/{id}"),
+                None,
+                None
+            )
         );
     }
 

@@ -34,6 +34,7 @@ pub mod http;
 mod options;
 pub mod runtime;
 pub mod suspend;
+pub mod token;
 
 pub use clock::{Clock, wall_now};
 pub use error::{AgentError, ClientError};
@@ -41,3 +42,4 @@ pub use handle::{Agent, StopSummary};
 pub use options::AgentOptions;
 pub use runtime::{HttpClient, Runtime};
 pub use tenure_core::agent::{Event, StopReason};
+pub use token::{ComponentToken, TokenError};

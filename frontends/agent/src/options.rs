@@ -1,3 +1,4 @@
+use crate::token::ComponentToken;
 use std::path::PathBuf;
 use std::time::Duration;
 use tenure_core::wire::GrantRequest;
@@ -15,6 +16,9 @@ pub struct AgentOptions {
     pub ca_cert: Option<PathBuf>,
     /// The jitter seed; `None` draws one from the OS so a fleet spreads out.
     pub seed: Option<u64>,
+    /// Sent as `Authorization: Bearer` with every request when the managers
+    /// require component tokens (M10); [`crate::Agent::set_token`] rotates it.
+    pub token: Option<ComponentToken>,
 }
 
 impl AgentOptions {
@@ -25,6 +29,7 @@ impl AgentOptions {
             request_timeout: Duration::from_secs(10),
             ca_cert: None,
             seed: None,
+            token: None,
         }
     }
 }

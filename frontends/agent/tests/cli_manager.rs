@@ -1,7 +1,8 @@
 //! `tenure-agent` against a real `tenured` with a short-grace license: the
 //! command starts only after a grant, rides out an outage
 //! shorter than grace, is stopped when grace runs out, is not started while
-//! the manager is down, stops on revocation, and releases on SIGTERM.
+//! the manager is down, stops on revocation, releases on SIGTERM, and sends
+//! the component token of `--token-file`, re-read on SIGHUP (M10).
 
 mod support;
 #[path = "support/wrapper.rs"]
@@ -10,7 +11,7 @@ mod wrapper;
 use nix::sys::signal::{Signal, kill};
 use std::time::Duration;
 use support::*;
-use wrapper::{agent, sleeper, wait_exit};
+use wrapper::{agent, agent_with, sleeper, wait_exit};
 
 const GRACE_S: u64 = 6;
 /// The outage case's grace. A manager killed without deregistering keeps
@@ -152,4 +153,113 @@ fn a_full_pool_never_starts_the_command() {
     assert!(pid_in(&second_pid).is_none(), "the denied command ran");
     let _ = kill(wrapper::pid(&first), Signal::SIGTERM);
     assert!(wait_exit(&mut first, Duration::from_secs(10)).is_some());
+}
+
+/// Writes a token file private to its owner.
+fn private(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).expect("write token file");
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+}
+
+/// The renewal time of the one held grant.
+fn last_renewed(server: &Server) -> i64 {
+    let (_, body) = server.admin("GET", "/v1/grants");
+    let grants: Vec<serde_json::Value> = serde_json::from_str(&body).expect("grants json");
+    grants[0]["last_renewed_ms"]
+        .as_i64()
+        .expect("last_renewed_ms")
+}
+
+#[test]
+fn a_token_file_licenses_the_command_and_sighup_rotates_it() {
+    const OLD: &str = "wrapper-component-old-0123456789";
+    const NEW: &str = "wrapper-component-new-9876543210";
+    let Some(bin) = tenured() else { return };
+    let fx = Fixture::new(GRACE_S, 4);
+    let managers = fx.path("component.tokens");
+    private(
+        &managers,
+        &format!("old component {OLD}\nnew component {NEW}\n"),
+    );
+    let managers_arg = managers.to_string_lossy().into_owned();
+    let mut extra = FAST.to_vec();
+    extra.extend(["--component-token-file", managers_arg.as_str()]);
+    let server = Server::start(&bin, &fx, "127.0.0.1:0", &fx.sqlite_url(), &extra);
+    let mine = fx.path("agent.token");
+    private(&mine, &format!("{OLD}\n"));
+    let mine_arg = mine.to_string_lossy().into_owned();
+
+    // A token file others may read is refused before anything is sent.
+    let open = fx.path("open.token");
+    private(&open, &format!("{OLD}\n"));
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o644))
+        .expect("chmod");
+    let open_arg = open.to_string_lossy().into_owned();
+    let mut refused = agent_with(&server.url, "t0", "true", &["--token-file", &open_arg]);
+    let code = wait_exit(&mut refused, Duration::from_secs(10)).expect("refused at once");
+    assert_eq!(code, 78, "documented exit code for configuration");
+
+    // No token: the manager answers 401, which never licenses (A1, A4).
+    let anonymous_pid = fx.path("anonymous.pid");
+    let mut anonymous = agent(&server.url, "t1", &sleeper(&anonymous_pid));
+
+    // The command traps SIGHUP (the wrapper passes it on) and keeps running.
+    let pidfile = fx.path("child.pid");
+    let hups = fx.path("hups");
+    let script = format!(
+        "trap 'echo hup >> {}' HUP; echo $$ > {}; while :; do sleep 1; done",
+        hups.display(),
+        pidfile.display()
+    );
+    let mut licensed = agent_with(&server.url, "t2", &script, &["--token-file", &mine_arg]);
+    assert!(
+        wait_until(Duration::from_secs(20), || pid_in(&pidfile).is_some()),
+        "never started with the token: {}",
+        server.log_text()
+    );
+    let pid = pid_in(&pidfile).expect("pid");
+    assert_eq!(
+        server.held(),
+        1,
+        "only the agent with the token holds a slot"
+    );
+    assert!(pid_in(&anonymous_pid).is_none(), "ran without a token");
+
+    // Rotation: the agent moves to the new token, then the managers drop
+    // the old one; renewals go on throughout.
+    private(&mine, &format!("# rotated\nagent component {NEW}\n"));
+    kill(wrapper::pid(&licensed), Signal::SIGHUP).expect("SIGHUP the agent");
+    assert!(
+        wait_until(Duration::from_secs(10), || std::fs::read_to_string(&hups)
+            .is_ok_and(|h| h.contains("hup"))),
+        "SIGHUP was not passed on to the command"
+    );
+    private(&managers, &format!("new component {NEW}\n"));
+    kill(
+        nix::unistd::Pid::from_raw(i32::try_from(server.child.id()).expect("pid")),
+        Signal::SIGHUP,
+    )
+    .expect("SIGHUP the manager");
+    assert!(
+        wait_until(Duration::from_secs(10), || server
+            .log_text()
+            .contains("component token file re-read")),
+        "{}",
+        server.log_text()
+    );
+    let since = last_renewed(&server);
+    assert!(
+        wait_until(Duration::from_secs(10), || last_renewed(&server) > since),
+        "no renewal with the new token: {}",
+        server.log_text()
+    );
+    assert!(alive(pid) && licensed.try_wait().expect("try_wait").is_none());
+
+    let _ = kill(wrapper::pid(&anonymous), Signal::SIGTERM);
+    assert!(wait_exit(&mut anonymous, Duration::from_secs(10)).is_some());
+    assert!(pid_in(&anonymous_pid).is_none(), "ran without a token");
+    kill(wrapper::pid(&licensed), Signal::SIGTERM).expect("SIGTERM");
+    assert!(wait_exit(&mut licensed, Duration::from_secs(10)).is_some());
+    assert_eq!(server.held(), 0, "released with the new token (A5)");
 }

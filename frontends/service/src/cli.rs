@@ -84,9 +84,15 @@ pub struct ServeArgs {
         required = true
     )]
     pub vendor_keys: Vec<PathBuf>,
-    /// File whose first line is the admin bearer token (at least 16 characters).
+    /// Admin and viewer tokens: `NAME ROLE SECRET` lines, or one bare
+    /// SECRET (an admin); secrets at least 16 characters (section 6.2).
     #[arg(long, env = "TENURE_ADMIN_TOKEN_FILE")]
     pub admin_token_file: PathBuf,
+    /// Component tokens (`NAME component SECRET` lines, or one bare SECRET):
+    /// grant, renew and release then need `Authorization: Bearer` with one
+    /// of them (M10). Several lines allow rotation; re-read on SIGHUP.
+    #[arg(long, env = "TENURE_COMPONENT_TOKEN_FILE")]
+    pub component_token_file: Option<PathBuf>,
     /// PEM certificate chain for HTTPS.
     #[arg(long, env = "TENURE_TLS_CERT", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -120,9 +126,18 @@ pub struct ServeArgs {
     /// A client must send its whole body within this time.
     #[arg(long, env = "TENURE_BODY_READ_TIMEOUT", default_value = "10s", value_parser = duration)]
     pub body_read_timeout: Duration,
+    /// A connection without a request in progress or arriving for this long
+    /// is closed; HTTP/2 PINGs do not count as progress.
+    #[arg(long, env = "TENURE_IDLE_TIMEOUT", default_value = "60s", value_parser = duration)]
+    pub idle_timeout: Duration,
     /// Open connections beyond this are closed at once.
     #[arg(long, env = "TENURE_MAX_CONNECTIONS", default_value_t = 10_000)]
     pub max_connections: usize,
+    /// Open connections from one client address (IPv6: one /64) beyond this
+    /// are closed at once; 0: no limit. Behind a load balancer, at least its
+    /// connection count.
+    #[arg(long, env = "TENURE_MAX_CONNECTIONS_PER_IP", default_value_t = crate::per_ip::DEFAULT_MAX_PER_IP)]
+    pub max_connections_per_ip: usize,
     /// Storage requests running or queued at once; beyond, 503 overloaded.
     #[arg(long, env = "TENURE_MAX_INFLIGHT", default_value_t = 256)]
     pub max_inflight: usize,

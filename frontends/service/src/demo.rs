@@ -1,9 +1,10 @@
 //! `tenured demo`: a real manager on embedded SQLite, with a generated
-//! development key, license and token file (an admin and a viewer token) in
-//! a folder of its own. Running it again reuses what the folder has, so the
+//! development key, license, token file (an admin and a viewer token) and
+//! component token file (M10) in a folder of its own. Running it again reuses what the folder has, so the
 //! database and its grants survive.
 
 use crate::cli::{DemoArgs, ServeArgs};
+use crate::private_files::{create_private, private_dir};
 use crate::service::system_clock;
 use crate::startup::StartupError;
 use std::collections::BTreeMap;
@@ -15,30 +16,11 @@ use tenure_core::names::Name;
 
 pub const DEMO_LICENSEE: &str = "DEVELOPMENT LICENSE - NOT FOR PRODUCTION USE";
 
-/// Writes `text` to `path`; a `private` file is created with mode 0600, so
-/// a secret is never readable by others, not even for a moment, and the
-/// admin token passes `serve`'s check (§7.1).
-fn write(path: &Path, text: &str, private: bool) -> Result<(), StartupError> {
-    use std::io::Write;
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    let err = |source| StartupError::Read {
-        path: path.display().to_string(),
-        source,
-    };
-    let mode = if private { 0o600 } else { 0o644 };
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(mode)
-        .open(path)
-        .map_err(err)?;
-    // `mode` applies only to a file this call creates.
-    if private {
-        file.set_permissions(std::fs::Permissions::from_mode(0o600))
-            .map_err(err)?;
-    }
-    file.write_all(text.as_bytes()).map_err(err)
+/// Creates `path` private (mode 0600, `crate::private_files`): the
+/// demo's key and tokens are secrets, and its license and public key need
+/// no reader but their owner.
+fn write(path: &Path, text: &str) -> Result<(), StartupError> {
+    create_private(path, text).map_err(|e| StartupError::Demo(e.to_string()))
 }
 
 fn random<const N: usize>() -> Result<[u8; N], StartupError> {
@@ -98,6 +80,14 @@ fn token_file() -> Result<String, StartupError> {
     ))
 }
 
+/// One component token (M10): what the demo's curl and agent present.
+fn component_token_file() -> Result<String, StartupError> {
+    let secret: String = random::<24>()?.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!(
+        "# NAME ROLE SECRET (docs/operations.md)\ndemo-agent component {secret}\n"
+    ))
+}
+
 /// What the demo made or found, and the serve arguments that run it.
 #[derive(Debug)]
 pub struct Demo {
@@ -105,38 +95,55 @@ pub struct Demo {
     pub created: bool,
     /// The admin and viewer secrets, to print for signing in.
     pub tokens: Vec<(String, String)>,
+    /// The component token's secret, for the curl example.
+    pub component: String,
     pub serve: ServeArgs,
 }
 
 pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
     let dir = &args.dir;
-    let io = |source| StartupError::Read {
-        path: dir.display().to_string(),
-        source,
-    };
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let (key, public, lic, token) = (
+    private_dir(dir).map_err(|e| StartupError::Demo(e.to_string()))?;
+    let (key, public, lic, token, component) = (
         dir.join("vendor.key"),
         dir.join("vendor.pub"),
         dir.join("license.lic"),
         dir.join("tokens"),
+        dir.join("component.token"),
     );
-    let created = !(public.exists() && lic.exists());
+    // Reused only whole; a folder with some of the three is not a demo's.
+    let found = [&key, &public, &lic].map(|p| p.symlink_metadata().is_ok());
+    let created = found == [false; 3];
     if created {
         let secret = SecretKey::from_seed(random::<32>()?);
-        write(&key, &secret.to_armoured(), true)?;
-        write(&public, &secret.verifying_key().to_armoured(), false)?;
+        write(&key, &secret.to_armoured())?;
+        write(&public, &secret.verifying_key().to_armoured())?;
         let license = dev_license(system_clock())?;
         let text = sign(&license, &secret).map_err(|e| StartupError::License(e, "demo".into()))?;
-        write(&lic, &text, false)?;
+        write(&lic, &text)?;
+    } else if found != [true; 3] {
+        return Err(StartupError::Demo(format!(
+            "{} has some of vendor.key, vendor.pub and license.lic but not all; remove it to start afresh",
+            dir.display()
+        )));
     }
-    if !token.exists() {
-        write(&token, &token_file()?, true)?;
+    if token.symlink_metadata().is_err() {
+        write(&token, &token_file()?)?;
     }
-    let tokens = std::fs::read_to_string(&token).map_err(|source| StartupError::Read {
-        path: token.display().to_string(),
-        source,
-    })?;
+    if component.symlink_metadata().is_err() {
+        write(&component, &component_token_file()?)?;
+    }
+    let text = |path: &Path| {
+        std::fs::read_to_string(path).map_err(|source| StartupError::Read {
+            path: path.display().to_string(),
+            source,
+        })
+    };
+    let tokens = text(&token)?;
+    let component_secret = secrets(&text(&component)?)
+        .into_iter()
+        .next()
+        .map(|(_, secret)| secret)
+        .unwrap_or_default();
     let serve = ServeArgs {
         config: None,
         listen: args.listen,
@@ -144,6 +151,7 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         license: Some(lic),
         vendor_keys: vec![public],
         admin_token_file: token,
+        component_token_file: Some(component),
         tls_cert: None,
         tls_key: None,
         node_id: Some("demo".into()),
@@ -155,7 +163,9 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         log_format: args.log_format,
         header_read_timeout: Duration::from_secs(10),
         body_read_timeout: Duration::from_secs(10),
+        idle_timeout: Duration::from_secs(60),
         max_connections: 10_000,
+        max_connections_per_ip: crate::per_ip::DEFAULT_MAX_PER_IP,
         max_inflight: 256,
         group_commit: 64,
         db_pool_size: 1,
@@ -166,6 +176,7 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         dir: dir.clone(),
         created,
         tokens: secrets(&tokens),
+        component: component_secret,
         serve,
     })
 }
@@ -187,6 +198,7 @@ fn secrets(text: &str) -> Vec<(String, String)> {
 pub fn banner(demo: &Demo, url: &str) -> String {
     let d = demo.dir.display();
     let made = if demo.created { "created" } else { "reusing" };
+    let component = &demo.component;
     let tokens: String = demo
         .tokens
         .iter()
@@ -198,6 +210,7 @@ pub fn banner(demo: &Demo, url: &str) -> String {
          \x20 license.lic               a DEVELOPMENT license (30 days): production/vdp 4 servers,\n\
          \x20                           16 cores each, 48 in all; staging/vdp 10 servers\n\
          \x20 tokens                    the token file (mode 0600): an admin and a viewer token\n\
+         \x20 component.token           the component token file (mode 0600): grants need it\n\
          \x20 tenure.db                 the embedded SQLite database\n\
          \n\
          The web console: {url}/ui/  sign in with a token:\n\
@@ -205,9 +218,11 @@ pub fn banner(demo: &Demo, url: &str) -> String {
          \n\
          Try, from another terminal:\n\
          \x20 curl -s -X POST {url}/v1/grants -H 'Content-Type: application/json' \\\n\
+         \x20      -H 'Authorization: Bearer {component}' \\\n\
          \x20      -d '{{\"product\":\"vdp\",\"hostname\":\"vdp1.example.com\",\"port\":9999,\"cores\":8}}'\n\
          \x20 cargo run -q -p tenure-tokio --bin tenurectl -- status --url {url} --admin-token-file {d}/tokens\n\
-         \x20 cargo run -q -p tenure-agent --features cli -- run --manager {url} --product vdp \\\n\
+         \x20 cargo run -q -p tenure-agent --features cli -- run --manager {url} \\\n\
+         \x20      --token-file {d}/component.token --product vdp \\\n\
          \x20      --hostname vdp2.example.com --port 9999 --cores 8 -- sh -c 'echo licensed; sleep 600'\n\
          \n\
          Press Ctrl-C to stop.\n"
@@ -237,8 +252,25 @@ mod tests {
                 .mode()
                 & 0o777
         };
-        assert_eq!(mode("tokens"), 0o600);
-        assert_eq!(mode("vendor.key"), 0o600);
+        // Private from their first instant (`crate::private_files`).
+        assert_eq!(mode(""), 0o700);
+        for file in [
+            "tokens",
+            "component.token",
+            "vendor.key",
+            "vendor.pub",
+            "license.lic",
+        ] {
+            assert_eq!(mode(file), 0o600, "{file}");
+        }
+        let components =
+            crate::components::ComponentTokens::from_file(&dir.join("component.token"))
+                .expect("a valid component token file");
+        assert_eq!(components.names(), ["demo-agent"]);
+        assert!(matches!(
+            components.authenticate(Some(&format!("Bearer {}", demo.component))),
+            crate::components::Admission::Token(_)
+        ));
         let path = dir.join("tokens");
         let tokens = Tokens::from_file_text(&std::fs::read_to_string(&path).expect("read"))
             .expect("a valid token file");
@@ -255,6 +287,11 @@ mod tests {
         );
         let shown = banner(&demo, "http://127.0.0.1:10091");
         assert!(shown.contains("http://127.0.0.1:10091/ui/"), "{shown}");
+        assert!(
+            shown.contains(&format!("Authorization: Bearer {}", demo.component))
+                && shown.contains("--token-file"),
+            "{shown}"
+        );
         for (name, secret) in &demo.tokens {
             assert!(shown.contains(secret.as_str()), "{name} in {shown}");
             assert_eq!(
@@ -272,6 +309,14 @@ mod tests {
         assert!(!again.created);
         assert_eq!(again.tokens, demo.tokens);
         assert!(crate::settings::Settings::check(again.serve).is_ok());
+        // A folder others may enter is not reused, nor one half made.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let open = prepare(&args).expect_err("open folder");
+        assert!(open.to_string().contains("chmod 700"), "{open}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        std::fs::remove_file(dir.join("license.lic")).expect("rm");
+        let half = prepare(&args).expect_err("half a demo");
+        assert!(half.to_string().contains("not all"), "{half}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -158,6 +158,24 @@ impl Response {
     }
 }
 
+/// `path` as a log may show it: a grant id in it (the component's credential
+/// for its grant) is cut to its first 8 digits.
+pub fn path_for_log(path: &str) -> String {
+    let mut out = String::with_capacity(path.len().min(256));
+    for (i, segment) in path.split('/').enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        if tenure_core::GrantId::parse(segment).is_ok() {
+            out.push_str(&segment[..8]);
+            out.push_str("...");
+        } else {
+            out.push_str(segment);
+        }
+    }
+    out
+}
+
 /// Whether a `Content-Type` header names JSON (parameters such as charset allowed).
 pub fn is_json(content_type: Option<&str>) -> bool {
     content_type
@@ -176,6 +194,21 @@ mod tests {
         assert!(!is_json(Some("text/plain")));
         assert!(!is_json(Some("application/jsonx")));
         assert!(!is_json(None));
+    }
+
+    #[test]
+    fn logged_paths_hold_no_whole_grant_id() {
+        let id = "0123456789abcdef0123456789ABCDEF";
+        assert_eq!(
+            path_for_log(&format!("/v1/grants/{id}/renew")),
+            "/v1/grants/01234567.../renew"
+        );
+        assert_eq!(
+            path_for_log(&format!("/v1/admin/grants/{id}")),
+            "/v1/admin/grants/01234567..."
+        );
+        assert_eq!(path_for_log("/v1/grants"), "/v1/grants");
+        assert_eq!(path_for_log("/v1/grants/xyz"), "/v1/grants/xyz");
     }
 
     #[test]

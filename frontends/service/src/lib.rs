@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod components;
 pub mod config_file;
 pub mod console;
 pub mod demo;
@@ -13,6 +14,8 @@ pub mod listen;
 mod listing;
 pub mod metrics;
 pub mod node;
+pub mod per_ip;
+pub mod private_files;
 pub mod query;
 pub mod route;
 pub mod service;

@@ -23,6 +23,9 @@ pub struct NodeState {
 /// it holds no deadline back.
 const STEP_WARNING_FOR_MS: i64 = 3_600_000;
 
+/// The health warning a caller without a token gets for a failed heartbeat.
+pub const HEARTBEAT_FAILED: &str = "last heartbeat failed: storage is unreachable (the manager's log, or /v1/health with a viewer token, has the detail)";
+
 /// `/v1/health` body.
 #[derive(Debug, Clone, Serialize)]
 pub struct HealthView {
@@ -140,12 +143,16 @@ impl NodeState {
             .map(|e| (e.code(), e.to_string()))
     }
 
+    /// `detail`: whether the caller may see why storage failed (database
+    /// host, user, driver text); a caller without a token reads that it
+    /// failed and where the detail is.
     pub fn health(
         &self,
         node_id: &str,
         mono_now: Duration,
         liveness: Duration,
         max_skew: Duration,
+        detail: bool,
     ) -> HealthView {
         let serving = self.serving(mono_now);
         let started = self.last.as_ref().map(|(at, _)| *at);
@@ -173,7 +180,11 @@ impl NodeState {
                 .map(|w| w.to_string())
                 .collect();
         if let Some(e) = &self.last_error {
-            warnings.push(format!("last heartbeat failed: {e}"));
+            warnings.push(if detail {
+                format!("last heartbeat failed: {e}")
+            } else {
+                HEARTBEAT_FAILED.to_owned()
+            });
         } else if self.last.is_some() && !storage_ok {
             warnings.push(format!(
                 "no heartbeat has succeeded for {} s",

@@ -59,6 +59,12 @@ impl Route {
         )
     }
 
+    /// Whether this is a component call (grant, renew, release): with
+    /// component tokens it needs one (M10, section 6.2).
+    pub fn is_component(&self) -> bool {
+        matches!(self, Self::Grant | Self::Renew(_) | Self::Release(_))
+    }
+
     /// Whether only an admin token may make this call; a viewer's gets 403
     /// `forbidden` (section 6.2).
     pub fn is_admin_only(&self) -> bool {

@@ -5,6 +5,7 @@
 //! blocking pool, bounded, and answer 503 `overloaded` when the bound is hit.
 
 use crate::auth::{Caller, Tokens};
+use crate::components::{Admission, ComponentTokens};
 use crate::console::{self, Console};
 use crate::http::{self, Request, Response};
 use crate::listing;
@@ -26,6 +27,9 @@ use tenure_storage::{InstallError, InstallPolicy, Manager, ManagerError, MonoClo
 
 /// Where a service gets what the core may not read itself.
 pub struct Env {
+    /// 16 bytes from a CSPRNG; 16 zero bytes when it has none to give
+    /// (`Env::system` on a failed getrandom). Those are never used: a
+    /// grant or a console sign-in then answers 503 (docs/semantics.md).
     pub random: Box<dyn Fn() -> [u8; 16] + Send + Sync>,
     /// The wall clock, for the offset to the storage clock (T4).
     pub clock: Box<dyn Fn() -> UnixMillis + Send + Sync>,
@@ -49,9 +53,10 @@ impl Env {
             random: Box::new(|| {
                 let mut b = [0u8; 16];
                 // getrandom only fails when the OS has no entropy source at
-                // all; a zero id would then collide loudly on insert.
+                // all; the zeros say so to `Service::draw`.
                 if let Err(e) = getrandom::fill(&mut b) {
                     tracing::error!("no OS randomness: {e}");
+                    b = [0; 16];
                 }
                 b
             }),
@@ -112,7 +117,8 @@ impl Job {
 }
 
 /// A job and who asked for it: the token's name and role (section 6.2) for
-/// admin calls and console pages, `None` for component calls.
+/// admin calls, console pages and, with component tokens (M10), component
+/// calls; `None` for a component call on a manager without them.
 #[derive(Debug, Clone)]
 pub struct Call {
     pub job: Job,
@@ -141,6 +147,7 @@ pub struct Service<S> {
     manager: Manager<S>,
     node_id: String,
     tokens: Tokens,
+    components: ComponentTokens,
     console: Console,
     node: RwLock<NodeState>,
     metrics: Metrics,
@@ -162,6 +169,10 @@ struct RenewBody {
     client_time_ms: Option<i64>,
 }
 
+/// What a client reads when storage failed; the log has the detail.
+pub const STORAGE_FAILED: &str =
+    "storage is unavailable; retry after Retry-After (the manager's log has the detail)";
+
 fn bad(msg: impl Into<String>) -> Prepared {
     Prepared::Done(Response::error(ErrorCode::BadRequest, msg))
 }
@@ -174,7 +185,14 @@ impl<S: Store> Service<S> {
     /// The manager watches the storage clock with `env.mono` (M9) and
     /// registers under a fresh random nonce (M6).
     pub fn new(manager: Manager<S>, node_id: String, tokens: Tokens, env: Env) -> Self {
-        let nonce: String = (env.random)().iter().map(|b| format!("{b:02x}")).collect();
+        let drawn = (env.random)();
+        if drawn == [0; 16] {
+            // `startup::build` checked the OS source first; an embedder's may fail.
+            tracing::error!(
+                "no random nonce for this manager process (M6): its duplicate check is blind"
+            );
+        }
+        let nonce: String = drawn.iter().map(|b| format!("{b:02x}")).collect();
         let manager = manager
             .with_monotonic(env.mono.clone())
             .with_instance(nonce);
@@ -182,6 +200,7 @@ impl<S: Store> Service<S> {
             manager,
             node_id,
             tokens,
+            components: ComponentTokens::none(),
             console: Console::new(false),
             node: RwLock::new(NodeState::default()),
             metrics: Metrics::default(),
@@ -194,6 +213,31 @@ impl<S: Store> Service<S> {
     pub fn with_secure_cookies(mut self, secure: bool) -> Self {
         self.console = Console::new(secure);
         self
+    }
+
+    /// Grant, renew and release need one of `tokens` (M10).
+    pub fn with_component_tokens(mut self, tokens: ComponentTokens) -> Self {
+        self.components = tokens;
+        self
+    }
+
+    pub fn component_tokens(&self) -> &ComponentTokens {
+        &self.components
+    }
+
+    /// SIGHUP: re-reads the component token file, or keeps the tokens in
+    /// force and says why (`crate::components`).
+    pub fn reload_component_tokens(&self) {
+        match self.components.reload() {
+            Ok(names) => tracing::info!(
+                tokens = ?names,
+                "component token file re-read: these tokens are accepted now"
+            ),
+            Err(e) if self.components.required() => {
+                tracing::error!("component token file not re-read, the tokens in force stay: {e}")
+            }
+            Err(e) => tracing::info!("SIGHUP: {e}"),
+        }
     }
 
     pub fn console(&self) -> &Console {
@@ -246,7 +290,7 @@ impl<S: Store> Service<S> {
                 Prepared::Done(resp)
             }
             Route::Ping => Prepared::Done(self.ping()),
-            Route::Health => Prepared::Done(self.health()),
+            Route::Health => Prepared::Done(self.health(req)),
             Route::Metrics => Prepared::Done(Response {
                 content_type: Some(http::PROMETHEUS),
                 body: self.metrics.render().into_bytes(),
@@ -304,6 +348,18 @@ impl<S: Store> Service<S> {
                 ));
             }
             caller = Some(c);
+        }
+        if r.is_component() {
+            match self.components.authenticate(req.authorization.as_deref()) {
+                Admission::Open => {}
+                Admission::Token(c) => caller = Some(c),
+                Admission::Refused => {
+                    return Err(Response::error(
+                        ErrorCode::Unauthorized,
+                        "grant, renew and release need `Authorization: Bearer <token>` with a token of the component token file (M10)",
+                    ));
+                }
+            }
         }
         // M6: a manager that must not serve answers every API call 503,
         // also one that cannot confirm from storage that it may (fails
@@ -406,8 +462,14 @@ impl<S: Store> Service<S> {
         }
     }
 
-    fn health(&self) -> Response {
-        let view = self.health_view();
+    /// The detail of a storage failure only for a caller with a token of
+    /// the admin token file; anyone may ask for health.
+    fn health(&self, req: &Request) -> Response {
+        let detail = self
+            .tokens
+            .authenticate(req.authorization.as_deref())
+            .is_some();
+        let view = self.health_view(detail);
         let status = if view.serving { 200 } else { 503 };
         let resp = Response::json(status, &view);
         if status == 503 {
@@ -435,9 +497,20 @@ impl<S: Store> Service<S> {
 
     fn run(&self, job: Job) -> (Response, Outcome) {
         match job {
-            Job::Grant(req) => match self.manager.grant(&req, (self.env.random)()) {
-                Ok(g) => (Response::json(201, &g), Outcome::Granted),
-                Err(e) => self.failure(e),
+            Job::Grant(req) => match draw(&*self.env.random) {
+                // A grant id is the component's credential: never a
+                // predictable one.
+                None => (
+                    Response::error(
+                        ErrorCode::Overloaded,
+                        "the manager cannot draw a random grant id right now; retry shortly",
+                    ),
+                    Outcome::Overloaded,
+                ),
+                Some(random) => match self.manager.grant(&req, random) {
+                    Ok(g) => (Response::json(201, &g), Outcome::Granted),
+                    Err(e) => self.failure(e),
+                },
             },
             Job::Renew { id, client_time } => match self.manager.renew(id, client_time) {
                 Ok(g) => (Response::json(200, &g), Outcome::Renewed),
@@ -500,22 +573,32 @@ impl<S: Store> Service<S> {
         }
     }
 
+    /// A denial says why; a storage failure says only that storage failed:
+    /// the database's own text (host, user, driver detail) goes to the log.
     fn failure(&self, e: ManagerError) -> (Response, Outcome) {
         let code = e.code();
-        if let ManagerError::Denied(_) = e {
-            return (
-                Response::error(code, e.to_string()),
-                Outcome::Denied(code.as_str()),
-            );
-        }
+        let message = match &e {
+            ManagerError::Denied(_) => {
+                return (
+                    Response::error(code, e.to_string()),
+                    Outcome::Denied(code.as_str()),
+                );
+            }
+            ManagerError::NoLicense => "no license is installed; retry later".to_owned(),
+            ManagerError::BadStoredLicense(_) => {
+                "the license in storage does not verify; retry later".to_owned()
+            }
+            ManagerError::Storage(_) => STORAGE_FAILED.to_owned(),
+        };
         tracing::warn!(error = %e, "request failed on storage");
-        (Response::error(code, e.to_string()), Outcome::StorageError)
+        (Response::error(code, message), Outcome::StorageError)
     }
 
-    /// `/v1/health`'s view of this manager, from its last heartbeat.
-    pub(crate) fn health_view(&self) -> HealthView {
+    /// `/v1/health`'s view of this manager, from its last heartbeat;
+    /// `detail`: with the text of a storage failure.
+    pub(crate) fn health_view(&self, detail: bool) -> HealthView {
         self.node()
-            .health(&self.node_id, self.mono(), LIVENESS, MAX_CLOCK_SKEW)
+            .health(&self.node_id, self.mono(), LIVENESS, MAX_CLOCK_SKEW, detail)
     }
 
     /// `/v1/status`: the license, each pool against its limits, the managers.
@@ -649,6 +732,11 @@ impl<S: Store> Service<S> {
             Prepared::Job(call) => self.execute(call),
         }
     }
+}
+
+/// 16 random bytes, or `None` when the source had none (`Env::random`).
+pub(crate) fn draw(random: &dyn Fn() -> [u8; 16]) -> Option<[u8; 16]> {
+    Some(random()).filter(|b| *b != [0; 16])
 }
 
 fn parse_object<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, String> {

@@ -86,6 +86,9 @@ impl Settings {
         })?;
         args.check_listen().map_err(SettingsError::Listen)?;
         check_token_file("admin token file", &args.admin_token_file)?;
+        if let Some(path) = &args.component_token_file {
+            check_token_file("component token file", path)?;
+        }
         Ok(Self { args, manager })
     }
 

@@ -5,6 +5,7 @@
 
 use crate::auth::Tokens;
 use crate::cli::MigrateArgs;
+use crate::components::ComponentTokens;
 use crate::service::{Env, Service, system_clock};
 use crate::settings::Settings;
 use std::path::Path;
@@ -25,6 +26,8 @@ pub enum StartupError {
     #[error("admin token file {path}: {reason}")]
     Token { path: String, reason: String },
     #[error("{0}")]
+    ComponentTokens(String),
+    #[error("{0}")]
     Listen(String),
     #[error("TLS: {0}")]
     Tls(String),
@@ -32,6 +35,10 @@ pub enum StartupError {
     Storage { url: String, reason: String },
     #[error("license {path}: {0}", path = .1)]
     License(LicenseError, String),
+    #[error("demo: {0}")]
+    Demo(String),
+    #[error("cannot read random bytes from the operating system: {0}")]
+    Random(String),
     #[error("no license: storage has none; start with --license FILE")]
     NoLicense,
     #[error("the license in storage does not verify with the given vendor keys: {0}")]
@@ -77,6 +84,8 @@ pub fn migrate(args: &MigrateArgs) -> Result<Vec<String>, StartupError> {
 /// `settings` were checked (§7.1) before the listening socket was bound.
 pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> {
     let args = settings.args();
+    // Grant ids, session ids and the M6 nonce come from here.
+    getrandom::fill(&mut [0u8; 16]).map_err(|e| StartupError::Random(e.to_string()))?;
     let mut trusted: Vec<VerifyingKey> = Vec::new();
     for path in &args.vendor_keys {
         let key =
@@ -92,6 +101,10 @@ pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> 
             reason: e.to_string(),
         }
     })?;
+    let components = match &args.component_token_file {
+        Some(path) => ComponentTokens::from_file(path).map_err(StartupError::ComponentTokens)?,
+        None => ComponentTokens::none(),
+    };
     let url = redact(&args.database);
     let storage_err = |e: &dyn std::fmt::Display| StartupError::Storage {
         url: url.clone(),
@@ -156,10 +169,21 @@ pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> 
     for c in tokens.callers() {
         tracing::info!(token = %c.name, role = %c.role, "admin token file: token");
     }
+    if components.required() {
+        tracing::info!(
+            tokens = ?components.names(),
+            "grant, renew and release need a component token (M10)"
+        );
+    } else {
+        tracing::warn!(
+            "no --component-token-file: any client on the network can take, renew and release slots (M10)"
+        );
+    }
     // Behind --allow-plaintext a TLS-terminating proxy faces the browser.
     let https = args.tls_cert.is_some() || args.allow_plaintext;
-    let service =
-        Service::new(manager, args.node_id(), tokens, Env::system()).with_secure_cookies(https);
+    let service = Service::new(manager, args.node_id(), tokens, Env::system())
+        .with_secure_cookies(https)
+        .with_component_tokens(components);
     service.heartbeat();
     service.sweep();
     Ok(service)

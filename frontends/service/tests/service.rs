@@ -20,6 +20,26 @@ fn n(s: &str) -> Name {
 }
 
 fn service(max_managers: u32, node: &str, store: &MemoryStore) -> Service<MemoryStore> {
+    let ids = Arc::new(AtomicU64::new(1));
+    service_drawing(
+        max_managers,
+        node,
+        store,
+        Box::new(move || {
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&ids.fetch_add(1, Ordering::SeqCst).to_be_bytes());
+            b
+        }),
+    )
+}
+
+/// [`service`] whose random source is `random`.
+fn service_drawing(
+    max_managers: u32,
+    node: &str,
+    store: &MemoryStore,
+    random: Box<dyn Fn() -> [u8; 16] + Send + Sync>,
+) -> Service<MemoryStore> {
     let key = SecretKey::from_seed([9; 32]);
     let mut products = BTreeMap::new();
     products.insert(
@@ -51,13 +71,8 @@ fn service(max_managers: u32, node: &str, store: &MemoryStore) -> Service<Memory
     );
     m.install_license(&sign(&lic, &key).expect("sign"), InstallPolicy::IfNewer)
         .expect("install");
-    let ids = Arc::new(AtomicU64::new(1));
     let env = Env {
-        random: Box::new(move || {
-            let mut b = [0u8; 16];
-            b[..8].copy_from_slice(&ids.fetch_add(1, Ordering::SeqCst).to_be_bytes());
-            b
-        }),
+        random,
         clock: Box::new(|| UnixMillis(T0)),
         mono: Arc::new(|| std::time::Duration::ZERO),
     };
@@ -313,4 +328,69 @@ fn ping_fails_as_soon_as_a_heartbeat_cannot_reach_storage() {
             .status,
         200
     );
+}
+
+#[test]
+fn storage_failures_keep_their_detail_from_unauthenticated_callers() {
+    let shared = store();
+    let s = service(2, "m1", &shared);
+    s.heartbeat();
+    shared.set_available(false);
+    // The memory store's own text stands for a database's host and user.
+    let detail = "memory store is down";
+    let g = s.handle(&req(Method::Post, "/v1/grants", GRANT));
+    assert_eq!(g.status, 503);
+    assert!(g.retry_after.is_some());
+    let body = json(&g);
+    assert_eq!(body["error"], "storage_unavailable");
+    assert_eq!(body["message"], tenure_service::service::STORAGE_FAILED);
+    let st = s.handle(&admin(Request::new(Method::Get, "/v1/status")));
+    assert_eq!(st.status, 503);
+    assert!(!String::from_utf8_lossy(&st.body).contains(detail));
+    s.heartbeat();
+    for path in ["/v1/health", "/pingLicenseManager"] {
+        let anyone = s.handle(&Request::new(Method::Get, path));
+        assert_eq!(anyone.status, 503, "{path}");
+        let text = String::from_utf8_lossy(&anyone.body).to_string();
+        assert!(!text.contains(detail), "{path}: {text}");
+    }
+    let anyone = json(&s.handle(&Request::new(Method::Get, "/v1/health")));
+    assert_eq!(
+        anyone["warnings"][0],
+        tenure_service::node::HEARTBEAT_FAILED,
+        "{anyone}"
+    );
+    let wrong = {
+        let mut r = Request::new(Method::Get, "/v1/health");
+        r.authorization = Some("Bearer not-a-token-of-the-file".into());
+        json(&s.handle(&r))
+    };
+    assert_eq!(wrong["warnings"], anyone["warnings"]);
+    let operator = json(&s.handle(&admin(Request::new(Method::Get, "/v1/health"))));
+    assert!(
+        operator["warnings"][0]
+            .as_str()
+            .is_some_and(|w| w.contains(detail)),
+        "{operator}"
+    );
+}
+
+#[test]
+fn no_randomness_answers_503_and_never_a_predictable_id() {
+    let shared = store();
+    // What `Env::system` gives when getrandom fails.
+    let s = service_drawing(2, "m1", &shared, Box::new(|| [0; 16]));
+    s.heartbeat();
+    let g = s.handle(&req(Method::Post, "/v1/grants", GRANT));
+    assert_eq!(g.status, 503, "{}", String::from_utf8_lossy(&g.body));
+    assert!(g.retry_after.is_some());
+    assert_eq!(json(&g)["error"], "overloaded");
+    let held = s.handle(&admin(Request::new(Method::Get, "/v1/grants")));
+    assert_eq!(json(&held), serde_json::json!([]), "nothing was granted");
+    let mut sign_in = Request::new(Method::Post, "/ui/signin");
+    sign_in.content_type = Some("application/x-www-form-urlencoded".into());
+    sign_in.body = format!("token={TOKEN}").into_bytes();
+    let r = s.handle(&sign_in);
+    assert_eq!(r.status, 503, "no session id without randomness");
+    assert!(r.headers.iter().all(|(n, _)| *n != "set-cookie"));
 }

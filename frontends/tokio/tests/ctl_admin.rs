@@ -257,3 +257,22 @@ async fn error_bodies_print_code_and_message_and_fail() {
     assert!(!o.status.success());
     assert!(err(&o).contains("GRANT_ID"), "{}", err(&o));
 }
+
+#[tokio::test]
+async fn plain_http_off_loopback_is_warned_about() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, TOKEN).expect("write");
+    // Port 1 refuses at once on both: the warning comes before the request.
+    let warning = "the admin token and the answers travel unencrypted";
+    for (url, warned) in [
+        ("http://0.0.0.0:1", true),
+        ("http://127.0.0.1:1", false),
+        ("http://localhost:1", false),
+        ("https://0.0.0.0:1", false),
+    ] {
+        let o = ctl(url, &token, &["status", "--request-timeout", "2s"]).await;
+        assert!(!o.status.success(), "{url}: nothing listens");
+        assert_eq!(err(&o).contains(warning), warned, "{url}: {}", err(&o));
+    }
+}

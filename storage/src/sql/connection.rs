@@ -86,6 +86,39 @@ impl Target {
     }
 }
 
+/// Creates a SQLite database file that does not exist yet with mode 0600,
+/// before SQLite opens it: it holds the license and every host's facts, and
+/// SQLite gives its `-wal` and `-shm` files the database file's mode. An
+/// existing file is left as it is, with a warning when others may read it.
+/// `:memory:` and `file:` URIs are SQLite's to open.
+pub(crate) fn private_sqlite_file(path: &str) -> Result<(), String> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if path == ":memory:" || path.starts_with("file:") {
+        return Ok(());
+    }
+    let created = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path);
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(meta) = std::fs::metadata(path) {
+                let mode = meta.permissions().mode() & 0o7777;
+                if mode & 0o077 != 0 {
+                    tracing::warn!(
+                        path,
+                        "the SQLite database is open to other users (mode {mode:04o}); run `chmod 600` on it and its -wal and -shm files"
+                    );
+                }
+            }
+            Ok(())
+        }
+        Err(e) => Err(format!("cannot create the SQLite database {path}: {e}")),
+    }
+}
+
 /// Opens connections of one backend for r2d2. Unlike diesel's generic
 /// `ConnectionManager` it never tries the wrong driver on a URL.
 #[derive(Debug)]

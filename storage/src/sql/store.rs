@@ -1,6 +1,8 @@
 //! [`DieselStore`]: the [`Store`] port over an r2d2 pool of diesel connections.
 
-use super::connection::{AnyConnection, AnyManager, Backend, SessionSetup, Target};
+use super::connection::{
+    AnyConnection, AnyManager, Backend, SessionSetup, Target, private_sqlite_file,
+};
 use super::errors::{Class, classify, pool_error, to_storage};
 use super::migrate::{self, SchemaState};
 use super::tx::{Conn, DieselTx};
@@ -92,6 +94,9 @@ impl DieselStore {
     pub fn connect(url: &str, opts: StoreOptions) -> Result<DieselStore, StorageError> {
         let target = Target::parse(url, opts.connect_timeout).map_err(StorageError::Unavailable)?;
         let backend = target.backend;
+        if backend == Backend::Sqlite {
+            private_sqlite_file(&target.driver_url).map_err(StorageError::Unavailable)?;
+        }
         // SQLite has one writer and every transaction here writes (BEGIN
         // IMMEDIATE): more connections would only queue in its busy handler.
         let size = match backend {

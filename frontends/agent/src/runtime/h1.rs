@@ -7,7 +7,7 @@ use crate::error::ClientError;
 use crate::http::{HttpAnswer, HttpRequest, JSON, MAX_ANSWER_BYTES, Method, USER_AGENT};
 use futures_rustls::TlsConnector;
 use http_types::Url;
-use http_types::headers::{CONNECTION, CONTENT_TYPE};
+use http_types::headers::{AUTHORIZATION, CONNECTION, CONTENT_TYPE};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use smol::io::AsyncReadExt;
@@ -75,6 +75,9 @@ impl H1Client {
         let mut req = http_types::Request::new(method, url.clone());
         req.insert_header(http_types::headers::USER_AGENT, USER_AGENT);
         req.insert_header(CONNECTION, "close");
+        if let Some(token) = &request.token {
+            req.insert_header(AUTHORIZATION, token.authorization());
+        }
         if let Some(body) = request.body {
             req.insert_header(CONTENT_TYPE, JSON);
             req.set_body(body);

@@ -87,6 +87,9 @@ impl HttpClient for Reqwest {
             Method::Delete => reqwest::Method::DELETE,
         };
         let mut builder = self.0.request(method, request.url);
+        if let Some(token) = &request.token {
+            builder = builder.header(reqwest::header::AUTHORIZATION, token.authorization());
+        }
         if let Some(body) = request.body {
             builder = builder
                 .header(reqwest::header::CONTENT_TYPE, crate::http::JSON)

@@ -17,6 +17,7 @@ macro_rules! every_case {
             a_second_manager_is_tried_when_the_first_is_down,
             retry_after_reaches_the_core_in_seconds,
             a_missing_manager_refuses_to_connect,
+            a_component_token_goes_with_every_request_and_rotates,
         );
     };
 }
@@ -28,7 +29,7 @@ use std::io::{Read, Write};
 use std::sync::Arc;
 use std::time::Duration;
 use tenure_agent::http::{from_http, to_http};
-use tenure_agent::{Agent, AgentOptions, Event, Runtime, StopReason};
+use tenure_agent::{Agent, AgentOptions, ComponentToken, Event, Runtime, StopReason};
 use tenure_core::ErrorCode;
 use tenure_core::agent::{Request, Response, TransportError};
 
@@ -299,5 +300,66 @@ pub async fn a_missing_manager_refuses_to_connect(rt: Arc<dyn Runtime>) {
     assert_eq!(
         out.map(|r| r.map(|a| a.status)),
         Some(Err(TransportError::Connect))
+    );
+}
+
+/// M10: the token goes in `Authorization` with the grant, every renewal and
+/// the release; a 401 (the managers moved on to a new token) is only
+/// unreachable (A4), and `set_token` rotates it while the agent runs.
+pub async fn a_component_token_goes_with_every_request_and_rotates(rt: Arc<dyn Runtime>) {
+    const OLD: &str = "agent-component-old-0123456789";
+    const NEW: &str = "agent-component-new-9876543210";
+    let fake = FakeManager::start(2, 1, 30);
+    fake.require_token(Some(OLD));
+    let mut o = options(fake.url());
+    o.token = Some(ComponentToken::new(OLD).expect("token"));
+    let mut agent = start(&rt, o);
+    let first = within(&*rt, Duration::from_secs(5), agent.next_event()).await;
+    assert!(
+        matches!(first, Some(Some(Event::Started { .. }))),
+        "{first:?}"
+    );
+    let renewed = fake
+        .wait_until(&*rt, Duration::from_secs(5), |f| {
+            f.count("POST", "/renew", 200) >= 1
+        })
+        .await;
+    assert!(renewed, "{:?}", fake.seen());
+    let old = format!("Bearer {OLD}");
+    assert!(
+        fake.seen()
+            .iter()
+            .all(|s| s.authorization.as_deref() == Some(old.as_str())),
+        "{:?}",
+        fake.seen()
+    );
+    fake.require_token(Some(NEW));
+    let refused = fake
+        .wait_until(&*rt, Duration::from_secs(5), |f| {
+            f.count("POST", "/renew", 401) >= 1
+        })
+        .await;
+    assert!(refused, "{:?}", fake.seen());
+    agent.set_token(Some(ComponentToken::new(NEW).expect("token")));
+    let before = fake.count("POST", "/renew", 200);
+    let back = fake
+        .wait_until(&*rt, Duration::from_secs(10), |f| {
+            f.count("POST", "/renew", 200) > before
+        })
+        .await;
+    assert!(back, "renewals with the new token: {:?}", fake.seen());
+    // The 401s never stopped it.
+    while let Some(Some(event)) = within(&*rt, Duration::from_millis(10), agent.next_event()).await
+    {
+        assert!(!matches!(event, Event::MustStop(_)), "{event:?}");
+    }
+    let summary = within(&*rt, Duration::from_secs(5), agent.stop())
+        .await
+        .expect("stop is bounded");
+    assert_eq!(summary.releases_confirmed, 1);
+    let release = fake.seen().into_iter().find(|s| s.method == "DELETE");
+    assert_eq!(
+        release.and_then(|r| r.authorization),
+        Some(format!("Bearer {NEW}"))
     );
 }

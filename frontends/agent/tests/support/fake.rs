@@ -27,6 +27,8 @@ pub struct Seen {
     pub method: String,
     pub path: String,
     pub body: String,
+    /// The `Authorization` header, if any.
+    pub authorization: Option<String>,
     pub status: u16,
     pub at: Instant,
 }
@@ -40,6 +42,8 @@ struct Shared {
     next_grant: u8,
     /// Seconds in the `Retry-After` of every 503, as the real manager sends.
     retry_after_s: u32,
+    /// With a token, every request without `Bearer <token>` is 401 (M10).
+    token: Option<String>,
     seen: Vec<Seen>,
 }
 
@@ -68,6 +72,7 @@ impl FakeManager {
             grace_period_s,
             next_grant: 1,
             retry_after_s: 1,
+            token: None,
             seen: Vec::new(),
         }));
         let accept = serve(listener, shared.clone());
@@ -84,6 +89,11 @@ impl FakeManager {
 
     pub fn set_mode(&self, mode: Mode) {
         self.shared.lock().expect("lock").mode = mode;
+    }
+
+    /// Requires `Authorization: Bearer <token>` from now on (M10).
+    pub fn require_token(&self, token: Option<&str>) {
+        self.shared.lock().expect("lock").token = token.map(str::to_owned);
     }
 
     pub fn set_retry_after(&self, seconds: u32) {
@@ -183,15 +193,20 @@ fn handle(mut stream: TcpStream, shared: &Mutex<Shared>) -> std::io::Result<()> 
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let mut lines = head.lines();
-    let mut first = lines.next().unwrap_or("").split_whitespace();
+    let mut first = head.lines().next().unwrap_or("").split_whitespace();
     let method = first.next().unwrap_or("").to_owned();
     let path = first.next().unwrap_or("").to_owned();
-    let length: usize = lines
-        .filter_map(|l| l.split_once(':'))
-        .find(|(k, _)| k.trim().eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
+    let header = |name: &str| {
+        head.lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .find(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim().to_owned())
+    };
+    let length: usize = header("content-length")
+        .and_then(|v| v.parse().ok())
         .unwrap_or(0);
+    let authorization = header("authorization");
     while buf.len() < head_end + length {
         let n = stream.read(&mut chunk)?;
         if n == 0 {
@@ -200,12 +215,13 @@ fn handle(mut stream: TcpStream, shared: &Mutex<Shared>) -> std::io::Result<()> 
         buf.extend_from_slice(&chunk[..n]);
     }
     let body = String::from_utf8_lossy(&buf[head_end..]).to_string();
-    let (status, answer) = respond(shared, &method, &path, &body);
+    let (status, answer) = respond(shared, &method, &path, &body, authorization);
     let retry_after_s = shared.lock().expect("lock").retry_after_s;
     let reason = match status {
         200 => "OK",
         201 => "Created",
         204 => "No Content",
+        401 => "Unauthorized",
         403 => "Forbidden",
         404 => "Not Found",
         _ => "Service Unavailable",
@@ -228,7 +244,13 @@ fn handle(mut stream: TcpStream, shared: &Mutex<Shared>) -> std::io::Result<()> 
     stream.shutdown(std::net::Shutdown::Write)
 }
 
-fn respond(shared: &Mutex<Shared>, method: &str, path: &str, body: &str) -> (u16, String) {
+fn respond(
+    shared: &Mutex<Shared>,
+    method: &str,
+    path: &str,
+    body: &str,
+    authorization: Option<String>,
+) -> (u16, String) {
     let mut s = shared.lock().expect("lock");
     let error = |status: u16, code: &str| {
         (
@@ -246,7 +268,12 @@ fn respond(shared: &Mutex<Shared>, method: &str, path: &str, body: &str) -> (u16
         .strip_prefix("/v1/grants/")
         .and_then(|rest| rest.strip_suffix("/renew"))
         .map(str::to_owned);
+    let authorized = s
+        .token
+        .as_ref()
+        .is_none_or(|t| authorization.as_deref() == Some(&format!("Bearer {t}")));
     let (status, answer) = match (s.mode, method, path) {
+        _ if !authorized => error(401, "unauthorized"),
         (Mode::Unavailable, _, _) => error(503, "storage_unavailable"),
         (_, "DELETE", p) if p.starts_with("/v1/grants/") => (204, String::new()),
         (Mode::Revoked, "POST", _) => error(403, "revoked"),
@@ -263,6 +290,7 @@ fn respond(shared: &Mutex<Shared>, method: &str, path: &str, body: &str) -> (u16
         method: method.to_owned(),
         path: path.to_owned(),
         body: body.to_owned(),
+        authorization,
         status,
         at: Instant::now(),
     });

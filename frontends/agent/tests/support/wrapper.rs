@@ -7,8 +7,14 @@ use std::time::{Duration, Instant};
 
 /// `tenure-agent run` for production/vdp on `host`, running `sh -c script`.
 pub fn agent(url: &str, host: &str, script: &str) -> Child {
+    agent_with(url, host, script, &[])
+}
+
+/// [`agent`] with further flags of `run`.
+pub fn agent_with(url: &str, host: &str, script: &str, extra: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_tenure-agent"))
         .args(["run", "--manager", url, "--product", "vdp"])
+        .args(extra)
         .args(["--hostname", host, "--port", "9999", "--cores", "4"])
         .args(["--kill-timeout", "2s", "--request-timeout", "2s"])
         .args(["--", "sh", "-c", script])

@@ -2,9 +2,11 @@
 
 pub mod admin;
 pub mod basic;
+pub mod components;
 pub mod console;
 pub mod framing;
 pub mod grants;
+pub mod limits;
 pub mod openapi;
 pub mod robustness;
 pub mod roles;

@@ -44,6 +44,10 @@ pub struct Launch {
     pub token_mode: u32,
     /// The admin token file's text; `None` is the one bare [`ADMIN_TOKEN`] line.
     pub tokens: Option<String>,
+    /// The component token file's text (M10), written to `component.token`
+    /// with `component_mode` and passed as `--component-token-file`.
+    pub component_tokens: Option<String>,
+    pub component_mode: u32,
 }
 
 impl Launch {
@@ -59,7 +63,15 @@ impl Launch {
             config: None,
             token_mode: 0o600,
             tokens: None,
+            component_tokens: None,
+            component_mode: 0o600,
         }
+    }
+
+    /// Grant, renew and release need one of these component tokens (M10).
+    pub fn with_component_tokens(mut self, text: &str) -> Self {
+        self.component_tokens = Some(text.into());
+        self
     }
 
     pub fn env(mut self, key: &str, value: &str) -> Self {
@@ -132,6 +144,16 @@ fn prepare(bin: &Bin, launch: &Launch) -> Prepared {
         "--node-id".into(),
         launch.node_id.clone(),
     ];
+    if let Some(text) = &launch.component_tokens {
+        let file = p.join("component.token");
+        std::fs::write(&file, text).expect("write component tokens");
+        std::fs::set_permissions(
+            &file,
+            std::os::unix::fs::PermissionsExt::from_mode(launch.component_mode),
+        )
+        .expect("chmod component tokens");
+        args.extend(["--component-token-file".into(), path_arg("component.token")]);
+    }
     if let Some(tls) = &launch.tls {
         std::fs::write(p.join("cert.pem"), &tls.cert_pem).expect("write cert");
         std::fs::write(p.join("key.pem"), &tls.key_pem).expect("write key");
@@ -416,6 +438,34 @@ impl Server {
 }
 
 impl Server {
+    /// A component call (grant, renew, release) with this `Authorization`.
+    pub fn component(
+        &self,
+        authorization: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        self.admin_with(
+            authorization,
+            method,
+            path,
+            body.map(|v| ("application/json", v.to_string().into_bytes())),
+        )
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, ...) to the server process.
+    pub fn signal(&self, name: &str) {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args([&format!("-{name}"), &pid])
+            .status();
+        assert!(
+            sent.is_ok_and(|s| s.success()),
+            "cannot send SIG{name} to {pid}"
+        );
+    }
+
     /// A clean stop (SIGTERM): the manager drains and leaves the registry,
     /// so a process started next with the same node id serves at once (M6).
     /// Dropping a `Server` kills it instead, as a crash would.

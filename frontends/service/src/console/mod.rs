@@ -305,7 +305,17 @@ impl Console {
         };
         let mut bytes = [0u8; 64];
         for chunk in bytes.chunks_mut(16) {
-            chunk.copy_from_slice(&random());
+            let Some(drawn) = crate::service::draw(random) else {
+                // A session id is a credential: never a predictable one.
+                return error(
+                    503,
+                    "Try again",
+                    "The manager cannot draw a random session id right now.",
+                    None,
+                )
+                .with_retry_after(2);
+            };
+            chunk.copy_from_slice(&drawn);
         }
         tracing::info!(token = %caller.name, role = %caller.role, "console sign-in");
         let id = self.sessions.create(caller, now, bytes);

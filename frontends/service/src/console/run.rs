@@ -51,7 +51,7 @@ pub fn run<S: Store>(svc: &Service<S>, w: Work) -> Response {
 
 fn overview_page<S: Store>(svc: &Service<S>, ctx: &Ctx) -> Result<Response, ManagerError> {
     let status = svc.status_view()?;
-    let model = overview::Model::new(&status, &svc.health_view());
+    let model = overview::Model::new(&status, &svc.health_view(true));
     Ok(html_response(200, overview::render(&model, ctx)))
 }
 
@@ -157,7 +157,7 @@ fn revoke<S: Store>(svc: &Service<S>, w: &Work, id: &str) -> Response {
     };
     match svc.manager().revoke(gid) {
         Ok(()) => {
-            tracing::info!(token = %w.caller.name, grant = %gid, "console: grant revoked");
+            tracing::info!(token = %w.caller.name, grant = %gid.short(), "console: grant revoked");
             let notice = format!("Grant {gid} revoked: its component stops at its next renewal.");
             svc.console().sessions().set_notice(w.key, notice);
             redirect("/ui/grants")

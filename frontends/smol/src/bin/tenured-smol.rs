@@ -35,6 +35,25 @@ async fn shutdown_signal() {
     }
 }
 
+/// SIGHUP re-reads the component token file (M10 rotation); it never stops
+/// the manager.
+async fn reload_on_hangup<S: tenure_storage::Store + 'static>(
+    service: Arc<tenure_service::Service<S>>,
+) {
+    use async_signal::{Signal, Signals};
+    let mut hangups = match Signals::new([Signal::Hup]) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGHUP: component tokens are read at start only");
+            return;
+        }
+    };
+    while hangups.next().await.is_some() {
+        let svc = service.clone();
+        smol::unblock(move || svc.reload_component_tokens()).await;
+    }
+}
+
 async fn serve(
     ex: Arc<Executor<'static>>,
     args: ServeArgs,
@@ -70,6 +89,7 @@ async fn serve(
     if let Some(d) = &banner {
         eprintln!("{}", demo::banner(d, &format!("http://{}", args.listen)));
     }
+    ex.spawn(reload_on_hangup(service.clone())).detach();
     match tenure_smol::server::serve(ex, bound, service, &args, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

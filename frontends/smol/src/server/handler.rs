@@ -185,7 +185,7 @@ pub async fn handle<S: Store + 'static>(
         }
     };
     tracing::debug!(
-        method = ?request.method, path = %request.path, status = response.status,
+        method = ?request.method, path = %tenure_service::http::path_for_log(&request.path), status = response.status,
         took_ms = started.elapsed().as_millis() as u64, "request"
     );
     let close = !keep_alive || shared.draining.load(Ordering::Relaxed);

@@ -21,6 +21,7 @@ use tenure_core::health::HEARTBEAT_EVERY;
 use tenure_service::Service;
 use tenure_service::cli::ServeArgs;
 use tenure_service::listen;
+use tenure_service::per_ip::PerIp;
 use tenure_service::settings::Settings;
 use tenure_service::startup::StartupError;
 use tenure_storage::Store;
@@ -70,13 +71,14 @@ pub async fn serve<S: Store + 'static>(
     });
     let active = Arc::new(AtomicUsize::new(0));
     let max_connections = args.max_connections.max(1);
+    let per_ip = Arc::new(PerIp::new(args.max_connections_per_ip));
     // Closing the channel (dropping the sender) tells every connection to drain.
     let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
     let background = spawn_background(&ex, service.clone(), args.sweep_every);
     let limits = Limits {
         header: args.header_read_timeout,
         // Idle keep-alive connections are closed after this (as tokio does).
-        idle: args.header_read_timeout.max(Duration::from_secs(60)),
+        idle: args.idle_timeout,
     };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -103,10 +105,16 @@ pub async fn serve<S: Store + 'static>(
             continue;
         }
         let slot = Slot(active.clone());
+        let Some(ip_slot) = per_ip.admit(peer.ip()) else {
+            tracing::warn!(%peer, "connection limit for this address reached; closing");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let (shared, tls, stop) = (shared.clone(), tls.clone(), stop_rx.clone());
         ex.spawn(async move {
             connection(stream, tls, shared, limits, stop).await;
+            drop(ip_slot);
             drop(slot);
         })
         .detach();

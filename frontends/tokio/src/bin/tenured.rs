@@ -37,6 +37,25 @@ async fn shutdown_signal() {
     }
 }
 
+/// SIGHUP re-reads the component token file (M10 rotation); it never stops
+/// the manager.
+async fn reload_on_hangup<S: tenure_storage::Store + 'static>(
+    service: Arc<tenure_service::Service<S>>,
+) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut hangups = match signal(SignalKind::hangup()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGHUP: component tokens are read at start only");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        let svc = service.clone();
+        let _ = tokio::task::spawn_blocking(move || svc.reload_component_tokens()).await;
+    }
+}
+
 async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
     // M11: settings that break a rule stop the start before anything is bound.
     let args = match Settings::check(args) {
@@ -72,6 +91,7 @@ async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
     if let Some(d) = &banner {
         eprintln!("{}", demo::banner(d, &format!("http://{}", args.listen)));
     }
+    tokio::spawn(reload_on_hangup(service.clone()));
     match tenure_tokio::server::serve(bound, service, &args, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -2,7 +2,7 @@ use super::error::ClientError;
 use reqwest::{Method, StatusCode};
 use std::path::Path;
 use std::time::Duration;
-use tenure_agent::http::normalise_base;
+use tenure_agent::http::{is_plain_off_loopback, normalise_base};
 use tenure_agent::runtime::reqwest_client;
 use tenure_core::wire::{GrantView, ReleaseRequest, StatusView, UsageRow};
 use tenure_core::{ErrorBody, GrantId, UnixMillis, rfc3339};
@@ -32,6 +32,13 @@ impl AdminClient {
         timeout: Duration,
     ) -> Result<Self, ClientError> {
         let base = normalise_base(url)?;
+        if is_plain_off_loopback(&base) {
+            // The admin token goes in every request's head.
+            tracing::warn!(
+                manager = %base,
+                "plain http:// to a manager off this host: the admin token and the answers travel unencrypted; anyone on the path can copy the token; use https://"
+            );
+        }
         Ok(Self {
             http: reqwest_client(ca_cert, Some(timeout))?,
             base,

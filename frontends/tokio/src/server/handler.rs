@@ -188,7 +188,7 @@ pub async fn handle<S: Store + 'static>(
         }
     };
     tracing::debug!(
-        method = %parts.method, path = %request.path, status = response.status,
+        method = %parts.method, path = %tenure_service::http::path_for_log(&request.path), status = response.status,
         took_ms = started.elapsed().as_millis() as u64, "request"
     );
     // Say `Connection: close` whenever the connection ends after this answer

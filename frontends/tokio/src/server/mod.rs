@@ -20,6 +20,7 @@ use tenure_core::health::HEARTBEAT_EVERY;
 use tenure_service::Service;
 use tenure_service::cli::ServeArgs;
 use tenure_service::listen;
+use tenure_service::per_ip::PerIp;
 use tenure_service::settings::Settings;
 use tenure_service::startup::StartupError;
 use tenure_storage::Store;
@@ -29,6 +30,26 @@ use tokio::task::JoinSet;
 
 /// hyper's own bound on a head; the gate refuses larger ones first (431).
 const MAX_HEAD_BYTES: usize = tenure_service::framing::MAX_HEAD_BYTES;
+
+/// HTTP/2, sized for this API: a request is a head and at most 16 KiB of
+/// JSON, an answer a few hundred bytes (a listing more; it is sent as the
+/// reader takes it). Agents speak HTTP/1.1; a browser on the console opens
+/// a handful of streams. These bound what one connection can make the
+/// server hold: streams x (head + stream window + send buffer), within the
+/// connection window (BENCHMARKS.md, "Memory under slow clients").
+pub mod h2_limits {
+    /// Streams open at once on one connection.
+    pub const MAX_CONCURRENT_STREAMS: u32 = 8;
+    /// What a client may send on a stream before the server reads it: one
+    /// whole request body (16 KiB) fits.
+    pub const STREAM_WINDOW: u32 = 16 * 1024;
+    /// What a client may send on a connection before the server reads it.
+    pub const CONNECTION_WINDOW: u32 = 64 * 1024;
+    /// The smallest frame size HTTP/2 allows (RFC 9113 section 6.5.2).
+    pub const MAX_FRAME: u32 = 16 * 1024;
+    /// Answer bytes buffered per stream before the client takes them.
+    pub const SEND_BUFFER: usize = 64 * 1024;
+}
 
 /// The listening socket and TLS settings, ready before storage is opened.
 pub type Bound = listen::Bound<tokio_rustls::TlsAcceptor>;
@@ -63,13 +84,13 @@ pub async fn serve<S: Store + 'static>(
         body_timeout: args.body_read_timeout,
     });
     let connections = Arc::new(Semaphore::new(args.max_connections.max(1)));
+    let per_ip = Arc::new(PerIp::new(args.max_connections_per_ip));
     let (stop_tx, stop_rx) = watch::channel(false);
     let background = spawn_background(service.clone(), args.sweep_every, stop_rx.clone());
     let mut conns = JoinSet::new();
     let header_timeout = args.header_read_timeout;
-    // Idle keep-alive connections are closed after this; a request in
-    // progress keeps its connection active.
-    let idle_timeout = header_timeout.max(Duration::from_secs(60));
+    // Connections without progress (see `idle`) are closed after this.
+    let idle_timeout = args.idle_timeout;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -89,12 +110,18 @@ pub async fn serve<S: Store + 'static>(
                     drop(stream);
                     continue;
                 };
+                let Some(slot) = per_ip.admit(peer.ip()) else {
+                    tracing::warn!(%peer, "connection limit for this address reached; closing");
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let shared = shared.clone();
                 let tls = tls.clone();
                 let stop = stop_rx.clone();
                 conns.spawn(async move {
                     connection(stream, tls, shared, header_timeout, idle_timeout, stop).await;
+                    drop(slot);
                     drop(permit);
                 });
             }
@@ -213,9 +240,24 @@ async fn drive<S, I>(
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(MAX_HEAD_BYTES as u32)
-        .max_concurrent_streams(64);
+        .max_concurrent_streams(h2_limits::MAX_CONCURRENT_STREAMS)
+        .initial_stream_window_size(h2_limits::STREAM_WINDOW)
+        .initial_connection_window_size(h2_limits::CONNECTION_WINDOW)
+        .adaptive_window(false)
+        .max_frame_size(h2_limits::MAX_FRAME)
+        .max_send_buf_size(h2_limits::SEND_BUFFER);
     let heads = gate.clone();
-    let svc = service_fn(move |req| handler::handle(shared.clone(), gate.clone(), req));
+    let progress = activity.clone();
+    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+        let running = progress.request(req.version() == hyper::Version::HTTP_2);
+        let answer = handler::handle(shared.clone(), gate.clone(), req);
+        let progress = progress.clone();
+        async move {
+            let answer = answer.await?;
+            drop(running);
+            Ok::<_, std::convert::Infallible>(answer.map(|body| progress.watch(body)))
+        }
+    });
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
     // Often enough to close a slow head at most a quarter late.
@@ -235,7 +277,8 @@ async fn drive<S, I>(
                 conn.as_mut().graceful_shutdown();
             }
             _ = watchdog.tick() => {
-                if activity.idle_for() > idle_timeout {
+                // A head on its way is the header timeout's to judge.
+                if activity.idle_for() > idle_timeout && heads.head_waiting_for().is_none() {
                     tracing::debug!("closing an idle connection");
                     return;
                 }

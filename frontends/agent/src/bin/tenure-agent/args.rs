@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// A PEM CA certificate to trust (a private CA).
     #[arg(long, env = "TENURE_CA_CERT")]
     pub ca_cert: Option<PathBuf>,
+    /// The component token file (M10): its first token is sent as
+    /// `Authorization: Bearer`. Mode 0600 or 0640; re-read on SIGHUP.
+    #[arg(long, env = "TENURE_TOKEN_FILE")]
+    pub token_file: Option<PathBuf>,
     #[arg(long, env = "TENURE_REQUEST_TIMEOUT", default_value = "10s")]
     pub request_timeout: String,
     /// How long COMMAND gets between SIGTERM and SIGKILL.

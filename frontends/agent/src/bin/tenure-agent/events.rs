@@ -5,11 +5,13 @@ use tenure_core::agent::{Event, StopReason};
 
 pub fn log_event(event: Event, instance: &str) {
     match event {
-        Event::Started { grant_id } => tracing::info!(%grant_id, "licensed"),
-        Event::Renewed { grant_id } => tracing::debug!(%grant_id, "renewed"),
-        Event::Regranted { grant_id } => {
-            tracing::info!(%grant_id, "the manager had forgotten the grant; got a new one")
-        }
+        // Grant ids are credentials: logs show their first 8 digits.
+        Event::Started { grant_id } => tracing::info!(grant = %grant_id.short(), "licensed"),
+        Event::Renewed { grant_id } => tracing::debug!(grant = %grant_id.short(), "renewed"),
+        Event::Regranted { grant_id } => tracing::info!(
+            grant = %grant_id.short(),
+            "the manager had forgotten the grant; got a new one"
+        ),
         Event::GraceEntered { remaining } => tracing::warn!(
             "no manager reachable: running on grace, must stop in {} unless one answers",
             human(remaining)
@@ -21,7 +23,7 @@ pub fn log_event(event: Event, instance: &str) {
             tracing::warn!("grace: one hour left before the command is stopped")
         }
         Event::Recovered { grant_id } => {
-            tracing::warn!(%grant_id, "a manager answered again: grace is over")
+            tracing::warn!(grant = %grant_id.short(), "a manager answered again: grace is over")
         }
         Event::MustStop(reason) => tracing::error!("must stop: {}", describe(reason, instance)),
         // The driver logs these itself.

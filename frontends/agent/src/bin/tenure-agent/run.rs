@@ -8,20 +8,29 @@ use super::events::{describe, log_event};
 use super::exit;
 use nix::sys::signal::Signal;
 use std::time::Duration;
-use tenure_agent::{Agent, AgentOptions};
+use tenure_agent::{Agent, AgentOptions, ComponentToken};
 use tenure_core::agent::Event;
 use tenure_core::duration::parse_duration;
 use tenure_core::wire::RawGrantRequest;
 use tokio::signal::unix::{SignalKind, signal};
 
 pub async fn run(args: RunArgs) -> u8 {
-    let (options, kill_timeout) = match options(&args) {
+    let (mut options, kill_timeout) = match options(&args) {
         Ok(o) => o,
         Err(message) => {
             tracing::error!("{message}");
             return exit::USAGE;
         }
     };
+    if let Some(path) = &args.token_file {
+        match ComponentToken::from_file(path) {
+            Ok(token) => options.token = Some(token),
+            Err(e) => {
+                tracing::error!("{e}");
+                return exit::CONFIG;
+            }
+        }
+    }
     let instance = options.request.instance.to_string();
     let mut signals = match Signals::new() {
         Ok(s) => s,
@@ -38,7 +47,10 @@ pub async fn run(args: RunArgs) -> u8 {
         }
     };
     tracing::info!(managers = ?args.manager, "asking for a grant");
-    if let Some(code) = wait_for_grant(&mut agent, &mut signals, &instance).await {
+    let hangup = Hangup {
+        token_file: args.token_file.as_deref(),
+    };
+    if let Some(code) = wait_for_grant(&mut agent, &mut signals, hangup, &instance).await {
         agent.stop().await;
         return code;
     }
@@ -58,7 +70,10 @@ pub async fn run(args: RunArgs) -> u8 {
         &mut agent,
         &mut child,
         &mut signals,
-        kill_timeout,
+        Supervision {
+            kill_timeout,
+            hangup,
+        },
         &instance,
     )
     .await;
@@ -67,12 +82,17 @@ pub async fn run(args: RunArgs) -> u8 {
 }
 
 /// A1: nothing runs before a successful grant. `Some(code)` means give up.
-async fn wait_for_grant(agent: &mut Agent, signals: &mut Signals, instance: &str) -> Option<u8> {
+async fn wait_for_grant(
+    agent: &mut Agent,
+    signals: &mut Signals,
+    hangup: Hangup<'_>,
+    instance: &str,
+) -> Option<u8> {
     loop {
         tokio::select! {
             event = agent.next_event() => match event {
                 Some(Event::Started { grant_id }) => {
-                    tracing::info!(%grant_id, "licensed: starting the command");
+                    tracing::info!(grant = %grant_id.short(), "licensed: starting the command");
                     return None;
                 }
                 Some(Event::MustStop(reason)) => {
@@ -83,6 +103,10 @@ async fn wait_for_grant(agent: &mut Agent, signals: &mut Signals, instance: &str
                 None => return Some(exit::INTERNAL),
             },
             signal = signals.recv() => {
+                if signal == Signal::SIGHUP {
+                    hangup.reload(agent);
+                    continue;
+                }
                 tracing::info!("got {signal} before the grant: not starting the command");
                 return Some(exit::for_signal(signal as i32));
             }
@@ -90,13 +114,42 @@ async fn wait_for_grant(agent: &mut Agent, signals: &mut Signals, instance: &str
     }
 }
 
+/// What SIGHUP does: re-read the component token file (M10 rotation).
+#[derive(Debug, Clone, Copy)]
+struct Hangup<'a> {
+    token_file: Option<&'a std::path::Path>,
+}
+
+impl Hangup<'_> {
+    /// A file that no longer reads leaves the token in use as it was.
+    fn reload(self, agent: &Agent) {
+        let Some(path) = self.token_file else {
+            return;
+        };
+        match ComponentToken::from_file(path) {
+            Ok(token) => {
+                agent.set_token(Some(token));
+                tracing::info!(file = %path.display(), "component token re-read");
+            }
+            Err(e) => tracing::error!("component token not re-read, the one in use stays: {e}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Supervision<'a> {
+    kill_timeout: Duration,
+    hangup: Hangup<'a>,
+}
+
 async fn supervise(
     agent: &mut Agent,
     child: &mut Licensed,
     signals: &mut Signals,
-    kill_timeout: Duration,
+    how: Supervision<'_>,
     instance: &str,
 ) -> u8 {
+    let kill_timeout = how.kill_timeout;
     loop {
         tokio::select! {
             status = child.wait() => {
@@ -112,6 +165,12 @@ async fn supervise(
                 };
             }
             signal = signals.recv() => {
+                if signal == Signal::SIGHUP {
+                    // The command may reload on SIGHUP too (as daemons do).
+                    how.hangup.reload(agent);
+                    child.signal(Signal::SIGHUP);
+                    continue;
+                }
                 tracing::info!("got {signal}: passing it on to the command");
                 return match child.terminate(signal, kill_timeout).await {
                     Ok(status) => exit_code(status),
@@ -172,10 +231,12 @@ fn options(args: &RunArgs) -> Result<(AgentOptions, Duration), String> {
     Ok((options, kill_timeout))
 }
 
-/// SIGTERM and SIGINT, the two a service manager or a person sends to stop.
+/// SIGTERM and SIGINT, the two a service manager or a person sends to
+/// stop, and SIGHUP, the one it sends to reload.
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -183,6 +244,7 @@ impl Signals {
         Ok(Self {
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
         })
     }
 
@@ -190,6 +252,7 @@ impl Signals {
         tokio::select! {
             _ = self.term.recv() => Signal::SIGTERM,
             _ = self.int.recv() => Signal::SIGINT,
+            _ = self.hup.recv() => Signal::SIGHUP,
         }
     }
 }
