@@ -161,6 +161,7 @@ impl DieselStore {
         };
         let result = match &mut pooled.conn {
             AnyConnection::Postgresql(c) => c.transaction(|c| run(Conn::Pg(c))),
+            #[cfg(feature = "mysql")]
             AnyConnection::Mysql(c) => c.transaction(|c| run(Conn::My(c))),
             // BEGIN IMMEDIATE: the write lock up front, so two writers never
             // both read and then fail to upgrade.
