@@ -13,3 +13,5 @@ bash scripts/setup-schemathesis.sh
 
 cargo test --workspace --all-targets --locked --no-fail-fast --features "$FEATURES"
 cargo test --workspace --doc --locked --features "$FEATURES"
+# Release binaries without client libraries (ldd), and the Debian package.
+bash scripts/package-test.sh
