@@ -5,6 +5,7 @@
 
 mod connection;
 mod errors;
+mod keepalive;
 mod migrate;
 mod rows;
 mod schema;
