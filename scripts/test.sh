@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 
 bash .ci/setup-services.sh
 bash scripts/setup-schemathesis.sh
+cargo deny --version >/dev/null 2>&1 || cargo install --locked cargo-deny
 
 cargo test --workspace --all-targets --locked --no-fail-fast
 cargo test --workspace --doc --locked

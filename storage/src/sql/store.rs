@@ -80,6 +80,9 @@ enum Fail {
     /// BEGIN found the connection closed (the database restarted or failed
     /// over since it was last used): nothing ran, so another may try.
     Stale(diesel::result::Error),
+    /// The request's deadline passed (`crate::deadline`): rolled back, or
+    /// never begun; the connection is sound.
+    Late,
 }
 
 impl From<diesel::result::Error> for Fail {
@@ -94,10 +97,20 @@ fn body<T>(
     f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
 ) -> Result<T, Fail> {
     let mut tx = DieselTx::new(conn, local_clock);
-    f(&mut tx).map_err(|error| Fail::Closure {
+    let out = f(&mut tx).map_err(|error| Fail::Closure {
         error,
         retry: tx.retry,
-    })
+    })?;
+    // The request was answered 503 meanwhile: roll back, never commit.
+    if crate::deadline::passed() {
+        return Err(Fail::Late);
+    }
+    Ok(out)
+}
+
+/// What a transaction answers once its request's deadline has passed.
+fn late() -> StorageError {
+    StorageError::Unavailable("the request's deadline passed; nothing was committed".into())
 }
 
 impl DieselStore {
@@ -180,7 +193,17 @@ impl DieselStore {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
     ) -> Result<T, Fail> {
-        let mut pooled = self.pool.get().map_err(|e| Fail::Closure {
+        // The wait for a connection ends with the request's deadline.
+        let wait = match crate::deadline::current() {
+            Some(d) => d
+                .saturating_duration_since(std::time::Instant::now())
+                .min(self.pool.connection_timeout()),
+            None => self.pool.connection_timeout(),
+        };
+        if wait.is_zero() {
+            return Err(Fail::Late);
+        }
+        let mut pooled = self.pool.get_timeout(wait).map_err(|e| Fail::Closure {
             error: pool_error(&e),
             retry: false,
         })?;
@@ -233,6 +256,7 @@ impl Store for DieselStore {
                     continue;
                 }
                 Err(Fail::Stale(e)) => (to_storage(&e), false),
+                Err(Fail::Late) => (late(), false),
                 Err(Fail::Closure { error, retry }) => (error, retry),
                 Err(Fail::Db(e)) => (to_storage(&e), classify(&e) == Class::Retry),
             };

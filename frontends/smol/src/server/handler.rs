@@ -173,8 +173,14 @@ pub async fn handle<S: Store + 'static>(
                 }
                 Some(permit) => {
                     let svc = shared.service.clone();
+                    // What the request starts must not take effect after its
+                    // 503 (`tenure_storage::deadline`): the storage work
+                    // stops a tenth of the limit before the answer goes.
+                    let deadline = shared.storage_timeout.map(|t| Instant::now() + t * 9 / 10);
                     let work = smol::unblock(move || {
-                        let r = std::panic::catch_unwind(AssertUnwindSafe(|| svc.execute(job)));
+                        let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            tenure_storage::deadline::with_deadline(deadline, || svc.execute(job))
+                        }));
                         drop(permit);
                         r.unwrap_or_else(|_| {
                             tracing::error!("request task panicked");

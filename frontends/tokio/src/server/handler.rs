@@ -175,8 +175,13 @@ pub async fn handle<S: Store + 'static>(
                 }
                 Ok(permit) => {
                     let svc = shared.service.clone();
+                    // What the request starts must not take effect after its
+                    // 503 (`tenure_storage::deadline`): the storage work
+                    // stops a tenth of the limit before the answer goes.
+                    let deadline = shared.storage_timeout.map(|t| Instant::now() + t * 9 / 10);
                     let work = tokio::task::spawn_blocking(move || {
-                        let r = svc.execute(job);
+                        let r =
+                            tenure_storage::deadline::with_deadline(deadline, || svc.execute(job));
                         drop(permit);
                         r
                     });
