@@ -10,6 +10,7 @@ FEATURES=tenure-storage/mysql
 
 bash .ci/setup-services.sh
 bash scripts/setup-schemathesis.sh
+cargo deny --version >/dev/null 2>&1 || cargo install --locked cargo-deny
 
 cargo test --workspace --all-targets --locked --no-fail-fast --features "$FEATURES"
 cargo test --workspace --doc --locked --features "$FEATURES"

@@ -20,7 +20,7 @@ pub mod scenario;
 pub mod store;
 pub mod world;
 
-pub use plan::{Bugs, Plan};
+pub use plan::{Bug, Plan};
 pub use report::Report;
 pub use scenario::{NAMES, Scale};
 

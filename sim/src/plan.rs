@@ -90,28 +90,48 @@ pub enum Fault {
     Resume(usize),
     Flapping(bool),
     /// An operator installs a new license (same limits) valid until `not_after_ms`
-    /// of true time (as read on a perfect clock).
+    /// of true time (as read on a perfect clock), and from `not_before_ms`
+    /// (a license not yet valid when that is ahead: M7).
     InstallLicense {
         not_after_ms: u64,
+        not_before_ms: u64,
+    },
+    /// A proxy or WAF in front of the managers answers every request with
+    /// `status` and an HTML page (no Tenure body, A4) until `until_ms`.
+    ProxyAnswers {
+        status: u16,
+        until_ms: u64,
     },
     /// Nothing changes; health bookkeeping is refreshed (used at license expiry).
     Mark,
 }
 
-/// Known bugs the simulator must catch, planted from the sim side only.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Bugs {
-    /// A store wrapper rewrites every insert/renewal to be held only until
-    /// `last_renewed + lease_ttl` instead of `+ grace + margin`.
-    pub reclaim_at_lease_ttl: bool,
-    /// The driver feeds agents a monotonic reading derived from the wall clock.
-    pub wall_clock_grace: bool,
+/// A known bug the simulator must catch, planted at a seam the simulator owns
+/// (a store wrapper, the agent's clock, the wire between the agent and the
+/// network, the request a manager sees) so that the code under test is the
+/// real code; each behaves as the product would with that bug.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bug {
+    /// Slots are held only until `last_renewed + lease_ttl` (M2 without grace).
+    ReclaimAtLeaseTtl,
+    /// Slots are held until `last_renewed + grace`, without the reclaim
+    /// margin that covers a component's slow clock (M2, M9).
+    NoReclaimMargin,
+    /// The agent's monotonic reading is derived from its wall clock (T1, T2).
+    WallClockGrace,
     /// Managers read the pool view in one transaction and commit the decision
-    /// computed from it in a later one (a grant check not serialised).
-    pub unserialised_grant: bool,
-    /// The driver feeds agents the bare CLOCK_MONOTONIC, which stops while
-    /// the host is suspended (Tenure's drivers add the suspended time).
-    pub bare_monotonic: bool,
+    /// computed from it in a later one (a grant check not serialised, M1).
+    UnserialisedGrant,
+    /// The agent reads the bare CLOCK_MONOTONIC, which stops while the host
+    /// is suspended (Tenure's drivers add the suspended time).
+    BareMonotonic,
+    /// The agent takes a grace period one hour longer than the license's (A8).
+    LongAgentGrace,
+    /// The agent takes a proxy's 403 page for a Tenure denial (A4).
+    ProxyAnswerDecides,
+    /// The manager keys an instance by more than its identity, so two
+    /// processes claiming one instance hold two slots (M3).
+    TwinsApart,
 }
 
 /// Scenario-specific outcomes checked after the run (on top of I1-I8).
@@ -176,7 +196,8 @@ pub struct Plan {
     pub mgr_link: [Link; 2],
     pub lb: LbConfig,
     pub flapping: bool,
-    /// Component clocks: offset drawn in `[-x, x]` ms, drift in `[-p, p]` ppm.
+    /// Component clocks: offset drawn in `[-x, x]` ms, drift in `[-p, p]` ppm
+    /// (in `[p, 0]` when `p` is negative: every clock slow).
     pub comp_offset_ms: i64,
     pub comp_ppm: i64,
     pub mgr_offset_ms: [i64; 2],
@@ -193,7 +214,11 @@ pub struct Plan {
     /// When everything has healed: the liveness check runs at this time.
     pub liveness_at: Option<u64>,
     pub measure_failover: bool,
-    pub bugs: Bugs,
+    /// The planted bug, for the teeth tests only.
+    pub bug: Option<Bug>,
+    /// Component `b` claims the same instance (hostname and port) as `a`
+    /// for every `(a, b)`: twins (M3, I10).
+    pub twins: Vec<(usize, usize)>,
     pub expect: Expect,
     /// Stop at the first violation (faster for the swarm and the teeth tests).
     pub stop_on_violation: bool,
@@ -231,7 +256,8 @@ impl Plan {
             faults: Vec::new(),
             liveness_at: None,
             measure_failover: false,
-            bugs: Bugs::default(),
+            bug: None,
+            twins: Vec::new(),
             expect: Expect::Nothing,
             stop_on_violation: false,
         }

@@ -4,7 +4,7 @@ use crate::plan::{DAY, SEC};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-pub const INVARIANTS: [&str; 8] = [
+pub const INVARIANTS: [&str; 10] = [
     "I1 no over-use",
     "I2 grace bound",
     "I3 no cold start",
@@ -13,13 +13,15 @@ pub const INVARIANTS: [&str; 8] = [
     "I6 durability",
     "I7 HA licence",
     "I8 determinism",
+    "I9 no false stop",
+    "I10 one identity, one process",
 ];
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Verdicts {
-    /// First violation of I1..I8 (index 0..8): (true ms, message), and a count.
-    pub first: [Option<(u64, String)>; 8],
-    pub count: [u64; 8],
+    /// First violation of I1..I10 (index 0..10): (true ms, message), and a count.
+    pub first: [Option<(u64, String)>; 10],
+    pub count: [u64; 10],
     pub liveness: Option<(u64, String)>,
     pub expectation: Option<String>,
 }

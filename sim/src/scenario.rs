@@ -1,10 +1,10 @@
-//! The named scenarios of issue 6, and the swarm's draw of a scenario and its
-//! fault parameters from a seed.
+//! The named scenarios, and the swarm's draw of a scenario and its fault
+//! parameters from a seed.
 
-use crate::plan::{DAY, Expect, Fault, HOUR, Host, Link, MIN, Plan, SEC};
+use crate::plan::{Bug, DAY, Expect, Fault, HOUR, Host, Link, MIN, Plan, SEC};
 use crate::rng::SimRng;
 
-pub const NAMES: [&str; 9] = [
+pub const NAMES: [&str; 16] = [
     "grace-survives",
     "grace-expires",
     "failover",
@@ -14,6 +14,13 @@ pub const NAMES: [&str; 9] = [
     "restart-in-grace",
     "crash-reclaim",
     "license-expiry",
+    "proxy-pages",
+    "wall-steps",
+    "twins",
+    "storage-clock-steps",
+    "db-failover-clock-ahead",
+    "license-not-yet-valid",
+    "slow-clock-reclaim",
 ];
 
 /// Protocol time settings; the swarm shrinks them so a seed stays cheap.
@@ -233,11 +240,122 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
                 install,
                 Fault::InstallLicense {
                     not_after_ms: 365 * DAY,
+                    not_before_ms: 0,
                 },
             );
             p.liveness_at = Some(install + l);
             p.expect = Expect::LicenseExpiry { not_after: t0 };
             needed = install + l + MIN;
+        }
+        "proxy-pages" => {
+            // A proxy or WAF answers its own pages (403, 401, 429, 502) for
+            // stretches shorter than grace: nobody stops (A4, I9).
+            let mut t = t0;
+            for status in [403, 401, 429, 502] {
+                let len = g / 10;
+                p.at(
+                    t,
+                    Fault::ProxyAnswers {
+                        status,
+                        until_ms: t + len,
+                    },
+                );
+                t += len + g / 20;
+            }
+            p.liveness_at = Some(t + l);
+            p.expect = Expect::NoStops;
+            needed = t + l + MIN;
+        }
+        "wall-steps" => {
+            // Components' wall clocks step days ahead and back while the
+            // managers answer: nobody stops (T2, I9).
+            let mut t = t0;
+            for c in 0..n {
+                let step = if c % 2 == 0 {
+                    3 * DAY as i64
+                } else {
+                    -(3 * DAY as i64)
+                };
+                p.at(t, Fault::ClockStep(Host::Comp(c), step));
+                t += p.renew_every_s * SEC / 2;
+            }
+            p.liveness_at = Some(t + l);
+            p.expect = Expect::NoStops;
+            needed = t + l + MIN;
+        }
+        "twins" => {
+            // Two processes claim one instance: the older stops at its next
+            // renewal, and with a supervisor they take turns (M3, I10).
+            p.components = n.max(2);
+            p.twins = vec![(0, 1)];
+            p.restart_after_stop_ms = Some(g / 10);
+            needed = t0 + g;
+        }
+        "storage-clock-steps" => {
+            // The database host's clock steps ahead and back by hours while a
+            // component is cut off in grace and a spare waits (M9, I1).
+            p.components = n.max(3);
+            p.max_servers = Some(p.components as u64 - 1);
+            // The last one starts late: it is the spare that waits.
+            p.late_starts.push((p.components - 1, t0 / 2));
+            p.restart_after_stop_ms = Some(10 * MIN);
+            cut_off(&mut p, 0, t0, true);
+            p.at(t0 + g / 4, Fault::ClockStep(Host::Db, 6 * HOUR as i64));
+            p.at(t0 + g / 2, Fault::ClockStep(Host::Db, -(3 * HOUR as i64)));
+            heal_at(&mut p, 0, t0 + g * 3 / 4);
+            p.liveness_at = Some(t0 + g + l);
+            needed = t0 + g + l + MIN;
+        }
+        "db-failover-clock-ahead" => {
+            // The database fails over to a standby whose clock runs an hour
+            // ahead, while one component is cut off in grace and a spare
+            // waits for a slot: no slot is reclaimed early (M9, I1).
+            p.components = n.max(3);
+            p.max_servers = Some(p.components as u64 - 1);
+            // The last one starts late: it is the spare that waits.
+            p.late_starts.push((p.components - 1, t0 / 2));
+            p.restart_after_stop_ms = Some(10 * MIN);
+            cut_off(&mut p, 0, t0, true);
+            let fail = t0 + g / 3;
+            p.at(fail, Fault::DbDown);
+            p.at(fail + 5 * SEC, Fault::ClockStep(Host::Db, HOUR as i64));
+            p.at(fail + 10 * SEC, Fault::DbUp);
+            heal_at(&mut p, 0, t0 + g * 3 / 4);
+            p.liveness_at = Some(t0 + g + l);
+            needed = t0 + g + l + MIN;
+        }
+        "license-not-yet-valid" => {
+            // An operator installs a renewed license whose not_before is still
+            // hours ahead: managers answer 503 and keep every grant; nobody
+            // stops, and all renew once it is valid (M7).
+            let valid_from = t0 + g / 4;
+            p.at(
+                t0,
+                Fault::InstallLicense {
+                    not_after_ms: 400 * DAY,
+                    not_before_ms: valid_from,
+                },
+            );
+            p.liveness_at = Some(valid_from + l);
+            p.expect = Expect::NoStops;
+            needed = valid_from + l + MIN;
+        }
+        "slow-clock-reclaim" => {
+            // A component whose clock runs slow (it measures grace longer in
+            // true time) is cut off past grace while a spare waits for its
+            // slot: the reclaim margin keeps the slot until it has stopped.
+            p.components = n.max(3);
+            p.max_servers = Some(p.components as u64 - 1);
+            // The last one starts late: it is the spare that waits.
+            p.late_starts.push((p.components - 1, t0 / 2));
+            // Slow enough that grace lasts half the reclaim margin longer in
+            // true time: within what the margin covers, so a correct manager
+            // keeps the slot, and one without the margin does not.
+            p.comp_ppm =
+                -i64::try_from(p.reclaim_margin_s * 1_000_000 / p.grace_s / 2).unwrap_or(i64::MAX);
+            p.restart_after_stop_ms = Some(10 * MIN);
+            cut_off(&mut p, 0, t0, true);
+            needed = t0 + g + p.reclaim_margin_s * SEC + HOUR;
         }
         _ => return None,
     }
@@ -309,6 +427,9 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
     p.comp_offset_ms = r.range_i(0, 3 * DAY as i64);
     p.comp_ppm = r.range_i(0, 300);
     p.db_ppm = r.range_i(-50, 50);
+    if n >= 2 && r.below(4) == 0 {
+        p.twins = vec![(0, n - 1)];
+    }
     let faults = r.range(1, 12);
     let span = g + g / 10;
     for _ in 0..faults {
@@ -317,7 +438,7 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
         let end = (at + len).min(heal);
         let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
         let m = usize::try_from(r.below(2)).unwrap_or(0);
-        match r.below(12) {
+        match r.below(16) {
             0 => {
                 p.at(at, Fault::MgrCrash(m));
                 p.at(end, Fault::MgrRestart(m));
@@ -399,6 +520,38 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
                     p.at(at, Fault::AdminRevoke(c));
                 }
             }
+            11 => {
+                let status = *r.pick(&[403, 401, 429, 502]);
+                p.at(
+                    at,
+                    Fault::ProxyAnswers {
+                        status,
+                        until_ms: end.min(at + g / 2),
+                    },
+                );
+            }
+            12 => {
+                let step = r.range_i(-(DAY as i64), DAY as i64);
+                p.at(at, Fault::ClockStep(Host::Db, step));
+            }
+            13 => {
+                // A database failover to a host whose clock is off.
+                p.at(at, Fault::DbDown);
+                let step = r.range_i(-(2 * HOUR as i64), 2 * HOUR as i64);
+                p.at(at + SEC, Fault::ClockStep(Host::Db, step));
+                p.at(at + r.range(2 * SEC, 60 * SEC), Fault::DbUp);
+            }
+            14 => {
+                // A renewed license not valid for a while (shorter than grace).
+                let valid_from = at + r.range(MIN, g / 3);
+                p.at(
+                    at,
+                    Fault::InstallLicense {
+                        not_after_ms: 400 * DAY,
+                        not_before_ms: valid_from.min(heal),
+                    },
+                );
+            }
             _ => {
                 p.at(
                     at,
@@ -460,12 +613,12 @@ fn cut_off(p: &mut Plan, c: usize, t0: u64, down: bool) {
 }
 
 /// Plans for the teeth tests: each draws, from the seed, a situation in which
-/// the planted bug `bug` (1 to 4) would show, with small protocol times.
-/// With `planted` false the same plan runs against the code as it is.
-pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
+/// the planted bug `bug` would show, with small protocol times. With
+/// `planted` false the same plan runs against the code as it is.
+pub fn teeth(bug: Bug, seed: u64, planted: bool) -> Plan {
     let mut r = SimRng::new(seed ^ 0x7EE7_7EE7);
     let n = usize::try_from(r.range(3, 8)).unwrap_or(3);
-    let mut p = Plan::base(&format!("teeth-{bug}"), seed, n, 1);
+    let mut p = Plan::base(&format!("teeth-{bug:?}"), seed, n, 1);
     p.grace_s = 2 * 3600;
     p.renew_every_s = 60;
     p.lease_ttl_s = 180;
@@ -479,43 +632,48 @@ pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
     p.stop_on_violation = true;
     let g = p.grace_ms();
     let t0 = 10 * MIN + r.below(20 * MIN);
+    let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
     match bug {
-        1 => {
+        Bug::ReclaimAtLeaseTtl => {
             // A component cut off (both ways, or requests only) for less than
             // grace, while a spare keeps asking for a slot.
             p.max_servers = Some(n as u64 - 1);
-            let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
             let down = r.below(2) == 0;
             let len = r.range(10 * MIN, g * 3 / 4);
             cut_off(&mut p, c, t0, down);
-            p.at(
-                t0 + len,
-                Fault::CompCut {
-                    from: c,
-                    to: c + 1,
-                    up: false,
-                    down: false,
-                },
-            );
+            heal_at(&mut p, c, t0 + len);
             p.end_ms = t0 + len + HOUR;
-            p.bugs.reclaim_at_lease_ttl = planted;
         }
-        2 => {
-            // A component cut off for longer than grace whose wall clock is set
-            // back while it is in grace.
-            let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
+        Bug::NoReclaimMargin => {
+            // A component on a slow clock cut off for longer than grace (its
+            // grace lasts longer in true time) while a spare waits for its slot.
+            p.max_servers = Some(n as u64 - 1);
+            p.comp_ppm = r.range_i(20_000, 50_000);
+            p.reclaim_margin_s = 600;
+            slow_clocks(&mut p);
             cut_off(&mut p, c, t0, true);
-            let step_at = t0 + r.range(p.lease_ttl_s * SEC, g - MIN);
-            let back = r.range(MIN, 10 * DAY);
-            p.at(step_at, Fault::ClockStep(Host::Comp(c), -(back as i64)));
             p.end_ms = t0 + g + 2 * HOUR;
-            p.bugs.wall_clock_grace = planted;
         }
-        4 => {
+        Bug::WallClockGrace => {
+            // A component cut off for longer than grace whose wall clock is set
+            // back while it is in grace, or a reachable one whose wall clock
+            // jumps days ahead.
+            if r.below(2) == 0 {
+                cut_off(&mut p, c, t0, true);
+                let step_at = t0 + r.range(p.lease_ttl_s * SEC, g - MIN);
+                let back = r.range(MIN, 10 * DAY);
+                p.at(step_at, Fault::ClockStep(Host::Comp(c), -(back as i64)));
+                p.end_ms = t0 + g + 2 * HOUR;
+            } else {
+                let ahead = r.range(g, 10 * DAY);
+                p.at(t0, Fault::ClockStep(Host::Comp(c), ahead as i64));
+                p.end_ms = t0 + 2 * HOUR;
+            }
+        }
+        Bug::BareMonotonic => {
             // A component cut off for longer than grace whose wall clock is set
             // back while it is in grace, then suspended across its deadline:
             // only a monotonic reading that counts the suspend sees it.
-            let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
             cut_off(&mut p, c, t0, true);
             let step_at = t0 + r.range(p.lease_ttl_s * SEC, g / 2);
             let back = r.range(g, 10 * DAY);
@@ -524,9 +682,32 @@ pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
             p.at(sleep_at, Fault::Suspend(c));
             p.at(t0 + g + r.range(10 * MIN, HOUR), Fault::Resume(c));
             p.end_ms = t0 + g + 3 * HOUR;
-            p.bugs.bare_monotonic = planted;
         }
-        _ => {
+        Bug::LongAgentGrace => {
+            // A component cut off for longer than grace.
+            cut_off(&mut p, c, t0, r.below(2) == 0);
+            p.end_ms = t0 + g + 2 * HOUR;
+        }
+        Bug::ProxyAnswerDecides => {
+            // A proxy answers its own 403 page for a while.
+            let len = r.range(SEC, 10 * MIN);
+            p.at(
+                t0,
+                Fault::ProxyAnswers {
+                    status: 403,
+                    until_ms: t0 + len,
+                },
+            );
+            p.end_ms = t0 + len + HOUR;
+        }
+        Bug::TwinsApart => {
+            // Two processes claim one instance.
+            let d = (c + 1 + usize::try_from(r.below(n as u64 - 1)).unwrap_or(0)) % n;
+            p.twins = vec![(c, d)];
+            p.restart_after_stop_ms = None;
+            p.end_ms = t0 + 2 * HOUR;
+        }
+        Bug::UnserialisedGrant => {
             // Split brain: both managers serve through a flapping LB while
             // bursts of restarts race for too few slots.
             p.max_servers = Some((n as u64 / 2).max(1));
@@ -550,8 +731,28 @@ pub fn teeth(bug: u8, seed: u64, planted: bool) -> Plan {
                 }
             }
             p.end_ms = t0 + bursts * 20 * MIN + 30 * MIN;
-            p.bugs.unserialised_grant = planted;
         }
     }
+    p.bug = planted.then_some(bug);
     p
+}
+
+/// Ends the cut of component `c` at `at`.
+fn heal_at(p: &mut Plan, c: usize, at: u64) {
+    p.at(
+        at,
+        Fault::CompCut {
+            from: c,
+            to: c + 1,
+            up: false,
+            down: false,
+        },
+    );
+}
+
+/// Every component's clock runs slow by up to `comp_ppm`: they measure less
+/// than true time, so their grace lasts longer than the license's in true
+/// time (the reclaim margin covers that).
+fn slow_clocks(p: &mut Plan) {
+    p.comp_ppm = -p.comp_ppm.abs();
 }

@@ -90,3 +90,26 @@ fn the_core_limit_admits_exactly_what_fits() {
         assert_eq!(refused, stopped, "seed {seed}: every refusal stops");
     }
 }
+
+/// A1, A4: a first grant refused with 400 `bad_request` (here: zero cores,
+/// which no manager accepts) stops the component at once, with that
+/// reason: nothing on its side will change the request, so retrying would
+/// only load the managers. Its supervisor's restarts are refused the same.
+#[test]
+fn a_first_grant_refused_as_a_bad_request_stops() {
+    let n = 4;
+    let mut p = Plan::base("bad-request", 1, n, 1);
+    p.cores = 0;
+    p.restart_after_stop_ms = Some(HOUR);
+    let report = run(p);
+    assert_eq!(report.grants, 0);
+    let stops = report.stops.get("denied_bad_request").copied().unwrap_or(0);
+    // One stop per start: the first within a minute, then one an hour
+    // (plus up to 10 %) for the rest of the day.
+    assert!(
+        stops >= n as u64 * 20,
+        "{stops} stops:\n{}",
+        report.summary()
+    );
+    assert_eq!(report.stops.len(), 1, "{:?}", report.stops);
+}

@@ -61,6 +61,48 @@ fn license_expiry() {
 }
 
 #[test]
+fn proxy_pages() {
+    run("proxy-pages");
+}
+
+#[test]
+fn wall_steps() {
+    run("wall-steps");
+}
+
+#[test]
+fn twins() {
+    let plan = scenario::named("twins", 1, 6, 7, Scale::DEFAULT).expect("named");
+    let report = tenure_sim::run(plan, None);
+    assert!(report.passed(), "{}", report.summary());
+    assert!(
+        report.stops.get("replaced").is_some_and(|n| *n > 0),
+        "the older twin stopped as replaced: {}",
+        report.summary()
+    );
+}
+
+#[test]
+fn storage_clock_steps() {
+    run("storage-clock-steps");
+}
+
+#[test]
+fn db_failover_clock_ahead() {
+    run("db-failover-clock-ahead");
+}
+
+#[test]
+fn license_not_yet_valid() {
+    run("license-not-yet-valid");
+}
+
+#[test]
+fn slow_clock_reclaim() {
+    run("slow-clock-reclaim");
+}
+
+#[test]
 fn every_name_is_known_and_unknown_names_are_not() {
     for n in NAMES {
         assert!(scenario::named(n, 1, 3, 7, Scale::DEFAULT).is_some());

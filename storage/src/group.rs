@@ -8,9 +8,11 @@
 //! caller, so no caller serves more than the batch holding its own request.
 //! At low load a request runs at once, alone, with no added delay.
 
+use crate::deadline;
 use std::collections::VecDeque;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 /// The batch a request joined ended without an answer for it (the code that
 /// ran the batch panicked). Nothing is known to have committed.
@@ -62,8 +64,12 @@ impl<R> Slot<R> {
     }
 }
 
+/// A request waiting for its batch: its op, its caller's slot, and its
+/// caller's deadline (`crate::deadline`).
+type Pending<Op, R> = (Op, Arc<Slot<R>>, Option<Instant>);
+
 struct Queue<Op, R> {
-    pending: VecDeque<(Op, Arc<Slot<R>>)>,
+    pending: VecDeque<Pending<Op, R>>,
     /// A caller is running a batch. While false, `pending` is empty.
     leading: bool,
 }
@@ -100,7 +106,7 @@ impl<Op, R> GroupCommit<Op, R> {
         let slot = Arc::new(Slot::new());
         let lead_now = {
             let mut q = self.lock();
-            q.pending.push_back((op, slot.clone()));
+            q.pending.push_back((op, slot.clone(), deadline::current()));
             !std::mem::replace(&mut q.leading, true)
         };
         if !lead_now {
@@ -118,12 +124,30 @@ impl<Op, R> GroupCommit<Op, R> {
     }
 
     fn lead(&self, run: &dyn Fn(Vec<Op>) -> Vec<R>) {
-        let (ops, slots): (Vec<Op>, Vec<Arc<Slot<R>>>) = {
+        let taken: Vec<Pending<Op, R>> = {
             let mut q = self.lock();
             let n = q.pending.len().min(self.max_batch);
-            q.pending.drain(..n).unzip()
+            q.pending.drain(..n).collect()
         };
-        let (answers, panic) = match catch_unwind(AssertUnwindSafe(|| run(ops))) {
+        // A request already answered 503 by its frontend stays out.
+        let now = Instant::now();
+        let (late, taken): (Vec<_>, Vec<_>) = taken
+            .into_iter()
+            .partition(|(_, _, d)| d.is_some_and(|d| now >= d));
+        for (_, slot, _) in late {
+            slot.set(SlotState::Done(Err(Abandoned)));
+        }
+        let earliest = taken.iter().filter_map(|(_, _, d)| *d).min();
+        let (ops, slots): (Vec<Op>, Vec<Arc<Slot<R>>>) =
+            taken.into_iter().map(|(op, slot, _)| (op, slot)).unzip();
+        let batch = || {
+            if ops.is_empty() {
+                Vec::new()
+            } else {
+                deadline::with_deadline(earliest, || run(ops))
+            }
+        };
+        let (answers, panic) = match catch_unwind(AssertUnwindSafe(batch)) {
             Ok(results) => (results, None),
             Err(payload) => (Vec::new(), Some(payload)),
         };
@@ -140,7 +164,7 @@ impl<Op, R> GroupCommit<Op, R> {
     fn hand_off(&self) {
         let mut q = self.lock();
         match q.pending.front() {
-            Some((_, next)) => next.set(SlotState::Lead),
+            Some((_, next, _)) => next.set(SlotState::Lead),
             None => q.leading = false,
         }
     }
@@ -198,6 +222,29 @@ mod tests {
         }));
         assert!(first.is_err());
         assert_eq!(g.submit(2, &|ops: Vec<i32>| ops), Ok(2));
+    }
+
+    #[test]
+    fn a_request_past_its_deadline_is_left_out_of_its_batch() {
+        let g: GroupCommit<i32, i32> = GroupCommit::new(4);
+        let ran = AtomicUsize::new(0);
+        let past = Some(Instant::now());
+        let r = deadline::with_deadline(past, || {
+            g.submit(5, &|ops: Vec<i32>| {
+                ran.fetch_add(ops.len(), Ordering::SeqCst);
+                ops
+            })
+        });
+        assert_eq!(r, Err(Abandoned));
+        assert_eq!(ran.load(Ordering::SeqCst), 0, "nothing ran for it");
+        let later = Some(Instant::now() + std::time::Duration::from_secs(60));
+        let r = deadline::with_deadline(later, || {
+            g.submit(6, &|ops: Vec<i32>| {
+                assert_eq!(deadline::current(), later, "the batch runs under it");
+                ops
+            })
+        });
+        assert_eq!(r, Ok(6));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod batch;
 mod clock;
+pub mod deadline;
 mod group;
 pub mod manager;
 pub mod memory;

@@ -439,14 +439,24 @@ impl<S: Store> Manager<S> {
             let now = read.now;
             let offset = health::clock_offset_ms(before, now, after);
             let mut records = tx.managers()?;
+            // M6 under M9: liveness is judged at the deadline instant, so a
+            // storage clock stepped forward does not make a live peer look
+            // dead (two managers serving one slot); rows keep the storage
+            // clock as read, so nothing jumps when the step closes. An error
+            // can only keep a dead peer counted a while longer: fail-closed.
+            let judge = at.deadlines;
             let me = health::heartbeat(
                 &records,
                 node_id,
                 self.instance.as_deref(),
-                now,
+                judge,
                 Some(offset),
                 liveness,
-            );
+            )
+            .map(|mut me| {
+                me.last_seen = me.last_seen.max(now);
+                me
+            });
             if let Ok(me) = &me {
                 tx.put_manager(me)?;
                 records.retain(|r| r.node_id != node_id);
@@ -477,7 +487,7 @@ impl<S: Store> Manager<S> {
                 last_seen,
             };
             let serving = me.map(|_| ()).and_then(|()| {
-                health::may_serve(node_id, true, &state, max, &records, now, liveness)
+                health::may_serve(node_id, true, &state, max, &records, judge, liveness)
             });
             Ok(Heartbeat {
                 storage_now: now,

@@ -621,3 +621,48 @@ fn store_source_reads_no_process_clock() {
     }
     assert!(checked >= 5, "only {checked} files under {}", dir.display());
 }
+
+/// `tenure_storage::deadline`: once the request's deadline has passed, a
+/// transaction rolls back instead of committing, and one not yet begun does
+/// not begin; the connection stays usable.
+fn a_transaction_past_its_deadline_commits_nothing(db: &TestDb) {
+    use std::time::Instant;
+    use tenure_storage::deadline::with_deadline;
+    let store = migrated(db);
+    let record = ManagerRecord {
+        node_id: "late".into(),
+        live_since: UnixMillis(10),
+        last_seen: UnixMillis(20),
+        clock_offset_ms: None,
+        instance: None,
+    };
+    let soon = Instant::now() + Duration::from_millis(300);
+    let late = with_deadline(Some(soon), || {
+        store.transaction(&mut |tx| {
+            tx.put_manager(&record)?;
+            // The frontend answers 503 meanwhile.
+            std::thread::sleep(soon.saturating_duration_since(Instant::now()));
+            Ok(())
+        })
+    });
+    assert!(
+        matches!(late, Err(StorageError::Unavailable(_))),
+        "{late:?}"
+    );
+    assert!(tx(&store, |t| t.managers()).is_empty(), "rolled back");
+    let mut ran = false;
+    let never = with_deadline(Some(Instant::now()), || {
+        store.transaction(&mut |_tx| {
+            ran = true;
+            Ok(())
+        })
+    });
+    assert!(
+        matches!(never, Err(StorageError::Unavailable(_))),
+        "{never:?}"
+    );
+    assert!(!ran, "a transaction past its deadline does not begin");
+    tx(&store, |t| t.put_manager(&record));
+    assert_eq!(tx(&store, |t| t.managers()).len(), 1);
+}
+per_backend!(a_transaction_past_its_deadline_commits_nothing);

@@ -157,6 +157,15 @@ pub struct ServeArgs {
     /// Database connections in the pool.
     #[arg(long, env = "TENURE_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,
+    /// Bound on each database statement (set in the session), and on the
+    /// wait for storage before a request answers 503; 0 turns both off.
+    #[arg(long, env = "TENURE_DB_STATEMENT_TIMEOUT", default_value = "5s", value_parser = duration)]
+    pub db_statement_timeout: Duration,
+    /// TCP keepalive on PostgreSQL and MySQL connections: probes after this
+    /// long idle, every third of it, three unanswered end the connection;
+    /// 0 leaves the system's timings.
+    #[arg(long, env = "TENURE_DB_KEEPALIVE", default_value = "15s", value_parser = duration)]
+    pub db_keepalive: Duration,
     /// On SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, env = "TENURE_DRAIN_TIMEOUT", default_value = "30s", value_parser = duration)]
     pub drain_timeout: Duration,

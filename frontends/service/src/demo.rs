@@ -169,6 +169,8 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         max_inflight: 256,
         group_commit: 64,
         db_pool_size: 1,
+        db_statement_timeout: Duration::from_secs(5),
+        db_keepalive: Duration::from_secs(15),
         drain_timeout: Duration::from_secs(30),
         sweep_every: Duration::from_secs(30),
     };

@@ -717,6 +717,23 @@ impl<S: Store> Service<S> {
         }
     }
 
+    /// The answer to a request whose storage work did not finish within the
+    /// statement timeout (`--db-statement-timeout`): the connection it runs
+    /// on may wait for an answer the network lost. The work goes on in the
+    /// background; what it does is not acknowledged, so nothing answered is
+    /// lost (M4), and a retry is safe (M3 for a grant).
+    pub fn storage_timed_out(&self, label: &'static str, took: Duration) -> Response {
+        tracing::warn!(
+            request = label,
+            took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+            "storage did not answer within the statement timeout; answered 503"
+        );
+        let r = Response::error(ErrorCode::StorageUnavailable, STORAGE_FAILED);
+        self.metrics
+            .record(label, r.status, Outcome::StorageError, took);
+        r
+    }
+
     /// The answer when the blocking pool is full.
     pub fn overloaded() -> Response {
         Response::error(

@@ -60,9 +60,17 @@ pub fn redact(url: &str) -> String {
     }
 }
 
-pub fn open_store(database: &str, pool_size: u32) -> Result<DieselStore, StartupError> {
+/// `statement_timeout` zero: no bound (`tenured migrate`).
+pub fn open_store(
+    database: &str,
+    pool_size: u32,
+    statement_timeout: std::time::Duration,
+    keepalive: std::time::Duration,
+) -> Result<DieselStore, StartupError> {
     let opts = StoreOptions {
         pool_size,
+        statement_timeout,
+        keepalive,
         ..StoreOptions::default()
     };
     DieselStore::connect(database, opts).map_err(|e| StartupError::Storage {
@@ -73,7 +81,12 @@ pub fn open_store(database: &str, pool_size: u32) -> Result<DieselStore, Startup
 
 /// `tenured migrate`.
 pub fn migrate(args: &MigrateArgs) -> Result<Vec<String>, StartupError> {
-    let store = open_store(&args.database, 1)?;
+    let store = open_store(
+        &args.database,
+        1,
+        std::time::Duration::ZERO,
+        StoreOptions::default().keepalive,
+    )?;
     store.migrate().map_err(|e| StartupError::Storage {
         url: redact(&args.database),
         reason: e.to_string(),
@@ -110,7 +123,12 @@ pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> 
         url: url.clone(),
         reason: e.to_string(),
     };
-    let store = open_store(&args.database, args.db_pool_size)?;
+    let store = open_store(
+        &args.database,
+        args.db_pool_size,
+        args.db_statement_timeout,
+        args.db_keepalive,
+    )?;
     match store.check_schema().map_err(|e| storage_err(&e))? {
         SchemaState::Current => {}
         SchemaState::Empty { .. } => {

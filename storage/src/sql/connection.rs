@@ -43,6 +43,29 @@ pub(crate) struct Target {
     pub backend: Backend,
     /// The URL or path as the driver takes it.
     pub driver_url: String,
+    /// MySQL over TCP: the server's port and the keepalive idle time its
+    /// sockets get (`super::keepalive`); libpq takes its own in the URL.
+    pub mysql_keepalive: Option<(u16, Duration)>,
+}
+
+/// The port of `mysql://[user[:password]@]host[:port][/db][?...]`, or `None`
+/// for a Unix socket.
+fn mysql_port(url: &str) -> Option<u16> {
+    let rest = url.strip_prefix("mysql://")?;
+    if rest.contains("unix_socket=") {
+        return None;
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or_default();
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let port = match host_port.rsplit_once(']') {
+        // [IPv6]:port
+        Some((_, tail)) => tail.strip_prefix(':'),
+        None => host_port.rsplit_once(':').map(|(_, p)| p),
+    };
+    match port {
+        Some(p) => p.parse().ok(),
+        None => Some(3306),
+    }
 }
 
 impl std::fmt::Debug for Target {
@@ -56,7 +79,13 @@ impl std::fmt::Debug for Target {
 
 impl Target {
     /// `sqlite://PATH`, `postgres://...` / `postgresql://...`, `mysql://...`.
-    pub fn parse(url: &str, connect_timeout: Duration) -> Result<Self, String> {
+    /// `keepalive` is the TCP idle time before keepalive probes (zero: the
+    /// system's); a parameter the URL sets itself is left as it is.
+    pub fn parse(
+        url: &str,
+        connect_timeout: Duration,
+        keepalive: Duration,
+    ) -> Result<Self, String> {
         if let Some(path) = url.strip_prefix("sqlite://") {
             if path.is_empty() {
                 return Err("sqlite:// needs a file path, as in sqlite://tenure.db".into());
@@ -64,20 +93,35 @@ impl Target {
             return Ok(Self {
                 backend: Backend::Sqlite,
                 driver_url: path.to_owned(),
+                mysql_keepalive: None,
             });
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            // libpq's own connect timeout, so an unreachable host fails fast.
-            let driver_url = if url.contains("connect_timeout=") {
-                url.to_owned()
-            } else {
-                let sep = if url.contains('?') { '&' } else { '?' };
-                let secs = connect_timeout.as_secs().max(1);
-                format!("{url}{sep}connect_timeout={secs}")
-            };
+            // libpq's own connect timeout, so an unreachable host fails fast;
+            // keepalives, so a connection to a host that vanished (no RST,
+            // no FIN) fails instead of waiting for ever (T3, M6).
+            let idle = keepalive.as_secs();
+            let mut params = vec![("connect_timeout", connect_timeout.as_secs().max(1))];
+            if idle > 0 {
+                params.extend([
+                    ("keepalives", 1),
+                    ("keepalives_idle", idle),
+                    ("keepalives_interval", (idle / 3).max(1)),
+                    ("keepalives_count", 3),
+                    ("tcp_user_timeout", idle.saturating_mul(2000)),
+                ]);
+            }
+            let mut driver_url = url.to_owned();
+            for (name, value) in params {
+                if !url.contains(&format!("{name}=")) {
+                    let sep = if driver_url.contains('?') { '&' } else { '?' };
+                    driver_url = format!("{driver_url}{sep}{name}={value}");
+                }
+            }
             return Ok(Self {
                 backend: Backend::Postgres,
                 driver_url,
+                mysql_keepalive: None,
             });
         }
         if url.starts_with("mysql://") {
@@ -89,6 +133,7 @@ impl Target {
             return Ok(Self {
                 backend: Backend::Mysql,
                 driver_url: url.to_owned(),
+                mysql_keepalive: mysql_port(url).map(|p| (p, keepalive)),
             });
         }
         Err("database URL must start with sqlite://, postgres://, postgresql:// or mysql://".into())
@@ -154,7 +199,13 @@ impl ManageConnection for AnyManager {
         let conn = match self.target.backend {
             Backend::Postgres => PgConnection::establish(url).map(AnyConnection::Postgresql),
             #[cfg(feature = "mysql")]
-            Backend::Mysql => MysqlConnection::establish(url).map(AnyConnection::Mysql),
+            Backend::Mysql => match self.target.mysql_keepalive {
+                Some((port, idle)) => {
+                    super::keepalive::with_keepalive(port, idle, || MysqlConnection::establish(url))
+                }
+                None => MysqlConnection::establish(url),
+            }
+            .map(AnyConnection::Mysql),
             // `Target::parse` refuses mysql:// URLs in a build without MySQL.
             #[cfg(not(feature = "mysql"))]
             Backend::Mysql => Err(diesel::ConnectionError::BadConnection(
@@ -180,6 +231,18 @@ impl ManageConnection for AnyManager {
 pub(crate) struct SessionSetup {
     /// SQLite's wait for the write lock before it answers BUSY.
     pub sqlite_busy_timeout: Duration,
+    /// The server's bound on each statement; zero leaves its default.
+    pub statement_timeout: Duration,
+}
+
+/// How long the server lets a session sit idle (in a transaction, or at
+/// all) before it ends it, for a statement timeout `t`. A connection whose
+/// query the network lost waits for an answer that never comes; the
+/// server ending the session is what tells it (its FIN), so it fails and
+/// the pool replaces it. The pool's own idle connections pay for this
+/// with a reconnect now and then.
+fn idle_limits(t: Duration) -> (Duration, Duration) {
+    (t * 2, t * 6)
 }
 
 impl SessionSetup {
@@ -190,13 +253,36 @@ impl SessionSetup {
             // Custom plans: a generic plan cannot see that a deadline bound
             // leaves few rows, and planned a parallel sort of a large pool.
             Backend::Postgres => {
-                "SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan".to_owned()
+                let mut sql =
+                    "SET TIME ZONE 'UTC'; SET plan_cache_mode = force_custom_plan".to_owned();
+                let t = self.statement_timeout;
+                if !t.is_zero() {
+                    let (in_tx, _) = idle_limits(t);
+                    sql.push_str(&format!(
+                        "; SET statement_timeout = {}; SET idle_in_transaction_session_timeout = {}",
+                        t.as_millis(),
+                        in_tx.as_millis()
+                    ));
+                }
+                sql
             }
             // InnoDB's REPEATABLE READ would give a transaction that waited
             // for the pool row a snapshot older than the grants it must count.
-            Backend::Mysql => "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; \
-                 SET SESSION time_zone = '+00:00'"
-                .to_owned(),
+            Backend::Mysql => {
+                let mut sql = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED; \
+                     SET SESSION time_zone = '+00:00'"
+                    .to_owned();
+                let t = self.statement_timeout;
+                if !t.is_zero() {
+                    let (_, idle) = idle_limits(t);
+                    sql.push_str(&format!(
+                        "; SET SESSION innodb_lock_wait_timeout = {}; SET SESSION wait_timeout = {}",
+                        t.as_secs().max(1),
+                        idle.as_secs().max(1)
+                    ));
+                }
+                sql
+            }
             // WAL for concurrent readers, FULL so a commit survives power loss
             // (M4), and a busy timeout so writers queue instead of failing.
             Backend::Sqlite => format!(
@@ -217,6 +303,28 @@ impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSetup {
             AnyConnection::Sqlite(_) => Backend::Sqlite,
         };
         conn.batch_execute(&self.sql(backend))
-            .map_err(diesel::r2d2::Error::QueryError)
+            .map_err(diesel::r2d2::Error::QueryError)?;
+        let t = self.statement_timeout;
+        if !t.is_zero() {
+            // Each of these exists on some servers only (PostgreSQL 14+,
+            // MariaDB, MySQL 5.7.8+): one that is missing is skipped.
+            let (_, idle) = idle_limits(t);
+            let optional = match backend {
+                Backend::Postgres => {
+                    vec![format!("SET idle_session_timeout = {}", idle.as_millis())]
+                }
+                Backend::Mysql => vec![
+                    format!("SET SESSION max_statement_time = {}", t.as_secs_f64()),
+                    format!("SET SESSION max_execution_time = {}", t.as_millis()),
+                ],
+                Backend::Sqlite => Vec::new(),
+            };
+            for sql in optional {
+                if let Err(e) = conn.batch_execute(&sql) {
+                    tracing::debug!(%sql, error = %e, "session setting not supported; skipped");
+                }
+            }
+        }
+        Ok(())
     }
 }

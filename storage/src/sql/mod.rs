@@ -5,6 +5,8 @@
 
 mod connection;
 mod errors;
+#[cfg(feature = "mysql")]
+mod keepalive;
 mod migrate;
 mod rows;
 mod schema;

@@ -30,6 +30,17 @@ pub struct StoreOptions {
     pub connect_timeout: Duration,
     /// SQLite's wait for the write lock before it reports BUSY.
     pub sqlite_busy_timeout: Duration,
+    /// The server's bound on each statement (PostgreSQL `statement_timeout`,
+    /// MariaDB `max_statement_time`, MySQL `max_execution_time` and InnoDB's
+    /// lock wait), and from it how long a session may sit idle before the
+    /// server ends it (`connection::idle_limits`). Zero leaves the server's
+    /// defaults: migrations run without a bound.
+    pub statement_timeout: Duration,
+    /// TCP keepalive on PostgreSQL and MySQL connections: probes after this
+    /// long without traffic, every third of it, three unanswered end the
+    /// connection; data unacknowledged for twice this long ends it too
+    /// (TCP_USER_TIMEOUT). Zero leaves the system's timings.
+    pub keepalive: Duration,
 }
 
 impl Default for StoreOptions {
@@ -38,6 +49,8 @@ impl Default for StoreOptions {
             pool_size: 8,
             connect_timeout: Duration::from_secs(5),
             sqlite_busy_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::from_secs(5),
+            keepalive: Duration::from_secs(15),
         }
     }
 }
@@ -67,6 +80,9 @@ enum Fail {
     /// BEGIN found the connection closed (the database restarted or failed
     /// over since it was last used): nothing ran, so another may try.
     Stale(diesel::result::Error),
+    /// The request's deadline passed (`crate::deadline`): rolled back, or
+    /// never begun; the connection is sound.
+    Late,
 }
 
 impl From<diesel::result::Error> for Fail {
@@ -81,10 +97,20 @@ fn body<T>(
     f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
 ) -> Result<T, Fail> {
     let mut tx = DieselTx::new(conn, local_clock);
-    f(&mut tx).map_err(|error| Fail::Closure {
+    let out = f(&mut tx).map_err(|error| Fail::Closure {
         error,
         retry: tx.retry,
-    })
+    })?;
+    // The request was answered 503 meanwhile: roll back, never commit.
+    if crate::deadline::passed() {
+        return Err(Fail::Late);
+    }
+    Ok(out)
+}
+
+/// What a transaction answers once its request's deadline has passed.
+fn late() -> StorageError {
+    StorageError::Unavailable("the request's deadline passed; nothing was committed".into())
 }
 
 impl DieselStore {
@@ -92,7 +118,8 @@ impl DieselStore {
     /// `postgresql://...`, `mysql://...`). Fails with `Unavailable` within
     /// about `connect_timeout` when the database cannot be reached.
     pub fn connect(url: &str, opts: StoreOptions) -> Result<DieselStore, StorageError> {
-        let target = Target::parse(url, opts.connect_timeout).map_err(StorageError::Unavailable)?;
+        let target = Target::parse(url, opts.connect_timeout, opts.keepalive)
+            .map_err(StorageError::Unavailable)?;
         let backend = target.backend;
         if backend == Backend::Sqlite {
             private_sqlite_file(&target.driver_url).map_err(StorageError::Unavailable)?;
@@ -110,6 +137,7 @@ impl DieselStore {
             .test_on_check_out(false)
             .connection_customizer(Box::new(SessionSetup {
                 sqlite_busy_timeout: opts.sqlite_busy_timeout,
+                statement_timeout: opts.statement_timeout,
             }))
             .build(AnyManager { target })
             .map_err(|e| pool_error(&e))?;
@@ -136,6 +164,22 @@ impl DieselStore {
     /// versions. Refuses (`Schema`) a database newer than this binary.
     pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
         let mut conn = self.pool.get().map_err(|e| pool_error(&e))?;
+        // A migration may take longer than a request's statement: this
+        // connection runs without the bound and is not pooled again.
+        conn.gone = true;
+        let unbounded = match self.backend {
+            Backend::Postgres => &["SET statement_timeout = 0"][..],
+            Backend::Mysql => &[
+                "SET SESSION max_statement_time = 0",
+                "SET SESSION max_execution_time = 0",
+                "SET SESSION innodb_lock_wait_timeout = 50",
+            ][..],
+            Backend::Sqlite => &[][..],
+        };
+        for sql in unbounded {
+            // Not every server knows every one (`SessionSetup`).
+            let _ = diesel::connection::SimpleConnection::batch_execute(&mut conn.conn, sql);
+        }
         migrate::run(&mut conn.conn)
     }
 
@@ -149,7 +193,17 @@ impl DieselStore {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
     ) -> Result<T, Fail> {
-        let mut pooled = self.pool.get().map_err(|e| Fail::Closure {
+        // The wait for a connection ends with the request's deadline.
+        let wait = match crate::deadline::current() {
+            Some(d) => d
+                .saturating_duration_since(std::time::Instant::now())
+                .min(self.pool.connection_timeout()),
+            None => self.pool.connection_timeout(),
+        };
+        if wait.is_zero() {
+            return Err(Fail::Late);
+        }
+        let mut pooled = self.pool.get_timeout(wait).map_err(|e| Fail::Closure {
             error: pool_error(&e),
             retry: false,
         })?;
@@ -203,6 +257,7 @@ impl Store for DieselStore {
                     continue;
                 }
                 Err(Fail::Stale(e)) => (to_storage(&e), false),
+                Err(Fail::Late) => (late(), false),
                 Err(Fail::Closure { error, retry }) => (error, retry),
                 Err(Fail::Db(e)) => (to_storage(&e), classify(&e) == Class::Retry),
             };

@@ -83,6 +83,12 @@ impl Proxy {
     pub fn cut(&self) {
         self.cut.store(true, Ordering::SeqCst);
     }
+
+    /// Bytes pass again. What was dropped meanwhile stays lost: a
+    /// connection that had a query in flight still waits for its answer.
+    pub fn restore(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
 }
 
 impl Drop for Proxy {

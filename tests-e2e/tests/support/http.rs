@@ -7,6 +7,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: u16,
+    /// The `Retry-After` header, if any.
+    pub retry_after: Option<String>,
     pub body: String,
 }
 
@@ -73,7 +75,17 @@ pub fn request(
     } else {
         rest.to_owned()
     };
-    Ok(Response { status, body })
+    let retry_after = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.trim()
+            .eq_ignore_ascii_case("retry-after")
+            .then(|| value.trim().to_owned())
+    });
+    Ok(Response {
+        status,
+        retry_after,
+        body,
+    })
 }
 
 fn dechunk(mut s: &str) -> String {

@@ -24,6 +24,8 @@ pub struct Shared<S> {
     pub body_timeout: Duration,
     /// Set on SIGTERM: answers carry `Connection: close`.
     pub draining: AtomicBool,
+    /// How long a request waits for storage before it answers 503.
+    pub storage_timeout: Option<Duration>,
 }
 
 fn too_large() -> Response {
@@ -171,15 +173,35 @@ pub async fn handle<S: Store + 'static>(
                 }
                 Some(permit) => {
                     let svc = shared.service.clone();
-                    smol::unblock(move || {
-                        let r = std::panic::catch_unwind(AssertUnwindSafe(|| svc.execute(job)));
+                    // What the request starts must not take effect after its
+                    // 503 (`tenure_storage::deadline`): the storage work
+                    // stops a tenth of the limit before the answer goes.
+                    let deadline = shared.storage_timeout.map(|t| Instant::now() + t * 9 / 10);
+                    let work = smol::unblock(move || {
+                        let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                            tenure_storage::deadline::with_deadline(deadline, || svc.execute(job))
+                        }));
                         drop(permit);
                         r.unwrap_or_else(|_| {
                             tracing::error!("request task panicked");
                             Response::error(ErrorCode::StorageUnavailable, "internal error; retry")
                         })
+                    });
+                    let joined = match shared.storage_timeout {
+                        None => Some(work.await),
+                        Some(limit) => {
+                            // Detached, the work goes on; its answer is not waited for.
+                            let work = async { Some(work.await) };
+                            work.or(async {
+                                Timer::after(limit).await;
+                                None
+                            })
+                            .await
+                        }
+                    };
+                    joined.unwrap_or_else(|| {
+                        shared.service.storage_timed_out(label, started.elapsed())
                     })
-                    .await
                 }
             }
         }

@@ -68,6 +68,8 @@ pub async fn serve<S: Store + 'static>(
         inflight: Arc::new(Semaphore::new(args.max_inflight.max(1))),
         body_timeout: args.body_read_timeout,
         draining: AtomicBool::new(false),
+        storage_timeout: (!args.db_statement_timeout.is_zero())
+            .then_some(args.db_statement_timeout),
     });
     let active = Arc::new(AtomicUsize::new(0));
     let max_connections = args.max_connections.max(1);
@@ -147,13 +149,27 @@ fn spawn_background<S: Store + 'static>(
     service: Arc<Service<S>>,
     sweep_every: Duration,
 ) -> [smol::Task<()>; 2] {
+    // A heartbeat or sweep whose database call hangs must not stop the next
+    // ones (M6 counts on them): one of each runs at a time, and a tick that
+    // finds the last still running skips.
     let every = |period: Duration, work: fn(&Service<S>)| {
         let service = service.clone();
         ex.spawn(async move {
+            let running = Arc::new(AtomicBool::new(false));
             loop {
                 Timer::after(period).await;
-                let svc = service.clone();
-                smol::unblock(move || work(&svc)).await;
+                if running.swap(true, Ordering::AcqRel) {
+                    tracing::warn!(
+                        "the last heartbeat or sweep is still waiting for storage; skipping one"
+                    );
+                    continue;
+                }
+                let (svc, done) = (service.clone(), running.clone());
+                smol::unblock(move || {
+                    work(&svc);
+                    done.store(false, Ordering::Release);
+                })
+                .detach();
             }
         })
     };

@@ -19,6 +19,8 @@ pub struct Shared<S> {
     pub service: Arc<Service<S>>,
     pub inflight: Arc<Semaphore>,
     pub body_timeout: Duration,
+    /// How long a request waits for storage before it answers 503.
+    pub storage_timeout: Option<Duration>,
 }
 
 fn header(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
@@ -173,16 +175,28 @@ pub async fn handle<S: Store + 'static>(
                 }
                 Ok(permit) => {
                     let svc = shared.service.clone();
-                    let joined = tokio::task::spawn_blocking(move || {
-                        let r = svc.execute(job);
+                    // What the request starts must not take effect after its
+                    // 503 (`tenure_storage::deadline`): the storage work
+                    // stops a tenth of the limit before the answer goes.
+                    let deadline = shared.storage_timeout.map(|t| Instant::now() + t * 9 / 10);
+                    let work = tokio::task::spawn_blocking(move || {
+                        let r =
+                            tenure_storage::deadline::with_deadline(deadline, || svc.execute(job));
                         drop(permit);
                         r
-                    })
-                    .await;
-                    joined.unwrap_or_else(|e| {
-                        tracing::error!(error = %e, "request task failed");
-                        Response::error(ErrorCode::StorageUnavailable, "internal error; retry")
-                    })
+                    });
+                    let joined = match shared.storage_timeout {
+                        None => Some(work.await),
+                        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
+                    };
+                    match joined {
+                        // The work goes on; its answer is not waited for.
+                        None => shared.service.storage_timed_out(label, started.elapsed()),
+                        Some(joined) => joined.unwrap_or_else(|e| {
+                            tracing::error!(error = %e, "request task failed");
+                            Response::error(ErrorCode::StorageUnavailable, "internal error; retry")
+                        }),
+                    }
                 }
             }
         }

@@ -82,6 +82,8 @@ pub async fn serve<S: Store + 'static>(
         service: service.clone(),
         inflight: Arc::new(Semaphore::new(args.max_inflight.max(1))),
         body_timeout: args.body_read_timeout,
+        storage_timeout: (!args.db_statement_timeout.is_zero())
+            .then_some(args.db_statement_timeout),
     });
     let connections = Arc::new(Semaphore::new(args.max_connections.max(1)));
     let per_ip = Arc::new(PerIp::new(args.max_connections_per_ip));
@@ -156,16 +158,29 @@ fn spawn_background<S: Store + 'static>(
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut sweep = tokio::time::interval(sweep_every.max(Duration::from_secs(1)));
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // A heartbeat or sweep whose database call hangs must not stop the
+        // next ones (M6 counts on them): one of each runs at a time, and a
+        // tick that finds the last still running skips.
+        let mut beating: Option<tokio::task::JoinHandle<()>> = None;
+        let mut sweeping: Option<tokio::task::JoinHandle<()>> = None;
+        let idle =
+            |t: &Option<tokio::task::JoinHandle<()>>| t.as_ref().is_none_or(|h| h.is_finished());
         loop {
             tokio::select! {
                 _ = stop.changed() => return,
                 _ = beat.tick() => {
-                    let svc = service.clone();
-                    let _ = tokio::task::spawn_blocking(move || svc.heartbeat()).await;
+                    if idle(&beating) {
+                        let svc = service.clone();
+                        beating = Some(tokio::task::spawn_blocking(move || svc.heartbeat()));
+                    } else {
+                        tracing::warn!("the last heartbeat is still waiting for storage; skipping one");
+                    }
                 }
                 _ = sweep.tick() => {
-                    let svc = service.clone();
-                    let _ = tokio::task::spawn_blocking(move || svc.sweep()).await;
+                    if idle(&sweeping) {
+                        let svc = service.clone();
+                        sweeping = Some(tokio::task::spawn_blocking(move || svc.sweep()));
+                    }
                 }
             }
         }
