@@ -4,9 +4,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# MySQL/MariaDB storage is a cargo feature (its client library is the
+# system's); the suite covers it, so it is on here.
+FEATURES=tenure-storage/mysql
+
 bash .ci/setup-services.sh
 bash scripts/setup-schemathesis.sh
 cargo deny --version >/dev/null 2>&1 || cargo install --locked cargo-deny
 
-cargo test --workspace --all-targets --locked --no-fail-fast
-cargo test --workspace --doc --locked
+cargo test --workspace --all-targets --locked --no-fail-fast --features "$FEATURES"
+cargo test --workspace --doc --locked --features "$FEATURES"
+# Release binaries without client libraries (ldd), and the Debian package.
+bash scripts/package-test.sh

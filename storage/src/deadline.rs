@@ -36,6 +36,13 @@ pub fn current() -> Option<Instant> {
     DEADLINE.with(Cell::get)
 }
 
+/// The time left to this thread's request deadline, if it has one. The
+/// request deadline is the one thing storage measures on the process's
+/// clock: a bound on waiting, never an instant a decision is taken at.
+pub fn remaining() -> Option<std::time::Duration> {
+    current().map(|d| d.saturating_duration_since(Instant::now()))
+}
+
 /// Whether this thread's request deadline has passed.
 pub fn passed() -> bool {
     current().is_some_and(|d| Instant::now() >= d)

@@ -26,6 +26,15 @@
 //! The `tenure-agent` binary (feature `cli`) wraps a command in the same
 //! driver; see `docs/agent.md`.
 
+/// The version of this Tenure build and the commit it was built from, as
+/// every Tenure binary's `--version` prints it.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("TENURE_COMMIT"),
+    ")"
+);
+
 mod clock;
 mod driver;
 mod error;

@@ -1,7 +1,7 @@
 //! The command line both `tenured` and `tenured-smol` take (docs/protocol.md
 //! section 7). Every flag also reads `TENURE_<FLAG>` from the environment.
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +13,7 @@ fn duration(s: &str) -> Result<Duration, String> {
 }
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Tenure License Manager", long_about = None)]
+#[command(version = tenure_agent::VERSION, about = "Tenure License Manager", long_about = None)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,8 +25,17 @@ impl Cli {
     /// clap's own parsing does (status 2, with usage); a config file that
     /// cannot be read, is not TOML or has an unknown key is `Err`, one line.
     pub fn from_args(args: Vec<OsString>) -> Result<Self, String> {
+        // `--version` and `--help` name the binary that runs, not this crate.
+        let name = match args
+            .first()
+            .and_then(|a| std::path::Path::new(a).file_name())
+        {
+            Some(n) if n.to_string_lossy().contains("smol") => "tenured-smol",
+            _ => "tenured",
+        };
         let merged = crate::config_file::merge(args)?;
-        Ok(Self::parse_from(merged))
+        let matches = Self::command().name(name).get_matches_from(merged);
+        Self::from_arg_matches(&matches).map_err(|e| e.to_string())
     }
 
     /// The long names of `serve`'s flags: the keys a `--config` file may have.

@@ -1,15 +1,18 @@
 //! One connection type for the three databases, the r2d2 manager that opens
 //! them by URL, and the per-connection session settings.
 
+#[cfg(feature = "mysql")]
+use diesel::MysqlConnection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{CustomizeConnection, ManageConnection, R2D2Connection};
-use diesel::{Connection, MysqlConnection, PgConnection, SqliteConnection};
+use diesel::{Connection, PgConnection, SqliteConnection};
 use std::time::Duration;
 
 /// Any of the supported databases. SQLite comes last: it accepts any path.
 #[derive(diesel::MultiConnection)]
 pub enum AnyConnection {
     Postgresql(PgConnection),
+    #[cfg(feature = "mysql")]
     Mysql(MysqlConnection),
     Sqlite(SqliteConnection),
 }
@@ -18,6 +21,7 @@ impl std::fmt::Debug for AnyConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let kind = match self {
             Self::Postgresql(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             Self::Mysql(_) => Backend::Mysql,
             Self::Sqlite(_) => Backend::Sqlite,
         };
@@ -121,6 +125,11 @@ impl Target {
             });
         }
         if url.starts_with("mysql://") {
+            if !cfg!(feature = "mysql") {
+                return Err("this build has no MySQL support; build it with the \
+                     `mysql` cargo feature (docs/operations.md)"
+                    .into());
+            }
             return Ok(Self {
                 backend: Backend::Mysql,
                 driver_url: url.to_owned(),
@@ -189,6 +198,7 @@ impl ManageConnection for AnyManager {
         let url = &self.target.driver_url;
         let conn = match self.target.backend {
             Backend::Postgres => PgConnection::establish(url).map(AnyConnection::Postgresql),
+            #[cfg(feature = "mysql")]
             Backend::Mysql => match self.target.mysql_keepalive {
                 Some((port, idle)) => {
                     super::keepalive::with_keepalive(port, idle, || MysqlConnection::establish(url))
@@ -196,6 +206,11 @@ impl ManageConnection for AnyManager {
                 None => MysqlConnection::establish(url),
             }
             .map(AnyConnection::Mysql),
+            // `Target::parse` refuses mysql:// URLs in a build without MySQL.
+            #[cfg(not(feature = "mysql"))]
+            Backend::Mysql => Err(diesel::ConnectionError::BadConnection(
+                "this build has no MySQL support".into(),
+            )),
             Backend::Sqlite => SqliteConnection::establish(url).map(AnyConnection::Sqlite),
         };
         let conn = conn.map_err(diesel::r2d2::Error::ConnectionError)?;
@@ -283,6 +298,7 @@ impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSetup {
         let conn = &mut pooled.conn;
         let backend = match conn {
             AnyConnection::Postgresql(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             AnyConnection::Mysql(_) => Backend::Mysql,
             AnyConnection::Sqlite(_) => Backend::Sqlite,
         };

@@ -8,6 +8,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::collections::BTreeSet;
 
 const POSTGRES: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+#[cfg(feature = "mysql")]
 const MYSQL: EmbeddedMigrations = embed_migrations!("migrations/mysql");
 const SQLITE: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
@@ -96,6 +97,7 @@ where
 pub(crate) fn check(conn: &mut AnyConnection) -> Result<SchemaState, StorageError> {
     match conn {
         AnyConnection::Postgresql(c) => state_of(c, &POSTGRES),
+        #[cfg(feature = "mysql")]
         AnyConnection::Mysql(c) => state_of(c, &MYSQL),
         AnyConnection::Sqlite(c) => state_of(c, &SQLITE),
     }
@@ -104,6 +106,7 @@ pub(crate) fn check(conn: &mut AnyConnection) -> Result<SchemaState, StorageErro
 pub(crate) fn run(conn: &mut AnyConnection) -> Result<Vec<String>, StorageError> {
     match conn {
         AnyConnection::Postgresql(c) => migrate_with(c, POSTGRES),
+        #[cfg(feature = "mysql")]
         AnyConnection::Mysql(c) => migrate_with(c, MYSQL),
         AnyConnection::Sqlite(c) => migrate_with(c, SQLITE),
     }

@@ -5,6 +5,7 @@
 
 mod connection;
 mod errors;
+#[cfg(feature = "mysql")]
 mod keepalive;
 mod migrate;
 mod rows;

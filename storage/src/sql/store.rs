@@ -194,10 +194,8 @@ impl DieselStore {
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
     ) -> Result<T, Fail> {
         // The wait for a connection ends with the request's deadline.
-        let wait = match crate::deadline::current() {
-            Some(d) => d
-                .saturating_duration_since(std::time::Instant::now())
-                .min(self.pool.connection_timeout()),
+        let wait = match crate::deadline::remaining() {
+            Some(left) => left.min(self.pool.connection_timeout()),
             None => self.pool.connection_timeout(),
         };
         if wait.is_zero() {
@@ -215,6 +213,7 @@ impl DieselStore {
         };
         let result = match &mut pooled.conn {
             AnyConnection::Postgresql(c) => c.transaction(|c| run(Conn::Pg(c))),
+            #[cfg(feature = "mysql")]
             AnyConnection::Mysql(c) => c.transaction(|c| run(Conn::My(c))),
             // BEGIN IMMEDIATE: the write lock up front, so two writers never
             // both read and then fail to upgrade.

@@ -8,9 +8,11 @@ use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb};
 use super::schema::{grants, license, managers, pools, usage_history};
 use super::store::LocalClock;
 use crate::port::{GrantsAndNow, NowAndStamp, StepSummary, StorageError, StoredLicense, Tx};
+#[cfg(feature = "mysql")]
+use diesel::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
-use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
+use diesel::{PgConnection, SqliteConnection, sql_query};
 use std::borrow::Cow;
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
@@ -21,6 +23,7 @@ use tenure_core::{GrantId, UnixMillis};
 /// The inner connection of an open transaction.
 pub(crate) enum Conn<'a> {
     Pg(&'a mut PgConnection),
+    #[cfg(feature = "mysql")]
     My(&'a mut MysqlConnection),
     Lite(&'a mut SqliteConnection),
 }
@@ -33,6 +36,7 @@ macro_rules! on_conn {
                 let $c: &mut PgConnection = inner;
                 $body
             }
+            #[cfg(feature = "mysql")]
             Conn::My(inner) => {
                 let $c: &mut MysqlConnection = inner;
                 $body
@@ -110,6 +114,7 @@ impl<'a> DieselTx<'a> {
     fn backend(&self) -> Backend {
         match self.conn {
             Conn::Pg(_) => Backend::Postgres,
+            #[cfg(feature = "mysql")]
             Conn::My(_) => Backend::Mysql,
             Conn::Lite(_) => Backend::Sqlite,
         }

@@ -114,6 +114,13 @@ impl TestDb {
 
     /// A fresh MariaDB / MySQL database, or `None` (skip) outside CI.
     pub fn mysql() -> Option<TestDb> {
+        if !cfg!(feature = "mysql") {
+            unavailable(
+                "MariaDB/MySQL",
+                "tenure-storage was built without its `mysql` feature",
+            );
+            return None;
+        }
         let name = unique("tenure_t");
         let made = MysqlConnection::establish(&mysql_server())
             .map_err(|e| e.to_string())

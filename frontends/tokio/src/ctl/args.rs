@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 /// Tenure's vendor and admin tool. Every flag also reads `TENURE_<FLAG>`.
 #[derive(Debug, Parser)]
-#[command(name = "tenurectl", version, about)]
+#[command(name = "tenurectl", version = tenure_agent::VERSION, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -7,9 +7,11 @@ use super::{Conn, DieselTx, arrays};
 use crate::port::StorageError;
 use crate::sql::rows::GrantRow;
 use crate::sql::schema::grants;
+#[cfg(feature = "mysql")]
+use diesel::MysqlConnection;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Integer, Nullable, Text};
-use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
+use diesel::{PgConnection, SqliteConnection, sql_query};
 use tenure_core::manager::HeldGrant;
 use tenure_core::wire::Instance;
 

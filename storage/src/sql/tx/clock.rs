@@ -9,10 +9,12 @@ use crate::port::{NowAndStamp, StepSummary, StorageError};
 use crate::sql::connection::Backend;
 use crate::sql::rows::{CLOCK_ROW, LICENSE_ROW, StepRow};
 use crate::sql::schema::{clock_state, clock_steps, grants};
+#[cfg(feature = "mysql")]
+use diesel::MysqlConnection;
 use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use diesel::{MysqlConnection, PgConnection, SqliteConnection, sql_query};
+use diesel::{PgConnection, SqliteConnection, sql_query};
 use tenure_core::UnixMillis;
 use tenure_core::manager::{RecordedStep, StoredClock};
 

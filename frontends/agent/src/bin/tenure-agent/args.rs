@@ -4,7 +4,7 @@ use std::path::PathBuf;
 /// Runs a command only while it is licensed by a Tenure manager. Every flag
 /// also reads `TENURE_<FLAG>`.
 #[derive(Debug, Parser)]
-#[command(name = "tenure-agent", version, about)]
+#[command(name = "tenure-agent", version = tenure_agent::VERSION, about)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
