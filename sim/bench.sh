@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The simulator's speed targets (issue 6), as repeated timed runs of the
+# The simulator's speed targets, as repeated timed runs of the
 # release build: grace-expires with 1000 components over 7 days (< 2 s) and the
 # 1,000-seed swarm (< 60 s). Prints every run and the median wall and user
 # time. Not a test: nothing fails on a slow machine.

@@ -1,10 +1,10 @@
-//! Tenure's deterministic simulator (issue 6).
+//! Tenure's deterministic simulator.
 //!
 //! It runs the real `tenure_core::agent::Agent` state machines and the real
 //! `tenure_storage::Manager` over the in-memory store through days of simulated
 //! time, with a simulated clock per host, a simulated network and an
-//! HAProxy-like load balancer, injects faults, and checks the invariants I1-I8
-//! of PROTOCOL.md after every event.
+//! HAProxy-like load balancer, injects faults, and checks the invariants
+//! I1-I10 of docs/protocol.md after every event.
 //!
 //! Everything is driven by one event heap (jump to the earliest event, never
 //! tick) and one seeded generator; there are no threads and no clock reads, so

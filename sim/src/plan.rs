@@ -134,7 +134,7 @@ pub enum Bug {
     TwinsApart,
 }
 
-/// Scenario-specific outcomes checked after the run (on top of I1-I8).
+/// Scenario-specific outcomes checked after the run (on top of I1-I10).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
     Nothing,
@@ -225,7 +225,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Defaults of PROTOCOL.md section 9 with a LAN and perfect clocks.
+    /// Defaults of docs/protocol.md section 9 with a LAN and perfect clocks.
     pub fn base(scenario: &str, seed: u64, components: usize, days: u64) -> Self {
         Self {
             scenario: scenario.into(),
