@@ -32,7 +32,7 @@ pub struct Scale {
 }
 
 impl Scale {
-    /// PROTOCOL.md defaults: grace 5 days, renew 300 s, lease 900 s.
+    /// The contract's defaults (docs/protocol.md section 9): grace 5 days, renew 300 s, lease 900 s.
     pub const DEFAULT: Scale = Scale {
         grace_s: 432_000,
         renew_every_s: 300,
