@@ -48,6 +48,11 @@ pub fn find() -> Result<(PathBuf, PathBuf), String> {
     }
 }
 
+/// Starts of chromedriver tried before a case fails.
+const START_ATTEMPTS: usize = 3;
+/// How long one start may take to listen.
+const START_WAIT: Duration = Duration::from_secs(30);
+
 /// A running chromedriver; killed on drop.
 #[derive(Debug)]
 pub struct Driver {
@@ -58,30 +63,61 @@ pub struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver on a free loopback port. The port comes from
+    /// binding port 0 and closing it, so another process can take it first,
+    /// and a loaded machine can keep chromedriver from listening for a long
+    /// while: an exit or a silent start is retried on a new port, and the
+    /// failure names chromedriver's own log.
     pub fn start(chromium: &Path, chromedriver: &Path) -> Self {
-        let port = free_port();
-        let child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {}: {e}", chromedriver.display()));
-        let up = wait_until(Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
-        });
-        assert!(up, "chromedriver did not listen on 127.0.0.1:{port}");
         let profile = tempfile::Builder::new()
             .prefix("tenure-chromium-")
             .tempdir()
             .expect("profile dir");
-        Self {
-            child,
-            port,
-            chromium: chromium.to_path_buf(),
-            profile,
+        let log = profile.path().join("chromedriver.log");
+        let mut tried = Vec::new();
+        for _ in 0..START_ATTEMPTS {
+            let port = free_port();
+            let mut child = Command::new(chromedriver)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .arg(format!("--log-path={}", log.display()))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot run {}: {e}", chromedriver.display()));
+            let mut exited = None;
+            let up = wait_until(START_WAIT, || {
+                if let Ok(Some(status)) = child.try_wait() {
+                    exited = Some(status);
+                    return true;
+                }
+                TcpStream::connect(("127.0.0.1", port)).is_ok()
+            });
+            match (up, exited) {
+                (true, None) => {
+                    return Self {
+                        child,
+                        port,
+                        chromium: chromium.to_path_buf(),
+                        profile,
+                    };
+                }
+                (_, Some(status)) => tried.push(format!("port {port}: exited ({status})")),
+                (false, None) => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    tried.push(format!("port {port}: not listening after {START_WAIT:?}"));
+                }
+            }
         }
+        let log_text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail: Vec<&str> = log_text.lines().rev().take(20).collect();
+        panic!(
+            "chromedriver did not start ({}); last lines of its log:\n{}",
+            tried.join("; "),
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
     }
 
     /// A new browser window of `width` x `height`.
