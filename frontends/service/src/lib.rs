@@ -10,6 +10,7 @@ pub mod console;
 pub mod demo;
 pub mod framing;
 pub mod http;
+pub mod launch;
 pub mod listen;
 mod listing;
 pub mod metrics;

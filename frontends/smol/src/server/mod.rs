@@ -13,7 +13,6 @@ use smol::future::FutureExt;
 use smol::lock::Semaphore;
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, Timer};
-use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -56,12 +55,7 @@ pub async fn serve<S: Store + 'static>(
     let listen::Bound { listener, tls } = bound;
     let listener = TcpListener::try_from(listener).context("listening socket")?;
     let local = listener.local_addr().context("local address")?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    // The one line on stdout: scripts and tests read the bound address here.
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "tenured listening on {scheme}://{local}");
-    let _ = out.flush();
-    tracing::info!(%local, node = %service.node_id(), "listening");
+    tenure_service::launch::announce(local, tls.is_some(), service.node_id());
 
     let shared = Arc::new(Shared {
         service: service.clone(),

@@ -1,23 +1,10 @@
-//! `tenured`: the Tenure License Manager on tokio.
+//! `tenured`: the Tenure License Manager on tokio. What runs before the
+//! runtime is `tenure_service::launch`, shared with `tenured-smol`.
 
 use std::process::ExitCode;
 use std::sync::Arc;
-use tenure_service::cli::{Cli, Command, LogFormat, ServeArgs};
-use tenure_service::settings::Settings;
-use tenure_service::{demo, startup};
-
-fn init_logs(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
-}
+use tenure_service::launch;
+use tenure_tokio::server::Bound;
 
 async fn shutdown_signal() {
     let term = async {
@@ -56,98 +43,30 @@ async fn reload_on_hangup<S: tenure_storage::Store + 'static>(
     }
 }
 
-async fn serve(args: ServeArgs, banner: Option<demo::Demo>) -> ExitCode {
-    // M11: settings that break a rule stop the start before anything is bound.
-    let args = match Settings::check(args) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tenured: {e}");
-            return ExitCode::FAILURE;
-        }
+fn main() -> ExitCode {
+    let ready = match launch::from_command_line::<tokio_rustls::TlsAcceptor>(
+        tenure_service::tls::ALPN_H2_HTTP11,
+    ) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
-    // Before storage: see `server::bind`.
-    let bound = match tenure_tokio::server::bind(&args) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("tenured: {e}");
-            return ExitCode::FAILURE;
-        }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return launch::exit_code(Err(format!("cannot start the runtime: {e}"))),
     };
-    let built = {
-        let args = args.clone();
-        tokio::task::spawn_blocking(move || startup::build(&args)).await
-    };
-    let service = match built {
-        Ok(Ok(s)) => Arc::new(s),
-        Ok(Err(e)) => {
-            eprintln!("tenured: {e}");
-            return ExitCode::FAILURE;
-        }
-        Err(e) => {
-            eprintln!("tenured: startup failed: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    if let Some(d) = &banner {
-        eprintln!("{}", demo::banner(d, &format!("http://{}", args.listen)));
-    }
-    tokio::spawn(reload_on_hangup(service.clone()));
-    match tenure_tokio::server::serve(bound, service, &args, shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tenured: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-#[tokio::main]
-async fn main() -> ExitCode {
-    let cli = match Cli::from_args(std::env::args_os().collect()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("tenured: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match cli.command {
-        Command::Serve(args) => {
-            init_logs(args.log_format);
-            serve(*args, None).await
-        }
-        Command::Migrate(args) => {
-            init_logs(LogFormat::Text);
-            match tokio::task::spawn_blocking(move || startup::migrate(&args)).await {
-                Ok(Ok(applied)) if applied.is_empty() => {
-                    println!("schema is current; nothing to apply");
-                    ExitCode::SUCCESS
-                }
-                Ok(Ok(applied)) => {
-                    println!("applied migrations: {}", applied.join(", "));
-                    ExitCode::SUCCESS
-                }
-                Ok(Err(e)) => {
-                    eprintln!("tenured: {e}");
-                    ExitCode::FAILURE
-                }
-                Err(e) => {
-                    eprintln!("tenured: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Demo(args) => {
-            init_logs(args.log_format);
-            match demo::prepare(&args) {
-                Ok(d) => {
-                    let serve_args = d.serve.clone();
-                    serve(serve_args, Some(d)).await
-                }
-                Err(e) => {
-                    eprintln!("tenured: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-    }
+    runtime.block_on(async {
+        let launch::Ready {
+            settings,
+            bound,
+            service,
+        } = ready;
+        let bound: Bound = bound;
+        tokio::spawn(reload_on_hangup(service.clone()));
+        launch::exit_code(
+            tenure_tokio::server::serve(bound, service, &settings, shutdown_signal()).await,
+        )
+    })
 }

@@ -13,7 +13,6 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use idle::{Activity, Tracked};
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 use tenure_core::health::HEARTBEAT_EVERY;
@@ -71,12 +70,7 @@ pub async fn serve<S: Store + 'static>(
     let listen::Bound { listener, tls } = bound;
     let listener = TcpListener::from_std(listener).context("listening socket")?;
     let local = listener.local_addr().context("local address")?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    // The one line on stdout: scripts and tests read the bound address here.
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "tenured listening on {scheme}://{local}");
-    let _ = out.flush();
-    tracing::info!(%local, node = %service.node_id(), "listening");
+    tenure_service::launch::announce(local, tls.is_some(), service.node_id());
 
     let shared = Arc::new(Shared {
         service: service.clone(),
