@@ -16,6 +16,7 @@ mod listing;
 pub mod metrics;
 pub mod node;
 pub mod per_ip;
+pub mod plan;
 pub mod private_files;
 pub mod query;
 pub mod route;

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use tenure_core::ErrorCode;
 use tenure_core::wire::MAX_BODY_BYTES;
 use tenure_service::framing::{Verdict, Version};
+use tenure_service::plan::ServerPlan;
 use tenure_service::{Prepared, Request, Response, Service};
 use tenure_storage::Store;
 
@@ -21,11 +22,9 @@ use tenure_storage::Store;
 pub struct Shared<S> {
     pub service: Arc<Service<S>>,
     pub inflight: Arc<Semaphore>,
-    pub body_timeout: Duration,
+    pub plan: ServerPlan,
     /// Set on SIGTERM: answers carry `Connection: close`.
     pub draining: AtomicBool,
-    /// How long a request waits for storage before it answers 503.
-    pub storage_timeout: Option<Duration>,
 }
 
 fn too_large() -> Response {
@@ -143,7 +142,7 @@ pub async fn handle<S: Store + 'static>(
             return answer(&conn, Version::Http11, r, true);
         }
     };
-    let body = match read_body(&mut req, shared.body_timeout).await {
+    let body = match read_body(&mut req, shared.plan.body_timeout).await {
         Ok(b) => b,
         // The rest of the body is not read: the connection cannot go on.
         Err(r) => return answer(&conn, head.version, r, true),
@@ -176,7 +175,7 @@ pub async fn handle<S: Store + 'static>(
                     // What the request starts must not take effect after its
                     // 503 (`tenure_storage::deadline`): the storage work
                     // stops a tenth of the limit before the answer goes.
-                    let deadline = shared.storage_timeout.map(|t| Instant::now() + t * 9 / 10);
+                    let deadline = shared.plan.storage_deadline(Instant::now());
                     let work = smol::unblock(move || {
                         let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
                             tenure_storage::deadline::with_deadline(deadline, || svc.execute(job))
@@ -187,7 +186,7 @@ pub async fn handle<S: Store + 'static>(
                             Response::error(ErrorCode::StorageUnavailable, "internal error; retry")
                         })
                     });
-                    let joined = match shared.storage_timeout {
+                    let joined = match shared.plan.storage_timeout {
                         None => Some(work.await),
                         Some(limit) => {
                             // Detached, the work goes on; its answer is not waited for.

@@ -21,6 +21,7 @@ use tenure_service::Service;
 use tenure_service::cli::ServeArgs;
 use tenure_service::listen;
 use tenure_service::per_ip::PerIp;
+use tenure_service::plan::ServerPlan;
 use tenure_service::settings::Settings;
 use tenure_service::startup::StartupError;
 use tenure_storage::Store;
@@ -56,25 +57,24 @@ pub async fn serve<S: Store + 'static>(
     let listener = TcpListener::try_from(listener).context("listening socket")?;
     let local = listener.local_addr().context("local address")?;
     tenure_service::launch::announce(local, tls.is_some(), service.node_id());
+    let plan = ServerPlan::of(args);
 
     let shared = Arc::new(Shared {
         service: service.clone(),
-        inflight: Arc::new(Semaphore::new(args.max_inflight.max(1))),
-        body_timeout: args.body_read_timeout,
+        inflight: Arc::new(Semaphore::new(plan.max_inflight)),
+        plan,
         draining: AtomicBool::new(false),
-        storage_timeout: (!args.db_statement_timeout.is_zero())
-            .then_some(args.db_statement_timeout),
     });
     let active = Arc::new(AtomicUsize::new(0));
-    let max_connections = args.max_connections.max(1);
-    let per_ip = Arc::new(PerIp::new(args.max_connections_per_ip));
+    let max_connections = plan.max_connections;
+    let per_ip = Arc::new(PerIp::new(plan.max_connections_per_ip));
     // Closing the channel (dropping the sender) tells every connection to drain.
     let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
-    let background = spawn_background(&ex, service.clone(), args.sweep_every);
+    let background = spawn_background(&ex, service.clone(), plan.sweep_every);
     let limits = Limits {
-        header: args.header_read_timeout,
+        header: plan.header_timeout,
         // Idle keep-alive connections are closed after this (as tokio does).
-        idle: args.idle_timeout,
+        idle: plan.idle_timeout,
     };
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -119,7 +119,7 @@ pub async fn serve<S: Store + 'static>(
     drop(listener);
     shared.draining.store(true, Ordering::Relaxed);
     drop(stop_tx);
-    let deadline = Instant::now() + args.drain_timeout;
+    let deadline = Instant::now() + plan.drain_timeout;
     while active.load(Ordering::Acquire) > 0 {
         if Instant::now() >= deadline {
             tracing::warn!(

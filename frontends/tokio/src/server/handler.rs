@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use tenure_core::ErrorCode;
 use tenure_core::wire::MAX_BODY_BYTES;
 use tenure_service::framing::Verdict;
+use tenure_service::plan::ServerPlan;
 use tenure_service::{Method, Prepared, Request, Response, Service};
 use tenure_storage::Store;
 use tokio::sync::Semaphore;
@@ -18,9 +19,7 @@ use tokio::sync::Semaphore;
 pub struct Shared<S> {
     pub service: Arc<Service<S>>,
     pub inflight: Arc<Semaphore>,
-    pub body_timeout: Duration,
-    /// How long a request waits for storage before it answers 503.
-    pub storage_timeout: Option<Duration>,
+    pub plan: ServerPlan,
 }
 
 fn header(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
@@ -131,7 +130,7 @@ pub async fn handle<S: Store + 'static>(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let body = match read_body(body, declared, shared.body_timeout).await {
+    let body = match read_body(body, declared, shared.plan.body_timeout).await {
         Ok(b) => b,
         // The rest of the body is not read: the connection cannot go on.
         Err(r) => return Ok(closing(to_hyper(r))),
@@ -178,14 +177,14 @@ pub async fn handle<S: Store + 'static>(
                     // What the request starts must not take effect after its
                     // 503 (`tenure_storage::deadline`): the storage work
                     // stops a tenth of the limit before the answer goes.
-                    let deadline = shared.storage_timeout.map(|t| Instant::now() + t * 9 / 10);
+                    let deadline = shared.plan.storage_deadline(Instant::now());
                     let work = tokio::task::spawn_blocking(move || {
                         let r =
                             tenure_storage::deadline::with_deadline(deadline, || svc.execute(job));
                         drop(permit);
                         r
                     });
-                    let joined = match shared.storage_timeout {
+                    let joined = match shared.plan.storage_timeout {
                         None => Some(work.await),
                         Some(limit) => tokio::time::timeout(limit, work).await.ok(),
                     };

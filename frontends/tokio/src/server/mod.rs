@@ -20,6 +20,7 @@ use tenure_service::Service;
 use tenure_service::cli::ServeArgs;
 use tenure_service::listen;
 use tenure_service::per_ip::PerIp;
+use tenure_service::plan::ServerPlan;
 use tenure_service::settings::Settings;
 use tenure_service::startup::StartupError;
 use tenure_storage::Store;
@@ -71,22 +72,21 @@ pub async fn serve<S: Store + 'static>(
     let listener = TcpListener::from_std(listener).context("listening socket")?;
     let local = listener.local_addr().context("local address")?;
     tenure_service::launch::announce(local, tls.is_some(), service.node_id());
+    let plan = ServerPlan::of(args);
 
     let shared = Arc::new(Shared {
         service: service.clone(),
-        inflight: Arc::new(Semaphore::new(args.max_inflight.max(1))),
-        body_timeout: args.body_read_timeout,
-        storage_timeout: (!args.db_statement_timeout.is_zero())
-            .then_some(args.db_statement_timeout),
+        inflight: Arc::new(Semaphore::new(plan.max_inflight)),
+        plan,
     });
-    let connections = Arc::new(Semaphore::new(args.max_connections.max(1)));
-    let per_ip = Arc::new(PerIp::new(args.max_connections_per_ip));
+    let connections = Arc::new(Semaphore::new(plan.max_connections));
+    let per_ip = Arc::new(PerIp::new(plan.max_connections_per_ip));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let background = spawn_background(service.clone(), args.sweep_every, stop_rx.clone());
+    let background = spawn_background(service.clone(), plan.sweep_every, stop_rx.clone());
     let mut conns = JoinSet::new();
-    let header_timeout = args.header_read_timeout;
+    let header_timeout = plan.header_timeout;
     // Connections without progress (see `idle`) are closed after this.
-    let idle_timeout = args.idle_timeout;
+    let idle_timeout = plan.idle_timeout;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -127,7 +127,7 @@ pub async fn serve<S: Store + 'static>(
     tracing::info!("shutting down: draining in-flight requests");
     drop(listener);
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(args.drain_timeout, async {
+    let drained = tokio::time::timeout(plan.drain_timeout, async {
         while conns.join_next().await.is_some() {}
     })
     .await;
