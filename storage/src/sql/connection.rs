@@ -43,9 +43,20 @@ pub(crate) struct Target {
     pub backend: Backend,
     /// The URL or path as the driver takes it.
     pub driver_url: String,
-    /// MySQL over TCP: the server's port and the keepalive idle time its
-    /// sockets get (`super::keepalive`); libpq takes its own in the URL.
-    pub mysql_keepalive: Option<(u16, Duration)>,
+    /// MySQL over TCP: what its sockets get (`super::keepalive`); libpq
+    /// takes the same in the URL.
+    pub mysql_socket: Option<MysqlSocket>,
+}
+
+/// A MySQL connection over TCP: the server's port, the keepalive idle time
+/// its sockets get, and how long making one may take (libpq's
+/// `connect_timeout`, which the MySQL client library does not bound once
+/// its TCP connect is made).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MysqlSocket {
+    pub port: u16,
+    pub keepalive: Duration,
+    pub connect_limit: Duration,
 }
 
 /// The port of `mysql://[user[:password]@]host[:port][/db][?...]`, or `None`
@@ -93,7 +104,7 @@ impl Target {
             return Ok(Self {
                 backend: Backend::Sqlite,
                 driver_url: path.to_owned(),
-                mysql_keepalive: None,
+                mysql_socket: None,
             });
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -121,7 +132,7 @@ impl Target {
             return Ok(Self {
                 backend: Backend::Postgres,
                 driver_url,
-                mysql_keepalive: None,
+                mysql_socket: None,
             });
         }
         if url.starts_with("mysql://") {
@@ -133,7 +144,11 @@ impl Target {
             return Ok(Self {
                 backend: Backend::Mysql,
                 driver_url: url.to_owned(),
-                mysql_keepalive: mysql_port(url).map(|p| (p, keepalive)),
+                mysql_socket: mysql_port(url).map(|port| MysqlSocket {
+                    port,
+                    keepalive,
+                    connect_limit: connect_timeout,
+                }),
             });
         }
         Err("database URL must start with sqlite://, postgres://, postgresql:// or mysql://".into())
@@ -199,9 +214,9 @@ impl ManageConnection for AnyManager {
         let conn = match self.target.backend {
             Backend::Postgres => PgConnection::establish(url).map(AnyConnection::Postgresql),
             #[cfg(feature = "mysql")]
-            Backend::Mysql => match self.target.mysql_keepalive {
-                Some((port, idle)) => {
-                    super::keepalive::with_keepalive(port, idle, || MysqlConnection::establish(url))
+            Backend::Mysql => match self.target.mysql_socket {
+                Some(socket) => {
+                    super::keepalive::connect_bounded(socket, || MysqlConnection::establish(url))
                 }
                 None => MysqlConnection::establish(url),
             }

@@ -8,31 +8,87 @@
 //!
 //! Setting a socket option is harmless to any socket; that is why a wrong
 //! guess (another part of the process opening a socket to the same port at
-//! that moment) costs nothing but that socket's keepalive timings.
+//! that moment) costs nothing but that socket's keepalive timings. Shutting
+//! a socket down is not harmless: it is done only to the new sockets of a
+//! connect that overran its limit, and only while their peer is still the
+//! database's port.
 
+use super::connection::MysqlSocket;
 use std::collections::BTreeSet;
 use std::sync::Mutex;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 
 /// One connection being made at a time, so new sockets are its own.
 static CONNECTING: Mutex<()> = Mutex::new(());
 
-/// Runs `connect`, then gives every socket it opened to `port` keepalive
-/// probes after `idle` without traffic, every `idle / 3`, three of them,
-/// and a TCP_USER_TIMEOUT of `2 * idle` for data left unacknowledged.
-pub(crate) fn with_keepalive<T>(port: u16, idle: Duration, connect: impl FnOnce() -> T) -> T {
-    if idle.is_zero() {
+/// Runs `connect` (one at a time in this process), then gives every socket
+/// it opened to the server keepalive probes after `socket.keepalive`
+/// without traffic, every third of that, three of them, and a
+/// TCP_USER_TIMEOUT of twice that for data left unacknowledged.
+///
+/// A connect that has not returned within `socket.connect_limit` has its
+/// new sockets shut down, which ends the client library's wait with an
+/// error. Without that, a handshake whose last packet the network lost
+/// (the server then holds an authenticated session with its default idle
+/// limit of hours) blocks this connect for hours, and every later one
+/// behind the lock: the pool could never reconnect after a cut.
+pub(crate) fn connect_bounded<T>(socket: MysqlSocket, connect: impl FnOnce() -> T) -> T {
+    let MysqlSocket {
+        port,
+        keepalive,
+        connect_limit,
+    } = socket;
+    if keepalive.is_zero() && connect_limit.is_zero() {
         return connect();
     }
     let _one = CONNECTING.lock().unwrap_or_else(|e| e.into_inner());
     let before = sockets_to(port);
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let watchdog = (!connect_limit.is_zero())
+        .then(|| {
+            let before = before.clone();
+            std::thread::Builder::new()
+                .name("tenure-db-connect".into())
+                .spawn(move || {
+                    if wait.recv_timeout(connect_limit) == Err(RecvTimeoutError::Timeout) {
+                        for fd in sockets_to(port).difference(&before) {
+                            tracing::warn!(
+                                fd,
+                                limit_ms = connect_limit.as_millis() as u64,
+                                "a database connect did not finish in time; closing its socket"
+                            );
+                            shut_down(*fd, port);
+                        }
+                    }
+                })
+                .ok()
+        })
+        .flatten();
     let out = connect();
-    for fd in sockets_to(port).difference(&before) {
-        if let Err(e) = set_keepalive(*fd, idle) {
-            tracing::debug!(fd, error = %e, "cannot set keepalive on a database socket");
+    drop(done);
+    if let Some(w) = watchdog {
+        let _ = w.join();
+    }
+    if !keepalive.is_zero() {
+        for fd in sockets_to(port).difference(&before) {
+            if let Err(e) = set_keepalive(*fd, keepalive) {
+                tracing::debug!(fd, error = %e, "cannot set keepalive on a database socket");
+            }
         }
     }
     out
+}
+
+/// Shuts socket `fd` down both ways if its peer is still on `port`: the
+/// descriptor may have been closed and reused since it was listed.
+#[allow(unsafe_code)]
+fn shut_down(fd: i32, port: u16) {
+    if peer_port(fd) == Some(port) {
+        // SAFETY: shutdown takes a plain descriptor and touches no memory;
+        // a stale one makes it fail with EBADF or ENOTSOCK.
+        unsafe { libc::shutdown(fd, libc::SHUT_RDWR) };
+    }
 }
 
 /// The descriptors of this process's TCP sockets whose peer port is `port`.
@@ -143,7 +199,12 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let old = std::net::TcpStream::connect(("127.0.0.1", port)).expect("old");
-        let new = with_keepalive(port, Duration::from_secs(15), || {
+        let socket = MysqlSocket {
+            port,
+            keepalive: Duration::from_secs(15),
+            connect_limit: Duration::from_secs(30),
+        };
+        let new = connect_bounded(socket, || {
             std::net::TcpStream::connect(("127.0.0.1", port)).expect("new")
         });
         assert_eq!(timings(new.as_raw_fd()), (1, 15, 5, 3, 30_000));
@@ -152,5 +213,34 @@ mod tests {
             0,
             "a socket from before is left alone"
         );
+    }
+
+    /// A server that accepts and then never answers: the connect's wait
+    /// ends at the limit instead of never.
+    #[test]
+    fn a_connect_that_hangs_is_ended_at_the_limit() {
+        use std::io::Read;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let socket = MysqlSocket {
+            port,
+            keepalive: Duration::from_secs(15),
+            connect_limit: Duration::from_millis(300),
+        };
+        let read = connect_bounded(socket, || {
+            let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+            // Bounds the test if the watchdog fails: a read that is still
+            // waiting after this is a hang.
+            s.set_read_timeout(Some(Duration::from_secs(30)))
+                .expect("timeout");
+            s.read(&mut [0u8; 16])
+        });
+        // The watchdog's shutdown reads as end of file; the test's own
+        // bound would read as WouldBlock.
+        assert!(
+            matches!(read, Ok(0)),
+            "the hung read ends with end of file, got {read:?}"
+        );
+        drop(listener);
     }
 }
