@@ -135,6 +135,7 @@ impl DieselStore {
             .min_idle(Some(1))
             .connection_timeout(opts.connect_timeout)
             .test_on_check_out(false)
+            .error_handler(Box::new(LogPoolErrors))
             .connection_customizer(Box::new(SessionSetup {
                 sqlite_busy_timeout: opts.sqlite_busy_timeout,
                 statement_timeout: opts.statement_timeout,
@@ -276,5 +277,17 @@ impl Store for DieselStore {
             // A short, growing pause lets the winner commit.
             std::thread::sleep(Duration::from_millis(5u64 << attempt));
         }
+    }
+}
+
+/// The pool opens connections in the background; without this, why it
+/// cannot (a refused login, a handshake cut short) is never seen, only the
+/// "timed out waiting for connection" of the requests that wait for one.
+#[derive(Debug)]
+struct LogPoolErrors;
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for LogPoolErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::warn!(%error, "cannot open a database connection");
     }
 }
