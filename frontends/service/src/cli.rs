@@ -139,8 +139,10 @@ pub struct ServeArgs {
     /// is closed; HTTP/2 PINGs do not count as progress.
     #[arg(long, env = "TENURE_IDLE_TIMEOUT", default_value = "60s", value_parser = duration)]
     pub idle_timeout: Duration,
-    /// Open connections beyond this are closed at once.
-    #[arg(long, env = "TENURE_MAX_CONNECTIONS", default_value_t = 10_000)]
+    /// Open connections beyond this are closed at once. The default keeps
+    /// the memory that slow clients can make the server hold under 1 GiB
+    /// (BENCHMARKS.md, "Worst-case memory with slow clients").
+    #[arg(long, env = "TENURE_MAX_CONNECTIONS", default_value_t = 8_192)]
     pub max_connections: usize,
     /// Open connections from one client address (IPv6: one /64) beyond this
     /// are closed at once; 0: no limit. Behind a load balancer, at least its

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Arc, Mutex};
 
-/// The default: a fifth of the default `--max-connections` (10,000).
-pub const DEFAULT_MAX_PER_IP: usize = 2048;
+/// The default: a fifth of the default `--max-connections` (8,192).
+pub const DEFAULT_MAX_PER_IP: usize = 1638;
 
 /// Open connections per client address.
 #[derive(Debug)]

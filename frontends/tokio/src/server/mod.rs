@@ -33,18 +33,25 @@ const MAX_HEAD_BYTES: usize = tenure_service::framing::MAX_HEAD_BYTES;
 
 /// HTTP/2, sized for this API: a request is a head and at most 16 KiB of
 /// JSON, an answer a few hundred bytes (a listing more; it is sent as the
-/// reader takes it). Agents speak HTTP/1.1; a browser on the console opens
-/// a handful of streams. These bound what one connection can make the
-/// server hold: streams x (head + stream window + send buffer), within the
-/// connection window (BENCHMARKS.md, "Memory under slow clients").
+/// reader takes it). Agents speak HTTP/1.1; a browser on the console needs
+/// a page and its stylesheet. These bound what one connection can make the
+/// server hold: streams x (header list + stream window + send buffer),
+/// within the connection window. At the default connection limit that
+/// stays under 1 GiB (BENCHMARKS.md, "Worst-case memory with slow
+/// clients"); eight streams with 32 KiB header lists cost 680 KiB a
+/// connection, 6.6 GiB at that limit.
 pub mod h2_limits {
-    /// Streams open at once on one connection.
-    pub const MAX_CONCURRENT_STREAMS: u32 = 8;
+    /// Streams open at once on one connection: more wait their turn.
+    pub const MAX_CONCURRENT_STREAMS: u32 = 2;
+    /// The decoded header list of one request: a bearer token, a session
+    /// cookie and the usual headers fit many times over.
+    pub const MAX_HEADER_LIST: u32 = 8 * 1024;
     /// What a client may send on a stream before the server reads it: one
     /// whole request body (16 KiB) fits.
     pub const STREAM_WINDOW: u32 = 16 * 1024;
-    /// What a client may send on a connection before the server reads it.
-    pub const CONNECTION_WINDOW: u32 = 64 * 1024;
+    /// What a client may send on a connection before the server reads it:
+    /// one stream window per stream.
+    pub const CONNECTION_WINDOW: u32 = STREAM_WINDOW * MAX_CONCURRENT_STREAMS;
     /// The smallest frame size HTTP/2 allows (RFC 9113 section 6.5.2).
     pub const MAX_FRAME: u32 = 16 * 1024;
     /// Answer bytes buffered per stream before the client takes them.
@@ -248,7 +255,7 @@ async fn drive<S, I>(
     builder
         .http2()
         .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        .max_header_list_size(h2_limits::MAX_HEADER_LIST)
         .max_concurrent_streams(h2_limits::MAX_CONCURRENT_STREAMS)
         .initial_stream_window_size(h2_limits::STREAM_WINDOW)
         .initial_connection_window_size(h2_limits::CONNECTION_WINDOW)
