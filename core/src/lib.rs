@@ -14,6 +14,7 @@ pub mod license;
 pub mod manager;
 pub mod names;
 pub mod rfc3339;
+pub mod row_ages;
 pub mod time;
 pub mod wire;
 

@@ -22,6 +22,8 @@ pub struct HostClock {
     /// Rate error of both clocks (they share one oscillator).
     pub ppm: i64,
     suspended: bool,
+    /// A VM pause: the monotonic reading stops (CLOCK_BOOTTIME too).
+    paused: bool,
     /// The monotonic reading stops while suspended (a driver that reads
     /// bare CLOCK_MONOTONIC; not Tenure's).
     pub freeze_mono_in_suspend: bool,
@@ -29,6 +31,10 @@ pub struct HostClock {
     /// from the wall clock, so grace is measured on the wall clock only.
     wall_only: bool,
     wall_origin: i64,
+    /// Planted bug: the driver hands the agent a wall reading that follows
+    /// its monotonic clock, so T2's wall-clock term sees nothing.
+    mono_only: bool,
+    mono_wall_origin: i64,
 }
 
 impl HostClock {
@@ -41,14 +47,22 @@ impl HostClock {
             base_wall_ms: wall_at_start,
             ppm,
             suspended: false,
+            paused: false,
             freeze_mono_in_suspend: false,
             wall_only: false,
             wall_origin: wall_at_start - 1_000_000,
+            mono_only: false,
+            mono_wall_origin: wall_at_start
+                - i64::try_from(mono_start.as_millis()).unwrap_or(i64::MAX),
         }
     }
 
     pub fn set_wall_only(&mut self, on: bool) {
         self.wall_only = on;
+    }
+
+    pub fn set_mono_only(&mut self, on: bool) {
+        self.mono_only = on;
     }
 
     fn rate(&self) -> i128 {
@@ -67,7 +81,7 @@ impl HostClock {
     }
 
     pub fn mono_ns(&self, t: u64) -> u64 {
-        if self.suspended && self.freeze_mono_in_suspend {
+        if self.suspended && (self.freeze_mono_in_suspend || self.paused) {
             return self.base_mono_ns;
         }
         if self.ppm == 0 {
@@ -107,9 +121,18 @@ impl HostClock {
         self.suspended
     }
 
+    pub fn is_paused(&self) -> bool {
+        self.paused
+    }
+
     /// What the driver hands the agent at true time `t`.
     pub fn now(&self, t: u64) -> Now {
-        let wall = self.wall_ms(t);
+        let wall = if self.mono_only {
+            let ms = i64::try_from(self.mono_ns(t) / 1_000_000).unwrap_or(i64::MAX);
+            self.mono_wall_origin.saturating_add(ms)
+        } else {
+            self.wall_ms(t)
+        };
         let mono = if self.wall_only {
             Duration::from_millis(u64::try_from(wall - self.wall_origin).unwrap_or(0))
         } else {
@@ -147,9 +170,16 @@ impl HostClock {
         self.suspended = true;
     }
 
+    /// A VM pause: like a suspend, but no monotonic clock counts it.
+    pub fn pause(&mut self, t: u64) {
+        self.suspend(t);
+        self.paused = true;
+    }
+
     pub fn resume(&mut self, t: u64) {
         self.rebase(t);
         self.suspended = false;
+        self.paused = false;
     }
 
     /// The first true instant at or after `t` at which the agent's monotonic
@@ -220,6 +250,19 @@ mod tests {
             let at = c.true_at_mono(5000, Duration::from_secs(11));
             assert_eq!(at, Some(if freeze { 10_000 } else { 6_000 }));
         }
+    }
+
+    #[test]
+    fn a_vm_pause_stops_the_monotonic_clock_and_not_the_wall_clock() {
+        let mut c = HostClock::new(0, 1_000_000, Duration::from_secs(5), 0);
+        c.pause(1000);
+        assert_eq!(c.mono_ns(5000), 6_000_000_000);
+        assert_eq!(c.wall_ms(5000), 1_005_000);
+        c.resume(5000);
+        assert_eq!(c.mono_ns(6000), 7_000_000_000);
+        // A later suspend is counted again.
+        c.suspend(6000);
+        assert_eq!(c.mono_ns(8000), 9_000_000_000);
     }
 
     #[test]

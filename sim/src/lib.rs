@@ -13,6 +13,7 @@
 pub mod clock;
 pub mod expect;
 pub mod plan;
+pub mod process;
 pub mod queue;
 pub mod report;
 pub mod rng;

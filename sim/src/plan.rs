@@ -87,6 +87,10 @@ pub enum Fault {
     AdminRelease(usize),
     ClockStep(Host, i64),
     Suspend(usize),
+    /// A VM-style pause of component `c`: the host runs nothing and its
+    /// monotonic clock stops, CLOCK_BOOTTIME too; its wall clock is right
+    /// again once it runs (kvmclock or NTP). `Resume` ends it.
+    Pause(usize),
     Resume(usize),
     Flapping(bool),
     /// An operator installs a new license (same limits) valid until `not_after_ms`
@@ -132,6 +136,12 @@ pub enum Bug {
     /// The manager keys an instance by more than its identity, so two
     /// processes claiming one instance hold two slots (M3).
     TwinsApart,
+    /// Manager processes register without a random nonce, so a second
+    /// process given a live one's node id takes it for itself (M6).
+    NoNonce,
+    /// The agent's wall reading is derived from its monotonic clock, so the
+    /// wall-clock term of T2 never sees a VM pause.
+    MonotonicOnlyGrace,
 }
 
 /// Scenario-specific outcomes checked after the run (on top of I1-I10).
@@ -219,6 +229,8 @@ pub struct Plan {
     /// Component `b` claims the same instance (hostname and port) as `a`
     /// for every `(a, b)`: twins (M3, I10).
     pub twins: Vec<(usize, usize)>,
+    /// Both manager processes are given one node id (M6).
+    pub node_clash: bool,
     pub expect: Expect,
     /// Stop at the first violation (faster for the swarm and the teeth tests).
     pub stop_on_violation: bool,
@@ -258,6 +270,7 @@ impl Plan {
             measure_failover: false,
             bug: None,
             twins: Vec::new(),
+            node_clash: false,
             expect: Expect::Nothing,
             stop_on_violation: false,
         }

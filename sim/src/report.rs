@@ -172,7 +172,8 @@ impl Report {
         if self.max_resume_overrun_ms > 0 {
             let _ = writeln!(
                 s,
-                "worst stop after a grace deadline (host resumed past it; driver max_sleep 60 s): {:.3} s",
+                "worst stop after a grace deadline (host resumed past it; driver max_sleep {} s): {:.3} s",
+                crate::world::DRIVER_MAX_SLEEP_MS / SEC,
                 self.max_resume_overrun_ms as f64 / SEC as f64
             );
         }

@@ -4,7 +4,7 @@
 use crate::plan::{Bug, DAY, Expect, Fault, HOUR, Host, Link, MIN, Plan, SEC};
 use crate::rng::SimRng;
 
-pub const NAMES: [&str; 16] = [
+pub const NAMES: [&str; 20] = [
     "grace-survives",
     "grace-expires",
     "failover",
@@ -21,6 +21,10 @@ pub const NAMES: [&str; 16] = [
     "db-failover-clock-ahead",
     "license-not-yet-valid",
     "slow-clock-reclaim",
+    "db-failover-clock-behind",
+    "vm-pause",
+    "node-id-clash",
+    "racing-managers",
 ];
 
 /// Protocol time settings; the swarm shrinks them so a seed stays cheap.
@@ -357,6 +361,79 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
             cut_off(&mut p, 0, t0, true);
             needed = t0 + g + p.reclaim_margin_s * SEC + HOUR;
         }
+        "db-failover-clock-behind" => {
+            // Twice, the database fails over to a host whose clock is behind
+            // by twice grace, and one manager loses the database during the
+            // failover, its last row stamped far ahead of the new clock: the
+            // other serves alone within liveness, whichever of them served
+            // (M6, M9, I4, I7).
+            p.max_managers = 1;
+            let mut t = t0;
+            for m in 0..2 {
+                p.at(t, Fault::DbDown);
+                p.at(t + 2 * SEC, Fault::MgrDbCut(m, true));
+                p.at(t + 5 * SEC, Fault::ClockStep(Host::Db, -2 * g as i64));
+                p.at(t + 10 * SEC, Fault::DbUp);
+                // Cut off for longer than grace: only the other can keep
+                // the fleet licensed.
+                p.at(t + g + g / 5, Fault::MgrDbCut(m, false));
+                t += g + g / 4;
+            }
+            p.liveness_at = Some(t + l);
+            p.expect = Expect::NoStops;
+            needed = t + l + MIN;
+        }
+        "vm-pause" => {
+            // VM pauses stop the monotonic clock: c0, reachable, is paused for
+            // longer than its lease and runs on after one renewal (T2, I9);
+            // c1, cut off, is paused across its grace deadline and stops as
+            // soon as it runs again (T2, I2).
+            p.components = n.max(2);
+            p.at(t0, Fault::Pause(0));
+            p.at(t0 + 2 * g / 5, Fault::Resume(0));
+            cut_off(&mut p, 1, t0, true);
+            p.at(t0 + g / 2, Fault::Pause(1));
+            p.at(t0 + g + g / 10, Fault::Resume(1));
+            heal_at(&mut p, 1, t0 + g + g / 5);
+            p.restart_after_stop_ms = Some(5 * MIN);
+            p.liveness_at = Some(t0 + g + g / 5 + l);
+            needed = t0 + g + g / 5 + l + MIN;
+        }
+        "node-id-clash" => {
+            // Both manager processes were given one node id: one serves at a
+            // time, and the other takes over only once the first is dead,
+            // through crashes, hangs and restarts (M6, I7).
+            p.node_clash = true;
+            let every = (g / 10).max(10 * MIN);
+            let mut t = t0;
+            for m in [0, 1, 0, 1] {
+                p.at(t, Fault::MgrCrash(m));
+                p.at(t + every / 2, Fault::MgrRestart(m));
+                p.at(t + every, Fault::MgrHang(1 - m));
+                p.at(t + every + 30 * SEC, Fault::MgrUnhang(1 - m));
+                t += 2 * every;
+            }
+            p.liveness_at = Some(t + l);
+            p.expect = Expect::NoStops;
+            needed = t + l + MIN;
+        }
+        "racing-managers" => {
+            // One manager licensed; both processes start and restart at the
+            // same instants, so their first heartbeats race (M6, I7).
+            p.max_managers = 1;
+            let every = (g / 10).max(10 * MIN);
+            let mut t = t0;
+            for _ in 0..4 {
+                p.at(t, Fault::MgrCrash(0));
+                p.at(t, Fault::MgrCrash(1));
+                p.at(t + MIN, Fault::MgrRestart(0));
+                p.at(t + MIN, Fault::MgrRestart(1));
+                t += every;
+            }
+            p.liveness_at = Some(t + l);
+            p.expect = Expect::NoStops;
+            needed = t + l + MIN;
+        }
         _ => return None,
     }
     if days == 0 {
@@ -430,6 +507,7 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
     if n >= 2 && r.below(4) == 0 {
         p.twins = vec![(0, n - 1)];
     }
+    p.node_clash = r.below(8) == 0;
     let faults = r.range(1, 12);
     let span = g + g / 10;
     for _ in 0..faults {
@@ -502,7 +580,12 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
                 p.at(end.min(at + r.range(SEC, 2 * HOUR)), Fault::CompRestart(c));
             }
             7 => {
-                p.at(at, Fault::Suspend(c));
+                let pause = if r.below(2) == 0 {
+                    Fault::Suspend(c)
+                } else {
+                    Fault::Pause(c)
+                };
+                p.at(at, pause);
                 p.at(end, Fault::Resume(c));
             }
             8 => {
@@ -680,6 +763,20 @@ pub fn teeth(bug: Bug, seed: u64, planted: bool) -> Plan {
             p.at(step_at, Fault::ClockStep(Host::Comp(c), -(back as i64)));
             let sleep_at = step_at + r.range(MIN, g / 4);
             p.at(sleep_at, Fault::Suspend(c));
+            p.at(t0 + g + r.range(10 * MIN, HOUR), Fault::Resume(c));
+            p.end_ms = t0 + g + 3 * HOUR;
+        }
+        Bug::NoNonce => {
+            // Both manager processes were given one node id.
+            p.node_clash = true;
+            p.end_ms = t0 + HOUR;
+        }
+        Bug::MonotonicOnlyGrace => {
+            // A component cut off for longer than grace and paused, VM-style,
+            // across its deadline: only the wall clock saw the pause.
+            cut_off(&mut p, c, t0, true);
+            let pause_at = t0 + r.range(p.lease_ttl_s * SEC, g / 2);
+            p.at(pause_at, Fault::Pause(c));
             p.at(t0 + g + r.range(10 * MIN, HOUR), Fault::Resume(c));
             p.end_ms = t0 + g + 3 * HOUR;
         }

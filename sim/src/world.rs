@@ -3,6 +3,7 @@
 
 use crate::clock::HostClock;
 use crate::plan::{Bug, Expect, Fault, Host, Link, MIN, Plan, SEC};
+use crate::process::Launch;
 use crate::queue::EventQueue;
 use crate::report::{Report, Verdicts};
 use crate::rng::{SimRng, TraceHash};
@@ -26,9 +27,11 @@ use tenure_storage::{InstallPolicy, Manager, ManagerError, MemoryStore, Store};
 
 /// True time 0 reads this on a perfect wall clock (2027-01-15).
 pub const WALL0: i64 = 1_800_000_000_000;
-/// The real agent's `max_sleep` default; the sim emulates it exactly (see `Comp::chain`).
-pub const DRIVER_MAX_SLEEP_MS: u64 = 60 * SEC;
+/// The drivers' `max_sleep`; the sim emulates it exactly (see `Comp::chain`).
+pub const DRIVER_MAX_SLEEP_MS: u64 = tenure_core::agent::DRIVER_MAX_SLEEP.as_secs() * SEC;
 const HEARTBEAT_MS: u64 = 2 * SEC;
+/// The agents' request timeout, set here so that I2 need not read it back.
+const AGENT_REQUEST_TIMEOUT_MS: u64 = 10 * SEC;
 const SWEEP_MS: u64 = 60 * SEC;
 /// HAProxy `timeout connect`: a blocked LB-to-manager link answers 503 after it.
 const LB_CONNECT_TIMEOUT_MS: u64 = 5 * SEC;
@@ -243,7 +246,7 @@ struct Comp {
     wake_at: Option<u64>,
     last_call_mono_ns: u64,
     /// A wall step or a resume happened since the last call: the real driver
-    /// (max_sleep 60 s) wakes within 60 s of monotonic time after its last
+    /// wakes within `DRIVER_MAX_SLEEP_MS` of monotonic time after its last
     /// call to notice it. Otherwise those wake-ups are no-ops and are skipped.
     chain: bool,
     crashed: bool,
@@ -311,6 +314,8 @@ impl std::fmt::Debug for World {
 pub struct World {
     plan: Plan,
     rng: SimRng,
+    /// How a manager process starts (a restart is a new process).
+    launch: Launch,
     t: u64,
     queue: EventQueue<Ev>,
     comps: Vec<Comp>,
@@ -429,6 +434,11 @@ fn make_license(plan: &Plan, not_after_ms: u64, not_before_ms: Option<u64>) -> L
     }
 }
 
+/// The nonce manager `m` registers in its process `incarnation` (M6).
+fn nonce(m: usize, incarnation: u32) -> String {
+    format!("m{m}p{incarnation}")
+}
+
 impl World {
     pub fn new(plan: Plan, trace: Option<Box<dyn Write>>) -> Self {
         let mut rng = SimRng::new(plan.seed);
@@ -453,26 +463,28 @@ impl World {
             Some(Bug::NoReclaimMargin) => Some(plan.grace_ms()),
             _ => None,
         };
+        let launch = Launch {
+            config: cfg,
+            vendor: vendor.verifying_key(),
+            true_now: true_now.clone(),
+            without_nonce: plan.bug == Some(Bug::NoNonce),
+        };
         let mut mgrs = Vec::new();
         for m in 0..2 {
             let store = SimStore::new(checker.clone(), bug_ttl);
-            // Each manager watches the storage clock against its own
-            // monotonic clock (M9), as every serving manager does.
-            let mono_now = true_now.clone();
-            let manager = Manager::new(store.clone(), cfg, vec![vendor.verifying_key()])
-                .with_monotonic(Arc::new(move || {
-                    Duration::from_millis(mono_now.load(Ordering::Relaxed))
-                }));
+            let manager = launch.start(&store, &nonce(m, 0));
             let clock = HostClock::new(
                 0,
                 WALL0 + plan.mgr_offset_ms[m],
                 Duration::ZERO,
                 plan.mgr_ppm[m],
             );
+            // A node-id clash: both processes were given the first's id.
+            let id = if plan.node_clash { 0 } else { m };
             mgrs.push(Mgr {
                 manager,
                 store,
-                node_id: format!("manager-{m}"),
+                node_id: format!("manager-{id}"),
                 clock,
                 status: MgrStatus::Up,
                 inc: 0,
@@ -501,7 +513,8 @@ impl World {
             client_time: None,
         };
         let mut config = AgentConfig::new(template.clone(), 1);
-        // The real 60 s cap is emulated by the driver (`Comp::chain`), so the
+        config.request_timeout = Duration::from_millis(AGENT_REQUEST_TIMEOUT_MS);
+        // The drivers' cap is emulated by the driver (`Comp::chain`), so the
         // agent itself may sleep until its next real deadline.
         config.max_sleep = Duration::from_secs(86_400);
         let mut comps = Vec::new();
@@ -519,6 +532,7 @@ impl World {
             let mono0 = Duration::from_secs(rng.range(1, 1_000_000));
             let mut clock = HostClock::new(0, WALL0 + offset, mono0, ppm);
             clock.set_wall_only(plan.bug == Some(Bug::WallClockGrace));
+            clock.set_mono_only(plan.bug == Some(Bug::MonotonicOnlyGrace));
             clock.freeze_mono_in_suspend = plan.bug == Some(Bug::BareMonotonic);
             comps.push(Comp {
                 req: Box::new(req),
@@ -574,6 +588,7 @@ impl World {
         let flapping = plan.flapping;
         let mut w = Self {
             rng,
+            launch,
             t: 0,
             queue: EventQueue::default(),
             comps,
@@ -1966,6 +1981,9 @@ impl World {
             }
             Fault::MgrRestart(m) | Fault::MgrUnhang(m) => {
                 let mgr = &mut self.mgrs[m];
+                if mgr.status == MgrStatus::Crashed {
+                    mgr.manager = self.launch.start(&mgr.store, &nonce(m, mgr.inc + 1));
+                }
                 mgr.inc += 1;
                 mgr.status = MgrStatus::Up;
                 let inc = mgr.inc;
@@ -2041,6 +2059,12 @@ impl World {
                     self.comps[c].forfeited = held;
                     self.recount(c);
                 }
+                // The override frees the instance, so it covers a twin still
+                // running on it (cut off, it cannot hear of it) as well.
+                if let Some(d) = self.twin_of(c).filter(|d| ok && self.comps[*d].running) {
+                    self.comps[d].forfeited = held;
+                    self.recount(d);
+                }
                 if ok && self.comps[c].crashed {
                     self.held_until_at_crash.insert(c, t);
                 }
@@ -2056,10 +2080,14 @@ impl World {
                 Host::Mgr(m) => self.mgrs[m].clock.step(t, delta),
                 Host::Db => self.db_clock.step(t, delta),
             },
-            Fault::Suspend(c) => {
+            Fault::Suspend(c) | Fault::Pause(c) => {
                 if c < self.comps.len() {
                     let comp = &mut self.comps[c];
-                    comp.clock.suspend(t);
+                    if matches!(f, Fault::Pause(_)) {
+                        comp.clock.pause(t);
+                    } else {
+                        comp.clock.suspend(t);
+                    }
                     comp.guard = None;
                     comp.deferred = None;
                     comp.token += 1;
@@ -2069,7 +2097,16 @@ impl World {
             }
             Fault::Resume(c) => {
                 if c < self.comps.len() && self.comps[c].clock.is_suspended() {
-                    let allowance = self.comps[c].clock.true_for_local(DRIVER_MAX_SLEEP_MS);
+                    // After a VM pause only the wall clock tells: T2 has the
+                    // agent confirm with its one manager URL before it stops.
+                    let confirm = if self.comps[c].clock.is_paused() {
+                        AGENT_REQUEST_TIMEOUT_MS
+                    } else {
+                        0
+                    };
+                    let allowance = self.comps[c]
+                        .clock
+                        .true_for_local(DRIVER_MAX_SLEEP_MS + confirm);
                     let comp = &mut self.comps[c];
                     comp.clock.resume(t);
                     comp.guard = None;
@@ -2224,6 +2261,15 @@ impl World {
                 "{serving} managers serving, max_managers {}",
                 self.license.max_managers
             );
+            self.violate(7, msg);
+        }
+        // M6: one node id, one serving process.
+        if self.mgrs[0].node_id == self.mgrs[1].node_id
+            && self.mgrs.iter().all(|m| {
+                m.status == MgrStatus::Up && self.db_up && m.store.reachable() && m.serves(self.t)
+            })
+        {
+            let msg = format!("two processes serving as {}", self.mgrs[0].node_id);
             self.violate(7, msg);
         }
         // I5: the worst renewal gap across a failover.

@@ -103,6 +103,32 @@ fn slow_clock_reclaim() {
 }
 
 #[test]
+fn db_failover_clock_behind() {
+    run("db-failover-clock-behind");
+}
+
+#[test]
+fn vm_pause() {
+    run("vm-pause");
+}
+
+#[test]
+fn node_id_clash() {
+    let plan = scenario::named("node-id-clash", 1, 6, 7, Scale::DEFAULT).expect("named");
+    let report = tenure_sim::run(plan, None);
+    assert!(report.passed(), "{}", report.summary());
+    assert!(
+        report.manager_successes[1] > 0,
+        "the second process took over"
+    );
+}
+
+#[test]
+fn racing_managers() {
+    run("racing-managers");
+}
+
+#[test]
 fn every_name_is_known_and_unknown_names_are_not() {
     for n in NAMES {
         assert!(scenario::named(n, 1, 3, 7, Scale::DEFAULT).is_some());

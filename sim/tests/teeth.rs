@@ -94,3 +94,13 @@ fn an_agent_stopping_on_a_proxy_page_is_caught_as_a_false_stop() {
 fn a_manager_telling_twins_apart_is_caught_as_two_processes_on_one_identity() {
     caught(Bug::TwinsApart, 10);
 }
+
+#[test]
+fn manager_processes_without_a_nonce_are_caught_as_two_serving_one_node_id() {
+    caught(Bug::NoNonce, 7);
+}
+
+#[test]
+fn grace_on_the_monotonic_clock_only_is_caught_after_a_vm_pause() {
+    caught(Bug::MonotonicOnlyGrace, 2);
+}

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tenure_core::health::{self, LicenseState, ManagerRecord, NotServing};
 use tenure_core::license::{self, License, LicenseError, Validity, VerifyingKey};
 use tenure_core::manager::{self as decide, Decision, Denial, Instants, ManagerConfig, Step};
+use tenure_core::row_ages::RowAges;
 use tenure_core::wire::{GrantRequest, GrantResponse, Instance};
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
 
@@ -115,6 +116,8 @@ pub struct Manager<S> {
     pub(crate) clock: ClockKeeper,
     /// This process's random nonce in the managers registry (M6).
     instance: Option<String>,
+    /// Registry rows stamped before a backward storage clock step (M6, M9).
+    row_ages: Mutex<RowAges>,
 }
 
 impl<S> std::fmt::Debug for Manager<S> {
@@ -140,6 +143,7 @@ impl<S: Store> Manager<S> {
             pools_of: PoolsOf::default(),
             clock: ClockKeeper::default(),
             instance: None,
+            row_ages: Mutex::default(),
         }
     }
 
@@ -431,7 +435,8 @@ impl<S: Store> Manager<S> {
         liveness: Duration,
     ) -> Result<Heartbeat, StorageError> {
         self.clock.set_node(node_id);
-        self.transact(&mut |tx, claims| {
+        let started = self.clock.mono();
+        let hb = self.transact(&mut |tx, claims| {
             tx.lock_registry()?;
             let before = local_clock();
             let (read, at) = self.clock_read(tx, claims)?;
@@ -439,11 +444,24 @@ impl<S: Store> Manager<S> {
             let now = read.now;
             let offset = health::clock_offset_ms(before, now, after);
             let mut records = tx.managers()?;
+            if let Some(mono) = self.clock.mono() {
+                let mut ages = self.row_ages.lock().unwrap_or_else(|e| e.into_inner());
+                records = ages.judged(
+                    (node_id, self.instance.as_deref()),
+                    &records,
+                    now,
+                    at.deadlines,
+                    mono,
+                );
+            }
             // M6 under M9: liveness is judged at the deadline instant, so a
             // storage clock stepped forward does not make a live peer look
             // dead (two managers serving one slot); rows keep the storage
             // clock as read, so nothing jumps when the step closes. An error
             // can only keep a dead peer counted a while longer: fail-closed.
+            // Rows stamped before a backward step are aged on the monotonic
+            // clock instead, so a dead peer's row does not look live for the
+            // size of the step (`RowAges`).
             let judge = at.deadlines;
             let me = health::heartbeat(
                 &records,
@@ -497,7 +515,13 @@ impl<S: Store> Manager<S> {
                 clock_offset_ms: offset,
                 clock,
             })
-        })
+        })?;
+        let refused = matches!(hb.serving, Err(NotServing::DuplicateNodeId { .. }));
+        if let (Some(started), false) = (started, refused) {
+            let mut ages = self.row_ages.lock().unwrap_or_else(|e| e.into_inner());
+            ages.written(started);
+        }
+        Ok(hb)
     }
 
     /// Removes `node_id` from the registry on a clean shutdown.

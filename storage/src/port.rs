@@ -216,9 +216,9 @@ pub trait Tx {
     /// What storage keeps of its clock at storage instant `now`: the
     /// recorded forward steps still open there, and the high-water mark.
     fn stored_clock(&mut self, now: UnixMillis) -> Result<StoredClock, StorageError>;
-    /// Records a step of the storage clock (M9). A forward step also moves
-    /// the window end of every forward step open at the instant the clock
-    /// would show without it (`tenure_core::manager::clock_watch::record_step`).
+    /// Records a step of the storage clock (M9). A step, forward or back,
+    /// also moves the window end of every forward step open at the instant
+    /// the clock would show without it (`tenure_core::manager::clock_watch::record_step`).
     fn record_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError>;
     /// How many steps are recorded, and the latest.
     fn clock_steps(&mut self) -> Result<StepSummary, StorageError>;

@@ -190,6 +190,15 @@ fn heartbeat<C: Clocks>(c: &C, m: &Manager<C::S>, node: &str) -> Heartbeat {
 
 /// A license of `grace_s` for a pool of two servers, valid until `not_after`.
 fn install<S: Store>(m: &Manager<S>, grace_s: u64, valid_for_ms: i64) -> License {
+    install_for(m, grace_s, valid_for_ms, 2)
+}
+
+fn install_for<S: Store>(
+    m: &Manager<S>,
+    grace_s: u64,
+    valid_for_ms: i64,
+    max_managers: u32,
+) -> License {
     let now = m.read(|_, now| Ok(now)).expect("storage clock");
     let lic = fixtures::license(
         "clock-steps",
@@ -197,7 +206,7 @@ fn install<S: Store>(m: &Manager<S>, grace_s: u64, valid_for_ms: i64) -> License
         now,
         UnixMillis(now.0 + valid_for_ms),
         grace_s,
-        2,
+        max_managers,
         &[("production", "vdp", fixtures::limits(Some(2), None, None))],
     );
     m.install_license(&fixtures::signed(&lic), InstallPolicy::IfNewer)
@@ -327,6 +336,62 @@ fn clock_set_back_keeps_an_expired_license_expired<C: Clocks>(c: &C) {
     assert_eq!(hb2.clock.seen, 1, "{:?}", hb2.clock);
 }
 
+/// The database fails over to a host whose clock is 12 hours behind, and
+/// the serving manager lost the database before it: its registry row,
+/// stamped ahead of the new clock, stops counting once the backup has seen
+/// it unchanged for the liveness window of its own monotonic time, and the
+/// backup serves (M6, M9, I4), not 12 hours later. It fails closed meanwhile.
+fn a_dead_peer_stamped_before_a_step_back_stops_counting<C: Clocks>(c: &C) {
+    let m1 = manager(c, "m1-process");
+    let m2 = manager(c, "m2-process");
+    install_for(&m1, 3600, 30 * 24 * HOUR_MS, 1);
+    assert!(heartbeat(c, &m1, "m1").serving.is_ok());
+    assert!(matches!(
+        heartbeat(c, &m2, "m2").serving,
+        Err(NotServing::TooManyManagers { .. })
+    ));
+    c.step_ms(-12 * HOUR_MS);
+    for _ in 0..2 {
+        assert!(
+            matches!(
+                heartbeat(c, &m2, "m2").serving,
+                Err(NotServing::TooManyManagers { .. })
+            ),
+            "the peer's row may still be live"
+        );
+        c.pass(Duration::from_secs(4));
+    }
+    c.pass(Duration::from_secs(3));
+    let hb = heartbeat(c, &m2, "m2");
+    assert_eq!(hb.serving, Ok(()), "{:?}", hb.managers);
+}
+
+/// A forward step's correction window that has closed stays closed when the
+/// clock later goes back past its end: it is moved back with the clock, so
+/// it ends at the same real instant and never holds deadlines back again.
+fn a_closed_forward_window_stays_closed_after_a_step_back<C: Clocks>(c: &C) {
+    let m1 = manager(c, "m1-process");
+    install(&m1, 3600, 30 * 24 * HOUR_MS);
+    assert!(heartbeat(c, &m1, "m1").serving.is_ok());
+    c.step_ms(10_000);
+    let hb = heartbeat(c, &m1, "m1");
+    assert!(hb.clock.correction_ms > 5_000, "{:?}", hb.clock);
+    c.pass(Duration::from_secs(11));
+    assert_eq!(heartbeat(c, &m1, "m1").clock.correction_ms, 0);
+    c.step_ms(-HOUR_MS);
+    let hb = heartbeat(c, &m1, "m1");
+    assert!(
+        last_step(&hb).step.size_ms < -HOUR_MS + 5_000,
+        "{:?}",
+        hb.clock
+    );
+    assert_eq!(
+        hb.clock.correction_ms, 0,
+        "a window closed before the step back opened again: {:?}",
+        hb.clock
+    );
+}
+
 /// The clock goes back an hour, then forward again, while one manager
 /// does not look: what the other recorded of the first step shows it the
 /// second. Grants made in between carry deadlines on the clock an hour
@@ -445,5 +510,55 @@ fn set_back_postgres() {
 fn set_back_mariadb() {
     if let Some(c) = Faked::new(Engine::MariaDb) {
         clock_set_back_keeps_an_expired_license_expired(&c);
+    }
+}
+
+#[test]
+fn dead_peer_after_step_back_memory() {
+    a_dead_peer_stamped_before_a_step_back_stops_counting(&memory());
+}
+
+#[test]
+fn dead_peer_after_step_back_sqlite() {
+    let (_db, clocks) = sqlite();
+    a_dead_peer_stamped_before_a_step_back_stops_counting(&clocks);
+}
+
+#[test]
+fn dead_peer_after_step_back_postgres() {
+    if let Some(c) = Faked::new(Engine::Postgres) {
+        a_dead_peer_stamped_before_a_step_back_stops_counting(&c);
+    }
+}
+
+#[test]
+fn dead_peer_after_step_back_mariadb() {
+    if let Some(c) = Faked::new(Engine::MariaDb) {
+        a_dead_peer_stamped_before_a_step_back_stops_counting(&c);
+    }
+}
+
+#[test]
+fn forward_window_after_step_back_memory() {
+    a_closed_forward_window_stays_closed_after_a_step_back(&memory());
+}
+
+#[test]
+fn forward_window_after_step_back_sqlite() {
+    let (_db, clocks) = sqlite();
+    a_closed_forward_window_stays_closed_after_a_step_back(&clocks);
+}
+
+#[test]
+fn forward_window_after_step_back_postgres() {
+    if let Some(c) = Faked::new(Engine::Postgres) {
+        a_closed_forward_window_stays_closed_after_a_step_back(&c);
+    }
+}
+
+#[test]
+fn forward_window_after_step_back_mariadb() {
+    if let Some(c) = Faked::new(Engine::MariaDb) {
+        a_closed_forward_window_stays_closed_after_a_step_back(&c);
     }
 }

@@ -97,19 +97,26 @@ impl RecordedStep {
 }
 
 /// Records `new` among `steps`, as every store does. The window ends already
-/// recorded were on the clock before a forward step: each still open at the
-/// instant that clock would show now (`seen_at - size`) moves by the size, even
-/// one the step itself seems to have closed. And the latest deadline `new`'s
-/// window was measured from may have been written before those open steps,
-/// on a clock behind by their sum: `new`'s window lasts that much longer.
+/// recorded were on the clock before the step, forward or back: each still
+/// open at the instant that clock would show now (`seen_at - size`), or at
+/// `seen_at` when that is earlier, moves by the size, so it ends at the same
+/// real instant (a forward step's even if the
+/// step itself seems to have closed it; after a backward step a window left
+/// where it was would hold every deadline back for the size of that step
+/// longer). And the latest deadline a forward step's window was measured
+/// from may have been written before those open steps, on a clock behind by
+/// their sum: its window lasts that much longer.
 pub fn record_step(steps: &mut Vec<RecordedStep>, mut new: RecordedStep) {
+    let before = new.step.unstepped();
     if new.step.is_forward() {
-        let before = new.step.unstepped();
         let older = open_forward_ms(steps.iter(), before);
         new.until = UnixMillis(new.until.0.saturating_add(older));
-        for s in steps.iter_mut().filter(|s| s.is_open_at(before)) {
-            s.until = UnixMillis(s.until.0.saturating_add(new.step.size_ms));
-        }
+    }
+    // After a backward step this also takes the windows that had closed on
+    // the clock before it and would open again on the clock after it.
+    let from = before.min(new.step.seen_at);
+    for s in steps.iter_mut().filter(|s| s.is_open_at(from)) {
+        s.until = UnixMillis(s.until.0.saturating_add(new.step.size_ms));
     }
     steps.push(new);
 }

@@ -200,8 +200,34 @@ fn windows_end_when_every_earlier_deadline_has_passed_and_follow_later_steps() {
     assert_eq!(steps[0].until, UnixMillis(latest.0 + 3 * HOUR));
     assert_eq!(open_forward_ms(&steps, UnixMillis(T0 + 2000)), 3 * HOUR);
     assert_eq!(open_forward_ms(&steps, UnixMillis(latest.0 + 3 * HOUR)), 0);
+    let ends: Vec<_> = steps.iter().map(|s| s.until.0).collect();
     record_step(&mut steps, back);
     assert_eq!(open_forward_ms(&steps, UnixMillis(T0 + 2000)), 3 * HOUR);
+    // The clock went back an hour: the windows end an hour earlier on it,
+    // at the same real instant.
+    for (s, end) in steps.iter().zip(ends) {
+        assert_eq!(s.until.0, end - HOUR);
+    }
+}
+
+#[test]
+fn a_window_closed_before_a_backward_step_stays_closed_after_it() {
+    let fwd = Step {
+        size_ms: HOUR,
+        seen_at: UnixMillis(T0),
+    };
+    let mut steps = Vec::new();
+    record_step(&mut steps, RecordedStep::new("a", fwd, None));
+    let end = steps[0].until;
+    // Ten hours after the window closed, the clock goes back a day.
+    let seen = UnixMillis(end.0 + 10 * HOUR - 24 * HOUR);
+    let back = Step {
+        size_ms: -24 * HOUR,
+        seen_at: seen,
+    };
+    record_step(&mut steps, RecordedStep::new("b", back, None));
+    assert_eq!(open_forward_ms(&steps, seen), 0);
+    assert_eq!(open_forward_ms(&steps, UnixMillis(seen.0 + 5 * HOUR)), 0);
 }
 
 #[test]

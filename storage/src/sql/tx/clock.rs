@@ -111,17 +111,18 @@ impl DieselTx<'_> {
             // older by the steps still open before this one.
             let older = self.read_stored_clock(step.step.unstepped())?.forward_ms;
             row.until_ms = row.until_ms.saturating_add(older);
-            // Window ends were on the clock before this step.
-            let (size, before) = (step.step.size_ms, step.step.unstepped().0);
-            let r = on_conn!(self, c => diesel::update(
-                clock_steps::table
-                    .filter(clock_steps::size_ms.gt(0))
-                    .filter(clock_steps::until_ms.gt(before)),
-            )
-            .set(clock_steps::until_ms.eq(clock_steps::until_ms + size))
-            .execute(c));
-            r.map_err(|e| self.fail(e))?;
         }
+        // Window ends were on the clock before this step, forward or back.
+        let size = step.step.size_ms;
+        let before = step.step.unstepped().0.min(step.step.seen_at.0);
+        let r = on_conn!(self, c => diesel::update(
+            clock_steps::table
+                .filter(clock_steps::size_ms.gt(0))
+                .filter(clock_steps::until_ms.gt(before)),
+        )
+        .set(clock_steps::until_ms.eq(clock_steps::until_ms + size))
+        .execute(c));
+        r.map_err(|e| self.fail(e))?;
         let r = on_conn!(self, c => diesel::insert_into(clock_steps::table)
             .values(&row)
             .execute(c));

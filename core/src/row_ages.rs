@@ -1,0 +1,232 @@
+//! M6 under M9, the backward case: registry rows written before the storage
+//! clock stepped back.
+//!
+//! Every manager writes its row's `last_seen` from the storage clock as read,
+//! so a row stamped ahead of that clock was written before a backward step.
+//! Its age cannot be read from storage time any more: by storage time such a
+//! row would stay live for the size of the step, and a dead peer would keep
+//! a live one from serving (with `max_managers` 1, the whole fleet) for that
+//! long. A live writer rewrites its row at the next heartbeat with the new
+//! clock; a dead one never does. So a row stamped ahead is aged on this
+//! manager's own monotonic clock from the moment this manager first saw that
+//! stamp: live for `LIVENESS` from then, as a fresh heartbeat would be, and
+//! never longer. That fails closed: a peer is never taken for dead sooner
+//! than if its row had just been written.
+//!
+//! A manager's own row is the other way round: taken for live, it would keep
+//! the serving rank it held before it was cut off, beside the peer that
+//! served meanwhile. So its own row stamped ahead is aged from the start of
+//! its own last heartbeat that was written, and is dead without one.
+
+use crate::health::{LIVENESS, MAX_CLOCK_SKEW, ManagerRecord};
+use crate::time::UnixMillis;
+use std::time::Duration;
+
+/// The stamps ahead of the storage clock this manager has seen, with the
+/// monotonic instant it first saw each.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RowAges {
+    /// `(node id, last_seen, first seen at)`, in the order of `records`.
+    ahead: Vec<(String, UnixMillis, Duration)>,
+    /// When this manager's last written heartbeat began (monotonic).
+    own_written: Option<Duration>,
+}
+
+impl RowAges {
+    /// `records` as liveness is to be judged by process `nonce` of node `me`
+    /// at `judge`, given the storage
+    /// clock as read (`storage`) and this manager's monotonic reading. A row
+    /// stamped more than `MAX_CLOCK_SKEW` ahead of `storage` gets the
+    /// `last_seen` that makes it exactly as live at `judge` as its age on the
+    /// monotonic clock allows; other rows are left as they are.
+    pub fn judged(
+        &mut self,
+        (me, nonce): (&str, Option<&str>),
+        records: &[ManagerRecord],
+        storage: UnixMillis,
+        judge: UnixMillis,
+        mono_now: Duration,
+    ) -> Vec<ManagerRecord> {
+        let skew = i64::try_from(MAX_CLOCK_SKEW.as_millis()).unwrap_or(i64::MAX);
+        let limit = storage.0.saturating_add(skew);
+        let mut ahead = Vec::new();
+        let out = records
+            .iter()
+            .map(|r| {
+                if r.last_seen.0 <= limit {
+                    return r.clone();
+                }
+                // Another process given this node id is a peer here.
+                let own = r.node_id == me && r.instance.as_deref() == nonce;
+                let age = if own {
+                    self.own_written
+                        .map_or(LIVENESS, |at| mono_now.saturating_sub(at))
+                } else {
+                    let first = self
+                        .ahead
+                        .iter()
+                        .find(|(n, s, _)| *n == r.node_id && *s == r.last_seen)
+                        .map_or(mono_now, |(_, _, at)| *at);
+                    ahead.push((r.node_id.clone(), r.last_seen, first));
+                    mono_now.saturating_sub(first)
+                };
+                let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+                let mut aged = r.clone();
+                aged.last_seen = UnixMillis(judge.0.saturating_sub(age));
+                aged
+            })
+            .collect();
+        // Stamps no longer in storage are forgotten: rewritten or removed.
+        self.ahead = ahead;
+        out
+    }
+
+    /// This manager's heartbeat that began at monotonic `started` was written.
+    pub fn written(&mut self, started: Duration) {
+        self.own_written = Some(self.own_written.map_or(started, |w| w.max(started)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::{heartbeat, may_serve};
+
+    const S: Duration = Duration::from_secs(1);
+
+    fn row(node: &str, last_seen: i64, nonce: &str) -> ManagerRecord {
+        ManagerRecord {
+            node_id: node.into(),
+            live_since: UnixMillis(last_seen - 60_000),
+            last_seen: UnixMillis(last_seen),
+            clock_offset_ms: None,
+            instance: Some(nonce.into()),
+        }
+    }
+
+    #[test]
+    fn a_row_from_before_a_backward_step_dies_after_liveness_on_the_monotonic_clock() {
+        let mut ages = RowAges::default();
+        // The storage clock went back 12 hours; the peer's last row is ahead.
+        let ghost = row("b", 50_000_000, "nb");
+        let now = UnixMillis(50_000_000 - 12 * 3_600_000);
+        let rows = [ghost.clone()];
+        for (mono, live) in [
+            (100, true),
+            (105, true),
+            (109, true),
+            (110, false),
+            (500, false),
+        ] {
+            let at = UnixMillis(now.0 + (mono - 100) * 1000);
+            let judged = ages.judged(
+                ("a", Some("na")),
+                &rows,
+                at,
+                at,
+                S * u32::try_from(mono).unwrap_or(0),
+            );
+            assert_eq!(judged[0].is_live(at, LIVENESS), live, "at mono {mono} s");
+        }
+    }
+
+    #[test]
+    fn a_rewritten_row_is_judged_by_storage_time_again() {
+        let mut ages = RowAges::default();
+        let now = UnixMillis(1_000_000);
+        let ghost = row("b", now.0 + 3_600_000, "nb");
+        let judged = ages.judged(("a", Some("na")), &[ghost], now, now, 100 * S);
+        assert!(judged[0].is_live(now, LIVENESS));
+        // The live peer heartbeats with the stepped clock: an ordinary row.
+        let fresh = row("b", now.0 + 2_000, "nb");
+        let later = UnixMillis(now.0 + 2_000);
+        let judged = ages.judged(
+            ("a", Some("na")),
+            std::slice::from_ref(&fresh),
+            later,
+            later,
+            102 * S,
+        );
+        assert_eq!(judged[0], fresh);
+        assert!(ages.ahead.is_empty());
+    }
+
+    #[test]
+    fn rows_within_the_skew_and_rows_behind_are_left_alone() {
+        let mut ages = RowAges::default();
+        let now = UnixMillis(1_000_000);
+        let rows = [
+            row("a", now.0 + 4_000, "na"),
+            row("b", now.0 - 20_000, "nb"),
+        ];
+        assert_eq!(
+            ages.judged(("c", Some("nc")), &rows, now, now, S)
+                .as_slice(),
+            rows.as_slice()
+        );
+    }
+
+    #[test]
+    fn a_dead_peer_stamped_ahead_stops_holding_the_only_serving_place() {
+        let mut ages = RowAges::default();
+        let now = UnixMillis(10_000_000);
+        let ghost = row("a", now.0 + 45_000_000, "na");
+        let mut rows = vec![ghost];
+        let mut serving = Vec::new();
+        for s in [0u32, 2, 4, 6, 8, 10, 12] {
+            let at = UnixMillis(now.0 + i64::from(s) * 1000);
+            let judged = ages.judged(("b", Some("nb")), &rows, at, at, S * (1000 + s));
+            let me = heartbeat(&judged, "b", Some("nb"), at, None, LIVENESS);
+            let me = me.expect("node b is free");
+            rows.retain(|r| r.node_id != "b");
+            rows.push(me);
+            ages.written(S * (1000 + s));
+            let judged = ages.judged(("b", Some("nb")), &rows, at, at, S * (1000 + s));
+            let state = crate::health::LicenseState::Valid;
+            serving.push(may_serve("b", true, &state, 1, &judged, at, LIVENESS).is_ok());
+        }
+        assert_eq!(serving, [false, false, false, false, false, true, true]);
+    }
+
+    #[test]
+    fn a_manager_back_from_a_cut_does_not_keep_the_rank_its_old_row_held() {
+        let now = UnixMillis(10_000_000);
+        // Its own row from before the step, with the oldest live_since; the
+        // peer served meanwhile and heartbeats with the stepped clock.
+        let old = row("a", now.0 + 45_000_000, "na");
+        let peer = row("b", now.0 - 1_000, "nb");
+        for written in [None, Some(S * 900)] {
+            let mut ages = RowAges::default();
+            if let Some(w) = written {
+                ages.written(w);
+            }
+            let judged = ages.judged(
+                ("a", Some("na")),
+                &[old.clone(), peer.clone()],
+                now,
+                now,
+                S * 1000,
+            );
+            let me = heartbeat(&judged, "a", Some("na"), now, None, LIVENESS).expect("own id");
+            assert!(me.live_since > peer.live_since, "queued behind the peer");
+        }
+        // A heartbeat written 3 s ago keeps the rank, as without a step.
+        let mut ages = RowAges::default();
+        ages.written(S * 997);
+        let judged = ages.judged(("a", Some("na")), &[old.clone(), peer], now, now, S * 1000);
+        let me = heartbeat(&judged, "a", Some("na"), now, None, LIVENESS).expect("own id");
+        assert_eq!(me.live_since, old.live_since);
+    }
+
+    #[test]
+    fn another_process_with_this_node_id_is_aged_as_a_peer() {
+        let now = UnixMillis(10_000_000);
+        // The row of a live process that was given the same node id, from
+        // before a backward step: it must not be taken for this one's own.
+        let other = row("a", now.0 + 45_000_000, "first");
+        let mut ages = RowAges::default();
+        let judged = ages.judged(("a", Some("second")), &[other], now, now, S * 1000);
+        let refused = heartbeat(&judged, "a", Some("second"), now, None, LIVENESS);
+        assert!(refused.is_err(), "the live holder of the id keeps it");
+    }
+}
