@@ -279,6 +279,17 @@ struct Comp {
     /// manager): wake-ups at or after it are deferred (`deferred`).
     guard: Option<(u64, RequestId)>,
     resumed_late: bool,
+    /// A VM pause stopped its monotonic clock since its last success: only
+    /// the wall clock shows that time, and the real driver, which wakes every
+    /// max_sleep, finds a deadline there within max_sleep.
+    wall_ahead: bool,
+    /// Since its last success: the net wall-clock steps (negative: set back)
+    /// and the true time it spent paused, with the pause in progress. Both
+    /// clocks of a host set back and then paused miss time: T2 then stops
+    /// the smaller of the two late, and no software on the host can see it.
+    wall_shift_ms: i64,
+    paused_ms: u64,
+    paused_at: Option<u64>,
     deferred: Option<u64>,
     /// Queued messages to or from it, and restarts (not wake-ups).
     msgs: u32,
@@ -569,6 +580,10 @@ impl World {
                 guard: None,
                 deferred: None,
                 resumed_late: false,
+                wall_ahead: false,
+                wall_shift_ms: 0,
+                paused_ms: 0,
+                paused_at: None,
                 msgs: 0,
             });
         }
@@ -688,10 +703,22 @@ impl World {
         for (i, (at, _)) in faults.iter().enumerate() {
             self.push_fault(*at, i as u32);
         }
-        if self.plan.not_after_ms < self.plan.end_ms {
+        // Health (I4, I9) changes when a license expires and when a proxy
+        // stops answering in the managers' place.
+        let marks = faults
+            .iter()
+            .filter_map(|(_, f)| match f {
+                Fault::ProxyAnswers { until_ms, .. } => Some(*until_ms),
+                _ => None,
+            })
+            .chain([self.plan.not_after_ms]);
+        for at in marks
+            .filter(|at| *at < self.plan.end_ms)
+            .collect::<Vec<_>>()
+        {
             let i = self.plan.faults.len();
-            self.plan.faults.push((self.plan.not_after_ms, Fault::Mark));
-            self.push_fault(self.plan.not_after_ms, i as u32);
+            self.plan.faults.push((at, Fault::Mark));
+            self.push_fault(at, i as u32);
         }
         if let Some(at) = self.plan.liveness_at {
             self.push(at, Ev::Liveness);
@@ -1020,6 +1047,9 @@ impl World {
         comp.gen_ += 1;
         comp.forfeited = None;
         comp.resumed_late = false;
+        comp.wall_ahead = false;
+        comp.wall_shift_ms = 0;
+        comp.paused_ms = 0;
         comp.guard = None;
         comp.deferred = None;
         comp.inflight.clear();
@@ -1147,6 +1177,9 @@ impl World {
         let comp = &mut self.comps[c];
         comp.last_ok_send = sent;
         comp.resumed_late = false;
+        comp.wall_ahead = false;
+        comp.wall_shift_ms = 0;
+        comp.paused_ms = 0;
         comp.grace_ms = grace_ms;
         // A clock running slow measures less than true time: allow for its rate (I2).
         let ppm = comp.clock.ppm.min(0).unsigned_abs();
@@ -1330,7 +1363,7 @@ impl World {
             comp.wake_at = None;
             return;
         };
-        if comp.chain {
+        if comp.chain || comp.wall_ahead {
             let now_mono = comp.clock.now_mono_ns(t);
             let step = DRIVER_MAX_SLEEP_MS * 1_000_000;
             let k = now_mono.saturating_sub(comp.last_call_mono_ns) / step + 1;
@@ -2074,6 +2107,8 @@ impl World {
                     if c < self.comps.len() {
                         self.comps[c].clock.step(t, delta);
                         self.comps[c].chain = true;
+                        self.comps[c].wall_shift_ms += delta;
+                        self.allow_blind_time(c);
                         self.schedule_wake(c);
                     }
                 }
@@ -2085,6 +2120,7 @@ impl World {
                     let comp = &mut self.comps[c];
                     if matches!(f, Fault::Pause(_)) {
                         comp.clock.pause(t);
+                        comp.paused_at = Some(t);
                     } else {
                         comp.clock.suspend(t);
                     }
@@ -2099,11 +2135,8 @@ impl World {
                 if c < self.comps.len() && self.comps[c].clock.is_suspended() {
                     // After a VM pause only the wall clock tells: T2 has the
                     // agent confirm with its one manager URL before it stops.
-                    let confirm = if self.comps[c].clock.is_paused() {
-                        AGENT_REQUEST_TIMEOUT_MS
-                    } else {
-                        0
-                    };
+                    let paused = self.comps[c].clock.is_paused();
+                    let confirm = if paused { AGENT_REQUEST_TIMEOUT_MS } else { 0 };
                     let allowance = self.comps[c]
                         .clock
                         .true_for_local(DRIVER_MAX_SLEEP_MS + confirm);
@@ -2113,15 +2146,28 @@ impl World {
                     comp.deferred = None;
                     comp.last_resume = t;
                     comp.chain = true;
+                    comp.wall_ahead |= paused;
+                    if let Some(from) = comp.paused_at.take() {
+                        comp.paused_ms += t.saturating_sub(from);
+                    }
                     comp.resumed_late = comp.running && t > comp.i2_base;
                     if comp.running {
                         // The real driver sleeps on the monotonic clock: after a
                         // resume it looks at the wall clock within max_sleep.
-                        comp.i2_allowed = comp.i2_base.max(t + allowance + I2_SLACK_MS);
+                        // After a pause its monotonic deadlines are late, and
+                        // it finds any deadline on the wall clock within
+                        // max_sleep and stops after one confirming request.
+                        let base = if comp.wall_ahead {
+                            comp.i2_base + allowance
+                        } else {
+                            comp.i2_base
+                        };
+                        comp.i2_allowed = base.max(t + allowance + I2_SLACK_MS);
                         let e = comp.i2_epoch;
                         let a = comp.i2_allowed;
                         self.i2_hints.push(Reverse((a + 1, c as u32, e)));
                     }
+                    self.allow_blind_time(c);
                     self.recount(c);
                     self.schedule_wake(c);
                 }
@@ -2182,6 +2228,8 @@ impl World {
     fn globally_healthy(&self) -> bool {
         self.db_up
             && self.t < self.license.not_after.0.saturating_sub(WALL0) as u64
+            // A proxy answering its own pages hides every manager.
+            && self.proxy.is_none_or(|(_, until)| self.t >= until)
             && (0..2).any(|m| {
                 // With max_managers 1 the peer, if it serves, holds the only
                 // slot (M6) even when the balancer cannot reach it.
@@ -2288,6 +2336,28 @@ impl World {
     /// I2 at every deadline due by `upto`, each at its own instant: the state
     /// between two events is the one the earlier left, so a component still
     /// running at its deadline is caught however sparse the events are.
+    /// I2 for a host whose wall clock was set back and which was paused since
+    /// its last success: neither clock saw the smaller of the two, so the
+    /// agent stops that much late (plus a driver wake-up and a confirming
+    /// request); the facts are the plan's faults, not the agent's state.
+    fn allow_blind_time(&mut self, c: usize) {
+        let comp = &mut self.comps[c];
+        let lag = u64::try_from(-comp.wall_shift_ms.min(0)).unwrap_or(0);
+        let blind = lag.min(comp.paused_ms);
+        if !comp.running || blind == 0 {
+            return;
+        }
+        let slack = comp
+            .clock
+            .true_for_local(DRIVER_MAX_SLEEP_MS + AGENT_REQUEST_TIMEOUT_MS);
+        let allowed = comp.i2_base + blind + slack;
+        if allowed > comp.i2_allowed {
+            comp.i2_allowed = allowed;
+            let e = comp.i2_epoch;
+            self.i2_hints.push(Reverse((allowed + 1, c as u32, e)));
+        }
+    }
+
     fn check_i2(&mut self, upto: u64) {
         let t = self.t;
         while let Some(Reverse((at, c, epoch))) = self.i2_hints.peek().copied() {
