@@ -434,7 +434,15 @@ impl<S: Store> Manager<S> {
         local_clock: &dyn Fn() -> UnixMillis,
         liveness: Duration,
     ) -> Result<Heartbeat, StorageError> {
-        self.clock.set_node(node_id);
+        // Steps are recorded per process: two processes given one node id
+        // (M6) must each see what the other recorded, not record it twice.
+        match self.instance.as_deref() {
+            Some(nonce) => {
+                let short = nonce.get(..8).unwrap_or(nonce);
+                self.clock.set_node(&format!("{node_id} ({short})"));
+            }
+            None => self.clock.set_node(node_id),
+        }
         let started = self.clock.mono();
         let hb = self.transact(&mut |tx, claims| {
             tx.lock_registry()?;
