@@ -263,3 +263,54 @@ fn a_token_file_licenses_the_command_and_sighup_rotates_it() {
     assert!(wait_exit(&mut licensed, Duration::from_secs(10)).is_some());
     assert_eq!(server.held(), 0, "released with the new token (A5)");
 }
+
+/// Grant ids are credentials: whoever holds one may renew or release the
+/// grant. The agent's log, at debug level, and the manager's name a grant
+/// by its first eight hex digits only.
+#[test]
+fn logs_name_a_grant_by_its_prefix_only() {
+    let Some(bin) = tenured() else { return };
+    let fx = Fixture::new(GRACE_S, 4);
+    let server = start(&bin, &fx, free_port());
+    let pidfile = fx.path("child.pid");
+    let agent_log = fx.path("agent.log");
+    let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_tenure-agent"))
+        .args(["run", "--manager", &server.url, "--product", "vdp"])
+        .args(["--hostname", "log1", "--port", "9999", "--cores", "4"])
+        .args(["--kill-timeout", "2s", "--request-timeout", "2s"])
+        .args(["--", "sh", "-c", &sleeper(&pidfile)])
+        .env("RUST_LOG", "debug")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&agent_log).expect("agent log"))
+        .spawn()
+        .expect("spawn tenure-agent");
+    assert!(
+        wait_until(Duration::from_secs(20), || pid_in(&pidfile).is_some()),
+        "never started"
+    );
+    let (status, body) = server.admin("GET", "/v1/grants");
+    assert_eq!(status, 200, "{body}");
+    let start = body
+        .find("\"grant_id\":\"")
+        .expect("a grant in the listing")
+        + 12;
+    let id = body[start..start + 32].to_owned();
+    assert!(id.bytes().all(|b| b.is_ascii_hexdigit()), "{body}");
+    // A few renewals (every second here), then a release.
+    std::thread::sleep(Duration::from_secs(3));
+    kill(wrapper::pid(&agent), Signal::SIGTERM).expect("SIGTERM");
+    wait_exit(&mut agent, Duration::from_secs(10)).expect("agent exits after SIGTERM");
+    let agent_text = std::fs::read_to_string(&agent_log).expect("agent log");
+    assert!(
+        agent_text.contains(&id[..8]),
+        "the agent's log names the grant by its prefix:\n{agent_text}"
+    );
+    for (who, text) in [("agent", agent_text), ("manager", server.log_text())] {
+        assert!(
+            !text.contains(&id),
+            "the {who}'s log holds the whole grant id {id}:\n{text}"
+        );
+    }
+}
