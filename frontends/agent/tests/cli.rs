@@ -213,3 +213,68 @@ async fn plain_http_off_this_host_is_warned_about_once_at_start() {
     let status = timeout(Duration::from_secs(10), child.wait()).await;
     assert!(matches!(status, Ok(Ok(_))), "{status:?}");
 }
+
+/// With `--token-file` the warning says what is at stake: the component
+/// token itself crosses the network unencrypted.
+#[tokio::test]
+async fn a_component_token_over_plain_http_is_named_in_the_warning() {
+    let fake = FakeManager::start(2, 1, 30);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("component.token");
+    std::fs::write(&token, "cli-test-component-token-0123456789\n").expect("token file");
+    let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
+    std::fs::set_permissions(&token, private).expect("chmod");
+    // 192.0.2.1 is TEST-NET-1: never a manager, never loopback.
+    let managers = format!("http://192.0.2.1:9,{}", fake.url());
+    let mut child = Command::new(AGENT)
+        .args(["run", "--manager", &managers, "--product", "vdp"])
+        .arg("--token-file")
+        .arg(&token)
+        .args([
+            "--hostname",
+            "vdp1.example.com",
+            "--port",
+            "9999",
+            "--cores",
+            "8",
+        ])
+        .args(["--request-timeout", "1s", "--", "sleep", "30"])
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn tenure-agent");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut before_grant = Vec::new();
+    let read = timeout(Duration::from_secs(10), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("asking for a grant") {
+                return true;
+            }
+            before_grant.push(line);
+        }
+        false
+    });
+    assert!(
+        read.await.unwrap_or(false),
+        "no start line: {before_grant:?}"
+    );
+    let warned: Vec<_> = before_grant
+        .iter()
+        .filter(|l| l.contains("WARN") && l.contains("plain http://"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{before_grant:?}");
+    assert!(warned[0].contains("192.0.2.1"), "{}", warned[0]);
+    assert!(
+        warned[0].contains("the component token"),
+        "the warning says the token travels in the clear: {}",
+        warned[0]
+    );
+    let pid = Pid::from_raw(i32::try_from(child.id().expect("running")).expect("pid"));
+    kill(pid, Signal::SIGTERM).expect("signal tenure-agent");
+    let status = timeout(Duration::from_secs(10), child.wait()).await;
+    assert!(matches!(status, Ok(Ok(_))), "{status:?}");
+}
