@@ -311,6 +311,15 @@ pub fn smuggled_requests_are_never_executed(bin: &Bin) {
     let mut gzip = format!("{head}Transfer-Encoding: gzip, chunked\r\n\r\n").into_bytes();
     gzip.extend(smuggled(1));
     refused(&server, &gzip);
+    // The same coding list with a well-formed chunked grant: a server that
+    // took the last coding alone would execute it.
+    let body =
+        json!({"product": "open", "hostname": "smuggled-5", "port": 1, "cores": 1}).to_string();
+    let gzip = format!(
+        "{head}Transfer-Encoding: gzip, chunked\r\n\r\n{:x}\r\n{body}\r\n0\r\n\r\n",
+        body.len()
+    );
+    refused(&server, gzip.as_bytes());
 
     // Behind a good request: a chunked body that ends early for a reader
     // of Content-Length, carrying another request.
