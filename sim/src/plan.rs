@@ -142,6 +142,9 @@ pub enum Bug {
     /// The agent's wall reading is derived from its monotonic clock, so the
     /// wall-clock term of T2 never sees a VM pause.
     MonotonicOnlyGrace,
+    /// Storage keeps no high-water mark, so a clock set back makes an
+    /// expired license valid again (T3).
+    LostHighWater,
 }
 
 /// Scenario-specific outcomes checked after the run (on top of I1-I10).

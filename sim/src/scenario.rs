@@ -239,6 +239,12 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
         "license-expiry" => {
             p.not_after_ms = t0;
             p.restart_after_stop_ms = Some(10 * MIN);
+            // Once expired, the database host's clock is set back to before
+            // not_after: the license stays expired (T3).
+            p.at(
+                t0 + g / 4,
+                Fault::ClockStep(Host::Db, -((g / 4 + 2 * HOUR) as i64)),
+            );
             let install = t0 + g + g / 24;
             p.at(
                 install,
@@ -779,6 +785,18 @@ pub fn teeth(bug: Bug, seed: u64, planted: bool) -> Plan {
             p.at(pause_at, Fault::Pause(c));
             p.at(t0 + g + r.range(10 * MIN, HOUR), Fault::Resume(c));
             p.end_ms = t0 + g + 3 * HOUR;
+        }
+        Bug::LostHighWater => {
+            // The license expires; later the database host's clock is set
+            // back to before not_after, while supervisors restart stopped
+            // components.
+            p.not_after_ms = t0;
+            p.restart_after_stop_ms = Some(r.range(1, 10) * MIN);
+            let back_at = t0 + r.range(10 * MIN, g / 2);
+            let back = back_at - t0 + r.range(MIN, 10 * HOUR);
+            p.at(back_at, Fault::ClockStep(Host::Db, -(back as i64)));
+            p.expect = Expect::LicenseExpiry { not_after: t0 };
+            p.end_ms = t0 + g + HOUR;
         }
         Bug::LongAgentGrace => {
             // A component cut off for longer than grace.

@@ -1,6 +1,7 @@
 //! The store each simulated manager talks to: the shared in-memory database
 //! behind a per-manager connection that a partition can cut, and (only for the
-//! teeth tests) a planted reclaim bug. The code under test is not touched.
+//! teeth tests) a planted reclaim bug or a lost high-water mark. The code
+//! under test is not touched.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -16,6 +17,8 @@ pub struct SimStore {
     reachable: Arc<AtomicBool>,
     /// Planted bug 1: held only until `last_renewed + lease_ttl`.
     reclaim_after_ms: Option<u64>,
+    /// Planted bug: storage keeps no high-water mark (T3).
+    lose_high_water: bool,
 }
 
 impl std::fmt::Debug for SimStore {
@@ -25,11 +28,12 @@ impl std::fmt::Debug for SimStore {
 }
 
 impl SimStore {
-    pub fn new(inner: MemoryStore, reclaim_after_ms: Option<u64>) -> Self {
+    pub fn new(inner: MemoryStore, reclaim_after_ms: Option<u64>, lose_high_water: bool) -> Self {
         Self {
             inner,
             reachable: Arc::new(AtomicBool::new(true)),
             reclaim_after_ms,
+            lose_high_water,
         }
     }
 
@@ -52,20 +56,26 @@ impl Store for SimStore {
                 "simulated partition between manager and database".into(),
             ));
         }
-        match self.reclaim_after_ms {
-            None => self.inner.transaction(f),
-            Some(ms) => self.inner.transaction(&mut |tx| {
-                let mut bug = BuggyTx { inner: tx, ms };
-                f(&mut bug)
-            }),
+        if self.reclaim_after_ms.is_none() && !self.lose_high_water {
+            return self.inner.transaction(f);
         }
+        self.inner.transaction(&mut |tx| {
+            let mut bug = BuggyTx {
+                inner: tx,
+                ms: self.reclaim_after_ms,
+                lose_high_water: self.lose_high_water,
+            };
+            f(&mut bug)
+        })
     }
 }
 
-/// Delegates everything, but rewrites `held_until` of inserts and renewals.
+/// Delegates everything, but rewrites `held_until` of inserts and renewals,
+/// or keeps no high-water mark.
 struct BuggyTx<'a> {
     inner: &'a mut dyn Tx,
-    ms: u64,
+    ms: Option<u64>,
+    lose_high_water: bool,
 }
 
 impl Tx for BuggyTx<'_> {
@@ -99,7 +109,10 @@ impl Tx for BuggyTx<'_> {
         self.inner.end_reason(id)
     }
     fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError> {
-        let ttl = std::time::Duration::from_millis(self.ms);
+        let Some(ms) = self.ms else {
+            return self.inner.apply(mutation);
+        };
+        let ttl = std::time::Duration::from_millis(ms);
         match mutation {
             Mutation::Insert(g) => {
                 let mut g = g.clone();
@@ -159,7 +172,11 @@ impl Tx for BuggyTx<'_> {
         self.inner.delete_manager(node_id)
     }
     fn stored_clock(&mut self, now: UnixMillis) -> Result<StoredClock, StorageError> {
-        self.inner.stored_clock(now)
+        let mut clock = self.inner.stored_clock(now)?;
+        if self.lose_high_water {
+            clock.high_water = None;
+        }
+        Ok(clock)
     }
     fn record_clock_step(&mut self, step: &RecordedStep) -> Result<(), StorageError> {
         self.inner.record_clock_step(step)
@@ -171,6 +188,9 @@ impl Tx for BuggyTx<'_> {
         self.inner.clock_steps_since(after, excluding)
     }
     fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError> {
+        if self.lose_high_water {
+            return Ok(());
+        }
         self.inner.raise_high_water(at)
     }
     fn latest_deadline(&mut self) -> Result<Option<UnixMillis>, StorageError> {

@@ -372,6 +372,8 @@ pub struct World {
     worst_gap: Option<u64>,
     failover_bound: u64,
     late_successes: u64,
+    /// A manager answered `license_expired` since the last license install.
+    expiry_announced: bool,
     verdicts: Verdicts,
     held_until_at_crash: BTreeMap<usize, u64>,
     max_resume_overrun: u64,
@@ -482,7 +484,11 @@ impl World {
         };
         let mut mgrs = Vec::new();
         for m in 0..2 {
-            let store = SimStore::new(checker.clone(), bug_ttl);
+            let store = SimStore::new(
+                checker.clone(),
+                bug_ttl,
+                plan.bug == Some(Bug::LostHighWater),
+            );
             let manager = launch.start(&store, &nonce(m, 0));
             let clock = HostClock::new(
                 0,
@@ -648,6 +654,7 @@ impl World {
             worst_gap: None,
             failover_bound,
             late_successes: 0,
+            expiry_announced: false,
             verdicts: Verdicts::default(),
             held_until_at_crash: BTreeMap::new(),
             max_resume_overrun: 0,
@@ -1726,6 +1733,9 @@ impl World {
 
     fn manager_error(&mut self, e: &ManagerError) -> Result<Response, TransportError> {
         let code = e.code();
+        if code == ErrorCode::LicenseExpired {
+            self.expiry_announced = true;
+        }
         *self.denials.entry(code.as_str().to_owned()).or_default() += 1;
         err_resp(code, e.to_string())
     }
@@ -1869,7 +1879,10 @@ impl World {
             );
             self.violate(6, msg);
         }
-        if g.server_time_ms >= self.license.not_after.0 {
+        // M7 on the storage clock, and T3: once a manager has answered that
+        // the license expired, it never serves it again (until another is
+        // installed), whatever the storage clock does afterwards.
+        if g.server_time_ms >= self.license.not_after.0 || self.expiry_announced {
             self.late_successes += 1;
         }
     }
@@ -1886,7 +1899,9 @@ impl World {
             .manager
             .heartbeat(&mgr.node_id, &|| UnixMillis(clock.wall_ms(t)), LIVENESS);
         if let Ok(hb) = out {
+            let expired = hb.serving == Err(NotServing::LicenseExpired);
             mgr.node = Some((local, hb.serving));
+            self.expiry_announced |= expired;
         }
         let next = t + mgr.clock.true_for_local(HEARTBEAT_MS);
         self.push(next, Ev::Heartbeat { m: m as u8, inc });
@@ -2190,6 +2205,7 @@ impl World {
                         .is_ok()
                 {
                     self.license = lic;
+                    self.expiry_announced = false;
                 }
             }
             Fault::Mark => {}

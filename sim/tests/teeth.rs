@@ -40,6 +40,19 @@ fn caught(bug: Bug, invariant: usize) {
     assert!(seeds_to_catch(bug, invariant) <= MAX_SEEDS);
 }
 
+/// For rules no invariant states alone (the license window): the plan's
+/// own expectation catches the bug.
+fn caught_by_expectation(bug: Bug) {
+    clean(bug);
+    let caught = (0..MAX_SEEDS).find_map(|seed| {
+        let report = tenure_sim::run(teeth(bug, seed, true), None);
+        report.verdicts.expectation.map(|e| (seed, e))
+    });
+    let (seed, why) =
+        caught.unwrap_or_else(|| panic!("planted bug {bug:?} not caught within {MAX_SEEDS} seeds"));
+    eprintln!("{bug:?} caught on seed {seed}: {why}");
+}
+
 #[test]
 fn reclaim_at_lease_ttl_is_caught_as_over_use_under_partition() {
     caught(Bug::ReclaimAtLeaseTtl, 1);
@@ -103,4 +116,9 @@ fn manager_processes_without_a_nonce_are_caught_as_two_serving_one_node_id() {
 #[test]
 fn grace_on_the_monotonic_clock_only_is_caught_after_a_vm_pause() {
     caught(Bug::MonotonicOnlyGrace, 2);
+}
+
+#[test]
+fn storage_without_a_high_water_mark_is_caught_serving_an_expired_license_again() {
+    caught_by_expectation(Bug::LostHighWater);
 }
