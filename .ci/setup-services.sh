@@ -18,9 +18,11 @@ missing=()
 # manager whose clock is hours off.
 # chromium and chromium-driver: the web console's browser tests
 # (tests-e2e/tests/console.rs), which start chromedriver themselves.
+# prometheus: its promtool checks docs/alerts.yml and runs the alerts' cases
+# (frontends/service/tests/alerts.rs); the server itself is not started.
 for pkg in pkg-config libmariadb-dev libmariadb-dev-compat libpq-dev \
     postgresql mariadb-server mariadb-client haproxy nginx faketime libfaketime \
-    chromium chromium-driver; do
+    chromium chromium-driver prometheus; do
     if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$pkg")
     fi

@@ -149,6 +149,13 @@ impl Tx for BuggyTx<'_> {
     fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
         self.inner.pool_totals(now)
     }
+    fn pool_in_grace(
+        &mut self,
+        now: UnixMillis,
+        stale_before: UnixMillis,
+    ) -> Result<Vec<(PoolKey, u64)>, StorageError> {
+        self.inner.pool_in_grace(now, stale_before)
+    }
     fn usage_since(
         &mut self,
         since: UnixMillis,

@@ -334,6 +334,23 @@ impl Tx for MemTx<'_> {
         Ok(totals.into_iter().collect())
     }
 
+    fn pool_in_grace(
+        &mut self,
+        now: UnixMillis,
+        stale_before: UnixMillis,
+    ) -> Result<Vec<(PoolKey, u64)>, StorageError> {
+        let mut stale: BTreeMap<PoolKey, u64> = BTreeMap::new();
+        for g in self
+            .state
+            .grants
+            .values()
+            .filter(|g| g.is_held_at(now) && g.last_renewed < stale_before)
+        {
+            *stale.entry(g.instance.pool()).or_default() += 1;
+        }
+        Ok(stale.into_iter().collect())
+    }
+
     fn usage_since(
         &mut self,
         since: UnixMillis,

@@ -182,6 +182,14 @@ pub trait Tx {
     ) -> Result<Vec<HeldGrant>, StorageError>;
     /// Totals of grants held at `now`, per pool, ordered by pool.
     fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError>;
+    /// Grants held at `now` but not renewed since `stale_before` (their
+    /// components are in grace, or gone), per pool, ordered by pool; pools
+    /// without one are left out.
+    fn pool_in_grace(
+        &mut self,
+        now: UnixMillis,
+        stale_before: UnixMillis,
+    ) -> Result<Vec<(PoolKey, u64)>, StorageError>;
     /// Usage rows that ended at or after `since`, oldest first, at most `limit`.
     fn usage_since(
         &mut self,

@@ -1,6 +1,9 @@
 //! The metrics registry, rendered as Prometheus text. Hand-rolled: a handful
 //! of counters, gauges and one histogram do not need a framework.
 
+mod license;
+
+use license::LicenseGauges;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
@@ -31,6 +34,9 @@ struct Inner {
     clock_offsets: BTreeMap<String, i64>,
     storage_clock: StorageClock,
     serving: bool,
+    license: Option<LicenseGauges>,
+    in_grace: BTreeMap<(String, String), u64>,
+    live_managers: Option<u64>,
 }
 
 /// Storage clock steps (M9), from the latest heartbeat.
@@ -119,6 +125,21 @@ impl Metrics {
         self.with(|m| m.serving = serving);
     }
 
+    pub fn set_license(&self, license: &tenure_core::license::License) {
+        let gauges = LicenseGauges::of(license);
+        self.with(|m| m.license = Some(gauges));
+    }
+
+    pub fn set_in_grace(&self, pools: impl IntoIterator<Item = (String, String, u64)>) {
+        self.with(|m| {
+            m.in_grace = pools.into_iter().map(|(e, p, n)| ((e, p), n)).collect();
+        });
+    }
+
+    pub fn set_live_managers(&self, n: usize) {
+        self.with(|m| m.live_managers = u64::try_from(n).ok());
+    }
+
     pub fn render(&self) -> String {
         let m = self.with(|m| {
             (
@@ -138,6 +159,7 @@ impl Metrics {
                 m.storage_clock,
             )
         });
+        let section63 = self.with(|m| (m.license.clone(), m.in_grace.clone(), m.live_managers));
         let (
             requests,
             (grants, renewals, releases, storage_errors, overloaded),
@@ -282,6 +304,8 @@ impl Metrics {
                 h.total
             );
         }
+        let (lic, in_grace, live) = section63;
+        license::render(&mut out, lic.as_ref(), &in_grace, live);
         out
     }
 }
@@ -312,5 +336,35 @@ mod tests {
             text.contains("tenure_request_duration_seconds_bucket{route=\"grant\",le=\"0.05\"} 2")
         );
         assert!(text.contains("tenure_request_duration_seconds_count{route=\"grant\"} 2"));
+    }
+
+    #[test]
+    fn renders_the_license_limits_and_grace_gauges() {
+        let m = Metrics::default();
+        let license: tenure_core::license::License = serde_json::from_str(
+            r#"{"license_id":"L-1","licensee":"Acme","issued_at":"2026-01-01T00:00:00Z",
+                "not_before":"2026-01-01T00:00:00Z","not_after":"2027-01-01T00:00:00Z",
+                "max_managers":2,"grace_period_s":432000,
+                "limits":{"production":{"vdp":{"max_servers":4,"max_total_cores":48},
+                                        "sched":{"max_servers":2}}}}"#,
+        )
+        .expect("license json");
+        m.set_license(&license);
+        m.set_in_grace([("production".into(), "vdp".into(), 3)]);
+        m.set_live_managers(2);
+        let text = m.render();
+        for want in [
+            "tenure_license_expiry_timestamp_seconds 1798761600\n",
+            "tenure_license_max_managers 2\n",
+            "tenure_license_max_servers{environment=\"production\",product=\"vdp\"} 4\n",
+            "tenure_license_max_servers{environment=\"production\",product=\"sched\"} 2\n",
+            "tenure_license_max_total_cores{environment=\"production\",product=\"vdp\"} 48\n",
+            "tenure_grants_in_grace{environment=\"production\",product=\"vdp\"} 3\n",
+            "tenure_grants_in_grace{environment=\"production\",product=\"sched\"} 0\n",
+            "tenure_managers_live 2\n",
+        ] {
+            assert!(text.contains(want), "missing {want:?} in:\n{text}");
+        }
+        assert!(!text.contains("max_total_cores{environment=\"production\",product=\"sched\"}"));
     }
 }

@@ -672,6 +672,12 @@ impl<S: Store> Service<S> {
                     tracing::warn!(%w, "clock skew");
                 }
                 self.metrics.set_serving(hb.serving.is_ok());
+                self.metrics.set_live_managers(
+                    hb.managers
+                        .iter()
+                        .filter(|r| r.is_live(hb.storage_now, LIVENESS))
+                        .count(),
+                );
                 self.metrics.set_clock_offsets(
                     hb.managers
                         .iter()
@@ -697,7 +703,15 @@ impl<S: Store> Service<S> {
             Ok(n) => tracing::info!(reclaimed = n, "grants past their deadline ended"),
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
-        if let Ok(totals) = self.manager.read_at(|tx, at| tx.pool_totals(at.deadlines)) {
+        let lease_ttl = self.manager.config().lease_ttl;
+        let read = self.manager.read_at(|tx, at| {
+            let stale_before = at.deadlines.saturating_sub(lease_ttl);
+            Ok((
+                tx.pool_totals(at.deadlines)?,
+                tx.pool_in_grace(at.deadlines, stale_before)?,
+            ))
+        });
+        if let Ok((totals, in_grace)) = read {
             self.metrics.set_held(totals.into_iter().map(|(k, t)| {
                 (
                     k.environment.to_string(),
@@ -706,6 +720,14 @@ impl<S: Store> Service<S> {
                     t.total_cores,
                 )
             }));
+            self.metrics.set_in_grace(
+                in_grace
+                    .into_iter()
+                    .map(|(k, n)| (k.environment.to_string(), k.product.to_string(), n)),
+            );
+        }
+        if let Ok(license) = self.manager.license() {
+            self.metrics.set_license(&license);
         }
     }
 

@@ -394,3 +394,46 @@ fn no_randomness_answers_503_and_never_a_predictable_id() {
     assert_eq!(r.status, 503, "no session id without randomness");
     assert!(r.headers.iter().all(|(n, _)| *n != "set-cookie"));
 }
+
+#[test]
+fn metrics_carry_every_series_the_alerting_rules_read() {
+    let s = service(2, "m1", &store());
+    s.heartbeat();
+    let g = s.handle(&req(Method::Post, "/v1/grants", GRANT));
+    assert_eq!(g.status, 201);
+    s.sweep();
+    let metrics = s.handle(&Request::new(Method::Get, "/metrics"));
+    let text = String::from_utf8_lossy(&metrics.body);
+    for want in [
+        "tenure_license_expiry_timestamp_seconds 1800086400\n",
+        "tenure_license_max_managers 2\n",
+        "tenure_license_max_servers{environment=\"production\",product=\"vdp\"} 1\n",
+        "tenure_held_grants{environment=\"production\",product=\"vdp\"} 1\n",
+        "tenure_grants_in_grace{environment=\"production\",product=\"vdp\"} 0\n",
+        "tenure_managers_live 1\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    // docs/alerts.yml may only read series a manager exports.
+    let rules = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/alerts.yml"
+    ))
+    .expect("docs/alerts.yml");
+    let exported: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let mut read = 0;
+    for word in rules.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+        if word.starts_with("tenure_") {
+            read += 1;
+            assert!(
+                exported.contains(&word),
+                "docs/alerts.yml reads {word}, which /metrics does not export"
+            );
+        }
+    }
+    assert!(read > 10, "the rules read {read} tenure series");
+}

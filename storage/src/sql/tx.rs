@@ -671,6 +671,36 @@ impl Tx for DieselTx<'_> {
         Ok(out)
     }
 
+    fn pool_in_grace(
+        &mut self,
+        now: UnixMillis,
+        stale_before: UnixMillis,
+    ) -> Result<Vec<(PoolKey, u64)>, StorageError> {
+        let sql = self.sql(&format!(
+            "SELECT environment, product, COUNT(*) AS servers, \
+             CAST(0 AS {}) AS total_cores FROM grants \
+             WHERE held_until > ? AND last_renewed < ? GROUP BY environment, product",
+            self.bigint_cast()
+        ));
+        let r = on_conn!(self, c => sql_query(sql.as_str())
+            .bind::<BigInt, _>(now.0)
+            .bind::<BigInt, _>(stale_before.0)
+            .load::<PoolTotalsRow>(c));
+        let rows = r.map_err(|e| self.fail(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let key = PoolKey {
+                environment: Name::parse("environment", &row.environment)
+                    .map_err(|e| StorageError::Corrupt(format!("grants: {e}")))?,
+                product: Name::parse("product", &row.product)
+                    .map_err(|e| StorageError::Corrupt(format!("grants: {e}")))?,
+            };
+            out.push((key, u64::try_from(row.servers).unwrap_or(0)));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
+    }
+
     fn usage_since(
         &mut self,
         since: UnixMillis,

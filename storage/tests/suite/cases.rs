@@ -142,6 +142,16 @@ pub fn limits_are_enforced_and_named<B: Backend>(b: &B) {
     let totals = m.read(|tx, now| tx.pool_totals(now)).expect("totals");
     assert_eq!(totals.len(), 1);
     assert_eq!((totals[0].1.servers, totals[0].1.total_cores), (2, 20));
+    // Both were renewed before the next millisecond, none an hour ago.
+    let stale = m
+        .read(|tx, now| tx.pool_in_grace(now, UnixMillis(now.0 + 1)))
+        .expect("in grace");
+    assert_eq!(stale.len(), 1);
+    assert_eq!((stale[0].0.product.as_str(), stale[0].1), ("vdp", 2));
+    let stale = m
+        .read(|tx, now| tx.pool_in_grace(now, UnixMillis(now.0 - 3_600_000)))
+        .expect("in grace");
+    assert!(stale.is_empty(), "{stale:?}");
 }
 
 pub fn restart_replaces<B: Backend>(b: &B) {
