@@ -1,0 +1,355 @@
+//! The components: each a real `tenure_core::agent::Agent` driven as the
+//! real driver drives it, its wake-ups, answers, successes and stops, and
+//! I1's count of what runs.
+
+use super::*;
+
+impl World {
+    /// Component `c`'s timer fires at `self.t` (if `token` is still its own).
+    pub(super) fn wake(&mut self, c: u32, token: u64) {
+        self.hash.u64(self.t ^ (1 << 60) ^ u64::from(c));
+        let comp = &self.comps[c as usize];
+        if comp.token != token || comp.crashed || comp.clock.is_suspended() {
+            return;
+        }
+        let now = comp.clock.now(self.t);
+        self.comps[c as usize].wake_at = None;
+        if let Some(a) = self.comps[c as usize].agent.as_mut() {
+            a.handle_timeout(now);
+        }
+        self.after_agent(c as usize, None);
+    }
+
+    /// An answer reaches component `c` at `self.t`.
+    pub(super) fn deliver(&mut self, c: u32, gen_: u32, id: RequestId, resp: Reply) {
+        self.hash
+            .u64(self.t ^ (4 << 60) ^ u64::from(c) ^ (id.0 << 20));
+        if self.comps[c as usize].guard == Some((self.t, id)) && self.comps[c as usize].gen_ == gen_
+        {
+            // The answer comes now; the agent call below reschedules.
+            let comp = &mut self.comps[c as usize];
+            comp.guard = None;
+            comp.deferred = None;
+            comp.wake_at = None;
+        }
+        let comp = &self.comps[c as usize];
+        if comp.gen_ != gen_ || comp.crashed || comp.clock.is_suspended() {
+            return;
+        }
+        let now = comp.clock.now(self.t);
+        let from_manager = matches!(resp, Reply::Full(_));
+        let resp = resp.into_result();
+        let resp = match (self.plan.bug, resp) {
+            // The planted bug: a long grace period taken from the answer.
+            (Some(Bug::LongAgentGrace), Ok(Response::Granted(mut g))) => {
+                g.grace_period_s += 3600;
+                Ok(Response::Granted(g))
+            }
+            (_, r) => r,
+        };
+        self.comps[c as usize].answer_from_manager = from_manager;
+        let granted = match &resp {
+            Ok(Response::Granted(g)) => Some(g.grant_id),
+            _ => None,
+        };
+        if let Some(a) = self.comps[c as usize].agent.as_mut() {
+            a.handle_response(now, id, resp);
+        }
+        self.after_agent(c as usize, Some((id, granted)));
+    }
+
+    pub(super) fn start_agent(&mut self, c: usize) {
+        let seed = self.rng.next_u64();
+        let comp = &mut self.comps[c];
+        comp.crashed = false;
+        comp.gen_ += 1;
+        comp.forfeited = None;
+        comp.resumed_late = false;
+        comp.wall_ahead = false;
+        comp.wall_shift_ms = 0;
+        comp.paused_ms = 0;
+        comp.guard = None;
+        comp.deferred = None;
+        comp.inflight.clear();
+        let mut cfg = self.config.clone();
+        cfg.request = (*comp.req).clone();
+        let now = comp.clock.now(self.t);
+        comp.agent = Some(Agent::new(cfg, now, seed));
+        self.trace_line(format_args!("start c{c}"));
+        self.after_agent(c, None);
+        self.refresh_health_of(c);
+    }
+
+    pub(super) fn after_agent(&mut self, c: usize, answered: Option<(RequestId, Option<GrantId>)>) {
+        let t = self.t;
+        let mut transmits = std::mem::take(&mut self.scratch_tx);
+        let mut events = std::mem::take(&mut self.scratch_ev);
+        let (running, in_grace) = {
+            let comp = &mut self.comps[c];
+            let Some(agent) = comp.agent.as_mut() else {
+                return;
+            };
+            while let Some(x) = agent.poll_transmit() {
+                transmits.push((x.id, Msg::from(x.request)));
+            }
+            while let Some(e) = agent.poll_event() {
+                events.push(e);
+            }
+            comp.last_call_mono_ns = comp.clock.now_mono_ns(t);
+            comp.chain = false;
+            (
+                agent.is_running(),
+                matches!(agent.state(), State::Grace { .. }),
+            )
+        };
+        let answered_send = answered.and_then(|(id, _)| {
+            let comp = &mut self.comps[c];
+            let pos = comp.inflight.iter().position(|(i, _, _)| *i == id)?;
+            let (_, sent, kind) = comp.inflight.swap_remove(pos);
+            Some((sent, kind))
+        });
+        let mut started = false;
+        for e in events.drain(..) {
+            self.hash.u64(t ^ (10 << 60) ^ (c as u64));
+            match e {
+                Event::Started { grant_id }
+                | Event::Renewed { grant_id }
+                | Event::Regranted { grant_id }
+                | Event::Recovered { grant_id } => {
+                    let Some((sent, kind)) = answered_send else {
+                        self.violate(
+                            3,
+                            format!("c{c}: success event {e:?} without an answer to a request"),
+                        );
+                        continue;
+                    };
+                    if matches!(e, Event::Started { .. }) {
+                        started = true;
+                        // I3: only a grant the store acknowledged starts a component.
+                        let acked = answered.and_then(|(_, g)| g) == Some(grant_id)
+                            && self.ledger.contains_key(&grant_id)
+                            && kind == Kind::Grant
+                            && !self.comps[c].running;
+                        if !acked {
+                            self.violate(
+                                3,
+                                format!("c{c} started without an acknowledged grant ({kind:?})"),
+                            );
+                        }
+                        self.comps[c].starts.push(t);
+                    }
+                    match e {
+                        Event::Renewed { .. } | Event::Recovered { .. } => {
+                            self.renewals += 1;
+                            self.check_i10(c, sent);
+                        }
+                        _ => {
+                            self.grants += 1;
+                            self.comps[c].claimed_at = Some(t);
+                        }
+                    }
+                    self.success(c, sent, grant_id);
+                    if matches!(e, Event::Recovered { .. })
+                        && let Some(since) = self.comps[c].grace_since.take()
+                    {
+                        self.grace_ms_total += t.saturating_sub(since);
+                    }
+                }
+                Event::GraceEntered { .. } => {
+                    self.comps[c].grace_since = Some(t);
+                    self.comps[c].entered_grace = true;
+                    self.trace_line(format_args!("c{c} grace entered"));
+                }
+                Event::GraceOneDayLeft
+                | Event::GraceOneHourLeft
+                | Event::ClockStepped { .. }
+                | Event::Rejected { .. } => {}
+                Event::MustStop(reason) => self.stopped(c, reason),
+            }
+        }
+        let was = self.comps[c].running;
+        if running && !was && !started {
+            self.violate(3, format!("c{c} is running without having started"));
+        }
+        if !in_grace
+            && !running
+            && let Some(since) = self.comps[c].grace_since.take()
+        {
+            self.grace_ms_total += t.saturating_sub(since);
+        }
+        self.comps[c].running = running;
+        self.recount(c);
+        for (id, req) in transmits.drain(..) {
+            self.send(c, id, req);
+        }
+        self.scratch_tx = transmits;
+        self.scratch_ev = events;
+        self.schedule_wake(c);
+    }
+
+    pub(super) fn success(&mut self, c: usize, sent: u64, grant_id: GrantId) {
+        let t = self.t;
+        // I2's grace is the license's, as the plan issued it: never the one
+        // the agent under test believes it was given.
+        let grace_ms = self.plan.grace_ms();
+        let comp = &mut self.comps[c];
+        comp.last_ok_send = sent;
+        comp.resumed_late = false;
+        comp.wall_ahead = false;
+        comp.wall_shift_ms = 0;
+        comp.paused_ms = 0;
+        comp.grace_ms = grace_ms;
+        // A clock running slow measures less than true time: allow for its rate (I2).
+        let ppm = comp.clock.ppm.min(0).unsigned_abs();
+        let slow =
+            (u128::from(comp.grace_ms) * u128::from(ppm)).div_ceil(1_000_000 - u128::from(ppm));
+        comp.i2_base = sent + comp.grace_ms + u64::try_from(slow).unwrap_or(0) + I2_SLACK_MS;
+        comp.i2_allowed = comp.i2_base;
+        comp.i2_epoch += 1;
+        if comp.forfeited.is_some_and(|g| g != grant_id) {
+            comp.forfeited = None;
+        }
+        comp.best_window = 0;
+        if comp.healthy_since.is_some() {
+            comp.healthy_since = Some(t);
+        }
+        if let Some(f) = comp.i5_pending.take() {
+            // From the first attempt after the failover to this success.
+            let from = comp.i5_attempt.take().unwrap_or(f).max(f);
+            if sent >= f {
+                let gap = t.saturating_sub(from);
+                self.worst_gap = Some(self.worst_gap.unwrap_or(0).max(gap));
+            }
+        }
+        let (allowed, epoch) = (comp.i2_allowed, comp.i2_epoch);
+        self.i2_hints.push(Reverse((allowed + 1, c as u32, epoch)));
+    }
+
+    pub(super) fn stopped(&mut self, c: usize, reason: StopReason) {
+        let t = self.t;
+        *self.stops.entry(reason_label(reason)).or_default() += 1;
+        let comp = &mut self.comps[c];
+        let deadline = comp.last_ok_send + comp.grace_ms;
+        let fast = u64::try_from(comp.clock.ppm.max(0)).unwrap_or(0);
+        let early = comp.grace_ms * fast / 1_000_000 + 1;
+        let (from_manager, reachable) = (comp.answer_from_manager, comp.healthy_since.is_some());
+        self.check_i9(
+            c,
+            reason,
+            deadline.saturating_sub(early),
+            from_manager,
+            reachable,
+        );
+        let comp = &mut self.comps[c];
+        comp.stops.push(StopRec {
+            t,
+            earliest: deadline.saturating_sub(early),
+            reason,
+            deadline,
+            allowed: comp.i2_allowed,
+        });
+        let due = comp.i2_base.max(comp.last_resume);
+        if reason == StopReason::GraceExpired && t > due {
+            self.max_resume_overrun = self.max_resume_overrun.max(t - due);
+        }
+        let comp = &mut self.comps[c];
+        let window = comp
+            .healthy_since
+            .map_or(0, |s| t.saturating_sub(s))
+            .max(comp.best_window);
+        self.trace_line(format_args!("c{c} stop {reason:?}"));
+        if reason == StopReason::GraceExpired && window >= self.i4_window() {
+            self.violate(
+                4,
+                format!(
+                    "c{c} stopped for grace although managers were reachable for {} s in a row",
+                    window / SEC
+                ),
+            );
+        }
+        if let Some(after) = self.plan.restart_after_stop_ms {
+            let at = t + after + self.rng.below(after / 10 + 1);
+            let gen_ = self.comps[c].gen_;
+            self.push(at, Ev::Restart { c: c as u32, gen_ });
+        }
+    }
+
+    pub(super) fn recount(&mut self, c: usize) {
+        // Twins claim one instance, so they hold one slot between them: the
+        // pair counts once while either runs (I10 bounds their overlap).
+        let twin_counted = self.twin_of(c).is_some_and(|d| self.comps[d].counted);
+        let comp = &mut self.comps[c];
+        // A suspended host executes nothing; a host that resumed past its
+        // grace deadline is inside the driver's max_sleep window (reported,
+        // and bounded by I2), not counted as a licensed user.
+        let counted = comp.running
+            && !comp.crashed
+            && comp.forfeited.is_none()
+            && !comp.clock.is_suspended()
+            && !comp.resumed_late;
+        if counted != comp.counted {
+            comp.counted = counted;
+            if twin_counted {
+                return;
+            }
+            let cores = u64::from(comp.req.facts.cores);
+            if counted {
+                self.servers += 1;
+                self.cores += cores;
+            } else {
+                self.servers -= 1;
+                self.cores -= cores;
+            }
+        }
+    }
+
+    /// The plan's twin of component `c`, if it has one.
+    pub(super) fn twin_of(&self, c: usize) -> Option<usize> {
+        self.plan
+            .twins
+            .iter()
+            .find_map(|&(a, b)| match (a == c, b == c) {
+                (true, _) => Some(b),
+                (_, true) => Some(a),
+                _ => None,
+            })
+    }
+
+    pub(super) fn schedule_wake(&mut self, c: usize) {
+        let t = self.t;
+        let comp = &mut self.comps[c];
+        let Some(agent) = comp.agent.as_ref() else {
+            comp.wake_at = None;
+            return;
+        };
+        let Some(mut target) = agent.poll_timeout() else {
+            comp.wake_at = None;
+            return;
+        };
+        if comp.chain || comp.wall_ahead {
+            let now_mono = comp.clock.now_mono_ns(t);
+            let step = DRIVER_MAX_SLEEP_MS * 1_000_000;
+            let k = now_mono.saturating_sub(comp.last_call_mono_ns) / step + 1;
+            let next = comp.last_call_mono_ns.saturating_add(k * step);
+            target = target.min(Duration::from_nanos(next));
+        }
+        let Some(at) = comp.clock.true_at_mono(t, target) else {
+            comp.wake_at = None;
+            return;
+        };
+        let at = at.max(t + 1);
+        if let Some((g, _)) = comp.guard
+            && at >= g
+        {
+            // An answer is sure to come first and will reschedule.
+            comp.token += 1;
+            comp.wake_at = None;
+            comp.deferred = Some(at);
+            return;
+        }
+        comp.deferred = None;
+        if comp.wake_at != Some(at) {
+            self.stash_wake(c, at);
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The managers: the service's request path over `tenure_storage::Manager`,
+//! heartbeats (M6) and the balancer's health checks.
+
+use super::*;
+
+impl World {
+    pub(super) fn manager_error(&mut self, e: &ManagerError) -> Result<Response, TransportError> {
+        let code = e.code();
+        if code == ErrorCode::LicenseExpired {
+            self.expiry_announced = true;
+        }
+        *self.denials.entry(code.as_str().to_owned()).or_default() += 1;
+        err_resp(code, e.to_string())
+    }
+
+    /// The service's request path, minus HTTP: the M6 gate, then one
+    /// `Manager` call, mapped to the status and error body the service sends.
+    pub(super) fn serve(
+        &mut self,
+        m: usize,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        req: Msg,
+    ) -> Option<Result<Response, TransportError>> {
+        let t = self.t;
+        if let Err(e) = self.mgrs[m].serving(t)
+            && e.code() == ErrorCode::TooManyManagers
+        {
+            *self.denials.entry("too_many_managers".into()).or_default() += 1;
+            return Some(err_resp(e.code(), e.to_string()));
+        }
+        match req {
+            Msg::Grant(raw) => {
+                let req = match raw.validate() {
+                    Ok(r) => r,
+                    Err(e) => return Some(err_resp(ErrorCode::BadRequest, e.to_string())),
+                };
+                let random = self.rng.bytes16();
+                if self.plan.bug == Some(Bug::UnserialisedGrant) {
+                    return self.stale_read(m, c, gen_, id, req, random);
+                }
+                let out = self.mgrs[m].manager.grant(&req, random);
+                Some(match out {
+                    Ok(g) => {
+                        self.acked(m, &g);
+                        Ok(Response::Granted(g))
+                    }
+                    Err(e) => self.manager_error(&e),
+                })
+            }
+            Msg::Renew {
+                grant_id,
+                client_time_ms,
+            } => {
+                let out = self.mgrs[m].manager.renew(
+                    grant_id,
+                    Some(UnixMillis(client_time_ms)).filter(|c| c.0 >= 0),
+                );
+                Some(match out {
+                    Ok(g) => {
+                        self.acked(m, &g);
+                        Ok(Response::Granted(g))
+                    }
+                    Err(e) => self.manager_error(&e),
+                })
+            }
+            Msg::Release { grant_id } => Some(match self.mgrs[m].manager.release(grant_id) {
+                Ok(()) => Ok(Response::Released),
+                Err(e) => self.manager_error(&e),
+            }),
+        }
+    }
+
+    /// Planted bug 3, first half: read the pool in one transaction...
+    pub(super) fn stale_read(
+        &mut self,
+        m: usize,
+        c: u32,
+        gen_: u32,
+        id: RequestId,
+        req: GrantRequest,
+        random: [u8; 16],
+    ) -> Option<Result<Response, TransportError>> {
+        let mgr = &self.mgrs[m];
+        let license = match mgr.manager.license() {
+            Ok(l) => l,
+            Err(e) => return Some(self.manager_error(&e)),
+        };
+        let read = mgr.store.transaction(&mut |tx| {
+            tx.lock_pool(&req.instance.pool())?;
+            let now = tx.now()?;
+            Ok((tx.pool_view(&req.instance, now, 64)?, now))
+        });
+        let (view, now) = match read {
+            Ok(v) => v,
+            Err(e) => return Some(self.manager_error(&e.into())),
+        };
+        let think = self.rng.range(1, 200);
+        let inc = mgr.inc;
+        self.push(
+            self.t + think,
+            Ev::StaleCommit {
+                m: m as u8,
+                inc,
+                c,
+                gen_,
+                id,
+                pending: Box::new(PendingGrant {
+                    req,
+                    view,
+                    now,
+                    license,
+                    id: GrantId::from_random(random),
+                }),
+            },
+        );
+        None
+    }
+
+    /// ...and commit the decision computed from that view in a later one.
+    pub(super) fn stale_commit(
+        &mut self,
+        m: usize,
+        p: PendingGrant,
+    ) -> Result<Response, TransportError> {
+        let cfg = *self.mgrs[m].manager.config();
+        let d = decide::grant(&cfg, &p.license, &p.view, &p.req, p.now, p.id);
+        let muts = d.mutations.clone();
+        let applied = self.mgrs[m].store.transaction(&mut |tx| {
+            for x in &muts {
+                tx.apply(x)?;
+            }
+            Ok(())
+        });
+        match (applied, d.outcome) {
+            (Err(e), _) => self.manager_error(&e.into()),
+            (Ok(()), Ok(g)) => {
+                self.acked(m, &g);
+                Ok(Response::Granted(g))
+            }
+            (Ok(()), Err(denial)) => self.manager_error(&ManagerError::Denied(denial)),
+        }
+    }
+
+    /// A manager acknowledges a grant or renewal: I6 (it is in the store as
+    /// answered) and M7 (nothing succeeds after `not_after`).
+    pub(super) fn acked(&mut self, m: usize, g: &GrantResponse) {
+        self.mgrs[m].grants_ok += 1;
+        self.ledger.insert(g.grant_id, g.server_time_ms);
+        if self.checker.last_renewed(g.grant_id) != Some(UnixMillis(g.server_time_ms)) {
+            let other = self.checker.transaction(&mut |tx| tx.grant(g.grant_id));
+            let msg = format!(
+                "manager-{m} acknowledged grant {} at {} but the store has {other:?}",
+                g.grant_id, g.server_time_ms
+            );
+            self.violate(6, msg);
+        }
+        // M7 on the storage clock, and T3: once a manager has answered that
+        // the license expired, it never serves it again (until another is
+        // installed), whatever the storage clock does afterwards.
+        if g.server_time_ms >= self.license.not_after.0 || self.expiry_announced {
+            self.late_successes += 1;
+        }
+    }
+
+    pub(super) fn heartbeat(&mut self, m: usize, inc: u32) {
+        let t = self.t;
+        let mgr = &mut self.mgrs[m];
+        if mgr.inc != inc || mgr.status != MgrStatus::Up {
+            return;
+        }
+        let clock = mgr.clock.clone();
+        let local = clock.wall_ms(t);
+        let out = mgr
+            .manager
+            .heartbeat(&mgr.node_id, &|| UnixMillis(clock.wall_ms(t)), LIVENESS);
+        if let Ok(hb) = out {
+            let expired = hb.serving == Err(NotServing::LicenseExpired);
+            mgr.node = Some((local, hb.serving));
+            self.expiry_announced |= expired;
+        }
+        let next = t + mgr.clock.true_for_local(HEARTBEAT_MS);
+        self.push(next, Ev::Heartbeat { m: m as u8, inc });
+    }
+
+    pub(super) fn lb_check(&mut self, m: usize) {
+        let t = self.t;
+        let link = self.plan.mgr_link[m];
+        let lost = self.rng.chance_ppm(link.loss_ppm.saturating_mul(2));
+        let mgr = &self.mgrs[m];
+        let ok = !lost
+            && mgr.status == MgrStatus::Up
+            && !self.lb_to_mgr[m]
+            && !self.mgr_to_lb[m]
+            && mgr.serves(t);
+        let cfg = self.plan.lb;
+        let b = &mut self.lb[m];
+        if ok {
+            b.ok_run += 1;
+            b.fail_run = 0;
+            if !b.up && b.ok_run >= cfg.rise {
+                b.up = true;
+            }
+        } else {
+            b.fail_run += 1;
+            b.ok_run = 0;
+            if b.up && b.fail_run >= cfg.fall {
+                b.up = false;
+            }
+        }
+        let next = t + cfg.inter_ms;
+        self.next_check[m] = next;
+        if self.lb_down_until_fault() {
+            // Every check fails until a fault changes a manager or a link
+            // (days, in an outage): wait for it instead of failing every
+            // `inter`. The loss draw such a check would make decides nothing.
+            self.parked_check[m] = Some(next);
+            return;
+        }
+        self.push(next, Ev::Check { m: m as u8 });
+    }
+
+    /// After a fault: health checks parked by `lb_check` resume on their
+    /// grid of `inter`, at the first instant after now.
+    pub(super) fn unpark_checks(&mut self) {
+        if self.lb_down_until_fault() {
+            return;
+        }
+        let inter = self.plan.lb.inter_ms.max(1);
+        for m in 0..2 {
+            if let Some(due) = self.parked_check[m].take() {
+                let at = if due > self.t {
+                    due
+                } else {
+                    due + ((self.t - due) / inter + 1) * inter
+                };
+                self.next_check[m] = at;
+                self.push(at, Ev::Check { m: m as u8 });
+            }
+        }
+    }
+}
