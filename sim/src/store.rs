@@ -9,7 +9,9 @@ use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
 use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
-use tenure_storage::{MemoryStore, StepSummary, StorageError, Store, StoredLicense, Tx};
+use tenure_storage::{
+    MemoryStore, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor,
+};
 
 #[derive(Clone)]
 pub struct SimStore {
@@ -156,12 +158,13 @@ impl Tx for BuggyTx<'_> {
     ) -> Result<Vec<(PoolKey, u64)>, StorageError> {
         self.inner.pool_in_grace(now, stale_before)
     }
-    fn usage_since(
+    fn usage_page(
         &mut self,
         since: UnixMillis,
+        after: Option<UsageCursor>,
         limit: usize,
-    ) -> Result<Vec<UsageRow>, StorageError> {
-        self.inner.usage_since(since, limit)
+    ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
+        self.inner.usage_page(since, after, limit)
     }
     fn license(&mut self) -> Result<Option<StoredLicense>, StorageError> {
         self.inner.license()

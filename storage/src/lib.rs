@@ -17,5 +17,5 @@ pub use manager::{
     ClockReport, Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError,
 };
 pub use memory::MemoryStore;
-pub use port::{NowAndStamp, StepSummary, StorageError, Store, StoredLicense, Tx};
+pub use port::{NowAndStamp, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor};
 pub use sql::{DieselStore, SchemaState, StoreOptions};

@@ -1,7 +1,7 @@
 //! The in-memory store: the reference semantics of the port, deterministic,
 //! with its clock injected. The simulator and property tests run on it.
 
-use crate::port::{StepSummary, StorageError, Store, StoredLicense, Tx};
+use crate::port::{StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -351,21 +351,33 @@ impl Tx for MemTx<'_> {
         Ok(stale.into_iter().collect())
     }
 
-    fn usage_since(
+    fn usage_page(
         &mut self,
         since: UnixMillis,
+        after: Option<UsageCursor>,
         limit: usize,
-    ) -> Result<Vec<UsageRow>, StorageError> {
-        let mut rows: Vec<UsageRow> = self
+    ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
+        // Rows are numbered from 1 in the order written, as a database's are.
+        let mut rows: Vec<(UsageCursor, &UsageRow)> = self
             .state
             .usage
             .iter()
-            .filter(|u| u.ended_ms >= since.0)
-            .cloned()
+            .zip(1i64..)
+            .map(|(u, id)| {
+                let at = UsageCursor {
+                    ended_ms: u.ended_ms,
+                    id,
+                };
+                (at, u)
+            })
+            .filter(|(at, u)| u.ended_ms >= since.0 && after.is_none_or(|a| *at > a))
             .collect();
-        rows.sort_by_key(|u| u.ended_ms);
-        rows.truncate(limit);
-        Ok(rows)
+        rows.sort_by_key(|(at, _)| *at);
+        Ok(rows
+            .into_iter()
+            .take(limit)
+            .map(|(at, u)| (at, u.clone()))
+            .collect())
     }
 
     fn license(&mut self) -> Result<Option<StoredLicense>, StorageError> {

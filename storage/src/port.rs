@@ -195,7 +195,19 @@ pub trait Tx {
         &mut self,
         since: UnixMillis,
         limit: usize,
-    ) -> Result<Vec<UsageRow>, StorageError>;
+    ) -> Result<Vec<UsageRow>, StorageError> {
+        let page = self.usage_page(since, None, limit)?;
+        Ok(page.into_iter().map(|(_, row)| row).collect())
+    }
+    /// Like [`Tx::usage_since`], continuing after `after`, each row with its
+    /// cursor: rows that ended in the same millisecond keep their order
+    /// from page to page.
+    fn usage_page(
+        &mut self,
+        since: UnixMillis,
+        after: Option<UsageCursor>,
+        limit: usize,
+    ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError>;
 
     fn license(&mut self) -> Result<Option<StoredLicense>, StorageError>;
     /// `(license_id, issued_at)` of the installed license: enough to tell
@@ -256,4 +268,32 @@ pub trait Store: Send + Sync {
         &self,
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError>;
+}
+
+/// Where a page of usage rows ends: the last row's end time and its number
+/// in storage (rows are numbered in the order they are written). Shown to
+/// clients as `ENDED.NUMBER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UsageCursor {
+    pub ended_ms: i64,
+    pub id: i64,
+}
+
+impl std::fmt::Display for UsageCursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.ended_ms, self.id)
+    }
+}
+
+impl std::str::FromStr for UsageCursor {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("`{s}` is not a usage cursor (ENDED.NUMBER, from a Link header)");
+        let (ended, id) = s.split_once('.').ok_or_else(bad)?;
+        Ok(Self {
+            ended_ms: ended.parse().map_err(|_| bad())?,
+            id: id.parse().map_err(|_| bad())?,
+        })
+    }
 }

@@ -1,7 +1,9 @@
-//! The query parameters the API takes: `GET /v1/usage?since=RFC3339` and
+//! The query parameters the API takes:
+//! `GET /v1/usage?since=RFC3339&limit=N&after=CURSOR` and
 //! `GET /v1/grants?limit=N&after=GRANT_ID`.
 
 use tenure_core::{GrantId, UnixMillis, rfc3339};
+use tenure_storage::UsageCursor;
 
 /// The largest page of `GET /v1/grants` one request may ask for.
 pub const MAX_PAGE: usize = 10_000;
@@ -54,20 +56,55 @@ pub fn usage_since(query: Option<&str>) -> Result<UnixMillis, String> {
     Ok(UnixMillis(0))
 }
 
+/// `GET /v1/usage` paging: rows that ended at or after `since`; without
+/// `limit` all of them (read a page at a time, never capped), with it one
+/// page and a `Link` to the next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsagePage {
+    pub since: UnixMillis,
+    pub limit: Option<usize>,
+    pub after: Option<UsageCursor>,
+}
+
+/// `since`, `limit` (1 to [`MAX_PAGE`]) and `after` (a cursor from a
+/// `Link` header) from the query.
+pub fn usage_page(query: Option<&str>) -> Result<UsagePage, String> {
+    let mut page = UsagePage {
+        since: usage_since(query)?,
+        limit: None,
+        after: None,
+    };
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "limit" => page.limit = Some(limit(v)?),
+            "after" => page.after = Some(v.parse()?),
+            _ => {}
+        }
+    }
+    Ok(page)
+}
+
+fn limit(v: &str) -> Result<usize, String> {
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_PAGE).contains(n))
+        .ok_or_else(|| format!("`limit` must be a number from 1 to {MAX_PAGE}"))
+}
+
+/// The `Link` header pointing at the usage page after `last`.
+pub fn next_usage_link(page: &UsagePage, limit: usize, last: UsageCursor) -> String {
+    let since = rfc3339::display(page.since).to_string().replace('+', "%2B");
+    format!("</v1/usage?since={since}&limit={limit}&after={last}>; rel=\"next\"")
+}
+
 /// `limit` (1 to [`MAX_PAGE`]) and `after` (a grant id) from the query.
 pub fn grants_page(query: Option<&str>) -> Result<GrantsPage, String> {
     let mut page = GrantsPage::default();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
-            "limit" => {
-                let n = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE).contains(n))
-                    .ok_or_else(|| format!("`limit` must be a number from 1 to {MAX_PAGE}"))?;
-                page.limit = Some(n);
-            }
+            "limit" => page.limit = Some(limit(v)?),
             "after" => {
                 let id = GrantId::parse(v)
                     .map_err(|_| "`after` must be a grant id (32 hex digits)".to_owned())?;
@@ -87,6 +124,32 @@ pub fn next_page_link(limit: usize, last: GrantId) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_paging_reads_limit_and_cursor_and_links_back() {
+        let p = usage_page(Some("since=1970-01-01T00:00:01Z&limit=2&after=1500.7")).expect("page");
+        let at = UsageCursor {
+            ended_ms: 1500,
+            id: 7,
+        };
+        assert_eq!(
+            p,
+            UsagePage {
+                since: UnixMillis(1000),
+                limit: Some(2),
+                after: Some(at),
+            }
+        );
+        let link = next_usage_link(&p, 2, at);
+        let target = link
+            .strip_prefix("</v1/usage?")
+            .and_then(|l| l.split_once('>'))
+            .map(|(q, _)| q)
+            .expect("link");
+        assert_eq!(usage_page(Some(target)), Ok(p));
+        assert!(usage_page(Some("after=7")).is_err());
+        assert!(usage_page(Some("limit=0")).is_err());
+    }
 
     #[test]
     fn since_parses_plain_and_encoded() {

@@ -91,7 +91,7 @@ pub enum Job {
     Release(GrantId),
     Status,
     Grants(query::GrantsPage),
-    Usage(UnixMillis),
+    Usage(query::UsagePage),
     AdminRelease(Box<Instance>),
     Revoke(GrantId),
     PutLicense(String),
@@ -423,8 +423,8 @@ impl<S: Store> Service<S> {
                 Ok(page) => Prepared::job(Job::Grants(page)),
                 Err(e) => bad(e),
             },
-            Route::Usage => match query::usage_since(req.query.as_deref()) {
-                Ok(since) => Prepared::job(Job::Usage(since)),
+            Route::Usage => match query::usage_page(req.query.as_deref()) {
+                Ok(page) => Prepared::job(Job::Usage(page)),
                 Err(e) => bad(e),
             },
             Route::AdminRelease => {
@@ -531,12 +531,7 @@ impl<S: Store> Service<S> {
             Job::Console(work) => (console::run(self, *work), Outcome::Other),
             Job::Status => self.read_view(|s| s.status_view().map(|v| Response::json(200, &v))),
             Job::Grants(page) => self.read_view(|s| listing::grants(&s.manager, page)),
-            Job::Usage(since) => self.read_view(|s| {
-                s.manager
-                    .read(|tx, _| tx.usage_since(since, 100_000))
-                    .map(|rows| Response::json(200, &rows))
-                    .map_err(ManagerError::from)
-            }),
+            Job::Usage(page) => self.read_view(|s| listing::usage(&s.manager, page)),
             Job::PutLicense(text) => {
                 match self.manager.install_license(&text, InstallPolicy::Replace) {
                     Ok(installed) => {

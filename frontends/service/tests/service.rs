@@ -437,3 +437,51 @@ fn metrics_carry_every_series_the_alerting_rules_read() {
     }
     assert!(read > 10, "the rules read {read} tenure series");
 }
+
+#[test]
+fn usage_pages_follow_their_links_and_the_full_listing_is_never_capped() {
+    let s = service(2, "m1", &store());
+    s.heartbeat();
+    for host in ["h1", "h2", "h3"] {
+        let g = s.handle(&req(Method::Post, "/v1/grants", &GRANT.replace("h1", host)));
+        assert_eq!(g.status, 201, "{}", String::from_utf8_lossy(&g.body));
+        let id = json(&g)["grant_id"].as_str().expect("id").to_owned();
+        let d = s.handle(&Request::new(Method::Delete, &format!("/v1/grants/{id}")));
+        assert_eq!(d.status, 204);
+    }
+    let get = |path: &str| {
+        let mut r = Request::new(Method::Get, path.split('?').next().unwrap_or(path));
+        r.query = path.split_once('?').map(|(_, q)| q.to_owned());
+        r.authorization = Some(format!("Bearer {TOKEN}"));
+        s.handle(&r)
+    };
+    let all = get("/v1/usage");
+    assert_eq!(all.status, 200);
+    let hosts = |r: &Response| -> Vec<String> {
+        json(r)
+            .as_array()
+            .expect("rows")
+            .iter()
+            .map(|u| u["hostname"].as_str().expect("hostname").to_owned())
+            .collect()
+    };
+    assert_eq!(hosts(&all), ["h1", "h2", "h3"]);
+    assert!(all.link.is_none());
+    let mut paged = Vec::new();
+    let mut path = "/v1/usage?limit=2".to_owned();
+    loop {
+        let page = get(&path);
+        assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+        paged.extend(hosts(&page));
+        let Some(link) = page.link.clone() else { break };
+        let target = link
+            .strip_prefix('<')
+            .and_then(|l| l.split_once('>'))
+            .map(|(t, _)| t.to_owned())
+            .expect("a Link target");
+        path = target;
+    }
+    assert_eq!(paged, ["h1", "h2", "h3"]);
+    let bad = get("/v1/usage?after=yesterday");
+    assert_eq!(bad.status, 400);
+}

@@ -7,7 +7,9 @@ use super::errors::{Class, classify, to_storage};
 use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb};
 use super::schema::{grants, license, managers, pools, usage_history};
 use super::store::LocalClock;
-use crate::port::{GrantsAndNow, NowAndStamp, StepSummary, StorageError, StoredLicense, Tx};
+use crate::port::{
+    GrantsAndNow, NowAndStamp, StepSummary, StorageError, StoredLicense, Tx, UsageCursor,
+};
 #[cfg(feature = "mysql")]
 use diesel::MysqlConnection;
 use diesel::prelude::*;
@@ -701,20 +703,34 @@ impl Tx for DieselTx<'_> {
         Ok(out)
     }
 
-    fn usage_since(
+    fn usage_page(
         &mut self,
         since: UnixMillis,
+        after: Option<UsageCursor>,
         limit: usize,
-    ) -> Result<Vec<UsageRow>, StorageError> {
+    ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
+        // Past the cursor: a later end, or the same end and a later number.
+        let (ended, id) = after.map_or((i64::MIN, i64::MIN), |a| (a.ended_ms, a.id));
         let r = on_conn!(self, c => usage_history::table
             .filter(usage_history::ended_ms.ge(since.0))
+            .filter(
+                usage_history::ended_ms
+                    .gt(ended)
+                    .or(usage_history::ended_ms.eq(ended).and(usage_history::id.gt(id))),
+            )
             .order((usage_history::ended_ms.asc(), usage_history::id.asc()))
             .limit(limit_i64(limit))
-            .select(UsageRowDb::as_select())
-            .load(c));
+            .select((usage_history::id, UsageRowDb::as_select()))
+            .load::<(i64, UsageRowDb)>(c));
         r.map_err(|e| self.fail(e))?
             .into_iter()
-            .map(UsageRowDb::decode)
+            .map(|(id, row)| {
+                let at = UsageCursor {
+                    ended_ms: row.ended_ms,
+                    id,
+                };
+                Ok((at, row.decode()?))
+            })
             .collect()
     }
 

@@ -631,4 +631,26 @@ pub fn usage_since_filters_and_orders<B: Backend>(b: &B) {
             .len(),
         2
     );
+    // Pages of one from each cursor give the same rows in the same order,
+    // rows that ended in the same millisecond (c and d) included.
+    let all = m
+        .read(|tx, _| tx.usage_since(UnixMillis(0), 10))
+        .expect("usage");
+    let mut paged = Vec::new();
+    let mut after = None;
+    loop {
+        let page = m
+            .read(|tx, _| tx.usage_page(UnixMillis(0), after, 1))
+            .expect("page");
+        let Some((at, row)) = page.into_iter().next() else {
+            break;
+        };
+        assert!(after.is_none_or(|a| at > a), "{at} after {after:?}");
+        after = Some(at);
+        paged.push(row);
+    }
+    assert_eq!(paged, all);
+    let last: tenure_storage::UsageCursor =
+        after.expect("rows").to_string().parse().expect("cursor");
+    assert_eq!(Some(last), after);
 }
