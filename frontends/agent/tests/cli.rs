@@ -163,13 +163,22 @@ async fn a_command_that_ends_by_itself_gives_its_code_and_releases() {
     assert_eq!(fake.releases(), 1);
 }
 
-#[tokio::test]
-async fn plain_http_off_this_host_is_warned_about_once_at_start() {
-    let fake = FakeManager::start(2, 1, 30);
+/// Starts `tenure-agent` against a manager URL off this host on plain
+/// http:// (then the fake manager), with `--token-file` when given, and
+/// returns it with its warnings about plain http://, read up to its first
+/// grant request.
+async fn plain_http_warnings(
+    fake: &FakeManager,
+    token: Option<&std::path::Path>,
+) -> (tokio::process::Child, Vec<String>) {
     // 192.0.2.1 is TEST-NET-1: never a manager, never loopback.
     let managers = format!("http://192.0.2.1:9,{}", fake.url());
-    let mut child = Command::new(AGENT)
-        .args(["run", "--manager", &managers, "--product", "vdp"])
+    let mut cmd = Command::new(AGENT);
+    cmd.args(["run", "--manager", &managers, "--product", "vdp"]);
+    if let Some(token) = token {
+        cmd.arg("--token-file").arg(token);
+    }
+    let mut child = cmd
         .args([
             "--hostname",
             "vdp1.example.com",
@@ -202,16 +211,28 @@ async fn plain_http_off_this_host_is_warned_about_once_at_start() {
         read.await.unwrap_or(false),
         "no start line: {before_grant:?}"
     );
-    let warned: Vec<_> = before_grant
+    let warned: Vec<String> = before_grant
         .iter()
         .filter(|l| l.contains("WARN") && l.contains("plain http://"))
+        .cloned()
         .collect();
     assert_eq!(warned.len(), 1, "{before_grant:?}");
     assert!(warned[0].contains("192.0.2.1"), "{}", warned[0]);
+    (child, warned)
+}
+
+async fn stop(mut child: tokio::process::Child) {
     let pid = Pid::from_raw(i32::try_from(child.id().expect("running")).expect("pid"));
     kill(pid, Signal::SIGTERM).expect("signal tenure-agent");
     let status = timeout(Duration::from_secs(10), child.wait()).await;
     assert!(matches!(status, Ok(Ok(_))), "{status:?}");
+}
+
+#[tokio::test]
+async fn plain_http_off_this_host_is_warned_about_once_at_start() {
+    let fake = FakeManager::start(2, 1, 30);
+    let (child, _) = plain_http_warnings(&fake, None).await;
+    stop(child).await;
 }
 
 /// With `--token-file` the warning says what is at stake: the component
@@ -224,57 +245,11 @@ async fn a_component_token_over_plain_http_is_named_in_the_warning() {
     std::fs::write(&token, "cli-test-component-token-0123456789\n").expect("token file");
     let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o600);
     std::fs::set_permissions(&token, private).expect("chmod");
-    // 192.0.2.1 is TEST-NET-1: never a manager, never loopback.
-    let managers = format!("http://192.0.2.1:9,{}", fake.url());
-    let mut child = Command::new(AGENT)
-        .args(["run", "--manager", &managers, "--product", "vdp"])
-        .arg("--token-file")
-        .arg(&token)
-        .args([
-            "--hostname",
-            "vdp1.example.com",
-            "--port",
-            "9999",
-            "--cores",
-            "8",
-        ])
-        .args(["--request-timeout", "1s", "--", "sleep", "30"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn tenure-agent");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mut before_grant = Vec::new();
-    let read = timeout(Duration::from_secs(10), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("asking for a grant") {
-                return true;
-            }
-            before_grant.push(line);
-        }
-        false
-    });
-    assert!(
-        read.await.unwrap_or(false),
-        "no start line: {before_grant:?}"
-    );
-    let warned: Vec<_> = before_grant
-        .iter()
-        .filter(|l| l.contains("WARN") && l.contains("plain http://"))
-        .collect();
-    assert_eq!(warned.len(), 1, "{before_grant:?}");
-    assert!(warned[0].contains("192.0.2.1"), "{}", warned[0]);
+    let (child, warned) = plain_http_warnings(&fake, Some(&token)).await;
     assert!(
         warned[0].contains("the component token"),
         "the warning says the token travels in the clear: {}",
         warned[0]
     );
-    let pid = Pid::from_raw(i32::try_from(child.id().expect("running")).expect("pid"));
-    kill(pid, Signal::SIGTERM).expect("signal tenure-agent");
-    let status = timeout(Duration::from_secs(10), child.wait()).await;
-    assert!(matches!(status, Ok(Ok(_))), "{status:?}");
+    stop(child).await;
 }
