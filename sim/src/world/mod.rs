@@ -1,5 +1,8 @@
-//! The event loop: hosts, clocks, network, load balancer, managers, faults,
-//! and the invariant checks after every event.
+//! The world: its state (hosts, clocks, network, load balancer, managers,
+//! components) and the event loop that advances it. Each concern's methods
+//! live in a room of their own: `setup`, `components`, `inline`, `network`,
+//! `managers`, `faults`, `invariants` (checked after every event) and
+//! `outcome`.
 
 use crate::clock::HostClock;
 use crate::plan::{Bug, Expect, Fault, Host, Link, MIN, Plan, SEC};
