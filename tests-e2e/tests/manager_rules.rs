@@ -1,7 +1,8 @@
 //! Manager rules on real processes, for both binaries: one node id served by
 //! one process only (M6), the serving gate failing closed when storage stops
-//! answering (M6), and an embedded SQLite manager whose clock is set back
-//! keeping an expired license expired (T3).
+//! answering or answers a heartbeat with an error (M6), and an embedded
+//! SQLite manager whose clock is set back keeping an expired license expired
+//! (T3).
 //!
 //! Binaries come from `<target>/debug/`: build them first with
 //! `cargo build -p tenure-tokio -p tenure-smol --bins`.
@@ -185,6 +186,62 @@ fn fails_closed_when_storage_stops_answering_tenured() {
 #[test]
 fn fails_closed_when_storage_stops_answering_tenured_smol() {
     fails_closed(Flavor::Smol);
+}
+
+/// The database answers every heartbeat with an error at once (its managers
+/// table is gone) instead of hanging: the first heartbeat that fails closes
+/// the gate, without waiting for the serve window of the last successful one
+/// to run out (M6, I7).
+fn fails_closed_on_a_heartbeat_error(flavor: Flavor) {
+    let case = format!("heartbeat-error-{}", flavor.file_name());
+    let Some(bin) = skip_or(&case, flavor.binary()) else {
+        return;
+    };
+    let _serial = serial();
+    let db = database(Kind::Postgres);
+    let setup = Setup::new(&case, 2, GRACE_S, &[("vdp", 10)]);
+    let m = Manager::start(&setup, &Launch::new(&bin, &db.url(), "erring", free_port()));
+    assert!(m.wait_ping(200, Duration::from_secs(15)), "{}", m.log());
+    assert_eq!(grant(&m, "h1").status, 201);
+    let broken = Instant::now();
+    db.execute("ALTER TABLE managers RENAME TO managers_gone")
+        .unwrap_or_else(|e| panic!("test set-up: {e}"));
+    let failed = wait_until(SERVE_WINDOW, || m.full_log().contains("heartbeat failed"));
+    let took = broken.elapsed();
+    assert!(
+        failed,
+        "test set-up: no heartbeat failed within {} of the managers table going: {}",
+        secs(SERVE_WINDOW),
+        m.log()
+    );
+    // The state is recorded just after the log line is written.
+    std::thread::sleep(Duration::from_millis(200));
+    let ping = m.ping();
+    let g = grant(&m, "h2");
+    note(&format!(
+        "FIGURES {case}: first heartbeat error {} after the managers table went; ping then {ping:?}, grant {}",
+        secs(took),
+        g.status
+    ));
+    assert_eq!(
+        ping,
+        Some(503),
+        "still serving after a failed heartbeat ({} after the managers table went, serve window {}): {}",
+        secs(took),
+        secs(SERVE_WINDOW),
+        m.log()
+    );
+    assert_eq!(g.status, 503, "{}", g.body);
+}
+
+#[test]
+fn fails_closed_at_the_first_heartbeat_error_tenured() {
+    fails_closed_on_a_heartbeat_error(Flavor::Tokio);
+}
+
+#[test]
+fn fails_closed_at_the_first_heartbeat_error_tenured_smol() {
+    fails_closed_on_a_heartbeat_error(Flavor::Smol);
 }
 
 // ------------------------------------------------------- T3 on SQLite

@@ -82,6 +82,23 @@ impl Database {
         })
     }
 
+    /// Runs `sql` in this database (PostgreSQL only), as an operator would.
+    pub fn execute(&self, sql: &str) -> Result<(), String> {
+        match self.kind {
+            Kind::Postgres => run(Command::new("psql")
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    "postgres",
+                ])
+                .args(["-v", "ON_ERROR_STOP=1", "-q", "-d", &self.name, "-c", sql])),
+            Kind::MariaDb => Err("execute: PostgreSQL only".into()),
+        }
+    }
+
     pub fn url(&self) -> String {
         match self.kind {
             Kind::Postgres => format!("postgres://postgres@127.0.0.1:{}/{}", self.port, self.name),
