@@ -18,7 +18,6 @@ use diesel::{PgConnection, SqliteConnection, sql_query};
 use std::borrow::Cow;
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
-use tenure_core::names::Name;
 use tenure_core::wire::{Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
@@ -63,6 +62,7 @@ pub(crate) struct DieselTx<'a> {
 mod arrays;
 mod bulk;
 mod clock;
+mod pool_gauges;
 
 use clock::{NowStampRow, now_and_stamp_sql};
 
@@ -74,18 +74,6 @@ struct NowRow {
 
 #[derive(QueryableByName)]
 struct TotalsRow {
-    #[diesel(sql_type = BigInt)]
-    servers: i64,
-    #[diesel(sql_type = BigInt)]
-    total_cores: i64,
-}
-
-#[derive(QueryableByName)]
-struct PoolTotalsRow {
-    #[diesel(sql_type = Text)]
-    environment: String,
-    #[diesel(sql_type = Text)]
-    product: String,
     #[diesel(sql_type = BigInt)]
     servers: i64,
     #[diesel(sql_type = BigInt)]
@@ -632,45 +620,7 @@ impl Tx for DieselTx<'_> {
     }
 
     fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
-        // The pool rows' running counts less the rows past their deadline:
-        // the gauges refresh every sweep, and must not count every grant.
-        let counted = on_conn!(self, c => pools::table
-            .select((pools::environment, pools::product, pools::servers, pools::total_cores))
-            .load::<(String, String, i64, i64)>(c));
-        let counted = counted.map_err(|e| self.fail(e))?;
-        let sql = self.sql(&format!(
-            "SELECT environment, product, COUNT(*) AS servers, \
-             CAST(COALESCE(SUM(cores), 0) AS {}) AS total_cores \
-             FROM grants WHERE held_until <= ? GROUP BY environment, product",
-            self.bigint_cast()
-        ));
-        let r = on_conn!(self, c => sql_query(sql.as_str())
-            .bind::<BigInt, _>(now.0)
-            .load::<PoolTotalsRow>(c));
-        let past = r.map_err(|e| self.fail(e))?;
-        let mut out = Vec::with_capacity(counted.len());
-        for (environment, product, servers, cores) in counted {
-            let (mut servers, mut cores) = (servers, cores);
-            if let Some(p) = past
-                .iter()
-                .find(|p| p.environment == environment && p.product == product)
-            {
-                servers -= p.servers;
-                cores -= p.total_cores;
-            }
-            if servers == 0 && cores == 0 {
-                continue;
-            }
-            let key = PoolKey {
-                environment: Name::parse("environment", &environment)
-                    .map_err(|e| StorageError::Corrupt(format!("pools: {e}")))?,
-                product: Name::parse("product", &product)
-                    .map_err(|e| StorageError::Corrupt(format!("pools: {e}")))?,
-            };
-            out.push((key, totals(servers, cores)?));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        self.read_pool_totals(now)
     }
 
     fn pool_in_grace(
@@ -678,29 +628,7 @@ impl Tx for DieselTx<'_> {
         now: UnixMillis,
         stale_before: UnixMillis,
     ) -> Result<Vec<(PoolKey, u64)>, StorageError> {
-        let sql = self.sql(&format!(
-            "SELECT environment, product, COUNT(*) AS servers, \
-             CAST(0 AS {}) AS total_cores FROM grants \
-             WHERE held_until > ? AND last_renewed < ? GROUP BY environment, product",
-            self.bigint_cast()
-        ));
-        let r = on_conn!(self, c => sql_query(sql.as_str())
-            .bind::<BigInt, _>(now.0)
-            .bind::<BigInt, _>(stale_before.0)
-            .load::<PoolTotalsRow>(c));
-        let rows = r.map_err(|e| self.fail(e))?;
-        let mut out = Vec::with_capacity(rows.len());
-        for row in rows {
-            let key = PoolKey {
-                environment: Name::parse("environment", &row.environment)
-                    .map_err(|e| StorageError::Corrupt(format!("grants: {e}")))?,
-                product: Name::parse("product", &row.product)
-                    .map_err(|e| StorageError::Corrupt(format!("grants: {e}")))?,
-            };
-            out.push((key, u64::try_from(row.servers).unwrap_or(0)));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
+        self.read_pool_in_grace(now, stale_before)
     }
 
     fn usage_page(

@@ -41,10 +41,17 @@ fn unique(prefix: &str) -> String {
     )
 }
 
+/// psql as the superuser on loopback `port`, in database `db`, stopping at
+/// the first error.
+fn psql_in(port: u16, db: &str) -> Command {
+    let mut c = Command::new("psql");
+    c.args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
+        .args(["-v", "ON_ERROR_STOP=1", "-d", db]);
+    c
+}
+
 fn psql(port: u16, sql: &str) -> Result<(), String> {
-    run(Command::new("psql")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-U", "postgres"])
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-d", "postgres", "-c", sql]))
+    run(psql_in(port, "postgres").args(["-q", "-c", sql]))
 }
 
 fn mysql(sql: &str) -> Result<(), String> {
@@ -85,16 +92,7 @@ impl Database {
     /// Runs `sql` in this database (PostgreSQL only), as an operator would.
     pub fn execute(&self, sql: &str) -> Result<(), String> {
         match self.kind {
-            Kind::Postgres => run(Command::new("psql")
-                .args([
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    &self.port.to_string(),
-                    "-U",
-                    "postgres",
-                ])
-                .args(["-v", "ON_ERROR_STOP=1", "-q", "-d", &self.name, "-c", sql])),
+            Kind::Postgres => run(psql_in(self.port, &self.name).args(["-q", "-c", sql])),
             Kind::MariaDb => Err("execute: PostgreSQL only".into()),
         }
     }
@@ -270,16 +268,8 @@ impl PrivatePg {
 
     /// One SQL statement through psql; its output, unaligned and without headers.
     pub fn query(&self, sql: &str) -> Result<String, String> {
-        let out = Command::new("psql")
-            .args([
-                "-h",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                "postgres",
-            ])
-            .args(["-v", "ON_ERROR_STOP=1", "-qtA", "-d", "postgres", "-c", sql])
+        let out = psql_in(self.port, "postgres")
+            .args(["-qtA", "-c", sql])
             .output()
             .map_err(|e| format!("psql: {e}"))?;
         if out.status.success() {
