@@ -65,7 +65,7 @@ status=0
 # --cap-lints: a mutant that only trips a lint (an unused variable) still
 # runs. --copy-target false: the scratch copy builds its own target/ once
 # instead of copying several GB of other profiles.
-CARGO_INCREMENTAL=0 cargo mutants \
+CARGO_INCREMENTAL="${MUTANTS_INCREMENTAL:-1}" cargo mutants \
     --package tenure-core \
     --file 'core/src/manager/**' \
     --file 'core/src/agent/**' \

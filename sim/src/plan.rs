@@ -234,6 +234,10 @@ pub struct Plan {
     pub twins: Vec<(usize, usize)>,
     /// Both manager processes are given one node id (M6).
     pub node_clash: bool,
+    /// No balancer: every agent is given both managers' URLs and picks one
+    /// itself (A6's rotation). The balancer's cuts then cut the component's
+    /// path to that manager.
+    pub direct: bool,
     pub expect: Expect,
     /// Stop at the first violation (faster for the swarm and the teeth tests).
     pub stop_on_violation: bool,
@@ -274,6 +278,7 @@ impl Plan {
             bug: None,
             twins: Vec::new(),
             node_clash: false,
+            direct: false,
             expect: Expect::Nothing,
             stop_on_violation: false,
         }

@@ -23,6 +23,9 @@ pub struct Verdicts {
     pub first: [Option<(u64, String)>; 10],
     pub count: [u64; 10],
     pub liveness: Option<(u64, String)>,
+    /// A2: a component sent requests faster than any backoff allows (true
+    /// ms, message). The run ends there: a storm only burns time.
+    pub storm: Option<(u64, String)>,
     pub expectation: Option<String>,
 }
 
@@ -45,12 +48,21 @@ impl Verdicts {
         }
     }
 
+    pub fn fail_storm(&mut self, t: u64, msg: String) {
+        if self.storm.is_none() {
+            self.storm = Some((t, msg));
+        }
+    }
+
     pub fn fail_expectation(&mut self, msg: String) {
         self.expectation = Some(msg);
     }
 
     pub fn any_failed(&self) -> bool {
-        self.count.iter().any(|c| *c > 0) || self.liveness.is_some() || self.expectation.is_some()
+        self.count.iter().any(|c| *c > 0)
+            || self.liveness.is_some()
+            || self.storm.is_some()
+            || self.expectation.is_some()
     }
 }
 
@@ -89,6 +101,9 @@ impl Report {
             if let Some((t, msg)) = f {
                 return Some(format!("{} violated at {} ms: {msg}", INVARIANTS[i], t));
             }
+        }
+        if let Some((t, msg)) = &self.verdicts.storm {
+            return Some(format!("A2 backoff violated at {t} ms: {msg}"));
         }
         if let Some((t, msg)) = &self.verdicts.liveness {
             return Some(format!("liveness failed at {t} ms: {msg}"));
@@ -194,6 +209,15 @@ impl Report {
             "liveness",
             match &self.verdicts.liveness {
                 Some((t, m)) => format!("FAILED at {t} ms: {m}"),
+                None => "ok".into(),
+            }
+        );
+        let _ = writeln!(
+            s,
+            "  {:<22} {}",
+            "A2 backoff",
+            match &self.verdicts.storm {
+                Some((t, m)) => format!("VIOLATED at {t} ms: {m}"),
                 None => "ok".into(),
             }
         );

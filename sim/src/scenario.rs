@@ -7,7 +7,7 @@ use crate::rng::SimRng;
 mod teeth;
 pub use teeth::teeth;
 
-pub const NAMES: [&str; 20] = [
+pub const NAMES: [&str; 21] = [
     "grace-survives",
     "grace-expires",
     "failover",
@@ -28,6 +28,7 @@ pub const NAMES: [&str; 20] = [
     "vm-pause",
     "node-id-clash",
     "racing-managers",
+    "direct-urls",
 ];
 
 /// Protocol time settings; the swarm shrinks them so a seed stays cheap.
@@ -443,6 +444,25 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
             p.expect = Expect::NoStops;
             needed = t + l + MIN;
         }
+        "direct-urls" => {
+            // No balancer: each agent holds both URLs (A6). It moves on from
+            // a dead or hung manager within one request, stays with the one
+            // that answered, and goes back when that one dies in turn, so
+            // no lease runs out while a manager answers.
+            p.direct = true;
+            let every = (g / 10).max(10 * MIN);
+            let mut t = t0;
+            for m in [0, 1, 0, 1] {
+                p.at(t, Fault::MgrCrash(m));
+                p.at(t + every / 2, Fault::MgrRestart(m));
+                p.at(t + every, Fault::MgrHang(m));
+                p.at(t + every * 3 / 2, Fault::MgrUnhang(m));
+                t += 2 * every;
+            }
+            p.liveness_at = Some(t + l);
+            p.expect = Expect::NoGrace;
+            needed = t + l + MIN;
+        }
         _ => return None,
     }
     if days == 0 {
@@ -657,6 +677,8 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
             }
         }
     }
+    // Drawn last, so the draws above stay those of the seed without it.
+    p.direct = r.below(4) == 0;
     // Heal everything, then liveness.
     for m in 0..2 {
         p.at(heal, Fault::MgrRestart(m));

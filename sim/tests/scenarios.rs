@@ -129,6 +129,18 @@ fn racing_managers() {
 }
 
 #[test]
+fn direct_urls() {
+    let plan = scenario::named("direct-urls", 1, 6, 7, Scale::DEFAULT).expect("named");
+    let report = tenure_sim::run(plan, None);
+    assert!(report.passed(), "{}", report.summary());
+    assert!(
+        report.manager_successes.iter().all(|n| *n > 0),
+        "each manager served while the other was down: {:?}",
+        report.manager_successes
+    );
+}
+
+#[test]
 fn every_name_is_known_and_unknown_names_are_not() {
     for n in NAMES {
         assert!(scenario::named(n, 1, 3, 7, Scale::DEFAULT).is_some());

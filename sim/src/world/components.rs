@@ -90,7 +90,7 @@ impl World {
                 return;
             };
             while let Some(x) = agent.poll_transmit() {
-                transmits.push((x.id, Msg::from(x.request)));
+                transmits.push((x.id, x.manager, Msg::from(x.request)));
             }
             while let Some(e) = agent.poll_event() {
                 events.push(e);
@@ -179,8 +179,8 @@ impl World {
         }
         self.comps[c].running = running;
         self.recount(c);
-        for (id, req) in transmits.drain(..) {
-            self.send(c, id, req);
+        for (id, m, req) in transmits.drain(..) {
+            self.send(c, id, m, req);
         }
         self.scratch_tx = transmits;
         self.scratch_ev = events;

@@ -248,6 +248,9 @@ enum Kind {
 }
 
 struct Comp {
+    /// A2's storm check: the true second and how many requests were sent
+    /// in it.
+    sent_in_second: (u64, u32),
     /// Boxed: read at starts and count changes only, and a smaller `Comp`
     /// keeps more components' hot fields in cache.
     req: Box<GrantRequest>,
@@ -355,7 +358,7 @@ pub struct World {
     flapping: bool,
     /// A proxy answering every request with this status until this time.
     proxy: Option<(u16, u64)>,
-    scratch_tx: Vec<(RequestId, Msg)>,
+    scratch_tx: Vec<(RequestId, usize, Msg)>,
     scratch_ev: Vec<Event>,
     next_check: [u64; 2],
     /// A health check not queued because it cannot change anything before
@@ -562,7 +565,9 @@ impl World {
             self.handle(ev);
             self.settle_inline();
             self.check_after_event();
-            if self.plan.stop_on_violation && self.verdicts.any_failed() {
+            if self.verdicts.storm.is_some()
+                || (self.plan.stop_on_violation && self.verdicts.any_failed())
+            {
                 break;
             }
         }

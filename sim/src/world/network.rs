@@ -4,6 +4,12 @@
 
 use super::*;
 
+/// More requests than this from one component within one true second is a
+/// storm (A2). A sound agent sends at most one per manager URL at once (a
+/// T2 confirmation round), then backs off from `initial` up; this is ten
+/// times that and more, and a zero backoff passes it within milliseconds.
+const STORM_REQUESTS_PER_SECOND: u32 = 20;
+
 impl World {
     pub(super) fn sample(&mut self, link: Link) -> [Option<u64>; 2] {
         if self.rng.chance_ppm(link.loss_ppm) {
@@ -17,13 +23,28 @@ impl World {
         [Some(first), dup]
     }
 
-    pub(super) fn send(&mut self, c: usize, id: RequestId, req: Msg) {
+    /// Component `c` sends `req` to manager URL `m` (always 0 behind the
+    /// balancer).
+    pub(super) fn send(&mut self, c: usize, id: RequestId, m: usize, req: Msg) {
         let t = self.t;
         let kind = req.kind();
         let comp = &mut self.comps[c];
         comp.inflight
             .retain(|(_, s, _)| t.saturating_sub(*s) < 120 * SEC);
         comp.inflight.push((id, t, kind));
+        let second = t / SEC;
+        if comp.sent_in_second.0 == second {
+            comp.sent_in_second.1 += 1;
+        } else {
+            comp.sent_in_second = (second, 1);
+        }
+        if comp.sent_in_second.1 > STORM_REQUESTS_PER_SECOND {
+            let msg = format!(
+                "c{c} sent over {STORM_REQUESTS_PER_SECOND} requests within one second: no backoff holds them"
+            );
+            self.verdicts.fail_storm(t, msg);
+            return;
+        }
         if kind != Kind::Release {
             comp.guard = None;
             if comp.i5_pending.is_some() && comp.i5_attempt.is_none() {
@@ -34,6 +55,9 @@ impl World {
             return;
         }
         let gen_ = comp.gen_;
+        if self.plan.direct {
+            return self.direct_to(c, gen_, id, m, req, kind);
+        }
         let link = self.plan.comp_link;
         let [first, dup] = self.sample(link);
         if let Some(d) = dup {
@@ -63,6 +87,53 @@ impl World {
                         req,
                     },
                 );
+            }
+        }
+    }
+
+    /// Without a balancer: the request goes straight to manager `m`, as a
+    /// driver sends it to its `m`-th URL. An index past the URLs is a
+    /// connection error, as in the real driver; a cut path (`LbCut`'s
+    /// `to_mgr`) is refused after the link's delay.
+    fn direct_to(&mut self, c: usize, gen_: u32, id: RequestId, m: usize, req: Msg, kind: Kind) {
+        let c32 = c as u32;
+        let guard = kind != Kind::Release && self.lossless();
+        let [first, dup] = self.sample(self.plan.comp_link);
+        if m >= self.mgrs.len() || self.lb_to_mgr[m] {
+            if let Some(d) = first {
+                let refused = Reply::Full(Box::new(Err(TransportError::Connect)));
+                self.reply(c32, gen_, id, refused, d, guard);
+            }
+            return;
+        }
+        let m8 = m as u8;
+        if let Some(d) = dup {
+            let req = req.clone();
+            self.push(
+                self.t + d,
+                Ev::ToMgr {
+                    m: m8,
+                    c: c32,
+                    gen_,
+                    id,
+                    req,
+                },
+            );
+        }
+        if let Some(d) = first {
+            let at = self.t + d;
+            self.push(
+                at,
+                Ev::ToMgr {
+                    m: m8,
+                    c: c32,
+                    gen_,
+                    id,
+                    req,
+                },
+            );
+            if guard {
+                self.set_guard(c, at, id);
             }
         }
     }

@@ -80,7 +80,8 @@ impl World {
             },
             client_time: None,
         };
-        let mut config = AgentConfig::new(template.clone(), 1);
+        let urls = if plan.direct { 2 } else { 1 };
+        let mut config = AgentConfig::new(template.clone(), urls);
         config.request_timeout = Duration::from_millis(AGENT_REQUEST_TIMEOUT_MS);
         // The drivers' cap is emulated by the driver (`Comp::chain`), so the
         // agent itself may sleep until its next real deadline.
@@ -113,6 +114,7 @@ impl World {
                 chain: false,
                 crashed: true,
                 up_blocked: false,
+                sent_in_second: (0, 0),
                 down_blocked: false,
                 inflight: Vec::new(),
                 running: false,
