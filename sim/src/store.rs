@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
-use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
+use tenure_core::wire::{AuditEntry, AuditRow, EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
-    MemoryStore, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor,
+    AuditCursor, MemoryStore, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor,
 };
 
 #[derive(Clone)]
@@ -165,6 +165,20 @@ impl Tx for BuggyTx<'_> {
         limit: usize,
     ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
         self.inner.usage_page(since, after, limit)
+    }
+    fn append_audit(&mut self, at: UnixMillis, entry: &AuditEntry) -> Result<(), StorageError> {
+        self.inner.append_audit(at, entry)
+    }
+    fn audit_page(
+        &mut self,
+        since: UnixMillis,
+        after: Option<AuditCursor>,
+        limit: usize,
+    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+        self.inner.audit_page(since, after, limit)
+    }
+    fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
+        self.inner.prune_audit(before, limit)
     }
     fn license(&mut self) -> Result<Option<StoredLicense>, StorageError> {
         self.inner.license()

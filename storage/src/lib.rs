@@ -1,6 +1,7 @@
 //! Where managers keep their state, and the transactional manager that runs
 //! each core decision inside one storage transaction.
 
+mod audit;
 pub mod batch;
 mod clock;
 pub mod deadline;
@@ -11,10 +12,12 @@ mod pools_of;
 pub mod port;
 pub mod sql;
 
+pub use audit::{AuditCursor, BadAuditCursor};
 pub use batch::{Answer, Op, OpResult};
 pub use clock::MonoClock;
+pub use manager::audit::{AUDIT_PRUNE_BATCH, DEFAULT_AUDIT_RETENTION, instance_target};
 pub use manager::{
-    ClockReport, Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError,
+    Actor, ClockReport, Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError,
 };
 pub use memory::MemoryStore;
 pub use port::{NowAndStamp, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor};

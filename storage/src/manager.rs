@@ -17,6 +17,10 @@ use tenure_core::row_ages::RowAges;
 use tenure_core::wire::{GrantRequest, GrantResponse, Instance};
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
 
+pub(crate) mod audit;
+pub use audit::Actor;
+use audit::EntryFor;
+
 /// Expired grants reclaimed in passing by one grant decision; the periodic
 /// sweep takes the rest.
 pub(crate) const EXPIRED_PER_DECISION: usize = 64;
@@ -324,6 +328,7 @@ impl<S: Store> Manager<S> {
         &self,
         find: impl Fn(&mut dyn Tx) -> Result<Option<decide::HeldGrant>, StorageError>,
         decide_fn: fn(Option<&decide::HeldGrant>, Instants) -> Decision<()>,
+        audit: Option<&EntryFor<'_>>,
     ) -> Result<(), ManagerError> {
         self.transact(&mut |tx, claims| {
             let held = match find(tx)? {
@@ -333,8 +338,13 @@ impl<S: Store> Manager<S> {
                 }
                 None => None,
             };
-            let (_, at) = self.clock_read(tx, claims)?;
-            Self::commit(tx, decide_fn(held.as_ref(), at))
+            let (read, at) = self.clock_read(tx, claims)?;
+            let out = Self::commit(tx, decide_fn(held.as_ref(), at))?;
+            // In this transaction: the row exists exactly if the action does.
+            if let Some(entry) = audit {
+                tx.append_audit(read.now, &entry(&out))?;
+            }
+            Ok(out)
         })?
     }
 
@@ -348,12 +358,16 @@ impl<S: Store> Manager<S> {
 
     /// `DELETE /v1/admin/grants/{id}`.
     pub fn revoke(&self, id: GrantId) -> Result<(), ManagerError> {
-        self.end_one(|tx| tx.grant(id), decide::revoke)
+        self.end_one(|tx| tx.grant(id), decide::revoke, None)
     }
 
     /// `POST /v1/admin/release`: free the slot of a crashed server.
     pub fn admin_release(&self, instance: &Instance) -> Result<(), ManagerError> {
-        self.end_one(|tx| tx.grant_by_instance(instance), decide::admin_release)
+        self.end_one(
+            |tx| tx.grant_by_instance(instance),
+            decide::admin_release,
+            None,
+        )
     }
 
     /// The periodic sweep: ends grants past their deadline (never earlier),
@@ -386,36 +400,70 @@ impl<S: Store> Manager<S> {
         text: &str,
         policy: InstallPolicy,
     ) -> Result<Installed, InstallError> {
-        let verified = license::verify(text, &self.trusted)?;
+        self.install(text, policy, None)
+    }
+
+    /// [`Manager::install_license`], recording the outcome in the audit
+    /// trail for `actor` in the same transaction when one is given.
+    fn install(
+        &self,
+        text: &str,
+        policy: InstallPolicy,
+        actor: Option<Actor<'_>>,
+    ) -> Result<Installed, InstallError> {
+        let verified = match license::verify(text, &self.trusted) {
+            Ok(v) => v,
+            Err(e) => {
+                if let Some(actor) = actor {
+                    self.record(&audit::refused_license(actor, &e));
+                }
+                return Err(e.into());
+            }
+        };
         let lic = verified.license().clone();
         let out = self.transact(&mut |tx, claims| {
             let (read, at) = self.clock_read(tx, claims)?;
-            let now = read.now;
-            if policy == InstallPolicy::Replace
-                && let Err(v) = lic.validity_at(at.license)
-            {
-                return Ok(Err(v));
+            let out = Self::install_in(tx, &verified, policy, read.now, at)?;
+            if let Some(actor) = actor {
+                tx.append_audit(read.now, &audit::installed(actor, &lic.license_id, &out))?;
             }
-            let stored = tx.license()?;
-            let newer = match &stored {
-                None => true,
-                Some(s) => policy == InstallPolicy::Replace || lic.issued_at > s.issued_at,
-            };
-            if !newer {
-                let id = stored.map(|s| s.license_id).unwrap_or_default();
-                return Ok(Ok(Installed::KeptStored { license_id: id }));
-            }
-            tx.put_license(&StoredLicense {
-                license_id: lic.license_id.clone(),
-                issued_at: lic.issued_at,
-                armoured: verified.armoured().to_owned(),
-                installed_at: now,
-            })?;
-            Ok(Ok(Installed::Installed {
-                license_id: lic.license_id.clone(),
-            }))
+            Ok(out)
         })?;
         out.map_err(InstallError::NotUsable)
+    }
+
+    /// The install decision and write, inside the caller's transaction.
+    fn install_in(
+        tx: &mut dyn Tx,
+        verified: &license::VerifiedLicense,
+        policy: InstallPolicy,
+        now: UnixMillis,
+        at: Instants,
+    ) -> Result<Result<Installed, Validity>, StorageError> {
+        let lic = verified.license();
+        if policy == InstallPolicy::Replace
+            && let Err(v) = lic.validity_at(at.license)
+        {
+            return Ok(Err(v));
+        }
+        let stored = tx.license()?;
+        let newer = match &stored {
+            None => true,
+            Some(s) => policy == InstallPolicy::Replace || lic.issued_at > s.issued_at,
+        };
+        if !newer {
+            let id = stored.map(|s| s.license_id).unwrap_or_default();
+            return Ok(Ok(Installed::KeptStored { license_id: id }));
+        }
+        tx.put_license(&StoredLicense {
+            license_id: lic.license_id.clone(),
+            issued_at: lic.issued_at,
+            armoured: verified.armoured().to_owned(),
+            installed_at: now,
+        })?;
+        Ok(Ok(Installed::Installed {
+            license_id: lic.license_id.clone(),
+        }))
     }
 
     /// The license in storage, verified.

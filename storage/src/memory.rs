@@ -1,7 +1,7 @@
 //! The in-memory store: the reference semantics of the port, deterministic,
 //! with its clock injected. The simulator and property tests run on it.
 
-use crate::port::{StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor};
+use crate::port::{AuditCursor, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::clock_watch::{open_forward_ms, record_step, recorded_since};
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
-use tenure_core::wire::{Instance, PoolKey, UsageRow};
+use tenure_core::wire::{AuditEntry, AuditRow, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
 /// The clock a memory store reads as "the database's now".
@@ -27,6 +27,10 @@ struct State {
     managers: BTreeMap<String, ManagerRecord>,
     clock_steps: Vec<RecordedStep>,
     high_water: Option<UnixMillis>,
+    /// The audit trail by row number; numbers, as a database's sequence,
+    /// are not taken back by a rollback.
+    audit: BTreeMap<i64, (UnixMillis, AuditEntry)>,
+    audit_numbered: i64,
     /// The undo log's buffer, kept between transactions so that a
     /// transaction allocates nothing for it.
     spare_undo: Vec<Undo>,
@@ -93,6 +97,8 @@ enum Undo {
     /// A recorded step, and the windows it moved as they were.
     ClockSteps(Vec<RecordedStep>),
     HighWater(Option<UnixMillis>),
+    AuditAppended(i64),
+    AuditPruned(Vec<(i64, (UnixMillis, AuditEntry))>),
 }
 
 struct MemTx<'a> {
@@ -138,6 +144,10 @@ impl MemTx<'_> {
                 Undo::License(old) => s.license = old,
                 Undo::ClockSteps(old) => s.clock_steps = old,
                 Undo::HighWater(old) => s.high_water = old,
+                Undo::AuditAppended(id) => {
+                    s.audit.remove(&id);
+                }
+                Undo::AuditPruned(rows) => s.audit.extend(rows),
                 Undo::Manager(id, old) => {
                     match old {
                         Some(r) => s.managers.insert(id, r),
@@ -378,6 +388,55 @@ impl Tx for MemTx<'_> {
             .take(limit)
             .map(|(at, u)| (at, u.clone()))
             .collect())
+    }
+
+    fn append_audit(&mut self, at: UnixMillis, entry: &AuditEntry) -> Result<(), StorageError> {
+        self.state.audit_numbered += 1;
+        let id = self.state.audit_numbered;
+        self.state.audit.insert(id, (at, entry.clone()));
+        self.undo.push(Undo::AuditAppended(id));
+        Ok(())
+    }
+
+    fn audit_page(
+        &mut self,
+        since: UnixMillis,
+        after: Option<AuditCursor>,
+        limit: usize,
+    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+        let mut rows: Vec<(AuditCursor, &AuditEntry)> = (self.state.audit.iter())
+            .map(|(id, (at, e))| {
+                (
+                    AuditCursor {
+                        at_ms: at.0,
+                        id: *id,
+                    },
+                    e,
+                )
+            })
+            .filter(|(c, _)| c.at_ms >= since.0 && after.is_none_or(|a| *c > a))
+            .collect();
+        rows.sort_by_key(|(c, _)| *c);
+        rows.truncate(limit);
+        Ok(rows
+            .into_iter()
+            .map(|(c, e)| (c, AuditRow::new(UnixMillis(c.at_ms), e.clone())))
+            .collect())
+    }
+
+    fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
+        let mut old: Vec<(UnixMillis, i64)> = (self.state.audit.iter())
+            .filter(|(_, (at, _))| *at < before)
+            .map(|(id, (at, _))| (*at, *id))
+            .collect();
+        old.sort_unstable();
+        old.truncate(limit);
+        let gone: Vec<_> = (old.iter())
+            .filter_map(|(_, id)| self.state.audit.remove_entry(id))
+            .collect();
+        let n = gone.len();
+        self.undo.push(Undo::AuditPruned(gone));
+        Ok(n)
     }
 
     fn license(&mut self) -> Result<Option<StoredLicense>, StorageError> {

@@ -2,9 +2,10 @@
 //! at a time. Two implementations: [`crate::memory::MemoryStore`] (the reference
 //! semantics) and the diesel store (SQLite, PostgreSQL, MySQL).
 
+pub use crate::audit::AuditCursor;
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
-use tenure_core::wire::{EndReason, Instance, PoolKey, UsageRow};
+use tenure_core::wire::{AuditEntry, AuditRow, EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
 /// A storage failure. Every variant is retryable from the caller's point of
@@ -208,6 +209,24 @@ pub trait Tx {
         after: Option<UsageCursor>,
         limit: usize,
     ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError>;
+
+    // The audit trail (PROTOCOL 6.3). An action's row is appended by the
+    // transaction that takes the action, so the row exists exactly when the
+    // action committed.
+    /// Appends `entry` at storage instant `at`.
+    fn append_audit(&mut self, at: UnixMillis, entry: &AuditEntry) -> Result<(), StorageError>;
+    /// Audit rows at or after `since`, past `after`, at most `limit`,
+    /// ordered by (time, number): rows of one millisecond keep their order
+    /// from page to page.
+    fn audit_page(
+        &mut self,
+        since: UnixMillis,
+        after: Option<AuditCursor>,
+        limit: usize,
+    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError>;
+    /// Deletes at most `limit` rows older than `before`, oldest first, and
+    /// says how many: a small batch keeps the transaction short.
+    fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError>;
 
     fn license(&mut self) -> Result<Option<StoredLicense>, StorageError>;
     /// `(license_id, issued_at)` of the installed license: enough to tell

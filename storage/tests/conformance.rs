@@ -139,6 +139,24 @@ macro_rules! suite {
                 }
             }
             #[test]
+            fn audit_actions_leave_their_rows() {
+                if let Some(b) = $make {
+                    suite::audit::actions_leave_their_rows(&b);
+                }
+            }
+            #[test]
+            fn audit_rolled_back_rows_vanish() {
+                if let Some(b) = $make {
+                    suite::audit::rolled_back_rows_vanish(&b);
+                }
+            }
+            #[test]
+            fn audit_pages_follow_the_cursor_and_prune_in_batches() {
+                if let Some(b) = $make {
+                    suite::audit::pages_follow_the_cursor_and_prune_in_batches(&b);
+                }
+            }
+            #[test]
             fn usage_since_filters_and_orders() {
                 if let Some(b) = $make {
                     cases::usage_since_filters_and_orders(&b);

@@ -82,3 +82,15 @@ diesel::table! {
         installed_at -> BigInt,
     }
 }
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        at_ms -> BigInt,
+        token_name -> Varchar,
+        action -> Varchar,
+        target -> Varchar,
+        result -> Varchar,
+        detail -> Nullable<Text>,
+    }
+}

@@ -8,7 +8,8 @@ use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb};
 use super::schema::{grants, license, managers, pools, usage_history};
 use super::store::LocalClock;
 use crate::port::{
-    GrantsAndNow, NowAndStamp, StepSummary, StorageError, StoredLicense, Tx, UsageCursor,
+    AuditCursor, GrantsAndNow, NowAndStamp, StepSummary, StorageError, StoredLicense, Tx,
+    UsageCursor,
 };
 #[cfg(feature = "mysql")]
 use diesel::MysqlConnection;
@@ -18,7 +19,7 @@ use diesel::{PgConnection, SqliteConnection, sql_query};
 use std::borrow::Cow;
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
-use tenure_core::wire::{Instance, PoolKey, UsageRow};
+use tenure_core::wire::{AuditEntry, AuditRow, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
 /// The inner connection of an open transaction.
@@ -60,6 +61,7 @@ pub(crate) struct DieselTx<'a> {
 }
 
 mod arrays;
+mod audit;
 mod bulk;
 mod clock;
 mod pool_gauges;
@@ -660,6 +662,23 @@ impl Tx for DieselTx<'_> {
                 Ok((at, row.decode()?))
             })
             .collect()
+    }
+
+    fn append_audit(&mut self, at: UnixMillis, entry: &AuditEntry) -> Result<(), StorageError> {
+        self.insert_audit(at, entry)
+    }
+
+    fn audit_page(
+        &mut self,
+        since: UnixMillis,
+        after: Option<AuditCursor>,
+        limit: usize,
+    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+        self.read_audit_page(since, after, limit)
+    }
+
+    fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
+        self.delete_audit_before(before, limit)
     }
 
     fn license(&mut self) -> Result<Option<StoredLicense>, StorageError> {

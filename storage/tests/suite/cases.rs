@@ -10,7 +10,7 @@ use tenure_storage::{InstallError, InstallPolicy, Installed, Manager, ManagerErr
 
 const DAY_MS: i64 = 86_400_000;
 
-fn random() -> [u8; 16] {
+pub(super) fn random() -> [u8; 16] {
     // Distinct ids per call; the tests need uniqueness, not secrecy.
     static N: AtomicU8 = AtomicU8::new(1);
     let n = N.fetch_add(1, Ordering::SeqCst);
@@ -24,7 +24,7 @@ fn random() -> [u8; 16] {
     b
 }
 
-fn now<S: Store>(m: &Manager<S>) -> UnixMillis {
+pub(super) fn now<S: Store>(m: &Manager<S>) -> UnixMillis {
     m.read(|_, now| Ok(now)).expect("storage clock")
 }
 
@@ -33,7 +33,7 @@ fn code<T: std::fmt::Debug>(r: Result<T, ManagerError>) -> ErrorCode {
 }
 
 /// Installs a license for pool production/vdp with the given limits.
-fn setup<B: Backend>(
+pub(super) fn setup<B: Backend>(
     b: &B,
     cfg: ManagerConfig,
     grace_s: u64,

@@ -3,6 +3,7 @@
 //! Time moves through `Backend::advance`: the memory store's clock jumps, a
 //! real database is waited on, so cases use deadlines of about a second.
 
+pub mod audit;
 pub mod cases;
 pub mod fixtures;
 
