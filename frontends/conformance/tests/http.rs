@@ -73,6 +73,8 @@ conformance! {
     admin::usage_rows_carry_end_reason,
     admin::put_license_refuses_invalid_and_keeps_old,
     admin::put_license_installs_newer,
+    audit::audit_names_the_token_action_target_and_result,
+    audit::audit_pages_follow_their_links,
     roles::viewer_reads_status_grants_usage,
     roles::viewer_is_forbidden_to_act,
     roles::wrong_token_is_401,

@@ -90,6 +90,10 @@ pub enum TokenFileError {
         role: String,
         allowed: String,
     },
+    #[error(
+        "line {line}: the name `-` is reserved: the audit trail's name for a call without a valid token"
+    )]
+    ReservedName { line: usize },
     #[error("line {line}: the name `{name}` is used twice")]
     DuplicateName { line: usize, name: String },
     #[error("line {line}: the secret of `{name}` is already another token's")]
@@ -180,6 +184,9 @@ impl Tokens {
             };
             if !valid_name(name) {
                 return Err(TokenFileError::BadName { line });
+            }
+            if name == tenure_core::wire::ANONYMOUS {
+                return Err(TokenFileError::ReservedName { line });
             }
             if secret.chars().count() < MIN_SECRET_LEN {
                 return Err(TokenFileError::TooShort { line });
@@ -323,6 +330,7 @@ mod tests {
                 },
             ),
             (format!("a<b admin {A}\n"), E::BadName { line: 1 }),
+            (format!("- admin {A}\n"), E::ReservedName { line: 1 }),
             ("a viewer short\n".to_owned(), E::TooShort { line: 1 }),
             (
                 format!("a admin {A}\na viewer {V}\n"),

@@ -1,13 +1,13 @@
-//! `GET /v1/grants` and `GET /v1/usage`: listings read from storage a page
+//! `GET /v1/grants`, `GET /v1/usage` and `GET /v1/audit`: listings read from storage a page
 //! at a time (grants in grant-id order, usage rows in the order they ended),
 //! so that listing a million rows never holds them all at once (957 MiB
 //! resident on PostgreSQL when the grants listing did).
 
 use crate::http::Response;
-use crate::query::{self, GrantsPage, UsagePage};
+use crate::query::{self, AuditPage, GrantsPage, UsagePage};
 use tenure_core::wire::GrantView;
 use tenure_core::{ErrorCode, GrantId, manager};
-use tenure_storage::{Manager, ManagerError, Store, UsageCursor};
+use tenure_storage::{AuditCursor, Manager, ManagerError, Store, UsageCursor};
 
 /// Rows per storage read when the caller asked for the whole listing.
 const FULL_LISTING_PAGE: usize = 1_000;
@@ -92,6 +92,49 @@ pub(crate) fn usage<S: Store>(m: &Manager<S>, q: UsagePage) -> Result<Response, 
         let response = Response::json(200, &body);
         return Ok(match next.flatten() {
             Some(last) => response.with_link(query::next_usage_link(&q, limit, last)),
+            None => response,
+        });
+    }
+    let mut body = vec![b'['];
+    let mut after = q.after;
+    loop {
+        let rows = read(after, FULL_LISTING_PAGE)?;
+        let full = rows.len() == FULL_LISTING_PAGE;
+        for (at, row) in &rows {
+            if body.len() > 1 {
+                body.push(b',');
+            }
+            if let Err(e) = serde_json::to_writer(&mut body, row) {
+                return Ok(Response::error(
+                    ErrorCode::BadRequest,
+                    format!("cannot encode response: {e}"),
+                ));
+            }
+            after = Some(*at);
+        }
+        if !full {
+            break;
+        }
+    }
+    body.push(b']');
+    Ok(Response::json_bytes(200, body))
+}
+
+/// `GET /v1/audit`, as [`usage`]: with `limit` that page and a `Link` to
+/// the next while the page came back full; without, every row since
+/// `since`, a page per transaction, never capped.
+pub(crate) fn audit<S: Store>(m: &Manager<S>, q: AuditPage) -> Result<Response, ManagerError> {
+    let read = |after: Option<AuditCursor>, limit: usize| {
+        m.read(|tx, _| tx.audit_page(q.since, after, limit))
+            .map_err(ManagerError::from)
+    };
+    if let Some(limit) = q.limit {
+        let rows = read(q.after, limit)?;
+        let next = (rows.len() == limit).then(|| rows.last().map(|(at, _)| *at));
+        let body: Vec<_> = rows.into_iter().map(|(_, row)| row).collect();
+        let response = Response::json(200, &body);
+        return Ok(match next.flatten() {
+            Some(last) => response.with_link(query::next_audit_link(&q, limit, last)),
             None => response,
         });
     }

@@ -1,9 +1,10 @@
 //! The query parameters the API takes:
-//! `GET /v1/usage?since=RFC3339&limit=N&after=CURSOR` and
+//! `GET /v1/usage?since=RFC3339&limit=N&after=CURSOR`,
+//! `GET /v1/audit?since=RFC3339&limit=N&after=CURSOR` and
 //! `GET /v1/grants?limit=N&after=GRANT_ID`.
 
 use tenure_core::{GrantId, UnixMillis, rfc3339};
-use tenure_storage::UsageCursor;
+use tenure_storage::{AuditCursor, UsageCursor};
 
 /// The largest page of `GET /v1/grants` one request may ask for.
 pub const MAX_PAGE: usize = 10_000;
@@ -85,6 +86,40 @@ pub fn usage_page(query: Option<&str>) -> Result<UsagePage, String> {
     Ok(page)
 }
 
+/// `GET /v1/audit` paging, as [`UsagePage`]: rows written at or after
+/// `since` (storage time), oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditPage {
+    pub since: UnixMillis,
+    pub limit: Option<usize>,
+    pub after: Option<AuditCursor>,
+}
+
+/// `since`, `limit` (1 to [`MAX_PAGE`]) and `after` (a cursor from a
+/// `Link` header) from the query.
+pub fn audit_page(query: Option<&str>) -> Result<AuditPage, String> {
+    let mut page = AuditPage {
+        since: usage_since(query)?,
+        limit: None,
+        after: None,
+    };
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "limit" => page.limit = Some(limit(v)?),
+            "after" => page.after = Some(v.parse().map_err(|e| format!("{e}"))?),
+            _ => {}
+        }
+    }
+    Ok(page)
+}
+
+/// The `Link` header pointing at the audit page after `last`.
+pub fn next_audit_link(page: &AuditPage, limit: usize, last: AuditCursor) -> String {
+    let since = rfc3339::display(page.since).to_string().replace('+', "%2B");
+    format!("</v1/audit?since={since}&limit={limit}&after={last}>; rel=\"next\"")
+}
+
 fn limit(v: &str) -> Result<usize, String> {
     v.parse::<usize>()
         .ok()
@@ -149,6 +184,54 @@ mod tests {
         assert_eq!(usage_page(Some(target)), Ok(p));
         assert!(usage_page(Some("after=7")).is_err());
         assert!(usage_page(Some("limit=0")).is_err());
+    }
+
+    #[test]
+    fn audit_paging_reads_limit_and_cursor_and_links_back() {
+        let p = audit_page(Some(
+            "since=2026-01-01T00:00:00Z&limit=1&after=1767225600000.3",
+        ))
+        .expect("page");
+        let at = AuditCursor {
+            at_ms: 1_767_225_600_000,
+            id: 3,
+        };
+        assert_eq!(
+            p,
+            AuditPage {
+                since: UnixMillis(1_767_225_600_000),
+                limit: Some(1),
+                after: Some(at),
+            }
+        );
+        let link = next_audit_link(&p, 1, at);
+        let target = link
+            .strip_prefix("</v1/audit?")
+            .and_then(|l| l.split_once('>'))
+            .map(|(q, _)| q)
+            .expect("link");
+        assert_eq!(audit_page(Some(target)), Ok(p));
+        assert_eq!(
+            audit_page(None),
+            Ok(AuditPage {
+                since: UnixMillis(0),
+                limit: None,
+                after: None,
+            })
+        );
+        for (bad, says) in [
+            ("since=yesterday", "RFC 3339"),
+            ("since=%zz", "percent-encoded"),
+            ("limit=0", "`limit`"),
+            ("limit=10001", "`limit`"),
+            ("limit=x", "`limit`"),
+            ("after=7", "audit cursor"),
+            ("after=1.x", "audit cursor"),
+            ("after=", "audit cursor"),
+        ] {
+            let e = audit_page(Some(bad)).expect_err(bad);
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 
     #[test]

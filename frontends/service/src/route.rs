@@ -13,6 +13,7 @@ pub enum Route {
     Status,
     Grants,
     Usage,
+    Audit,
     AdminRelease,
     Revoke(String),
     PutLicense,
@@ -36,6 +37,7 @@ impl Route {
             Self::Status => "status",
             Self::Grants => "grants",
             Self::Usage => "usage",
+            Self::Audit => "audit",
             Self::AdminRelease => "admin_release",
             Self::Revoke(_) => "revoke",
             Self::PutLicense => "put_license",
@@ -53,6 +55,7 @@ impl Route {
             Self::Status
                 | Self::Grants
                 | Self::Usage
+                | Self::Audit
                 | Self::AdminRelease
                 | Self::Revoke(_)
                 | Self::PutLicense
@@ -104,6 +107,7 @@ pub fn route(method: Method, path: &str) -> Route {
         }
         ["v1", "status"] => only(method, Get, "GET, HEAD", Route::Status),
         ["v1", "usage"] => only(method, Get, "GET, HEAD", Route::Usage),
+        ["v1", "audit"] => only(method, Get, "GET, HEAD", Route::Audit),
         ["v1", "admin", "release"] => only(method, Post, "POST", Route::AdminRelease),
         ["v1", "admin", "grants", id] if !id.is_empty() => {
             only(method, Delete, "DELETE", Route::Revoke((*id).to_owned()))
@@ -134,6 +138,8 @@ mod tests {
         assert_eq!(route(Delete, "/v1/grants/ab"), Route::Release("ab".into()));
         assert_eq!(route(Get, "/v1/status"), Route::Status);
         assert_eq!(route(Get, "/v1/usage"), Route::Usage);
+        assert_eq!(route(Head, "/v1/audit"), Route::Audit);
+        assert!(route(Get, "/v1/audit").is_admin() && !route(Get, "/v1/audit").is_admin_only());
         assert_eq!(route(Post, "/v1/admin/release"), Route::AdminRelease);
         assert_eq!(
             route(Delete, "/v1/admin/grants/ab"),

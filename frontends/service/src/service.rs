@@ -18,12 +18,16 @@ use std::time::{Duration, Instant};
 use tenure_agent::suspend::SuspendMeter;
 use tenure_core::health::{self, LIVENESS, MAX_CLOCK_SKEW};
 use tenure_core::manager::{self, PoolTotals};
+use tenure_core::wire::AuditResult;
 use tenure_core::wire::{
     GrantRequest, Instance, MAX_BODY_BYTES, ManagerView, PoolKey, RawGrantRequest, ReleaseRequest,
     StatusView,
 };
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
-use tenure_storage::{InstallError, InstallPolicy, Manager, ManagerError, MonoClock, Store};
+use tenure_storage::{Manager, ManagerError, MonoClock, Store};
+
+mod audit;
+pub use audit::Refused;
 
 /// Where a service gets what the core may not read itself.
 pub struct Env {
@@ -92,6 +96,9 @@ pub enum Job {
     Status,
     Grants(query::GrantsPage),
     Usage(query::UsagePage),
+    Audit(query::AuditPage),
+    /// A call answered without acting, which leaves an audit row.
+    Refused(Box<Refused>),
     AdminRelease(Box<Instance>),
     Revoke(GrantId),
     PutLicense(String),
@@ -108,6 +115,8 @@ impl Job {
             Self::Status => "status",
             Self::Grants(_) => "grants",
             Self::Usage(_) => "usage",
+            Self::Audit(_) => "audit",
+            Self::Refused(r) => r.label,
             Self::AdminRelease(_) => "admin_release",
             Self::Revoke(_) => "revoke",
             Self::PutLicense(_) => "put_license",
@@ -309,7 +318,7 @@ impl<S: Store> Service<S> {
                 }
             }
             other => match self.admit(&other, req) {
-                Err(refused) => Prepared::Done(refused),
+                Err(refused) => self.refusal(&other, req, refused),
                 // Who asked travels with the job (logs, the audit trail).
                 Ok(caller) => match self.decode(other, req) {
                     Prepared::Job(call) => Prepared::Job(Call { caller, ..call }),
@@ -427,19 +436,33 @@ impl<S: Store> Service<S> {
                 Ok(page) => Prepared::job(Job::Usage(page)),
                 Err(e) => bad(e),
             },
+            Route::Audit => match query::audit_page(req.query.as_deref()) {
+                Ok(page) => Prepared::job(Job::Audit(page)),
+                Err(e) => bad(e),
+            },
+            // An admin action whose input cannot be read still leaves a row.
             Route::AdminRelease => {
                 match ReleaseRequest::from_json(&req.body).and_then(|r| r.validate()) {
                     Ok(i) => Prepared::job(Job::AdminRelease(Box::new(i))),
-                    Err(e) => bad(e.to_string()),
+                    Err(e) => {
+                        let answer = Response::error(ErrorCode::BadRequest, e.to_string());
+                        audit::unread(&r, "-", AuditResult::BadRequest, answer)
+                    }
                 }
             }
-            Route::Revoke(id) => match GrantId::parse(&id) {
+            Route::Revoke(ref id) => match GrantId::parse(id) {
                 Ok(id) => Prepared::job(Job::Revoke(id)),
-                Err(_) => Prepared::Done(Response::error(ErrorCode::NotFound, "no such grant")),
+                Err(_) => {
+                    let answer = Response::error(ErrorCode::NotFound, "no such grant");
+                    audit::unread(&r, id, AuditResult::NotFound, answer)
+                }
             },
             Route::PutLicense => match String::from_utf8(req.body.clone()) {
                 Ok(text) => Prepared::job(Job::PutLicense(text)),
-                Err(_) => bad("a license is UTF-8 text"),
+                Err(_) => {
+                    let answer = Response::error(ErrorCode::BadRequest, "a license is UTF-8 text");
+                    audit::unread(&r, "-", AuditResult::Invalid, answer)
+                }
             },
             Route::Ping
             | Route::Health
@@ -483,7 +506,7 @@ impl<S: Store> Service<S> {
     pub fn execute(&self, call: Call) -> Response {
         let started = Instant::now();
         let label = call.label();
-        let (resp, outcome) = self.run(call.job);
+        let (resp, outcome) = self.run(call.job, call.caller.as_ref());
         self.metrics
             .record(label, resp.status, outcome, started.elapsed());
         resp
@@ -495,7 +518,7 @@ impl<S: Store> Service<S> {
             .record(label, resp.status, Outcome::Overloaded, took);
     }
 
-    fn run(&self, job: Job) -> (Response, Outcome) {
+    fn run(&self, job: Job, caller: Option<&Caller>) -> (Response, Outcome) {
         match job {
             Job::Grant(req) => match draw(&*self.env.random) {
                 // A grant id is the component's credential: never a
@@ -520,41 +543,15 @@ impl<S: Store> Service<S> {
                 Ok(()) => (Response::empty(204), Outcome::Released),
                 Err(e) => self.failure(e),
             },
-            Job::Revoke(id) => match self.manager.revoke(id) {
-                Ok(()) => (Response::empty(204), Outcome::Other),
-                Err(e) => self.failure(e),
-            },
-            Job::AdminRelease(instance) => match self.manager.admin_release(&instance) {
-                Ok(()) => (Response::empty(204), Outcome::Other),
-                Err(e) => self.failure(e),
-            },
+            Job::Revoke(id) => self.revoke(id, caller),
+            Job::AdminRelease(instance) => self.admin_release(&instance, caller),
+            Job::Refused(r) => self.refused(&r, caller),
             Job::Console(work) => (console::run(self, *work), Outcome::Other),
             Job::Status => self.read_view(|s| s.status_view().map(|v| Response::json(200, &v))),
             Job::Grants(page) => self.read_view(|s| listing::grants(&s.manager, page)),
             Job::Usage(page) => self.read_view(|s| listing::usage(&s.manager, page)),
-            Job::PutLicense(text) => {
-                match self.manager.install_license(&text, InstallPolicy::Replace) {
-                    Ok(installed) => {
-                        tracing::info!(?installed, "license installed through the admin API");
-                        let id = match installed {
-                            tenure_storage::Installed::Installed { license_id }
-                            | tenure_storage::Installed::KeptStored { license_id } => license_id,
-                        };
-                        (
-                            Response::json(200, &serde_json::json!({ "license_id": id })),
-                            Outcome::Other,
-                        )
-                    }
-                    Err(InstallError::Storage(e)) => self.failure(e.into()),
-                    Err(e) => (
-                        Response::error(
-                            ErrorCode::BadRequest,
-                            format!("license refused, the old one is kept: {e}"),
-                        ),
-                        Outcome::Denied("bad_request"),
-                    ),
-                }
-            }
+            Job::Audit(page) => self.read_view(|s| listing::audit(&s.manager, page)),
+            Job::PutLicense(text) => self.put_license(&text, caller),
         }
     }
 
@@ -698,6 +695,7 @@ impl<S: Store> Service<S> {
             Ok(n) => tracing::info!(reclaimed = n, "grants past their deadline ended"),
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
+        self.prune_audit();
         let lease_ttl = self.manager.config().lease_ttl;
         let read = self.manager.read_at(|tx, at| {
             let stale_before = at.deadlines.saturating_sub(lease_ttl);

@@ -1,6 +1,7 @@
 //! The cases, one function per test, grouped as in docs/protocol.md section 6.
 
 pub mod admin;
+pub mod audit;
 pub mod basic;
 pub mod components;
 pub mod console;

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use tenure_core::GrantId;
 use tenure_core::license;
 use tenure_core::manager::{self, PoolTotals};
-use tenure_core::wire::{GrantView, Instance, PoolKey, ReleaseRequest};
-use tenure_storage::{InstallError, InstallPolicy, Installed, ManagerError, Store};
+use tenure_core::wire::{AuditEntry, AuditResult, GrantView, Instance, PoolKey, ReleaseRequest};
+use tenure_storage::{Actor, InstallError, Installed, ManagerError, Store};
 
 /// Grants listed on a license's confirmation page at most.
 const ENDING_SHOWN: usize = 100;
@@ -148,6 +148,8 @@ fn confirm_revoke<S: Store>(
 
 fn revoke<S: Store>(svc: &Service<S>, w: &Work, id: &str) -> Response {
     let Ok(gid) = GrantId::parse(id) else {
+        let what = AuditEntry::new(&w.caller.name, "revoke", id, AuditResult::NotFound);
+        svc.manager().record(&what);
         return error(
             404,
             "No such grant",
@@ -155,7 +157,7 @@ fn revoke<S: Store>(svc: &Service<S>, w: &Work, id: &str) -> Response {
             Some(&w.ctx),
         );
     };
-    match svc.manager().revoke(gid) {
+    match svc.manager().revoke_by(Actor::new(&w.caller.name), gid) {
         Ok(()) => {
             tracing::info!(token = %w.caller.name, grant = %gid.short(), "console: grant revoked");
             let notice = format!("Grant {gid} revoked: its component stops at its next renewal.");
@@ -207,9 +209,16 @@ fn confirm_release<S: Store>(
 fn release<S: Store>(svc: &Service<S>, w: &Work, f: &Fields) -> Response {
     let i = match instance(f) {
         Ok(i) => i,
-        Err(why) => return error(400, "Not an instance", &why, Some(&w.ctx)),
+        Err(why) => {
+            let what = AuditEntry::new(&w.caller.name, "release", "-", AuditResult::BadRequest);
+            svc.manager().record(&what.with_detail(&why));
+            return error(400, "Not an instance", &why, Some(&w.ctx));
+        }
     };
-    match svc.manager().admin_release(&i) {
+    match svc
+        .manager()
+        .admin_release_by(Actor::new(&w.caller.name), &i)
+    {
         Ok(()) => {
             let t = target(&i);
             let name = format!("{}/{} {}:{}", t.environment, t.product, t.hostname, t.port);
@@ -287,7 +296,10 @@ fn check_license<S: Store>(svc: &Service<S>, ctx: &Ctx, text: &str) -> Response 
 }
 
 fn install_license<S: Store>(svc: &Service<S>, w: &Work, text: &str) -> Response {
-    match svc.manager().install_license(text, InstallPolicy::Replace) {
+    match svc
+        .manager()
+        .install_license_by(Actor::new(&w.caller.name), text)
+    {
         Ok(Installed::Installed { license_id } | Installed::KeptStored { license_id }) => {
             tracing::info!(token = %w.caller.name, %license_id, "console: license installed");
             svc.console()

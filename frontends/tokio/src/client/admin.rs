@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::Duration;
 use tenure_agent::http::{is_plain_off_loopback, normalise_base};
 use tenure_agent::runtime::reqwest_client;
-use tenure_core::wire::{GrantView, ReleaseRequest, StatusView, UsageRow};
+use tenure_core::wire::{AuditRow, GrantView, ReleaseRequest, StatusView, UsageRow};
 use tenure_core::{ErrorBody, GrantId, UnixMillis, rfc3339};
 
 /// Paths of the admin endpoints, relative to the manager's base URL.
@@ -12,6 +12,7 @@ pub mod paths {
     pub const STATUS: &str = "/v1/status";
     pub const GRANTS: &str = "/v1/grants";
     pub const USAGE: &str = "/v1/usage";
+    pub const AUDIT: &str = "/v1/audit";
     pub const RELEASE: &str = "/v1/admin/release";
     pub const LICENSE: &str = "/v1/license";
 }
@@ -79,7 +80,7 @@ impl AdminClient {
                 .headers()
                 .get(reqwest::header::LINK)
                 .and_then(|v| v.to_str().ok())
-                .and_then(next_grants_page);
+                .and_then(|l| next_page(l, paths::GRANTS));
             let text = response.text().await.map_err(ClientError::Transport)?;
             out.extend(decode::<Vec<GrantView>>(&text)?);
             match next {
@@ -95,6 +96,41 @@ impl AdminClient {
 
     pub async fn usage(&self, since: Option<UnixMillis>) -> Result<Vec<UsageRow>, ClientError> {
         decode(&self.get_raw(&usage_path(since)?).await?)
+    }
+
+    /// Audit rows at or after `since`, oldest first: with `limit`, the
+    /// first `limit` of them and whether the server has more; without,
+    /// every one, read a page at a time by following `Link` headers.
+    pub async fn audit(
+        &self,
+        since: Option<UnixMillis>,
+        limit: Option<usize>,
+    ) -> Result<(Vec<AuditRow>, bool), ClientError> {
+        let since = match since {
+            None => String::new(),
+            Some(t) => {
+                let text = rfc3339::format(t).map_err(|e| ClientError::Decode(e.to_string()))?;
+                format!("since={}&", text.replace('+', "%2B"))
+            }
+        };
+        let page = limit.unwrap_or(GRANTS_PAGE);
+        let mut path = format!("{}?{since}limit={page}", paths::AUDIT);
+        let mut out = Vec::new();
+        loop {
+            let response = self.call(Method::GET, &path, Body::None).await?;
+            let next = response
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|l| next_page(l, paths::AUDIT));
+            let text = response.text().await.map_err(ClientError::Transport)?;
+            out.extend(decode::<Vec<AuditRow>>(&text)?);
+            match next {
+                Some(_) if limit.is_some() => return Ok((out, true)),
+                Some(next) if next != path => path = next,
+                _ => return Ok((out, false)),
+            }
+        }
     }
 
     /// The body of a GET as the server sent it, for `--json`.
@@ -203,8 +239,8 @@ fn usage_path(since: Option<UnixMillis>) -> Result<String, ClientError> {
 const GRANTS_PAGE: usize = tenure_service::query::MAX_PAGE;
 
 /// The path of the `rel="next"` target in a `Link` header, if it is a page
-/// of the grants listing; anything else is not followed.
-fn next_grants_page(link: &str) -> Option<String> {
+/// of `listing` (`/v1/grants`, `/v1/audit`); anything else is not followed.
+fn next_page(link: &str, listing: &str) -> Option<String> {
     link.split(',').find_map(|part| {
         let (target, params) = part.trim().split_once(';')?;
         let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
@@ -212,7 +248,7 @@ fn next_grants_page(link: &str) -> Option<String> {
             .split(';')
             .any(|p| matches!(p.trim(), "rel=\"next\"" | "rel=next"));
         let page_of_grants = target
-            .strip_prefix(paths::GRANTS)
+            .strip_prefix(listing)
             .is_some_and(|rest| rest.starts_with('?'));
         (is_next && page_of_grants).then(|| target.to_owned())
     })
@@ -220,7 +256,11 @@ fn next_grants_page(link: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::next_grants_page;
+    use super::{next_page, paths};
+
+    fn next_grants_page(link: &str) -> Option<String> {
+        next_page(link, paths::GRANTS)
+    }
 
     #[test]
     fn follows_only_a_next_page_of_the_grants_listing() {
@@ -243,5 +283,9 @@ mod tests {
         ] {
             assert_eq!(next_grants_page(other), None, "{other}");
         }
+        let audit = "/v1/audit?since=2026-01-01T00:00:00Z&limit=1&after=1767225600000.3";
+        let link = format!("<{audit}>; rel=\"next\"");
+        assert_eq!(next_page(&link, paths::AUDIT).as_deref(), Some(audit));
+        assert_eq!(next_grants_page(&link), None);
     }
 }

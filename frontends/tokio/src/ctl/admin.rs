@@ -18,7 +18,7 @@ pub fn blocking(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Resul
         .block_on(work)
 }
 
-fn connect(args: &AdminArgs) -> anyhow::Result<AdminClient> {
+pub(super) fn connect(args: &AdminArgs) -> anyhow::Result<AdminClient> {
     let token = AdminClient::read_token(&args.admin_token_file)?;
     let timeout = parse_duration(&args.request_timeout).context("--request-timeout")?;
     Ok(AdminClient::new(

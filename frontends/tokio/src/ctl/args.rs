@@ -23,6 +23,8 @@ pub enum Command {
     Grants(AdminArgs),
     /// Usage history: grants that ended (for true-up reports).
     Usage(UsageArgs),
+    /// The audit trail: admin actions and refused admin calls, oldest first.
+    Audit(AuditArgs),
     /// Free a crashed instance's grant.
     Release(ReleaseArgs),
     /// Revoke a grant: its component must stop.
@@ -112,6 +114,29 @@ pub struct UsageArgs {
     /// RFC 3339: only grants that ended at or after this.
     #[arg(long, env = "TENURE_SINCE")]
     pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// RFC 3339: only rows written at or after this (storage time).
+    #[arg(long, env = "TENURE_SINCE")]
+    pub since: Option<String>,
+    /// Show the first N rows only (1 to 10000); without, every row.
+    /// (`TENURE_AUDIT_LIMIT`: `TENURE_LIMIT` is `issue --limit`.)
+    #[arg(long, env = "TENURE_AUDIT_LIMIT", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    pub limit: Option<u64>,
+    /// `table`, or `json` (the rows as the server gives them; as `--json`).
+    #[arg(long, env = "TENURE_FORMAT", value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+}
+
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,7 @@
 
 mod admin;
 mod args;
+mod audit;
 mod issue;
 mod keygen;
 mod limits;
@@ -24,6 +25,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => admin::blocking(admin::status(a)),
         Command::Grants(a) => admin::blocking(admin::grants(a)),
         Command::Usage(a) => admin::blocking(admin::usage(a)),
+        Command::Audit(a) => admin::blocking(audit::run(a)),
         Command::Release(a) => admin::blocking(admin::release(a)),
         Command::Revoke(a) => admin::blocking(admin::revoke(a)),
         Command::InstallLicense(a) => admin::blocking(admin::install_license(a)),
