@@ -311,6 +311,10 @@ impl<S: Store> Service<S> {
                     .prepare(req, &self.tokens, self.now(), &*self.env.random)
                 {
                     console::Step::Done(r) => Prepared::Done(r),
+                    console::Step::Refused(r, caller) => Prepared::Job(Call {
+                        job: Job::Refused(r),
+                        caller,
+                    }),
                     console::Step::Work(w) => Prepared::Job(Call {
                         caller: Some(w.caller().clone()),
                         job: Job::Console(w),

@@ -415,3 +415,62 @@ fn a_license_that_drops_a_pool_lists_the_grants_it_ends() {
         text(&status)
     );
 }
+
+/// The audit trail (section 6.3) of console actions and refusals, read back
+/// through `GET /v1/audit`: each under the session's token name.
+#[test]
+fn console_actions_and_refusals_leave_audit_rows() {
+    let s = service();
+    let id = grant(&s);
+    let mut wrong = Browser::new(&s);
+    assert_eq!(wrong.sign_in("not-a-token-at-all-0000").status, 401);
+    let mut viewer = Browser::new(&s);
+    viewer.sign_in(VIEWER);
+    let csrf = viewer.csrf();
+    let form = format!("csrf={csrf}&grant={id}");
+    let refused = viewer.send(Method::Post, "/ui/actions/revoke", Some(&form));
+    assert_eq!(refused.status, 403);
+    let mut admin = Browser::new(&s);
+    admin.sign_in(ADMIN);
+    let csrf = admin.csrf();
+    let form = format!("csrf={csrf}&grant={id}");
+    let r = admin.send(Method::Post, "/ui/actions/revoke", Some(&form));
+    assert_eq!(r.status, 303, "{}", text(&r));
+    let gone = format!("csrf={csrf}&environment=production&product=vdp&hostname=gone&port=1");
+    let r = admin.send(Method::Post, "/ui/actions/release", Some(&gone));
+    assert_eq!(r.status, 404, "{}", text(&r));
+
+    let read = s.handle(&bearer(Method::Get, "/v1/audit", VIEWER, ""));
+    assert_eq!(read.status, 200, "{}", text(&read));
+    let rows: Vec<serde_json::Value> = serde_json::from_slice(&read.body).expect("json");
+    let seen: Vec<String> = rows
+        .iter()
+        .map(|r| {
+            let f = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            [f("token_name"), f("action"), f("target"), f("result")].join(" ")
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            "- sign_in POST /ui/signin unauthorized".to_owned(),
+            "bob revoke POST /ui/actions/revoke forbidden".to_owned(),
+            format!("alice revoke {id} ok"),
+            "alice release production/vdp/gone:1 not_found".to_owned(),
+        ]
+    );
+    assert!(
+        rows.iter().all(|r| r["at_ms"] == T0),
+        "storage time: {rows:?}"
+    );
+    let mut head = bearer(Method::Head, "/v1/audit", VIEWER, "");
+    head.query = Some("limit=1".into());
+    let head = s.handle(&head);
+    assert_eq!(head.status, 200, "{}", text(&head));
+    assert!(head.link.is_some_and(|l| l.contains("limit=1&after=")));
+    let mut bad = bearer(Method::Get, "/v1/audit", VIEWER, "");
+    bad.query = Some("after=x".into());
+    let bad = s.handle(&bad);
+    assert_eq!(bad.status, 400, "{}", text(&bad));
+    assert!(text(&bad).contains("audit cursor"), "{}", text(&bad));
+}

@@ -21,11 +21,12 @@ pub mod svg;
 
 use crate::auth::{Caller, Tokens};
 use crate::http::{self, Method, Request, Response};
+use crate::service::Refused;
 use form::Fields;
 use layout::{Ctx, error, html_response, redirect, secure};
 use session::{Key, Sessions, clear_cookie, same_secret, set_cookie};
 use tenure_core::UnixMillis;
-use tenure_core::wire::MAX_BODY_BYTES;
+use tenure_core::wire::{AuditAction, AuditResult, MAX_BODY_BYTES};
 
 pub use run::run;
 
@@ -71,6 +72,36 @@ impl Work {
 pub enum Step {
     Done(Response),
     Work(Box<Work>),
+    /// Refused: the blocking half records it in the audit trail (PROTOCOL
+    /// 6.3) under the caller's token, if any, then answers it.
+    Refused(Box<Refused>, Option<Caller>),
+}
+
+/// A refusal of a console page, as the audit trail names it.
+fn refused(
+    at: At,
+    req: &Request,
+    result: AuditResult,
+    detail: &str,
+    response: Response,
+    caller: Option<Caller>,
+) -> Step {
+    let action = match at {
+        At::Revoke => AuditAction::Revoke.as_str(),
+        At::Release => AuditAction::Release.as_str(),
+        At::CheckLicense | At::InstallLicense => AuditAction::InstallLicense.as_str(),
+        At::SignIn => "sign_in",
+        _ => "console",
+    };
+    let r = Refused::of_request(
+        "console",
+        action,
+        req,
+        result,
+        Some(detail.into()),
+        response,
+    );
+    Step::Refused(Box::new(r), caller)
 }
 
 /// The console's own routes, before the session is looked at.
@@ -197,7 +228,14 @@ impl Console {
                     ..Response::empty(200)
                 }));
             }
-            At::SignIn if post => return Step::Done(self.sign_in(req, tokens, now, random)),
+            At::SignIn if post => {
+                let answer = self.sign_in(req, tokens, now, random);
+                if answer.status != 401 {
+                    return Step::Done(answer);
+                }
+                let why = "token not in the token file";
+                return refused(at, req, AuditResult::Unauthorized, why, answer, None);
+            }
             At::SignIn => return Step::Done(signin::page(200, None)),
             _ => {}
         }
@@ -226,10 +264,19 @@ impl Console {
         };
         let admin_only = !matches!(at, At::Overview | At::Grants | At::SignOut);
         if admin_only && !s.caller.role.may_act() {
-            return Step::Done(forbidden(
+            let answer = forbidden(
                 "Only an admin token may act; this session's token is a viewer.",
                 Some(&ctx),
-            ));
+            );
+            let why = format!("role {}", s.caller.role);
+            return refused(
+                at,
+                req,
+                AuditResult::Forbidden,
+                &why,
+                answer,
+                Some(s.caller),
+            );
         }
         if post && !fields.get("csrf").is_some_and(|t| same_secret(t, &s.csrf)) {
             return Step::Done(forbidden(

@@ -29,6 +29,25 @@ pub struct Refused {
 }
 
 impl Refused {
+    /// A refusal of `req`, named by the route as called.
+    pub fn of_request(
+        label: &'static str,
+        action: &'static str,
+        req: &Request,
+        result: AuditResult,
+        detail: Option<String>,
+        response: Response,
+    ) -> Self {
+        Self {
+            label,
+            action,
+            target: route_target(req),
+            result,
+            detail,
+            response,
+        }
+    }
+
     /// The row, naming `caller`'s token or [`ANONYMOUS`].
     pub fn entry(&self, caller: Option<&Caller>) -> AuditEntry {
         let e = AuditEntry::new(token_name(caller), self.action, &self.target, self.result);
@@ -103,15 +122,9 @@ impl<S: Store> Service<S> {
             (AuditResult::Unauthorized, true) => Some("token not in the token file".to_owned()),
             _ => caller.as_ref().map(|c| format!("role {}", c.role)),
         };
+        let refused = Refused::of_request(r.label(), action_of(r), req, result, detail, response);
         Prepared::Job(super::Call {
-            job: Job::Refused(Box::new(Refused {
-                label: r.label(),
-                action: action_of(r),
-                target: route_target(req),
-                result,
-                detail,
-                response,
-            })),
+            job: Job::Refused(Box::new(refused)),
             caller,
         })
     }
