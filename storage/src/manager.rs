@@ -356,12 +356,14 @@ impl<S: Store> Manager<S> {
         }
     }
 
-    /// `DELETE /v1/admin/grants/{id}`.
+    /// `DELETE /v1/admin/grants/{id}`, unaudited: the admin routes call
+    /// [`Manager::revoke_by`].
     pub fn revoke(&self, id: GrantId) -> Result<(), ManagerError> {
         self.end_one(|tx| tx.grant(id), decide::revoke, None)
     }
 
     /// `POST /v1/admin/release`: free the slot of a crashed server.
+    /// Unaudited: the admin routes call [`Manager::admin_release_by`].
     pub fn admin_release(&self, instance: &Instance) -> Result<(), ManagerError> {
         self.end_one(
             |tx| tx.grant_by_instance(instance),
@@ -394,7 +396,9 @@ impl<S: Store> Manager<S> {
     }
 
     /// Verifies `text` and installs it by `policy`. An invalid license never
-    /// reaches storage, so the old one stays.
+    /// reaches storage, so the old one stays. Unaudited (`tenured serve
+    /// --license` at start): the admin routes call
+    /// [`Manager::install_license_by`].
     pub fn install_license(
         &self,
         text: &str,
@@ -420,12 +424,12 @@ impl<S: Store> Manager<S> {
                 return Err(e.into());
             }
         };
-        let lic = verified.license().clone();
+        let offered = &verified.license().license_id;
         let out = self.transact(&mut |tx, claims| {
             let (read, at) = self.clock_read(tx, claims)?;
             let out = Self::install_in(tx, &verified, policy, read.now, at)?;
             if let Some(actor) = actor {
-                tx.append_audit(read.now, &audit::installed(actor, &lic.license_id, &out))?;
+                tx.append_audit(read.now, &audit::installed(actor, offered, &out))?;
             }
             Ok(out)
         })?;
