@@ -144,6 +144,7 @@ enum PathChoice {
     Usage,
     AdminRelease,
     License,
+    Audit,
     Raw(String),
 }
 
@@ -284,6 +285,7 @@ fn build(req: &Req, ids: &[String]) -> Request {
         PathChoice::Usage => "/v1/usage".to_owned(),
         PathChoice::AdminRelease => "/v1/admin/release".to_owned(),
         PathChoice::License => "/v1/license".to_owned(),
+        PathChoice::Audit => "/v1/audit".to_owned(),
         PathChoice::Raw(s) => s.clone(),
     };
     let method = match req.method {

@@ -64,6 +64,7 @@ fuzz_target!(|data: &[u8]| {
             Route::Status
                 | Route::Grants
                 | Route::Usage
+                | Route::Audit
                 | Route::AdminRelease
                 | Route::Revoke(_)
                 | Route::PutLicense
