@@ -13,6 +13,9 @@ impl World {
             return;
         }
         let now = comp.clock.now(self.t);
+        if self.wake_storm(c as usize) {
+            return;
+        }
         self.comps[c as usize].wake_at = None;
         if let Some(a) = self.comps[c as usize].agent.as_mut() {
             a.handle_timeout(now);

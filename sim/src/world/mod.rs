@@ -251,6 +251,9 @@ struct Comp {
     /// A2's storm check: the true second and how many requests were sent
     /// in it.
     sent_in_second: (u64, u32),
+    /// The same for wake-ups: an agent whose `poll_timeout` does not
+    /// advance asks to be woken at the same instant forever.
+    woken_in_second: (u64, u32),
     /// Boxed: read at starts and count changes only, and a smaller `Comp`
     /// keeps more components' hot fields in cache.
     req: Box<GrantRequest>,

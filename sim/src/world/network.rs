@@ -10,7 +10,37 @@ use super::*;
 /// times that and more, and a zero backoff passes it within milliseconds.
 const STORM_REQUESTS_PER_SECOND: u32 = 20;
 
+/// More wake-ups than this of one component within one true second: its
+/// timer does not advance. Sound agents are woken about once a second (the
+/// driver's cap) and once per answer; the simulator wakes an agent at
+/// most once a millisecond, so a stuck timer reaches 1,000.
+const STORM_WAKES_PER_SECOND: u32 = 100;
+
+/// Counts one more in `counter`'s true second, starting over in a new one.
+fn count_in_second(counter: &mut (u64, u32), t: u64) -> u32 {
+    let second = t / SEC;
+    if counter.0 == second {
+        counter.1 += 1;
+    } else {
+        *counter = (second, 1);
+    }
+    counter.1
+}
+
 impl World {
+    /// Counts a wake-up of `c`; true (and the run fails A2) in a storm.
+    pub(super) fn wake_storm(&mut self, c: usize) -> bool {
+        let t = self.t;
+        if count_in_second(&mut self.comps[c].woken_in_second, t) <= STORM_WAKES_PER_SECOND {
+            return false;
+        }
+        let msg = format!(
+            "c{c} was woken over {STORM_WAKES_PER_SECOND} times within one second: its timer does not advance"
+        );
+        self.verdicts.fail_storm(t, msg);
+        true
+    }
+
     pub(super) fn sample(&mut self, link: Link) -> [Option<u64>; 2] {
         if self.rng.chance_ppm(link.loss_ppm) {
             return [None, None];
@@ -32,13 +62,7 @@ impl World {
         comp.inflight
             .retain(|(_, s, _)| t.saturating_sub(*s) < 120 * SEC);
         comp.inflight.push((id, t, kind));
-        let second = t / SEC;
-        if comp.sent_in_second.0 == second {
-            comp.sent_in_second.1 += 1;
-        } else {
-            comp.sent_in_second = (second, 1);
-        }
-        if comp.sent_in_second.1 > STORM_REQUESTS_PER_SECOND {
+        if count_in_second(&mut comp.sent_in_second, t) > STORM_REQUESTS_PER_SECOND {
             let msg = format!(
                 "c{c} sent over {STORM_REQUESTS_PER_SECOND} requests within one second: no backoff holds them"
             );

@@ -115,6 +115,7 @@ impl World {
                 crashed: true,
                 up_blocked: false,
                 sent_in_second: (0, 0),
+                woken_in_second: (0, 0),
                 down_blocked: false,
                 inflight: Vec::new(),
                 running: false,
