@@ -23,9 +23,11 @@ pub struct Verdicts {
     pub first: [Option<(u64, String)>; 10],
     pub count: [u64; 10],
     pub liveness: Option<(u64, String)>,
-    /// A2: a component sent requests faster than any backoff allows (true
-    /// ms, message). The run ends there: a storm only burns time.
-    pub storm: Option<(u64, String)>,
+    /// The first breach of an agent rule the simulator checks (true ms,
+    /// message): A2 (a component sending or woken faster than any backoff
+    /// allows; the run ends there, a storm only burns time) and A3 (the
+    /// host told of grace's last day and hour late, or not at all).
+    pub agent_rule: Option<(u64, String)>,
     pub expectation: Option<String>,
 }
 
@@ -48,9 +50,9 @@ impl Verdicts {
         }
     }
 
-    pub fn fail_storm(&mut self, t: u64, msg: String) {
-        if self.storm.is_none() {
-            self.storm = Some((t, msg));
+    pub fn fail_agent_rule(&mut self, t: u64, msg: String) {
+        if self.agent_rule.is_none() {
+            self.agent_rule = Some((t, msg));
         }
     }
 
@@ -58,10 +60,17 @@ impl Verdicts {
         self.expectation = Some(msg);
     }
 
+    /// A failure that ends a run stopping at the first: every one but an
+    /// A3 breach, which is followed on so that the invariant a late
+    /// warning foretells (I2) is seen too.
+    pub fn any_final(&self) -> bool {
+        self.count.iter().any(|c| *c > 0) || self.liveness.is_some() || self.expectation.is_some()
+    }
+
     pub fn any_failed(&self) -> bool {
         self.count.iter().any(|c| *c > 0)
             || self.liveness.is_some()
-            || self.storm.is_some()
+            || self.agent_rule.is_some()
             || self.expectation.is_some()
     }
 }
@@ -102,8 +111,8 @@ impl Report {
                 return Some(format!("{} violated at {} ms: {msg}", INVARIANTS[i], t));
             }
         }
-        if let Some((t, msg)) = &self.verdicts.storm {
-            return Some(format!("A2 backoff violated at {t} ms: {msg}"));
+        if let Some((t, msg)) = &self.verdicts.agent_rule {
+            return Some(format!("agent rule violated at {t} ms: {msg}"));
         }
         if let Some((t, msg)) = &self.verdicts.liveness {
             return Some(format!("liveness failed at {t} ms: {msg}"));
@@ -215,8 +224,8 @@ impl Report {
         let _ = writeln!(
             s,
             "  {:<22} {}",
-            "A2 backoff",
-            match &self.verdicts.storm {
+            "agent rules A2, A3",
+            match &self.verdicts.agent_rule {
                 Some((t, m)) => format!("VIOLATED at {t} ms: {m}"),
                 None => "ok".into(),
             }

@@ -140,6 +140,22 @@ fn direct_urls() {
     );
 }
 
+/// A grace of exactly one day or one hour: the warning for that much left
+/// is not given (there never was more), and nothing waits for it.
+#[test]
+fn grace_of_exactly_a_warning_span() {
+    for grace_s in [86_400, 3_600] {
+        let scale = Scale {
+            grace_s,
+            renew_every_s: 30,
+            lease_ttl_s: 90,
+        };
+        let plan = scenario::named("grace-expires", 1, 4, 0, scale).expect("named");
+        let report = tenure_sim::run(plan, None);
+        assert!(report.passed(), "grace {grace_s} s:\n{}", report.summary());
+    }
+}
+
 #[test]
 fn every_name_is_known_and_unknown_names_are_not() {
     for n in NAMES {

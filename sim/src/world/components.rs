@@ -68,6 +68,8 @@ impl World {
         comp.gen_ += 1;
         comp.forfeited = None;
         comp.resumed_late = false;
+        comp.warned = 0;
+        comp.blurred = false;
         comp.wall_ahead = false;
         comp.wall_shift_ms = 0;
         comp.paused_ms = 0;
@@ -163,10 +165,9 @@ impl World {
                     self.comps[c].entered_grace = true;
                     self.trace_line(format_args!("c{c} grace entered"));
                 }
-                Event::GraceOneDayLeft
-                | Event::GraceOneHourLeft
-                | Event::ClockStepped { .. }
-                | Event::Rejected { .. } => {}
+                Event::GraceOneDayLeft => self.warned(c, 1, DAY),
+                Event::GraceOneHourLeft => self.warned(c, 2, HOUR),
+                Event::ClockStepped { .. } | Event::Rejected { .. } => {}
                 Event::MustStop(reason) => self.stopped(c, reason),
             }
         }
@@ -228,8 +229,42 @@ impl World {
         self.i2_hints.push(Reverse((allowed + 1, c as u32, epoch)));
     }
 
+    /// A3: the host hears `left` is all that remains of its grace no later
+    /// than I2's deadline less `left` (the same allowance for a slow clock
+    /// and for faults).
+    fn warned(&mut self, c: usize, bit: u8, left: u64) {
+        let comp = &mut self.comps[c];
+        comp.warned |= bit;
+        let due = comp.i2_allowed.saturating_sub(left);
+        if !comp.blurred && self.t > due {
+            let late = self.t - due;
+            let msg = format!("A3: c{c} told of its last {left} ms of grace {late} ms late");
+            self.verdicts.fail_agent_rule(self.t, msg);
+        }
+    }
+
+    /// A3: a host stopped at its grace deadline was told of the last day
+    /// and the last hour first, when its grace was longer than those.
+    fn check_warned_before_stop(&mut self, c: usize) {
+        let comp = &self.comps[c];
+        if comp.blurred {
+            return;
+        }
+        for (bit, left, name) in [(1, DAY, "day"), (2, HOUR, "hour")] {
+            if self.plan.grace_ms() > left && comp.warned & bit == 0 {
+                let msg =
+                    format!("A3: c{c} stopped for grace without being told of its last {name}");
+                self.verdicts.fail_agent_rule(self.t, msg);
+                return;
+            }
+        }
+    }
+
     pub(super) fn stopped(&mut self, c: usize, reason: StopReason) {
         let t = self.t;
+        if reason == StopReason::GraceExpired {
+            self.check_warned_before_stop(c);
+        }
         *self.stops.entry(reason_label(reason)).or_default() += 1;
         let comp = &mut self.comps[c];
         let deadline = comp.last_ok_send + comp.grace_ms;

@@ -161,6 +161,7 @@ impl World {
                         self.comps[c].clock.step(t, delta);
                         self.comps[c].chain = true;
                         self.comps[c].wall_shift_ms += delta;
+                        self.comps[c].blurred = true;
                         self.allow_blind_time(c);
                         self.schedule_wake(c);
                     }
@@ -171,6 +172,7 @@ impl World {
             Fault::Suspend(c) | Fault::Pause(c) => {
                 if c < self.comps.len() {
                     let comp = &mut self.comps[c];
+                    comp.blurred = true;
                     if matches!(f, Fault::Pause(_)) {
                         comp.clock.pause(t);
                         comp.paused_at = Some(t);

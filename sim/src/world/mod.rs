@@ -5,7 +5,7 @@
 //! `outcome`.
 
 use crate::clock::HostClock;
-use crate::plan::{Bug, Expect, Fault, Host, Link, MIN, Plan, SEC};
+use crate::plan::{Bug, DAY, Expect, Fault, HOUR, Host, Link, MIN, Plan, SEC};
 use crate::process::Launch;
 use crate::queue::EventQueue;
 use crate::report::{Report, Verdicts};
@@ -254,6 +254,13 @@ struct Comp {
     /// The same for wake-ups: an agent whose `poll_timeout` does not
     /// advance asks to be woken at the same instant forever.
     woken_in_second: (u64, u32),
+    /// A3 warnings the agent gave since its last success: 1 the last day,
+    /// 2 the last hour.
+    warned: u8,
+    /// Since its last success the host was suspended or paused, or its wall
+    /// clock stepped: its warnings may come late or all at once (A3 is not
+    /// checked).
+    blurred: bool,
     /// Boxed: read at starts and count changes only, and a smaller `Comp`
     /// keeps more components' hot fields in cache.
     req: Box<GrantRequest>,
@@ -393,6 +400,8 @@ pub struct World {
     /// A manager answered `license_expired` since the last license install.
     expiry_announced: bool,
     verdicts: Verdicts,
+    /// An A2 storm ended the run.
+    storming: bool,
     held_until_at_crash: BTreeMap<usize, u64>,
     max_resume_overrun: u64,
     inline: Option<Inline>,
@@ -557,7 +566,7 @@ impl World {
             // I2 deadlines that fall strictly between two events are checked
             // at their own instant, on the state the last event left.
             self.check_i2(at.saturating_sub(1));
-            if self.plan.stop_on_violation && self.verdicts.any_failed() {
+            if self.plan.stop_on_violation && self.verdicts.any_final() {
                 break;
             }
             self.t = at;
@@ -568,9 +577,7 @@ impl World {
             self.handle(ev);
             self.settle_inline();
             self.check_after_event();
-            if self.verdicts.storm.is_some()
-                || (self.plan.stop_on_violation && self.verdicts.any_failed())
-            {
+            if self.storming || (self.plan.stop_on_violation && self.verdicts.any_final()) {
                 break;
             }
         }

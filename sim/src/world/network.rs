@@ -28,6 +28,12 @@ fn count_in_second(counter: &mut (u64, u32), t: u64) -> u32 {
 }
 
 impl World {
+    /// A2 fails and the run ends.
+    fn storm(&mut self, msg: String) {
+        self.verdicts.fail_agent_rule(self.t, format!("A2: {msg}"));
+        self.storming = true;
+    }
+
     /// Counts a wake-up of `c`; true (and the run fails A2) in a storm.
     pub(super) fn wake_storm(&mut self, c: usize) -> bool {
         let t = self.t;
@@ -37,7 +43,7 @@ impl World {
         let msg = format!(
             "c{c} was woken over {STORM_WAKES_PER_SECOND} times within one second: its timer does not advance"
         );
-        self.verdicts.fail_storm(t, msg);
+        self.storm(msg);
         true
     }
 
@@ -66,7 +72,7 @@ impl World {
             let msg = format!(
                 "c{c} sent over {STORM_REQUESTS_PER_SECOND} requests within one second: no backoff holds them"
             );
-            self.verdicts.fail_storm(t, msg);
+            self.storm(msg);
             return;
         }
         if kind != Kind::Release {
