@@ -36,6 +36,7 @@ mod managers;
 mod network;
 mod outcome;
 mod setup;
+mod wire;
 
 /// True time 0 reads this on a perfect wall clock (2027-01-15).
 pub const WALL0: i64 = 1_800_000_000_000;

@@ -332,7 +332,7 @@ impl World {
         if let Some((status, until)) = self.proxy
             && self.t < until
         {
-            let answer = self.proxy_answer(status);
+            let answer = self.proxy_answer(status, id);
             return self.reply(c, gen_, id, Reply::Proxy(Box::new(answer)), d, guard);
         }
         match self.lb_target() {
@@ -384,12 +384,28 @@ impl World {
         }
     }
 
-    /// A proxy's HTML page with `status`, decoded by the agent's own decoder
-    /// (A4); under the planted bug a 403 page is taken for `revoked`.
-    pub(super) fn proxy_answer(&self, status: u16) -> Result<Response, TransportError> {
-        let page =
-            b"<html><head><title>Access denied</title></head><body>Blocked by policy</body></html>";
-        let decoded = Response::decode(status, Some(b"text/html; charset=utf-8"), None, page);
+    /// A proxy's own page with `status`, decoded by the agent's own decoder
+    /// (A4): HTML, or (every other request) a body that reads like a
+    /// Tenure error but is not typed `application/json`, as a WAF that
+    /// mirrors what it blocked sends. Under the planted bug a 403 page is
+    /// taken for `revoked`.
+    pub(super) fn proxy_answer(
+        &self,
+        status: u16,
+        id: RequestId,
+    ) -> Result<Response, TransportError> {
+        let (media, page): (&[u8], &[u8]) = if id.0.is_multiple_of(2) {
+            (
+                b"text/html; charset=utf-8",
+                b"<html><head><title>Access denied</title></head><body>Blocked by policy</body></html>",
+            )
+        } else {
+            (
+                b"text/plain",
+                br#"{"error":"revoked","message":"blocked by policy"}"#,
+            )
+        };
+        let decoded = Response::decode(status, Some(media), None, page);
         match (self.plan.bug, decoded) {
             (Some(Bug::ProxyAnswerDecides), Ok(Response::Error { status: 403, .. })) => {
                 Ok(Response::Error {
@@ -443,7 +459,10 @@ impl World {
         }
         let link = self.plan.mgr_link[m];
         match self.sample(link)[0] {
-            Some(d) => self.reply(c, gen_, id, Reply::Full(Box::new(resp)), d, guard),
+            Some(d) => {
+                let resp = wire::through_http(resp);
+                self.reply(c, gen_, id, Reply::Full(Box::new(resp)), d, guard);
+            }
             None => {
                 if guard {
                     self.release_guard(c as usize);
