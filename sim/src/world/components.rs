@@ -12,10 +12,10 @@ impl World {
         if comp.token != token || comp.crashed || comp.clock.is_suspended() {
             return;
         }
-        let now = comp.clock.now(self.t);
         if self.wake_storm(c as usize) {
             return;
         }
+        let now = self.call_now(c as usize);
         self.comps[c as usize].wake_at = None;
         if let Some(a) = self.comps[c as usize].agent.as_mut() {
             a.handle_timeout(now);
@@ -39,7 +39,7 @@ impl World {
         if comp.gen_ != gen_ || comp.crashed || comp.clock.is_suspended() {
             return;
         }
-        let now = comp.clock.now(self.t);
+        let now = self.call_now(c as usize);
         let from_manager = matches!(resp, Reply::Full(_));
         let resp = resp.into_result();
         let resp = match (self.plan.bug, resp) {
@@ -79,10 +79,52 @@ impl World {
         let mut cfg = self.config.clone();
         cfg.request = (*comp.req).clone();
         let now = comp.clock.now(self.t);
+        comp.prev_now = Some(now);
+        comp.expect_step = None;
         comp.agent = Some(Agent::new(cfg, now, seed));
         self.trace_line(format_args!("start c{c}"));
         self.after_agent(c, None);
         self.refresh_health_of(c);
+    }
+
+    /// The host's clocks as the agent is called now, and the wall step T2
+    /// must report in this call: the wall clock's move since the agent's
+    /// previous call less the monotonic clock's, when it exceeds the
+    /// `max_clock_skew` the simulator configured. Read from the simulated
+    /// clocks themselves.
+    fn call_now(&mut self, c: usize) -> Now {
+        let skew_ms = self.config.max_clock_skew.as_millis();
+        let comp = &mut self.comps[c];
+        let now = comp.clock.now(self.t);
+        let stopped = comp
+            .agent
+            .as_ref()
+            .is_none_or(|a| matches!(a.state(), State::Stopped(_)));
+        comp.expect_step = match comp.prev_now.replace(now) {
+            Some(prev) if !stopped => {
+                let mono_ns = now.mono.as_nanos().saturating_sub(prev.mono.as_nanos());
+                let mono_ms = i64::try_from(mono_ns / 1_000_000).unwrap_or(i64::MAX);
+                let step = now
+                    .wall
+                    .0
+                    .saturating_sub(prev.wall.0)
+                    .saturating_sub(mono_ms);
+                (u128::from(step.unsigned_abs()) > skew_ms).then_some(step)
+            }
+            _ => None,
+        };
+        now
+    }
+
+    /// T2: the agent reported exactly the step its clocks took.
+    fn step_reported(&mut self, c: usize, step_ms: Option<i64>) {
+        let expected = self.comps[c].expect_step.take();
+        if expected != step_ms {
+            let msg = format!(
+                "T2: c{c}'s wall clock stepped {expected:?} ms against its monotonic clock; the agent reported {step_ms:?}"
+            );
+            self.verdicts.fail_agent_rule(self.t, msg);
+        }
     }
 
     pub(super) fn after_agent(&mut self, c: usize, answered: Option<(RequestId, Option<GrantId>)>) {
@@ -167,9 +209,13 @@ impl World {
                 }
                 Event::GraceOneDayLeft => self.warned(c, 1, DAY),
                 Event::GraceOneHourLeft => self.warned(c, 2, HOUR),
-                Event::ClockStepped { .. } | Event::Rejected { .. } => {}
+                Event::ClockStepped { step_ms } => self.step_reported(c, Some(step_ms)),
+                Event::Rejected { .. } => {}
                 Event::MustStop(reason) => self.stopped(c, reason),
             }
+        }
+        if self.comps[c].expect_step.is_some() {
+            self.step_reported(c, None);
         }
         let was = self.comps[c].running;
         if running && !was && !started {
@@ -199,6 +245,8 @@ impl World {
         let comp = &mut self.comps[c];
         comp.last_ok_send = sent;
         comp.resumed_late = false;
+        comp.warned = 0;
+        comp.blurred = false;
         comp.wall_ahead = false;
         comp.wall_shift_ms = 0;
         comp.paused_ms = 0;

@@ -25,7 +25,7 @@ use tenure_core::license::{License, Limits, SecretKey, sign};
 use tenure_core::manager::{self as decide, PoolView};
 use tenure_core::names::{Hostname, Name};
 use tenure_core::wire::{GrantRequest, GrantResponse, HostFacts, Instance};
-use tenure_core::{ErrorBody, ErrorCode, GrantId, UnixMillis};
+use tenure_core::{ErrorBody, ErrorCode, GrantId, Now, UnixMillis};
 use tenure_storage::{InstallPolicy, Manager, ManagerError, MemoryStore, Store};
 
 mod components;
@@ -255,6 +255,10 @@ struct Comp {
     /// The same for wake-ups: an agent whose `poll_timeout` does not
     /// advance asks to be woken at the same instant forever.
     woken_in_second: (u64, u32),
+    /// The clocks as the agent was last called (T2's step report).
+    prev_now: Option<Now>,
+    /// The wall step the agent must report in the current call.
+    expect_step: Option<i64>,
     /// A3 warnings the agent gave since its last success: 1 the last day,
     /// 2 the last hour.
     warned: u8,

@@ -116,6 +116,8 @@ impl World {
                 up_blocked: false,
                 sent_in_second: (0, 0),
                 woken_in_second: (0, 0),
+                prev_now: None,
+                expect_step: None,
                 warned: 0,
                 blurred: false,
                 down_blocked: false,
