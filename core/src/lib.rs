@@ -13,6 +13,7 @@ pub mod health;
 pub mod license;
 pub mod manager;
 pub mod names;
+pub mod report;
 pub mod rfc3339;
 pub mod row_ages;
 pub mod time;

@@ -141,7 +141,7 @@ pub fn display(t: UnixMillis) -> impl fmt::Display {
     Show(t)
 }
 
-fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
+pub(crate) fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
     let slice = b.get(at..at.checked_add(n)?)?;
     slice.iter().try_fold(0i64, |acc, c| {
         c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
@@ -152,7 +152,7 @@ fn is_leap(year: i64) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
+pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
     match month {
         2 if is_leap(year) => 29,
         2 => 28,
@@ -163,7 +163,7 @@ fn days_in_month(year: i64, month: i64) -> i64 {
 
 /// Days since 1970-01-01 of a proleptic Gregorian date. Eras are 400-year cycles,
 /// and the year is taken to start on 1 March so the leap day falls last.
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let y = if month <= 2 { year - 1 } else { year };
     let era = y.div_euclid(400);
     let yoe = y.rem_euclid(400);
@@ -173,7 +173,7 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
+pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
+use tenure_core::report::DayFigures;
 use tenure_core::wire::{AuditEntry, AuditRow, EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
@@ -194,6 +195,35 @@ impl Tx for BuggyTx<'_> {
     }
     fn delete_manager(&mut self, node_id: &str) -> Result<(), StorageError> {
         self.inner.delete_manager(node_id)
+    }
+    fn usage_overlapping(
+        &mut self,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<UsageRow>, StorageError> {
+        self.inner.usage_overlapping(from, to)
+    }
+    fn first_usage(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        self.inner.first_usage()
+    }
+    fn lock_rollup(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        self.inner.lock_rollup()
+    }
+    fn rollup_watermark(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        self.inner.rollup_watermark()
+    }
+    fn put_rollups(&mut self, days: &[DayFigures], last: UnixMillis) -> Result<(), StorageError> {
+        self.inner.put_rollups(days, last)
+    }
+    fn rollups_between(
+        &mut self,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<DayFigures>, StorageError> {
+        self.inner.rollups_between(from, to)
+    }
+    fn prune_usage(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
+        self.inner.prune_usage(before, limit)
     }
     fn stored_clock(&mut self, now: UnixMillis) -> Result<StoredClock, StorageError> {
         let mut clock = self.inner.stored_clock(now)?;

@@ -10,6 +10,7 @@ pub mod manager;
 pub mod memory;
 mod pools_of;
 pub mod port;
+pub mod report;
 pub mod sql;
 
 pub use audit::{AuditCursor, BadAuditCursor};
@@ -21,4 +22,5 @@ pub use manager::{
 };
 pub use memory::MemoryStore;
 pub use port::{NowAndStamp, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor};
+pub use report::{PRUNE_PER_TX, ROLLUP_DAYS_PER_TX, ReportError, UsageReport};
 pub use sql::{DieselStore, SchemaState, StoreOptions};

@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::clock_watch::{open_forward_ms, record_step, recorded_since};
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
+use tenure_core::report::DayFigures;
 use tenure_core::wire::{AuditEntry, AuditRow, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
@@ -19,10 +20,16 @@ pub type Clock = Arc<dyn Fn() -> UnixMillis + Send + Sync>;
 struct State {
     grants: BTreeMap<GrantId, HeldGrant>,
     by_instance: BTreeMap<Instance, GrantId>,
-    usage: Vec<UsageRow>,
-    /// Where each ended grant's usage row is in `usage` (rows are only ever
-    /// appended, or taken back from the end by a rollback).
-    ended: BTreeMap<GrantId, usize>,
+    /// Usage rows with their numbers (from 1, in the order written, as a
+    /// database numbers them); appended, taken back from the end by a
+    /// rollback, or pruned.
+    usage: Vec<(i64, UsageRow)>,
+    /// The number of the last usage row written.
+    usage_seq: i64,
+    /// The number of each ended grant's usage row.
+    ended: BTreeMap<GrantId, i64>,
+    rollups: BTreeMap<(i64, PoolKey), DayFigures>,
+    rollup_mark: Option<UnixMillis>,
     license: Option<StoredLicense>,
     managers: BTreeMap<String, ManagerRecord>,
     clock_steps: Vec<RecordedStep>,
@@ -90,8 +97,11 @@ enum Undo {
     },
     Ended {
         grant: HeldGrant,
-        previous_end: Option<usize>,
+        previous_end: Option<i64>,
     },
+    /// Rows pruned, and the ended grants that pointed at them.
+    Pruned(Vec<(i64, UsageRow)>, Vec<(GrantId, i64)>),
+    Rollups(Vec<(i64, PoolKey)>, Option<UnixMillis>),
     License(Option<StoredLicense>),
     Manager(String, Option<ManagerRecord>),
     /// A recorded step, and the windows it moved as they were.
@@ -133,13 +143,26 @@ impl MemTx<'_> {
                     grant,
                     previous_end,
                 } => {
-                    s.usage.pop();
+                    if let Some((n, _)) = s.usage.pop() {
+                        s.usage_seq = n - 1;
+                    }
                     match previous_end {
                         Some(r) => s.ended.insert(grant.grant_id, r),
                         None => s.ended.remove(&grant.grant_id),
                     };
                     s.by_instance.insert(grant.instance.clone(), grant.grant_id);
                     s.grants.insert(grant.grant_id, grant);
+                }
+                Undo::Pruned(rows, ended) => {
+                    s.usage.extend(rows);
+                    s.usage.sort_by_key(|(n, _)| *n);
+                    s.ended.extend(ended);
+                }
+                Undo::Rollups(keys, mark) => {
+                    for k in keys {
+                        s.rollups.remove(&k);
+                    }
+                    s.rollup_mark = mark;
                 }
                 Undo::License(old) => s.license = old,
                 Undo::ClockSteps(old) => s.clock_steps = old,
@@ -245,12 +268,11 @@ impl Tx for MemTx<'_> {
     }
 
     fn ended(&mut self, id: GrantId) -> Result<Option<UsageRow>, StorageError> {
-        Ok(self
-            .state
-            .ended
-            .get(&id)
-            .and_then(|at| self.state.usage.get(*at))
-            .cloned())
+        let s = &*self.state;
+        Ok(s.ended.get(&id).and_then(|n| {
+            let at = s.usage.binary_search_by_key(n, |(m, _)| *m).ok()?;
+            s.usage.get(at).map(|(_, u)| u.clone())
+        }))
     }
 
     fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError> {
@@ -284,8 +306,13 @@ impl Tx for MemTx<'_> {
                     StorageError::Corrupt(format!("end of grant {grant_id} that is not held"))
                 })?;
                 s.by_instance.remove(&g.instance);
-                let previous_end = s.ended.insert(*grant_id, s.usage.len());
-                s.usage.push(usage.clone());
+                s.usage_seq += 1;
+                let previous_end = s.ended.insert(*grant_id, s.usage_seq);
+                let mut usage = usage.clone();
+                if usage.license_id.is_none() {
+                    usage.license_id = s.license.as_ref().map(|l| l.license_id.clone());
+                }
+                s.usage.push((s.usage_seq, usage));
                 self.undo.push(Undo::Ended {
                     grant: g,
                     previous_end,
@@ -367,13 +394,12 @@ impl Tx for MemTx<'_> {
         after: Option<UsageCursor>,
         limit: usize,
     ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
-        // Rows are numbered from 1 in the order written, as a database's are.
         let mut rows: Vec<(UsageCursor, &UsageRow)> = self
             .state
             .usage
             .iter()
-            .zip(1i64..)
-            .map(|(u, id)| {
+            .map(|(id, u)| {
+                let id = *id;
                 let at = UsageCursor {
                     ended_ms: u.ended_ms,
                     id,
@@ -518,5 +544,103 @@ impl Tx for MemTx<'_> {
     fn lock_registry(&mut self) -> Result<(), StorageError> {
         // The store's mutex already serialises every transaction.
         Ok(())
+    }
+
+    fn usage_overlapping(
+        &mut self,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<UsageRow>, StorageError> {
+        Ok(self
+            .state
+            .usage
+            .iter()
+            .filter(|(_, u)| u.first_request_ms < to.0 && u.ended_ms >= from.0)
+            .map(|(_, u)| u.clone())
+            .collect())
+    }
+
+    fn first_usage(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        let s = &*self.state;
+        let ended = s.usage.iter().map(|(_, u)| u.first_request_ms);
+        let held = s.grants.values().map(|g| g.granted_at.0);
+        Ok(ended.chain(held).min().map(UnixMillis))
+    }
+
+    fn lock_rollup(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        // The store's mutex already serialises every transaction.
+        Ok(self.state.rollup_mark)
+    }
+
+    fn rollup_watermark(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        Ok(self.state.rollup_mark)
+    }
+
+    fn put_rollups(&mut self, days: &[DayFigures], last: UnixMillis) -> Result<(), StorageError> {
+        let s = &mut *self.state;
+        let mut keys = Vec::with_capacity(days.len());
+        for d in days {
+            let key = (d.day_ms, d.pool.clone());
+            if s.rollups.contains_key(&key) {
+                self.undo.push(Undo::Rollups(keys, s.rollup_mark));
+                return Err(StorageError::Corrupt(format!(
+                    "usage_daily: day {} of {}/{} is rolled up already",
+                    d.day_ms, d.pool.environment, d.pool.product
+                )));
+            }
+            s.rollups.insert(key.clone(), d.clone());
+            keys.push(key);
+        }
+        self.undo.push(Undo::Rollups(keys, s.rollup_mark));
+        s.rollup_mark = Some(last);
+        Ok(())
+    }
+
+    fn rollups_between(
+        &mut self,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<DayFigures>, StorageError> {
+        Ok(self
+            .state
+            .rollups
+            .values()
+            .filter(|d| (from.0..to.0).contains(&d.day_ms))
+            .cloned()
+            .collect())
+    }
+
+    fn prune_usage(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
+        let s = &mut *self.state;
+        let mut old: Vec<(i64, i64)> = s
+            .usage
+            .iter()
+            .filter(|(_, u)| u.ended_ms < before.0)
+            .map(|(n, u)| (u.ended_ms, *n))
+            .collect();
+        old.sort_unstable();
+        old.truncate(limit);
+        let mut gone: Vec<i64> = old.into_iter().map(|(_, n)| n).collect();
+        gone.sort_unstable();
+        let (mut pruned, mut kept) = (Vec::new(), Vec::with_capacity(s.usage.len()));
+        for row in std::mem::take(&mut s.usage) {
+            if gone.binary_search(&row.0).is_ok() {
+                pruned.push(row);
+            } else {
+                kept.push(row);
+            }
+        }
+        s.usage = kept;
+        let mut unlinked = Vec::new();
+        s.ended.retain(|id, n| {
+            let keep = gone.binary_search(n).is_err();
+            if !keep {
+                unlinked.push((*id, *n));
+            }
+            keep
+        });
+        let count = pruned.len();
+        self.undo.push(Undo::Pruned(pruned, unlinked));
+        Ok(count)
     }
 }

@@ -5,6 +5,7 @@
 pub use crate::audit::AuditCursor;
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
+use tenure_core::report::DayFigures;
 use tenure_core::wire::{AuditEntry, AuditRow, EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
@@ -277,6 +278,37 @@ pub trait Tx {
     fn managers(&mut self) -> Result<Vec<ManagerRecord>, StorageError>;
     fn put_manager(&mut self, record: &ManagerRecord) -> Result<(), StorageError>;
     fn delete_manager(&mut self, node_id: &str) -> Result<(), StorageError>;
+
+    // Usage reports (6.3): closed days rolled up, and usage retention.
+
+    /// The usage rows of grants held in `[from, to)` or that ended in it
+    /// (`first_request_ms < to` and `ended_ms >= from`), in no particular
+    /// order.
+    fn usage_overlapping(
+        &mut self,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<UsageRow>, StorageError>;
+    /// The earliest start of any usage row or grants row, if any.
+    fn first_usage(&mut self) -> Result<Option<UnixMillis>, StorageError>;
+    /// Serialises roll-ups until commit, and reads the last day rolled up
+    /// (its midnight, UTC), if any.
+    fn lock_rollup(&mut self) -> Result<Option<UnixMillis>, StorageError>;
+    /// The last day rolled up, read without a lock.
+    fn rollup_watermark(&mut self) -> Result<Option<UnixMillis>, StorageError>;
+    /// Writes the figures of closed days (none of them rolled up before)
+    /// and moves the watermark to `last`, the last of those days.
+    fn put_rollups(&mut self, days: &[DayFigures], last: UnixMillis) -> Result<(), StorageError>;
+    /// The rolled-up figures of the days starting in `[from, to)`, in no
+    /// particular order.
+    fn rollups_between(
+        &mut self,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<DayFigures>, StorageError>;
+    /// Deletes at most `limit` usage rows that ended before `before`, the
+    /// oldest first; returns how many it deleted.
+    fn prune_usage(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError>;
 }
 
 /// A database. `transaction` runs `f` in one transaction and commits when it

@@ -157,6 +157,12 @@ macro_rules! suite {
                 }
             }
             #[test]
+            fn usage_reports_roll_up_and_prune() {
+                if let Some(b) = $make {
+                    suite::reports::usage_reports_roll_up_and_prune(&b);
+                }
+            }
+            #[test]
             fn usage_since_filters_and_orders() {
                 if let Some(b) = $make {
                     cases::usage_since_filters_and_orders(&b);

@@ -191,7 +191,11 @@ pub fn renew(
                 EndReason::LicenseExpired => Denial::LicenseExpired {
                     not_after_ms: license.not_after.0,
                 },
-                EndReason::Released | EndReason::GraceExceeded => Denial::UnknownGrant,
+                // An admin release answers as a component's own release
+                // did before it had its own reason: the component is gone.
+                EndReason::Released | EndReason::GraceExceeded | EndReason::AdminReleased => {
+                    Denial::UnknownGrant
+                }
             },
             None => Denial::UnknownGrant,
         };
@@ -246,7 +250,7 @@ pub fn release(held: Option<&HeldGrant>, now: impl Into<Instants>) -> Decision<(
 
 /// An operator frees the grant a crashed server's instance holds.
 pub fn admin_release(held: Option<&HeldGrant>, now: impl Into<Instants>) -> Decision<()> {
-    end_with(held, now.into(), EndReason::Released, Denial::NotFound)
+    end_with(held, now.into(), EndReason::AdminReleased, Denial::NotFound)
 }
 
 /// An operator revokes a grant; its component hears `revoked` and stops.

@@ -41,7 +41,9 @@ impl HeldGrant {
         }
     }
 
-    /// The usage row this grant leaves when it ends (M8).
+    /// The usage row this grant leaves when it ends (M8). Storage writes the
+    /// installed license's id into it (`license_id` is left `None` here:
+    /// release, revoke and reclaim decide without reading the license).
     pub fn usage(&self, ended_at: UnixMillis, reason: EndReason) -> UsageRow {
         UsageRow {
             grant_id: self.grant_id,
@@ -51,6 +53,7 @@ impl HeldGrant {
             last_request_ms: self.last_renewed.0,
             ended_ms: ended_at.0,
             end_reason: reason,
+            license_id: None,
         }
     }
 }

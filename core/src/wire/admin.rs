@@ -12,15 +12,20 @@ pub enum EndReason {
     Revoked,
     GraceExceeded,
     LicenseExpired,
+    /// An operator freed the slot (`POST /v1/admin/release`): the component
+    /// is presumed gone, so a renewal of it is answered like one of a
+    /// released grant.
+    AdminReleased,
 }
 
 impl EndReason {
-    pub const ALL: [EndReason; 5] = [
+    pub const ALL: [EndReason; 6] = [
         Self::Released,
         Self::Replaced,
         Self::Revoked,
         Self::GraceExceeded,
         Self::LicenseExpired,
+        Self::AdminReleased,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -30,6 +35,7 @@ impl EndReason {
             Self::Revoked => "revoked",
             Self::GraceExceeded => "grace_exceeded",
             Self::LicenseExpired => "license_expired",
+            Self::AdminReleased => "admin_released",
         }
     }
 
@@ -52,6 +58,10 @@ pub struct UsageRow {
     pub last_request_ms: i64,
     pub ended_ms: i64,
     pub end_reason: EndReason,
+    /// The installed license's id when the grant ended; `None` in rows
+    /// written before managers recorded it.
+    #[serde(default)]
+    pub license_id: Option<String>,
 }
 
 /// Whether a held grant's lease is fresh (`active`) or it has gone past

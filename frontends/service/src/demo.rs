@@ -173,6 +173,7 @@ pub fn prepare(args: &DemoArgs) -> Result<Demo, StartupError> {
         db_keepalive: Duration::from_secs(15),
         drain_timeout: Duration::from_secs(30),
         sweep_every: Duration::from_secs(30),
+        usage_retention: crate::reports::DEFAULT_USAGE_RETENTION,
     };
     Ok(Demo {
         dir: dir.clone(),

@@ -41,6 +41,9 @@ pub struct Request {
     /// The `Sec-Fetch-Site` header browsers send: the console refuses a
     /// form posted from another origin by it.
     pub fetch_site: Option<String>,
+    /// The `Accept` header: `GET /v1/reports/usage` answers CSV to
+    /// `text/csv`.
+    pub accept: Option<String>,
     pub body: Vec<u8>,
 }
 
@@ -54,6 +57,7 @@ impl Request {
             authorization: None,
             cookie: None,
             fetch_site: None,
+            accept: None,
             body: Vec::new(),
         }
     }
@@ -64,6 +68,7 @@ pub const TEXT: &str = "text/plain; charset=utf-8";
 pub const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const HTML: &str = "text/html; charset=utf-8";
 pub const CSS: &str = "text/css; charset=utf-8";
+pub const CSV: &str = "text/csv; charset=utf-8; header=present";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {

@@ -19,6 +19,8 @@ pub mod per_ip;
 pub mod plan;
 pub mod private_files;
 pub mod query;
+pub mod report_query;
+mod reports;
 pub mod route;
 pub mod service;
 pub mod settings;

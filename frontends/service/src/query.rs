@@ -19,7 +19,7 @@ pub struct GrantsPage {
 }
 
 /// `%XX` decoding; `+` is a literal plus (RFC 3339 offsets), not a space.
-fn percent_decode(s: &str) -> Option<String> {
+pub(crate) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

@@ -14,6 +14,8 @@ pub enum Route {
     Grants,
     Usage,
     Audit,
+    /// `GET /v1/reports/usage` (6.3).
+    Report,
     AdminRelease,
     Revoke(String),
     PutLicense,
@@ -38,6 +40,7 @@ impl Route {
             Self::Grants => "grants",
             Self::Usage => "usage",
             Self::Audit => "audit",
+            Self::Report => "report",
             Self::AdminRelease => "admin_release",
             Self::Revoke(_) => "revoke",
             Self::PutLicense => "put_license",
@@ -56,6 +59,7 @@ impl Route {
                 | Self::Grants
                 | Self::Usage
                 | Self::Audit
+                | Self::Report
                 | Self::AdminRelease
                 | Self::Revoke(_)
                 | Self::PutLicense
@@ -108,6 +112,7 @@ pub fn route(method: Method, path: &str) -> Route {
         ["v1", "status"] => only(method, Get, "GET, HEAD", Route::Status),
         ["v1", "usage"] => only(method, Get, "GET, HEAD", Route::Usage),
         ["v1", "audit"] => only(method, Get, "GET, HEAD", Route::Audit),
+        ["v1", "reports", "usage"] => only(method, Get, "GET, HEAD", Route::Report),
         ["v1", "admin", "release"] => only(method, Post, "POST", Route::AdminRelease),
         ["v1", "admin", "grants", id] if !id.is_empty() => {
             only(method, Delete, "DELETE", Route::Revoke((*id).to_owned()))
@@ -140,6 +145,9 @@ mod tests {
         assert_eq!(route(Get, "/v1/usage"), Route::Usage);
         assert_eq!(route(Head, "/v1/audit"), Route::Audit);
         assert!(route(Get, "/v1/audit").is_admin() && !route(Get, "/v1/audit").is_admin_only());
+        assert_eq!(route(Get, "/v1/reports/usage"), Route::Report);
+        assert!(route(Get, "/v1/reports/usage").is_admin());
+        assert!(!route(Get, "/v1/reports/usage").is_admin_only());
         assert_eq!(route(Post, "/v1/admin/release"), Route::AdminRelease);
         assert_eq!(
             route(Delete, "/v1/admin/grants/ab"),

@@ -12,6 +12,8 @@ use crate::listing;
 use crate::metrics::{Metrics, Outcome};
 use crate::node::{HealthView, NodeState};
 use crate::query;
+use crate::report_query::{ReportQuery, report_query};
+use crate::reports::DEFAULT_USAGE_RETENTION;
 use crate::route::{Route, route};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -99,6 +101,7 @@ pub enum Job {
     Audit(query::AuditPage),
     /// A call answered without acting, which leaves an audit row.
     Refused(Box<Refused>),
+    Report(ReportQuery),
     AdminRelease(Box<Instance>),
     Revoke(GrantId),
     PutLicense(String),
@@ -117,6 +120,7 @@ impl Job {
             Self::Usage(_) => "usage",
             Self::Audit(_) => "audit",
             Self::Refused(r) => r.label,
+            Self::Report(_) => "report",
             Self::AdminRelease(_) => "admin_release",
             Self::Revoke(_) => "revoke",
             Self::PutLicense(_) => "put_license",
@@ -161,6 +165,8 @@ pub struct Service<S> {
     node: RwLock<NodeState>,
     metrics: Metrics,
     env: Env,
+    /// How long usage rows are kept once their days are rolled up (6.3).
+    usage_retention: Duration,
 }
 
 impl<S> std::fmt::Debug for Service<S> {
@@ -214,7 +220,18 @@ impl<S: Store> Service<S> {
             node: RwLock::new(NodeState::default()),
             metrics: Metrics::default(),
             env,
+            usage_retention: DEFAULT_USAGE_RETENTION,
         }
+    }
+
+    /// Keeps usage rows for `retention` past their end (`--usage-retention`).
+    pub fn with_usage_retention(mut self, retention: Duration) -> Self {
+        self.usage_retention = retention;
+        self
+    }
+
+    pub(crate) fn usage_retention(&self) -> Duration {
+        self.usage_retention
     }
 
     /// Marks the console's session cookies `Secure`: the manager is reached
@@ -444,6 +461,12 @@ impl<S: Store> Service<S> {
                 Ok(page) => Prepared::job(Job::Audit(page)),
                 Err(e) => bad(e),
             },
+            Route::Report => {
+                match report_query(req.query.as_deref(), req.accept.as_deref()) {
+                    Ok(q) => Prepared::job(Job::Report(q)),
+                    Err(e) => bad(e),
+                }
+            }
             // An admin action whose input cannot be read still leaves a row.
             Route::AdminRelease => {
                 match ReleaseRequest::from_json(&req.body).and_then(|r| r.validate()) {
@@ -555,6 +578,7 @@ impl<S: Store> Service<S> {
             Job::Grants(page) => self.read_view(|s| listing::grants(&s.manager, page)),
             Job::Usage(page) => self.read_view(|s| listing::usage(&s.manager, page)),
             Job::Audit(page) => self.read_view(|s| listing::audit(&s.manager, page)),
+            Job::Report(q) => self.report(q),
             Job::PutLicense(text) => self.put_license(&text, caller),
         }
     }
@@ -571,7 +595,7 @@ impl<S: Store> Service<S> {
 
     /// A denial says why; a storage failure says only that storage failed:
     /// the database's own text (host, user, driver detail) goes to the log.
-    fn failure(&self, e: ManagerError) -> (Response, Outcome) {
+    pub(crate) fn failure(&self, e: ManagerError) -> (Response, Outcome) {
         let code = e.code();
         let message = match &e {
             ManagerError::Denied(_) => {
@@ -699,6 +723,7 @@ impl<S: Store> Service<S> {
             Ok(n) => tracing::info!(reclaimed = n, "grants past their deadline ended"),
             Err(e) => tracing::warn!(error = %e, "sweep failed"),
         }
+        self.usage_upkeep();
         self.prune_audit();
         let lease_ttl = self.manager.config().lease_ttl;
         let read = self.manager.read_at(|tx, at| {

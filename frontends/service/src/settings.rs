@@ -6,6 +6,12 @@
 
 use crate::cli::ServeArgs;
 use std::path::Path;
+use std::time::Duration;
+
+/// The shortest `--usage-retention`: a few days more than a day's roll-up
+/// waits, so that a manager down over a weekend loses no row it has not
+/// rolled up, and an operator has days to read raw rows after an incident.
+pub const MIN_USAGE_RETENTION: Duration = Duration::from_secs(7 * 86_400);
 use tenure_core::manager::{InvalidSetting, ManagerConfig};
 
 /// Why `serve` refuses to start. One line each, naming the setting and how
@@ -19,6 +25,12 @@ pub enum SettingsError {
     },
     #[error("{0}")]
     Listen(String),
+    #[error(
+        "usage_retention must be at least {} days, not {}: usage rows are pruned only once their days are rolled up (set by --usage-retention, TENURE_USAGE_RETENTION, or `usage-retention` in the --config file)",
+        MIN_USAGE_RETENTION.as_secs() / 86_400,
+        tenure_core::duration::format_duration(*.0)
+    )]
+    UsageRetention(Duration),
     #[error("{what} {path}: {reason}")]
     TokenFile {
         what: &'static str,
@@ -84,6 +96,9 @@ impl Settings {
             flag: flag_of(&source),
             source,
         })?;
+        if args.usage_retention < MIN_USAGE_RETENTION {
+            return Err(SettingsError::UsageRetention(args.usage_retention));
+        }
         args.check_listen().map_err(SettingsError::Listen)?;
         check_token_file("admin token file", &args.admin_token_file)?;
         if let Some(path) = &args.component_token_file {
@@ -185,6 +200,18 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains('\n'), "one line: {e}");
+    }
+
+    #[test]
+    fn usage_retention_must_exceed_a_few_days() {
+        let (_d, file) = token(0o600, "retention");
+        let s = Settings::check(serve(&file, &[])).expect("default");
+        assert_eq!(s.usage_retention, Duration::from_secs(400 * 86_400));
+        let e = Settings::check(serve(&file, &["--usage-retention", "2d"]))
+            .expect_err("too short")
+            .to_string();
+        assert!(e.contains("at least 7 days") && e.contains("--usage-retention"), "{e}");
+        assert!(Settings::check(serve(&file, &["--usage-retention", "7d"])).is_ok());
     }
 
     #[test]

@@ -201,7 +201,8 @@ pub fn build(settings: &Settings) -> Result<Service<DieselStore>, StartupError> 
     let https = args.tls_cert.is_some() || args.allow_plaintext;
     let service = Service::new(manager, args.node_id(), tokens, Env::system())
         .with_secure_cookies(https)
-        .with_component_tokens(components);
+        .with_component_tokens(components)
+        .with_usage_retention(args.usage_retention);
     service.heartbeat();
     service.sweep();
     Ok(service)

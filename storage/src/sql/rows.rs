@@ -134,6 +134,7 @@ pub(crate) struct UsageRowDb {
     pub last_request_ms: i64,
     pub ended_ms: i64,
     pub end_reason: String,
+    pub license_id: Option<String>,
 }
 
 impl UsageRowDb {
@@ -151,6 +152,7 @@ impl UsageRowDb {
             last_request_ms: u.last_request_ms,
             ended_ms: u.ended_ms,
             end_reason: u.end_reason.as_str().to_owned(),
+            license_id: u.license_id.clone(),
         })
     }
 
@@ -170,6 +172,7 @@ impl UsageRowDb {
             last_request_ms: self.last_request_ms,
             ended_ms: self.ended_ms,
             end_reason: decode_reason(&self.end_reason)?,
+            license_id: self.license_id,
         })
     }
 }

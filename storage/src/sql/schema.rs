@@ -42,6 +42,35 @@ diesel::table! {
         last_request_ms -> BigInt,
         ended_ms -> BigInt,
         end_reason -> Varchar,
+        license_id -> Nullable<Varchar>,
+    }
+}
+
+diesel::table! {
+    usage_daily (day_ms, environment, product) {
+        day_ms -> BigInt,
+        environment -> Varchar,
+        product -> Varchar,
+        peak_servers -> BigInt,
+        peak_cores -> BigInt,
+        server_ms -> BigInt,
+        core_ms -> BigInt,
+        grants_started -> BigInt,
+        ended_released -> BigInt,
+        ended_replaced -> BigInt,
+        ended_revoked -> BigInt,
+        ended_grace_exceeded -> BigInt,
+        ended_license_expired -> BigInt,
+        ended_admin_released -> BigInt,
+        license_id -> Nullable<Varchar>,
+    }
+}
+
+diesel::table! {
+    usage_rollup (id) {
+        id -> Integer,
+        version -> BigInt,
+        last_day_ms -> Nullable<BigInt>,
     }
 }
 

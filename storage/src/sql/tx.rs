@@ -19,6 +19,7 @@ use diesel::{PgConnection, SqliteConnection, sql_query};
 use std::borrow::Cow;
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
+use tenure_core::report::DayFigures;
 use tenure_core::wire::{AuditEntry, AuditRow, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
@@ -58,6 +59,10 @@ pub(crate) struct DieselTx<'a> {
     pub retry: bool,
     /// The clock embedded SQLite reads instead of the host's, if given.
     local_clock: Option<LocalClock>,
+    /// The installed license's id as this transaction last read or wrote
+    /// it (`Some(None)`: none installed), so that ending a grant does not
+    /// read it again to stamp the usage row (M8).
+    license_seen: Option<Option<String>>,
 }
 
 mod arrays;
@@ -65,6 +70,8 @@ mod audit;
 mod bulk;
 mod clock;
 mod pool_gauges;
+mod rollup;
+mod usage;
 
 use clock::{NowStampRow, now_and_stamp_sql};
 
@@ -100,6 +107,7 @@ impl<'a> DieselTx<'a> {
             conn,
             retry: false,
             local_clock,
+            license_seen: None,
         }
     }
 
@@ -170,7 +178,10 @@ impl<'a> DieselTx<'a> {
             .map(|r| r.grant.decode())
             .collect::<Result<Vec<_>, _>>()?;
         let read = match clock {
-            Some(c) => c,
+            Some(c) => {
+                self.saw_license(c.stamp.as_ref().map(|(id, _)| id.as_str()));
+                c
+            }
             None => self.now_and_license_stamp()?,
         };
         Ok(Some((grants, read)))
@@ -353,7 +364,9 @@ impl Tx for DieselTx<'_> {
         // One round trip for what every batch reads first.
         let sql = now_and_stamp_sql(&self.now_expr(), self.bigint_cast());
         let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowStampRow>(c));
-        Ok(r.map_err(|e| self.fail(e))?.decode())
+        let read = r.map_err(|e| self.fail(e))?.decode();
+        self.saw_license(read.stamp.as_ref().map(|(id, _)| id.as_str()));
+        Ok(read)
     }
 
     fn lock_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError> {
@@ -491,16 +504,7 @@ impl Tx for DieselTx<'_> {
     }
 
     fn ended(&mut self, id: GrantId) -> Result<Option<UsageRow>, StorageError> {
-        let id = id.to_string();
-        let r = on_conn!(self, c => usage_history::table
-            .filter(usage_history::grant_id.eq(&id))
-            .order(usage_history::id.desc())
-            .select(UsageRowDb::as_select())
-            .first(c)
-            .optional());
-        r.map_err(|e| self.fail(e))?
-            .map(UsageRowDb::decode)
-            .transpose()
+        self.read_ended(id)
     }
 
     fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError> {
@@ -539,7 +543,10 @@ impl Tx for DieselTx<'_> {
                 .execute(c));
                 self.expected_one("end grant", r)?;
                 self.count_in_pool(&usage.instance, -1, -i64::from(usage.facts.cores))?;
-                let row = UsageRowDb::encode(usage)?;
+                let mut row = UsageRowDb::encode(usage)?;
+                if row.license_id.is_none() {
+                    row.license_id = self.installed_license_id()?;
+                }
                 let r = on_conn!(self, c => diesel::insert_into(usage_history::table)
                     .values(&row)
                     .execute(c));
@@ -639,29 +646,7 @@ impl Tx for DieselTx<'_> {
         after: Option<UsageCursor>,
         limit: usize,
     ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
-        // Past the cursor: a later end, or the same end and a later number.
-        let (ended, id) = after.map_or((i64::MIN, i64::MIN), |a| (a.ended_ms, a.id));
-        let r = on_conn!(self, c => usage_history::table
-            .filter(usage_history::ended_ms.ge(since.0))
-            .filter(
-                usage_history::ended_ms
-                    .gt(ended)
-                    .or(usage_history::ended_ms.eq(ended).and(usage_history::id.gt(id))),
-            )
-            .order((usage_history::ended_ms.asc(), usage_history::id.asc()))
-            .limit(limit_i64(limit))
-            .select((usage_history::id, UsageRowDb::as_select()))
-            .load::<(i64, UsageRowDb)>(c));
-        r.map_err(|e| self.fail(e))?
-            .into_iter()
-            .map(|(id, row)| {
-                let at = UsageCursor {
-                    ended_ms: row.ended_ms,
-                    id,
-                };
-                Ok((at, row.decode()?))
-            })
-            .collect()
+        self.read_usage_page(since, after, limit)
     }
 
     fn append_audit(&mut self, at: UnixMillis, entry: &AuditEntry) -> Result<(), StorageError> {
@@ -687,7 +672,9 @@ impl Tx for DieselTx<'_> {
             .select(LicenseRow::as_select())
             .first(c)
             .optional());
-        Ok(r.map_err(|e| self.fail(e))?.map(LicenseRow::decode))
+        let stored = r.map_err(|e| self.fail(e))?.map(LicenseRow::decode);
+        self.saw_license(stored.as_ref().map(|l| l.license_id.as_str()));
+        Ok(stored)
     }
 
     fn license_stamp(&mut self) -> Result<Option<(String, UnixMillis)>, StorageError> {
@@ -696,11 +683,15 @@ impl Tx for DieselTx<'_> {
             .select((license::license_id, license::issued_at))
             .first::<(String, i64)>(c)
             .optional());
-        Ok(r.map_err(|e| self.fail(e))?
-            .map(|(id, issued)| (id, UnixMillis(issued))))
+        let stamp = r
+            .map_err(|e| self.fail(e))?
+            .map(|(id, issued)| (id, UnixMillis(issued)));
+        self.saw_license(stamp.as_ref().map(|(id, _)| id.as_str()));
+        Ok(stamp)
     }
 
     fn put_license(&mut self, stored: &StoredLicense) -> Result<(), StorageError> {
+        self.saw_license(Some(&stored.license_id));
         let row = LicenseRow::encode(stored);
         let r = on_conn!(self, c => diesel::update(license::table.filter(license::id.eq(LICENSE_ROW)))
             .set(&row)
@@ -773,5 +764,41 @@ impl Tx for DieselTx<'_> {
 
     fn lock_registry(&mut self) -> Result<(), StorageError> {
         self.lock_clock_row()
+    }
+
+    fn usage_overlapping(
+        &mut self,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<UsageRow>, StorageError> {
+        self.read_usage_overlapping(from, to)
+    }
+
+    fn first_usage(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        self.read_first_usage()
+    }
+
+    fn lock_rollup(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        self.lock_rollup_row()
+    }
+
+    fn rollup_watermark(&mut self) -> Result<Option<UnixMillis>, StorageError> {
+        self.read_rollup_watermark()
+    }
+
+    fn put_rollups(&mut self, days: &[DayFigures], last: UnixMillis) -> Result<(), StorageError> {
+        self.write_rollups(days, last)
+    }
+
+    fn rollups_between(
+        &mut self,
+        from: UnixMillis,
+        to: UnixMillis,
+    ) -> Result<Vec<DayFigures>, StorageError> {
+        self.read_rollups(from, to)
+    }
+
+    fn prune_usage(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
+        self.delete_usage_before(before, limit)
     }
 }

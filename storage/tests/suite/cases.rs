@@ -340,14 +340,26 @@ pub fn revoke_and_admin_release<B: Backend>(b: &B) {
         limits(Some(2), None, None),
     );
     let a = m.grant(&request("vdp", "a", 1, 4), random()).expect("a");
-    m.grant(&request("vdp", "b", 1, 4), random()).expect("b");
+    let b_grant = m.grant(&request("vdp", "b", 1, 4), random()).expect("b");
     m.revoke(a.grant_id).expect("revoke");
     assert_eq!(code(m.renew(a.grant_id, None)), ErrorCode::Revoked);
     assert_eq!(code(m.revoke(a.grant_id)), ErrorCode::NotFound);
     let b_instance = request("vdp", "B", 1, 4).instance;
     m.admin_release(&b_instance).expect("admin release");
     assert_eq!(code(m.admin_release(&b_instance)), ErrorCode::NotFound);
-    assert_eq!(usage_reasons(&m), [EndReason::Revoked, EndReason::Released]);
+    // The component of an admin-released grant hears what it heard before
+    // admin releases had their own reason: its grant is unknown.
+    assert_eq!(code(m.renew(b_grant.grant_id, None)), ErrorCode::UnknownGrant);
+    assert_eq!(
+        usage_reasons(&m),
+        [EndReason::Revoked, EndReason::AdminReleased]
+    );
+    let rows = m
+        .read(|tx, _| tx.usage_since(UnixMillis(0), 10))
+        .expect("usage");
+    for r in &rows {
+        assert_eq!(r.license_id.as_deref(), Some("lic-1"), "{r:?}");
+    }
     assert!(m.read(|tx, _| tx.held_grants()).expect("held").is_empty());
 }
 

@@ -6,6 +6,7 @@
 pub mod audit;
 pub mod cases;
 pub mod fixtures;
+pub mod reports;
 
 use std::time::Duration;
 use tenure_core::manager::ManagerConfig;

@@ -53,6 +53,8 @@ pub struct Head {
     /// checks read.
     pub cookie: Option<String>,
     pub fetch_site: Option<String>,
+    /// The first `Accept`: a usage report answers CSV to `text/csv`.
+    pub accept: Option<String>,
     pub body: Body,
     /// HTTP/1.1 with `Expect: 100-continue`.
     pub expect_continue: bool,
@@ -232,6 +234,7 @@ fn check(req: &httparse::Request<'_, '_>) -> Result<Head, Refusal> {
             (!all.is_empty()).then(|| all.join("; "))
         },
         fetch_site: first("sec-fetch-site"),
+        accept: first("accept"),
         body,
         expect_continue,
     })

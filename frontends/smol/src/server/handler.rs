@@ -158,6 +158,7 @@ pub async fn handle<S: Store + 'static>(
         authorization: head.authorization,
         cookie: head.cookie,
         fetch_site: head.fetch_site,
+        accept: head.accept,
         body,
     };
     let response = match shared.service.prepare(&request) {

@@ -146,6 +146,7 @@ pub async fn handle<S: Store + 'static>(
             authorization: h.authorization,
             cookie: h.cookie,
             fetch_site: h.fetch_site,
+            accept: h.accept,
             body,
         },
         None => Request {
@@ -159,6 +160,7 @@ pub async fn handle<S: Store + 'static>(
                 &parts.headers,
                 header::HeaderName::from_static("sec-fetch-site"),
             ),
+            accept: header(&parts.headers, header::ACCEPT),
             body,
         },
     };
