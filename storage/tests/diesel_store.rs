@@ -19,6 +19,7 @@ const V1: &str = "20261123000000";
 const V2: &str = "20261123000001";
 const V3: &str = "20261204000000";
 const V4: &str = "20261205000000";
+const V5: &str = "20261205000001";
 
 macro_rules! per_backend {
     ($scenario:ident) => {
@@ -95,12 +96,24 @@ fn schema_versions(db: &TestDb) {
     assert_eq!(
         store.check_schema().expect("check empty"),
         SchemaState::Empty {
-            pending: vec![V1.to_owned(), V2.to_owned(), V3.to_owned(), V4.to_owned()]
+            pending: vec![
+                V1.to_owned(),
+                V2.to_owned(),
+                V3.to_owned(),
+                V4.to_owned(),
+                V5.to_owned()
+            ]
         }
     );
     assert_eq!(
         store.migrate().expect("migrate"),
-        vec![V1.to_owned(), V2.to_owned(), V3.to_owned(), V4.to_owned()]
+        vec![
+            V1.to_owned(),
+            V2.to_owned(),
+            V3.to_owned(),
+            V4.to_owned(),
+            V5.to_owned()
+        ]
     );
     assert_eq!(store.check_schema().expect("check"), SchemaState::Current);
     assert_eq!(
@@ -116,7 +129,7 @@ fn schema_versions(db: &TestDb) {
         match result {
             Err(StorageError::Schema(msg)) => {
                 assert!(msg.contains("20991231000000"), "{msg}");
-                assert!(msg.contains(V4), "{msg}");
+                assert!(msg.contains(V5), "{msg}");
                 assert!(msg.contains("upgrade tenured"), "{msg}");
             }
             other => panic!("expected a Schema error for a newer schema, got {other:?}"),
