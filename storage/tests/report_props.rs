@@ -11,12 +11,12 @@
 #[path = "suite/fixtures.rs"]
 mod fixtures;
 
+use fixtures::{license, limits, request, signed, trusted};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
-use fixtures::{license, limits, request, signed, trusted};
 use tenure_core::manager::ManagerConfig;
 use tenure_core::report::{By, ReportRow};
 use tenure_core::wire::{EndReason, UsageRow};
@@ -99,7 +99,10 @@ fn brute(all: &[Interval], from: i64, to: i64) -> Expected {
         .iter()
         .map(|r| {
             all.iter()
-                .filter(|i| i.end.is_some_and(|(e, why)| why == *r && (from..to).contains(&e)))
+                .filter(|i| {
+                    i.end
+                        .is_some_and(|(e, why)| why == *r && (from..to).contains(&e))
+                })
                 .count() as u64
         })
         .collect();
@@ -244,7 +247,12 @@ fn run(ops: &[Op]) -> Result<(), TestCaseError> {
     }
     let got: Vec<Expected> = days.iter().map(of_row).collect();
     let want: Vec<Expected> = expected.iter().map(|(_, e)| e.clone()).collect();
-    prop_assert_eq!(got, want, "days {:?}", expected.iter().map(|(d, _)| d).collect::<Vec<_>>());
+    prop_assert_eq!(
+        got,
+        want,
+        "days {:?}",
+        expected.iter().map(|(d, _)| d).collect::<Vec<_>>()
+    );
     // By month, the same history with month windows.
     let months = report(By::Month);
     let mut want = Vec::new();

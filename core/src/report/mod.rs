@@ -23,8 +23,8 @@ mod period;
 
 pub use csv::{CSV_HEADER, to_csv};
 pub use period::{
-    BadReportQuery, By, DAY_MS, MAX_REPORT_DAYS, ReportRange, day_start, parse_bound,
-    period_label, period_start,
+    BadReportQuery, By, DAY_MS, MAX_REPORT_DAYS, ReportRange, day_start, parse_bound, period_label,
+    period_start,
 };
 
 use crate::manager::HeldGrant;

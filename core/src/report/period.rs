@@ -179,9 +179,15 @@ mod tests {
             now,
         )
         .expect("range");
-        assert_eq!((r.from, r.to, r.end), (t("2026-01-01"), t("2026-03-01"), t("2026-03-01")));
+        assert_eq!(
+            (r.from, r.to, r.end),
+            (t("2026-01-01"), t("2026-03-01"), t("2026-03-01"))
+        );
         let r = ReportRange::new(UnixMillis(t("2026-03-09")), None, By::Day, now).expect("range");
-        assert_eq!((r.from, r.to, r.end), (t("2026-03-09"), t("2026-03-11"), now.0));
+        assert_eq!(
+            (r.from, r.to, r.end),
+            (t("2026-03-09"), t("2026-03-11"), now.0)
+        );
         let from = UnixMillis(t("2026-03-09"));
         assert_eq!(
             ReportRange::new(from, Some(from), By::Day, now),

@@ -47,10 +47,16 @@ fn windows_count_only_their_overlap_and_their_own_starts_and_ends() {
     assert_eq!((f.peak_servers, f.peak_cores), (2, 4));
     // A grant that ends exactly at the window's start is only an end there.
     let f = figures(&[ended(-10, 0, 3, EndReason::Revoked)], 0, 20);
-    assert_eq!((f.peak_servers, f.server_ms, f.grants_ended.revoked), (0, 0, 1));
+    assert_eq!(
+        (f.peak_servers, f.server_ms, f.grants_ended.revoked),
+        (0, 0, 1)
+    );
     // One that starts and ends in the same millisecond holds nothing.
     let f = figures(&[ended(7, 7, 3, EndReason::Released)], 0, 20);
-    assert_eq!((f.peak_servers, f.grants_started, f.grants_ended.released), (0, 1, 1));
+    assert_eq!(
+        (f.peak_servers, f.grants_started, f.grants_ended.released),
+        (0, 1, 1)
+    );
 }
 
 #[test]
@@ -110,7 +116,9 @@ fn a_month_is_its_days_together() {
     assert_eq!(lines.next(), Some(CSV_HEADER.join(",").as_str()));
     assert_eq!(
         lines.next(),
-        Some("1970-01-01,production,vdp,1,2,24.000000,48.000000,86400000,172800000,1,1,0,0,0,0,0,L2")
+        Some(
+            "1970-01-01,production,vdp,1,2,24.000000,48.000000,86400000,172800000,1,1,0,0,0,0,0,L2"
+        )
     );
 }
 

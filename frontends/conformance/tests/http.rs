@@ -76,6 +76,7 @@ conformance! {
     audit::audit_names_the_token_action_target_and_result,
     audit::audit_pages_follow_their_links,
     roles::viewer_reads_status_grants_usage,
+    reports::usage_report_json_csv_and_bad_queries,
     roles::viewer_is_forbidden_to_act,
     roles::wrong_token_is_401,
     roles::one_line_token_file_is_admin,

@@ -37,7 +37,8 @@ pub fn report_query(query: Option<&str>, accept: Option<&str>) -> Result<ReportQ
     let (mut from, mut to, mut by, mut csv) = (None, None, By::Day, accepts_csv(accept));
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v).ok_or_else(|| format!("`{k}` is not valid percent-encoded text"))?;
+        let v =
+            percent_decode(v).ok_or_else(|| format!("`{k}` is not valid percent-encoded text"))?;
         match k {
             "from" => from = Some(parse_bound("from", &v).map_err(|e| e.to_string())?),
             "to" => to = Some(parse_bound("to", &v).map_err(|e| e.to_string())?),
@@ -62,8 +63,11 @@ mod tests {
 
     #[test]
     fn dates_times_period_and_format() {
-        let q = report_query(Some("from=1970-01-02&to=1970-01-03T00%3A00%3A00Z&by=month"), None)
-            .expect("query");
+        let q = report_query(
+            Some("from=1970-01-02&to=1970-01-03T00%3A00%3A00Z&by=month"),
+            None,
+        )
+        .expect("query");
         assert_eq!(q.from, UnixMillis(86_400_000));
         assert_eq!(q.to, Some(UnixMillis(172_800_000)));
         assert_eq!((q.by, q.csv), (By::Month, false));

@@ -461,12 +461,10 @@ impl<S: Store> Service<S> {
                 Ok(page) => Prepared::job(Job::Audit(page)),
                 Err(e) => bad(e),
             },
-            Route::Report => {
-                match report_query(req.query.as_deref(), req.accept.as_deref()) {
-                    Ok(q) => Prepared::job(Job::Report(q)),
-                    Err(e) => bad(e),
-                }
-            }
+            Route::Report => match report_query(req.query.as_deref(), req.accept.as_deref()) {
+                Ok(q) => Prepared::job(Job::Report(q)),
+                Err(e) => bad(e),
+            },
             // An admin action whose input cannot be read still leaves a row.
             Route::AdminRelease => {
                 match ReleaseRequest::from_json(&req.body).and_then(|r| r.validate()) {

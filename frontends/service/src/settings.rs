@@ -210,7 +210,10 @@ mod tests {
         let e = Settings::check(serve(&file, &["--usage-retention", "2d"]))
             .expect_err("too short")
             .to_string();
-        assert!(e.contains("at least 7 days") && e.contains("--usage-retention"), "{e}");
+        assert!(
+            e.contains("at least 7 days") && e.contains("--usage-retention"),
+            "{e}"
+        );
         assert!(Settings::check(serve(&file, &["--usage-retention", "7d"])).is_ok());
     }
 

@@ -94,6 +94,12 @@ fn respond(head: &str) -> (u16, String) {
             "state":"grace","granted_ms":1763856000000,"last_renewed_ms":1763856300000,"held_until_ms":1764288900000,"client_skew_ms":-40}}]"#)),
         ("GET", "/v1/usage") => (200, format!(r#"[{{"grant_id":"{GRANT}","environment":"production","product":"vdp","hostname":"vdp2.example.com","port":9999,"cores":8,
             "first_request_ms":1763856000000,"last_request_ms":1763856300000,"ended_ms":1763856400000,"end_reason":"revoked"}}]"#)),
+        ("GET", "/v1/reports/usage") if path.contains("format=csv") => (200,
+            "period_start,environment,product\r\n2026-01-01,production,vdp\r\n".into()),
+        ("GET", "/v1/reports/usage") => (200, r#"{"by":"month","from":"2026-01-01","to":"2026-02-01","until":"2026-02-01T00:00:00Z","rows":[
+            {"period_start":"2026-01-01","environment":"production","product":"vdp","peak_servers":3,"peak_cores":24,"server_hours":1.5,"core_hours":12.0,
+             "server_ms":5400000,"core_ms":43200000,"grants_started":2,"grants_ended":{"released":1,"replaced":0,"revoked":0,"grace_exceeded":0,"license_expired":0,"admin_released":1},
+             "license_id":"ACME-1"}]}"#.into()),
         ("POST", "/v1/admin/release") => (204, String::new()),
         ("DELETE", p) if p == format!("/v1/admin/grants/{GRANT}") => (204, String::new()),
         ("DELETE", _) => (404, r#"{"error":"unknown_grant","message":"no such grant"}"#.into()),
@@ -165,6 +171,59 @@ async fn admin_commands_speak_the_admin_api() {
         out(&o).contains("revoked") && out(&o).contains("vdp2.example.com"),
         "{}",
         out(&o)
+    );
+
+    let o = ctl(
+        &url,
+        &token,
+        &[
+            "report",
+            "--from",
+            "2026-01-01",
+            "--to",
+            "2026-02-01",
+            "--by",
+            "month",
+        ],
+    )
+    .await;
+    assert!(o.status.success(), "{}", err(&o));
+    for expected in [
+        "PEAK SERVERS",
+        "2026-01-01",
+        "production/vdp",
+        "1.500000",
+        "12.000000",
+        "released=1 admin_released=1",
+        "ACME-1",
+    ] {
+        assert!(
+            out(&o).contains(expected),
+            "{expected:?} not in\n{}",
+            out(&o)
+        );
+    }
+    let o = ctl(
+        &url,
+        &token,
+        &["report", "--from", "2026-01-01", "--format", "csv"],
+    )
+    .await;
+    assert!(o.status.success(), "{}", err(&o));
+    assert!(out(&o).starts_with("period_start,"), "{}", out(&o));
+    let o = ctl(
+        &url,
+        &token,
+        &["report", "--from", "2026-01-01", "--format", "json"],
+    )
+    .await;
+    let json: serde_json::Value = serde_json::from_str(&out(&o)).expect("json");
+    assert_eq!(json["rows"][0]["peak_cores"], 24);
+    let o = ctl(&url, &token, &["report", "--from", "last week"]).await;
+    assert!(
+        !o.status.success() && err(&o).contains("--from"),
+        "{}",
+        err(&o)
     );
 
     let o = ctl(

@@ -349,7 +349,10 @@ pub fn revoke_and_admin_release<B: Backend>(b: &B) {
     assert_eq!(code(m.admin_release(&b_instance)), ErrorCode::NotFound);
     // The component of an admin-released grant hears what it heard before
     // admin releases had their own reason: its grant is unknown.
-    assert_eq!(code(m.renew(b_grant.grant_id, None)), ErrorCode::UnknownGrant);
+    assert_eq!(
+        code(m.renew(b_grant.grant_id, None)),
+        ErrorCode::UnknownGrant
+    );
     assert_eq!(
         usage_reasons(&m),
         [EndReason::Revoked, EndReason::AdminReleased]

@@ -85,7 +85,11 @@ pub fn usage_reports_roll_up_and_prune<B: Backend>(b: &B) {
     let far = today + 20 * DAY_MS;
     // A: 1h-5h, 4 cores. B replaced by C in one millisecond (3h), C runs
     // into the next day and is revoked there. H is held throughout.
-    past(&m, &held("a", 4, d0 + H, far), Some((d0 + 5 * H, EndReason::Released)));
+    past(
+        &m,
+        &held("a", 4, d0 + H, far),
+        Some((d0 + 5 * H, EndReason::Released)),
+    );
     let bc = held("bc", 2, d0 + 2 * H, far);
     past(&m, &bc, Some((d0 + 3 * H, EndReason::Replaced)));
     let c = HeldGrant {
@@ -104,7 +108,10 @@ pub fn usage_reports_roll_up_and_prune<B: Backend>(b: &B) {
         assert_eq!(rows.len(), 3, "{rows:#?}");
         for (r, want) in rows.iter().zip(&expected) {
             assert_eq!(figures(r), *want, "{r:#?}");
-            assert_eq!((r.environment.as_str(), r.product.as_str()), ("production", "vdp"));
+            assert_eq!(
+                (r.environment.as_str(), r.product.as_str()),
+                ("production", "vdp")
+            );
             assert_eq!(r.license_id.as_deref(), Some("lic-1"));
         }
         assert_eq!(rows[0].grants_ended.released, 1);
@@ -143,7 +150,9 @@ pub fn usage_reports_roll_up_and_prune<B: Backend>(b: &B) {
     assert_eq!(months.iter().map(|r| r.peak_servers).max(), Some(3));
     // Retention: the three rows that ended more than a day ago go, in
     // batches; the admin-released grant of today stays; reports do not move.
-    let g = m.grant(&request("vdp", "today", 1, 1), random()).expect("grant");
+    let g = m
+        .grant(&request("vdp", "today", 1, 1), random())
+        .expect("grant");
     m.admin_release(&request("vdp", "today", 1, 1).instance)
         .expect("admin release");
     assert_eq!(

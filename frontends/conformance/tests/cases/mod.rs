@@ -9,6 +9,7 @@ pub mod framing;
 pub mod grants;
 pub mod limits;
 pub mod openapi;
+pub mod reports;
 pub mod robustness;
 pub mod roles;
 pub mod settings;

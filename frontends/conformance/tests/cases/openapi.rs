@@ -72,6 +72,8 @@ pub fn schemathesis_agrees_with_the_document(bin: &Bin) {
         &[
             "--exclude-path",
             "/v1/license",
+            "--exclude-path",
+            "/v1/reports/usage",
             "--exclude-checks",
             "ensure_resource_availability",
         ],
@@ -82,7 +84,11 @@ pub fn schemathesis_agrees_with_the_document(bin: &Bin) {
         &[
             "--include-path",
             "/v1/license",
+            "--include-path",
+            "/v1/reports/usage",
             "--exclude-checks",
+            // Any armoured text but a signed license is refused, and so is
+            // a report span out of order or too long: no schema says so.
             "positive_data_acceptance",
         ],
     );

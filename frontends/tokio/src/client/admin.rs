@@ -13,6 +13,7 @@ pub mod paths {
     pub const GRANTS: &str = "/v1/grants";
     pub const USAGE: &str = "/v1/usage";
     pub const AUDIT: &str = "/v1/audit";
+    pub const REPORT: &str = "/v1/reports/usage";
     pub const RELEASE: &str = "/v1/admin/release";
     pub const LICENSE: &str = "/v1/license";
 }

@@ -110,7 +110,7 @@ pub async fn install_license(args: InstallArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn print_raw(text: String) -> anyhow::Result<()> {
+pub(super) fn print_raw(text: String) -> anyhow::Result<()> {
     // Pretty when it is JSON, as-is when not: --json never hides what came back.
     match serde_json::from_str::<serde_json::Value>(&text) {
         Ok(v) => println!("{}", serde_json::to_string_pretty(&v)?),

@@ -25,6 +25,8 @@ pub enum Command {
     Usage(UsageArgs),
     /// The audit trail: admin actions and refused admin calls, oldest first.
     Audit(AuditArgs),
+    /// A usage report per UTC day or month and pool (for true-up).
+    Report(ReportArgs),
     /// Free a crashed instance's grant.
     Release(ReleaseArgs),
     /// Revoke a grant: its component must stop.
@@ -114,6 +116,36 @@ pub struct UsageArgs {
     /// RFC 3339: only grants that ended at or after this.
     #[arg(long, env = "TENURE_SINCE")]
     pub since: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportBy {
+    Day,
+    Month,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// First period: YYYY-MM-DD or RFC 3339 (UTC periods).
+    #[arg(long, env = "TENURE_FROM")]
+    pub from: String,
+    /// End, exclusive: YYYY-MM-DD or RFC 3339 (default: now).
+    #[arg(long, env = "TENURE_TO")]
+    pub to: Option<String>,
+    #[arg(long, env = "TENURE_BY", value_enum, default_value = "day")]
+    pub by: ReportBy,
+    /// `json` is the server's answer as sent; `--json` means the same.
+    #[arg(long, env = "TENURE_FORMAT", value_enum, default_value = "table")]
+    pub format: ReportFormat,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod audit;
 mod issue;
 mod keygen;
 mod limits;
+mod report;
 mod summary;
 mod table;
 mod verify;
@@ -26,6 +27,7 @@ pub fn main() -> ExitCode {
         Command::Grants(a) => admin::blocking(admin::grants(a)),
         Command::Usage(a) => admin::blocking(admin::usage(a)),
         Command::Audit(a) => admin::blocking(audit::run(a)),
+        Command::Report(a) => admin::blocking(report::run(a)),
         Command::Release(a) => admin::blocking(admin::release(a)),
         Command::Revoke(a) => admin::blocking(admin::revoke(a)),
         Command::InstallLicense(a) => admin::blocking(admin::install_license(a)),

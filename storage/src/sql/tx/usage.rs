@@ -37,7 +37,6 @@ impl DieselTx<'_> {
             .transpose()
     }
 
-
     pub(super) fn read_usage_page(
         &mut self,
         since: UnixMillis,
