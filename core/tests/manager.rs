@@ -456,7 +456,25 @@ fn release_revoke_and_admin_release() {
     let reasons: Vec<_> = s.usage.iter().map(|u| u.end_reason).collect();
     assert_eq!(
         reasons,
-        [EndReason::Released, EndReason::Revoked, EndReason::Released]
+        [
+            EndReason::Released,
+            EndReason::Revoked,
+            EndReason::AdminReleased
+        ]
+    );
+    // Its component hears what a released grant's would: unknown_grant.
+    let admin_released = s.usage.last().cloned();
+    let r = renew(
+        &ManagerConfig::default(),
+        &lic,
+        None,
+        admin_released.as_ref(),
+        None,
+        T0,
+    );
+    assert_eq!(
+        r.outcome.map_err(|d| d.code()),
+        Err(ErrorCode::UnknownGrant)
     );
 }
 

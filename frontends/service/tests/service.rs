@@ -262,7 +262,8 @@ fn admin_views_and_license_replacement() {
     )));
     assert_eq!(rel.status, 204);
     let usage = json(&s.handle(&admin(Request::new(Method::Get, "/v1/usage"))));
-    assert_eq!(usage[0]["end_reason"], "released");
+    assert_eq!(usage[0]["end_reason"], "admin_released");
+    assert_eq!(usage[0]["license_id"], "svc-test");
     let mut put = admin(Request::new(Method::Put, "/v1/license"));
     put.body = b"-----BEGIN TENURE LICENSE-----\nnot a license\n".to_vec();
     let refused = s.handle(&put);
