@@ -57,10 +57,17 @@ impl<S: Store> Manager<S> {
         let settle = duration_ms(ROLLUP_SETTLE);
         let max_days = i64::try_from(max_days.max(1)).unwrap_or(i64::MAX);
         self.store().transaction(&mut |tx| {
-            let mark = tx.lock_rollup()?;
+            // Most sweeps find nothing due: they learn it without a write.
             let now = tx.now()?;
             // The first day not due: not closed, or closed too recently.
             let open = day_start(now.0.saturating_sub(settle));
+            if tx
+                .rollup_watermark()?
+                .is_some_and(|m| m.0.saturating_add(DAY_MS) >= open)
+            {
+                return Ok(0);
+            }
+            let mark = tx.lock_rollup()?;
             let first = match mark {
                 Some(m) => m.0.saturating_add(DAY_MS),
                 None => match tx.first_usage()? {

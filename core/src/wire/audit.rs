@@ -83,7 +83,7 @@ impl AuditResult {
 pub struct AuditEntry {
     pub token_name: String,
     /// An [`AuditAction`], or for a refusal on a reading route that route's
-    /// name (`status`, `grants`, `usage`, `audit`, ...).
+    /// name (`status`, `grants`, `usage`, `audit`, `report`).
     pub action: String,
     pub target: String,
     pub result: String,

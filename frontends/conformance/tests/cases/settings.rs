@@ -8,7 +8,7 @@ use crate::support::server::run_to_exit;
 use crate::support::{Bin, Exited, Fixture, Launch};
 
 /// Durations that break §7.1: (flag, value, what the reason names).
-const BAD_DURATIONS: [(&str, &str, &str); 5] = [
+const BAD_DURATIONS: [(&str, &str, &str); 6] = [
     // Also the value that once went out as `renew_every_s: 0`.
     ("renew-every", "500ms", "renew_every"),
     ("renew-every", "1500ms", "whole seconds"),
@@ -16,6 +16,8 @@ const BAD_DURATIONS: [(&str, &str, &str); 5] = [
     ("lease-ttl", "300s", "lease_ttl"),
     ("lease-ttl", "1m", "lease_ttl"),
     ("reclaim-margin", "59s", "reclaim_margin"),
+    // Rows must outlive the days they are rolled up into (6.3).
+    ("usage-retention", "2d", "usage_retention"),
 ];
 
 #[derive(Debug, Clone, Copy)]
