@@ -227,16 +227,26 @@ pub fn live_days(
         .map(|u| (u.instance.pool(), Span::ended(u)))
         .chain(held.iter().map(|g| (g.instance.pool(), Span::held(g))))
         .collect();
+    // Each span goes to the days it touches, from its start to its end (an
+    // end exactly at midnight still counts as an end that day): the work
+    // is the days grants were held, not days times grants.
+    let mut by_day: BTreeMap<i64, Vec<(&PoolKey, Span)>> = BTreeMap::new();
+    let last = to.saturating_sub(1);
+    for (pool, span) in &pools {
+        let end = span.end.map_or(last, |(e, _)| e.min(last));
+        if span.start > last || end < from {
+            continue;
+        }
+        let mut day = day_start(span.start.max(from));
+        while day <= end {
+            by_day.entry(day).or_default().push((pool, *span));
+            day = day.saturating_add(DAY_MS);
+        }
+    }
     let mut out = Vec::new();
-    let mut day = day_start(from);
-    while day < to {
-        let end = day.saturating_add(DAY_MS).min(to);
-        let start = day.max(from);
-        let todays = pools
-            .iter()
-            .filter(|(_, s)| s.start < end && s.end.is_none_or(|(e, _)| e >= start))
-            .map(|(p, s)| (p, *s));
-        for (pool, figures) in pool_figures(todays, start, end) {
+    for (day, spans) in by_day {
+        let (start, end) = (day.max(from), day.saturating_add(DAY_MS).min(to));
+        for (pool, figures) in pool_figures(spans, start, end) {
             out.push(DayFigures {
                 day_ms: day,
                 pool,
@@ -244,7 +254,6 @@ pub fn live_days(
                 license_id: license_id.map(str::to_owned),
             });
         }
-        day = day.saturating_add(DAY_MS);
     }
     out
 }

@@ -34,6 +34,12 @@ struct ReportBody<'a> {
 }
 
 impl<S: Store> Service<S> {
+    /// Keeps usage rows for `retention` past their end (`--usage-retention`).
+    pub fn with_usage_retention(mut self, retention: Duration) -> Self {
+        self.usage_retention = retention;
+        self
+    }
+
     pub(crate) fn report(&self, q: ReportQuery) -> (Response, Outcome) {
         match self.manager().usage_report(q.from, q.to, q.by) {
             Ok(report) if q.csv => (
@@ -84,7 +90,7 @@ impl<S: Store> Service<S> {
         }
         let mut pruned = 0;
         for _ in 0..PRUNES_PER_SWEEP {
-            match m.prune_usage(self.usage_retention(), PRUNE_PER_TX) {
+            match m.prune_usage(self.usage_retention, PRUNE_PER_TX) {
                 Ok(n) => {
                     pruned += n;
                     if n < PRUNE_PER_TX {

@@ -166,7 +166,7 @@ pub struct Service<S> {
     metrics: Metrics,
     env: Env,
     /// How long usage rows are kept once their days are rolled up (6.3).
-    usage_retention: Duration,
+    pub(crate) usage_retention: Duration,
 }
 
 impl<S> std::fmt::Debug for Service<S> {
@@ -222,16 +222,6 @@ impl<S: Store> Service<S> {
             env,
             usage_retention: DEFAULT_USAGE_RETENTION,
         }
-    }
-
-    /// Keeps usage rows for `retention` past their end (`--usage-retention`).
-    pub fn with_usage_retention(mut self, retention: Duration) -> Self {
-        self.usage_retention = retention;
-        self
-    }
-
-    pub(crate) fn usage_retention(&self) -> Duration {
-        self.usage_retention
     }
 
     /// Marks the console's session cookies `Secure`: the manager is reached

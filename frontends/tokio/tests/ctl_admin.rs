@@ -93,7 +93,7 @@ fn respond(head: &str) -> (u16, String) {
         ("GET", "/v1/grants") => (200, format!(r#"[{{"grant_id":"{GRANT}","environment":"production","product":"vdp","hostname":"vdp1.example.com","port":9999,"cores":8,
             "state":"grace","granted_ms":1763856000000,"last_renewed_ms":1763856300000,"held_until_ms":1764288900000,"client_skew_ms":-40}}]"#)),
         ("GET", "/v1/usage") => (200, format!(r#"[{{"grant_id":"{GRANT}","environment":"production","product":"vdp","hostname":"vdp2.example.com","port":9999,"cores":8,
-            "first_request_ms":1763856000000,"last_request_ms":1763856300000,"ended_ms":1763856400000,"end_reason":"revoked"}}]"#)),
+            "first_request_ms":1763856000000,"last_request_ms":1763856300000,"ended_ms":1763856400000,"end_reason":"revoked","license_id":"ACME-0"}}]"#)),
         ("GET", "/v1/reports/usage") if path.contains("format=csv") => (200,
             "period_start,environment,product\r\n2026-01-01,production,vdp\r\n".into()),
         ("GET", "/v1/reports/usage") => (200, r#"{"by":"month","from":"2026-01-01","to":"2026-02-01","until":"2026-02-01T00:00:00Z","rows":[
@@ -168,7 +168,9 @@ async fn admin_commands_speak_the_admin_api() {
     let o = ctl(&url, &token, &["usage", "--since", "2025-11-01T00:00:00Z"]).await;
     assert!(o.status.success(), "{}", err(&o));
     assert!(
-        out(&o).contains("revoked") && out(&o).contains("vdp2.example.com"),
+        out(&o).contains("revoked")
+            && out(&o).contains("vdp2.example.com")
+            && out(&o).contains("ACME-0"),
         "{}",
         out(&o)
     );

@@ -216,6 +216,7 @@ fn usage_text(rows: &[UsageRow]) -> String {
                 time(u.last_request_ms),
                 time(u.ended_ms),
                 u.end_reason.as_str().to_owned(),
+                u.license_id.clone().unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
@@ -228,6 +229,7 @@ fn usage_text(rows: &[UsageRow]) -> String {
             "LAST REQUEST",
             "ENDED",
             "REASON",
+            "LICENSE",
         ],
         &rows,
     )
