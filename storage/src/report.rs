@@ -14,7 +14,7 @@
 //!   the day; each usage row keeps the license in force when it ended.
 
 use crate::manager::Manager;
-use crate::port::{StorageError, Store};
+use crate::port::{StorageError, Store, Tx};
 use std::time::Duration;
 use tenure_core::UnixMillis;
 use tenure_core::report::{
@@ -57,27 +57,24 @@ impl<S: Store> Manager<S> {
         let settle = duration_ms(ROLLUP_SETTLE);
         let max_days = i64::try_from(max_days.max(1)).unwrap_or(i64::MAX);
         self.store().transaction(&mut |tx| {
-            // Most sweeps find nothing due: they learn it without a write.
             let now = tx.now()?;
             // The first day not due: not closed, or closed too recently.
             let open = day_start(now.0.saturating_sub(settle));
-            if tx
-                .rollup_watermark()?
-                .is_some_and(|m| m.0.saturating_add(DAY_MS) >= open)
-            {
+            // The first day not rolled up: after the watermark, or else the
+            // day of the oldest usage.
+            let first_of = |tx: &mut dyn Tx, mark: Option<UnixMillis>| match mark {
+                Some(m) => Ok(Some(m.0.saturating_add(DAY_MS))),
+                None => Ok(tx.first_usage()?.map(|t| day_start(t.0))),
+            };
+            // Most sweeps find nothing due: they learn it without a write.
+            let unlocked = tx.rollup_watermark()?;
+            if first_of(tx, unlocked)?.is_none_or(|f| f >= open) {
                 return Ok(0);
             }
             let mark = tx.lock_rollup()?;
-            let first = match mark {
-                Some(m) => m.0.saturating_add(DAY_MS),
-                None => match tx.first_usage()? {
-                    Some(t) => day_start(t.0),
-                    None => return Ok(0),
-                },
-            };
-            if first >= open {
+            let Some(first) = first_of(tx, mark)?.filter(|f| *f < open) else {
                 return Ok(0);
-            }
+            };
             let end = first
                 .saturating_add(max_days.saturating_mul(DAY_MS))
                 .min(open);
