@@ -16,7 +16,7 @@ pub mod sql;
 pub use audit::{AuditCursor, BadAuditCursor};
 pub use batch::{Answer, Op, OpResult};
 pub use clock::MonoClock;
-pub use manager::audit::{AUDIT_PRUNE_BATCH, DEFAULT_AUDIT_RETENTION, instance_target};
+pub use manager::audit::{AUDIT_PRUNE_BATCH, instance_target};
 pub use manager::{
     Actor, ClockReport, Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError,
 };

@@ -174,8 +174,9 @@ pub struct ServeArgs {
     /// How often grants past their deadline are swept.
     #[arg(long, env = "TENURE_SWEEP_EVERY", default_value = "30s", value_parser = duration)]
     pub sweep_every: Duration,
-    /// How long usage rows are kept after their grant ended; daily
-    /// roll-ups, which usage reports read, are kept past it (6.3).
+    /// How long usage rows are kept after their grant ended, and audit rows
+    /// after they were written; daily roll-ups, which usage reports read,
+    /// are kept past it (6.3).
     #[arg(long, env = "TENURE_USAGE_RETENTION", default_value = "400d", value_parser = duration)]
     pub usage_retention: Duration,
 }

@@ -165,7 +165,8 @@ pub struct Service<S> {
     node: RwLock<NodeState>,
     metrics: Metrics,
     env: Env,
-    /// How long usage rows are kept once their days are rolled up (6.3).
+    /// How long usage rows are kept once their days are rolled up, and
+    /// audit rows (6.3).
     pub(crate) usage_retention: Duration,
 }
 

@@ -10,7 +10,7 @@ use tenure_core::manager::ManagerConfig;
 use tenure_core::names::Name;
 use tenure_service::auth::Tokens;
 use tenure_service::{Env, Method, Request, Response, Service};
-use tenure_storage::{InstallPolicy, Manager, MemoryStore};
+use tenure_storage::{InstallPolicy, Manager, MemoryStore, Store};
 
 const T0: i64 = 1_800_000_000_000;
 const TOKEN: &str = "admin-token-for-tests-0001";
@@ -485,4 +485,38 @@ fn usage_pages_follow_their_links_and_the_full_listing_is_never_capped() {
     assert_eq!(paged, ["h1", "h2", "h3"]);
     let bad = get("/v1/usage?after=yesterday");
     assert_eq!(bad.status, 400);
+}
+
+/// Audit rows are kept as long as usage rows (section 6.3): the sweep
+/// prunes them by `--usage-retention`, not by a retention of their own.
+#[test]
+fn the_sweep_prunes_audit_rows_by_the_usage_retention() {
+    const DAY_MS: i64 = 86_400_000;
+    let clock = Arc::new(AtomicI64::new(T0));
+    let shared = {
+        let clock = clock.clone();
+        MemoryStore::new(Arc::new(move || UnixMillis(clock.load(Ordering::SeqCst))))
+    };
+    let s =
+        service(2, "m1", &shared).with_usage_retention(std::time::Duration::from_secs(9 * 86_400));
+    // A call without a token on an admin route leaves a row.
+    let refused = s.handle(&Request::new(Method::Get, "/v1/status"));
+    assert_eq!(refused.status, 401);
+    let rows = |store: &MemoryStore| {
+        let page = store
+            .transaction(&mut |tx| tx.audit_page(UnixMillis(0), None, 10))
+            .expect("audit rows");
+        page.iter().map(|(_, row)| row.at_ms).collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&shared), [T0]);
+    clock.store(T0 + 8 * DAY_MS, Ordering::SeqCst);
+    s.sweep();
+    assert_eq!(rows(&shared), [T0], "kept within the retention");
+    clock.store(T0 + 10 * DAY_MS, Ordering::SeqCst);
+    s.sweep();
+    assert_eq!(
+        rows(&shared),
+        Vec::<i64>::new(),
+        "pruned past the retention"
+    );
 }

@@ -9,10 +9,6 @@ use tenure_core::license::{LicenseError, Validity};
 use tenure_core::wire::{AuditAction, AuditEntry, AuditResult, Instance};
 use tenure_core::{ErrorCode, GrantId};
 
-/// How long audit rows are kept when nothing else is set: as long as usage
-/// rows are by default (`--usage-retention`, 400 days).
-pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(400 * 86_400);
-
 /// Rows one pruning transaction deletes at most: a backlog is worked off a
 /// sweep at a time rather than in one long transaction.
 pub const AUDIT_PRUNE_BATCH: usize = 1_000;

@@ -11,10 +11,7 @@ use crate::http::{Method, Request, Response, path_for_log};
 use crate::route::Route;
 use tenure_core::wire::{ANONYMOUS, AuditAction, AuditEntry, AuditResult, Instance};
 use tenure_core::{ErrorCode, GrantId};
-use tenure_storage::{
-    AUDIT_PRUNE_BATCH, Actor, DEFAULT_AUDIT_RETENTION, InstallError, Installed, Store,
-    instance_target,
-};
+use tenure_storage::{AUDIT_PRUNE_BATCH, Actor, InstallError, Installed, Store, instance_target};
 
 /// A call answered without acting, and the row it leaves.
 #[derive(Debug, Clone)]
@@ -191,12 +188,13 @@ impl<S: Store> Service<S> {
         }
     }
 
-    /// Deletes one batch of audit rows past their retention
-    /// ([`DEFAULT_AUDIT_RETENTION`], that of usage rows by default).
+    /// Deletes one batch of audit rows past their retention, which is that
+    /// of usage rows (`--usage-retention`): the trail is kept as long as the
+    /// usage history it explains.
     pub(super) fn prune_audit(&self) {
         match self
             .manager
-            .prune_audit(DEFAULT_AUDIT_RETENTION, AUDIT_PRUNE_BATCH)
+            .prune_audit(self.usage_retention, AUDIT_PRUNE_BATCH)
         {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "audit rows past their retention deleted"),
