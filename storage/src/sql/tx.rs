@@ -4,8 +4,8 @@
 
 use super::connection::Backend;
 use super::errors::{Class, classify, to_storage};
-use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, ManagerRow, UsageRowDb};
-use super::schema::{grants, license, managers, pools, usage_history};
+use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, UsageRowDb};
+use super::schema::{grants, license, pools, usage_history};
 use super::store::LocalClock;
 use crate::port::{
     AuditCursor, GrantsAndNow, NowAndStamp, StepSummary, StorageError, StoredLicense, Tx,
@@ -70,6 +70,7 @@ mod audit;
 mod bulk;
 mod clock;
 mod pool_gauges;
+mod registry;
 mod rollup;
 mod usage;
 
@@ -704,38 +705,15 @@ impl Tx for DieselTx<'_> {
     }
 
     fn managers(&mut self) -> Result<Vec<ManagerRecord>, StorageError> {
-        let r = on_conn!(self, c => managers::table
-            .select(ManagerRow::as_select())
-            .load(c));
-        let mut out: Vec<ManagerRecord> = r
-            .map_err(|e| self.fail(e))?
-            .into_iter()
-            .map(ManagerRow::decode)
-            .collect();
-        out.sort_by(|a, b| a.node_id.cmp(&b.node_id));
-        Ok(out)
+        self.read_managers()
     }
 
     fn put_manager(&mut self, record: &ManagerRecord) -> Result<(), StorageError> {
-        let row = ManagerRow::encode(record);
-        let r = on_conn!(self, c => diesel::update(
-            managers::table.filter(managers::node_id.eq(&row.node_id)),
-        )
-        .set(&row)
-        .execute(c));
-        if r.map_err(|e| self.fail(e))? == 1 {
-            return Ok(());
-        }
-        let r = on_conn!(self, c => diesel::insert_into(managers::table).values(&row).execute(c));
-        self.expected_one("insert manager", r)
+        self.upsert_manager(record)
     }
 
     fn delete_manager(&mut self, node_id: &str) -> Result<(), StorageError> {
-        let r = on_conn!(self, c => diesel::delete(
-            managers::table.filter(managers::node_id.eq(node_id)),
-        )
-        .execute(c));
-        r.map_err(|e| self.fail(e)).map(|_| ())
+        self.remove_manager(node_id)
     }
 
     fn stored_clock(&mut self, now: UnixMillis) -> Result<StoredClock, StorageError> {
