@@ -3,6 +3,7 @@
 use crate::plan::{Expect, MIN, Plan};
 use crate::world::StopRec;
 use std::collections::BTreeMap;
+use tenure_core::ErrorCode;
 use tenure_core::agent::StopReason;
 
 #[derive(Debug, Clone)]
@@ -194,6 +195,35 @@ pub fn evaluate(plan: &Plan, o: &Outcome) -> Result<(), String> {
                 ));
             }
             Ok(())
+        }
+        Expect::CleanStop {
+            stopped,
+            spare,
+            at,
+            within,
+        } => {
+            // Only a first grant refused for the limit stops anybody.
+            let full = StopReason::Denied {
+                code: ErrorCode::ServersExceeded,
+            };
+            for c in 0..n {
+                if let Some(s) = o.stops[c].iter().find(|s| s.reason != full) {
+                    return Err(format!("c{c} stopped: {:?}", s.reason));
+                }
+            }
+            if o.starts[*spare].iter().any(|s| s < at) {
+                return Err(format!("spare c{spare} ran before c{stopped} stopped"));
+            }
+            match o.starts[*spare].first() {
+                Some(s) if *s <= at + within => Ok(()),
+                Some(s) => Err(format!(
+                    "spare c{spare} ran {} ms after c{stopped}'s clean stop, not within {within} ms",
+                    s - at
+                )),
+                None => Err(format!(
+                    "spare c{spare} never ran after c{stopped}'s clean stop"
+                )),
+            }
         }
         Expect::LicenseExpiry { not_after } => {
             if o.late_successes > 0 {

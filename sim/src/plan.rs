@@ -74,6 +74,9 @@ pub enum Fault {
         down: bool,
     },
     CompCrash(usize),
+    /// The host stops component `c` cleanly (A5): the agent releases the
+    /// grant it holds and sends nothing else. `CompRestart` starts it again.
+    CompStop(usize),
     CompRestart(usize),
     /// Crash components `from..to` now and restart them all within `spread_ms`
     /// after `after_ms`: a burst of racing grant requests.
@@ -186,6 +189,15 @@ pub enum Expect {
     /// deadline; after the new license everybody runs again.
     LicenseExpiry {
         not_after: u64,
+    },
+    /// `stopped` stops cleanly at `at`; `spare`, refused for the limit until
+    /// then, runs within `within` of it (the release freed the slot: no
+    /// lease had to run out); nobody stops for any other reason.
+    CleanStop {
+        stopped: usize,
+        spare: usize,
+        at: u64,
+        within: u64,
     },
 }
 

@@ -7,7 +7,7 @@ use crate::rng::SimRng;
 mod teeth;
 pub use teeth::teeth;
 
-pub const NAMES: [&str; 21] = [
+pub const NAMES: [&str; 22] = [
     "grace-survives",
     "grace-expires",
     "failover",
@@ -29,6 +29,7 @@ pub const NAMES: [&str; 21] = [
     "node-id-clash",
     "racing-managers",
     "direct-urls",
+    "clean-stop",
 ];
 
 /// Protocol time settings; the swarm shrinks them so a seed stays cheap.
@@ -463,6 +464,29 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
             p.expect = Expect::NoGrace;
             needed = t + l + MIN;
         }
+        "clean-stop" => {
+            // One slot short: the last component waits, refused for the
+            // limit, until the host of the first stops it; its release
+            // frees the slot at once, long before a lease would run out
+            // (A5). The first comes back later and is the one refused.
+            p.components = n.max(2);
+            let spare = p.components - 1;
+            p.max_servers = Some(spare as u64);
+            p.late_starts.push((spare, t0 / 2));
+            // A refused first grant stops the spare (A4); its supervisor
+            // tries again every minute or so.
+            p.restart_after_stop_ms = Some(MIN);
+            p.at(t0, Fault::CompStop(0));
+            p.at(t0 + g / 10, Fault::CompRestart(0));
+            p.liveness_at = Some(t0 + g / 10 + l);
+            p.expect = Expect::CleanStop {
+                stopped: 0,
+                spare,
+                at: t0,
+                within: 2 * MIN,
+            };
+            needed = t0 + g / 10 + l + MIN;
+        }
         _ => return None,
     }
     if days == 0 {
@@ -679,6 +703,10 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
     }
     // Drawn last, so the draws above stay those of the seed without it.
     p.direct = r.below(4) == 0;
+    if r.below(3) == 0 {
+        let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
+        p.at(t0 + r.below(g), Fault::CompStop(c));
+    }
     // Heal everything, then liveness.
     for m in 0..2 {
         p.at(heal, Fault::MgrRestart(m));

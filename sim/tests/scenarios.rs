@@ -157,6 +157,11 @@ fn grace_of_exactly_a_warning_span() {
 }
 
 #[test]
+fn clean_stop() {
+    run("clean-stop");
+}
+
+#[test]
 fn every_name_is_known_and_unknown_names_are_not() {
     for n in NAMES {
         assert!(scenario::named(n, 1, 3, 7, Scale::DEFAULT).is_some());

@@ -51,6 +51,9 @@ impl World {
             (_, r) => r,
         };
         self.comps[c as usize].answer_from_manager = from_manager;
+        if from_manager && matches!(resp, Ok(Response::Error { body: Some(_), .. })) {
+            self.comps[c as usize].held = None;
+        }
         let granted = match &resp {
             Ok(Response::Granted(g)) => Some(g.grant_id),
             _ => None,
@@ -81,10 +84,45 @@ impl World {
         let now = comp.clock.now(self.t);
         comp.prev_now = Some(now);
         comp.expect_step = None;
+        comp.held = None;
+        comp.stopped_cleanly = false;
+        comp.release_due = None;
         comp.agent = Some(Agent::new(cfg, now, seed));
         self.trace_line(format_args!("start c{c}"));
         self.after_agent(c, None);
         self.refresh_health_of(c);
+    }
+
+    /// The host stops component `c` cleanly (A5): a running agent moves to
+    /// `Stopped`, releases the grant the component last heard granted, and
+    /// sends nothing else from then on (checked in `send`).
+    pub(super) fn stop_comp(&mut self, c: usize) {
+        let t = self.t;
+        let comp = &mut self.comps[c];
+        if comp.crashed || comp.stopped_cleanly {
+            return;
+        }
+        let now = comp.clock.now(t);
+        let running = comp.running;
+        let Some(agent) = comp.agent.as_mut() else {
+            return;
+        };
+        agent.stop(now);
+        let stopped = matches!(agent.state(), State::Stopped(_));
+        comp.prev_now = Some(now);
+        comp.expect_step = None;
+        comp.stopped_cleanly = true;
+        comp.release_due = comp.held.filter(|_| running);
+        self.trace_line(format_args!("c{c} stopped by its host"));
+        self.after_agent(c, None);
+        if !stopped {
+            let msg = format!("A5: c{c} was stopped by its host and its agent still runs");
+            self.verdicts.fail_agent_rule(t, msg);
+        }
+        if let Some(g) = self.comps[c].release_due.take() {
+            let msg = format!("A5: c{c} was stopped by its host without releasing {g}");
+            self.verdicts.fail_agent_rule(t, msg);
+        }
     }
 
     /// The host's clocks as the agent is called now, and the wall step T2
@@ -239,6 +277,7 @@ impl World {
 
     pub(super) fn success(&mut self, c: usize, sent: u64, grant_id: GrantId) {
         let t = self.t;
+        self.comps[c].held = Some(grant_id);
         // I2's grace is the license's, as the plan issued it: never the one
         // the agent under test believes it was given.
         let grace_ms = self.plan.grace_ms();

@@ -102,8 +102,14 @@ impl World {
                     self.crash_comp(c);
                 }
             }
+            Fault::CompStop(c) => {
+                if c < self.comps.len() {
+                    self.stop_comp(c);
+                }
+            }
             Fault::CompRestart(c) => {
-                if c < self.comps.len() && self.comps[c].crashed {
+                if c < self.comps.len() && (self.comps[c].crashed || self.comps[c].stopped_cleanly)
+                {
                     self.start_agent(c);
                 }
             }

@@ -255,6 +255,13 @@ struct Comp {
     /// The same for wake-ups: an agent whose `poll_timeout` does not
     /// advance asks to be woken at the same instant forever.
     woken_in_second: (u64, u32),
+    /// The grant this component last heard granted, until a manager's
+    /// refusal or a stop: what a clean stop must release (A5).
+    held: Option<GrantId>,
+    /// Its host stopped it cleanly: it may send only releases (A5).
+    stopped_cleanly: bool,
+    /// The release a clean stop still owes.
+    release_due: Option<GrantId>,
     /// The clocks as the agent was last called (T2's step report).
     prev_now: Option<Now>,
     /// The wall step the agent must report in the current call.

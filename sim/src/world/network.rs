@@ -65,6 +65,19 @@ impl World {
         let t = self.t;
         let kind = req.kind();
         let comp = &mut self.comps[c];
+        if comp.stopped_cleanly {
+            match &req {
+                Msg::Release { grant_id } if comp.release_due == Some(*grant_id) => {
+                    comp.release_due = None;
+                }
+                Msg::Release { .. } => {}
+                _ => {
+                    let msg = format!("A5: c{c} sent a {kind:?} after its host stopped it");
+                    self.verdicts.fail_agent_rule(t, msg);
+                }
+            }
+        }
+        let comp = &mut self.comps[c];
         comp.inflight
             .retain(|(_, s, _)| t.saturating_sub(*s) < 120 * SEC);
         comp.inflight.push((id, t, kind));
