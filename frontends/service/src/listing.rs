@@ -4,10 +4,11 @@
 //! resident on PostgreSQL when the grants listing did).
 
 use crate::http::Response;
-use crate::query::{self, AuditPage, GrantsPage, UsagePage};
+use crate::query::{self, AuditPage, GrantsPage, TimePage, UsagePage};
+use serde::Serialize;
 use tenure_core::wire::GrantView;
 use tenure_core::{ErrorCode, GrantId, manager};
-use tenure_storage::{AuditCursor, Manager, ManagerError, Store, UsageCursor};
+use tenure_storage::{Manager, ManagerError, StorageError, Store};
 
 /// Rows per storage read when the caller asked for the whole listing.
 const FULL_LISTING_PAGE: usize = 1_000;
@@ -77,64 +78,40 @@ pub(crate) fn grants<S: Store>(m: &Manager<S>, q: GrantsPage) -> Result<Response
     Ok(Response::json_bytes(200, body))
 }
 
-/// With `limit`: that page of usage rows, and a `Link` header to the next
-/// while the page came back full. Without: every row since `since` (after
-/// `after`), each page read in its own transaction, never capped.
+/// `GET /v1/usage`: see [`in_time_order`].
 pub(crate) fn usage<S: Store>(m: &Manager<S>, q: UsagePage) -> Result<Response, ManagerError> {
-    let read = |after: Option<UsageCursor>, limit: usize| {
-        m.read(|tx, _| tx.usage_page(q.since, after, limit))
-            .map_err(ManagerError::from)
-    };
-    if let Some(limit) = q.limit {
-        let rows = read(q.after, limit)?;
-        let next = (rows.len() == limit).then(|| rows.last().map(|(at, _)| *at));
-        let body: Vec<_> = rows.into_iter().map(|(_, row)| row).collect();
-        let response = Response::json(200, &body);
-        return Ok(match next.flatten() {
-            Some(last) => response.with_link(query::next_usage_link(&q, limit, last)),
-            None => response,
-        });
-    }
-    let mut body = vec![b'['];
-    let mut after = q.after;
-    loop {
-        let rows = read(after, FULL_LISTING_PAGE)?;
-        let full = rows.len() == FULL_LISTING_PAGE;
-        for (at, row) in &rows {
-            if body.len() > 1 {
-                body.push(b',');
-            }
-            if let Err(e) = serde_json::to_writer(&mut body, row) {
-                return Ok(Response::error(
-                    ErrorCode::BadRequest,
-                    format!("cannot encode response: {e}"),
-                ));
-            }
-            after = Some(*at);
-        }
-        if !full {
-            break;
-        }
-    }
-    body.push(b']');
-    Ok(Response::json_bytes(200, body))
+    in_time_order(
+        &q,
+        |after, limit| m.read(|tx, _| tx.usage_page(q.since, after, limit)),
+        |limit, last| query::next_usage_link(&q, limit, last),
+    )
 }
 
-/// `GET /v1/audit`, as [`usage`]: with `limit` that page and a `Link` to
-/// the next while the page came back full; without, every row since
-/// `since`, a page per transaction, never capped.
+/// `GET /v1/audit`: see [`in_time_order`].
 pub(crate) fn audit<S: Store>(m: &Manager<S>, q: AuditPage) -> Result<Response, ManagerError> {
-    let read = |after: Option<AuditCursor>, limit: usize| {
-        m.read(|tx, _| tx.audit_page(q.since, after, limit))
-            .map_err(ManagerError::from)
-    };
+    in_time_order(
+        &q,
+        |after, limit| m.read(|tx, _| tx.audit_page(q.since, after, limit)),
+        |limit, last| query::next_audit_link(&q, limit, last),
+    )
+}
+
+/// A listing in time order. With `limit`: that page, and a `Link` header
+/// (`link`) to the next while the page came back full. Without: every row
+/// since `since` (after `after`), each page read in its own transaction,
+/// never capped.
+fn in_time_order<C: Copy, R: Serialize>(
+    q: &TimePage<C>,
+    read: impl Fn(Option<C>, usize) -> Result<Vec<(C, R)>, StorageError>,
+    link: impl Fn(usize, C) -> String,
+) -> Result<Response, ManagerError> {
     if let Some(limit) = q.limit {
         let rows = read(q.after, limit)?;
         let next = (rows.len() == limit).then(|| rows.last().map(|(at, _)| *at));
         let body: Vec<_> = rows.into_iter().map(|(_, row)| row).collect();
         let response = Response::json(200, &body);
         return Ok(match next.flatten() {
-            Some(last) => response.with_link(query::next_audit_link(&q, limit, last)),
+            Some(last) => response.with_link(link(limit, last)),
             None => response,
         });
     }

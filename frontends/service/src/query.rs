@@ -3,6 +3,8 @@
 //! `GET /v1/audit?since=RFC3339&limit=N&after=CURSOR` and
 //! `GET /v1/grants?limit=N&after=GRANT_ID`.
 
+use std::fmt::Display;
+use std::str::FromStr;
 use tenure_core::{GrantId, UnixMillis, rfc3339};
 use tenure_storage::{AuditCursor, UsageCursor};
 
@@ -57,67 +59,57 @@ pub fn usage_since(query: Option<&str>) -> Result<UnixMillis, String> {
     Ok(UnixMillis(0))
 }
 
-/// `GET /v1/usage` paging: rows that ended at or after `since`; without
-/// `limit` all of them (read a page at a time, never capped), with it one
-/// page and a `Link` to the next.
+/// Paging of a listing in time order (`GET /v1/usage`, `GET /v1/audit`):
+/// rows stamped at or after `since`; without `limit` all of them (read a
+/// page at a time, never capped), with it one page and a `Link` to the
+/// next, continuing after the cursor `after`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UsagePage {
+pub struct TimePage<C> {
     pub since: UnixMillis,
     pub limit: Option<usize>,
-    pub after: Option<UsageCursor>,
+    pub after: Option<C>,
 }
+
+/// Usage rows, in the order they ended.
+pub type UsagePage = TimePage<UsageCursor>;
+/// Audit rows, in the order they were written (storage time).
+pub type AuditPage = TimePage<AuditCursor>;
 
 /// `since`, `limit` (1 to [`MAX_PAGE`]) and `after` (a cursor from a
 /// `Link` header) from the query.
+pub fn time_page<C: FromStr>(query: Option<&str>) -> Result<TimePage<C>, String>
+where
+    C::Err: Display,
+{
+    let mut page = TimePage {
+        since: usage_since(query)?,
+        limit: None,
+        after: None,
+    };
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "limit" => page.limit = Some(limit(v)?),
+            "after" => page.after = Some(v.parse().map_err(|e: C::Err| e.to_string())?),
+            _ => {}
+        }
+    }
+    Ok(page)
+}
+
+/// [`time_page`] of usage rows.
 pub fn usage_page(query: Option<&str>) -> Result<UsagePage, String> {
-    let mut page = UsagePage {
-        since: usage_since(query)?,
-        limit: None,
-        after: None,
-    };
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
-            "limit" => page.limit = Some(limit(v)?),
-            "after" => page.after = Some(v.parse()?),
-            _ => {}
-        }
-    }
-    Ok(page)
+    time_page(query)
 }
 
-/// `GET /v1/audit` paging, as [`UsagePage`]: rows written at or after
-/// `since` (storage time), oldest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AuditPage {
-    pub since: UnixMillis,
-    pub limit: Option<usize>,
-    pub after: Option<AuditCursor>,
-}
-
-/// `since`, `limit` (1 to [`MAX_PAGE`]) and `after` (a cursor from a
-/// `Link` header) from the query.
+/// [`time_page`] of audit rows.
 pub fn audit_page(query: Option<&str>) -> Result<AuditPage, String> {
-    let mut page = AuditPage {
-        since: usage_since(query)?,
-        limit: None,
-        after: None,
-    };
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
-            "limit" => page.limit = Some(limit(v)?),
-            "after" => page.after = Some(v.parse().map_err(|e| format!("{e}"))?),
-            _ => {}
-        }
-    }
-    Ok(page)
+    time_page(query)
 }
 
 /// The `Link` header pointing at the audit page after `last`.
 pub fn next_audit_link(page: &AuditPage, limit: usize, last: AuditCursor) -> String {
-    let since = rfc3339::display(page.since).to_string().replace('+', "%2B");
-    format!("</v1/audit?since={since}&limit={limit}&after={last}>; rel=\"next\"")
+    next_time_link("/v1/audit", page, limit, last)
 }
 
 fn limit(v: &str) -> Result<usize, String> {
@@ -129,8 +121,13 @@ fn limit(v: &str) -> Result<usize, String> {
 
 /// The `Link` header pointing at the usage page after `last`.
 pub fn next_usage_link(page: &UsagePage, limit: usize, last: UsageCursor) -> String {
+    next_time_link("/v1/usage", page, limit, last)
+}
+
+/// The `Link` header pointing at the page of `path` after `last`.
+fn next_time_link<C: Display>(path: &str, page: &TimePage<C>, limit: usize, last: C) -> String {
     let since = rfc3339::display(page.since).to_string().replace('+', "%2B");
-    format!("</v1/usage?since={since}&limit={limit}&after={last}>; rel=\"next\"")
+    format!("<{path}?since={since}&limit={limit}&after={last}>; rel=\"next\"")
 }
 
 /// `limit` (1 to [`MAX_PAGE`]) and `after` (a grant id) from the query.
