@@ -73,24 +73,10 @@ impl AdminClient {
 
     /// [`AdminClient::grants`] with pages of `page` grants (1 to 10,000).
     pub async fn grants_in_pages(&self, page: usize) -> Result<Vec<GrantView>, ClientError> {
-        let mut out = Vec::new();
-        let mut path = format!("{}?limit={page}", paths::GRANTS);
-        loop {
-            let response = self.call(Method::GET, &path, Body::None).await?;
-            let next = response
-                .headers()
-                .get(reqwest::header::LINK)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|l| next_page(l, paths::GRANTS));
-            let text = response.text().await.map_err(ClientError::Transport)?;
-            out.extend(decode::<Vec<GrantView>>(&text)?);
-            match next {
-                // The cursor only moves forward; a link back to this page
-                // would loop forever.
-                Some(next) if next != path => path = next,
-                _ => break,
-            }
-        }
+        let first = format!("{}?limit={page}", paths::GRANTS);
+        let (mut out, _) = self
+            .follow::<GrantView>(paths::GRANTS, first, false)
+            .await?;
         out.sort_by(|a, b| a.instance.cmp(&b.instance));
         Ok(out)
     }
@@ -115,7 +101,19 @@ impl AdminClient {
             }
         };
         let page = limit.unwrap_or(GRANTS_PAGE);
-        let mut path = format!("{}?{since}limit={page}", paths::AUDIT);
+        let first = format!("{}?{since}limit={page}", paths::AUDIT);
+        self.follow(paths::AUDIT, first, limit.is_some()).await
+    }
+
+    /// The rows of `listing` from `path` on, following its `Link` headers:
+    /// all of them, or with `first_only` the first page and whether the
+    /// server has more.
+    async fn follow<T: serde::de::DeserializeOwned>(
+        &self,
+        listing: &str,
+        mut path: String,
+        first_only: bool,
+    ) -> Result<(Vec<T>, bool), ClientError> {
         let mut out = Vec::new();
         loop {
             let response = self.call(Method::GET, &path, Body::None).await?;
@@ -123,11 +121,13 @@ impl AdminClient {
                 .headers()
                 .get(reqwest::header::LINK)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|l| next_page(l, paths::AUDIT));
+                .and_then(|l| next_page(l, listing));
             let text = response.text().await.map_err(ClientError::Transport)?;
-            out.extend(decode::<Vec<AuditRow>>(&text)?);
+            out.extend(decode::<Vec<T>>(&text)?);
             match next {
-                Some(_) if limit.is_some() => return Ok((out, true)),
+                Some(_) if first_only => return Ok((out, true)),
+                // The cursor only moves forward; a link back to this page
+                // would loop forever.
                 Some(next) if next != path => path = next,
                 _ => return Ok((out, false)),
             }
