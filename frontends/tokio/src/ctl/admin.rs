@@ -50,13 +50,13 @@ pub async fn grants(args: AdminArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--since` as an instant, when given.
+pub(super) fn parse_since(since: Option<&str>) -> anyhow::Result<Option<UnixMillis>> {
+    since.map(rfc3339::parse).transpose().context("--since")
+}
+
 pub async fn usage(args: UsageArgs) -> anyhow::Result<()> {
-    let since = args
-        .since
-        .as_deref()
-        .map(rfc3339::parse)
-        .transpose()
-        .context("--since")?;
+    let since = parse_since(args.since.as_deref())?;
     let client = connect(&args.admin)?;
     if args.admin.json {
         let path = match since {

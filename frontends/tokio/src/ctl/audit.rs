@@ -1,20 +1,14 @@
 //! `tenurectl audit`: the audit trail (docs/protocol.md section 6.3), oldest
 //! first, as a table or as the server's JSON rows.
 
-use super::admin::connect;
+use super::admin::{connect, parse_since};
 use super::args::{AuditArgs, Format};
 use super::table::render;
 use anyhow::Context;
-use tenure_core::rfc3339;
 use tenure_core::wire::AuditRow;
 
 pub async fn run(args: AuditArgs) -> anyhow::Result<()> {
-    let since = args
-        .since
-        .as_deref()
-        .map(rfc3339::parse)
-        .transpose()
-        .context("--since")?;
+    let since = parse_since(args.since.as_deref())?;
     let limit = args
         .limit
         .map(|n| usize::try_from(n).context("--limit"))
