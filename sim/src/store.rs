@@ -178,6 +178,13 @@ impl Tx for BuggyTx<'_> {
     ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
         self.inner.audit_page(since, after, limit)
     }
+    fn audit_page_newest(
+        &mut self,
+        before: Option<AuditCursor>,
+        limit: usize,
+    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+        self.inner.audit_page_newest(before, limit)
+    }
     fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
         self.inner.prune_audit(before, limit)
     }

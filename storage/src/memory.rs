@@ -450,6 +450,31 @@ impl Tx for MemTx<'_> {
             .collect())
     }
 
+    fn audit_page_newest(
+        &mut self,
+        before: Option<AuditCursor>,
+        limit: usize,
+    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+        let mut rows: Vec<(AuditCursor, &AuditEntry)> = (self.state.audit.iter())
+            .map(|(id, (at, e))| {
+                (
+                    AuditCursor {
+                        at_ms: at.0,
+                        id: *id,
+                    },
+                    e,
+                )
+            })
+            .filter(|(c, _)| before.is_none_or(|b| *c < b))
+            .collect();
+        rows.sort_by_key(|(c, _)| std::cmp::Reverse(*c));
+        rows.truncate(limit);
+        Ok(rows
+            .into_iter()
+            .map(|(c, e)| (c, AuditRow::new(UnixMillis(c.at_ms), e.clone())))
+            .collect())
+    }
+
     fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
         let mut old: Vec<(UnixMillis, i64)> = (self.state.audit.iter())
             .filter(|(_, (at, _))| *at < before)

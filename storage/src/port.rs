@@ -225,6 +225,15 @@ pub trait Tx {
         after: Option<AuditCursor>,
         limit: usize,
     ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError>;
+    /// Audit rows before `before` (all of them without it), at most
+    /// `limit`, newest first: the same order read backwards, so that a
+    /// person reading the trail starts from what just happened and pages
+    /// back with the last row's cursor.
+    fn audit_page_newest(
+        &mut self,
+        before: Option<AuditCursor>,
+        limit: usize,
+    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError>;
     /// Deletes at most `limit` rows older than `before`, oldest first, and
     /// says how many: a small batch keeps the transaction short.
     fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError>;

@@ -497,6 +497,198 @@ fn admin_installs_a_license_file(flavor: Flavor) {
     }
 }
 
+/// `GET path` on the console with the browser's session cookie, outside the
+/// browser: the status, the head's lines and the body.
+fn get_with_cookie(rig: &Rig, path: &str, cookie: &str) -> (u16, Vec<String>, String) {
+    use std::io::{Read, Write};
+    let addr = rig.manager.addr;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        .unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: tenure_session={cookie}\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(req.as_bytes()).expect("send");
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP head");
+    let lines: Vec<String> = head.lines().map(str::to_owned).collect();
+    let status = lines
+        .first()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("a status");
+    (status, lines, body.to_owned())
+}
+
+/// The value of header `name` among `lines`, if any.
+fn header<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
+    lines.iter().find_map(|l| {
+        let (n, v) = l.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+fn usage_page_shows_the_days_report(flavor: Flavor) {
+    let _serial = serial();
+    let case = "usage";
+    let Some(rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    let cores = AGENTS as u32 * AGENT_CORES;
+    runtime().block_on(async {
+        let client = rig.driver.open(1280, 1400).await;
+        rig.sign_in(&client, VIEWER).await;
+        client.goto(&rig.url("/ui/usage")).await.expect("usage page");
+        let chart = client
+            .find(Locator::Css("section.usage-pool"))
+            .await
+            .expect("a pool's chart")
+            .text()
+            .await
+            .expect("chart text");
+        assert!(chart.contains("production/vdp"), "{chart}");
+        let bars = client
+            .find_all(Locator::Css("section.usage-pool svg.chart rect.peak"))
+            .await
+            .expect("bars");
+        assert_eq!(bars.len(), 2, "today's peak servers and cores are drawn");
+        let limits = client
+            .find_all(Locator::Css("section.usage-pool svg.chart line.limit"))
+            .await
+            .expect("limit lines");
+        assert_eq!(limits.len(), 1, "servers have a limit, cores none");
+        let cells = client
+            .find_all(Locator::Css("table.report tbody tr:first-child td"))
+            .await
+            .expect("the report's first row");
+        let mut row = Vec::new();
+        for c in &cells {
+            row.push(c.text().await.expect("cell"));
+        }
+        assert_eq!(row.get(1).map(String::as_str), Some("production/vdp"), "{row:?}");
+        assert_eq!(row.get(2), Some(&AGENTS.to_string()), "peak servers: {row:?}");
+        assert_eq!(row.get(3), Some(&cores.to_string()), "peak cores: {row:?}");
+        assert_eq!(row.get(6), Some(&AGENTS.to_string()), "grants started: {row:?}");
+        screenshot(&client, &rig.shot("usage")).await;
+        let href = client
+            .find(Locator::LinkText("Download CSV"))
+            .await
+            .expect("the CSV link")
+            .attr("href")
+            .await
+            .expect("href")
+            .expect("the link has an href");
+        assert_eq!(href, "/ui/usage.csv?days=30&by=day");
+        let cookie = client
+            .get_named_cookie("tenure_session")
+            .await
+            .expect("the session cookie");
+        let (status, head, body) = get_with_cookie(&rig, &href, cookie.value());
+        assert_eq!(status, 200, "{head:?}\n{body}");
+        assert!(
+            header(&head, "content-type").is_some_and(|t| t.starts_with("text/csv")),
+            "{head:?}"
+        );
+        assert!(
+            header(&head, "content-disposition").is_some_and(|d| d.starts_with("attachment;")),
+            "{head:?}"
+        );
+        let mut lines = body.lines();
+        assert_eq!(
+            lines.next(),
+            Some(tenure_core::report::CSV_HEADER.join(",").as_str()),
+            "{body}"
+        );
+        let today = lines.next().unwrap_or_default();
+        assert!(
+            today.contains(&format!(",production,vdp,{AGENTS},{cores},")),
+            "{body}"
+        );
+        // Without the session the file is not given.
+        let (status, _, _) = get_with_cookie(&rig, &href, "not-a-session");
+        assert_eq!(status, 303, "no session: off to sign in");
+        client
+            .goto(&rig.url("/ui/usage?days=7"))
+            .await
+            .expect("a span not offered");
+        let text = body_text(&client).await;
+        assert!(text.contains("30, 90 or 365"), "{text}");
+        client.goto(&rig.url("/ui/usage?days=90&by=month")).await.expect("by month");
+        let text = body_text(&client).await;
+        assert!(text.contains("Report by month"), "{text}");
+        screenshot(&client, &rig.shot("usage-by-month")).await;
+        client.close().await.expect("close");
+    });
+}
+
+fn audit_page_lists_an_admin_revoke(flavor: Flavor) {
+    let _serial = serial();
+    let case = "audit";
+    let Some(rig) = Rig::start(case, flavor) else {
+        return;
+    };
+    let host = "cagent-0";
+    let grant = rig
+        .manager
+        .grant_of(host)
+        .and_then(|g| g["grant_id"].as_str().map(str::to_owned))
+        .expect("cagent-0's grant");
+    runtime().block_on(async {
+        let client = rig.driver.open(1280, 900).await;
+        rig.sign_in(&client, ADMIN).await;
+        client
+            .goto(&rig.url(&format!("/ui/actions/revoke?grant={grant}")))
+            .await
+            .expect("confirmation page");
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("button.danger"))
+            .await
+            .expect("the revoke button")
+            .click()
+            .await
+            .expect("revoke");
+        client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("p.notice"))
+            .await
+            .expect("the result");
+        client
+            .find(Locator::LinkText("Audit"))
+            .await
+            .expect("the Audit entry of the navigation")
+            .click()
+            .await
+            .expect("open the audit page");
+        let cells = client
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::Css("table.audit tbody tr"))
+            .await
+            .expect("a row")
+            .find_all(Locator::Css("td"))
+            .await
+            .expect("its cells");
+        let mut row = Vec::new();
+        for c in &cells {
+            row.push(c.text().await.expect("cell"));
+        }
+        let want = ["ops", "admin", "revoke", grant.as_str(), "ok"];
+        assert_eq!(
+            row.get(1..6).map(|r| r.iter().map(String::as_str).collect::<Vec<_>>()),
+            Some(want.to_vec()),
+            "the newest row is the revoke: {row:?}"
+        );
+        screenshot(&client, &rig.shot("audit")).await;
+        client.close().await.expect("close");
+    });
+}
+
 async fn wait_until_async(client: &Client, f: impl Fn(&str) -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
@@ -520,7 +712,13 @@ fn fits_1280_and_390_wide(flavor: Flavor) {
         for (width, height) in [(1280, 900), (390, 844)] {
             let client = rig.driver.open(width, height).await;
             rig.sign_in(&client, ADMIN).await;
-            for (name, path) in [("overview", "/ui/"), ("grants", "/ui/grants"), ("actions", "/ui/actions")] {
+            for (name, path) in [
+                ("overview", "/ui/"),
+                ("grants", "/ui/grants"),
+                ("usage", "/ui/usage"),
+                ("audit", "/ui/audit"),
+                ("actions", "/ui/actions"),
+            ] {
                 client.goto(&rig.url(path)).await.expect("page");
                 let (scroll, client_width) = no_horizontal_scroll(&client).await;
                 screenshot(&client, &rig.shot(&format!("{name}-{width}"))).await;
@@ -557,4 +755,6 @@ both! {
     forged_cross_site_post_is_refused,
     fits_1280_and_390_wide,
     admin_installs_a_license_file,
+    usage_page_shows_the_days_report,
+    audit_page_lists_an_admin_revoke,
 }

@@ -262,6 +262,12 @@ impl<S: Store> Service<S> {
         &self.console
     }
 
+    /// The admin token file's tokens: the console's audit page names each
+    /// row's role from them.
+    pub(crate) fn tokens(&self) -> &Tokens {
+        &self.tokens
+    }
+
     pub fn manager(&self) -> &Manager<S> {
         &self.manager
     }

@@ -663,6 +663,14 @@ impl Tx for DieselTx<'_> {
         self.read_audit_page(since, after, limit)
     }
 
+    fn audit_page_newest(
+        &mut self,
+        before: Option<AuditCursor>,
+        limit: usize,
+    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+        self.read_audit_page_newest(before, limit)
+    }
+
     fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
         self.delete_audit_before(before, limit)
     }

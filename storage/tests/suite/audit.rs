@@ -148,6 +148,27 @@ pub fn pages_follow_the_cursor_and_prune_in_batches<B: Backend>(b: &B) {
         ["b", "c", "d"],
         "since 2000, one at a time"
     );
+    let mut back = Vec::new();
+    let mut before: Option<AuditCursor> = None;
+    loop {
+        let page = m
+            .read(|tx, _| tx.audit_page_newest(before, 3))
+            .expect("page");
+        let full = page.len() == 3;
+        for (at, row) in page {
+            assert!(before.is_none_or(|b| at < b), "{at} before {before:?}");
+            before = Some(at);
+            back.push(row);
+        }
+        if !full {
+            break;
+        }
+    }
+    assert_eq!(
+        targets(&back),
+        ["d", "c", "b", "a"],
+        "newest first, three at a time"
+    );
     let pruned = m
         .store()
         .transaction(&mut |tx| tx.prune_audit(UnixMillis(2_500), 2))

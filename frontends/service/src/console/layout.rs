@@ -23,22 +23,32 @@ pub struct Ctx {
     pub notice: Option<String>,
 }
 
-/// A page of the navigation. Usage and audit pages join this list (one
-/// entry and one module each) once the reports API exists.
+/// A page of the navigation: one entry and one module each, in the order
+/// the header shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Nav {
     Overview,
     Grants,
+    Usage,
+    Audit,
     Actions,
 }
 
 impl Nav {
-    const ALL: [Nav; 3] = [Nav::Overview, Nav::Grants, Nav::Actions];
+    const ALL: [Nav; 5] = [
+        Nav::Overview,
+        Nav::Grants,
+        Nav::Usage,
+        Nav::Audit,
+        Nav::Actions,
+    ];
 
     fn path(self) -> &'static str {
         match self {
             Self::Overview => "/ui/",
             Self::Grants => "/ui/grants",
+            Self::Usage => "/ui/usage",
+            Self::Audit => "/ui/audit",
             Self::Actions => "/ui/actions",
         }
     }
@@ -47,6 +57,8 @@ impl Nav {
         match self {
             Self::Overview => "Overview",
             Self::Grants => "Grants",
+            Self::Usage => "Usage",
+            Self::Audit => "Audit",
             Self::Actions => "Actions",
         }
     }
@@ -54,7 +66,7 @@ impl Nav {
     fn shown_to(self, role: Role) -> bool {
         match self {
             Self::Actions => role.may_act(),
-            Self::Overview | Self::Grants => role.may_read(),
+            Self::Overview | Self::Grants | Self::Usage | Self::Audit => role.may_read(),
         }
     }
 }

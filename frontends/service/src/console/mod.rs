@@ -10,6 +10,8 @@
 //! an admin acts.
 
 pub mod actions;
+pub mod audit;
+pub mod chart;
 pub mod form;
 pub mod grants;
 pub mod layout;
@@ -18,6 +20,7 @@ mod run;
 pub mod session;
 pub mod signin;
 pub mod svg;
+pub mod usage;
 
 use crate::auth::{Caller, Tokens};
 use crate::http::{self, Method, Request, Response};
@@ -44,6 +47,9 @@ pub struct Console {
 pub enum Page {
     Overview,
     Grants(grants::Query),
+    Usage(usage::Query),
+    UsageCsv(usage::Query),
+    Audit(audit::Query),
     ConfirmRevoke(String),
     Revoke(String),
     ConfirmRelease(Fields),
@@ -113,6 +119,9 @@ enum At {
     SignOut,
     Overview,
     Grants,
+    Usage,
+    UsageCsv,
+    Audit,
     Actions,
     Revoke,
     Release,
@@ -128,6 +137,9 @@ fn locate(path: &str) -> Option<At> {
         "/ui/signout" => At::SignOut,
         "/ui/" => At::Overview,
         "/ui/grants" => At::Grants,
+        "/ui/usage" => At::Usage,
+        "/ui/usage.csv" => At::UsageCsv,
+        "/ui/audit" => At::Audit,
         "/ui/actions" => At::Actions,
         "/ui/actions/revoke" => At::Revoke,
         "/ui/actions/release" => At::Release,
@@ -140,7 +152,14 @@ fn locate(path: &str) -> Option<At> {
 /// The methods a route takes, for `Allow`.
 fn allowed(at: At) -> &'static str {
     match at {
-        At::Root | At::Css | At::Overview | At::Grants | At::Actions => "GET, HEAD",
+        At::Root
+        | At::Css
+        | At::Overview
+        | At::Grants
+        | At::Usage
+        | At::UsageCsv
+        | At::Audit
+        | At::Actions => "GET, HEAD",
         At::SignIn | At::Revoke | At::Release => "GET, HEAD, POST",
         At::SignOut | At::CheckLicense | At::InstallLicense => "POST",
     }
@@ -262,7 +281,10 @@ impl Console {
             csrf: s.csrf.clone(),
             notice: None,
         };
-        let admin_only = !matches!(at, At::Overview | At::Grants | At::SignOut);
+        let admin_only = !matches!(
+            at,
+            At::Overview | At::Grants | At::Usage | At::UsageCsv | At::Audit | At::SignOut
+        );
         if admin_only && !s.caller.role.may_act() {
             let answer = forbidden(
                 "Only an admin token may act; this session's token is a viewer.",
@@ -299,6 +321,15 @@ impl Console {
             At::Actions => return Step::Done(html_response(200, actions::render(&ctx))),
             At::Overview => Page::Overview,
             At::Grants => Page::Grants(grants::Query::parse(&fields)),
+            At::Usage | At::UsageCsv => match usage::Query::parse(&fields) {
+                Ok(q) if at == At::Usage => Page::Usage(q),
+                Ok(q) => Page::UsageCsv(q),
+                Err(why) => return Step::Done(error(400, "Not a usage span", &why, Some(&ctx))),
+            },
+            At::Audit => match audit::Query::parse(&fields) {
+                Ok(q) => Page::Audit(q),
+                Err(why) => return Step::Done(error(400, "Not an audit page", &why, Some(&ctx))),
+            },
             At::Revoke => {
                 let id = fields.value("grant").unwrap_or("").to_owned();
                 if post {

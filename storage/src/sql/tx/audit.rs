@@ -96,6 +96,30 @@ impl DieselTx<'_> {
             .collect())
     }
 
+    pub(super) fn read_audit_page_newest(
+        &mut self,
+        before: Option<AuditCursor>,
+        limit: usize,
+    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+        // Before the cursor: an earlier time, or the same time and an
+        // earlier number. The (at_ms, id) index serves it read backwards.
+        let (at, id) = before.map_or((i64::MAX, i64::MAX), |b| (b.at_ms, b.id));
+        let r = on_conn!(self, c => audit_log::table
+            .filter(
+                audit_log::at_ms
+                    .lt(at)
+                    .or(audit_log::at_ms.eq(at).and(audit_log::id.lt(id))),
+            )
+            .order((audit_log::at_ms.desc(), audit_log::id.desc()))
+            .limit(limit_i64(limit))
+            .select(AuditRowDb::as_select())
+            .load(c));
+        Ok(r.map_err(|e| self.fail(e))?
+            .into_iter()
+            .map(AuditRowDb::decode)
+            .collect())
+    }
+
     pub(super) fn delete_audit_before(
         &mut self,
         before: UnixMillis,
