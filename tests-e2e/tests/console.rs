@@ -541,7 +541,10 @@ fn usage_page_shows_the_days_report(flavor: Flavor) {
     runtime().block_on(async {
         let client = rig.driver.open(1280, 1400).await;
         rig.sign_in(&client, VIEWER).await;
-        client.goto(&rig.url("/ui/usage")).await.expect("usage page");
+        client
+            .goto(&rig.url("/ui/usage"))
+            .await
+            .expect("usage page");
         let chart = client
             .find(Locator::Css("section.usage-pool"))
             .await
@@ -568,10 +571,22 @@ fn usage_page_shows_the_days_report(flavor: Flavor) {
         for c in &cells {
             row.push(c.text().await.expect("cell"));
         }
-        assert_eq!(row.get(1).map(String::as_str), Some("production/vdp"), "{row:?}");
-        assert_eq!(row.get(2), Some(&AGENTS.to_string()), "peak servers: {row:?}");
+        assert_eq!(
+            row.get(1).map(String::as_str),
+            Some("production/vdp"),
+            "{row:?}"
+        );
+        assert_eq!(
+            row.get(2),
+            Some(&AGENTS.to_string()),
+            "peak servers: {row:?}"
+        );
         assert_eq!(row.get(3), Some(&cores.to_string()), "peak cores: {row:?}");
-        assert_eq!(row.get(6), Some(&AGENTS.to_string()), "grants started: {row:?}");
+        assert_eq!(
+            row.get(6),
+            Some(&AGENTS.to_string()),
+            "grants started: {row:?}"
+        );
         screenshot(&client, &rig.shot("usage")).await;
         let href = client
             .find(Locator::LinkText("Download CSV"))
@@ -616,7 +631,10 @@ fn usage_page_shows_the_days_report(flavor: Flavor) {
             .expect("a span not offered");
         let text = body_text(&client).await;
         assert!(text.contains("30, 90 or 365"), "{text}");
-        client.goto(&rig.url("/ui/usage?days=90&by=month")).await.expect("by month");
+        client
+            .goto(&rig.url("/ui/usage?days=90&by=month"))
+            .await
+            .expect("by month");
         let text = body_text(&client).await;
         assert!(text.contains("Report by month"), "{text}");
         screenshot(&client, &rig.shot("usage-by-month")).await;
@@ -680,7 +698,8 @@ fn audit_page_lists_an_admin_revoke(flavor: Flavor) {
         }
         let want = ["ops", "admin", "revoke", grant.as_str(), "ok"];
         assert_eq!(
-            row.get(1..6).map(|r| r.iter().map(String::as_str).collect::<Vec<_>>()),
+            row.get(1..6)
+                .map(|r| r.iter().map(String::as_str).collect::<Vec<_>>()),
             Some(want.to_vec()),
             "the newest row is the revoke: {row:?}"
         );
@@ -708,6 +727,12 @@ fn fits_1280_and_390_wide(flavor: Flavor) {
     let Some(rig) = Rig::start(case, flavor) else {
         return;
     };
+    // A refused call gives the audit page a row, with a long target and
+    // detail, to lay out.
+    let refused =
+        support::http::request(rig.manager.addr, "GET", "/v1/status", Some("wrong"), None)
+            .expect("GET /v1/status");
+    assert_eq!(refused.status, 401, "{}", refused.body);
     runtime().block_on(async {
         for (width, height) in [(1280, 900), (390, 844)] {
             let client = rig.driver.open(width, height).await;

@@ -134,9 +134,14 @@ mod tests {
     use tenure_core::wire::{AuditEntry, AuditResult};
 
     fn model() -> Model {
-        let entry = AuditEntry::new(HOSTILE, HOSTILE, HOSTILE, AuditResult::Forbidden)
-            .with_detail(HOSTILE);
-        let anonymous = AuditEntry::new(ANONYMOUS, "status", "GET /v1/status", AuditResult::Unauthorized);
+        let entry =
+            AuditEntry::new(HOSTILE, HOSTILE, HOSTILE, AuditResult::Forbidden).with_detail(HOSTILE);
+        let anonymous = AuditEntry::new(
+            ANONYMOUS,
+            "status",
+            "GET /v1/status",
+            AuditResult::Unauthorized,
+        );
         Model {
             query: Query {
                 after: Some(AuditCursor { at_ms: 5, id: 2 }),
@@ -157,14 +162,23 @@ mod tests {
             assert!(html.contains("1970-01-01T00:00:01"), "{html}");
             assert!(html.contains("not in the token file") && html.contains("no token"));
             assert!(html.contains(r#"href="/ui/audit?after=900.1""#), "{html}");
-            assert!(html.contains(r#"<span class="bad">forbidden</span>"#), "{html}");
+            assert!(
+                html.contains(r#"<span class="bad">forbidden</span>"#),
+                "{html}"
+            );
         }
     }
 
     #[test]
     fn cursors_parse_or_are_refused() {
         let q = Query::parse(&urlencoded("after=1700000000000.42")).expect("cursor");
-        assert_eq!(q.after, Some(AuditCursor { at_ms: 1_700_000_000_000, id: 42 }));
+        assert_eq!(
+            q.after,
+            Some(AuditCursor {
+                at_ms: 1_700_000_000_000,
+                id: 42
+            })
+        );
         assert_eq!(Query::parse(&urlencoded("")), Ok(Query::default()));
         for bad in ["after=12", "after=a.b", "after=<script>"] {
             assert!(Query::parse(&urlencoded(bad)).is_err(), "{bad}");

@@ -8,7 +8,7 @@ use maud::{Markup, html};
 
 const WIDTH: f64 = 440.0;
 /// Room on the left for the scale's figures.
-const LEFT: f64 = 36.0;
+const LEFT: f64 = 44.0;
 const RIGHT: f64 = 6.0;
 const PANEL: f64 = 84.0;
 /// A panel's title line above its plot.
@@ -135,6 +135,9 @@ mod tests {
         let hostile = peaks("<script>\"'", &[day("<b>", 1, 1)], Some(1), Some(1));
         let hostile = hostile.into_string();
         assert!(!hostile.contains("<script>") && !hostile.contains("<b>"));
-        assert!(hostile.contains("aria-label=\"&lt;script&gt;&quot;'"), "{hostile}");
+        assert!(
+            hostile.contains("aria-label=\"&lt;script&gt;&quot;'"),
+            "{hostile}"
+        );
     }
 }

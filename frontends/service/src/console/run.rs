@@ -11,11 +11,11 @@ use crate::listing;
 use crate::service::Service;
 use std::collections::BTreeMap;
 use tenure_core::license;
+use tenure_core::manager::{self, PoolTotals};
 use tenure_core::report::{By, to_csv};
 use tenure_core::wire::ANONYMOUS;
-use tenure_core::{GrantId, UnixMillis};
-use tenure_core::manager::{self, PoolTotals};
 use tenure_core::wire::{AuditEntry, AuditResult, GrantView, Instance, PoolKey, ReleaseRequest};
+use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
     Actor, InstallError, Installed, ManagerError, ReportError, Store, UsageReport,
 };
@@ -126,7 +126,10 @@ fn report<S: Store>(
     by: By,
 ) -> Result<Result<(UsageReport, UnixMillis), String>, ManagerError> {
     let now = svc.manager().read(|_, now| Ok(now))?;
-    match svc.manager().usage_report(UnixMillis(q.from(now.0)), None, by) {
+    match svc
+        .manager()
+        .usage_report(UnixMillis(q.from(now.0)), None, by)
+    {
         Ok(r) => Ok(Ok((r, now))),
         Err(ReportError::Query(e)) => Ok(Err(e.to_string())),
         Err(ReportError::Storage(e)) => Err(e.into()),

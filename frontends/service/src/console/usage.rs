@@ -99,6 +99,9 @@ pub struct PoolChart {
     pub days: Vec<Day>,
 }
 
+/// A pool's peak servers and cores by day (`YYYY-MM-DD`).
+type DayPeaks<'a> = BTreeMap<&'a str, (u64, u64)>;
+
 #[derive(Debug, Clone)]
 pub struct Model {
     pub query: Query,
@@ -121,7 +124,7 @@ impl Model {
         rows: Vec<ReportRow>,
         limits: &[Limits],
     ) -> Self {
-        let mut peaks: BTreeMap<(&str, &str), BTreeMap<&str, (u64, u64)>> = BTreeMap::new();
+        let mut peaks: BTreeMap<(&str, &str), DayPeaks<'_>> = BTreeMap::new();
         for r in daily {
             peaks
                 .entry((r.environment.as_str(), r.product.as_str()))
@@ -337,7 +340,10 @@ mod tests {
             let html = render(&model(Query::default()), &ctx(role)).into_string();
             assert_escaped(&html);
             assert!(html.contains("<svg"), "{html}");
-            assert!(html.contains("revoked 1") && html.contains("12.50"), "{html}");
+            assert!(
+                html.contains("revoked 1") && html.contains("12.50"),
+                "{html}"
+            );
             assert!(
                 html.contains(r#"href="/ui/usage.csv?days=30&amp;by=day""#),
                 "{html}"
@@ -353,7 +359,10 @@ mod tests {
         assert!(c.licensed && c.max_servers == Some(4));
         let servers: Vec<u64> = c.days.iter().map(|d| d.servers).collect();
         assert_eq!(servers, [0, 2, 5]);
-        assert_eq!((m.first_day.as_str(), m.last_day.as_str()), ("1970-01-01", "1970-01-03"));
+        assert_eq!(
+            (m.first_day.as_str(), m.last_day.as_str()),
+            ("1970-01-01", "1970-01-03")
+        );
     }
 
     #[test]
