@@ -217,6 +217,17 @@ fn pool_chart(c: &PoolChart) -> Markup {
     }
 }
 
+/// Hours to two places; a use too short to show there says so, so that a
+/// pool held for seconds does not read as never held.
+fn hours(ms: u64) -> String {
+    const SHOWN: u64 = 36_000;
+    if ms > 0 && ms < SHOWN / 2 {
+        "< 0.01".to_owned()
+    } else {
+        format!("{:.2}", ms as f64 / 3_600_000.0)
+    }
+}
+
 /// `ended` as `released 2, revoked 1`; `none` when nothing ended.
 fn ended(r: &ReportRow) -> String {
     let parts: Vec<String> = EndReason::ALL
@@ -253,8 +264,8 @@ fn table(m: &Model) -> Markup {
                             td.mono { (r.environment) "/" (r.product) }
                             td.num { (r.peak_servers) }
                             td.num { (r.peak_cores) }
-                            td.num { (format!("{:.2}", r.server_hours)) }
-                            td.num { (format!("{:.2}", r.core_hours)) }
+                            td.num { (hours(r.server_ms)) }
+                            td.num { (hours(r.core_ms)) }
                             td.num { (r.grants_started) }
                             td { (ended(r)) }
                             td.mono { (r.license_id.as_deref().unwrap_or("—")) }
@@ -376,6 +387,11 @@ mod tests {
             assert!(why.contains("30, 90 or 365") || why.contains("day or by month"));
         }
         assert_eq!(Query::default().from(DAY_MS * 40 + 5), DAY_MS * 11);
+        assert_eq!(
+            (hours(0), hours(17_999), hours(18_000)),
+            ("0.00".into(), "< 0.01".into(), "0.01".into())
+        );
+        assert_eq!(hours(45_000_000), "12.50");
         assert_eq!(
             Query::default().file_name(DAY_MS * 40),
             "tenure-usage-1970-01-12-30d-by-day.csv"
