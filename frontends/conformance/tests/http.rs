@@ -89,6 +89,7 @@ conformance! {
     console::console_pages_and_headers,
     console::console_actions_need_admin_and_form_token,
     console::console_cookie_is_secure_under_tls,
+    console::console_usage_and_audit_pages,
     startup::too_many_managers_is_503_with_retry_after,
     startup::refuses_not_yet_valid_license,
     startup::refuses_license_from_untrusted_key,

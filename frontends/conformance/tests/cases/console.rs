@@ -290,3 +290,73 @@ pub fn console_cookie_is_secure_under_tls(bin: &Bin) {
     let page = ui(&server, "GET", "/ui/", Some(cookie), None);
     assert_eq!(page.status, 200, "{}", page.describe());
 }
+
+pub fn console_usage_and_audit_pages(bin: &Bin) {
+    let (server, fixture) = start(bin);
+    let expect = Expect::defaults(fixture.id());
+    check_grant(&server.grant(&grant_body("vdp", "u1", 1, 4)), 201, expect);
+    let refused = server.admin_with(Some("Bearer not-a-token"), "GET", "/v1/status", None);
+    assert_eq!(refused.status, 401, "{}", refused.describe());
+    let viewer = sign_in(&server, NAMED_VIEWER);
+    let page = ui(&server, "GET", "/ui/usage", Some(&viewer), None);
+    assert_eq!(page.status, 200, "{}", page.describe());
+    assert_secure_headers(&page);
+    let html = page.text();
+    for part in ["production/vdp", "<svg", "/ui/usage.csv?days=30&amp;by=day"] {
+        assert!(html.contains(part), "{part} in {html}");
+    }
+    for bad in [
+        "/ui/usage?days=7",
+        "/ui/usage?by=week",
+        "/ui/usage.csv?days=1",
+    ] {
+        let r = ui(&server, "GET", bad, Some(&viewer), None);
+        assert_eq!(r.status, 400, "{bad}: {}", r.describe());
+        assert!(r.content_type().starts_with("text/html"), "{bad}");
+    }
+    let csv = ui(
+        &server,
+        "GET",
+        "/ui/usage.csv?days=90&by=month",
+        Some(&viewer),
+        None,
+    );
+    assert_eq!(csv.status, 200, "{}", csv.describe());
+    assert!(
+        csv.content_type().starts_with("text/csv"),
+        "{}",
+        csv.describe()
+    );
+    assert!(
+        csv.header("content-disposition")
+            .is_some_and(|d| d.starts_with("attachment; filename=\"tenure-usage-")),
+        "{:?}",
+        csv.headers
+    );
+    assert_secure_headers(&csv);
+    let text = csv.text();
+    assert!(
+        text.starts_with("period_start,environment,product,"),
+        "{text}"
+    );
+    assert!(text.contains(",production,vdp,1,4,"), "{text}");
+    let r = ui(&server, "GET", "/ui/usage.csv", None, None);
+    assert_eq!((r.status, r.header("location")), (303, Some("/ui/signin")));
+    let audit = ui(&server, "GET", "/ui/audit", Some(&viewer), None);
+    assert_eq!(audit.status, 200, "{}", audit.describe());
+    let html = audit.text();
+    assert!(
+        html.contains("GET /v1/status") && html.contains("unauthorized"),
+        "the refused call is listed: {html}"
+    );
+    let r = ui(
+        &server,
+        "GET",
+        "/ui/audit?after=yesterday",
+        Some(&viewer),
+        None,
+    );
+    assert_eq!(r.status, 400, "{}", r.describe());
+    let r = ui(&server, "POST", "/ui/audit", Some(&viewer), Some(""));
+    assert_eq!((r.status, r.header("allow")), (405, Some("GET, HEAD")));
+}
