@@ -5,20 +5,18 @@ use super::actions::{self, LicensePreview, PoolChange, Target};
 use super::form::Fields;
 use super::grants::{self, PAGE_ROWS, Row, SCAN_LIMIT};
 use super::layout::{Ctx, error, html_response, redirect};
-use super::{Page, Work, audit, overview, usage};
-use crate::http::{self, Response};
+use super::{Page, Work, overview};
+use crate::http::Response;
 use crate::listing;
 use crate::service::Service;
 use std::collections::BTreeMap;
+use tenure_core::GrantId;
 use tenure_core::license;
 use tenure_core::manager::{self, PoolTotals};
-use tenure_core::report::{By, to_csv};
-use tenure_core::wire::ANONYMOUS;
 use tenure_core::wire::{AuditEntry, AuditResult, GrantView, Instance, PoolKey, ReleaseRequest};
-use tenure_core::{GrantId, UnixMillis};
-use tenure_storage::{
-    Actor, InstallError, Installed, ManagerError, ReportError, Store, UsageReport,
-};
+use tenure_storage::{Actor, InstallError, Installed, ManagerError, Store};
+
+mod records;
 
 /// Grants listed on a license's confirmation page at most.
 const ENDING_SHOWN: usize = 100;
@@ -43,9 +41,9 @@ pub fn run<S: Store>(svc: &Service<S>, w: Work) -> Response {
     let result = match &w.page {
         Page::Overview => overview_page(svc, ctx),
         Page::Grants(q) => grants_page(svc, ctx, q),
-        Page::Usage(q) => usage_page(svc, ctx, *q),
-        Page::UsageCsv(q) => usage_csv(svc, ctx, *q),
-        Page::Audit(q) => audit_page(svc, ctx, *q),
+        Page::Usage(q) => records::usage_page(svc, ctx, *q),
+        Page::UsageCsv(q) => records::usage_csv(svc, ctx, *q),
+        Page::Audit(q) => records::audit_page(svc, ctx, *q),
         Page::ConfirmRevoke(id) => confirm_revoke(svc, ctx, id),
         Page::Revoke(id) => return revoke(svc, &w, id),
         Page::ConfirmRelease(f) => confirm_release(svc, ctx, f),
@@ -116,110 +114,6 @@ fn grants_page<S: Store>(
         grace_period_s: lic.grace_period_s,
     };
     Ok(html_response(200, grants::render(&model, ctx)))
-}
-
-/// The report `GET /v1/reports/usage` gives over the query's span, by
-/// `by`, and the storage time it was asked at.
-fn report<S: Store>(
-    svc: &Service<S>,
-    q: usage::Query,
-    by: By,
-) -> Result<Result<(UsageReport, UnixMillis), String>, ManagerError> {
-    let now = svc.manager().read(|_, now| Ok(now))?;
-    match svc
-        .manager()
-        .usage_report(UnixMillis(q.from(now.0)), None, by)
-    {
-        Ok(r) => Ok(Ok((r, now))),
-        Err(ReportError::Query(e)) => Ok(Err(e.to_string())),
-        Err(ReportError::Storage(e)) => Err(e.into()),
-    }
-}
-
-fn usage_page<S: Store>(
-    svc: &Service<S>,
-    ctx: &Ctx,
-    q: usage::Query,
-) -> Result<Response, ManagerError> {
-    let (daily, _) = match report(svc, q, By::Day)? {
-        Ok(r) => r,
-        Err(why) => return Ok(error(400, "Not a usage span", &why, Some(ctx))),
-    };
-    let rows = if q.by == By::Day {
-        daily.rows.clone()
-    } else {
-        match report(svc, q, q.by)? {
-            Ok((r, _)) => r.rows,
-            Err(why) => return Ok(error(400, "Not a usage span", &why, Some(ctx))),
-        }
-    };
-    let limits: Vec<usage::Limits> = svc
-        .manager()
-        .license()?
-        .limits
-        .iter()
-        .flat_map(|(e, ps)| {
-            ps.iter().map(move |(p, l)| usage::Limits {
-                environment: e.to_string(),
-                product: p.to_string(),
-                max_servers: l.max_servers,
-                max_total_cores: l.max_total_cores,
-            })
-        })
-        .collect();
-    let model = usage::Model::new(q, &daily.range, &daily.rows, rows, &limits);
-    Ok(html_response(200, usage::render(&model, ctx)))
-}
-
-/// The report as `GET /v1/reports/usage?format=csv` gives it, as a file.
-fn usage_csv<S: Store>(
-    svc: &Service<S>,
-    ctx: &Ctx,
-    q: usage::Query,
-) -> Result<Response, ManagerError> {
-    let (r, now) = match report(svc, q, q.by)? {
-        Ok(r) => r,
-        Err(why) => return Ok(error(400, "Not a usage span", &why, Some(ctx))),
-    };
-    let disposition = format!("attachment; filename=\"{}\"", q.file_name(now.0));
-    Ok(super::layout::secure(Response {
-        content_type: Some(http::CSV),
-        body: to_csv(&r.rows).into_bytes(),
-        ..Response::empty(200)
-    })
-    .with_header("content-disposition", disposition))
-}
-
-fn audit_page<S: Store>(
-    svc: &Service<S>,
-    ctx: &Ctx,
-    q: audit::Query,
-) -> Result<Response, ManagerError> {
-    let page = svc
-        .manager()
-        .read(|tx, _| tx.audit_page_newest(q.after, audit::PAGE_ROWS))?;
-    let next = (page.len() == audit::PAGE_ROWS)
-        .then(|| page.last().map(|(at, _)| at.to_string()))
-        .flatten();
-    let role = |name: &str| {
-        (name != ANONYMOUS)
-            .then(|| svc.tokens().callers().find(|c| &*c.name == name))
-            .flatten()
-            .map(|c| c.role)
-    };
-    let rows = page
-        .into_iter()
-        .map(|(_, r)| {
-            let role = role(&r.token_name);
-            audit::Row::new(r, role)
-        })
-        .collect();
-    let model = audit::Model {
-        query: q,
-        rows,
-        next,
-    };
-    Ok(html_response(200, audit::render(&model, ctx)))
 }
 
 fn renew_every_s<S: Store>(svc: &Service<S>) -> u64 {

@@ -289,6 +289,9 @@ pub fn render(m: &Model, ctx: &Ctx) -> Markup {
         }
         div.charts { @for c in &m.charts { (pool_chart(c)) } }
         h2 { "Report by " (m.query.by.as_str()) }
+        @if m.query.by == By::Month {
+            p.hint { "Whole calendar months (UTC): the first is counted from its 1st, even where the span starts later." }
+        }
         p {
             a.button.secondary href=(m.query.link("/ui/usage.csv")) download { "Download CSV" }
         }
