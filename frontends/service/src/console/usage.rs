@@ -354,6 +354,13 @@ mod tests {
             let html = render(&model(Query::default()), &ctx(role)).into_string();
             assert_escaped(&html);
             assert!(html.contains("<svg"), "{html}");
+            // The pool's name in an attribute: quotes escaped, not closing it.
+            assert!(
+                html.contains(
+                    "aria-label=\"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; &amp; 'q'/vdp: peak"
+                ),
+                "{html}"
+            );
             assert!(
                 html.contains("revoked 1") && html.contains("12.50"),
                 "{html}"
