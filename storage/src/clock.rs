@@ -121,6 +121,9 @@ impl ClockKeeper {
             // Held across the read of others' steps: the baseline they are
             // counted from must not move meanwhile.
             let mut watch = self.watch();
+            if watch.is_first_reading() && read.clock.last_step > 0 {
+                watch.recorded_before(tx.clock_steps()?.recent);
+            }
             let others = match watch.recorded_since_needed(&read.clock) {
                 Some(after) => tx.clock_steps_since(after, &self.node())?,
                 None => 0,

@@ -1,7 +1,9 @@
 //! The in-memory store: the reference semantics of the port, deterministic,
 //! with its clock injected. The simulator and property tests run on it.
 
-use crate::port::{AuditCursor, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor};
+use crate::port::{
+    AuditCursor, RECENT_STEPS, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor,
+};
 use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -551,6 +553,9 @@ impl Tx for MemTx<'_> {
         Ok(StepSummary {
             count: u64::try_from(self.state.clock_steps.len()).unwrap_or(u64::MAX),
             last: self.state.clock_steps.last().cloned(),
+            recent: self.state.clock_steps
+                [self.state.clock_steps.len().saturating_sub(RECENT_STEPS)..]
+                .to_vec(),
         })
     }
 

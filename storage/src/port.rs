@@ -58,7 +58,14 @@ pub struct StepSummary {
     /// Steps recorded since the database was created.
     pub count: u64,
     pub last: Option<RecordedStep>,
+    /// The latest steps, oldest first, at most [`RECENT_STEPS`]: a manager
+    /// starting below the high-water mark reads them to tell a step already
+    /// recorded from a new one.
+    pub recent: Vec<RecordedStep>,
 }
+
+/// How many of the latest steps [`StepSummary::recent`] holds.
+pub const RECENT_STEPS: usize = 64;
 
 /// One database transaction. Methods read and write within it; nothing is
 /// visible to others until [`Store::transaction`] commits.

@@ -233,10 +233,31 @@ pub struct ClockWatch {
     next_id: u64,
     seen: u64,
     last: Option<Step>,
+    /// The latest steps storage held when this process first read the
+    /// clock, oldest first: a start below the high-water mark that they
+    /// explain is those steps, already recorded, not a new one.
+    recorded_before_start: Vec<RecordedStep>,
 }
 
 fn ms(d: Duration) -> i64 {
     duration_ms(d)
+}
+
+/// Whether steps already recorded (`recent`, oldest first) account for the
+/// storage clock standing at `now` below the high-water mark `h`: the clock
+/// has not gone back from where the latest of them left it, and one of them
+/// was taken from the mark itself, so the clock has stayed below the mark
+/// since and every step back from there is on record. Otherwise two managers
+/// record one step twice (once seen, once by a start below the mark), and
+/// each later reads the other's record as a step it did not see.
+fn explains_gap(recent: &[RecordedStep], now: UnixMillis, h: UnixMillis, skew_ms: i64) -> bool {
+    let Some(latest) = recent.last() else {
+        return false;
+    };
+    now.0.saturating_add(skew_ms) >= latest.step.seen_at.0
+        && recent
+            .iter()
+            .any(|s| s.step.unstepped().0.saturating_add(skew_ms) >= h.0)
 }
 
 /// The largest gap between storage and monotonic elapsed time that is not a
@@ -246,6 +267,18 @@ fn tolerance_ms(skew: Duration, elapsed_ms: i64) -> i64 {
 }
 
 impl ClockWatch {
+    /// Whether the next reading is this process's first: [`ClockWatch::observe`]
+    /// then wants the latest recorded step ([`ClockWatch::recorded_before`]).
+    pub fn is_first_reading(&self) -> bool {
+        self.baseline.is_none()
+    }
+
+    /// The latest steps storage holds, oldest first, read before the first
+    /// reading.
+    pub fn recorded_before(&mut self, recent: Vec<RecordedStep>) {
+        self.recorded_before_start = recent;
+    }
+
     /// After which recorded step [`ClockWatch::observe`] needs the steps
     /// other managers recorded (their signed sum), when storage holds steps
     /// recorded since the latest reading.
@@ -279,8 +312,12 @@ impl ClockWatch {
                 // No earlier reading of this process: only the high-water mark
                 // can show that the clock went back, across a restart (T3).
                 let at = Instants::new(r.storage, stored.forward_ms, None).deadlines;
+                let explained = |h: UnixMillis| {
+                    explains_gap(&self.recorded_before_start, r.storage, h, ms(skew))
+                };
                 stored
                     .high_water
+                    .filter(|h| !explained(*h))
                     .map(|h| at.millis_since(h))
                     .filter(|back| back.saturating_neg() > ms(skew))
                     .map(|size_ms| Step {
@@ -289,21 +326,27 @@ impl ClockWatch {
                     })
             }
             Some((base, _)) => {
-                let storage_elapsed = r
-                    .storage
-                    .millis_since(base.storage)
-                    .saturating_sub(others_ms);
                 let mono_max = ms(r.mono_after).saturating_sub(ms(base.mono_before));
                 let mono_min = ms(r.mono_before).saturating_sub(ms(base.mono_after));
-                let ahead = storage_elapsed.saturating_sub(mono_max);
-                let behind = mono_min.saturating_sub(storage_elapsed);
-                let step = if ahead > tolerance_ms(skew, mono_max) {
-                    Some(ahead)
-                } else if mono_min >= 0 && behind > tolerance_ms(skew, mono_min) {
-                    Some(behind.saturating_neg())
-                } else {
-                    None
+                let gap = |storage_elapsed: i64| {
+                    let ahead = storage_elapsed.saturating_sub(mono_max);
+                    let behind = mono_min.saturating_sub(storage_elapsed);
+                    if ahead > tolerance_ms(skew, mono_max) {
+                        Some(ahead)
+                    } else if mono_min >= 0 && behind > tolerance_ms(skew, mono_min) {
+                        Some(behind.saturating_neg())
+                    } else {
+                        None
+                    }
                 };
+                let raw = r.storage.millis_since(base.storage);
+                // Only a step this process's own two readings show is one it
+                // may record. Steps others recorded since its baseline may
+                // have happened before it (recorded late by a manager that
+                // was not reading then): taken for steps in between, they
+                // would be answered with a step the other way, which the
+                // other would answer in turn, without end.
+                let step = gap(raw).and_then(|_| gap(raw.saturating_sub(others_ms)));
                 if mono_min >= 0 || step.is_some() {
                     self.baseline = Some((r, stored.last_step));
                 }

@@ -244,16 +244,108 @@ fn steps_others_recorded_explain_what_they_recorded_and_no_more() {
     let o = w.observe(read(2, HOUR), stored, HOUR, SKEW);
     assert_eq!(o.detected, None);
     assert_eq!(w.recorded_since_needed(&stored), None, "known now");
-    // The clock went back an hour (recorded by the other) and came forward
-    // again while this one did not look: the second step is no one's yet.
+    // The other recorded a step back while this one's own readings show
+    // none: it happened before this one's baseline (recorded late), and
+    // is not answered with a step forward.
     let stored = StoredClock {
         forward_ms: HOUR,
         last_step: 2,
         ..none()
     };
-    let o = w.observe(read(4, HOUR), stored, -HOUR, SKEW);
-    let step = o.detected.expect("the unrecorded step forward");
+    assert_eq!(w.observe(read(4, HOUR), stored, -HOUR, SKEW).detected, None);
+    // Its own readings show two hours forward, the other recorded one:
+    // the other hour is no one's yet.
+    let stored = StoredClock {
+        forward_ms: 2 * HOUR,
+        last_step: 3,
+        ..none()
+    };
+    let o = w.observe(read(6, 3 * HOUR), stored, HOUR, SKEW);
+    let step = o.detected.expect("the unrecorded hour");
     assert!((HOUR - 20..=HOUR).contains(&step.size_ms), "{step:?}");
+}
+
+#[test]
+fn a_late_record_by_another_is_not_answered_and_nobody_answers_back() {
+    // Manager a read before and after a 4-minute step forward; b started
+    // after it. a records it only after b's baseline: b must not take it
+    // for a step back of its own, or a would answer that, and so on.
+    let mut a = ClockWatch::default();
+    let mut b = ClockWatch::default();
+    a.observe(read(0, 0), none(), 0, SKEW);
+    b.observe(read(1000, 240_000), none(), 0, SKEW);
+    let found = a.observe(read(1001, 240_000), none(), 0, SKEW).detected;
+    assert!(found.is_some_and(|s| s.is_forward()), "{found:?}");
+    let recorded = StoredClock {
+        forward_ms: 240_000,
+        last_step: 1,
+        ..none()
+    };
+    assert_eq!(b.recorded_since_needed(&recorded), Some(0));
+    let o = b.observe(read(1003, 240_000), recorded, 240_000, SKEW);
+    assert_eq!(o.detected, None);
+    assert!(o.claims.is_empty());
+}
+
+#[test]
+fn a_start_below_the_mark_that_recorded_steps_explain_records_nothing() {
+    let h = T0 + 10_000;
+    // Two steps back were recorded since the clock stood at the mark.
+    let first = RecordedStep::new(
+        "a",
+        Step {
+            size_ms: -5 * HOUR,
+            seen_at: UnixMillis(h - 5 * HOUR + 2_000),
+        },
+        None,
+    );
+    let second = RecordedStep::new(
+        "a",
+        Step {
+            size_ms: -HOUR,
+            seen_at: UnixMillis(h - 6 * HOUR + 60_000),
+        },
+        None,
+    );
+    let stored = StoredClock {
+        high_water: Some(UnixMillis(h)),
+        last_step: 2,
+        ..none()
+    };
+    let now = h - 6 * HOUR + 120_000;
+    let at = |w: &mut ClockWatch| {
+        w.observe(
+            Reading {
+                storage: UnixMillis(now),
+                mono_before: Duration::ZERO,
+                mono_after: Duration::from_millis(10),
+            },
+            stored,
+            0,
+            SKEW,
+        )
+    };
+    let mut w = ClockWatch::default();
+    w.recorded_before(vec![first.clone(), second]);
+    assert_eq!(at(&mut w).detected, None, "both steps are on record");
+    // Only an old step on record, taken far below the mark: the clock
+    // climbed past it since, so the gap is a new step back.
+    let mut w = ClockWatch::default();
+    let old = RecordedStep::new(
+        "a",
+        Step {
+            size_ms: -HOUR,
+            seen_at: UnixMillis(T0 - 100 * HOUR),
+        },
+        None,
+    );
+    w.recorded_before(vec![old]);
+    let step = at(&mut w).detected.expect("a step back no one recorded");
+    assert!(step.size_ms < -5 * HOUR, "{step:?}");
+    // The clock went back from where the latest recorded step left it.
+    let mut w = ClockWatch::default();
+    w.recorded_before(vec![first]);
+    assert!(at(&mut w).detected.is_some(), "a second step back, unseen");
 }
 
 #[test]

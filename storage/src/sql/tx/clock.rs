@@ -5,7 +5,7 @@
 //! heartbeat.
 
 use super::{Conn, DieselTx};
-use crate::port::{NowAndStamp, StepSummary, StorageError};
+use crate::port::{NowAndStamp, RECENT_STEPS, StepSummary, StorageError};
 use crate::sql::connection::Backend;
 use crate::sql::rows::{CLOCK_ROW, LICENSE_ROW, StepRow};
 use crate::sql::schema::{clock_state, clock_steps, grants};
@@ -143,14 +143,22 @@ impl DieselTx<'_> {
     pub(super) fn step_summary(&mut self) -> Result<StepSummary, StorageError> {
         let count = on_conn!(self, c => clock_steps::table.count().get_result::<i64>(c));
         let count = count.map_err(|e| self.fail(e))?;
-        let last = on_conn!(self, c => clock_steps::table
+        let limit = i64::try_from(RECENT_STEPS).unwrap_or(i64::MAX);
+        let rows = on_conn!(self, c => clock_steps::table
             .order(clock_steps::id.desc())
             .select(StepRow::as_select())
-            .first(c)
-            .optional());
+            .limit(limit)
+            .load(c));
+        let mut recent: Vec<RecordedStep> = rows
+            .map_err(|e| self.fail(e))?
+            .into_iter()
+            .map(StepRow::decode)
+            .collect();
+        recent.reverse();
         Ok(StepSummary {
             count: u64::try_from(count).unwrap_or(0),
-            last: last.map_err(|e| self.fail(e))?.map(StepRow::decode),
+            last: recent.last().cloned(),
+            recent,
         })
     }
 
