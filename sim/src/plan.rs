@@ -1,6 +1,8 @@
 //! What one run does: the population, the settings, the network, the clocks,
 //! the fault schedule, the planted bugs and the scenario's own expectations.
 
+use tenure_core::ErrorCode;
+
 pub const SEC: u64 = 1000;
 pub const MIN: u64 = 60 * SEC;
 pub const HOUR: u64 = 60 * MIN;
@@ -107,6 +109,16 @@ pub enum Fault {
     /// `status` and an HTML page (no Tenure body, A4) until `until_ms`.
     ProxyAnswers {
         status: u16,
+        until_ms: u64,
+    },
+    /// Every manager answers the agents' grant requests (`grants_only`) or
+    /// all their requests but releases with the Tenure error `code` until
+    /// `until_ms`: an agent token rotated away (401 `unauthorized`), a
+    /// manager of another version refusing older agents' grants (400
+    /// `bad_request`). A4 says which of them stop a component.
+    ManagersRefuse {
+        code: ErrorCode,
+        grants_only: bool,
         until_ms: u64,
     },
     /// Nothing changes; health bookkeeping is refreshed (used at license expiry).

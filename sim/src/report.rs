@@ -28,6 +28,9 @@ pub struct Verdicts {
     /// allows; the run ends there, a storm only burns time) and A3 (the
     /// host told of grace's last day and hour late, or not at all).
     pub agent_rule: Option<(u64, String)>,
+    /// The first breach of a manager rule the simulator checks beyond the
+    /// invariants (true ms, message): M9's record of storage clock steps.
+    pub manager_rule: Option<(u64, String)>,
     pub expectation: Option<String>,
 }
 
@@ -56,6 +59,12 @@ impl Verdicts {
         }
     }
 
+    pub fn fail_manager_rule(&mut self, t: u64, msg: String) {
+        if self.manager_rule.is_none() {
+            self.manager_rule = Some((t, msg));
+        }
+    }
+
     pub fn fail_expectation(&mut self, msg: String) {
         self.expectation = Some(msg);
     }
@@ -64,13 +73,17 @@ impl Verdicts {
     /// A3 breach, which is followed on so that the invariant a late
     /// warning foretells (I2) is seen too.
     pub fn any_final(&self) -> bool {
-        self.count.iter().any(|c| *c > 0) || self.liveness.is_some() || self.expectation.is_some()
+        self.count.iter().any(|c| *c > 0)
+            || self.liveness.is_some()
+            || self.manager_rule.is_some()
+            || self.expectation.is_some()
     }
 
     pub fn any_failed(&self) -> bool {
         self.count.iter().any(|c| *c > 0)
             || self.liveness.is_some()
             || self.agent_rule.is_some()
+            || self.manager_rule.is_some()
             || self.expectation.is_some()
     }
 }
@@ -113,6 +126,9 @@ impl Report {
         }
         if let Some((t, msg)) = &self.verdicts.agent_rule {
             return Some(format!("agent rule violated at {t} ms: {msg}"));
+        }
+        if let Some((t, msg)) = &self.verdicts.manager_rule {
+            return Some(format!("manager rule violated at {t} ms: {msg}"));
         }
         if let Some((t, msg)) = &self.verdicts.liveness {
             return Some(format!("liveness failed at {t} ms: {msg}"));

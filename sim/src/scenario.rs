@@ -3,11 +3,12 @@
 
 use crate::plan::{DAY, Expect, Fault, HOUR, Host, Link, MIN, Plan, SEC};
 use crate::rng::SimRng;
+use tenure_core::ErrorCode;
 
 mod teeth;
 pub use teeth::teeth;
 
-pub const NAMES: [&str; 22] = [
+pub const NAMES: [&str; 23] = [
     "grace-survives",
     "grace-expires",
     "failover",
@@ -30,6 +31,7 @@ pub const NAMES: [&str; 22] = [
     "racing-managers",
     "direct-urls",
     "clean-stop",
+    "manager-refusals",
 ];
 
 /// Protocol time settings; the swarm shrinks them so a seed stays cheap.
@@ -280,6 +282,37 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
             p.liveness_at = Some(t + l);
             p.expect = Expect::NoStops;
             needed = t + l + MIN;
+        }
+        "manager-refusals" => {
+            // A manager of another version refuses older agents' grants
+            // with 400 bad_request while every instance was released: each
+            // renewal is told 404, each re-grant 400, and no running
+            // component stops (A4). Then the agents' token is rotated away
+            // (401 unauthorized to everything): reported, nobody stops.
+            let len = g / 10;
+            p.at(
+                t0,
+                Fault::ManagersRefuse {
+                    code: ErrorCode::BadRequest,
+                    grants_only: true,
+                    until_ms: t0 + len,
+                },
+            );
+            for c in 0..n {
+                p.at(t0 + SEC, Fault::AdminRelease(c));
+            }
+            let t1 = t0 + len + g / 20;
+            p.at(
+                t1,
+                Fault::ManagersRefuse {
+                    code: ErrorCode::Unauthorized,
+                    grants_only: false,
+                    until_ms: t1 + len,
+                },
+            );
+            p.liveness_at = Some(t1 + len + l);
+            p.expect = Expect::NoStops;
+            needed = t1 + len + l + MIN;
         }
         "wall-steps" => {
             // Components' wall clocks step days ahead and back while the
@@ -706,6 +739,28 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
     if r.below(3) == 0 {
         let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
         p.at(t0 + r.below(g), Fault::CompStop(c));
+    }
+    // Drawn after those, for the same reason.
+    if r.below(4) == 0 {
+        // A step of the database's clock just beyond what drift explains.
+        let size = r.range(4 * MIN, 6 * MIN + MIN / 2);
+        let size = i64::try_from(size).unwrap_or(0) * if r.below(2) == 0 { 1 } else { -1 };
+        p.at(t0 + r.below(g), Fault::ClockStep(Host::Db, size));
+    }
+    if r.below(6) == 0 {
+        let at = t0 + r.below(g);
+        let (code, grants_only) = *r.pick(&[
+            (ErrorCode::Unauthorized, false),
+            (ErrorCode::BadRequest, true),
+        ]);
+        p.at(
+            at,
+            Fault::ManagersRefuse {
+                code,
+                grants_only,
+                until_ms: (at + r.range(MIN, g / 3)).min(heal),
+            },
+        );
     }
     // Heal everything, then liveness.
     for m in 0..2 {

@@ -51,6 +51,12 @@ impl World {
             (_, r) => r,
         };
         self.comps[c as usize].answer_from_manager = from_manager;
+        let due = if from_manager {
+            self.a4_due(c as usize, id, &resp)
+        } else {
+            None
+        };
+        self.comps[c as usize].a4_due = due;
         if from_manager && matches!(resp, Ok(Response::Error { body: Some(_), .. })) {
             self.comps[c as usize].held = None;
         }
@@ -194,6 +200,8 @@ impl World {
             Some((sent, kind))
         });
         let mut started = false;
+        let a4_due = self.comps[c].a4_due.take();
+        let (mut rejected, mut stop) = (None, None);
         for e in events.drain(..) {
             self.hash.u64(t ^ (10 << 60) ^ (c as u64));
             match e {
@@ -248,10 +256,14 @@ impl World {
                 Event::GraceOneDayLeft => self.warned(c, 1, DAY),
                 Event::GraceOneHourLeft => self.warned(c, 2, HOUR),
                 Event::ClockStepped { step_ms } => self.step_reported(c, Some(step_ms)),
-                Event::Rejected { .. } => {}
-                Event::MustStop(reason) => self.stopped(c, reason),
+                Event::Rejected { status, code } => rejected = Some((status, code)),
+                Event::MustStop(reason) => {
+                    stop = Some(reason);
+                    self.stopped(c, reason);
+                }
             }
         }
+        self.check_a4(c, a4_due, rejected, stop);
         if self.comps[c].expect_step.is_some() {
             self.step_reported(c, None);
         }
@@ -326,6 +338,30 @@ impl World {
         if !comp.blurred && self.t > due {
             let late = self.t - due;
             let msg = format!("A3: c{c} told of its last {left} ms of grace {late} ms late");
+            self.verdicts.fail_agent_rule(self.t, msg);
+        }
+        self.check_grace_left(c);
+    }
+
+    /// The grace left that the agent shows its host (`Lease::grace_left`,
+    /// what a vendor prints on a status page) is some, and no more than is
+    /// truly left before the plan's deadline.
+    fn check_grace_left(&mut self, c: usize) {
+        let comp = &self.comps[c];
+        let (Some(now), Some(State::Grace { lease, .. })) =
+            (comp.prev_now, comp.agent.as_ref().map(Agent::state))
+        else {
+            return;
+        };
+        if comp.blurred {
+            return;
+        }
+        let shown = u64::try_from(lease.grace_left(&now).as_millis()).unwrap_or(u64::MAX);
+        let truly = comp.i2_allowed.saturating_sub(self.t);
+        if shown == 0 || shown > truly {
+            let msg = format!(
+                "A3: c{c} in grace shows {shown} ms of grace left, {truly} ms are left by the plan"
+            );
             self.verdicts.fail_agent_rule(self.t, msg);
         }
     }

@@ -44,6 +44,10 @@ impl World {
             Fault::MgrCrash(m) | Fault::MgrHang(m) => {
                 let hang = matches!(f, Fault::MgrHang(_));
                 let other_ok = self.mgrs[1 - m].status == MgrStatus::Up;
+                if self.step_watchers[m] {
+                    self.step_watchers[m] = false;
+                    self.db_step_unwatched |= !self.step_watchers.iter().any(|w| *w);
+                }
                 let mgr = &mut self.mgrs[m];
                 mgr.inc += 1;
                 mgr.status = if hang {
@@ -173,7 +177,17 @@ impl World {
                     }
                 }
                 Host::Mgr(m) => self.mgrs[m].clock.step(t, delta),
-                Host::Db => self.db_clock.step(t, delta),
+                Host::Db => {
+                    self.check_clock_record(false);
+                    for m in 0..2 {
+                        let mgr = &self.mgrs[m];
+                        self.step_watchers[m] = mgr.status == MgrStatus::Up && mgr.node.is_some();
+                    }
+                    self.db_step_unwatched |= !self.step_watchers.iter().any(|w| *w);
+                    self.db_clock.step(t, delta);
+                    self.db_steps.0 += 1;
+                    self.db_steps.1 += delta;
+                }
             },
             Fault::Suspend(c) | Fault::Pause(c) => {
                 if c < self.comps.len() {
@@ -237,6 +251,15 @@ impl World {
             Fault::ProxyAnswers { status, until_ms } => {
                 self.proxy = Some((status, until_ms));
                 self.trace_line(format_args!("proxy answers {status} until {until_ms}"));
+            }
+            Fault::ManagersRefuse {
+                code,
+                grants_only,
+                until_ms,
+            } => {
+                self.refusing = Some((code, grants_only, until_ms));
+                let code = code.as_str();
+                self.trace_line(format_args!("managers refuse with {code} until {until_ms}"));
             }
             Fault::InstallLicense {
                 not_after_ms,

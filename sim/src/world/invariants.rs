@@ -64,6 +64,7 @@ impl World {
             && self.t < self.license.not_after.0.saturating_sub(WALL0) as u64
             // A proxy answering its own pages hides every manager.
             && self.proxy.is_none_or(|(_, until)| self.t >= until)
+            && self.refusing.is_none_or(|(_, _, until)| self.t >= until)
             && (0..2).any(|m| {
                 // With max_managers 1 the peer, if it serves, holds the only
                 // slot (M6) even when the balancer cannot reach it.
@@ -223,6 +224,7 @@ impl World {
     }
 
     pub(super) fn liveness(&mut self) {
+        self.check_clock_record(true);
         let t = self.t;
         let mut bad = Vec::new();
         for (c, comp) in self.comps.iter().enumerate() {

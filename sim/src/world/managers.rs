@@ -30,6 +30,13 @@ impl World {
             *self.denials.entry("too_many_managers".into()).or_default() += 1;
             return Some(err_resp(e.code(), e.to_string()));
         }
+        if let Some((code, grants_only, until)) = self.refusing
+            && t < until
+            && (matches!(req, Msg::Grant(_)) || !grants_only && matches!(req, Msg::Renew { .. }))
+        {
+            *self.denials.entry(code.as_str().to_owned()).or_default() += 1;
+            return Some(err_resp(code, "refused by the plan".to_owned()));
+        }
         match req {
             Msg::Grant(raw) => {
                 let req = match raw.validate() {
@@ -178,6 +185,10 @@ impl World {
         if let Ok(hb) = out {
             let expired = hb.serving == Err(NotServing::LicenseExpired);
             mgr.node = Some((local, hb.serving));
+            if self.step_watchers[m] {
+                // It has seen the step: no later crash can hide it.
+                self.step_watchers = [false; 2];
+            }
             self.expiry_announced |= expired;
         }
         let next = t + mgr.clock.true_for_local(HEARTBEAT_MS);

@@ -28,6 +28,8 @@ use tenure_core::wire::{GrantRequest, GrantResponse, HostFacts, Instance};
 use tenure_core::{ErrorBody, ErrorCode, GrantId, Now, UnixMillis};
 use tenure_storage::{InstallPolicy, Manager, ManagerError, MemoryStore, Store};
 
+mod a4;
+mod clock_record;
 mod components;
 mod faults;
 mod inline;
@@ -310,6 +312,11 @@ struct Comp {
     /// Whether the answer being handed to the agent now came from a manager
     /// (not from a proxy or the balancer): I9.
     answer_from_manager: bool,
+    /// What A4 says the answer being handed to the agent now decides, when
+    /// the agent is sure to judge it (the answer to its current request).
+    a4_due: Option<a4::Decides>,
+    /// Its latest grant or renewal request: id and true time sent.
+    last_ask: Option<(RequestId, u64)>,
     entered_grace: bool,
     last_resume: u64,
     /// When the answer to the request in flight is sure to arrive (or reach a
@@ -380,6 +387,18 @@ pub struct World {
     flapping: bool,
     /// A proxy answering every request with this status until this time.
     proxy: Option<(u16, u64)>,
+    /// Managers answering agents with a Tenure error: (code, grants only, until).
+    refusing: Option<(ErrorCode, bool, u64)>,
+    /// The database clock steps the plan made so far: how many, and their
+    /// signed sum (M9's record is checked against them).
+    db_steps: (u64, i64),
+    /// Managers that read the database before its latest clock step and
+    /// have not read it since: they will see that step whole.
+    step_watchers: [bool; 2],
+    /// A database clock step that no manager process saw happen (every one
+    /// down, or new since): seen only as far as it exceeds the time that
+    /// passed meanwhile, so the record need not add up to the plan's.
+    db_step_unwatched: bool,
     scratch_tx: Vec<(RequestId, usize, Msg)>,
     scratch_ev: Vec<Event>,
     next_check: [u64; 2],
@@ -535,11 +554,13 @@ impl World {
             self.push_fault(*at, i as u32);
         }
         // Health (I4, I9) changes when a license expires and when a proxy
-        // stops answering in the managers' place.
+        // or the managers stop answering with their own refusals.
         let marks = faults
             .iter()
             .filter_map(|(_, f)| match f {
-                Fault::ProxyAnswers { until_ms, .. } => Some(*until_ms),
+                Fault::ProxyAnswers { until_ms, .. } | Fault::ManagersRefuse { until_ms, .. } => {
+                    Some(*until_ms)
+                }
                 _ => None,
             })
             .chain([self.plan.not_after_ms]);

@@ -81,6 +81,9 @@ impl World {
         comp.inflight
             .retain(|(_, s, _)| t.saturating_sub(*s) < 120 * SEC);
         comp.inflight.push((id, t, kind));
+        if kind != Kind::Release {
+            comp.last_ask = Some((id, t));
+        }
         if count_in_second(&mut comp.sent_in_second, t) > STORM_REQUESTS_PER_SECOND {
             let msg = format!(
                 "c{c} sent over {STORM_REQUESTS_PER_SECOND} requests within one second: no backoff holds them"

@@ -5,6 +5,7 @@ use super::*;
 impl World {
     pub(super) fn finish(mut self) -> Report {
         self.t = self.plan.end_ms.max(self.t);
+        self.check_clock_record(false);
         for c in 0..self.comps.len() {
             if let Some(s) = self.comps[c].grace_since.take() {
                 self.grace_ms_total += self.t.saturating_sub(s);
