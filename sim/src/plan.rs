@@ -225,7 +225,10 @@ pub struct Plan {
     pub reclaim_margin_s: u64,
     pub max_servers: Option<u64>,
     pub max_total_cores: Option<u64>,
+    pub max_cores_per_server: Option<u64>,
+    /// Cores of every component's host, but those listed here.
     pub cores: u32,
+    pub host_cores: Vec<(usize, u32)>,
     pub max_managers: u32,
     /// License `not_after`, as true time on a perfect clock.
     pub not_after_ms: u64,
@@ -281,7 +284,9 @@ impl Plan {
             reclaim_margin_s: 600,
             max_servers: Some(components as u64),
             max_total_cores: None,
+            max_cores_per_server: None,
             cores: 4,
+            host_cores: Vec::new(),
             max_managers: 2,
             not_after_ms: 365 * DAY,
             comp_link: Link::LAN,

@@ -762,6 +762,12 @@ fn chaos(seed: u64, components: usize, scale: Scale, r: &mut SimRng) -> Plan {
             },
         );
     }
+    if r.below(4) == 0 {
+        // A host with more cores than the license allows one server.
+        let c = usize::try_from(r.below(n as u64)).unwrap_or(0);
+        p.max_cores_per_server = Some(u64::from(p.cores));
+        p.host_cores = vec![(c, p.cores * 2)];
+    }
     // Heal everything, then liveness.
     for m in 0..2 {
         p.at(heal, Fault::MgrRestart(m));

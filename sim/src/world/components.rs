@@ -385,6 +385,7 @@ impl World {
 
     pub(super) fn stopped(&mut self, c: usize, reason: StopReason) {
         let t = self.t;
+        self.check_refusal_fits(c, reason);
         if reason == StopReason::GraceExpired {
             self.check_warned_before_stop(c);
         }
@@ -435,6 +436,27 @@ impl World {
         }
     }
 
+    /// M1 from the other side: a component within the license's cores per
+    /// server, in a plan with no limit on total cores, is never refused
+    /// for cores.
+    fn check_refusal_fits(&mut self, c: usize, reason: StopReason) {
+        let cores = u64::from(self.comps[c].req.facts.cores);
+        let fits = self
+            .plan
+            .max_cores_per_server
+            .is_none_or(|cap| cores <= cap);
+        if reason
+            == (StopReason::Denied {
+                code: ErrorCode::CoresExceeded,
+            })
+            && fits
+            && self.plan.max_total_cores.is_none()
+        {
+            let msg = format!("M1: c{c} refused for its {cores} cores, which every limit allows");
+            self.verdicts.fail_manager_rule(self.t, msg);
+        }
+    }
+
     pub(super) fn recount(&mut self, c: usize) {
         // Twins claim one instance, so they hold one slot between them: the
         // pair counts once while either runs (I10 bounds their overlap).
@@ -457,6 +479,12 @@ impl World {
             if counted {
                 self.servers += 1;
                 self.cores += cores;
+                if let Some(cap) = self.plan.max_cores_per_server
+                    && cores > cap
+                {
+                    let msg = format!("c{c} runs on {cores} cores, max_cores_per_server {cap}");
+                    self.violate(1, msg);
+                }
             } else {
                 self.servers -= 1;
                 self.cores -= cores;

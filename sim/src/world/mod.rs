@@ -485,7 +485,7 @@ fn make_license(plan: &Plan, not_after_ms: u64, not_before_ms: Option<u64>) -> L
         name("vdp"),
         Limits {
             max_servers: plan.max_servers,
-            max_cores_per_server: None,
+            max_cores_per_server: plan.max_cores_per_server,
             max_total_cores: plan.max_total_cores,
             extra: BTreeMap::new(),
         },

@@ -91,6 +91,9 @@ impl World {
             let mut req = template.clone();
             req.instance.hostname =
                 Hostname::parse(&format!("c{i}.sim.example")).unwrap_or_else(|e| panic!("{e}"));
+            if let Some((_, cores)) = plan.host_cores.iter().find(|(c, _)| *c == i) {
+                req.facts.cores = *cores;
+            }
             let offset = rng.range_i(-plan.comp_offset_ms, plan.comp_offset_ms);
             // A negative `comp_ppm`: every clock slow, by up to its size.
             let ppm = if plan.comp_ppm < 0 {
