@@ -38,6 +38,7 @@ mod managers;
 mod network;
 mod outcome;
 mod setup;
+mod sweep_check;
 mod wire;
 
 /// True time 0 reads this on a perfect wall clock (2027-01-15).
@@ -663,8 +664,10 @@ impl World {
                 if mgr.inc != inc || mgr.status == MgrStatus::Crashed {
                     return;
                 }
-                if mgr.status == MgrStatus::Up {
-                    let _ = mgr.manager.sweep(1000);
+                if mgr.status == MgrStatus::Up
+                    && let Ok(ended) = mgr.manager.sweep(sweep_check::SWEEP_BATCH)
+                {
+                    self.check_sweep(ended);
                 }
                 self.push(self.t + SWEEP_MS, Ev::Sweep { m, inc });
             }
