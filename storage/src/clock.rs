@@ -125,7 +125,11 @@ impl ClockKeeper {
                 watch.recorded_before(tx.clock_steps()?.recent);
             }
             let others = match watch.recorded_since_needed(&read.clock) {
-                Some(after) => tx.clock_steps_since(after, &self.node())?,
+                Some(after) => {
+                    let others = tx.clock_steps_since(after, &self.node())?;
+                    let last = tx.clock_steps()?.last;
+                    watch.others_since_baseline(others, last.as_ref(), &reading, MAX_CLOCK_SKEW)
+                }
                 None => 0,
             };
             watch.observe(reading, read.clock, others, MAX_CLOCK_SKEW)

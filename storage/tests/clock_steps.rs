@@ -329,11 +329,20 @@ fn clock_set_back_keeps_an_expired_license_expired<C: Clocks>(c: &C) {
         Err(ManagerError::Denied(Denial::LicenseExpired { .. })) => {}
         other => panic!("a grant after the clock went back: {other:?}"),
     }
-    // A manager started after the clock went back sees it against the mark.
+    // A manager started after the clock went back finds it below the mark,
+    // and the step m1 recorded explains it: not recorded a second time.
     let m2 = manager(c, "m2-process");
     let hb2 = heartbeat(c, &m2, "m2");
     assert_eq!(hb2.serving, Err(NotServing::LicenseExpired));
-    assert_eq!(hb2.clock.seen, 1, "{:?}", hb2.clock);
+    assert_eq!(hb2.clock.seen, 0, "{:?}", hb2.clock);
+    assert_eq!(hb2.clock.recorded.count, 1, "{:?}", hb2.clock);
+    // Set back again while no manager of it runs: a new process finds the
+    // step no one recorded.
+    c.step_ms(-2 * HOUR_MS);
+    let m3 = manager(c, "m3-process");
+    let hb3 = heartbeat(c, &m3, "m3");
+    assert_eq!(hb3.serving, Err(NotServing::LicenseExpired));
+    assert_eq!(hb3.clock.seen, 1, "{:?}", hb3.clock);
 }
 
 /// The database fails over to a host whose clock is 12 hours behind, and

@@ -279,6 +279,43 @@ impl ClockWatch {
         self.recorded_before_start = recent;
     }
 
+    /// What of `others_ms`, the steps others recorded since the baseline,
+    /// happened after it, as [`ClockWatch::observe`] wants it. A peer that
+    /// was not reading (cut off, hung) records a step late, after this
+    /// process took a baseline on the clock already stepped: counted as a
+    /// step of this interval it would be answered with a step the other
+    /// way, and that answer in turn by the peer, every heartbeat. When one
+    /// step was recorded since (`last`, the latest recorded, is it), where
+    /// it was seen tells: seen `d` after the baseline, it happened before
+    /// the baseline if `d` is within the real time since (`[0, e]`), and
+    /// after it if `d` is that shifted by its size. Only a clear "before"
+    /// drops it; two steps, or a gap longer than the step, count as today.
+    pub fn others_since_baseline(
+        &self,
+        others_ms: i64,
+        last: Option<&RecordedStep>,
+        r: &Reading,
+        skew: Duration,
+    ) -> i64 {
+        let (Some((base, _)), Some(last)) = (self.baseline, last) else {
+            return others_ms;
+        };
+        let size = last.step.size_ms;
+        if size != others_ms {
+            return others_ms;
+        }
+        let e = ms(r.mono_after).saturating_sub(ms(base.mono_before));
+        let tol = tolerance_ms(skew, e);
+        let d = last.step.seen_at.millis_since(base.storage);
+        let within =
+            |lo: i64| d >= lo.saturating_sub(tol) && d <= lo.saturating_add(e).saturating_add(tol);
+        if within(0) && !within(size) {
+            0
+        } else {
+            others_ms
+        }
+    }
+
     /// After which recorded step [`ClockWatch::observe`] needs the steps
     /// other managers recorded (their signed sum), when storage holds steps
     /// recorded since the latest reading.
@@ -340,13 +377,7 @@ impl ClockWatch {
                     }
                 };
                 let raw = r.storage.millis_since(base.storage);
-                // Only a step this process's own two readings show is one it
-                // may record. Steps others recorded since its baseline may
-                // have happened before it (recorded late by a manager that
-                // was not reading then): taken for steps in between, they
-                // would be answered with a step the other way, which the
-                // other would answer in turn, without end.
-                let step = gap(raw).and_then(|_| gap(raw.saturating_sub(others_ms)));
+                let step = gap(raw.saturating_sub(others_ms));
                 if mono_min >= 0 || step.is_some() {
                     self.baseline = Some((r, stored.last_step));
                 }

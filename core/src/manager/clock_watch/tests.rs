@@ -244,24 +244,15 @@ fn steps_others_recorded_explain_what_they_recorded_and_no_more() {
     let o = w.observe(read(2, HOUR), stored, HOUR, SKEW);
     assert_eq!(o.detected, None);
     assert_eq!(w.recorded_since_needed(&stored), None, "known now");
-    // The other recorded a step back while this one's own readings show
-    // none: it happened before this one's baseline (recorded late), and
-    // is not answered with a step forward.
+    // The clock went back an hour (recorded by the other) and came forward
+    // again while this one did not look: the second step is no one's yet.
     let stored = StoredClock {
         forward_ms: HOUR,
         last_step: 2,
         ..none()
     };
-    assert_eq!(w.observe(read(4, HOUR), stored, -HOUR, SKEW).detected, None);
-    // Its own readings show two hours forward, the other recorded one:
-    // the other hour is no one's yet.
-    let stored = StoredClock {
-        forward_ms: 2 * HOUR,
-        last_step: 3,
-        ..none()
-    };
-    let o = w.observe(read(6, 3 * HOUR), stored, HOUR, SKEW);
-    let step = o.detected.expect("the unrecorded hour");
+    let o = w.observe(read(4, HOUR), stored, -HOUR, SKEW);
+    let step = o.detected.expect("the unrecorded step forward");
     assert!((HOUR - 20..=HOUR).contains(&step.size_ms), "{step:?}");
 }
 
@@ -282,9 +273,22 @@ fn a_late_record_by_another_is_not_answered_and_nobody_answers_back() {
         ..none()
     };
     assert_eq!(b.recorded_since_needed(&recorded), Some(0));
-    let o = b.observe(read(1003, 240_000), recorded, 240_000, SKEW);
+    let step = found.expect("found");
+    let record = RecordedStep::new("a", step, None);
+    let now = read(1003, 240_000);
+    let others = b.others_since_baseline(step.size_ms, Some(&record), &now, SKEW);
+    assert_eq!(others, 0, "it happened before b's baseline");
+    let o = b.observe(now, recorded, others, SKEW);
     assert_eq!(o.detected, None);
     assert!(o.claims.is_empty());
+    // The same step recorded by a peer while b was reading across it
+    // counts: b's baseline was on the clock before it.
+    let mut c = ClockWatch::default();
+    c.observe(read(999, 0), none(), 0, SKEW);
+    assert_eq!(
+        c.others_since_baseline(step.size_ms, Some(&record), &read(1003, 240_000), SKEW),
+        step.size_ms
+    );
 }
 
 #[test]
