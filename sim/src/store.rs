@@ -245,6 +245,10 @@ impl Tx for BuggyTx<'_> {
     fn clock_steps(&mut self) -> Result<StepSummary, StorageError> {
         self.inner.clock_steps()
     }
+    fn recent_clock_steps(&mut self) -> Result<Vec<RecordedStep>, StorageError> {
+        self.inner.recent_clock_steps()
+    }
+
     fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError> {
         self.inner.clock_steps_since(after, excluding)
     }

@@ -122,7 +122,7 @@ impl ClockKeeper {
             // counted from must not move meanwhile.
             let mut watch = self.watch();
             if watch.is_first_reading() && read.clock.last_step > 0 {
-                watch.recorded_before(tx.clock_steps()?.recent);
+                watch.recorded_before(tx.recent_clock_steps()?);
             }
             let others = match watch.recorded_since_needed(&read.clock) {
                 Some(after) => {

@@ -432,24 +432,9 @@ impl Tx for MemTx<'_> {
         after: Option<AuditCursor>,
         limit: usize,
     ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
-        let mut rows: Vec<(AuditCursor, &AuditEntry)> = (self.state.audit.iter())
-            .map(|(id, (at, e))| {
-                (
-                    AuditCursor {
-                        at_ms: at.0,
-                        id: *id,
-                    },
-                    e,
-                )
-            })
-            .filter(|(c, _)| c.at_ms >= since.0 && after.is_none_or(|a| *c > a))
-            .collect();
+        let mut rows = self.audit_cursors(|c| c.at_ms >= since.0 && after.is_none_or(|a| *c > a));
         rows.sort_by_key(|(c, _)| *c);
-        rows.truncate(limit);
-        Ok(rows
-            .into_iter()
-            .map(|(c, e)| (c, AuditRow::new(UnixMillis(c.at_ms), e.clone())))
-            .collect())
+        Ok(audit_rows(rows, limit))
     }
 
     fn audit_page_newest(
@@ -457,24 +442,9 @@ impl Tx for MemTx<'_> {
         before: Option<AuditCursor>,
         limit: usize,
     ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
-        let mut rows: Vec<(AuditCursor, &AuditEntry)> = (self.state.audit.iter())
-            .map(|(id, (at, e))| {
-                (
-                    AuditCursor {
-                        at_ms: at.0,
-                        id: *id,
-                    },
-                    e,
-                )
-            })
-            .filter(|(c, _)| before.is_none_or(|b| *c < b))
-            .collect();
+        let mut rows = self.audit_cursors(|c| before.is_none_or(|b| *c < b));
         rows.sort_by_key(|(c, _)| std::cmp::Reverse(*c));
-        rows.truncate(limit);
-        Ok(rows
-            .into_iter()
-            .map(|(c, e)| (c, AuditRow::new(UnixMillis(c.at_ms), e.clone())))
-            .collect())
+        Ok(audit_rows(rows, limit))
     }
 
     fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
@@ -553,10 +523,12 @@ impl Tx for MemTx<'_> {
         Ok(StepSummary {
             count: u64::try_from(self.state.clock_steps.len()).unwrap_or(u64::MAX),
             last: self.state.clock_steps.last().cloned(),
-            recent: self.state.clock_steps
-                [self.state.clock_steps.len().saturating_sub(RECENT_STEPS)..]
-                .to_vec(),
         })
+    }
+
+    fn recent_clock_steps(&mut self) -> Result<Vec<RecordedStep>, StorageError> {
+        let steps = &self.state.clock_steps;
+        Ok(steps[steps.len().saturating_sub(RECENT_STEPS)..].to_vec())
     }
 
     fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError> {
@@ -673,4 +645,34 @@ impl Tx for MemTx<'_> {
         self.undo.push(Undo::Pruned(pruned, unlinked));
         Ok(count)
     }
+}
+
+impl MemTx<'_> {
+    /// The audit entries whose cursor `keep` accepts, in no order.
+    fn audit_cursors(
+        &self,
+        keep: impl Fn(&AuditCursor) -> bool,
+    ) -> Vec<(AuditCursor, &AuditEntry)> {
+        (self.state.audit.iter())
+            .map(|(id, (at, e))| {
+                let c = AuditCursor {
+                    at_ms: at.0,
+                    id: *id,
+                };
+                (c, e)
+            })
+            .filter(|(c, _)| keep(c))
+            .collect()
+    }
+}
+
+/// The first `limit` of `rows`, already in page order, as rows.
+fn audit_rows(
+    mut rows: Vec<(AuditCursor, &AuditEntry)>,
+    limit: usize,
+) -> Vec<(AuditCursor, AuditRow)> {
+    rows.truncate(limit);
+    rows.into_iter()
+        .map(|(c, e)| (c, AuditRow::new(UnixMillis(c.at_ms), e.clone())))
+        .collect()
 }

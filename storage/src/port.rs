@@ -58,13 +58,9 @@ pub struct StepSummary {
     /// Steps recorded since the database was created.
     pub count: u64,
     pub last: Option<RecordedStep>,
-    /// The latest steps, oldest first, at most [`RECENT_STEPS`]: a manager
-    /// starting below the high-water mark reads them to tell a step already
-    /// recorded from a new one.
-    pub recent: Vec<RecordedStep>,
 }
 
-/// How many of the latest steps [`StepSummary::recent`] holds.
+/// How many of the latest steps [`Tx::recent_clock_steps`] reads.
 pub const RECENT_STEPS: usize = 64;
 
 /// One database transaction. Methods read and write within it; nothing is
@@ -281,6 +277,10 @@ pub trait Tx {
     /// The signed sum of the steps recorded after step number `after` (see
     /// [`StoredClock::last_step`]) by a node other than `excluding`.
     fn clock_steps_since(&mut self, after: i64, excluding: &str) -> Result<i64, StorageError>;
+    /// The latest steps, oldest first, at most [`RECENT_STEPS`]: read once
+    /// by a manager starting below the high-water mark, to tell a step
+    /// already recorded from a new one.
+    fn recent_clock_steps(&mut self) -> Result<Vec<RecordedStep>, StorageError>;
     /// Raises the high-water mark of the storage clock to `at` (T3); a mark
     /// already later stays.
     fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError>;

@@ -740,6 +740,10 @@ impl Tx for DieselTx<'_> {
         self.steps_since(after, excluding)
     }
 
+    fn recent_clock_steps(&mut self) -> Result<Vec<RecordedStep>, StorageError> {
+        self.recent_steps()
+    }
+
     fn raise_high_water(&mut self, at: UnixMillis) -> Result<(), StorageError> {
         self.raise_mark(at)
     }

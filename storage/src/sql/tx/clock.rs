@@ -143,6 +143,18 @@ impl DieselTx<'_> {
     pub(super) fn step_summary(&mut self) -> Result<StepSummary, StorageError> {
         let count = on_conn!(self, c => clock_steps::table.count().get_result::<i64>(c));
         let count = count.map_err(|e| self.fail(e))?;
+        let last = on_conn!(self, c => clock_steps::table
+            .order(clock_steps::id.desc())
+            .select(StepRow::as_select())
+            .first(c)
+            .optional());
+        Ok(StepSummary {
+            count: u64::try_from(count).unwrap_or(0),
+            last: last.map_err(|e| self.fail(e))?.map(StepRow::decode),
+        })
+    }
+
+    pub(super) fn recent_steps(&mut self) -> Result<Vec<RecordedStep>, StorageError> {
         let limit = i64::try_from(RECENT_STEPS).unwrap_or(i64::MAX);
         let rows = on_conn!(self, c => clock_steps::table
             .order(clock_steps::id.desc())
@@ -155,11 +167,7 @@ impl DieselTx<'_> {
             .map(StepRow::decode)
             .collect();
         recent.reverse();
-        Ok(StepSummary {
-            count: u64::try_from(count).unwrap_or(0),
-            last: recent.last().cloned(),
-            recent,
-        })
+        Ok(recent)
     }
 
     pub(super) fn raise_mark(&mut self, at: UnixMillis) -> Result<(), StorageError> {
