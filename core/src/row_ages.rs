@@ -17,8 +17,13 @@
 //! the serving rank it held before it was cut off, beside the peer that
 //! served meanwhile. So its own row stamped ahead is aged from the start of
 //! its own last heartbeat that was written, and is dead without one.
+//!
+//! The forward case is [`forward_corrected`]: liveness is judged at the
+//! deadline instant (storage time less the forward steps still open), and a
+//! row stamped after such a step was seen carries the step in its stamp.
 
 use crate::health::{LIVENESS, MAX_CLOCK_SKEW, ManagerRecord};
+use crate::manager::clock_watch::RecordedStep;
 use crate::time::UnixMillis;
 use std::time::Duration;
 
@@ -34,26 +39,27 @@ pub struct RowAges {
 
 impl RowAges {
     /// `records` as liveness is to be judged by process `nonce` of node `me`
-    /// at `judge`, given the storage
-    /// clock as read (`storage`) and this manager's monotonic reading. A row
-    /// stamped more than `MAX_CLOCK_SKEW` ahead of `storage` gets the
-    /// `last_seen` that makes it exactly as live at `judge` as its age on the
-    /// monotonic clock allows; other rows are left as they are.
+    /// at `judge` (the deadline instant, [`forward_corrected`] rows), given
+    /// this manager's monotonic reading. A row stamped more than
+    /// `MAX_CLOCK_SKEW` ahead of `judge` gets the `last_seen` that makes it
+    /// exactly as live at `judge` as its age on the monotonic clock allows;
+    /// other rows are left as they are. Ahead of `judge`, not of the storage
+    /// clock: a stamp from before a backward step that a later forward step
+    /// brought back under the storage clock is still ahead of the deadline
+    /// instant, and would otherwise keep a dead manager live for the
+    /// difference.
     pub fn judged(
         &mut self,
         (me, nonce): (&str, Option<&str>),
         records: &[ManagerRecord],
-        storage: UnixMillis,
         judge: UnixMillis,
         mono_now: Duration,
     ) -> Vec<ManagerRecord> {
-        let skew = i64::try_from(MAX_CLOCK_SKEW.as_millis()).unwrap_or(i64::MAX);
-        let limit = storage.0.saturating_add(skew);
         let mut ahead = Vec::new();
         let out = records
             .iter()
             .map(|r| {
-                if r.last_seen.0 <= limit {
+                if !is_ahead(r, judge) {
                     return r.clone();
                 }
                 // Another process given this node id is a peer here.
@@ -87,6 +93,47 @@ impl RowAges {
     }
 }
 
+/// Whether `r` was stamped more than `MAX_CLOCK_SKEW` after `at`.
+pub fn is_ahead(r: &ManagerRecord, at: UnixMillis) -> bool {
+    let skew = i64::try_from(MAX_CLOCK_SKEW.as_millis()).unwrap_or(i64::MAX);
+    r.last_seen.0 > at.0.saturating_add(skew)
+}
+
+/// M6 under M9, the forward case: `records` with each `last_seen` moved to
+/// the time deadlines are judged in at storage instant `storage`, given the
+/// recorded `steps`. A forward step still open holds the deadline instant
+/// back by its size, and a stamp written before the step is on that same
+/// clock; but a stamp written after it is ahead by the size, and judged
+/// as it was, a dead manager's row stayed live for the size of the step
+/// (hours): with `max_managers` 1 neither its peer nor its own restart
+/// could serve meanwhile. So a stamp loses the size of every open step seen
+/// at or before it. A stamp written after a step but before the step was
+/// recorded keeps the size, which only keeps the row live longer: the
+/// correction never makes a live manager look dead (fails closed). Rows
+/// stamped ahead of the storage clock are [`RowAges::judged`]'s and are
+/// left as they are.
+pub fn forward_corrected(
+    records: &[ManagerRecord],
+    steps: &[RecordedStep],
+    storage: UnixMillis,
+) -> Vec<ManagerRecord> {
+    records
+        .iter()
+        .map(|r| {
+            if is_ahead(r, storage) {
+                return r.clone();
+            }
+            let carried = steps
+                .iter()
+                .filter(|s| s.is_open_at(storage) && s.step.seen_at <= r.last_seen)
+                .fold(0i64, |sum, s| sum.saturating_add(s.step.size_ms));
+            let mut moved = r.clone();
+            moved.last_seen = UnixMillis(r.last_seen.0.saturating_sub(carried));
+            moved
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +149,70 @@ mod tests {
             clock_offset_ms: None,
             instance: Some(nonce.into()),
         }
+    }
+
+    /// A forward step of six hours seen at `seen`, open until `until`.
+    fn forward(seen: i64, until: i64) -> RecordedStep {
+        use crate::manager::clock_watch::Step;
+        RecordedStep {
+            node_id: "a".into(),
+            step: Step {
+                size_ms: 6 * 3_600_000,
+                seen_at: UnixMillis(seen),
+            },
+            until: UnixMillis(until),
+        }
+    }
+
+    #[test]
+    fn a_row_stamped_after_a_forward_step_dies_after_liveness() {
+        let seen = 100_000_000;
+        let steps = [forward(seen, seen + 100 * 3_600_000)];
+        // Manager b heartbeat after the step, then died; 30 s later, on
+        // the stepped clock, a judges at the deadline instant.
+        let dead = row("b", seen + 60_000, "nb");
+        let storage = UnixMillis(seen + 90_000);
+        let judge = UnixMillis(storage.0 - 6 * 3_600_000);
+        assert!(dead.is_live(judge, LIVENESS), "uncorrected: live for hours");
+        let moved = forward_corrected(&[dead], &steps, storage);
+        assert!(!moved[0].is_live(judge, LIVENESS));
+        let state = crate::health::LicenseState::Valid;
+        let mine = row("a", storage.0, "na");
+        let rows = [moved[0].clone(), mine];
+        assert!(may_serve("a", true, &state, 1, &rows, judge, LIVENESS).is_ok());
+        // Its own restart under a new nonce is not taken for a twin.
+        assert!(heartbeat(&moved, "b", Some("nb2"), judge, None, LIVENESS).is_ok());
+    }
+
+    #[test]
+    fn a_forward_step_never_makes_a_live_row_look_dead() {
+        let seen = 100_000_000;
+        let steps = [forward(seen, seen + 100 * 3_600_000)];
+        let storage = UnixMillis(seen + 3_000);
+        let judge = UnixMillis(storage.0 - 6 * 3_600_000);
+        // Written 2 s ago after the step was seen; 7 s ago before the jump
+        // (on the clock before it); 1 s ago after the jump, before it was
+        // recorded.
+        let rows = [
+            row("b", storage.0 - 2_000, "nb"),
+            row("c", judge.0 - 7_000, "nc"),
+            row("d", seen - 1_000, "nd"),
+        ];
+        for r in forward_corrected(&rows, &steps, storage) {
+            assert!(r.is_live(judge, LIVENESS), "{}", r.node_id);
+        }
+    }
+
+    #[test]
+    fn a_closed_step_corrects_nothing() {
+        let seen = 100_000_000;
+        let steps = [forward(seen, seen + 1_000)];
+        let rows = [row("b", seen + 60_000, "nb")];
+        let storage = UnixMillis(seen + 65_000);
+        assert_eq!(forward_corrected(&rows, &steps, storage), rows.to_vec());
+        let mut back = forward(seen, seen);
+        back.step.size_ms = -back.step.size_ms;
+        assert_eq!(forward_corrected(&rows, &[back], storage), rows.to_vec());
     }
 
     #[test]
@@ -123,7 +234,6 @@ mod tests {
                 ("a", Some("na")),
                 &rows,
                 at,
-                at,
                 S * u32::try_from(mono).unwrap_or(0),
             );
             assert_eq!(judged[0].is_live(at, LIVENESS), live, "at mono {mono} s");
@@ -135,7 +245,7 @@ mod tests {
         let mut ages = RowAges::default();
         let now = UnixMillis(1_000_000);
         let ghost = row("b", now.0 + 3_600_000, "nb");
-        let judged = ages.judged(("a", Some("na")), &[ghost], now, now, 100 * S);
+        let judged = ages.judged(("a", Some("na")), &[ghost], now, 100 * S);
         assert!(judged[0].is_live(now, LIVENESS));
         // The live peer heartbeats with the stepped clock: an ordinary row.
         let fresh = row("b", now.0 + 2_000, "nb");
@@ -143,7 +253,6 @@ mod tests {
         let judged = ages.judged(
             ("a", Some("na")),
             std::slice::from_ref(&fresh),
-            later,
             later,
             102 * S,
         );
@@ -160,7 +269,7 @@ mod tests {
             row("b", now.0 - 20_000, "nb"),
         ];
         assert_eq!(
-            ages.judged(("c", Some("nc")), &rows, now, now, S)
+            ages.judged(("c", Some("nc")), &rows, now, S)
                 .as_slice(),
             rows.as_slice()
         );
@@ -175,13 +284,13 @@ mod tests {
         let mut serving = Vec::new();
         for s in [0u32, 2, 4, 6, 8, 10, 12] {
             let at = UnixMillis(now.0 + i64::from(s) * 1000);
-            let judged = ages.judged(("b", Some("nb")), &rows, at, at, S * (1000 + s));
+            let judged = ages.judged(("b", Some("nb")), &rows, at, S * (1000 + s));
             let me = heartbeat(&judged, "b", Some("nb"), at, None, LIVENESS);
             let me = me.expect("node b is free");
             rows.retain(|r| r.node_id != "b");
             rows.push(me);
             ages.written(S * (1000 + s));
-            let judged = ages.judged(("b", Some("nb")), &rows, at, at, S * (1000 + s));
+            let judged = ages.judged(("b", Some("nb")), &rows, at, S * (1000 + s));
             let state = crate::health::LicenseState::Valid;
             serving.push(may_serve("b", true, &state, 1, &judged, at, LIVENESS).is_ok());
         }
@@ -204,7 +313,6 @@ mod tests {
                 ("a", Some("na")),
                 &[old.clone(), peer.clone()],
                 now,
-                now,
                 S * 1000,
             );
             let me = heartbeat(&judged, "a", Some("na"), now, None, LIVENESS).expect("own id");
@@ -213,7 +321,7 @@ mod tests {
         // A heartbeat written 3 s ago keeps the rank, as without a step.
         let mut ages = RowAges::default();
         ages.written(S * 997);
-        let judged = ages.judged(("a", Some("na")), &[old.clone(), peer], now, now, S * 1000);
+        let judged = ages.judged(("a", Some("na")), &[old.clone(), peer], now, S * 1000);
         let me = heartbeat(&judged, "a", Some("na"), now, None, LIVENESS).expect("own id");
         assert_eq!(me.live_since, old.live_since);
     }
@@ -225,7 +333,7 @@ mod tests {
         // before a backward step: it must not be taken for this one's own.
         let other = row("a", now.0 + 45_000_000, "first");
         let mut ages = RowAges::default();
-        let judged = ages.judged(("a", Some("second")), &[other], now, now, S * 1000);
+        let judged = ages.judged(("a", Some("second")), &[other], now, S * 1000);
         let refused = heartbeat(&judged, "a", Some("second"), now, None, LIVENESS);
         assert!(refused.is_err(), "the live holder of the id keeps it");
     }

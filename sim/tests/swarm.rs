@@ -20,3 +20,19 @@ fn swarm_200_seeds() {
         failures.join("\n")
     );
 }
+
+/// Swarm seeds beyond the first 200 that once found a fault, kept as the
+/// cheapest regression test of it. 1717, 2192, 2673: after a forward step
+/// of the storage clock, a manager that died kept its registry row live for
+/// the size of the step (hours), so with `max_managers` 1 neither its peer
+/// nor its own restart served; 2192 also has a stamp from before a backward
+/// step brought back under the storage clock by a later forward one.
+#[test]
+fn seeds_that_once_found_faults() {
+    for seed in [1717, 2192, 2673] {
+        let plan = tenure_sim::scenario::swarm(seed);
+        let replay = tenure_sim::replay_command(&plan);
+        let report = tenure_sim::run(plan, None);
+        assert!(report.failure().is_none(), "seed {seed}: {replay}");
+    }
+}

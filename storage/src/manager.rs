@@ -13,7 +13,7 @@ use std::time::Duration;
 use tenure_core::health::{self, LicenseState, ManagerRecord, NotServing};
 use tenure_core::license::{self, License, LicenseError, Validity, VerifyingKey};
 use tenure_core::manager::{self as decide, Decision, Denial, Instants, ManagerConfig, Step};
-use tenure_core::row_ages::RowAges;
+use tenure_core::row_ages::{self, RowAges};
 use tenure_core::wire::{GrantRequest, GrantResponse, Instance};
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
 
@@ -503,22 +503,39 @@ impl<S: Store> Manager<S> {
             let after = local_clock();
             let now = read.now;
             let offset = health::clock_offset_ms(before, now, after);
-            let mut records = tx.managers()?;
+            let stored = tx.managers()?;
+            let mut records = if at.deadlines < now {
+                let steps = tx.recent_clock_steps()?;
+                row_ages::forward_corrected(&stored, &steps, now)
+            } else {
+                stored.clone()
+            };
             if let Some(mono) = self.clock.mono() {
                 let mut ages = self.row_ages.lock().unwrap_or_else(|e| e.into_inner());
                 records = ages.judged(
                     (node_id, self.instance.as_deref()),
                     &records,
-                    now,
                     at.deadlines,
                     mono,
                 );
             }
+            // The views read rows at the storage clock: they get the stamps
+            // as stored, but a row stamped ahead as it was aged.
+            let mut shown: Vec<ManagerRecord> = stored
+                .iter()
+                .zip(&records)
+                .map(|(s, r)| if row_ages::is_ahead(s, now) { r } else { s })
+                .cloned()
+                .collect();
             // M6 under M9: liveness is judged at the deadline instant, so a
             // storage clock stepped forward does not make a live peer look
             // dead (two managers serving one slot); rows keep the storage
-            // clock as read, so nothing jumps when the step closes. An error
-            // can only keep a dead peer counted a while longer: fail-closed.
+            // clock as read, so nothing jumps when the step closes; a row
+            // stamped after the step was seen is judged without its size
+            // (`forward_corrected`, read before this point), else a dead
+            // peer would hold its place for as long as the step. An error,
+            // or an open step older than the latest few read, can only keep
+            // a dead peer counted a while longer: fail-closed.
             // Rows stamped before a backward step are aged on the monotonic
             // clock instead, so a dead peer's row does not look live for the
             // size of the step (`RowAges`).
@@ -537,9 +554,11 @@ impl<S: Store> Manager<S> {
             });
             if let Ok(me) = &me {
                 tx.put_manager(me)?;
-                records.retain(|r| r.node_id != node_id);
-                records.push(me.clone());
-                records.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+                for rows in [&mut records, &mut shown] {
+                    rows.retain(|r| r.node_id != node_id);
+                    rows.push(me.clone());
+                    rows.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+                }
             }
             let (state, max, license_id) = match self.license_of(tx, read.stamp.clone())? {
                 Err(_) => (LicenseState::Missing, 1, None),
@@ -571,7 +590,7 @@ impl<S: Store> Manager<S> {
                 storage_now: now,
                 serving,
                 license_id,
-                managers: records,
+                managers: shown,
                 clock_offset_ms: offset,
                 clock,
             })
