@@ -1,10 +1,15 @@
 //! Human durations for every command line: `500ms`, `30s`, `5m`, `2h`, `5d`.
 //!
-//! Kept by hand rather than taken from `humantime`: the grammar is one number and
-//! one unit, with no bare numbers and no months or years (`humantime` reads `1M`
-//! as a month and `1m 30s` as a sum), so an operator's `--renew-every` or a
-//! config file means one thing; and [`format_duration`] prints the spelling the
-//! parser reads back, which `humantime`'s formatter does not (`5days`).
+//! Kept by hand rather than taken from `humantime` or `jiff`: the grammar is
+//! one number and one unit, with no bare numbers, fractions, signs, sums,
+//! months or years, so an operator's `--renew-every` or a config file means one
+//! thing. `humantime` reads `1M` as a month and `1m 30s` as a sum; `jiff`'s
+//! friendly format reads `1.5s`, `-5s` and `1m 30s`, refuses days in an exact
+//! duration and caps them at 7,304,484 in a `Span`, where this reads any day
+//! count whose milliseconds fit a `u64`. Either would need a check in front
+//! that is this whole parser. And [`format_duration`] prints the spelling the
+//! parser reads back, which neither crate's formatter does (`5days`, `120h`,
+//! `1m 30s`).
 
 use std::time::Duration;
 

@@ -1,16 +1,27 @@
-//! RFC 3339 timestamps <-> `UnixMillis`, by integer civil-date arithmetic.
+//! RFC 3339 timestamps <-> `UnixMillis`.
 //!
-//! Licenses carry human-readable times; the core works in milliseconds. This is
-//! kept by hand rather than taken from `jiff` or `time` because what a license
-//! accepts is part of what is signed and must not move with a dependency:
-//! exactly the RFC 3339 profile (no ISO 8601 extensions such as a space
-//! separator, a missing second or a bracketed zone, which `jiff`'s parser takes),
-//! leap seconds refused rather than clamped (one spelling per instant), four-digit
-//! years only, and no time zone database (Howard Hinnant's days-from-civil).
-//! Years 0000 to 9999 of the proleptic Gregorian calendar are supported, which is
-//! exactly what a four-digit year can express.
+//! Licenses carry human-readable times; the core works in milliseconds. The
+//! calendar (month lengths, leap years, days since the epoch) and the printing
+//! are `jiff`'s. What stays here is the profile a license accepts, because it
+//! is part of what is signed and must not move with a dependency: `jiff`'s
+//! parser also takes ISO 8601 and Temporal spellings (a space separator, a
+//! missing second, a bracketed zone, `+HHMM` or `+HH` offsets, six-digit signed
+//! years, a comma before the fraction), reads a leap second `:60` as `:59` and
+//! allows offsets up to 25:59. So [`parse`] checks the exact shape first and
+//! hands `jiff` only the fixed-width date and time fields: one spelling per
+//! instant, four-digit years, leap seconds refused rather than clamped.
+//!
+//! Instants go through `jiff::civil::DateTime` read as UTC, not through
+//! `jiff::Timestamp`: a `Timestamp` ends at 9999-12-30T22:00:00.999999999Z so
+//! that every offset still has a civil time, short of [`MAX`], and a
+//! perpetual license's `9999-12-31T23:59:59Z` must still read. `jiff` is built
+//! without `std`: it has no clock to read and no time zone database, which
+//! keeps the core free of I/O. Years 0000 to 9999 of the proleptic Gregorian
+//! calendar are supported, which is exactly what a four-digit year can express.
 
 use crate::time::UnixMillis;
+use jiff::SignedDuration;
+use jiff::civil::{Date, DateTime, Time};
 use std::fmt;
 
 /// 0000-01-01T00:00:00Z.
@@ -18,7 +29,7 @@ pub const MIN: UnixMillis = UnixMillis(-62_167_219_200_000);
 /// 9999-12-31T23:59:59.999Z.
 pub const MAX: UnixMillis = UnixMillis(253_402_300_799_999);
 
-const MS_PER_DAY: i64 = 86_400_000;
+const EPOCH: DateTime = DateTime::constant(1970, 1, 1, 0, 0, 0, 0);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Rfc3339Error {
@@ -33,22 +44,56 @@ pub enum Rfc3339Error {
 }
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff...](Z|+HH:MM|-HH:MM)`; `t` and `z` may be
-/// lower case. Fractional digits beyond milliseconds are truncated. A leap
+/// lower case. Fractional digits beyond milliseconds are truncated, however
+/// many there are (`jiff` stops at nine, so the fraction is read here). A leap
 /// second (`:60`) is refused: nothing in a license needs one, and accepting it
 /// would make two spellings of one instant.
 pub fn parse(s: &str) -> Result<UnixMillis, Rfc3339Error> {
+    let Profile {
+        millis,
+        offset_minutes,
+    } = profile(s)?;
+    let date: Date = s
+        .get(..10)
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| Rfc3339Error::BadDate(shorten(s)))?;
+    let bad_time = || Rfc3339Error::BadTime(shorten(s));
+    let hms = s.get(11..19).ok_or_else(bad_time)?;
+    if hms.ends_with(":60") {
+        return Err(bad_time());
+    }
+    let time: Time = hms.parse().map_err(|_| bad_time())?;
+
+    let seconds = date.to_datetime(time).duration_since(EPOCH).as_secs();
+    let utc = seconds * 1000 + millis - offset_minutes * 60_000;
+    if !(MIN.0..=MAX.0).contains(&utc) {
+        return Err(Rfc3339Error::OutOfRange(utc));
+    }
+    Ok(UnixMillis(utc))
+}
+
+/// What [`parse`] reads itself: the fraction and the offset, once the text
+/// has the profile's shape.
+struct Profile {
+    millis: i64,
+    offset_minutes: i64,
+}
+
+/// The profile's shape, checked byte by byte before `jiff` sees the text:
+/// fixed-width digits at fixed places, so none of `jiff`'s wider ISO 8601
+/// grammar can get through. An offset of 24 hours or more is `BadTime`, as
+/// RFC 3339 bounds it and `jiff` does not.
+fn profile(s: &str) -> Result<Profile, Rfc3339Error> {
     let syntax = || Rfc3339Error::Syntax(shorten(s));
     let b = s.as_bytes();
     if b.len() < 20 {
         return Err(syntax());
     }
-    let year = digits(b, 0, 4).ok_or_else(syntax)?;
-    let month = digits(b, 5, 2).ok_or_else(syntax)?;
-    let day = digits(b, 8, 2).ok_or_else(syntax)?;
-    let hour = digits(b, 11, 2).ok_or_else(syntax)?;
-    let minute = digits(b, 14, 2).ok_or_else(syntax)?;
-    let second = digits(b, 17, 2).ok_or_else(syntax)?;
-    if b[4] != b'-'
+    let fields_are_digits = [(0, 4), (5, 2), (8, 2), (11, 2), (14, 2), (17, 2)]
+        .iter()
+        .all(|&(at, n)| digits(b, at, n).is_some());
+    if !fields_are_digits
+        || b[4] != b'-'
         || b[7] != b'-'
         || !matches!(b[10], b'T' | b't')
         || b[13] != b':'
@@ -89,41 +134,28 @@ pub fn parse(s: &str) -> Result<UnixMillis, Rfc3339Error> {
         }
         _ => return Err(syntax()),
     };
-
-    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
-        return Err(Rfc3339Error::BadDate(shorten(s)));
-    }
-    if hour > 23 || minute > 59 || second > 59 {
-        return Err(Rfc3339Error::BadTime(shorten(s)));
-    }
-
-    let days = days_from_civil(year, month, day);
-    let local = days * MS_PER_DAY + ((hour * 60 + minute) * 60 + second) * 1000 + millis;
-    let utc = local - offset_minutes * 60_000;
-    if !(MIN.0..=MAX.0).contains(&utc) {
-        return Err(Rfc3339Error::OutOfRange(utc));
-    }
-    Ok(UnixMillis(utc))
+    Ok(Profile {
+        millis,
+        offset_minutes,
+    })
 }
 
 /// Formats as `YYYY-MM-DDTHH:MM:SSZ`, adding `.mmm` only when the milliseconds
 /// are not zero, so whole-second times read the way a vendor typed them.
 pub fn format(t: UnixMillis) -> Result<String, Rfc3339Error> {
+    let out_of_range = || Rfc3339Error::OutOfRange(t.0);
     if !(MIN.0..=MAX.0).contains(&t.0) {
-        return Err(Rfc3339Error::OutOfRange(t.0));
+        return Err(out_of_range());
     }
-    let days = t.0.div_euclid(MS_PER_DAY);
-    let in_day = t.0.rem_euclid(MS_PER_DAY);
-    let (year, month, day) = civil_from_days(days);
-    let secs = in_day / 1000;
-    let millis = in_day % 1000;
-    let (hour, minute, second) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let mut out = format!("{year:04}-{month:02}-{day:02}T{hour:02}:{minute:02}:{second:02}");
-    if millis != 0 {
-        out.push_str(&format!(".{millis:03}"));
-    }
-    out.push('Z');
-    Ok(out)
+    let at = EPOCH
+        .checked_add(SignedDuration::from_millis(t.0))
+        .map_err(|_| out_of_range())?;
+    // The precision is how many fraction digits `jiff` prints, zeros kept.
+    Ok(if t.0.rem_euclid(1000) == 0 {
+        format!("{at:.0}Z")
+    } else {
+        format!("{at:.3}Z")
+    })
 }
 
 /// Shows a time in messages: RFC 3339 when it has one, raw milliseconds when not,
@@ -146,44 +178,6 @@ pub(crate) fn digits(b: &[u8], at: usize, n: usize) -> Option<i64> {
     slice.iter().try_fold(0i64, |acc, c| {
         c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
     })
-}
-
-fn is_leap(year: i64) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
-}
-
-pub(crate) fn days_in_month(year: i64, month: i64) -> i64 {
-    match month {
-        2 if is_leap(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date. Eras are 400-year cycles,
-/// and the year is taken to start on 1 March so the leap day falls last.
-pub(crate) fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
-pub(crate) fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
 }
 
 /// Error messages echo the input; a hostile multi-megabyte string should not be
@@ -301,9 +295,44 @@ mod tests {
             "2027-12-31T00:00:00.1é",
             "0000-01-01T00:00:00+00:01",
             "9999-12-31T23:59:59-00:01",
+            // What `jiff`'s own parser would take.
+            "2027-12-31T00:00Z",
+            "2027-12-31T00:00:00Z[UTC]",
+            "2027-12-31T00:00:00,5Z",
+            "2027-12-31T00:00:00+01",
+            "2027-12-31T00:00:00+01:00:00",
+            "+002027-12-31T00:00:00Z",
+            "20271231T000000Z",
+            "2027-12-31T00:00:00+25:00",
         ] {
             assert!(parse(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn leap_seconds_are_refused_not_clamped() {
+        assert!(matches!(
+            parse("2016-12-31T23:59:60Z"),
+            Err(Rfc3339Error::BadTime(_))
+        ));
+        assert!(matches!(
+            parse("2027-12-31T00:00:00+24:00"),
+            Err(Rfc3339Error::BadTime(_))
+        ));
+    }
+
+    #[test]
+    fn long_fractions_and_the_last_day_of_9999() {
+        assert_eq!(
+            ms("2027-12-31T00:00:00.1234567890123Z"),
+            ms("2027-12-31T00:00:00Z") + 123
+        );
+        assert_eq!(ms("9999-12-31T23:59:59Z"), MAX.0 - 999);
+        assert_eq!(ms("9999-12-31T23:59:59.999+01:00"), MAX.0 - 3_600_000);
+        assert_eq!(
+            format(UnixMillis(MAX.0 - 999)).as_deref(),
+            Ok("9999-12-31T23:59:59Z")
+        );
     }
 
     #[test]
@@ -340,7 +369,7 @@ mod tests {
         // few samples would miss.
         let mut day = 0;
         while day < 194_000 {
-            let t = UnixMillis(day * MS_PER_DAY + 3_723_004);
+            let t = UnixMillis(day * 86_400_000 + 3_723_004);
             let text = format(t).expect("in range");
             assert_eq!(parse(&text), Ok(t), "{text}");
             day += 1;
@@ -357,20 +386,6 @@ mod tests {
         ] {
             let text = format(UnixMillis(t)).expect("in range");
             assert_eq!(parse(&text), Ok(UnixMillis(t)), "{text}");
-        }
-    }
-
-    #[test]
-    fn civil_matches_day_count() {
-        let mut expected = days_from_civil(0, 1, 1);
-        for year in 0..=9999 {
-            for month in 1..=12 {
-                for day in 1..=days_in_month(year, month) {
-                    assert_eq!(days_from_civil(year, month, day), expected);
-                    assert_eq!(civil_from_days(expected), (year, month, day));
-                    expected += 1;
-                }
-            }
         }
     }
 

@@ -1,6 +1,6 @@
 //! UTC calendar periods: days and months, and the span a report covers.
 
-use crate::rfc3339::{self, civil_from_days, days_from_civil, days_in_month, digits};
+use crate::rfc3339::{self, digits};
 use crate::time::UnixMillis;
 
 pub const DAY_MS: i64 = 86_400_000;
@@ -142,6 +142,50 @@ impl ReportRange {
     }
 }
 
+// The civil calendar below stays hand-written rather than `jiff`'s: report
+// periods are cut for any `i64` instant (a `to` or a `now` far outside the
+// years 0000 to 9999 still has a period and a label, saturating at the ends),
+// and `jiff`'s civil dates stop at year 9999, which would make every function
+// here fallible.
+
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(year: i64, month: i64) -> i64 {
+    match month {
+        2 if is_leap(year) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date. Eras are 400-year cycles,
+/// and the year is taken to start on 1 March so the leap day falls last.
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +242,19 @@ mod tests {
             ReportRange::new(long, Some(UnixMillis(t("2026-03-01"))), By::Day, now),
             Err(BadReportQuery::TooLong)
         );
+    }
+
+    #[test]
+    fn civil_matches_day_count() {
+        let mut expected = days_from_civil(0, 1, 1);
+        for year in 0..=9999 {
+            for month in 1..=12 {
+                for day in 1..=days_in_month(year, month) {
+                    assert_eq!(days_from_civil(year, month, day), expected);
+                    assert_eq!(civil_from_days(expected), (year, month, day));
+                    expected += 1;
+                }
+            }
+        }
     }
 }
