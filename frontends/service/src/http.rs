@@ -65,7 +65,6 @@ impl Request {
 
 pub const JSON: &str = "application/json";
 pub const TEXT: &str = "text/plain; charset=utf-8";
-pub const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 pub const HTML: &str = "text/html; charset=utf-8";
 pub const CSS: &str = "text/css; charset=utf-8";
 pub const CSV: &str = "text/csv; charset=utf-8; header=present";

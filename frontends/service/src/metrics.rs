@@ -1,55 +1,73 @@
-//! The metrics registry, rendered as Prometheus text. Hand-rolled: a handful
-//! of counters, gauges and one histogram do not need a framework.
+//! The metrics registry, exposed by `prometheus-client` in the Prometheus text
+//! format 0.0.4 (`# HELP`/`# TYPE`, counters named `..._total`), which every
+//! Prometheus scrapes and `docs/alerts.yml` is written against.
+//!
+//! Counters and the latency histogram are the crate's own metrics, counted as
+//! each request ends; a labelled one is declared from its first sample on
+//! (the registry skips an empty family), which costs no series. The gauges are state that heartbeats and sweeps replace
+//! whole, so they are kept under one lock and read by a collector at scrape
+//! time: a scrape never sees a pool list half replaced, and a gauge with
+//! nothing to tell yet (no license read) is left out rather than shown as 0.
 
 mod license;
 
 use license::LicenseGauges;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{
+    DescriptorEncoder, EncodeGaugeValue, EncodeLabelSet, EncodeMetric, prometheus_text,
+};
+use prometheus_client::metrics::MetricType;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 use std::collections::BTreeMap;
-use std::fmt::Write;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+
+/// The exposition's `Content-Type`: the text format the body is in.
+pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
 
 const BUCKETS_S: [f64; 12] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
-#[derive(Debug, Default, Clone)]
-struct Histogram {
-    counts: [u64; BUCKETS_S.len()],
-    sum_s: f64,
-    total: u64,
+type Pool = (String, String);
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RequestLabels {
+    route: &'static str,
+    status: u16,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    requests: BTreeMap<(&'static str, u16), u64>,
-    grants: u64,
-    renewals: u64,
-    releases: u64,
-    denials: BTreeMap<&'static str, u64>,
-    storage_errors: u64,
-    overloaded: u64,
-    latency: BTreeMap<&'static str, Histogram>,
-    held: BTreeMap<(String, String), (u64, u64)>,
-    clock_offsets: BTreeMap<String, i64>,
-    storage_clock: StorageClock,
-    serving: bool,
-    license: Option<LicenseGauges>,
-    in_grace: BTreeMap<(String, String), u64>,
-    live_managers: Option<u64>,
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct DenialLabels {
+    reason: &'static str,
 }
 
-/// Storage clock steps (M9), from the latest heartbeat.
-#[derive(Debug, Default, Clone, Copy)]
-struct StorageClock {
-    seen: u64,
-    recorded: u64,
-    correction_ms: i64,
-    last_step_ms: i64,
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RouteLabels {
+    route: &'static str,
 }
 
-#[derive(Debug, Default)]
-pub struct Metrics(Mutex<Inner>);
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS_S)
+}
+
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    grants: Counter,
+    renewals: Counter,
+    releases: Counter,
+    denials: Family<DenialLabels, Counter>,
+    storage_errors: Counter,
+    overloaded: Counter,
+    latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    gauges: Arc<Gauges>,
+}
 
 /// What a request did, for the counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,43 +81,111 @@ pub enum Outcome {
     Other,
 }
 
-impl Metrics {
-    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> T) -> T {
-        let mut g = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        f(&mut g)
-    }
+impl Default for Metrics {
+    fn default() -> Self {
+        let requests = Family::<RequestLabels, Counter>::default();
+        let denials = Family::<DenialLabels, Counter>::default();
+        let latency: Family<RouteLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(latency_histogram);
+        let [grants, renewals, releases, storage_errors, overloaded] =
+            std::array::from_fn(|_| Counter::default());
+        let gauges = Arc::new(Gauges::default());
 
+        // Counters are registered without `_total`: the encoder adds it, so
+        // the served names are the ones the alert rules and dashboards read.
+        // The encoder ends each help text with a full stop.
+        let mut registry = Registry::default();
+        registry.register(
+            "tenure_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        for (name, help, counter) in [
+            ("tenure_grants", "Grants given", &grants),
+            ("tenure_renewals", "Renewals accepted", &renewals),
+            (
+                "tenure_releases",
+                "Grants released by their component",
+                &releases,
+            ),
+            (
+                "tenure_storage_errors",
+                "Requests that failed on storage",
+                &storage_errors,
+            ),
+            (
+                "tenure_overloaded",
+                "Requests refused with 503 overloaded",
+                &overloaded,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        registry.register(
+            "tenure_denials",
+            "Denied requests by error code",
+            denials.clone(),
+        );
+        registry.register(
+            "tenure_request_duration_seconds",
+            "Request latency by route",
+            latency.clone(),
+        );
+        registry.register_collector(Box::new(Arc::clone(&gauges)));
+
+        Self {
+            registry,
+            requests,
+            grants,
+            renewals,
+            releases,
+            denials,
+            storage_errors,
+            overloaded,
+            latency,
+            gauges,
+        }
+    }
+}
+
+impl Metrics {
     pub fn record(&self, route: &'static str, status: u16, outcome: Outcome, took: Duration) {
-        self.with(|m| {
-            *m.requests.entry((route, status)).or_default() += 1;
-            match outcome {
-                Outcome::Granted => m.grants += 1,
-                Outcome::Renewed => m.renewals += 1,
-                Outcome::Released => m.releases += 1,
-                Outcome::Denied(code) => *m.denials.entry(code).or_default() += 1,
-                Outcome::StorageError => m.storage_errors += 1,
-                Outcome::Overloaded => m.overloaded += 1,
-                Outcome::Other => {}
+        self.requests
+            .get_or_create(&RequestLabels { route, status })
+            .inc();
+        match outcome {
+            Outcome::Granted => {
+                self.grants.inc();
             }
-            let h = m.latency.entry(route).or_default();
-            let s = took.as_secs_f64();
-            for (i, b) in BUCKETS_S.iter().enumerate() {
-                if s <= *b {
-                    h.counts[i] += 1;
-                }
+            Outcome::Renewed => {
+                self.renewals.inc();
             }
-            h.sum_s += s;
-            h.total += 1;
-        });
+            Outcome::Released => {
+                self.releases.inc();
+            }
+            Outcome::Denied(reason) => {
+                self.denials.get_or_create(&DenialLabels { reason }).inc();
+            }
+            Outcome::StorageError => {
+                self.storage_errors.inc();
+            }
+            Outcome::Overloaded => {
+                self.overloaded.inc();
+            }
+            Outcome::Other => {}
+        }
+        self.latency
+            .get_or_create(&RouteLabels { route })
+            .observe(took.as_secs_f64());
     }
 
     pub fn storage_error(&self) {
-        self.with(|m| m.storage_errors += 1);
+        self.storage_errors.inc();
     }
 
     pub fn set_held(&self, pools: impl IntoIterator<Item = (String, String, u64, u64)>) {
-        self.with(|m| {
-            m.held = pools
+        self.gauges.with(|g| {
+            g.held = pools
                 .into_iter()
                 .map(|(e, p, s, c)| ((e, p), (s, c)))
                 .collect();
@@ -107,12 +193,13 @@ impl Metrics {
     }
 
     pub fn set_clock_offsets(&self, offsets: impl IntoIterator<Item = (String, i64)>) {
-        self.with(|m| m.clock_offsets = offsets.into_iter().collect());
+        self.gauges
+            .with(|g| g.clock_offsets = offsets.into_iter().collect());
     }
 
     pub fn set_storage_clock(&self, c: &tenure_storage::ClockReport) {
-        self.with(|m| {
-            m.storage_clock = StorageClock {
+        self.gauges.with(|g| {
+            g.storage_clock = StorageClock {
                 seen: c.seen,
                 recorded: c.recorded.count,
                 correction_ms: c.correction_ms,
@@ -122,192 +209,155 @@ impl Metrics {
     }
 
     pub fn set_serving(&self, serving: bool) {
-        self.with(|m| m.serving = serving);
+        self.gauges.with(|g| g.serving = serving);
     }
 
     pub fn set_license(&self, license: &tenure_core::license::License) {
-        let gauges = LicenseGauges::of(license);
-        self.with(|m| m.license = Some(gauges));
+        let l = LicenseGauges::of(license);
+        self.gauges.with(|g| g.license = Some(l));
     }
 
     pub fn set_in_grace(&self, pools: impl IntoIterator<Item = (String, String, u64)>) {
-        self.with(|m| {
-            m.in_grace = pools.into_iter().map(|(e, p, n)| ((e, p), n)).collect();
+        self.gauges.with(|g| {
+            g.in_grace = pools.into_iter().map(|(e, p, n)| ((e, p), n)).collect();
         });
     }
 
     pub fn set_live_managers(&self, n: usize) {
-        self.with(|m| m.live_managers = u64::try_from(n).ok());
+        self.gauges
+            .with(|g| g.live_managers = u64::try_from(n).ok());
     }
 
-    pub fn render(&self) -> String {
-        let m = self.with(|m| {
-            (
-                m.requests.clone(),
-                (
-                    m.grants,
-                    m.renewals,
-                    m.releases,
-                    m.storage_errors,
-                    m.overloaded,
-                ),
-                m.denials.clone(),
-                m.latency.clone(),
-                m.held.clone(),
-                m.clock_offsets.clone(),
-                m.serving,
-                m.storage_clock,
-            )
-        });
-        let section63 = self.with(|m| (m.license.clone(), m.in_grace.clone(), m.live_managers));
-        let (
-            requests,
-            (grants, renewals, releases, storage_errors, overloaded),
-            denials,
-            latency,
-            held,
-            offsets,
-            serving,
-            steps,
-        ) = m;
+    /// The exposition, in [`CONTENT_TYPE`]. Writing into a `String` cannot
+    /// fail; an error would come from an encoder, and is passed on rather
+    /// than served as a partial scrape.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::with_capacity(4096);
-        let _ = writeln!(
-            out,
-            "# HELP tenure_requests_total HTTP requests by route and status."
-        );
-        let _ = writeln!(out, "# TYPE tenure_requests_total counter");
-        for ((route, status), n) in &requests {
-            let _ = writeln!(
-                out,
-                "tenure_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
-            );
-        }
-        for (name, help, v) in [
-            ("tenure_grants_total", "Grants given.", grants),
-            ("tenure_renewals_total", "Renewals accepted.", renewals),
-            (
-                "tenure_releases_total",
-                "Grants released by their component.",
-                releases,
-            ),
-            (
-                "tenure_storage_errors_total",
-                "Requests that failed on storage.",
-                storage_errors,
-            ),
-            (
-                "tenure_overloaded_total",
-                "Requests refused with 503 overloaded.",
-                overloaded,
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP tenure_denials_total Denied requests by error code."
-        );
-        let _ = writeln!(out, "# TYPE tenure_denials_total counter");
-        for (code, n) in &denials {
-            let _ = writeln!(out, "tenure_denials_total{{reason=\"{code}\"}} {n}");
-        }
-        let _ = writeln!(out, "# HELP tenure_held_grants Grants held per pool.");
-        let _ = writeln!(out, "# TYPE tenure_held_grants gauge");
-        for ((e, p), (s, _)) in &held {
-            let _ = writeln!(
-                out,
-                "tenure_held_grants{{environment=\"{e}\",product=\"{p}\"}} {s}"
-            );
-        }
-        let _ = writeln!(out, "# HELP tenure_held_cores Cores held per pool.");
-        let _ = writeln!(out, "# TYPE tenure_held_cores gauge");
-        for ((e, p), (_, c)) in &held {
-            let _ = writeln!(
-                out,
-                "tenure_held_cores{{environment=\"{e}\",product=\"{p}\"}} {c}"
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP tenure_clock_offset_ms Storage clock minus a manager's clock, by manager."
-        );
-        let _ = writeln!(out, "# TYPE tenure_clock_offset_ms gauge");
-        for (node, o) in &offsets {
-            let _ = writeln!(out, "tenure_clock_offset_ms{{node=\"{node}\"}} {o}");
-        }
-        for (name, kind, help, v) in [
-            (
-                "tenure_storage_clock_steps_total",
-                "counter",
+        prometheus_text::encode(&mut out, &self.registry)?;
+        Ok(out)
+    }
+}
+
+/// Storage clock steps (M9), from the latest heartbeat.
+#[derive(Debug, Default, Clone, Copy)]
+struct StorageClock {
+    seen: u64,
+    recorded: u64,
+    correction_ms: i64,
+    last_step_ms: i64,
+}
+
+#[derive(Debug, Default)]
+struct GaugeState {
+    held: BTreeMap<Pool, (u64, u64)>,
+    clock_offsets: BTreeMap<String, i64>,
+    storage_clock: StorageClock,
+    serving: bool,
+    license: Option<LicenseGauges>,
+    in_grace: BTreeMap<Pool, u64>,
+    live_managers: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Gauges(Mutex<GaugeState>);
+
+impl Gauges {
+    fn with<T>(&self, f: impl FnOnce(&mut GaugeState) -> T) -> T {
+        let mut g = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut g)
+    }
+}
+
+impl Collector for Gauges {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        self.with(|g| {
+            let e = &mut encoder;
+            pool_gauge(
+                e,
+                "tenure_held_grants",
+                "Grants held per pool.",
+                g.held.iter().map(|(pool, (servers, _))| (pool, *servers)),
+            )?;
+            pool_gauge(
+                e,
+                "tenure_held_cores",
+                "Cores held per pool.",
+                g.held.iter().map(|(pool, (_, cores))| (pool, *cores)),
+            )?;
+            let mut offsets = e.encode_descriptor(
+                "tenure_clock_offset_ms",
+                "Storage clock minus a manager's clock, by manager.",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (node, ms) in &g.clock_offsets {
+                ConstGauge::new(*ms).encode(offsets.encode_family(&[("node", node.as_str())])?)?;
+            }
+            let steps = g.storage_clock;
+            // The encoder adds `_total`: served as tenure_storage_clock_steps_total.
+            ConstCounter::new(steps.seen).encode(e.encode_descriptor(
+                "tenure_storage_clock_steps",
                 "Storage clock steps this manager found.",
-                i64::try_from(steps.seen).unwrap_or(i64::MAX),
-            ),
-            (
+                None,
+                MetricType::Counter,
+            )?)?;
+            gauge(
+                e,
                 "tenure_storage_clock_steps_recorded",
-                "gauge",
                 "Storage clock steps recorded in storage by any manager.",
-                i64::try_from(steps.recorded).unwrap_or(i64::MAX),
-            ),
-            (
+                steps.recorded,
+            )?;
+            gauge(
+                e,
                 "tenure_storage_clock_correction_ms",
-                "gauge",
                 "How far deadlines are held back for storage clock steps forward.",
                 steps.correction_ms,
-            ),
-            (
+            )?;
+            gauge(
+                e,
                 "tenure_storage_clock_last_step_ms",
-                "gauge",
                 "Size of the latest recorded storage clock step, negative when back; 0 without one.",
                 steps.last_step_ms,
-            ),
-        ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
-            );
-        }
-        let _ = writeln!(out, "# HELP tenure_serving 1 when this manager serves.");
-        let _ = writeln!(
-            out,
-            "# TYPE tenure_serving gauge\ntenure_serving {}",
-            u8::from(serving)
-        );
-        let _ = writeln!(
-            out,
-            "# HELP tenure_request_duration_seconds Request latency by route."
-        );
-        let _ = writeln!(out, "# TYPE tenure_request_duration_seconds histogram");
-        for (route, h) in &latency {
-            for (i, b) in BUCKETS_S.iter().enumerate() {
-                let _ = writeln!(
-                    out,
-                    "tenure_request_duration_seconds_bucket{{route=\"{route}\",le=\"{b}\"}} {}",
-                    h.counts[i]
-                );
-            }
-            let _ = writeln!(
-                out,
-                "tenure_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
-                h.total
-            );
-            let _ = writeln!(
-                out,
-                "tenure_request_duration_seconds_sum{{route=\"{route}\"}} {}",
-                h.sum_s
-            );
-            let _ = writeln!(
-                out,
-                "tenure_request_duration_seconds_count{{route=\"{route}\"}} {}",
-                h.total
-            );
-        }
-        let (lic, in_grace, live) = section63;
-        license::render(&mut out, lic.as_ref(), &in_grace, live);
-        out
+            )?;
+            gauge(
+                e,
+                "tenure_serving",
+                "1 when this manager serves.",
+                u32::from(g.serving),
+            )?;
+            license::encode(e, g.license.as_ref(), &g.in_grace, g.live_managers)
+        })
     }
+}
+
+/// One gauge without labels.
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: impl EncodeGaugeValue,
+) -> Result<(), std::fmt::Error> {
+    ConstGauge::new(value).encode(encoder.encode_descriptor(name, help, None, MetricType::Gauge)?)
+}
+
+/// A gauge per pool, labelled `environment` and `product`; the descriptor is
+/// written even with no pool, as the alert rules' tests expect every series
+/// they read to be declared.
+fn pool_gauge<'p, V: EncodeGaugeValue>(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    pools: impl IntoIterator<Item = (&'p Pool, V)>,
+) -> Result<(), std::fmt::Error> {
+    let mut metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    for ((environment, product), v) in pools {
+        let labels = [
+            ("environment", environment.as_str()),
+            ("product", product.as_str()),
+        ];
+        ConstGauge::new(v).encode(metric.encode_family(&labels)?)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -325,7 +375,7 @@ mod tests {
             Duration::from_millis(30),
         );
         m.set_held([("production".into(), "vdp".into(), 3, 24)]);
-        let text = m.render();
+        let text = m.render().expect("metrics encode");
         assert!(text.contains("tenure_grants_total 1\n"), "{text}");
         assert!(text.contains("tenure_denials_total{reason=\"servers_exceeded\"} 1"));
         assert!(text.contains("tenure_held_grants{environment=\"production\",product=\"vdp\"} 3"));
@@ -352,7 +402,7 @@ mod tests {
         m.set_license(&license);
         m.set_in_grace([("production".into(), "vdp".into(), 3)]);
         m.set_live_managers(2);
-        let text = m.render();
+        let text = m.render().expect("metrics encode");
         for want in [
             "tenure_license_expiry_timestamp_seconds 1798761600\n",
             "tenure_license_max_managers 2\n",

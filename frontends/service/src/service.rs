@@ -9,7 +9,7 @@ use crate::components::{Admission, ComponentTokens};
 use crate::console::{self, Console};
 use crate::http::{self, Request, Response};
 use crate::listing;
-use crate::metrics::{Metrics, Outcome};
+use crate::metrics::{self, Metrics, Outcome};
 use crate::node::{HealthView, NodeState};
 use crate::query;
 use crate::report_query::{ReportQuery, report_query};
@@ -315,10 +315,22 @@ impl<S: Store> Service<S> {
             }
             Route::Ping => Prepared::Done(self.ping()),
             Route::Health => Prepared::Done(self.health(req)),
-            Route::Metrics => Prepared::Done(Response {
-                content_type: Some(http::PROMETHEUS),
-                body: self.metrics.render().into_bytes(),
-                ..Response::empty(200)
+            Route::Metrics => Prepared::Done(match self.metrics.render() {
+                Ok(text) => Response {
+                    content_type: Some(metrics::CONTENT_TYPE),
+                    body: text.into_bytes(),
+                    ..Response::empty(200)
+                },
+                // No wire error code fits a scrape that could not be
+                // written; a 500 marks the scrape failed rather than serving
+                // part of it.
+                Err(_) => Response {
+                    content_type: Some(http::TEXT),
+                    body: b"the metrics could not be encoded
+"
+                    .to_vec(),
+                    ..Response::empty(500)
+                },
             }),
             Route::Console => {
                 match self
