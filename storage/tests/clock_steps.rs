@@ -13,8 +13,8 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::TestDb;
 use support::faked::{Engine, FakedServer};
-use support::{TestDb, unavailable};
 use tenure_core::UnixMillis;
 use tenure_core::health::{LIVENESS, NotServing};
 use tenure_core::license::License;
@@ -24,6 +24,8 @@ use tenure_storage::{
     DieselStore, Heartbeat, InstallPolicy, Manager, ManagerError, MemoryStore, MonoClock, Store,
     StoreOptions,
 };
+use tenure_testkit::trial;
+use tenure_testkit::{Need, Unavailable, unavailable};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -90,7 +92,9 @@ struct Faked {
 }
 
 impl Faked {
-    fn new(engine: Engine) -> Option<Self> {
+    /// A private server under libfaketime; the kit probed what it could
+    /// (see [`faked_needs`]), so an `Err` here is a server that would not start.
+    fn new(engine: Engine) -> Result<Self, Unavailable> {
         let started = FakedServer::start(engine).and_then(|mut server| {
             let url = server.database()?;
             Ok((server, url))
@@ -99,17 +103,14 @@ impl Faked {
             Ok((server, url)) => {
                 let store = DieselStore::connect(&url, StoreOptions::default()).expect("connect");
                 store.migrate().expect("migrate");
-                Some(Self {
+                Ok(Self {
                     server,
                     url,
                     start: Instant::now(),
                     offset_ms: AtomicI64::new(0),
                 })
             }
-            Err(e) => {
-                unavailable(&format!("{engine:?} under libfaketime"), &e);
-                None
-            }
+            Err(e) => Err(unavailable(format!("{engine:?} under libfaketime"), e)),
         }
     }
 }
@@ -459,14 +460,12 @@ fn back_and_forth_unseen_by_one_manager<C: Clocks>(c: &C) {
     );
 }
 
-#[test]
 fn forward_step_memory() {
     for first in [First::Grant, First::Sweep, First::Heartbeat] {
         forward_step_keeps_slots_in_grace(&memory(), first);
     }
 }
 
-#[test]
 fn forward_step_sqlite() {
     for first in [First::Grant, First::Sweep, First::Heartbeat] {
         let (_db, clocks) = sqlite();
@@ -476,146 +475,222 @@ fn forward_step_sqlite() {
 
 /// Each case on its own server: a step back to real time between them
 /// would be one more step for the managers of the next.
-fn forward_step_faked(engine: Engine) {
+fn forward_step_faked(engine: Engine) -> Result<(), Unavailable> {
     for first in [First::Grant, First::Sweep] {
-        let Some(c) = Faked::new(engine) else {
-            return;
-        };
-        forward_step_keeps_slots_in_grace(&c, first);
+        forward_step_keeps_slots_in_grace(&Faked::new(engine)?, first);
     }
+    Ok(())
 }
 
-#[test]
-fn forward_step_postgres() {
-    forward_step_faked(Engine::Postgres);
+fn forward_step_postgres() -> Result<(), Unavailable> {
+    forward_step_faked(Engine::Postgres)
 }
 
-#[test]
-fn forward_step_mariadb() {
-    forward_step_faked(Engine::MariaDb);
+fn forward_step_mariadb() -> Result<(), Unavailable> {
+    forward_step_faked(Engine::MariaDb)
 }
 
-#[test]
 fn back_and_forth_memory() {
     back_and_forth_unseen_by_one_manager(&memory());
 }
 
-#[test]
 fn back_and_forth_sqlite() {
     let (_db, clocks) = sqlite();
     back_and_forth_unseen_by_one_manager(&clocks);
 }
 
-#[test]
-fn back_and_forth_postgres() {
-    if let Some(c) = Faked::new(Engine::Postgres) {
-        back_and_forth_unseen_by_one_manager(&c);
-    }
+fn back_and_forth_postgres() -> Result<(), Unavailable> {
+    back_and_forth_unseen_by_one_manager(&Faked::new(Engine::Postgres)?);
+    Ok(())
 }
 
-#[test]
-fn back_and_forth_mariadb() {
-    if let Some(c) = Faked::new(Engine::MariaDb) {
-        back_and_forth_unseen_by_one_manager(&c);
-    }
+fn back_and_forth_mariadb() -> Result<(), Unavailable> {
+    back_and_forth_unseen_by_one_manager(&Faked::new(Engine::MariaDb)?);
+    Ok(())
 }
 
-#[test]
 fn set_back_memory() {
     clock_set_back_keeps_an_expired_license_expired(&memory());
 }
 
-#[test]
 fn set_back_sqlite() {
     let (_db, clocks) = sqlite();
     clock_set_back_keeps_an_expired_license_expired(&clocks);
 }
 
-#[test]
-fn set_back_postgres() {
-    if let Some(c) = Faked::new(Engine::Postgres) {
-        clock_set_back_keeps_an_expired_license_expired(&c);
-    }
+fn set_back_postgres() -> Result<(), Unavailable> {
+    clock_set_back_keeps_an_expired_license_expired(&Faked::new(Engine::Postgres)?);
+    Ok(())
 }
 
-#[test]
-fn set_back_mariadb() {
-    if let Some(c) = Faked::new(Engine::MariaDb) {
-        clock_set_back_keeps_an_expired_license_expired(&c);
-    }
+fn set_back_mariadb() -> Result<(), Unavailable> {
+    clock_set_back_keeps_an_expired_license_expired(&Faked::new(Engine::MariaDb)?);
+    Ok(())
 }
 
-#[test]
 fn dead_peer_after_step_back_memory() {
     a_dead_peer_stamped_before_a_step_back_stops_counting(&memory());
 }
 
-#[test]
 fn dead_peer_after_step_back_sqlite() {
     let (_db, clocks) = sqlite();
     a_dead_peer_stamped_before_a_step_back_stops_counting(&clocks);
 }
 
-#[test]
-fn dead_peer_after_step_back_postgres() {
-    if let Some(c) = Faked::new(Engine::Postgres) {
-        a_dead_peer_stamped_before_a_step_back_stops_counting(&c);
-    }
+fn dead_peer_after_step_back_postgres() -> Result<(), Unavailable> {
+    a_dead_peer_stamped_before_a_step_back_stops_counting(&Faked::new(Engine::Postgres)?);
+    Ok(())
 }
 
-#[test]
-fn dead_peer_after_step_back_mariadb() {
-    if let Some(c) = Faked::new(Engine::MariaDb) {
-        a_dead_peer_stamped_before_a_step_back_stops_counting(&c);
-    }
+fn dead_peer_after_step_back_mariadb() -> Result<(), Unavailable> {
+    a_dead_peer_stamped_before_a_step_back_stops_counting(&Faked::new(Engine::MariaDb)?);
+    Ok(())
 }
 
-#[test]
 fn forward_window_after_step_back_memory() {
     a_closed_forward_window_stays_closed_after_a_step_back(&memory());
 }
 
-#[test]
 fn forward_window_after_step_back_sqlite() {
     let (_db, clocks) = sqlite();
     a_closed_forward_window_stays_closed_after_a_step_back(&clocks);
 }
 
-#[test]
-fn forward_window_after_step_back_postgres() {
-    if let Some(c) = Faked::new(Engine::Postgres) {
-        a_closed_forward_window_stays_closed_after_a_step_back(&c);
-    }
+fn forward_window_after_step_back_postgres() -> Result<(), Unavailable> {
+    a_closed_forward_window_stays_closed_after_a_step_back(&Faked::new(Engine::Postgres)?);
+    Ok(())
 }
 
-#[test]
-fn forward_window_after_step_back_mariadb() {
-    if let Some(c) = Faked::new(Engine::MariaDb) {
-        a_closed_forward_window_stays_closed_after_a_step_back(&c);
-    }
+fn forward_window_after_step_back_mariadb() -> Result<(), Unavailable> {
+    a_closed_forward_window_stays_closed_after_a_step_back(&Faked::new(Engine::MariaDb)?);
+    Ok(())
 }
 
-#[test]
 fn two_processes_one_node_id_memory() {
     one_step_seen_by_two_processes_of_one_node_id(&memory());
 }
 
-#[test]
 fn two_processes_one_node_id_sqlite() {
     let (_db, clocks) = sqlite();
     one_step_seen_by_two_processes_of_one_node_id(&clocks);
 }
 
-#[test]
-fn two_processes_one_node_id_postgres() {
-    if let Some(c) = Faked::new(Engine::Postgres) {
-        one_step_seen_by_two_processes_of_one_node_id(&c);
+fn two_processes_one_node_id_postgres() -> Result<(), Unavailable> {
+    one_step_seen_by_two_processes_of_one_node_id(&Faked::new(Engine::Postgres)?);
+    Ok(())
+}
+
+fn two_processes_one_node_id_mariadb() -> Result<(), Unavailable> {
+    one_step_seen_by_two_processes_of_one_node_id(&Faked::new(Engine::MariaDb)?);
+    Ok(())
+}
+
+/// What a private server of `engine` under libfaketime needs that a probe
+/// can see before the test starts it.
+fn faked_needs(engine: Engine) -> &'static [Need] {
+    match engine {
+        Engine::Postgres => &[Need::LibFaketime, Need::PgServerBinaries],
+        Engine::MariaDb => &[Need::LibFaketime, Need::Program("mariadb-install-db")],
     }
 }
 
-#[test]
-fn two_processes_one_node_id_mariadb() {
-    if let Some(c) = Faked::new(Engine::MariaDb) {
-        one_step_seen_by_two_processes_of_one_node_id(&c);
-    }
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial("forward_step_memory", &[], forward_step_memory),
+        trial("forward_step_sqlite", &[], forward_step_sqlite),
+        trial(
+            "forward_step_postgres",
+            faked_needs(Engine::Postgres),
+            forward_step_postgres,
+        ),
+        trial(
+            "forward_step_mariadb",
+            faked_needs(Engine::MariaDb),
+            forward_step_mariadb,
+        ),
+        trial("back_and_forth_memory", &[], back_and_forth_memory),
+        trial("back_and_forth_sqlite", &[], back_and_forth_sqlite),
+        trial(
+            "back_and_forth_postgres",
+            faked_needs(Engine::Postgres),
+            back_and_forth_postgres,
+        ),
+        trial(
+            "back_and_forth_mariadb",
+            faked_needs(Engine::MariaDb),
+            back_and_forth_mariadb,
+        ),
+        trial("set_back_memory", &[], set_back_memory),
+        trial("set_back_sqlite", &[], set_back_sqlite),
+        trial(
+            "set_back_postgres",
+            faked_needs(Engine::Postgres),
+            set_back_postgres,
+        ),
+        trial(
+            "set_back_mariadb",
+            faked_needs(Engine::MariaDb),
+            set_back_mariadb,
+        ),
+        trial(
+            "dead_peer_after_step_back_memory",
+            &[],
+            dead_peer_after_step_back_memory,
+        ),
+        trial(
+            "dead_peer_after_step_back_sqlite",
+            &[],
+            dead_peer_after_step_back_sqlite,
+        ),
+        trial(
+            "dead_peer_after_step_back_postgres",
+            faked_needs(Engine::Postgres),
+            dead_peer_after_step_back_postgres,
+        ),
+        trial(
+            "dead_peer_after_step_back_mariadb",
+            faked_needs(Engine::MariaDb),
+            dead_peer_after_step_back_mariadb,
+        ),
+        trial(
+            "forward_window_after_step_back_memory",
+            &[],
+            forward_window_after_step_back_memory,
+        ),
+        trial(
+            "forward_window_after_step_back_sqlite",
+            &[],
+            forward_window_after_step_back_sqlite,
+        ),
+        trial(
+            "forward_window_after_step_back_postgres",
+            faked_needs(Engine::Postgres),
+            forward_window_after_step_back_postgres,
+        ),
+        trial(
+            "forward_window_after_step_back_mariadb",
+            faked_needs(Engine::MariaDb),
+            forward_window_after_step_back_mariadb,
+        ),
+        trial(
+            "two_processes_one_node_id_memory",
+            &[],
+            two_processes_one_node_id_memory,
+        ),
+        trial(
+            "two_processes_one_node_id_sqlite",
+            &[],
+            two_processes_one_node_id_sqlite,
+        ),
+        trial(
+            "two_processes_one_node_id_postgres",
+            faked_needs(Engine::Postgres),
+            two_processes_one_node_id_postgres,
+        ),
+        trial(
+            "two_processes_one_node_id_mariadb",
+            faked_needs(Engine::MariaDb),
+            two_processes_one_node_id_mariadb,
+        ),
+    ])
 }

@@ -11,6 +11,7 @@ use suite::{Backend, cases};
 use tenure_core::UnixMillis;
 use tenure_core::manager::ManagerConfig;
 use tenure_storage::{DieselStore, InstallPolicy, Manager, MemoryStore, StoreOptions};
+use tenure_testkit::trial;
 
 struct Memory {
     clock: Arc<AtomicI64>,
@@ -43,11 +44,11 @@ struct Db {
 }
 
 impl Db {
-    fn new(kind: support::Kind) -> Option<Self> {
-        let db = support::TestDb::of(kind)?;
+    fn new(kind: support::Kind) -> Self {
+        let db = support::TestDb::of(kind);
         let store = DieselStore::connect(&db.url, StoreOptions::default()).expect("connect");
         store.migrate().expect("migrate");
-        Some(Self { db })
+        Self { db }
     }
 }
 
@@ -63,121 +64,149 @@ impl Backend for Db {
 }
 
 macro_rules! suite {
-    ($backend:ident, $make:expr) => {
+    ($backend:ident, $needs:expr, $make:expr) => {
         mod $backend {
             use super::*;
-            #[test]
             fn grant_renew_release() {
-                if let Some(b) = $make {
-                    cases::grant_renew_release(&b);
-                }
+                cases::grant_renew_release(&$make);
             }
-            #[test]
             fn limits_are_enforced_and_named() {
-                if let Some(b) = $make {
-                    cases::limits_are_enforced_and_named(&b);
-                }
+                cases::limits_are_enforced_and_named(&$make);
             }
-            #[test]
             fn restart_replaces() {
-                if let Some(b) = $make {
-                    cases::restart_replaces(&b);
-                }
+                cases::restart_replaces(&$make);
             }
-            #[test]
             fn twins_older_hears_replaced() {
-                if let Some(b) = $make {
-                    cases::twins_older_hears_replaced(&b);
-                }
+                cases::twins_older_hears_replaced(&$make);
             }
-            #[test]
             fn license_not_yet_valid_keeps_grants() {
-                if let Some(b) = $make {
-                    cases::license_not_yet_valid_keeps_grants(&b);
-                }
+                cases::license_not_yet_valid_keeps_grants(&$make);
             }
-            #[test]
             fn listing_pages_cover_the_held_grants() {
-                if let Some(b) = $make {
-                    cases::listing_pages_cover_the_held_grants(&b);
-                }
+                cases::listing_pages_cover_the_held_grants(&$make);
             }
-            #[test]
             fn revoke_and_admin_release() {
-                if let Some(b) = $make {
-                    cases::revoke_and_admin_release(&b);
-                }
+                cases::revoke_and_admin_release(&$make);
             }
-            #[test]
             fn renewals_racing_reclaims_never_over_use() {
-                if let Some(b) = $make {
-                    cases::renewals_racing_reclaims_never_over_use(&b);
-                }
+                cases::renewals_racing_reclaims_never_over_use(&$make);
             }
-            #[test]
             fn reclaim_exactly_at_deadline() {
-                if let Some(b) = $make {
-                    cases::reclaim_exactly_at_deadline(&b);
-                }
+                cases::reclaim_exactly_at_deadline(&$make);
             }
-            #[test]
             fn license_expiry() {
-                if let Some(b) = $make {
-                    cases::license_expiry(&b);
-                }
+                cases::license_expiry(&$make);
             }
-            #[test]
             fn license_install_rules() {
-                if let Some(b) = $make {
-                    cases::license_install_rules(&b);
-                }
+                cases::license_install_rules(&$make);
             }
-            #[test]
             fn manager_registry() {
-                if let Some(b) = $make {
-                    cases::manager_registry(&b);
-                }
+                cases::manager_registry(&$make);
             }
-            #[test]
             fn audit_actions_leave_their_rows() {
-                if let Some(b) = $make {
-                    suite::audit::actions_leave_their_rows(&b);
-                }
+                suite::audit::actions_leave_their_rows(&$make);
             }
-            #[test]
             fn audit_rolled_back_rows_vanish() {
-                if let Some(b) = $make {
-                    suite::audit::rolled_back_rows_vanish(&b);
-                }
+                suite::audit::rolled_back_rows_vanish(&$make);
             }
-            #[test]
             fn audit_pages_follow_the_cursor_and_prune_in_batches() {
-                if let Some(b) = $make {
-                    suite::audit::pages_follow_the_cursor_and_prune_in_batches(&b);
-                }
+                suite::audit::pages_follow_the_cursor_and_prune_in_batches(&$make);
             }
-            #[test]
             fn usage_reports_roll_up_and_prune() {
-                if let Some(b) = $make {
-                    suite::reports::usage_reports_roll_up_and_prune(&b);
-                }
+                suite::reports::usage_reports_roll_up_and_prune(&$make);
             }
-            #[test]
             fn usage_since_filters_and_orders() {
-                if let Some(b) = $make {
-                    cases::usage_since_filters_and_orders(&b);
-                }
+                cases::usage_since_filters_and_orders(&$make);
+            }
+
+            pub fn trials() -> Vec<tenure_testkit::Pending> {
+                // libtest's names for the cases of a module, kept for filters.
+                let name = |case: &str| format!("{}::{case}", stringify!($backend));
+                vec![
+                    trial(name("grant_renew_release"), $needs, grant_renew_release),
+                    trial(
+                        name("limits_are_enforced_and_named"),
+                        $needs,
+                        limits_are_enforced_and_named,
+                    ),
+                    trial(name("restart_replaces"), $needs, restart_replaces),
+                    trial(
+                        name("twins_older_hears_replaced"),
+                        $needs,
+                        twins_older_hears_replaced,
+                    ),
+                    trial(
+                        name("license_not_yet_valid_keeps_grants"),
+                        $needs,
+                        license_not_yet_valid_keeps_grants,
+                    ),
+                    trial(
+                        name("listing_pages_cover_the_held_grants"),
+                        $needs,
+                        listing_pages_cover_the_held_grants,
+                    ),
+                    trial(
+                        name("revoke_and_admin_release"),
+                        $needs,
+                        revoke_and_admin_release,
+                    ),
+                    trial(
+                        name("renewals_racing_reclaims_never_over_use"),
+                        $needs,
+                        renewals_racing_reclaims_never_over_use,
+                    ),
+                    trial(
+                        name("reclaim_exactly_at_deadline"),
+                        $needs,
+                        reclaim_exactly_at_deadline,
+                    ),
+                    trial(name("license_expiry"), $needs, license_expiry),
+                    trial(name("license_install_rules"), $needs, license_install_rules),
+                    trial(name("manager_registry"), $needs, manager_registry),
+                    trial(
+                        name("audit_actions_leave_their_rows"),
+                        $needs,
+                        audit_actions_leave_their_rows,
+                    ),
+                    trial(
+                        name("audit_rolled_back_rows_vanish"),
+                        $needs,
+                        audit_rolled_back_rows_vanish,
+                    ),
+                    trial(
+                        name("audit_pages_follow_the_cursor_and_prune_in_batches"),
+                        $needs,
+                        audit_pages_follow_the_cursor_and_prune_in_batches,
+                    ),
+                    trial(
+                        name("usage_reports_roll_up_and_prune"),
+                        $needs,
+                        usage_reports_roll_up_and_prune,
+                    ),
+                    trial(
+                        name("usage_since_filters_and_orders"),
+                        $needs,
+                        usage_since_filters_and_orders,
+                    ),
+                ]
             }
         }
     };
 }
 
-suite!(memory, Some(Memory::new()));
-suite!(sqlite, Db::new(support::Kind::Sqlite));
-suite!(postgres, Db::new(support::Kind::Postgres));
-suite!(mysql, Db::new(support::Kind::Mysql));
+suite!(memory, &[], Memory::new());
+suite!(sqlite, &[], Db::new(support::Kind::Sqlite));
+suite!(
+    postgres,
+    support::needs(support::Kind::Postgres),
+    Db::new(support::Kind::Postgres)
+);
+suite!(
+    mysql,
+    support::needs(support::Kind::Mysql),
+    Db::new(support::Kind::Mysql)
+);
 
-#[test]
 fn memory_outage_is_a_typed_retryable_error() {
     let b = Memory::new();
     let m = b.manager(ManagerConfig::default());
@@ -194,7 +223,6 @@ fn memory_outage_is_a_typed_retryable_error() {
 /// M7 by the storage clock itself: the clock set back before the license's
 /// `not_before` refuses, keeps held grants, and serves again once it is
 /// past it.
-#[test]
 fn memory_clock_set_back_before_not_before() {
     let b = Memory::new();
     let m = b.manager(ManagerConfig::default());
@@ -230,4 +258,24 @@ fn memory_clock_set_back_before_not_before() {
             .expect("usage")
             .is_empty()
     );
+}
+
+fn main() -> std::process::ExitCode {
+    let mut trials = vec![
+        trial(
+            "memory_outage_is_a_typed_retryable_error",
+            &[],
+            memory_outage_is_a_typed_retryable_error,
+        ),
+        trial(
+            "memory_clock_set_back_before_not_before",
+            &[],
+            memory_clock_set_back_before_not_before,
+        ),
+    ];
+    trials.extend(memory::trials());
+    trials.extend(sqlite::trials());
+    trials.extend(postgres::trials());
+    trials.extend(mysql::trials());
+    tenure_testkit::run(trials)
 }

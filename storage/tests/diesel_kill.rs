@@ -19,6 +19,7 @@ use tenure_core::names::{Hostname, Name};
 use tenure_core::wire::{GrantRequest, HostFacts, Instance};
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{DieselStore, Store, StoreOptions};
+use tenure_testkit::trial;
 
 /// The database URL the child grants against; set only for the child.
 const CHILD_URL: &str = "TENURE_GRANT_LOOP_URL";
@@ -37,7 +38,7 @@ fn acknowledged(line: &str) -> Option<&str> {
 }
 
 fn kill_mid_stream(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let store = DieselStore::connect(&db.url, StoreOptions::default()).expect("connect");
     store.migrate().expect("migrate");
 
@@ -131,25 +132,20 @@ fn kill_mid_stream(kind: Kind) {
     );
 }
 
-#[test]
 fn kill_sqlite() {
     kill_mid_stream(Kind::Sqlite);
 }
 
-#[test]
 fn kill_postgres() {
     kill_mid_stream(Kind::Postgres);
 }
 
-#[test]
 fn kill_mysql() {
     kill_mid_stream(Kind::Mysql);
 }
 
 /// The granting child: grants fresh instances in a loop and prints each grant
 /// id only after its transaction committed, until it is killed.
-#[test]
-#[ignore = "the child process of the SIGKILL tests above, which run it"]
 fn grant_loop_child() {
     let url = std::env::var(CHILD_URL).expect("run by kill_mid_stream with the database URL");
     if let Err(e) = run(&url) {
@@ -233,4 +229,18 @@ fn run(url: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial("kill_sqlite", &[], kill_sqlite),
+        trial(
+            "kill_postgres",
+            support::needs(Kind::Postgres),
+            kill_postgres,
+        ),
+        trial("kill_mysql", support::needs(Kind::Mysql), kill_mysql),
+        // The child process of the SIGKILL tests above, which run it.
+        trial("grant_loop_child", &[], grant_loop_child).ignored(),
+    ])
 }

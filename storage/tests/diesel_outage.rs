@@ -8,12 +8,14 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use support::{grant_once, id, license, limits, pg_bin, request, unavailable};
+use support::{grant_once, id, license, limits, pg_bin, request};
 use tenure_core::GrantId;
 use tenure_core::license::License;
 use tenure_core::manager::{Denial, ManagerConfig, renew};
 use tenure_core::wire::GrantResponse;
 use tenure_storage::{DieselStore, StorageError, Store, StoreOptions};
+use tenure_testkit::trial;
+use tenure_testkit::{Need, Unavailable, unavailable};
 
 /// A throw-away PostgreSQL cluster owned by the `postgres` user.
 struct PrivatePg {
@@ -147,12 +149,8 @@ fn renew_once(
     })
 }
 
-#[test]
-fn postgres_outage_is_unavailable_then_recovers() {
-    let pg = match PrivatePg::create() {
-        Ok(pg) => pg,
-        Err(e) => return unavailable("a private PostgreSQL instance", &e),
-    };
+fn postgres_outage_is_unavailable_then_recovers() -> Result<(), Unavailable> {
+    let pg = PrivatePg::create().map_err(|e| unavailable("a private PostgreSQL instance", e))?;
     let opts = StoreOptions {
         pool_size: 2,
         connect_timeout: Duration::from_secs(2),
@@ -224,4 +222,13 @@ fn postgres_outage_is_unavailable_then_recovers() {
         "PostgreSQL outage: each call failed Unavailable in at most {slowest:?}; \
          the same store recovered {recovery:?} after restart"
     );
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![trial(
+        "postgres_outage_is_unavailable_then_recovers",
+        &[Need::PgServerBinaries],
+        postgres_outage_is_unavailable_then_recovers,
+    )])
 }

@@ -10,13 +10,14 @@ use support::{Kind, TestDb, grant_once, id, license, limits, pool, request};
 use tenure_core::UnixMillis;
 use tenure_core::manager::{Denial, PoolTotals};
 use tenure_storage::{DieselStore, Store, StoreOptions};
+use tenure_testkit::trial;
 
 const THREADS: u64 = 32;
 const ROUNDS: u64 = 20;
 const MAX_SERVERS: u64 = 5;
 
 fn race(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let opts = StoreOptions {
         pool_size: 8,
         ..StoreOptions::default()
@@ -106,17 +107,26 @@ fn race(kind: Kind) {
     );
 }
 
-#[test]
 fn race_sqlite() {
     race(Kind::Sqlite);
 }
 
-#[test]
 fn race_postgres() {
     race(Kind::Postgres);
 }
 
-#[test]
 fn race_mysql() {
     race(Kind::Mysql);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial("race_sqlite", &[], race_sqlite),
+        trial(
+            "race_postgres",
+            support::needs(Kind::Postgres),
+            race_postgres,
+        ),
+        trial("race_mysql", support::needs(Kind::Mysql), race_mysql),
+    ])
 }

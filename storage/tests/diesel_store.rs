@@ -14,6 +14,7 @@ use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
     DieselStore, SchemaState, StorageError, Store, StoreOptions, StoredLicense, Tx,
 };
+use tenure_testkit::trial;
 
 const V1: &str = "20261123000000";
 const V2: &str = "20261123000001";
@@ -25,15 +26,22 @@ macro_rules! per_backend {
     ($scenario:ident) => {
         mod $scenario {
             use super::*;
-            #[test]
+
+            pub fn trials() -> Vec<tenure_testkit::Pending> {
+                let name = |kind: &str| format!("{}::{kind}", stringify!($scenario));
+                vec![
+                    trial(name("sqlite"), &[], sqlite),
+                    trial(name("postgres"), support::needs(Kind::Postgres), postgres),
+                    trial(name("mysql"), support::needs(Kind::Mysql), mysql),
+                ]
+            }
+
             fn sqlite() {
                 run(Kind::Sqlite, super::$scenario);
             }
-            #[test]
             fn postgres() {
                 run(Kind::Postgres, super::$scenario);
             }
-            #[test]
             fn mysql() {
                 run(Kind::Mysql, super::$scenario);
             }
@@ -42,9 +50,7 @@ macro_rules! per_backend {
 }
 
 fn run(kind: Kind, scenario: fn(&TestDb)) {
-    if let Some(db) = TestDb::of(kind) {
-        scenario(&db);
-    }
+    scenario(&TestDb::of(kind));
 }
 
 fn connect(db: &TestDb) -> DieselStore {
@@ -539,9 +545,8 @@ per_backend!(now_is_storage_clock);
 
 /// PostgreSQL: `Tx::now` is the server's clock in epoch milliseconds,
 /// whatever time zone the database or the session is set to.
-#[test]
 fn postgres_now_ignores_time_zones() {
-    let Some(db) = TestDb::postgres() else { return };
+    let db = TestDb::postgres();
     let dbname = db.url.rsplit('/').next().expect("db name").to_owned();
     db.exec(&format!(
         "ALTER DATABASE {dbname} SET timezone TO 'Pacific/Kiritimati'"
@@ -577,9 +582,8 @@ fn postgres_now_ignores_time_zones() {
 }
 
 /// MariaDB/MySQL: the same with a +13:00 session time zone on the reader.
-#[test]
 fn mysql_now_ignores_time_zones() {
-    let Some(db) = TestDb::mysql() else { return };
+    let db = TestDb::mysql();
     let store = migrated(&db);
     let mut raw = diesel::MysqlConnection::establish(&db.url).expect("raw connection");
     diesel::sql_query("SET time_zone = '+13:00'")
@@ -604,7 +608,6 @@ fn mysql_now_ignores_time_zones() {
 }
 
 /// The store never reads the process clock: deadlines come from the database.
-#[test]
 fn store_source_reads_no_process_clock() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/sql");
     let mut checked = 0;
@@ -680,3 +683,34 @@ fn a_transaction_past_its_deadline_commits_nothing(db: &TestDb) {
     assert_eq!(tx(&store, |t| t.managers()).len(), 1);
 }
 per_backend!(a_transaction_past_its_deadline_commits_nothing);
+
+fn main() -> std::process::ExitCode {
+    let mut trials = vec![
+        trial(
+            "postgres_now_ignores_time_zones",
+            support::needs(Kind::Postgres),
+            postgres_now_ignores_time_zones,
+        ),
+        trial(
+            "mysql_now_ignores_time_zones",
+            support::needs(Kind::Mysql),
+            mysql_now_ignores_time_zones,
+        ),
+        trial(
+            "store_source_reads_no_process_clock",
+            &[],
+            store_source_reads_no_process_clock,
+        ),
+    ];
+    for scenario in [
+        schema_versions::trials,
+        listing_pages::trials,
+        round_trips::trials,
+        failed_mutation_rolls_back::trials,
+        now_is_storage_clock::trials,
+        a_transaction_past_its_deadline_commits_nothing::trials,
+    ] {
+        trials.extend(scenario());
+    }
+    tenure_testkit::run(trials)
+}

@@ -18,6 +18,7 @@ use tenure_storage::{
     Answer, DieselStore, InstallPolicy, Manager, ManagerError, MemoryStore, Op, OpResult,
     StorageError, Store, StoreOptions, Tx,
 };
+use tenure_testkit::trial;
 
 const MAX_SERVERS: u64 = 5;
 
@@ -73,7 +74,7 @@ fn group_manager(url: &str) -> Manager<Counted> {
 }
 
 fn under_load(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let managers = [group_manager(&db.url), group_manager(&db.url)];
     install(
         &managers[0],
@@ -176,17 +177,14 @@ fn rand(thread: u64, round: u64, k: u64) -> [u8; 16] {
     b
 }
 
-#[test]
 fn group_commit_under_load_sqlite() {
     under_load(Kind::Sqlite);
 }
 
-#[test]
 fn group_commit_under_load_postgres() {
     under_load(Kind::Postgres);
 }
 
-#[test]
 fn group_commit_under_load_mysql() {
     under_load(Kind::Mysql);
 }
@@ -270,7 +268,6 @@ fn memory_manager(clock: &Arc<AtomicI64>) -> Manager<MemoryStore> {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
-    #[test]
     fn a_batch_answers_as_one_transaction_per_op(
         batches in prop::collection::vec((0u32..40, prop::collection::vec(spec(), 1..12)), 1..10)
     ) {
@@ -322,7 +319,7 @@ fn grant_wide<S: Store>(m: &Manager<S>, prefix: &str, seed: u64, n: u64) -> Vec<
 /// Renewals of one batch go to storage in one statement: each row gets its
 /// own values, and a grant renewed twice keeps the later renewal.
 fn batched_renewals_are_written(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let m = group_manager(&db.url);
     install(&m, &[("prod", "wide", 100)], 3_600);
     let granted = grant_wide(&m, "w", 90, 3);
@@ -363,17 +360,14 @@ fn batched_renewals_are_written(kind: Kind) {
     assert_eq!(b.client_skew_ms, None, "{kind:?}");
 }
 
-#[test]
 fn batched_renewals_are_written_sqlite() {
     batched_renewals_are_written(Kind::Sqlite);
 }
 
-#[test]
 fn batched_renewals_are_written_postgres() {
     batched_renewals_are_written(Kind::Postgres);
 }
 
-#[test]
 fn batched_renewals_are_written_mysql() {
     batched_renewals_are_written(Kind::Mysql);
 }
@@ -383,7 +377,7 @@ fn batched_renewals_are_written_mysql() {
 /// matches its rows, and an instance granted twice in the batch keeps only
 /// its second grant, as two transactions would leave it.
 fn batched_grants_are_written(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let m = group_manager(&db.url);
     install(&m, &[("prod", "wide", 100), ("prod", "tight", 2)], 3_600);
     let mut with_facts = request("prod", "wide", "g0", 1, 3);
@@ -488,17 +482,14 @@ fn batched_grants_are_written(kind: Kind) {
     );
 }
 
-#[test]
 fn batched_grants_are_written_sqlite() {
     batched_grants_are_written(Kind::Sqlite);
 }
 
-#[test]
 fn batched_grants_are_written_postgres() {
     batched_grants_are_written(Kind::Postgres);
 }
 
-#[test]
 fn batched_grants_are_written_mysql() {
     batched_grants_are_written(Kind::Mysql);
 }
@@ -508,7 +499,7 @@ fn batched_grants_are_written_mysql() {
 /// its decision must see it (or the new grant would collide with the old
 /// row, and the batch would fall back to one transaction per op).
 fn a_batch_regrants_a_held_instance(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let m = group_manager(&db.url);
     install(&m, &[("prod", "wide", 100)], 3_600);
     let held = m
@@ -552,17 +543,14 @@ fn a_batch_regrants_a_held_instance(kind: Kind) {
     );
 }
 
-#[test]
 fn a_batch_regrants_a_held_instance_sqlite() {
     a_batch_regrants_a_held_instance(Kind::Sqlite);
 }
 
-#[test]
 fn a_batch_regrants_a_held_instance_postgres() {
     a_batch_regrants_a_held_instance(Kind::Postgres);
 }
 
-#[test]
 fn a_batch_regrants_a_held_instance_mysql() {
     a_batch_regrants_a_held_instance(Kind::Mysql);
 }
@@ -573,7 +561,7 @@ fn a_batch_regrants_a_held_instance_mysql() {
 /// answers from what it reads under the lock, in one transaction, and the
 /// pool's count is the same seen from either manager.
 fn a_batch_sees_grants_another_manager_ended(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let (m1, m2) = (group_manager(&db.url), group_manager(&db.url));
     install(&m1, &[("prod", "wide", 100)], 3_600);
     let ids = grant_wide(&m1, "e", 94, 3);
@@ -636,17 +624,14 @@ fn a_batch_sees_grants_another_manager_ended(kind: Kind) {
     }
 }
 
-#[test]
 fn a_batch_sees_grants_another_manager_ended_sqlite() {
     a_batch_sees_grants_another_manager_ended(Kind::Sqlite);
 }
 
-#[test]
 fn a_batch_sees_grants_another_manager_ended_postgres() {
     a_batch_sees_grants_another_manager_ended(Kind::Postgres);
 }
 
-#[test]
 fn a_batch_sees_grants_another_manager_ended_mysql() {
     a_batch_sees_grants_another_manager_ended(Kind::Mysql);
 }
@@ -656,7 +641,7 @@ fn a_batch_sees_grants_another_manager_ended_mysql() {
 /// this manager has seen for 300 ms; the grant's renewal, sent meanwhile,
 /// must be stamped no earlier than that transaction's last clock read.
 fn a_batch_decides_after_the_locks_it_waited_for(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let m = group_manager(&db.url);
     install(&m, &[("prod", "wide", 100)], 3_600);
     let id = grant_wide(&m, "t", 95, 1)[0];
@@ -697,17 +682,14 @@ fn a_batch_decides_after_the_locks_it_waited_for(kind: Kind) {
     );
 }
 
-#[test]
 fn a_batch_decides_after_the_locks_it_waited_for_sqlite() {
     a_batch_decides_after_the_locks_it_waited_for(Kind::Sqlite);
 }
 
-#[test]
 fn a_batch_decides_after_the_locks_it_waited_for_postgres() {
     a_batch_decides_after_the_locks_it_waited_for(Kind::Postgres);
 }
 
-#[test]
 fn a_batch_decides_after_the_locks_it_waited_for_mysql() {
     a_batch_decides_after_the_locks_it_waited_for(Kind::Mysql);
 }
@@ -715,7 +697,6 @@ fn a_batch_decides_after_the_locks_it_waited_for_mysql() {
 /// More grants past their deadline than one read returns: a batch of grants
 /// reclaims them read after read, exactly as the same grants one per
 /// transaction would.
-#[test]
 fn a_batch_reclaims_a_backlog_beyond_one_read() {
     let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
     let make = || {
@@ -868,7 +849,7 @@ fn a_batch_renews_a_replaced_grant<S: Store>(kind: &str, m: &Manager<S>, fresh: 
 }
 
 fn a_batch_renews_a_replaced_grant_on(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let m = group_manager(&db.url);
     let before = m.store().transactions();
     a_batch_renews_a_replaced_grant(&format!("{kind:?}"), &m, &group_manager(&db.url));
@@ -881,7 +862,6 @@ fn a_batch_renews_a_replaced_grant_on(kind: Kind) {
     );
 }
 
-#[test]
 fn a_batch_renews_a_replaced_grant_memory() {
     let clock = Arc::new(AtomicI64::new(1_800_000_000_000));
     let c = clock.clone();
@@ -892,17 +872,139 @@ fn a_batch_renews_a_replaced_grant_memory() {
     a_batch_renews_a_replaced_grant("memory", &m, &fresh);
 }
 
-#[test]
 fn a_batch_renews_a_replaced_grant_sqlite() {
     a_batch_renews_a_replaced_grant_on(Kind::Sqlite);
 }
 
-#[test]
 fn a_batch_renews_a_replaced_grant_postgres() {
     a_batch_renews_a_replaced_grant_on(Kind::Postgres);
 }
 
-#[test]
 fn a_batch_renews_a_replaced_grant_mysql() {
     a_batch_renews_a_replaced_grant_on(Kind::Mysql);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "a_batch_answers_as_one_transaction_per_op",
+            &[],
+            a_batch_answers_as_one_transaction_per_op,
+        ),
+        trial(
+            "group_commit_under_load_sqlite",
+            &[],
+            group_commit_under_load_sqlite,
+        ),
+        trial(
+            "group_commit_under_load_postgres",
+            support::needs(Kind::Postgres),
+            group_commit_under_load_postgres,
+        ),
+        trial(
+            "group_commit_under_load_mysql",
+            support::needs(Kind::Mysql),
+            group_commit_under_load_mysql,
+        ),
+        trial(
+            "batched_renewals_are_written_sqlite",
+            &[],
+            batched_renewals_are_written_sqlite,
+        ),
+        trial(
+            "batched_renewals_are_written_postgres",
+            support::needs(Kind::Postgres),
+            batched_renewals_are_written_postgres,
+        ),
+        trial(
+            "batched_renewals_are_written_mysql",
+            support::needs(Kind::Mysql),
+            batched_renewals_are_written_mysql,
+        ),
+        trial(
+            "batched_grants_are_written_sqlite",
+            &[],
+            batched_grants_are_written_sqlite,
+        ),
+        trial(
+            "batched_grants_are_written_postgres",
+            support::needs(Kind::Postgres),
+            batched_grants_are_written_postgres,
+        ),
+        trial(
+            "batched_grants_are_written_mysql",
+            support::needs(Kind::Mysql),
+            batched_grants_are_written_mysql,
+        ),
+        trial(
+            "a_batch_regrants_a_held_instance_sqlite",
+            &[],
+            a_batch_regrants_a_held_instance_sqlite,
+        ),
+        trial(
+            "a_batch_regrants_a_held_instance_postgres",
+            support::needs(Kind::Postgres),
+            a_batch_regrants_a_held_instance_postgres,
+        ),
+        trial(
+            "a_batch_regrants_a_held_instance_mysql",
+            support::needs(Kind::Mysql),
+            a_batch_regrants_a_held_instance_mysql,
+        ),
+        trial(
+            "a_batch_sees_grants_another_manager_ended_sqlite",
+            &[],
+            a_batch_sees_grants_another_manager_ended_sqlite,
+        ),
+        trial(
+            "a_batch_sees_grants_another_manager_ended_postgres",
+            support::needs(Kind::Postgres),
+            a_batch_sees_grants_another_manager_ended_postgres,
+        ),
+        trial(
+            "a_batch_sees_grants_another_manager_ended_mysql",
+            support::needs(Kind::Mysql),
+            a_batch_sees_grants_another_manager_ended_mysql,
+        ),
+        trial(
+            "a_batch_decides_after_the_locks_it_waited_for_sqlite",
+            &[],
+            a_batch_decides_after_the_locks_it_waited_for_sqlite,
+        ),
+        trial(
+            "a_batch_decides_after_the_locks_it_waited_for_postgres",
+            support::needs(Kind::Postgres),
+            a_batch_decides_after_the_locks_it_waited_for_postgres,
+        ),
+        trial(
+            "a_batch_decides_after_the_locks_it_waited_for_mysql",
+            support::needs(Kind::Mysql),
+            a_batch_decides_after_the_locks_it_waited_for_mysql,
+        ),
+        trial(
+            "a_batch_reclaims_a_backlog_beyond_one_read",
+            &[],
+            a_batch_reclaims_a_backlog_beyond_one_read,
+        ),
+        trial(
+            "a_batch_renews_a_replaced_grant_memory",
+            &[],
+            a_batch_renews_a_replaced_grant_memory,
+        ),
+        trial(
+            "a_batch_renews_a_replaced_grant_sqlite",
+            &[],
+            a_batch_renews_a_replaced_grant_sqlite,
+        ),
+        trial(
+            "a_batch_renews_a_replaced_grant_postgres",
+            support::needs(Kind::Postgres),
+            a_batch_renews_a_replaced_grant_postgres,
+        ),
+        trial(
+            "a_batch_renews_a_replaced_grant_mysql",
+            support::needs(Kind::Mysql),
+            a_batch_renews_a_replaced_grant_mysql,
+        ),
+    ])
 }

@@ -11,6 +11,7 @@ mod support;
 use std::time::Duration;
 use support::{Kind, TestDb, pool};
 use tenure_storage::{DieselStore, Store, StoreOptions};
+use tenure_testkit::trial;
 
 const KEEPALIVE: Duration = Duration::from_secs(9);
 
@@ -75,7 +76,7 @@ fn sockets_to(port: u16) -> Vec<i32> {
 }
 
 fn the_store_s_connections_carry_keepalive_timings(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let port: u16 = db
         .url
         .rsplit_once(':')
@@ -103,12 +104,25 @@ fn the_store_s_connections_carry_keepalive_timings(kind: Kind) {
     drop(store);
 }
 
-#[test]
 fn postgres_connections_carry_keepalive_timings() {
     the_store_s_connections_carry_keepalive_timings(Kind::Postgres);
 }
 
-#[test]
 fn mysql_connections_carry_keepalive_timings() {
     the_store_s_connections_carry_keepalive_timings(Kind::Mysql);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "postgres_connections_carry_keepalive_timings",
+            support::needs(Kind::Postgres),
+            postgres_connections_carry_keepalive_timings,
+        ),
+        trial(
+            "mysql_connections_carry_keepalive_timings",
+            support::needs(Kind::Mysql),
+            mysql_connections_carry_keepalive_timings,
+        ),
+    ])
 }

@@ -14,15 +14,15 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::TestDb;
 use tenure_storage::{DieselStore, StoreOptions};
+use tenure_testkit::trial;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Far beyond the connect timeout; reached only by a connect left hanging.
 const GIVE_UP: Duration = Duration::from_secs(30);
 
-#[test]
 fn a_mysql_server_that_never_answers_is_hung_up_on_at_the_connect_timeout() {
     // A real database for the connect after, and the skip rule of the others.
-    let Some(db) = TestDb::mysql() else { return };
+    let db = TestDb::mysql();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
     let (ended, end) = mpsc::channel();
@@ -66,4 +66,12 @@ fn a_mysql_server_that_never_answers_is_hung_up_on_at_the_connect_timeout() {
         started.elapsed(),
         store.err()
     );
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![trial(
+        "a_mysql_server_that_never_answers_is_hung_up_on_at_the_connect_timeout",
+        support::needs(support::Kind::Mysql),
+        a_mysql_server_that_never_answers_is_hung_up_on_at_the_connect_timeout,
+    )])
 }

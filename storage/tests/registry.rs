@@ -15,6 +15,7 @@ use tenure_core::UnixMillis;
 use tenure_core::health::NotServing;
 use tenure_core::manager::ManagerConfig;
 use tenure_storage::{DieselStore, InstallPolicy, Manager, MemoryStore, Store, StoreOptions};
+use tenure_testkit::trial;
 
 /// A store per manager on one database, and a way to let time pass on it.
 trait Shared {
@@ -58,10 +59,10 @@ impl Shared for TestDb {
     }
 }
 
-fn db(kind: Kind) -> Option<TestDb> {
-    let db = TestDb::of(kind)?;
+fn db(kind: Kind) -> TestDb {
+    let db = TestDb::of(kind);
     db.store().migrate().expect("migrate");
-    Some(db)
+    db
 }
 
 fn manager<D: Shared>(d: &D, nonce: &str) -> Manager<D::S> {
@@ -139,9 +140,9 @@ fn one_node_id_two_processes<D: Shared>(d: &D) {
 
 /// `n` managers with distinct node ids heartbeat for the first time at one
 /// instant, `rounds` times on fresh databases: never more than one serves.
-fn racing_first_heartbeats<D: Shared>(make: impl Fn() -> Option<D>, n: usize, rounds: usize) {
+fn racing_first_heartbeats<D: Shared>(make: impl Fn() -> D, n: usize, rounds: usize) {
     for round in 0..rounds {
-        let Some(d) = make() else { return };
+        let d = make();
         install(&d, 1);
         let managers: Vec<Arc<Manager<D::S>>> = (0..n)
             .map(|i| Arc::new(manager(&d, &format!("process-{i}"))))
@@ -171,46 +172,63 @@ fn racing_first_heartbeats<D: Shared>(make: impl Fn() -> Option<D>, n: usize, ro
     }
 }
 
-#[test]
 fn one_node_id_memory() {
     one_node_id_two_processes(&memory());
 }
 
-#[test]
 fn one_node_id_sqlite() {
-    one_node_id_two_processes(&db(Kind::Sqlite).expect("sqlite"));
+    one_node_id_two_processes(&db(Kind::Sqlite));
 }
 
-#[test]
 fn one_node_id_postgres() {
-    if let Some(d) = db(Kind::Postgres) {
-        one_node_id_two_processes(&d);
-    }
+    one_node_id_two_processes(&db(Kind::Postgres));
 }
 
-#[test]
 fn one_node_id_mariadb() {
-    if let Some(d) = db(Kind::Mysql) {
-        one_node_id_two_processes(&d);
-    }
+    one_node_id_two_processes(&db(Kind::Mysql));
 }
 
-#[test]
 fn racing_heartbeats_memory() {
-    racing_first_heartbeats(|| Some(memory()), 4, 20);
+    racing_first_heartbeats(memory, 4, 20);
 }
 
-#[test]
 fn racing_heartbeats_sqlite() {
     racing_first_heartbeats(|| db(Kind::Sqlite), 4, 10);
 }
 
-#[test]
 fn racing_heartbeats_postgres() {
     racing_first_heartbeats(|| db(Kind::Postgres), 4, 10);
 }
 
-#[test]
 fn racing_heartbeats_mariadb() {
     racing_first_heartbeats(|| db(Kind::Mysql), 4, 10);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial("one_node_id_memory", &[], one_node_id_memory),
+        trial("one_node_id_sqlite", &[], one_node_id_sqlite),
+        trial(
+            "one_node_id_postgres",
+            support::needs(Kind::Postgres),
+            one_node_id_postgres,
+        ),
+        trial(
+            "one_node_id_mariadb",
+            support::needs(Kind::Mysql),
+            one_node_id_mariadb,
+        ),
+        trial("racing_heartbeats_memory", &[], racing_heartbeats_memory),
+        trial("racing_heartbeats_sqlite", &[], racing_heartbeats_sqlite),
+        trial(
+            "racing_heartbeats_postgres",
+            support::needs(Kind::Postgres),
+            racing_heartbeats_postgres,
+        ),
+        trial(
+            "racing_heartbeats_mariadb",
+            support::needs(Kind::Mysql),
+            racing_heartbeats_mariadb,
+        ),
+    ])
 }

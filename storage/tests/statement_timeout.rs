@@ -13,6 +13,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use support::{Kind, TestDb, pool};
 use tenure_storage::{DieselStore, Store, StoreOptions};
+use tenure_testkit::trial;
 
 /// How long the other session holds its lock: far beyond the bound.
 const HELD: Duration = Duration::from_secs(30);
@@ -22,7 +23,7 @@ const TIMEOUT: Duration = Duration::from_secs(1);
 const BOUND: Duration = Duration::from_secs(15);
 
 fn blocked_call_fails_within_the_statement_timeout(kind: Kind) {
-    let Some(db) = TestDb::of(kind) else { return };
+    let db = TestDb::of(kind);
     let opts = StoreOptions {
         pool_size: 2,
         statement_timeout: TIMEOUT,
@@ -85,12 +86,25 @@ fn blocked_call_fails_within_the_statement_timeout(kind: Kind) {
     drop(holder);
 }
 
-#[test]
 fn postgres_blocked_call_fails_within_the_statement_timeout() {
     blocked_call_fails_within_the_statement_timeout(Kind::Postgres);
 }
 
-#[test]
 fn mysql_blocked_call_fails_within_the_statement_timeout() {
     blocked_call_fails_within_the_statement_timeout(Kind::Mysql);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "postgres_blocked_call_fails_within_the_statement_timeout",
+            support::needs(Kind::Postgres),
+            postgres_blocked_call_fails_within_the_statement_timeout,
+        ),
+        trial(
+            "mysql_blocked_call_fails_within_the_statement_timeout",
+            support::needs(Kind::Mysql),
+            mysql_blocked_call_fails_within_the_statement_timeout,
+        ),
+    ])
 }

@@ -36,7 +36,7 @@ mod need;
 mod port;
 
 pub use libtest_mimic::Trial;
-pub use need::{Need, libfaketime, mysql_url, pg_bin, postgres_url, program};
+pub use need::{Need, built, libfaketime, mysql_url, pg_bin, postgres_url, program};
 pub use port::{free_port, listening_addr};
 
 use std::collections::BTreeMap;
@@ -106,7 +106,10 @@ fn plan(ci: bool, missing: Option<Unavailable>) -> Plan {
 
 fn fail_message(ci: bool, u: &Unavailable, found_while_running: bool) -> String {
     if ci {
-        format!("{} is required when CI=true but is unavailable: {}", u.what, u.why)
+        format!(
+            "{} is required when CI=true but is unavailable: {}",
+            u.what, u.why
+        )
     } else if found_while_running {
         format!(
             "{} is unavailable: {} (found only while the test ran, so it cannot be \
@@ -126,6 +129,7 @@ type Probes = BTreeMap<String, Result<(), String>>;
 pub struct Pending {
     name: String,
     needs: Vec<Need>,
+    on_request: bool,
     body: Box<dyn FnOnce() -> Result<(), Unavailable> + Send>,
 }
 
@@ -138,6 +142,15 @@ impl std::fmt::Debug for Pending {
     }
 }
 
+impl Pending {
+    /// Runs only when asked for (`--ignored` or `--include-ignored`), as
+    /// `#[ignore]` does: for a child process the test binary runs itself as.
+    pub fn ignored(mut self) -> Self {
+        self.on_request = true;
+        self
+    }
+}
+
 /// A test named `name` that needs `needs`. A panic in `body` fails it.
 pub fn trial<O: Outcome>(
     name: impl Into<String>,
@@ -147,6 +160,7 @@ pub fn trial<O: Outcome>(
     Pending {
         name: name.into(),
         needs: needs.to_vec(),
+        on_request: false,
         body: Box::new(move || body().into_outcome()),
     }
 }
@@ -162,7 +176,10 @@ pub fn run(trials: Vec<Pending>) -> ExitCode {
         let missing = first_missing(&t.needs, &mut probes);
         let plan = plan(ci, missing);
         if let Plan::Ignore(u) = &plan {
-            ignored.entry(u.what.clone()).or_insert((u.why.clone(), 0)).1 += 1;
+            ignored
+                .entry(u.what.clone())
+                .or_insert((u.why.clone(), 0))
+                .1 += 1;
         }
         built.push(build(t, plan, ci));
     }
@@ -186,15 +203,19 @@ fn first_missing(needs: &[Need], probes: &mut Probes) -> Option<Unavailable> {
 }
 
 fn build(t: Pending, plan: Plan, ci: bool) -> Trial {
-    let Pending { name, body, .. } = t;
+    let Pending {
+        name,
+        body,
+        on_request,
+        ..
+    } = t;
     match plan {
         Plan::Run => Trial::test(name, move || {
             body().map_err(|u| fail_message(ci, &u, true).into())
-        }),
-        Plan::Ignore(u) => {
-            Trial::test(name, move || Err(fail_message(false, &u, false).into()))
-                .with_ignored_flag(true)
-        }
+        })
+        .with_ignored_flag(on_request),
+        Plan::Ignore(u) => Trial::test(name, move || Err(fail_message(false, &u, false).into()))
+            .with_ignored_flag(true),
         Plan::Fail(u) => Trial::test(name, move || Err(fail_message(true, &u, false).into())),
     }
 }
@@ -236,7 +257,10 @@ mod tests {
         }
         let mut probes = Probes::new();
         let need = [Need::Other("thing", probe)];
-        assert_eq!(first_missing(&need, &mut probes), Some(unavailable("thing", "absent")));
+        assert_eq!(
+            first_missing(&need, &mut probes),
+            Some(unavailable("thing", "absent"))
+        );
         assert!(first_missing(&need, &mut probes).is_some());
         assert_eq!(PROBED.load(std::sync::atomic::Ordering::SeqCst), 1);
     }

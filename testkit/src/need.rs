@@ -23,6 +23,8 @@ pub enum Need {
     MariaDb,
     /// A program on `PATH`.
     Program(&'static str),
+    /// A binary of this workspace, built in the test's own target folder.
+    Built(&'static str),
     /// libfaketime's preload library.
     LibFaketime,
     /// `initdb` and `pg_ctl`, for private PostgreSQL clusters.
@@ -38,6 +40,7 @@ impl Need {
             Need::Postgres => "PostgreSQL".into(),
             Need::MariaDb => "MariaDB/MySQL".into(),
             Need::Program(p) => (*p).into(),
+            Need::Built(b) => format!("the `{b}` binary"),
             Need::LibFaketime => "libfaketime".into(),
             Need::PgServerBinaries => "PostgreSQL server binaries".into(),
             Need::Other(name, _) => (*name).into(),
@@ -50,6 +53,7 @@ impl Need {
             Need::Postgres => reachable(&postgres_url()),
             Need::MariaDb => reachable(&mysql_url()),
             Need::Program(p) => program(p).map(drop),
+            Need::Built(b) => built(b).map(drop),
             Need::LibFaketime => libfaketime().map(drop),
             Need::PgServerBinaries => pg_bin()
                 .map(drop)
@@ -104,6 +108,32 @@ pub fn program(name: &str) -> Result<PathBuf, String> {
         .ok_or_else(|| format!("{name} is not on PATH"))
 }
 
+/// The path of the workspace binary `name` built beside the running test
+/// (tests run from `<target>/<profile>/deps`) or in `$CARGO_TARGET_DIR/debug`.
+/// `cargo test --workspace` builds every binary before any test runs; a
+/// test of one package alone may find them missing.
+pub fn built(name: &str) -> Result<PathBuf, String> {
+    let mut candidates = Vec::new();
+    if let Some(profile) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
+    {
+        candidates.push(profile.join(name));
+    }
+    if let Some(dir) = std::env::var_os("CARGO_TARGET_DIR") {
+        candidates.push(Path::new(&dir).join("debug").join(name));
+    }
+    candidates
+        .iter()
+        .find(|p| p.is_file())
+        .cloned()
+        .ok_or_else(|| {
+            format!(
+                "not found at {candidates:?}; build it first with `cargo build --workspace --bins`"
+            )
+        })
+}
+
 /// libfaketime's preload library.
 pub fn libfaketime() -> Result<&'static str, String> {
     LIBFAKETIME
@@ -129,8 +159,14 @@ mod tests {
 
     #[test]
     fn authority_drops_scheme_user_and_database() {
-        assert_eq!(authority("postgres://postgres@127.0.0.1:5432"), "127.0.0.1:5432");
-        assert_eq!(authority("mysql://root@127.0.0.1:3306/db"), "127.0.0.1:3306");
+        assert_eq!(
+            authority("postgres://postgres@127.0.0.1:5432"),
+            "127.0.0.1:5432"
+        );
+        assert_eq!(
+            authority("mysql://root@127.0.0.1:3306/db"),
+            "127.0.0.1:3306"
+        );
         assert_eq!(authority("postgres://u:p@h:1/db?x=y"), "h:1");
         assert_eq!(authority("h:2"), "h:2");
     }

@@ -30,10 +30,10 @@ pub fn listening_addr(
         for line in BufReader::new(out).lines() {
             let Ok(line) = line else { break };
             echo(&line);
-            if let Some(addr) = parse_listening(&line) {
-                if let Some(tx) = found.take() {
-                    let _ = tx.send(addr);
-                }
+            if let Some(addr) = parse_listening(&line)
+                && let Some(tx) = found.take()
+            {
+                let _ = tx.send(addr);
             }
         }
     });
@@ -44,7 +44,11 @@ pub fn listening_addr(
 fn parse_listening(line: &str) -> Option<SocketAddr> {
     let (_, rest) = line.split_once("listening on ")?;
     let rest = rest.split_once("://").map_or(rest, |(_, r)| r);
-    rest.split_whitespace().next()?.trim_end_matches('/').parse().ok()
+    rest.split_whitespace()
+        .next()?
+        .trim_end_matches('/')
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -57,7 +61,10 @@ mod tests {
             parse_listening("tenure-service listening on https://127.0.0.1:4100"),
             "127.0.0.1:4100".parse().ok()
         );
-        assert_eq!(parse_listening("listening on 127.0.0.1:9 (h2)"), "127.0.0.1:9".parse().ok());
+        assert_eq!(
+            parse_listening("listening on 127.0.0.1:9 (h2)"),
+            "127.0.0.1:9".parse().ok()
+        );
         assert_eq!(parse_listening("starting"), None);
     }
 

@@ -9,11 +9,7 @@ use diesel::{Connection, MysqlConnection, PgConnection};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-const LIBFAKETIME: [&str; 2] = [
-    "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-    "/usr/lib/faketime/libfaketime.so.1",
-];
+use tenure_testkit::{free_port, libfaketime};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Engine {
@@ -46,20 +42,6 @@ fn run(cmd: &mut Command) -> Result<(), String> {
     }
 }
 
-fn libfaketime() -> Result<&'static str, String> {
-    LIBFAKETIME
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .ok_or_else(|| "libfaketime is not installed (.ci/setup-services.sh installs it)".into())
-}
-
-fn free_port() -> Result<u16, String> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| e.to_string())
-}
-
 impl FakedServer {
     /// Starts a server of `engine` with its clock at real time.
     pub fn start(engine: Engine) -> Result<Self, String> {
@@ -67,14 +49,14 @@ impl FakedServer {
         let dir = std::env::temp_dir().join(format!(
             "tenure-faked-{}-{}",
             std::process::id(),
-            free_port()?
+            free_port()
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let mut server = Self {
             engine,
             dir,
-            port: free_port()?,
+            port: free_port(),
             child: None,
             pg_bin: None,
             databases: 0,

@@ -16,39 +16,26 @@ use tenure_core::wire::{GrantRequest, GrantResponse, HostFacts, Instance, PoolKe
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{StorageError, Store};
 
-/// Server URL (no database) of the shared PostgreSQL.
-pub fn pg_server() -> String {
-    std::env::var("TENURE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
+pub use tenure_testkit::pg_bin;
+use tenure_testkit::{Need, mysql_url as mysql_server, postgres_url as pg_server};
 
-/// Server URL (no database) of the shared MariaDB / MySQL.
-pub fn mysql_server() -> String {
-    std::env::var("TENURE_TEST_MYSQL").unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".into())
-}
-
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// A missing service fails the test under CI and skips it elsewhere.
-pub fn unavailable(what: &str, why: &str) {
-    if in_ci() {
-        panic!("{what} is required when CI=true but is unavailable: {why}");
+/// What a database of `kind` needs; the kit probes it before the test runs.
+pub fn needs(kind: Kind) -> &'static [Need] {
+    match kind {
+        Kind::Sqlite => &[],
+        Kind::Postgres => &[Need::Postgres],
+        Kind::Mysql => &[MYSQL_BUILT, Need::MariaDb],
     }
-    eprintln!("SKIPPED: {what} unavailable ({why}); set CI=true to make this a failure");
 }
 
-/// The newest PostgreSQL server binaries installed, for private clusters.
-pub fn pg_bin() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
-        .collect();
-    versions.sort();
-    versions.pop()
-}
+/// A store built without `mysql` has no MariaDB backend to test.
+const MYSQL_BUILT: Need = Need::Other("tenure-storage's mysql feature", || {
+    if cfg!(feature = "mysql") {
+        Ok(())
+    } else {
+        Err("tenure-storage was built without its `mysql` feature".into())
+    }
+});
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
@@ -87,9 +74,9 @@ impl TestDb {
         }
     }
 
-    /// A fresh PostgreSQL database, or `None` (skip) when the server is down
-    /// outside CI.
-    pub fn postgres() -> Option<TestDb> {
+    /// A fresh PostgreSQL database. The server was probed before the test
+    /// ran (see [`needs`]), so a failure here is a broken set-up.
+    pub fn postgres() -> TestDb {
         let name = unique("tenure_t");
         let admin = format!("{}/postgres", pg_server());
         let made = PgConnection::establish(&admin)
@@ -98,29 +85,19 @@ impl TestDb {
                 c.batch_execute(&format!("CREATE DATABASE {name}"))
                     .map_err(|e| e.to_string())
             });
-        match made {
-            Ok(()) => Some(TestDb {
-                kind: Kind::Postgres,
-                url: format!("{}/{name}", pg_server()),
-                name,
-                dir: None,
-            }),
-            Err(e) => {
-                unavailable("PostgreSQL", &e);
-                None
-            }
+        if let Err(e) = made {
+            panic!("create a PostgreSQL database on {}: {e}", pg_server());
+        }
+        TestDb {
+            kind: Kind::Postgres,
+            url: format!("{}/{name}", pg_server()),
+            name,
+            dir: None,
         }
     }
 
-    /// A fresh MariaDB / MySQL database, or `None` (skip) outside CI.
-    pub fn mysql() -> Option<TestDb> {
-        if !cfg!(feature = "mysql") {
-            unavailable(
-                "MariaDB/MySQL",
-                "tenure-storage was built without its `mysql` feature",
-            );
-            return None;
-        }
+    /// A fresh MariaDB / MySQL database; like [`TestDb::postgres`].
+    pub fn mysql() -> TestDb {
         let name = unique("tenure_t");
         let made = MysqlConnection::establish(&mysql_server())
             .map_err(|e| e.to_string())
@@ -130,23 +107,20 @@ impl TestDb {
                 ))
                 .map_err(|e| e.to_string())
             });
-        match made {
-            Ok(()) => Some(TestDb {
-                kind: Kind::Mysql,
-                url: format!("{}/{name}", mysql_server()),
-                name,
-                dir: None,
-            }),
-            Err(e) => {
-                unavailable("MariaDB/MySQL", &e);
-                None
-            }
+        if let Err(e) = made {
+            panic!("create a MariaDB database on {}: {e}", mysql_server());
+        }
+        TestDb {
+            kind: Kind::Mysql,
+            url: format!("{}/{name}", mysql_server()),
+            name,
+            dir: None,
         }
     }
 
-    pub fn of(kind: Kind) -> Option<TestDb> {
+    pub fn of(kind: Kind) -> TestDb {
         match kind {
-            Kind::Sqlite => Some(TestDb::sqlite()),
+            Kind::Sqlite => TestDb::sqlite(),
             Kind::Postgres => TestDb::postgres(),
             Kind::Mysql => TestDb::mysql(),
         }
