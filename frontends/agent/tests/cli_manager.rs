@@ -11,6 +11,7 @@ mod wrapper;
 use nix::sys::signal::{Signal, kill};
 use std::time::Duration;
 use support::*;
+use tenure_testkit::{Need, trial};
 use wrapper::{agent, agent_with, sleeper, wait_exit};
 
 const GRACE_S: u64 = 6;
@@ -19,7 +20,7 @@ const GRACE_S: u64 = 6;
 /// the same id serves only then (M6), so grace must outlast that.
 const OUTAGE_GRACE_S: u64 = 16;
 
-fn tenured() -> Option<std::path::PathBuf> {
+fn tenured() -> std::path::PathBuf {
     server_bin("tenured")
 }
 
@@ -33,9 +34,8 @@ fn start(bin: &std::path::Path, fx: &Fixture, port: u16) -> Server {
     )
 }
 
-#[test]
 fn not_started_while_down_then_starts_after_grant_and_releases_on_sigterm() {
-    let Some(bin) = tenured() else { return };
+    let bin = tenured();
     let fx = Fixture::new(GRACE_S, 4);
     let port = free_port();
     let pidfile = fx.path("child.pid");
@@ -72,9 +72,8 @@ fn not_started_while_down_then_starts_after_grant_and_releases_on_sigterm() {
     assert!(usage.contains("\"end_reason\":\"released\""), "{usage}");
 }
 
-#[test]
 fn rides_out_a_short_outage_then_stops_when_grace_runs_out() {
-    let Some(bin) = tenured() else { return };
+    let bin = tenured();
     let fx = Fixture::new(OUTAGE_GRACE_S, 4);
     let port = free_port();
     let mut server = start(&bin, &fx, port);
@@ -116,9 +115,8 @@ fn rides_out_a_short_outage_then_stops_when_grace_runs_out() {
     );
 }
 
-#[test]
 fn revocation_stops_the_command() {
-    let Some(bin) = tenured() else { return };
+    let bin = tenured();
     let fx = Fixture::new(GRACE_S, 4);
     let server = start(&bin, &fx, free_port());
     let pidfile = fx.path("child.pid");
@@ -138,9 +136,8 @@ fn revocation_stops_the_command() {
     assert!(wait_until(Duration::from_secs(5), || !alive(pid)));
 }
 
-#[test]
 fn a_full_pool_never_starts_the_command() {
-    let Some(bin) = tenured() else { return };
+    let bin = tenured();
     let fx = Fixture::new(GRACE_S, 1);
     let server = start(&bin, &fx, free_port());
     let first_pid = fx.path("first.pid");
@@ -171,11 +168,10 @@ fn last_renewed(server: &Server) -> i64 {
         .expect("last_renewed_ms")
 }
 
-#[test]
 fn a_token_file_licenses_the_command_and_sighup_rotates_it() {
     const OLD: &str = "wrapper-component-old-0123456789";
     const NEW: &str = "wrapper-component-new-9876543210";
-    let Some(bin) = tenured() else { return };
+    let bin = tenured();
     let fx = Fixture::new(GRACE_S, 4);
     let managers = fx.path("component.tokens");
     private(
@@ -267,9 +263,8 @@ fn a_token_file_licenses_the_command_and_sighup_rotates_it() {
 /// Grant ids are credentials: whoever holds one may renew or release the
 /// grant. The agent's log, at debug level, and the manager's name a grant
 /// by its first eight hex digits only.
-#[test]
 fn logs_name_a_grant_by_its_prefix_only() {
-    let Some(bin) = tenured() else { return };
+    let bin = tenured();
     let fx = Fixture::new(GRACE_S, 4);
     let server = start(&bin, &fx, free_port());
     let pidfile = fx.path("child.pid");
@@ -313,4 +308,41 @@ fn logs_name_a_grant_by_its_prefix_only() {
             "the {who}'s log holds the whole grant id {id}:\n{text}"
         );
     }
+}
+
+const TENURED: &[Need] = &[Need::Built("tenured")];
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "not_started_while_down_then_starts_after_grant_and_releases_on_sigterm",
+            TENURED,
+            not_started_while_down_then_starts_after_grant_and_releases_on_sigterm,
+        ),
+        trial(
+            "rides_out_a_short_outage_then_stops_when_grace_runs_out",
+            TENURED,
+            rides_out_a_short_outage_then_stops_when_grace_runs_out,
+        ),
+        trial(
+            "revocation_stops_the_command",
+            TENURED,
+            revocation_stops_the_command,
+        ),
+        trial(
+            "a_full_pool_never_starts_the_command",
+            TENURED,
+            a_full_pool_never_starts_the_command,
+        ),
+        trial(
+            "a_token_file_licenses_the_command_and_sighup_rotates_it",
+            TENURED,
+            a_token_file_licenses_the_command_and_sighup_rotates_it,
+        ),
+        trial(
+            "logs_name_a_grant_by_its_prefix_only",
+            TENURED,
+            logs_name_a_grant_by_its_prefix_only,
+        ),
+    ])
 }

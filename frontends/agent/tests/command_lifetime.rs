@@ -8,26 +8,20 @@ mod wrapper;
 use nix::sys::signal::{Signal, kill};
 use std::time::Duration;
 use support::*;
+use tenure_testkit::{Need, trial};
 use wrapper::{agent, sleeper, wait_exit};
 
-fn manager(fx: &Fixture) -> Option<Server> {
-    let bin = server_bin("tenured")?;
-    Some(Server::start(
-        &bin,
-        fx,
-        "127.0.0.1:0",
-        &fx.sqlite_url(),
-        &FAST,
-    ))
+fn manager(fx: &Fixture) -> Server {
+    let bin = server_bin("tenured");
+    Server::start(&bin, fx, "127.0.0.1:0", &fx.sqlite_url(), &FAST)
 }
 
 /// SIGKILL leaves the agent no time to stop anything: only the parent-death
 /// signal ends the command.
 #[cfg(any(target_os = "linux", target_os = "android"))]
-#[test]
 fn a_killed_agent_takes_its_command_with_it() {
     let fx = Fixture::new(30, 4);
-    let Some(server) = manager(&fx) else { return };
+    let server = manager(&fx);
     let pidfile = fx.path("command.pid");
     let mut agent = agent(&server.url, "k1", &sleeper(&pidfile));
     assert!(
@@ -50,10 +44,9 @@ fn a_killed_agent_takes_its_command_with_it() {
 
 /// The command's main process exits, leaving a process in its group: that
 /// one is gone before the grant is released, and so before the agent exits.
-#[test]
 fn what_the_command_leaves_behind_ends_before_the_release() {
     let fx = Fixture::new(30, 4);
-    let Some(server) = manager(&fx) else { return };
+    let server = manager(&fx);
     let straggler = fx.path("straggler.pid");
     // The sleep runs in the background of a shell that exits 0 a second
     // later: a process in the command's group whose parent is gone.
@@ -88,4 +81,22 @@ fn what_the_command_leaves_behind_ends_before_the_release() {
     );
     let (_, usage) = server.admin("GET", "/v1/usage");
     assert!(usage.contains("\"end_reason\":\"released\""), "{usage}");
+}
+
+fn main() -> std::process::ExitCode {
+    const TENURED: &[Need] = &[Need::Built("tenured")];
+    // Pushed to only where the parent-death signal exists.
+    #[allow(unused_mut)]
+    let mut trials = vec![trial(
+        "what_the_command_leaves_behind_ends_before_the_release",
+        TENURED,
+        what_the_command_leaves_behind_ends_before_the_release,
+    )];
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    trials.push(trial(
+        "a_killed_agent_takes_its_command_with_it",
+        TENURED,
+        a_killed_agent_takes_its_command_with_it,
+    ));
+    tenure_testkit::run(trials)
 }

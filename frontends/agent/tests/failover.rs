@@ -12,6 +12,7 @@ use support::cases::within;
 use support::*;
 use tenure_agent::runtime::{SmolRuntime, TokioRuntime};
 use tenure_agent::{Agent, AgentOptions, Event, Runtime};
+use tenure_testkit::{Need, trial};
 
 const TIMING: [&str; 4] = ["--renew-every", "1s", "--lease-ttl", "3s"];
 
@@ -68,13 +69,9 @@ async fn failover(rt: Arc<dyn Runtime>, mut first: Server, second: Server, host:
     assert_eq!((summary.releases_sent, summary.releases_confirmed), (1, 1));
 }
 
-#[test]
 fn failover_from_tokio_to_smol_with_the_agent_on_tokio() {
-    let (Some(tokio_bin), Some(smol_bin)) = (server_bin("tenured"), server_bin("tenured-smol"))
-    else {
-        return;
-    };
-    let Some(db) = PgDb::create() else { return };
+    let (tokio_bin, smol_bin) = (server_bin("tenured"), server_bin("tenured-smol"));
+    let db = PgDb::create();
     let fx = Fixture::new(20, 50);
     let (first, second) = managers(&tokio_bin, &smol_bin, &fx, &db);
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -88,13 +85,9 @@ fn failover_from_tokio_to_smol_with_the_agent_on_tokio() {
     });
 }
 
-#[test]
 fn failover_from_smol_to_tokio_with_the_agent_on_smol() {
-    let (Some(tokio_bin), Some(smol_bin)) = (server_bin("tenured"), server_bin("tenured-smol"))
-    else {
-        return;
-    };
-    let Some(db) = PgDb::create() else { return };
+    let (tokio_bin, smol_bin) = (server_bin("tenured"), server_bin("tenured-smol"));
+    let db = PgDb::create();
     let fx = Fixture::new(20, 50);
     let (first, second) = managers(&smol_bin, &tokio_bin, &fx, &db);
     smol::block_on(failover(
@@ -103,4 +96,27 @@ fn failover_from_smol_to_tokio_with_the_agent_on_smol() {
         second,
         "fo2.example.com",
     ));
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "failover_from_tokio_to_smol_with_the_agent_on_tokio",
+            &[
+                Need::Built("tenured"),
+                Need::Built("tenured-smol"),
+                Need::Postgres,
+            ],
+            failover_from_tokio_to_smol_with_the_agent_on_tokio,
+        ),
+        trial(
+            "failover_from_smol_to_tokio_with_the_agent_on_smol",
+            &[
+                Need::Built("tenured"),
+                Need::Built("tenured-smol"),
+                Need::Postgres,
+            ],
+            failover_from_smol_to_tokio_with_the_agent_on_smol,
+        ),
+    ])
 }

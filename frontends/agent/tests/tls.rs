@@ -10,6 +10,7 @@ use support::cases::within;
 use support::*;
 use tenure_agent::runtime::{SmolRuntime, TokioRuntime};
 use tenure_agent::{Agent, AgentOptions, Event, Runtime};
+use tenure_testkit::{Need, trial};
 
 /// A CA, and a certificate it signed for localhost and 127.0.0.1.
 fn tls_files(fx: &Fixture) -> (PathBuf, PathBuf, PathBuf) {
@@ -58,8 +59,8 @@ async fn trusted_only_with_the_ca(rt: Arc<dyn Runtime>, port: u16, ca: PathBuf, 
     agent.stop().await;
 }
 
-fn tls_manager(fx: &Fixture) -> Option<Server> {
-    let bin = server_bin("tenured-smol")?;
+fn tls_manager(fx: &Fixture) -> Server {
+    let bin = server_bin("tenured-smol");
     let (_, cert, key) = tls_files(fx);
     let (cert, key) = (cert.display().to_string(), key.display().to_string());
     let extra = ["--tls-cert", &cert, "--tls-key", &key];
@@ -69,15 +70,12 @@ fn tls_manager(fx: &Fixture) -> Option<Server> {
         "{}",
         server.url
     );
-    Some(server)
+    server
 }
 
-#[test]
 fn over_https_on_tokio() {
     let fx = Fixture::new(3600, 4);
-    let Some(server) = tls_manager(&fx) else {
-        return;
-    };
+    let server = tls_manager(&fx);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -88,16 +86,28 @@ fn over_https_on_tokio() {
     });
 }
 
-#[test]
 fn over_https_on_smol() {
     let fx = Fixture::new(3600, 4);
-    let Some(server) = tls_manager(&fx) else {
-        return;
-    };
+    let server = tls_manager(&fx);
     smol::block_on(trusted_only_with_the_ca(
         Arc::new(SmolRuntime::global()),
         server.port(),
         fx.path("ca.pem"),
         "tls-smol",
     ));
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "over_https_on_tokio",
+            &[Need::Built("tenured-smol")],
+            over_https_on_tokio,
+        ),
+        trial(
+            "over_https_on_smol",
+            &[Need::Built("tenured-smol")],
+            over_https_on_smol,
+        ),
+    ])
 }

@@ -3,37 +3,32 @@
 //!
 //! Every case runs once per binary: `tokio::<case>` against `tenured`,
 //! `smol::<case>` against `tenured-smol` (see `support::resolve` for how the
-//! binary is found, and for `TENURE_SERVER_BIN`). A missing binary is a skip
-//! with a message, or a failure when `CI=true`.
+//! binary is found, and for `TENURE_SERVER_BIN`). A missing binary, agent or
+//! schemathesis is reported as ignored, or as a failure when `CI=true`
+//! (tenure-testkit).
 
 mod cases;
 mod support;
 
+/// Lists every case once per flavor; a case may add what else it needs in
+/// brackets after its name.
 macro_rules! conformance {
-    ($($group:ident :: $case:ident),* $(,)?) => {
-        mod tokio {
-            $(
-                #[test]
-                fn $case() {
-                    crate::support::run(
-                        crate::support::Flavor::Tokio,
-                        stringify!($case),
-                        crate::cases::$group::$case,
-                    );
-                }
-            )*
-        }
-        mod smol {
-            $(
-                #[test]
-                fn $case() {
-                    crate::support::run(
-                        crate::support::Flavor::Smol,
-                        stringify!($case),
-                        crate::cases::$group::$case,
-                    );
-                }
-            )*
+    ($($group:ident :: $case:ident $([$($need:expr),*])?),* $(,)?) => {
+        fn trials(flavor: support::Flavor) -> Vec<tenure_testkit::Pending> {
+            let built = support::need(flavor);
+            let mut trials = vec![$(
+                tenure_testkit::trial(
+                    format!("{}::{}", flavor.module(), stringify!($case)),
+                    &[built $($(, $need)*)?],
+                    move || cases::$group::$case(&support::bin(flavor)),
+                ),
+            )*];
+            if !support::chosen(flavor) {
+                // TENURE_SERVER_BIN names one binary: the other flavor's
+                // cases are not asked for, in CI or out of it.
+                trials = trials.into_iter().map(tenure_testkit::Pending::ignored).collect();
+            }
+            trials
         }
     };
 }
@@ -102,7 +97,7 @@ conformance! {
     settings::durations_refused_from_config_file,
     settings::token_file_open_to_others_refused,
     settings::unknown_config_key_refused,
-    twins::twin_agents_the_older_stops,
+    twins::twin_agents_the_older_stops[support::AGENT],
     robustness::slow_headers_time_out,
     robustness::half_open_connections_do_not_block,
     robustness::oversized_header_block,
@@ -113,5 +108,11 @@ conformance! {
     framing::unambiguous_requests_are_served,
     framing::smuggled_requests_are_never_executed,
     tls::grant_over_https,
-    openapi::schemathesis_agrees_with_the_document,
+    openapi::schemathesis_agrees_with_the_document[cases::openapi::SCHEMATHESIS],
+}
+
+fn main() -> std::process::ExitCode {
+    let mut all = trials(support::Flavor::Tokio);
+    all.extend(trials(support::Flavor::Smol));
+    tenure_testkit::run(all)
 }

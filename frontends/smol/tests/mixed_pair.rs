@@ -4,11 +4,11 @@
 mod support;
 
 use support::*;
+use tenure_testkit::{Need, trial};
 
-#[test]
 fn a_grant_made_on_one_frontend_renews_on_the_other() {
-    let Some(tokio_bin) = tokio_bin() else { return };
-    let Some(db) = PgDb::create() else { return };
+    let tokio_bin = tokio_bin();
+    let db = PgDb::create();
     let fx = Fixture::new(2, 3600);
     // One at a time: the first migrates the fresh database.
     let tokio = Server::start(&tokio_bin, &fx, &db.url, &["--node-id", "tokio-1"]);
@@ -92,4 +92,12 @@ fn a_grant_made_on_one_frontend_renews_on_the_other() {
     assert_eq!(anon(&tokio), anon(&smol));
     drop((tokio, smol));
     drop(db);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![trial(
+        "a_grant_made_on_one_frontend_renews_on_the_other",
+        &[Need::Built("tenured"), Need::Postgres],
+        a_grant_made_on_one_frontend_renews_on_the_other,
+    )])
 }

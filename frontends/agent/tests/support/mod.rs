@@ -19,18 +19,6 @@ use tenure_core::wire::{GrantRequest, RawGrantRequest};
 
 pub const TOKEN: &str = "agent-test-admin-token-0123456789";
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// A missing prerequisite fails the test under CI and skips it elsewhere.
-pub fn unavailable(what: &str, why: &str) {
-    if in_ci() {
-        panic!("{what} is required when CI=true but is unavailable: {why}");
-    }
-    eprintln!("SKIPPED: {what} unavailable ({why}); set CI=true to make this a failure");
-}
-
 /// A valid grant request for production/vdp from `host`.
 pub fn request(host: &str) -> GrantRequest {
     RawGrantRequest {
@@ -107,31 +95,10 @@ impl Fixture {
     }
 }
 
-/// A server binary built in this target folder (`tenured`, `tenured-smol`);
-/// `None` (skip) when missing outside CI. `cargo test --workspace` builds
-/// them before any test runs.
-pub fn server_bin(name: &str) -> Option<PathBuf> {
-    let mut candidates = Vec::new();
-    // Tests run from <target>/<profile>/deps.
-    if let Some(profile) = std::env::current_exe()
-        .ok()
-        .and_then(|exe| Some(exe.parent()?.parent()?.to_path_buf()))
-    {
-        candidates.push(profile.join(name));
-    }
-    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
-        candidates.push(Path::new(&dir).join("debug").join(name));
-    }
-    if let Some(p) = candidates.iter().find(|p| p.is_file()) {
-        return Some(p.clone());
-    }
-    unavailable(
-        &format!("the `{name}` binary"),
-        &format!(
-            "not found at {candidates:?}; build it first with `cargo build --workspace --bins`"
-        ),
-    );
-    None
+/// A server binary built in this target folder (`tenured`, `tenured-smol`).
+/// Trials declare it as `Need::Built`, so the kit has seen it before this.
+pub fn server_bin(name: &str) -> PathBuf {
+    tenure_testkit::built(name).unwrap_or_else(|e| panic!("the `{name}` binary: {e}"))
 }
 
 /// Renewals every second, leases of two: short tests of long rules.
@@ -243,13 +210,7 @@ impl Drop for Server {
     }
 }
 
-/// A free loopback port (there is a tiny race; tests retry nothing on it).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+pub use tenure_testkit::free_port;
 
 /// A minimal blocking HTTP/1.1 client over plain http: enough for admin
 /// calls in tests.
@@ -303,18 +264,15 @@ pub fn pid_in(file: &Path) -> Option<u32> {
     std::fs::read_to_string(file).ok()?.trim().parse().ok()
 }
 
-/// A fresh PostgreSQL database, dropped with this value; `None` (skip) when
-/// the server is unreachable outside CI.
+/// A fresh PostgreSQL database, dropped with this value. Trials declare
+/// `Need::Postgres`, so a failure to create it is a broken set-up.
 #[derive(Debug)]
 pub struct PgDb {
     pub url: String,
     name: String,
 }
 
-fn pg_server() -> String {
-    std::env::var("TENURE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
+use tenure_testkit::postgres_url as pg_server;
 
 fn pg_admin(sql: &str) -> Result<(), String> {
     use diesel::Connection;
@@ -325,19 +283,16 @@ fn pg_admin(sql: &str) -> Result<(), String> {
 }
 
 impl PgDb {
-    pub fn create() -> Option<PgDb> {
+    pub fn create() -> PgDb {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("tenure_agent_{}_{n}", std::process::id());
-        match pg_admin(&format!("CREATE DATABASE {name}")) {
-            Ok(()) => Some(PgDb {
-                url: format!("{}/{name}", pg_server()),
-                name,
-            }),
-            Err(e) => {
-                unavailable("PostgreSQL", &e);
-                None
-            }
+        if let Err(e) = pg_admin(&format!("CREATE DATABASE {name}")) {
+            panic!("create a PostgreSQL database on {}: {e}", pg_server());
+        }
+        PgDb {
+            url: format!("{}/{name}", pg_server()),
+            name,
         }
     }
 }

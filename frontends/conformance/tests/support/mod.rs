@@ -9,6 +9,7 @@ pub mod tls;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use tenure_testkit::Need;
 
 pub use client::{Response, assert_error, json_array};
 pub use license::Fixture;
@@ -28,16 +29,20 @@ pub enum Flavor {
 }
 
 impl Flavor {
+    /// The module its cases are named under, as libtest named them.
+    pub const fn module(self) -> &'static str {
+        match self {
+            Self::Tokio => "tokio",
+            Self::Smol => "smol",
+        }
+    }
+
     pub const fn file_name(self) -> &'static str {
         match self {
             Self::Tokio => "tenured",
             Self::Smol => "tenured-smol",
         }
     }
-}
-
-fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// Written straight to the process's stderr so that it shows even when the
@@ -69,21 +74,28 @@ fn target_dir() -> PathBuf {
     }
 }
 
-/// Which binary `flavor` tests, or why it is skipped (`Err`).
-///
-/// `TENURE_SERVER_BIN=PATH` names the one binary to test: the `smol` module takes
-/// it when its file name is `tenured-smol`, the `tokio` module otherwise, and the
-/// other module skips. Unset, each module takes `<target>/debug/<its binary>`.
+/// Whether `flavor` is asked for: `TENURE_SERVER_BIN=PATH` names the one
+/// binary to test, the `smol` flavor's when its file name is `tenured-smol`,
+/// the `tokio` flavor's otherwise.
+pub fn chosen(flavor: Flavor) -> bool {
+    std::env::var_os("TENURE_SERVER_BIN")
+        .filter(|v| !v.is_empty())
+        .is_none_or(|path| {
+            let is_smol = Path::new(&path)
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("tenured-smol"));
+            (flavor == Flavor::Smol) == is_smol
+        })
+}
+
+/// Which binary `flavor` tests: `TENURE_SERVER_BIN` when [`chosen`], else
+/// `<target>/debug/<its binary>`; `Err` says why there is none.
 pub fn resolve(flavor: Flavor) -> Result<Bin, String> {
     if let Some(path) = std::env::var_os("TENURE_SERVER_BIN").filter(|v| !v.is_empty()) {
         let path = PathBuf::from(path);
-        let is_smol = path
-            .file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("tenured-smol"));
-        let mine = (flavor == Flavor::Smol) == is_smol;
-        if !mine {
+        if !chosen(flavor) {
             return Err(format!(
-                "TENURE_SERVER_BIN={} is tested by the other module",
+                "TENURE_SERVER_BIN={} is tested by the other flavor",
                 path.display()
             ));
         }
@@ -97,23 +109,38 @@ pub fn resolve(flavor: Flavor) -> Result<Bin, String> {
     let path = target_dir().join("debug").join(flavor.file_name());
     if path.is_file() {
         Ok(Bin { path })
-    } else if under_ci() {
-        panic!(
-            "CI=true and the server binary {} is missing (build it first, or set TENURE_SERVER_BIN)",
-            path.display()
-        );
     } else {
         Err(format!(
-            "{} not found (set TENURE_SERVER_BIN or build it; CI=true makes this a failure)",
+            "{} not found (set TENURE_SERVER_BIN or build it)",
             path.display()
         ))
     }
 }
 
+/// The binary of `flavor` as a need the kit probes before the cases run.
+pub fn need(flavor: Flavor) -> Need {
+    match flavor {
+        Flavor::Tokio => Need::Other("the tenured binary", || resolve(Flavor::Tokio).map(drop)),
+        Flavor::Smol => Need::Other("the tenured-smol binary", || {
+            resolve(Flavor::Smol).map(drop)
+        }),
+    }
+}
+
+/// The binary of `flavor`, which the kit found before the case ran.
+pub fn bin(flavor: Flavor) -> Bin {
+    resolve(flavor).unwrap_or_else(|why| panic!("{why}"))
+}
+
+/// `tenure-agent` beside either server binary, for the cases that run one.
+pub const AGENT: Need = Need::Other("tenure-agent", || {
+    let server = resolve(Flavor::Tokio).or_else(|_| resolve(Flavor::Smol))?;
+    agent_bin(&server).map(drop)
+});
+
 /// `tenure-agent`, for the cases that run real components against the
 /// server under test: `TENURE_AGENT_BIN`, else the one beside the server
-/// binary, else `<target>/debug/tenure-agent`. Missing is a skip (`Err`),
-/// or a failure when `CI=true`.
+/// binary, else `<target>/debug/tenure-agent`; `Err` says why there is none.
 pub fn agent_bin(server: &Bin) -> Result<PathBuf, String> {
     if let Some(path) = std::env::var_os("TENURE_AGENT_BIN").filter(|v| !v.is_empty()) {
         let path = PathBuf::from(path);
@@ -137,16 +164,7 @@ pub fn agent_bin(server: &Bin) -> Result<PathBuf, String> {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    assert!(!under_ci(), "CI=true and {why}");
     Err(why)
-}
-
-/// Runs one case against the binary of `flavor`, or prints why it is skipped.
-pub fn run(flavor: Flavor, case: &str, f: fn(&Bin)) {
-    match resolve(flavor) {
-        Ok(bin) => f(&bin),
-        Err(why) => note(&format!("SKIP {}::{case}: {why}", flavor.file_name())),
-    }
 }
 
 /// Polls `f` every 200 ms until it returns `Some` or `limit` passes.

@@ -15,18 +15,6 @@ use tenure_core::names::Name;
 
 pub const TOKEN: &str = "test-admin-token-0123456789";
 
-pub fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true")
-}
-
-/// A missing prerequisite fails the test under CI and skips it elsewhere.
-pub fn unavailable(what: &str, why: &str) {
-    if in_ci() {
-        panic!("{what} is required when CI=true but is unavailable: {why}");
-    }
-    eprintln!("SKIPPED: {what} unavailable ({why}); set CI=true to make this a failure");
-}
-
 /// Vendor key, license and admin token in a fresh temp folder.
 #[derive(Debug)]
 pub struct Fixture {
@@ -99,27 +87,9 @@ pub fn smol_bin() -> PathBuf {
 }
 
 /// The tokio `tenured`, built beside `tenured-smol` (same target dir) or in
-/// `$CARGO_TARGET_DIR/debug`. `None` (skip) when missing outside CI.
-pub fn tokio_bin() -> Option<PathBuf> {
-    let mut candidates = Vec::new();
-    if let Some(dir) = smol_bin().parent() {
-        candidates.push(dir.join("tenured"));
-    }
-    if let Ok(dir) = std::env::var("CARGO_TARGET_DIR") {
-        candidates.push(Path::new(&dir).join("debug").join("tenured"));
-    }
-    match candidates.iter().find(|p| p.is_file()) {
-        Some(p) => Some(p.clone()),
-        None => {
-            unavailable(
-                "the tokio `tenured` binary",
-                &format!(
-                    "not found at {candidates:?}; build it first with `cargo build -p tenure-tokio --bin tenured`"
-                ),
-            );
-            None
-        }
-    }
+/// `$CARGO_TARGET_DIR/debug`. Trials declare it as `Need::Built`.
+pub fn tokio_bin() -> PathBuf {
+    tenure_testkit::built("tenured").unwrap_or_else(|e| panic!("the tokio `tenured` binary: {e}"))
 }
 
 /// A running server process; killed when dropped.
@@ -332,10 +302,7 @@ pub struct PgDb {
     name: String,
 }
 
-fn pg_server() -> String {
-    std::env::var("TENURE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
-}
+use tenure_testkit::postgres_url as pg_server;
 
 fn pg_admin(sql: &str) -> Result<(), String> {
     use diesel::Connection;
@@ -346,19 +313,16 @@ fn pg_admin(sql: &str) -> Result<(), String> {
 }
 
 impl PgDb {
-    pub fn create() -> Option<PgDb> {
+    pub fn create() -> PgDb {
         static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let name = format!("tenure_smol_{}_{n}", std::process::id());
-        match pg_admin(&format!("CREATE DATABASE {name}")) {
-            Ok(()) => Some(PgDb {
-                url: format!("{}/{name}", pg_server()),
-                name,
-            }),
-            Err(e) => {
-                unavailable("PostgreSQL", &e);
-                None
-            }
+        if let Err(e) = pg_admin(&format!("CREATE DATABASE {name}")) {
+            panic!("create a PostgreSQL database on {}: {e}", pg_server());
+        }
+        PgDb {
+            url: format!("{}/{name}", pg_server()),
+            name,
         }
     }
 }
