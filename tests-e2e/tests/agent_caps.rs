@@ -13,8 +13,8 @@
 //!
 //! Runs against `tenured` and `tenured-smol`; figures on `FIGURES` lines.
 //! Needs `cargo build --workspace --bins`, nginx (with its sub module) and
-//! libfaketime; a missing one fails the case under CI=true and skips it
-//! otherwise.
+//! libfaketime; a missing one fails the case under CI=true and is reported
+//! as ignored otherwise.
 
 mod support;
 
@@ -25,6 +25,7 @@ use support::agents::Spec;
 use support::faketime::{self, FakeClock};
 use support::manager::Launch;
 use support::*;
+use tenure_testkit::trial;
 
 const DAY_S: i64 = 86_400;
 /// The license's grace: 30 days, which the rewrite makes 92,592,000 s.
@@ -117,7 +118,7 @@ impl Drop for Rewriter {
 }
 
 fn an_inflated_grace_is_capped_at_one_year(case: &str, flavor: Flavor) {
-    let Some((manager_bin, agent_bin, lib, nginx)) = skip_or(
+    let (manager_bin, agent_bin, lib, nginx) = needed(
         case,
         flavor.binary().and_then(|m| {
             Ok((
@@ -127,9 +128,7 @@ fn an_inflated_grace_is_capped_at_one_year(case: &str, flavor: Flavor) {
                 support::nginx::binary()?,
             ))
         }),
-    ) else {
-        return;
-    };
+    );
     let _serial = serial();
     let started = Instant::now();
     let probe = faketime::check_monotonic_untouched(&FakeClock::new(&lib, STEP_S))
@@ -200,12 +199,25 @@ fn an_inflated_grace_is_capped_at_one_year(case: &str, flavor: Flavor) {
     );
 }
 
-#[test]
 fn an_inflated_grace_is_capped_at_one_year_tenured() {
     an_inflated_grace_is_capped_at_one_year("caps-grace-tokio", Flavor::Tokio);
 }
 
-#[test]
 fn an_inflated_grace_is_capped_at_one_year_tenured_smol() {
     an_inflated_grace_is_capped_at_one_year("caps-grace-smol", Flavor::Smol);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "an_inflated_grace_is_capped_at_one_year_tenured",
+            &[TENURED, AGENT, FAKETIME, NGINX],
+            an_inflated_grace_is_capped_at_one_year_tenured,
+        ),
+        trial(
+            "an_inflated_grace_is_capped_at_one_year_tenured_smol",
+            &[TENURED_SMOL, AGENT, FAKETIME, NGINX],
+            an_inflated_grace_is_capped_at_one_year_tenured_smol,
+        ),
+    ])
 }

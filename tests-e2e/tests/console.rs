@@ -3,8 +3,8 @@
 //! real `tenure-agent` processes. Each case saves a screenshot under
 //! `<target>/console-screenshots/` and prints its path.
 //!
-//! A missing chromium or chromedriver skips the cases (prints SKIPPED),
-//! and fails them under CI=true.
+//! A missing chromium or chromedriver fails the cases under CI=true and is
+//! reported as ignored otherwise.
 
 mod browser;
 // support/ re-exports what ha.rs uses (Fleet, Haproxy, PrivatePg), unused here.
@@ -17,7 +17,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use support::manager::Launch;
-use support::{Flavor, Manager, Setup, free_port, note, required, serial, wait_until};
+use support::{AGENT, Flavor, Manager, Setup, free_port, needed, required, serial, wait_until};
+use tenure_testkit::{Need, trial};
 
 const ADMIN: &str = "console-e2e-admin-secret-3c9d";
 const VIEWER: &str = "console-e2e-viewer-secret-8a1f";
@@ -54,15 +55,13 @@ fn binaries(flavor: Flavor) -> Result<(PathBuf, PathBuf, (PathBuf, PathBuf)), St
 }
 
 impl Rig {
-    /// `None` (and SKIPPED printed) when a binary or the browser is missing.
-    fn start(case: &str, flavor: Flavor) -> Option<Self> {
-        let (server, agent, (chromium, chromedriver)) = match binaries(flavor) {
-            Ok(b) => b,
-            Err(why) => {
-                note(&format!("SKIPPED {case} ({}): {why}", flavor.file_name()));
-                return None;
-            }
-        };
+    /// The binaries and the browser are declared needs, so the kit saw them
+    /// before the case ran.
+    fn start(case: &str, flavor: Flavor) -> Self {
+        let (server, agent, (chromium, chromedriver)) = needed(
+            &format!("{case} ({})", flavor.file_name()),
+            binaries(flavor),
+        );
         let setup = Setup::new("console-e2e", 1, 3600, &[("vdp", MAX_SERVERS)]);
         let tokens = setup.path("admin.token");
         std::fs::write(
@@ -114,7 +113,7 @@ impl Rig {
             "{AGENTS} agents should hold grants:\n{}",
             rig.manager.log()
         );
-        Some(rig)
+        rig
     }
 
     fn url(&self, path: &str) -> String {
@@ -208,9 +207,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn signs_in_as_viewer_and_admin(flavor: Flavor) {
     let _serial = serial();
     let case = "sign_in";
-    let Some(rig) = Rig::start(case, flavor) else {
-        return;
-    };
+    let rig = Rig::start(case, flavor);
     runtime().block_on(async {
         let client = rig.driver.open(1280, 900).await;
         rig.sign_in(&client, VIEWER).await;
@@ -267,9 +264,7 @@ fn signs_in_as_viewer_and_admin(flavor: Flavor) {
 fn overview_shows_live_pools(flavor: Flavor) {
     let _serial = serial();
     let case = "overview";
-    let Some(rig) = Rig::start(case, flavor) else {
-        return;
-    };
+    let rig = Rig::start(case, flavor);
     runtime().block_on(async {
         let client = rig.driver.open(1280, 900).await;
         rig.sign_in(&client, VIEWER).await;
@@ -302,9 +297,7 @@ fn overview_shows_live_pools(flavor: Flavor) {
 fn admin_revokes_from_the_page(flavor: Flavor) {
     let _serial = serial();
     let case = "revoke";
-    let Some(mut rig) = Rig::start(case, flavor) else {
-        return;
-    };
+    let mut rig = Rig::start(case, flavor);
     let host = "cagent-1";
     runtime().block_on(async {
         let client = rig.driver.open(1280, 900).await;
@@ -363,9 +356,7 @@ fn admin_revokes_from_the_page(flavor: Flavor) {
 fn viewer_sees_no_action_controls(flavor: Flavor) {
     let _serial = serial();
     let case = "viewer";
-    let Some(rig) = Rig::start(case, flavor) else {
-        return;
-    };
+    let rig = Rig::start(case, flavor);
     runtime().block_on(async {
         let client = rig.driver.open(1280, 900).await;
         rig.sign_in(&client, VIEWER).await;
@@ -390,9 +381,7 @@ fn viewer_sees_no_action_controls(flavor: Flavor) {
 fn forged_cross_site_post_is_refused(flavor: Flavor) {
     let _serial = serial();
     let case = "forged";
-    let Some(mut rig) = Rig::start(case, flavor) else {
-        return;
-    };
+    let mut rig = Rig::start(case, flavor);
     let grants = rig.manager.grants();
     let victim = grants
         .iter()
@@ -432,9 +421,7 @@ fn forged_cross_site_post_is_refused(flavor: Flavor) {
 fn admin_installs_a_license_file(flavor: Flavor) {
     let _serial = serial();
     let case = "license";
-    let Some(mut rig) = Rig::start(case, flavor) else {
-        return;
-    };
+    let mut rig = Rig::start(case, flavor);
     // Signed by the same vendor key; it licenses production/other only, so
     // it drops the pool the agents hold.
     let other = Setup::new("console-e2e-2", 1, 3600, &[("other", 2)]);
@@ -534,9 +521,7 @@ fn header<'a>(lines: &'a [String], name: &str) -> Option<&'a str> {
 fn usage_page_shows_the_days_report(flavor: Flavor) {
     let _serial = serial();
     let case = "usage";
-    let Some(rig) = Rig::start(case, flavor) else {
-        return;
-    };
+    let rig = Rig::start(case, flavor);
     let cores = AGENTS as u32 * AGENT_CORES;
     runtime().block_on(async {
         let client = rig.driver.open(1280, 1400).await;
@@ -645,9 +630,7 @@ fn usage_page_shows_the_days_report(flavor: Flavor) {
 fn audit_page_lists_an_admin_revoke(flavor: Flavor) {
     let _serial = serial();
     let case = "audit";
-    let Some(rig) = Rig::start(case, flavor) else {
-        return;
-    };
+    let rig = Rig::start(case, flavor);
     let host = "cagent-0";
     let grant = rig
         .manager
@@ -724,9 +707,7 @@ async fn wait_until_async(client: &Client, f: impl Fn(&str) -> bool) -> bool {
 fn fits_1280_and_390_wide(flavor: Flavor) {
     let _serial = serial();
     let case = "widths";
-    let Some(rig) = Rig::start(case, flavor) else {
-        return;
-    };
+    let rig = Rig::start(case, flavor);
     // A refused call gives the audit page a row, with a long target and
     // detail, to lay out.
     let refused =
@@ -761,13 +742,24 @@ fn fits_1280_and_390_wide(flavor: Flavor) {
     });
 }
 
+const BROWSER: Need = Need::Other("chromium and chromedriver", || browser::find().map(drop));
+
+/// Each case against each flavor, under libtest's former names
+/// (`tokio_server::case`, `smol_server::case`).
 macro_rules! both {
     ($($case:ident),* $(,)?) => {
-        mod tokio_server {
-            $( #[test] fn $case() { super::$case(super::Flavor::Tokio) } )*
-        }
-        mod smol_server {
-            $( #[test] fn $case() { super::$case(super::Flavor::Smol) } )*
+        fn main() -> std::process::ExitCode {
+            let mut trials = Vec::new();
+            for (module, flavor) in [("tokio_server", Flavor::Tokio), ("smol_server", Flavor::Smol)] {
+                $(
+                    trials.push(trial(
+                        format!("{module}::{}", stringify!($case)),
+                        &[flavor.need(), AGENT, BROWSER],
+                        move || $case(flavor),
+                    ));
+                )*
+            }
+            tenure_testkit::run(trials)
         }
     };
 }

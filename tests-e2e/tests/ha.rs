@@ -7,7 +7,7 @@
 //! Binaries come from `<target>/debug/` (CARGO_TARGET_DIR or
 //! `<workspace>/target`): build them first with
 //! `cargo build --workspace --bins`. A missing binary or
-//! HAProxy fails the case under CI=true and skips it otherwise.
+//! HAProxy fails the case under CI=true and is reported as ignored otherwise.
 
 mod support;
 
@@ -18,6 +18,7 @@ use support::db::Kind;
 use support::haproxy::{self, detection};
 use support::manager::{Launch, RENEW_EVERY};
 use support::*;
+use tenure_testkit::{Need, trial};
 
 /// Grace period of the licenses: long enough to ride out every outage here.
 const GRACE_S: u64 = 60;
@@ -119,9 +120,7 @@ fn grant_body(product: &str, host: &str) -> String {
 /// SIGKILL the primary while `n` agents renew through HAProxy; then, if
 /// `failback`, start it again and check traffic returns to it.
 fn failover(case: &str, kind: Kind, flavors: (Flavor, Flavor), n: usize, failback: bool) {
-    let Some(bins) = skip_or(case, bins(flavors.0, flavors.1)) else {
-        return;
-    };
+    let bins = needed(case, bins(flavors.0, flavors.1));
     let _serial = serial();
     let db = database(kind);
     let setup = Setup::new(case, 2, GRACE_S, &[("vdp", 100)]);
@@ -261,7 +260,6 @@ fn failover(case: &str, kind: Kind, flavors: (Flavor, Flavor), n: usize, failbac
     );
 }
 
-#[test]
 fn failover_then_failback_tenured_postgres() {
     failover(
         "tenured-pg",
@@ -272,7 +270,6 @@ fn failover_then_failback_tenured_postgres() {
     );
 }
 
-#[test]
 fn failover_tenured_mariadb() {
     failover(
         "tenured-maria",
@@ -283,7 +280,6 @@ fn failover_tenured_mariadb() {
     );
 }
 
-#[test]
 fn failover_tenured_smol_postgres() {
     failover(
         "smol-pg",
@@ -294,7 +290,6 @@ fn failover_tenured_smol_postgres() {
     );
 }
 
-#[test]
 fn failover_mixed_pair_postgres() {
     failover(
         "mixed-pg",
@@ -313,9 +308,7 @@ fn failover_mixed_pair_postgres() {
 /// PostgreSQL database are seen UP by their checks, agents renew through
 /// HAProxy, and the failover to the backup completes (I5).
 fn plain_httpchk(case: &str, flavor: Flavor) {
-    let Some(bin) = skip_or(case, haproxy::binary()) else {
-        return;
-    };
+    let bin = needed(case, haproxy::binary());
     let cfg = std::fs::read_to_string(haproxy::config_path()).expect("docs/ha/haproxy.cfg");
     let lines: Vec<&str> = cfg.lines().map(str::trim).collect();
     assert!(
@@ -345,12 +338,10 @@ fn plain_httpchk(case: &str, flavor: Flavor) {
     failover(case, Kind::Postgres, (flavor, flavor), 10, false);
 }
 
-#[test]
 fn plain_httpchk_two_tenured_smol_postgres() {
     plain_httpchk("plain-check-smol", Flavor::Smol);
 }
 
-#[test]
 fn plain_httpchk_two_tenured_postgres() {
     plain_httpchk("plain-check-tenured", Flavor::Tokio);
 }
@@ -360,9 +351,7 @@ fn plain_httpchk_two_tenured_postgres() {
 /// Both managers take grant requests directly (no load balancer) at once:
 /// together they never exceed `max_servers` (M5).
 fn split_brain(case: &str, kind: Kind) {
-    let Some(bin) = skip_or(case, Flavor::Tokio.binary()) else {
-        return;
-    };
+    let bin = needed(case, Flavor::Tokio.binary());
     let _serial = serial();
     let db = database(kind);
     let setup = Setup::new(case, 2, GRACE_S, &[("race", 5)]);
@@ -419,24 +408,19 @@ fn split_brain(case: &str, kind: Kind) {
     assert_eq!(created, 5);
 }
 
-#[test]
 fn split_brain_postgres() {
     split_brain("split-pg", Kind::Postgres);
 }
 
-#[test]
 fn split_brain_mariadb() {
     split_brain("split-maria", Kind::MariaDb);
 }
 
 // ---------------------------------------------------------------- M6
 
-#[test]
 fn third_manager_is_refused() {
     let case = "third-manager";
-    let Some(bin) = skip_or(case, Flavor::Tokio.binary()) else {
-        return;
-    };
+    let bin = needed(case, Flavor::Tokio.binary());
     let _serial = serial();
     let db = database(Kind::Postgres);
     let setup = Setup::new(case, 2, GRACE_S, &[("vdp", 10)]);
@@ -512,21 +496,14 @@ fn third_manager_is_refused() {
 
 // ---------------------------------------------------------------- database restart
 
-#[test]
 fn database_restart_rides_out_in_grace() {
     let case = "db-restart";
-    let Some(bins) = skip_or(case, bins(Flavor::Tokio, Flavor::Tokio)) else {
-        return;
-    };
+    let bins = needed(case, bins(Flavor::Tokio, Flavor::Tokio));
     let _serial = serial();
-    let pg = match PrivatePg::create() {
-        Ok(pg) => pg,
-        Err(e) if !under_ci() => {
-            note(&format!("SKIP {case}: no private PostgreSQL cluster: {e}"));
-            return;
-        }
-        Err(e) => panic!("CI=true and no private PostgreSQL cluster: {e}"),
-    };
+    // Its server binaries are a declared need: a cluster that still will
+    // not start is unavailable only once the case runs, which fails it.
+    let pg = PrivatePg::create()
+        .unwrap_or_else(|e| panic!("{case}: a private PostgreSQL cluster is unavailable: {e}"));
     let db = Database::create_on(&pg).expect("database on the private cluster");
     let setup = Setup::new(case, 2, GRACE_S, &[("vdp", 10)]);
     let pair = Pair::start(&bins, setup, &db.url());
@@ -611,15 +588,10 @@ fn database_restart_rides_out_in_grace() {
 
 // ---------------------------------------------------------------- clocks
 
-#[test]
 fn manager_with_clock_hours_off_agrees_and_reports_skew() {
     let case = "faketime";
-    let Some(bins) = skip_or(case, bins(Flavor::Tokio, Flavor::Tokio)) else {
-        return;
-    };
-    let Some(lib) = skip_or(case, support::faketime::library()) else {
-        return;
-    };
+    let bins = needed(case, bins(Flavor::Tokio, Flavor::Tokio));
+    let lib = needed(case, support::faketime::library());
     let _serial = serial();
     const SKEW_MS: i64 = 3 * 3_600_000;
     let db = database(Kind::Postgres);
@@ -734,12 +706,9 @@ fn manager_with_clock_hours_off_agrees_and_reports_skew() {
 
 // ---------------------------------------------------------------- rolling update
 
-#[test]
 fn rolling_update_without_grace() {
     let case = "rolling-update";
-    let Some(bins) = skip_or(case, bins(Flavor::Tokio, Flavor::Tokio)) else {
-        return;
-    };
+    let bins = needed(case, bins(Flavor::Tokio, Flavor::Tokio));
     let _serial = serial();
     let db = database(Kind::Postgres);
     let setup = Setup::new(case, 2, GRACE_S, &[("vdp", 20)]);
@@ -820,4 +789,69 @@ fn rolling_update_without_grace() {
     );
     assert_eq!(pair.primary.grants().len(), N);
     let _ = &pair.db_url;
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "failover_then_failback_tenured_postgres",
+            &[TENURED, AGENT, HAPROXY, Need::Postgres],
+            failover_then_failback_tenured_postgres,
+        ),
+        trial(
+            "failover_tenured_mariadb",
+            &[TENURED, AGENT, HAPROXY, Need::MariaDb],
+            failover_tenured_mariadb,
+        ),
+        trial(
+            "failover_tenured_smol_postgres",
+            &[TENURED_SMOL, AGENT, HAPROXY, Need::Postgres],
+            failover_tenured_smol_postgres,
+        ),
+        trial(
+            "failover_mixed_pair_postgres",
+            &[TENURED, TENURED_SMOL, AGENT, HAPROXY, Need::Postgres],
+            failover_mixed_pair_postgres,
+        ),
+        trial(
+            "plain_httpchk_two_tenured_smol_postgres",
+            &[HAPROXY],
+            plain_httpchk_two_tenured_smol_postgres,
+        ),
+        trial(
+            "plain_httpchk_two_tenured_postgres",
+            &[HAPROXY],
+            plain_httpchk_two_tenured_postgres,
+        ),
+        trial(
+            "split_brain_postgres",
+            &[TENURED, Need::Postgres],
+            split_brain_postgres,
+        ),
+        trial(
+            "split_brain_mariadb",
+            &[TENURED, Need::MariaDb],
+            split_brain_mariadb,
+        ),
+        trial(
+            "third_manager_is_refused",
+            &[TENURED, Need::Postgres],
+            third_manager_is_refused,
+        ),
+        trial(
+            "database_restart_rides_out_in_grace",
+            &[TENURED, AGENT, HAPROXY, Need::PgServerBinaries],
+            database_restart_rides_out_in_grace,
+        ),
+        trial(
+            "manager_with_clock_hours_off_agrees_and_reports_skew",
+            &[TENURED, AGENT, HAPROXY, FAKETIME, Need::Postgres],
+            manager_with_clock_hours_off_agrees_and_reports_skew,
+        ),
+        trial(
+            "rolling_update_without_grace",
+            &[TENURED, AGENT, HAPROXY, Need::Postgres],
+            rolling_update_without_grace,
+        ),
+    ])
 }

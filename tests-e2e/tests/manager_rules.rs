@@ -17,6 +17,7 @@ use support::cut_proxy::Proxy;
 use support::db::Kind;
 use support::manager::Launch;
 use support::*;
+use tenure_testkit::{Need, trial};
 
 const GRACE_S: u64 = 3600;
 /// `tenure_core::health::SERVE_WINDOW`: how long a manager serves on the
@@ -29,24 +30,6 @@ fn database(kind: Kind) -> Database {
     Database::create(kind).unwrap_or_else(|e| {
         panic!("cannot create a database (run .ci/setup-services.sh first): {e}")
     })
-}
-
-fn libfaketime(case: &str) -> Option<&'static str> {
-    let lib = [
-        "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
-        "/usr/lib/faketime/libfaketime.so.1",
-    ]
-    .into_iter()
-    .find(|p| Path::new(p).is_file());
-    if lib.is_none() {
-        if under_ci() {
-            panic!("CI=true and libfaketime is not installed (.ci/setup-services.sh installs it)");
-        }
-        note(&format!(
-            "SKIP {case}: libfaketime not installed (apt-get install libfaketime)"
-        ));
-    }
-    lib
 }
 
 fn grant(m: &Manager, host: &str) -> support::http::Response {
@@ -68,9 +51,7 @@ fn holds_ping(m: &Manager, want: u16, limit: Duration) {
 
 fn one_node_id(flavor: Flavor) {
     let case = format!("one-node-id-{}", flavor.file_name());
-    let Some(bin) = skip_or(&case, flavor.binary()) else {
-        return;
-    };
+    let bin = needed(&case, flavor.binary());
     let _serial = serial();
     let db = database(Kind::Postgres);
     let setup = Setup::new(&case, 2, GRACE_S, &[("vdp", 10)]);
@@ -116,12 +97,10 @@ fn one_node_id(flavor: Flavor) {
     );
 }
 
-#[test]
 fn one_node_id_serves_once_tenured() {
     one_node_id(Flavor::Tokio);
 }
 
-#[test]
 fn one_node_id_serves_once_tenured_smol() {
     one_node_id(Flavor::Smol);
 }
@@ -130,9 +109,7 @@ fn one_node_id_serves_once_tenured_smol() {
 
 fn fails_closed(flavor: Flavor) {
     let case = format!("fail-closed-{}", flavor.file_name());
-    let Some(bin) = skip_or(&case, flavor.binary()) else {
-        return;
-    };
+    let bin = needed(&case, flavor.binary());
     let _serial = serial();
     let db = database(Kind::Postgres);
     let proxy = Proxy::start(5432);
@@ -178,12 +155,10 @@ fn fails_closed(flavor: Flavor) {
     holds_ping(&m, 503, Duration::from_secs(3));
 }
 
-#[test]
 fn fails_closed_when_storage_stops_answering_tenured() {
     fails_closed(Flavor::Tokio);
 }
 
-#[test]
 fn fails_closed_when_storage_stops_answering_tenured_smol() {
     fails_closed(Flavor::Smol);
 }
@@ -194,9 +169,7 @@ fn fails_closed_when_storage_stops_answering_tenured_smol() {
 /// to run out (M6, I7).
 fn fails_closed_on_a_heartbeat_error(flavor: Flavor) {
     let case = format!("heartbeat-error-{}", flavor.file_name());
-    let Some(bin) = skip_or(&case, flavor.binary()) else {
-        return;
-    };
+    let bin = needed(&case, flavor.binary());
     let _serial = serial();
     let db = database(Kind::Postgres);
     let setup = Setup::new(&case, 2, GRACE_S, &[("vdp", 10)]);
@@ -234,12 +207,10 @@ fn fails_closed_on_a_heartbeat_error(flavor: Flavor) {
     assert_eq!(g.status, 503, "{}", g.body);
 }
 
-#[test]
 fn fails_closed_at_the_first_heartbeat_error_tenured() {
     fails_closed_on_a_heartbeat_error(Flavor::Tokio);
 }
 
-#[test]
 fn fails_closed_at_the_first_heartbeat_error_tenured_smol() {
     fails_closed_on_a_heartbeat_error(Flavor::Smol);
 }
@@ -260,12 +231,8 @@ fn expired_reason(m: &Manager) -> bool {
 
 fn sqlite_clock_set_back(flavor: Flavor) {
     let case = format!("sqlite-set-back-{}", flavor.file_name());
-    let Some(bin) = skip_or(&case, flavor.binary()) else {
-        return;
-    };
-    let Some(lib) = libfaketime(&case) else {
-        return;
-    };
+    let bin = needed(&case, flavor.binary());
+    let lib = needed(&case, tenure_testkit::libfaketime());
     let _serial = serial();
     // The license runs 30 days; the clock starts 40 days ahead.
     let setup = Setup::new(&case, 1, GRACE_S, &[("vdp", 10)]);
@@ -349,12 +316,55 @@ fn sqlite_clock_set_back(flavor: Flavor) {
     assert!(expired_reason(&m), "{}", m.health());
 }
 
-#[test]
 fn sqlite_clock_set_back_keeps_an_expired_license_expired_tenured() {
     sqlite_clock_set_back(Flavor::Tokio);
 }
 
-#[test]
 fn sqlite_clock_set_back_keeps_an_expired_license_expired_tenured_smol() {
     sqlite_clock_set_back(Flavor::Smol);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "one_node_id_serves_once_tenured",
+            &[TENURED, Need::Postgres],
+            one_node_id_serves_once_tenured,
+        ),
+        trial(
+            "one_node_id_serves_once_tenured_smol",
+            &[TENURED_SMOL, Need::Postgres],
+            one_node_id_serves_once_tenured_smol,
+        ),
+        trial(
+            "fails_closed_when_storage_stops_answering_tenured",
+            &[TENURED, Need::Postgres],
+            fails_closed_when_storage_stops_answering_tenured,
+        ),
+        trial(
+            "fails_closed_when_storage_stops_answering_tenured_smol",
+            &[TENURED_SMOL, Need::Postgres],
+            fails_closed_when_storage_stops_answering_tenured_smol,
+        ),
+        trial(
+            "fails_closed_at_the_first_heartbeat_error_tenured",
+            &[TENURED, Need::Postgres],
+            fails_closed_at_the_first_heartbeat_error_tenured,
+        ),
+        trial(
+            "fails_closed_at_the_first_heartbeat_error_tenured_smol",
+            &[TENURED_SMOL, Need::Postgres],
+            fails_closed_at_the_first_heartbeat_error_tenured_smol,
+        ),
+        trial(
+            "sqlite_clock_set_back_keeps_an_expired_license_expired_tenured",
+            &[TENURED, Need::LibFaketime],
+            sqlite_clock_set_back_keeps_an_expired_license_expired_tenured,
+        ),
+        trial(
+            "sqlite_clock_set_back_keeps_an_expired_license_expired_tenured_smol",
+            &[TENURED_SMOL, Need::LibFaketime],
+            sqlite_clock_set_back_keeps_an_expired_license_expired_tenured_smol,
+        ),
+    ])
 }

@@ -8,7 +8,7 @@
 //!
 //! Needs `cargo build --workspace --bins` first, PostgreSQL
 //! (.ci/setup-services.sh) and nginx. A missing nginx (or binary) fails the
-//! case under CI=true and skips it otherwise.
+//! case under CI=true and is reported as ignored otherwise.
 
 mod support;
 
@@ -19,6 +19,7 @@ use support::db::Kind;
 use support::manager::{Launch, RENEW_EVERY};
 use support::nginx::{self, Access, FAIL_TIMEOUT, Nginx, SKIPPED_AT_MOST};
 use support::*;
+use tenure_testkit::{Need, trial};
 
 /// Grace period of the license: long enough to ride out every outage here.
 const GRACE_S: u64 = 60;
@@ -64,12 +65,9 @@ fn client_errors(lines: &[Access]) -> Vec<String> {
         .collect()
 }
 
-#[test]
 fn nginx_failover_tenured_postgres() {
     let case = "nginx-pg";
-    let Some(bins) = skip_or(case, bins()) else {
-        return;
-    };
+    let bins = needed(case, bins());
     let _serial = serial();
     let started = Instant::now();
     let db = Database::create(Kind::Postgres).unwrap_or_else(|e| {
@@ -294,4 +292,12 @@ fn nginx_failover_tenured_postgres() {
         lb.envsubst,
         secs(started.elapsed())
     ));
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![trial(
+        "nginx_failover_tenured_postgres",
+        &[TENURED, AGENT, NGINX, Need::Postgres],
+        nginx_failover_tenured_postgres,
+    )])
 }

@@ -26,8 +26,8 @@
 //! Each case runs against `tenured` and `tenured-smol` (`cargo build
 //! --workspace --bins`). Needs the PostgreSQL server binaries (`initdb`,
 //! `pg_basebackup`, `pg_ctl` under /usr/lib/postgresql), the `postgres` OS
-//! user and libfaketime; a missing one fails the case under CI=true and skips
-//! it otherwise. Figures on `FIGURES` lines.
+//! user and libfaketime; a missing one fails the case under CI=true and is
+//! reported as ignored otherwise. Figures on `FIGURES` lines.
 
 mod support;
 
@@ -45,6 +45,7 @@ use support::manager::Launch;
 use support::replication::Replicated;
 use support::wording::clock_step_lines;
 use support::*;
+use tenure_testkit::{Need, trial};
 
 /// Agents renewing across the failover.
 const N: usize = 20;
@@ -69,19 +70,13 @@ fn bins(flavor: Flavor) -> Result<(PathBuf, PathBuf), String> {
     Ok((flavor.binary()?, agent_binary()?))
 }
 
-/// The replicated pair, or `None` (skipped) when PostgreSQL's server
-/// binaries are missing outside CI.
-fn replicated(case: &str, standby_env: Vec<(String, String)>) -> Option<Replicated> {
-    match Replicated::start(standby_env) {
-        Ok(pg) => Some(pg),
-        Err(e) if !under_ci() => {
-            note(&format!(
-                "SKIP {case}: no private PostgreSQL primary and standby: {e}"
-            ));
-            None
-        }
-        Err(e) => panic!("CI=true and no private PostgreSQL primary and standby: {e}"),
-    }
+/// The replicated pair. Its server binaries are a declared need: a pair that
+/// still will not start is unavailable only once the case runs, which
+/// fails it.
+fn replicated(case: &str, standby_env: Vec<(String, String)>) -> Replicated {
+    Replicated::start(standby_env).unwrap_or_else(|e| {
+        panic!("{case}: a private PostgreSQL primary and standby are unavailable: {e}")
+    })
 }
 
 fn started_manager(setup: &Setup, launch: &Launch) -> Manager {
@@ -200,13 +195,9 @@ impl Drop for Writer {
 // ---------------------------------------------------------------- nothing lost
 
 fn synchronous_failover(case: &str, flavor: Flavor) {
-    let Some((manager_bin, agent_bin)) = skip_or(case, bins(flavor)) else {
-        return;
-    };
+    let (manager_bin, agent_bin) = needed(case, bins(flavor));
     let started = Instant::now();
-    let Some(pg) = replicated(case, Vec::new()) else {
-        return;
-    };
+    let pg = replicated(case, Vec::new());
     pg.create_database("tenure")
         .unwrap_or_else(|e| panic!("CREATE DATABASE on the primary: {e}"));
     let url = pg.url("tenure");
@@ -320,12 +311,10 @@ fn synchronous_failover(case: &str, flavor: Flavor) {
     assert!(failures.is_empty(), "{case}:\n{}", failures.join("\n"));
 }
 
-#[test]
 fn synchronous_failover_tenured() {
     synchronous_failover("pg-failover-tokio", Flavor::Tokio);
 }
 
-#[test]
 fn synchronous_failover_tenured_smol() {
     synchronous_failover("pg-failover-smol", Flavor::Smol);
 }
@@ -347,18 +336,14 @@ fn sleep_until(t: Instant) {
 }
 
 fn standby_clock_hour_ahead(case: &str, flavor: Flavor) {
-    let Some((manager_bin, agent_bin, lib)) = skip_or(
+    let (manager_bin, agent_bin, lib) = needed(
         case,
         bins(flavor).and_then(|(m, a)| Ok((m, a, faketime::library()?))),
-    ) else {
-        return;
-    };
+    );
     let started = Instant::now();
     let clock = FakeClock::new(&lib, STEP_S);
     clock.share();
-    let Some(pg) = replicated(case, clock.env()) else {
-        return;
-    };
+    let pg = replicated(case, clock.env());
     let lead_ms = clock_ms(&pg.standby)
         .and_then(|s| Ok(s - clock_ms(&pg.primary)?))
         .unwrap_or_else(|e| panic!("reading the servers' clocks: {e}"));
@@ -506,12 +491,35 @@ fn standby_clock_hour_ahead(case: &str, flavor: Flavor) {
     assert!(failures.is_empty(), "{case}:\n{}", failures.join("\n"));
 }
 
-#[test]
 fn standby_clock_hour_ahead_tenured() {
     standby_clock_hour_ahead("pg-clock-ahead-tokio", Flavor::Tokio);
 }
 
-#[test]
 fn standby_clock_hour_ahead_tenured_smol() {
     standby_clock_hour_ahead("pg-clock-ahead-smol", Flavor::Smol);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "synchronous_failover_tenured",
+            &[TENURED, AGENT, Need::PgServerBinaries],
+            synchronous_failover_tenured,
+        ),
+        trial(
+            "synchronous_failover_tenured_smol",
+            &[TENURED_SMOL, AGENT, Need::PgServerBinaries],
+            synchronous_failover_tenured_smol,
+        ),
+        trial(
+            "standby_clock_hour_ahead_tenured",
+            &[TENURED, AGENT, FAKETIME, Need::PgServerBinaries],
+            standby_clock_hour_ahead_tenured,
+        ),
+        trial(
+            "standby_clock_hour_ahead_tenured_smol",
+            &[TENURED_SMOL, AGENT, FAKETIME, Need::PgServerBinaries],
+            standby_clock_hour_ahead_tenured_smol,
+        ),
+    ])
 }

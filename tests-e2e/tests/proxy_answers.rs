@@ -12,7 +12,8 @@
 //!
 //! Runs against `tenured` and `tenured-smol`. Needs
 //! `cargo build --workspace --bins` first; a missing binary
-//! fails under CI=true and skips the case otherwise. Figures on `FIGURES` lines.
+//! fails under CI=true and is reported as ignored otherwise. Figures on
+//! `FIGURES` lines.
 
 mod support;
 
@@ -22,6 +23,7 @@ use support::manager::{LEASE_TTL, Launch};
 use support::proxy::{Answer, FaultProxy};
 use support::wording::says_unreachable;
 use support::*;
+use tenure_testkit::trial;
 
 /// Longer than every fault here, so that only a wrong verdict can stop a command.
 const GRACE_S: u64 = 60;
@@ -36,11 +38,8 @@ fn agent_name(status: u16) -> String {
 }
 
 fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
-    let Some((manager_bin, agent_bin)) =
-        skip_or(case, flavor.binary().and_then(|m| Ok((m, agent_binary()?))))
-    else {
-        return;
-    };
+    let (manager_bin, agent_bin) =
+        needed(case, flavor.binary().and_then(|m| Ok((m, agent_binary()?))));
     let started = Instant::now();
     let setup = Setup::new(case, 1, GRACE_S, &[("vdp", 10)]);
     let manager = Manager::start(
@@ -204,12 +203,25 @@ fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
     assert!(failures.is_empty(), "{case}:\n{}", failures.join("\n"));
 }
 
-#[test]
 fn html_answers_never_stop_a_component_tenured() {
     html_answers_never_stop_a_component("proxy-html-tokio", Flavor::Tokio);
 }
 
-#[test]
 fn html_answers_never_stop_a_component_tenured_smol() {
     html_answers_never_stop_a_component("proxy-html-smol", Flavor::Smol);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "html_answers_never_stop_a_component_tenured",
+            &[TENURED, AGENT],
+            html_answers_never_stop_a_component_tenured,
+        ),
+        trial(
+            "html_answers_never_stop_a_component_tenured_smol",
+            &[TENURED_SMOL, AGENT],
+            html_answers_never_stop_a_component_tenured_smol,
+        ),
+    ])
 }

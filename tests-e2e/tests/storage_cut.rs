@@ -17,6 +17,7 @@ use support::cut_proxy::Proxy;
 use support::db::Kind;
 use support::manager::Launch;
 use support::*;
+use tenure_testkit::{Need, trial};
 
 const GRACE_S: u64 = 3600;
 const STATEMENT_TIMEOUT: &str = "2s";
@@ -39,9 +40,7 @@ fn renew(m: &Manager, id: &str) -> Result<support::http::Response, String> {
 
 fn storage_cut(flavor: Flavor, kind: Kind) {
     let case = format!("storage-cut-{}-{kind:?}", flavor.file_name());
-    let Some(bin) = skip_or(&case, flavor.binary()) else {
-        return;
-    };
+    let bin = needed(&case, flavor.binary());
     let _serial = serial();
     let db = Database::create(kind).unwrap_or_else(|e| {
         panic!("cannot create a database (run .ci/setup-services.sh first): {e}")
@@ -131,19 +130,36 @@ fn storage_cut(flavor: Flavor, kind: Kind) {
     assert!(grant(&m, "h6").status == 201, "grants work again");
 }
 
-#[test]
 fn storage_cut_answers_503_then_recovers_tenured() {
     storage_cut(Flavor::Tokio, Kind::Postgres);
 }
 
-#[test]
 fn storage_cut_answers_503_then_recovers_tenured_smol() {
     storage_cut(Flavor::Smol, Kind::Postgres);
 }
 
 /// MariaDB ends idle sessions by its `wait_timeout`, which the statement
 /// timeout sets as it sets PostgreSQL's idle limits.
-#[test]
 fn storage_cut_answers_503_then_recovers_tenured_mariadb() {
     storage_cut(Flavor::Tokio, Kind::MariaDb);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "storage_cut_answers_503_then_recovers_tenured",
+            &[TENURED, Need::Postgres],
+            storage_cut_answers_503_then_recovers_tenured,
+        ),
+        trial(
+            "storage_cut_answers_503_then_recovers_tenured_smol",
+            &[TENURED_SMOL, Need::Postgres],
+            storage_cut_answers_503_then_recovers_tenured_smol,
+        ),
+        trial(
+            "storage_cut_answers_503_then_recovers_tenured_mariadb",
+            &[TENURED, Need::MariaDb],
+            storage_cut_answers_503_then_recovers_tenured_mariadb,
+        ),
+    ])
 }

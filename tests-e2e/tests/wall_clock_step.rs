@@ -17,7 +17,7 @@
 //! Every step must be reported in the agent's log. Each case runs against
 //! `tenured` and `tenured-smol`; figures on `FIGURES` lines. Needs
 //! `cargo build --workspace --bins` and libfaketime; a missing one fails the
-//! case under CI=true and skips it otherwise.
+//! case under CI=true and is reported as ignored otherwise.
 
 mod support;
 
@@ -27,6 +27,7 @@ use support::faketime::{self, FakeClock};
 use support::manager::Launch;
 use support::wording::clock_step_lines;
 use support::*;
+use tenure_testkit::trial;
 
 const DAY_S: i64 = 86_400;
 const STEP_S: i64 = 3 * DAY_S;
@@ -46,14 +47,12 @@ enum Reach {
 }
 
 fn wall_clock_steps_forward(case: &str, flavor: Flavor, grace_days: u64, manager_state: Reach) {
-    let Some((manager_bin, agent_bin, lib)) = skip_or(
+    let (manager_bin, agent_bin, lib) = needed(
         case,
         flavor
             .binary()
             .and_then(|m| Ok((m, agent_binary()?, faketime::library()?))),
-    ) else {
-        return;
-    };
+    );
     let started = Instant::now();
     // The environment the agent gets leaves its monotonic clocks alone.
     let probe = faketime::check_monotonic_untouched(&FakeClock::new(&lib, STEP_S))
@@ -172,32 +171,61 @@ fn wall_clock_steps_forward(case: &str, flavor: Flavor, grace_days: u64, manager
     );
 }
 
-#[test]
 fn step_within_grace_manager_reachable_tenured() {
     wall_clock_steps_forward("step-5d-grace-tokio", Flavor::Tokio, 5, Reach::Reachable);
 }
 
-#[test]
 fn step_within_grace_manager_reachable_tenured_smol() {
     wall_clock_steps_forward("step-5d-grace-smol", Flavor::Smol, 5, Reach::Reachable);
 }
 
-#[test]
 fn step_past_grace_manager_reachable_tenured() {
     wall_clock_steps_forward("step-1d-grace-tokio", Flavor::Tokio, 1, Reach::Reachable);
 }
 
-#[test]
 fn step_past_grace_manager_reachable_tenured_smol() {
     wall_clock_steps_forward("step-1d-grace-smol", Flavor::Smol, 1, Reach::Reachable);
 }
 
-#[test]
 fn step_past_grace_manager_stopped_tenured() {
     wall_clock_steps_forward("step-1d-stopped-tokio", Flavor::Tokio, 1, Reach::Stopped);
 }
 
-#[test]
 fn step_past_grace_manager_stopped_tenured_smol() {
     wall_clock_steps_forward("step-1d-stopped-smol", Flavor::Smol, 1, Reach::Stopped);
+}
+
+fn main() -> std::process::ExitCode {
+    tenure_testkit::run(vec![
+        trial(
+            "step_within_grace_manager_reachable_tenured",
+            &[TENURED, AGENT, FAKETIME],
+            step_within_grace_manager_reachable_tenured,
+        ),
+        trial(
+            "step_within_grace_manager_reachable_tenured_smol",
+            &[TENURED_SMOL, AGENT, FAKETIME],
+            step_within_grace_manager_reachable_tenured_smol,
+        ),
+        trial(
+            "step_past_grace_manager_reachable_tenured",
+            &[TENURED, AGENT, FAKETIME],
+            step_past_grace_manager_reachable_tenured,
+        ),
+        trial(
+            "step_past_grace_manager_reachable_tenured_smol",
+            &[TENURED_SMOL, AGENT, FAKETIME],
+            step_past_grace_manager_reachable_tenured_smol,
+        ),
+        trial(
+            "step_past_grace_manager_stopped_tenured",
+            &[TENURED, AGENT, FAKETIME],
+            step_past_grace_manager_stopped_tenured,
+        ),
+        trial(
+            "step_past_grace_manager_stopped_tenured_smol",
+            &[TENURED_SMOL, AGENT, FAKETIME],
+            step_past_grace_manager_stopped_tenured_smol,
+        ),
+    ])
 }

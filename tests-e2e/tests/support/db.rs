@@ -152,15 +152,7 @@ fn as_postgres_with(program: &Path, args: &[&str], env: &[(String, String)]) -> 
     run(cmd.arg(program).args(args))
 }
 
-fn pg_bin() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("initdb").exists() && p.join("pg_ctl").exists())
-        .collect();
-    versions.sort();
-    versions.pop()
-}
+use tenure_testkit::pg_bin;
 
 /// `key = 'value'` for postgresql.conf.
 fn setting_line(key: &str, value: &str) -> String {

@@ -20,6 +20,7 @@ pub mod wording;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+use tenure_testkit::Need;
 
 // Each test file uses some of these.
 #[allow(unused_imports)]
@@ -38,10 +39,6 @@ pub use manager::Manager;
 pub fn note(msg: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{msg}");
-}
-
-pub fn under_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 /// The cases measure timings on a small machine: one at a time.
@@ -77,20 +74,15 @@ pub fn built(name: &str) -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// A built binary (`tenured`, `tenured-smol`, `tenure-agent`): required. A
-/// missing one fails the case under CI=true and skips it otherwise.
+/// A built binary (`tenured`, `tenured-smol`, `tenure-agent`), or why
+/// there is none.
 pub fn required(name: &str) -> Result<PathBuf, String> {
-    match built(name) {
-        Some(p) => Ok(p),
-        None if under_ci() => panic!(
-            "CI=true and {name} is missing under {}/debug: run `cargo build --workspace --bins` first",
+    built(name).ok_or_else(|| {
+        format!(
+            "{name} not built under {}/debug (cargo build --workspace --bins)",
             target_dir().display()
-        ),
-        None => Err(format!(
-            "{name} not built under {}/debug (cargo build --workspace --bins; CI=true makes this a failure)",
-            target_dir().display()
-        )),
-    }
+        )
+    })
 }
 
 /// The `tenure-agent` binary: where it is built is decided here only.
@@ -116,32 +108,39 @@ impl Flavor {
     /// Both manager flavors, for the cases that run against each.
     pub const ALL: [Self; 2] = [Self::Tokio, Self::Smol];
 
-    /// The binary, or why the case is skipped (a failure under CI=true).
+    /// The binary, or why there is none.
     pub fn binary(self) -> Result<PathBuf, String> {
         match self {
             Self::Tokio => required("tenured"),
             Self::Smol => required("tenured-smol"),
         }
     }
-}
 
-/// Runs `f` with the binaries it needs, or prints why the case is skipped.
-pub fn skip_or<T>(case: &str, got: Result<T, String>) -> Option<T> {
-    match got {
-        Ok(v) => Some(v),
-        Err(why) => {
-            note(&format!("SKIP {case}: {why}"));
-            None
+    /// The binary as a need the kit probes before the case runs.
+    pub const fn need(self) -> Need {
+        match self {
+            Self::Tokio => TENURED,
+            Self::Smol => TENURED_SMOL,
         }
     }
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+// What the cases need, probed by tenure-testkit before any runs: missing,
+// a case is reported as ignored, or fails under CI=true.
+pub const TENURED: Need = Need::Other("tenured", || Flavor::Tokio.binary().map(drop));
+pub const TENURED_SMOL: Need = Need::Other("tenured-smol", || Flavor::Smol.binary().map(drop));
+pub const AGENT: Need = Need::Other("tenure-agent", || agent_binary().map(drop));
+pub const HAPROXY: Need = Need::Other("haproxy", || haproxy::binary().map(drop));
+pub const NGINX: Need = Need::Other("nginx", || nginx::binary().map(drop));
+pub const FAKETIME: Need = Need::Other("libfaketime", || faketime::library().map(drop));
+
+/// What `got` found, which the case declared as a need: the kit saw it
+/// before the case ran, so `Err` here is a broken set-up.
+pub fn needed<T>(case: &str, got: Result<T, String>) -> T {
+    got.unwrap_or_else(|why| panic!("{case}: {why}"))
 }
+
+pub use tenure_testkit::free_port;
 
 /// Polls `f` every 100 ms until it holds or `limit` passes.
 pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {

@@ -40,10 +40,7 @@ pub fn binary() -> Result<PathBuf, String> {
             return Ok(p.into());
         }
     }
-    if super::under_ci() {
-        panic!("CI=true and nginx is not installed (.ci/setup-services.sh installs nginx)");
-    }
-    Err("nginx is not installed (apt-get install nginx; CI=true makes this a failure)".into())
+    Err("nginx is not installed (.ci/setup-services.sh installs it)".into())
 }
 
 pub fn config_path() -> PathBuf {
