@@ -27,7 +27,7 @@ fn text(b: &[u8]) -> String {
 #[test]
 fn audit_prints_the_trail_as_a_table_and_as_json() {
     let setup = Setup::new(3600, 10);
-    let server = Server::start(&setup, free_port(), &[]);
+    let server = Server::start(&setup, 0, &[]);
     let body = r#"{"product":"vdp","hostname":"audited","port":1,"cores":1}"#;
     let (status, answer) =
         http(&server.url, "POST", "/v1/grants", None, Some(body)).expect("grant");

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tenure_testkit::free_port;
 
 const GRANT: &str = r#"{"product":"vdp","hostname":"HOST","port":9999,"cores":2}"#;
 

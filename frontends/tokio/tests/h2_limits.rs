@@ -46,7 +46,7 @@ async fn get(
 #[test]
 fn http2_settings_bound_streams_windows_and_header_lists() {
     let setup = Setup::new(3600, 10);
-    let server = Server::start(&setup, free_port(), &[]);
+    let server = Server::start(&setup, 0, &[]);
     let addr = server.url.trim_start_matches("http://").to_owned();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -77,14 +76,14 @@ impl Setup {
     }
 }
 
-pub use tenure_testkit::free_port;
-
 pub struct Server {
     pub child: Child,
     pub url: String,
 }
 
 impl Server {
+    /// `tenured serve` on 127.0.0.1:`port`; 0 for any free port, which is
+    /// free of the race of picking one first.
     pub fn start(setup: &Setup, port: u16, extra: &[&str]) -> Server {
         let bin = env!("CARGO_BIN_EXE_tenured");
         let log = std::fs::File::create(setup.path(&format!("tenured-{port}-{}.log", now_ms())))
@@ -116,18 +115,10 @@ impl Server {
             .spawn()
             .expect("spawn tenured");
         let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("listening line");
-        assert!(
-            line.starts_with("tenured listening on "),
-            "unexpected first line {line:?}"
-        );
-        let url = line
-            .trim()
-            .trim_start_matches("tenured listening on ")
-            .to_owned();
+        // Port 0 binds any free port: the server's line says which.
+        let addr = tenure_testkit::listening_addr(stdout, Duration::from_secs(30), |_| {})
+            .unwrap_or_else(|e| panic!("tenured on 127.0.0.1:{port}: {e}"));
+        let url = format!("http://{addr}");
         let server = Server { child, url };
         wait_until(Duration::from_secs(15), || server.ping() == Some(200));
         server
