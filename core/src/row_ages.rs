@@ -269,8 +269,7 @@ mod tests {
             row("b", now.0 - 20_000, "nb"),
         ];
         assert_eq!(
-            ages.judged(("c", Some("nc")), &rows, now, S)
-                .as_slice(),
+            ages.judged(("c", Some("nc")), &rows, now, S).as_slice(),
             rows.as_slice()
         );
     }
