@@ -340,6 +340,19 @@ impl World {
             let msg = format!("A3: c{c} told of its last {left} ms of grace {late} ms late");
             self.verdicts.fail_agent_rule(self.t, msg);
         }
+        // Nor early: not before the plan's grace less `left` has passed
+        // since the last success, measured as fast as this host's clock
+        // runs (a fast clock counts true time out sooner).
+        let comp = &self.comps[c];
+        let fast = u128::try_from(comp.clock.ppm.max(0)).unwrap_or(0);
+        let before = u128::from(comp.grace_ms.saturating_sub(left));
+        let soonest = comp.last_ok_send
+            + u64::try_from(before * 1_000_000 / (1_000_000 + fast)).unwrap_or(u64::MAX);
+        if !comp.blurred && self.t + I2_SLACK_MS < soonest {
+            let early = soonest - self.t;
+            let msg = format!("A3: c{c} told of its last {left} ms of grace {early} ms early");
+            self.verdicts.fail_agent_rule(self.t, msg);
+        }
         self.check_grace_left(c);
     }
 
