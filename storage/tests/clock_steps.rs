@@ -490,103 +490,36 @@ fn forward_step_mariadb() -> Result<(), Unavailable> {
     forward_step_faked(Engine::MariaDb)
 }
 
-fn back_and_forth_memory() {
-    back_and_forth_unseen_by_one_manager(&memory());
+/// The four trials of `case`: on the memory store, SQLite, and PostgreSQL
+/// and MariaDB servers under libfaketime, each on a server of its own.
+macro_rules! on_every_store {
+    ($name:literal, $case:path) => {
+        [
+            trial(concat!($name, "_memory"), &[], || $case(&memory())),
+            trial(concat!($name, "_sqlite"), &[], || {
+                let (_db, clocks) = sqlite();
+                $case(&clocks)
+            }),
+            trial(
+                concat!($name, "_postgres"),
+                faked_needs(Engine::Postgres),
+                || -> Result<(), Unavailable> {
+                    $case(&Faked::new(Engine::Postgres)?);
+                    Ok(())
+                },
+            ),
+            trial(
+                concat!($name, "_mariadb"),
+                faked_needs(Engine::MariaDb),
+                || -> Result<(), Unavailable> {
+                    $case(&Faked::new(Engine::MariaDb)?);
+                    Ok(())
+                },
+            ),
+        ]
+    };
 }
 
-fn back_and_forth_sqlite() {
-    let (_db, clocks) = sqlite();
-    back_and_forth_unseen_by_one_manager(&clocks);
-}
-
-fn back_and_forth_postgres() -> Result<(), Unavailable> {
-    back_and_forth_unseen_by_one_manager(&Faked::new(Engine::Postgres)?);
-    Ok(())
-}
-
-fn back_and_forth_mariadb() -> Result<(), Unavailable> {
-    back_and_forth_unseen_by_one_manager(&Faked::new(Engine::MariaDb)?);
-    Ok(())
-}
-
-fn set_back_memory() {
-    clock_set_back_keeps_an_expired_license_expired(&memory());
-}
-
-fn set_back_sqlite() {
-    let (_db, clocks) = sqlite();
-    clock_set_back_keeps_an_expired_license_expired(&clocks);
-}
-
-fn set_back_postgres() -> Result<(), Unavailable> {
-    clock_set_back_keeps_an_expired_license_expired(&Faked::new(Engine::Postgres)?);
-    Ok(())
-}
-
-fn set_back_mariadb() -> Result<(), Unavailable> {
-    clock_set_back_keeps_an_expired_license_expired(&Faked::new(Engine::MariaDb)?);
-    Ok(())
-}
-
-fn dead_peer_after_step_back_memory() {
-    a_dead_peer_stamped_before_a_step_back_stops_counting(&memory());
-}
-
-fn dead_peer_after_step_back_sqlite() {
-    let (_db, clocks) = sqlite();
-    a_dead_peer_stamped_before_a_step_back_stops_counting(&clocks);
-}
-
-fn dead_peer_after_step_back_postgres() -> Result<(), Unavailable> {
-    a_dead_peer_stamped_before_a_step_back_stops_counting(&Faked::new(Engine::Postgres)?);
-    Ok(())
-}
-
-fn dead_peer_after_step_back_mariadb() -> Result<(), Unavailable> {
-    a_dead_peer_stamped_before_a_step_back_stops_counting(&Faked::new(Engine::MariaDb)?);
-    Ok(())
-}
-
-fn forward_window_after_step_back_memory() {
-    a_closed_forward_window_stays_closed_after_a_step_back(&memory());
-}
-
-fn forward_window_after_step_back_sqlite() {
-    let (_db, clocks) = sqlite();
-    a_closed_forward_window_stays_closed_after_a_step_back(&clocks);
-}
-
-fn forward_window_after_step_back_postgres() -> Result<(), Unavailable> {
-    a_closed_forward_window_stays_closed_after_a_step_back(&Faked::new(Engine::Postgres)?);
-    Ok(())
-}
-
-fn forward_window_after_step_back_mariadb() -> Result<(), Unavailable> {
-    a_closed_forward_window_stays_closed_after_a_step_back(&Faked::new(Engine::MariaDb)?);
-    Ok(())
-}
-
-fn two_processes_one_node_id_memory() {
-    one_step_seen_by_two_processes_of_one_node_id(&memory());
-}
-
-fn two_processes_one_node_id_sqlite() {
-    let (_db, clocks) = sqlite();
-    one_step_seen_by_two_processes_of_one_node_id(&clocks);
-}
-
-fn two_processes_one_node_id_postgres() -> Result<(), Unavailable> {
-    one_step_seen_by_two_processes_of_one_node_id(&Faked::new(Engine::Postgres)?);
-    Ok(())
-}
-
-fn two_processes_one_node_id_mariadb() -> Result<(), Unavailable> {
-    one_step_seen_by_two_processes_of_one_node_id(&Faked::new(Engine::MariaDb)?);
-    Ok(())
-}
-
-/// What a private server of `engine` under libfaketime needs that a probe
-/// can see before the test starts it.
 fn faked_needs(engine: Engine) -> &'static [Need] {
     match engine {
         Engine::Postgres => &[Need::LibFaketime, Need::PgServerBinaries],
@@ -595,7 +528,7 @@ fn faked_needs(engine: Engine) -> &'static [Need] {
 }
 
 fn main() -> std::process::ExitCode {
-    tenure_testkit::run(vec![
+    let mut trials = vec![
         trial("forward_step_memory", &[], forward_step_memory),
         trial("forward_step_sqlite", &[], forward_step_sqlite),
         trial(
@@ -608,89 +541,26 @@ fn main() -> std::process::ExitCode {
             faked_needs(Engine::MariaDb),
             forward_step_mariadb,
         ),
-        trial("back_and_forth_memory", &[], back_and_forth_memory),
-        trial("back_and_forth_sqlite", &[], back_and_forth_sqlite),
-        trial(
-            "back_and_forth_postgres",
-            faked_needs(Engine::Postgres),
-            back_and_forth_postgres,
-        ),
-        trial(
-            "back_and_forth_mariadb",
-            faked_needs(Engine::MariaDb),
-            back_and_forth_mariadb,
-        ),
-        trial("set_back_memory", &[], set_back_memory),
-        trial("set_back_sqlite", &[], set_back_sqlite),
-        trial(
-            "set_back_postgres",
-            faked_needs(Engine::Postgres),
-            set_back_postgres,
-        ),
-        trial(
-            "set_back_mariadb",
-            faked_needs(Engine::MariaDb),
-            set_back_mariadb,
-        ),
-        trial(
-            "dead_peer_after_step_back_memory",
-            &[],
-            dead_peer_after_step_back_memory,
-        ),
-        trial(
-            "dead_peer_after_step_back_sqlite",
-            &[],
-            dead_peer_after_step_back_sqlite,
-        ),
-        trial(
-            "dead_peer_after_step_back_postgres",
-            faked_needs(Engine::Postgres),
-            dead_peer_after_step_back_postgres,
-        ),
-        trial(
-            "dead_peer_after_step_back_mariadb",
-            faked_needs(Engine::MariaDb),
-            dead_peer_after_step_back_mariadb,
-        ),
-        trial(
-            "forward_window_after_step_back_memory",
-            &[],
-            forward_window_after_step_back_memory,
-        ),
-        trial(
-            "forward_window_after_step_back_sqlite",
-            &[],
-            forward_window_after_step_back_sqlite,
-        ),
-        trial(
-            "forward_window_after_step_back_postgres",
-            faked_needs(Engine::Postgres),
-            forward_window_after_step_back_postgres,
-        ),
-        trial(
-            "forward_window_after_step_back_mariadb",
-            faked_needs(Engine::MariaDb),
-            forward_window_after_step_back_mariadb,
-        ),
-        trial(
-            "two_processes_one_node_id_memory",
-            &[],
-            two_processes_one_node_id_memory,
-        ),
-        trial(
-            "two_processes_one_node_id_sqlite",
-            &[],
-            two_processes_one_node_id_sqlite,
-        ),
-        trial(
-            "two_processes_one_node_id_postgres",
-            faked_needs(Engine::Postgres),
-            two_processes_one_node_id_postgres,
-        ),
-        trial(
-            "two_processes_one_node_id_mariadb",
-            faked_needs(Engine::MariaDb),
-            two_processes_one_node_id_mariadb,
-        ),
-    ])
+    ];
+    trials.extend(on_every_store!(
+        "back_and_forth",
+        back_and_forth_unseen_by_one_manager
+    ));
+    trials.extend(on_every_store!(
+        "set_back",
+        clock_set_back_keeps_an_expired_license_expired
+    ));
+    trials.extend(on_every_store!(
+        "dead_peer_after_step_back",
+        a_dead_peer_stamped_before_a_step_back_stops_counting
+    ));
+    trials.extend(on_every_store!(
+        "forward_window_after_step_back",
+        a_closed_forward_window_stays_closed_after_a_step_back
+    ));
+    trials.extend(on_every_store!(
+        "two_processes_one_node_id",
+        one_step_seen_by_two_processes_of_one_node_id
+    ));
+    tenure_testkit::run(trials)
 }
