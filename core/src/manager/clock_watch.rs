@@ -288,8 +288,13 @@ impl ClockWatch {
     /// step was recorded since (`last`, the latest recorded, is it), where
     /// it was seen tells: seen `d` after the baseline, it happened before
     /// the baseline if `d` is within the real time since (`[0, e]`), and
-    /// after it if `d` is that shifted by its size. Only a clear "before"
-    /// drops it; two steps, or a gap longer than the step, count as today.
+    /// after it if `d` is that shifted by its size. Over an interval longer
+    /// than the step both can hold: then the clock's own movement tells.
+    /// Moved with real time, the step was before the baseline (during it,
+    /// the clock would show it). Counted instead, it would be answered by a
+    /// step the other way that no clock made, and a phantom step back
+    /// shortens the windows of forward steps still open: slots freed early.
+    /// Only a "before" drops it; two steps count as today.
     pub fn others_since_baseline(
         &self,
         others_ms: i64,
@@ -309,7 +314,9 @@ impl ClockWatch {
         let d = last.step.seen_at.millis_since(base.storage);
         let within =
             |lo: i64| d >= lo.saturating_sub(tol) && d <= lo.saturating_add(e).saturating_add(tol);
-        if within(0) && !within(size) {
+        let moved_with_real_time =
+            r.storage.millis_since(base.storage).abs_diff(e) <= tol.unsigned_abs();
+        if within(0) && (!within(size) || moved_with_real_time) {
             0
         } else {
             others_ms

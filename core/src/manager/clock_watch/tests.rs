@@ -292,6 +292,45 @@ fn a_late_record_by_another_is_not_answered_and_nobody_answers_back() {
 }
 
 #[test]
+fn a_late_record_within_a_long_interval_is_placed_by_the_clock_itself() {
+    // The clock stepped 75 minutes forward while no manager read it; b read
+    // it just after, then was cut off for 85 minutes; a, back from a hang,
+    // recorded the step 80 minutes after b's baseline. Seen within b's
+    // interval and within it shifted by the step: both fit. b's clock moved
+    // with real time over the interval, so the step was before it.
+    let step_ms = 75 * 60_000;
+    let mut b = ClockWatch::default();
+    b.observe(read(0, step_ms), none(), 0, SKEW);
+    let step = Step {
+        size_ms: step_ms,
+        seen_at: read(80 * 60, step_ms).storage,
+    };
+    let record = RecordedStep::new("a", step, None);
+    let recorded = StoredClock {
+        forward_ms: step_ms,
+        last_step: 1,
+        ..none()
+    };
+    let now = read(85 * 60, step_ms);
+    let others = b.others_since_baseline(step_ms, Some(&record), &now, SKEW);
+    assert_eq!(others, 0, "before b's baseline");
+    let o = b.observe(now, recorded, others, SKEW);
+    assert_eq!(o.detected, None, "no phantom step back");
+    // Had the step come during the interval, seen 10 minutes into it (both
+    // fit again), the clock would show it, and the record explains it.
+    let mut c = ClockWatch::default();
+    c.observe(read(0, 0), none(), 0, SKEW);
+    let early = Step {
+        size_ms: step_ms,
+        seen_at: read(10 * 60, step_ms).storage,
+    };
+    let record = RecordedStep::new("a", early, None);
+    let others = c.others_since_baseline(step_ms, Some(&record), &now, SKEW);
+    assert_eq!(others, step_ms);
+    assert_eq!(c.observe(now, recorded, others, SKEW).detected, None);
+}
+
+#[test]
 fn a_start_below_the_mark_that_recorded_steps_explain_records_nothing() {
     let h = T0 + 10_000;
     // Two steps back were recorded since the clock stood at the mark.
