@@ -240,7 +240,7 @@ impl Report {
         let _ = writeln!(
             s,
             "  {:<22} {}",
-            "agent rules A2, A3",
+            "agent rules A1-A5",
             match &self.verdicts.agent_rule {
                 Some((t, m)) => format!("VIOLATED at {t} ms: {m}"),
                 None => "ok".into(),

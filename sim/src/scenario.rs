@@ -11,7 +11,7 @@ mod teeth;
 use chaos::chaos;
 pub use teeth::teeth;
 
-pub const NAMES: [&str; 23] = [
+pub const NAMES: [&str; 26] = [
     "grace-survives",
     "grace-expires",
     "failover",
@@ -35,6 +35,9 @@ pub const NAMES: [&str; 23] = [
     "direct-urls",
     "clean-stop",
     "manager-refusals",
+    "pause-in-flight",
+    "pause-in-outage",
+    "step-windows-close",
 ];
 
 /// Protocol time settings; the swarm shrinks them so a seed stays cheap.
@@ -446,6 +449,51 @@ pub fn named(name: &str, seed: u64, components: usize, days: u64, scale: Scale) 
             p.liveness_at = Some(t0 + g + g / 5 + l);
             needed = t0 + g + g / 5 + l + MIN;
         }
+        "pause-in-flight" => {
+            // c0 restarts and is paused, VM-style, with its first grant
+            // request in flight for twice the lease. Its kernel keeps the
+            // answer and the driver reads it when the host runs again: by
+            // the wall clock the lease has passed, so the agent asks again
+            // instead of starting on it (A1, T1, T2).
+            p.components = n.max(2);
+            let ttl = p.lease_ttl_s * SEC;
+            let at = t0 + MIN;
+            p.at(t0, Fault::CompCrash(0));
+            p.at(at, Fault::CompRestart(0));
+            p.at(at + 1, Fault::Pause(0));
+            p.at(at + 2 * ttl, Fault::Resume(0));
+            p.liveness_at = Some(at + 2 * ttl + l);
+            p.expect = Expect::NoStops;
+            needed = at + 2 * ttl + l + MIN;
+        }
+        "pause-in-outage" => {
+            // c0, cut off from every manager, is paused, VM-style, while its
+            // lease is fresh, and runs again when the wall clock says less
+            // than a day of grace is left: it confirms once, enters grace,
+            // tells its host at once, and recovers when the cut heals (T2,
+            // A3).
+            p.components = n.max(2);
+            cut_off(&mut p, 0, t0, true);
+            p.at(t0 + SEC, Fault::Pause(0));
+            p.at(t0 + g - g / 10, Fault::Resume(0));
+            heal_at(&mut p, 0, t0 + g - g / 20);
+            p.liveness_at = Some(t0 + g - g / 20 + l);
+            p.expect = Expect::NoStops;
+            needed = t0 + g + l + MIN;
+        }
+        "step-windows-close" => {
+            // The database clock steps ahead by hours. Long after every
+            // deadline the step held back has passed, c0 crashes for good:
+            // its slot is freed at its own deadline, not a step later (M2,
+            // M9).
+            p.components = n.max(2);
+            let step = 6 * HOUR;
+            let hold = g + p.reclaim_margin_s * SEC;
+            p.at(t0, Fault::ClockStep(Host::Db, step as i64));
+            let crash = t0 + hold + 2 * step + HOUR;
+            p.at(crash, Fault::CompCrash(0));
+            needed = crash + hold + step + 2 * HOUR;
+        }
         "node-id-clash" => {
             // Both manager processes were given one node id: one serves at a
             // time, and the other takes over only once the first is dead,
@@ -536,6 +584,12 @@ pub fn needed_ms(name: &str, scale: Scale) -> Option<u64> {
     named(name, 0, 6, 0, scale).map(|p| p.end_ms)
 }
 
+/// How many of [`NAMES`] the swarm draws from. The ones after are targeted
+/// arrangements of faults that chaos draws too (pauses, storage clock
+/// steps, crashes); they stay out of the draw so that every seed keeps the
+/// plan it had when it found a fault.
+const SWARM_NAMED: usize = 23;
+
 /// The swarm: scenario and fault parameters drawn from the seed alone.
 pub fn swarm(seed: u64) -> Plan {
     let mut r = SimRng::new(seed ^ 0x5EED_5EED_5EED_5EED);
@@ -547,8 +601,8 @@ pub fn swarm(seed: u64) -> Plan {
         lease_ttl_s: renew * 3,
     };
     let components = usize::try_from(r.range(2, 10)).unwrap_or(2);
-    let pick = r.below(NAMES.len() as u64 + 3);
-    let mut p = if let Some(name) = NAMES.get(usize::try_from(pick).unwrap_or(99)) {
+    let pick = r.below(SWARM_NAMED as u64 + 3);
+    let mut p = if let Some(name) = NAMES[..SWARM_NAMED].get(usize::try_from(pick).unwrap_or(99)) {
         let mut p = named(name, seed, components, 0, scale).unwrap_or_else(|| unreachable!());
         p.scenario = format!("swarm:{name}");
         p

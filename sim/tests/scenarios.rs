@@ -83,6 +83,24 @@ fn twins() {
 }
 
 #[test]
+fn pause_in_flight() {
+    run("pause-in-flight");
+}
+
+#[test]
+fn pause_in_outage() {
+    run("pause-in-outage");
+}
+
+/// Two holds and then some: longer than the seven days of the others.
+#[test]
+fn step_windows_close() {
+    let plan = scenario::named("step-windows-close", 1, 6, 0, Scale::DEFAULT).expect("named");
+    let report = tenure_sim::run(plan, None);
+    assert!(report.passed(), "{}", report.summary());
+}
+
+#[test]
 fn storage_clock_steps() {
     run("storage-clock-steps");
 }

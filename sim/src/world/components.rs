@@ -35,8 +35,12 @@ impl World {
             comp.deferred = None;
             comp.wake_at = None;
         }
-        let comp = &self.comps[c as usize];
-        if comp.gen_ != gen_ || comp.crashed || comp.clock.is_suspended() {
+        let comp = &mut self.comps[c as usize];
+        if comp.gen_ != gen_ || comp.crashed {
+            return;
+        }
+        if comp.clock.is_suspended() {
+            comp.held_answers.push((gen_, id, resp));
             return;
         }
         let now = self.call_now(c as usize);
@@ -79,6 +83,8 @@ impl World {
         comp.resumed_late = false;
         comp.warned = 0;
         comp.blurred = false;
+        comp.a3_resume_by = 0;
+        comp.held_answers.clear();
         comp.wall_ahead = false;
         comp.wall_shift_ms = 0;
         comp.paused_ms = 0;
@@ -230,6 +236,7 @@ impl World {
                             );
                         }
                         self.comps[c].starts.push(t);
+                        self.check_fresh_start(c, sent);
                     }
                     match e {
                         Event::Renewed { .. } | Event::Recovered { .. } => {
@@ -298,6 +305,7 @@ impl World {
         comp.resumed_late = false;
         comp.warned = 0;
         comp.blurred = false;
+        comp.a3_resume_by = 0;
         comp.wall_ahead = false;
         comp.wall_shift_ms = 0;
         comp.paused_ms = 0;
@@ -330,11 +338,12 @@ impl World {
 
     /// A3: the host hears `left` is all that remains of its grace no later
     /// than I2's deadline less `left` (the same allowance for a slow clock
-    /// and for faults).
+    /// and for faults), or, when it slept through that instant, no later
+    /// than it has looked at its clocks again.
     fn warned(&mut self, c: usize, bit: u8, left: u64) {
         let comp = &mut self.comps[c];
         comp.warned |= bit;
-        let due = comp.i2_allowed.saturating_sub(left);
+        let due = comp.i2_allowed.saturating_sub(left).max(comp.a3_resume_by);
         if !comp.blurred && self.t > due {
             let late = self.t - due;
             let msg = format!("A3: c{c} told of its last {left} ms of grace {late} ms late");
@@ -344,16 +353,37 @@ impl World {
         // since the last success, measured as fast as this host's clock
         // runs (a fast clock counts true time out sooner).
         let comp = &self.comps[c];
-        let fast = u128::try_from(comp.clock.ppm.max(0)).unwrap_or(0);
-        let before = u128::from(comp.grace_ms.saturating_sub(left));
-        let soonest = comp.last_ok_send
-            + u64::try_from(before * 1_000_000 / (1_000_000 + fast)).unwrap_or(u64::MAX);
+        let soonest = soonest_left(comp, left);
         if !comp.blurred && self.t + I2_SLACK_MS < soonest {
             let early = soonest - self.t;
             let msg = format!("A3: c{c} told of its last {left} ms of grace {early} ms early");
             self.verdicts.fail_agent_rule(self.t, msg);
         }
         self.check_grace_left(c);
+    }
+
+    /// A1 with T1: a component starts only on a grant still fresh when its
+    /// answer arrives, less than the plan's lease after the request was
+    /// sent (counted as slowly as its clock may run). An answer the kernel
+    /// kept while the host was paused, its monotonic clock stopped, comes
+    /// when only the wall clock shows the lease has passed: starting on it
+    /// would start in grace, on a slot the manager may have freed.
+    fn check_fresh_start(&mut self, c: usize, sent: u64) {
+        let comp = &self.comps[c];
+        if comp.blurred {
+            return;
+        }
+        let ttl = self.plan.lease_ttl_s * SEC;
+        let ppm = comp.clock.ppm.min(0).unsigned_abs();
+        let slow = (u128::from(ttl) * u128::from(ppm)).div_ceil(1_000_000 - u128::from(ppm));
+        let latest = sent + ttl + u64::try_from(slow).unwrap_or(u64::MAX) + I2_SLACK_MS;
+        if self.t > latest {
+            let late = self.t - sent;
+            let msg = format!(
+                "A1: c{c} started on an answer that came {late} ms after its request; the lease is {ttl} ms"
+            );
+            self.verdicts.fail_agent_rule(self.t, msg);
+        }
     }
 
     /// The grace left that the agent shows its host (`Lease::grace_left`,
@@ -383,7 +413,9 @@ impl World {
     /// and the last hour first, when its grace was longer than those.
     fn check_warned_before_stop(&mut self, c: usize) {
         let comp = &self.comps[c];
-        if comp.blurred {
+        // A host that woke when its own clocks could already say grace was
+        // over may stop before it warns.
+        if comp.blurred || comp.a3_resume_by >= soonest_left(comp, 0) {
             return;
         }
         for (bit, left, name) in [(1, DAY, "day"), (2, HOUR, "hour")] {
@@ -554,4 +586,14 @@ impl World {
             self.stash_wake(c, at);
         }
     }
+}
+
+/// The soonest true instant at which `c`'s agent may find only `left` of
+/// its grace remains: the plan's grace less `left` after its last success,
+/// counted as fast as its clock runs (a fast clock counts true time out
+/// sooner).
+fn soonest_left(comp: &Comp, left: u64) -> u64 {
+    let fast = u128::try_from(comp.clock.ppm.max(0)).unwrap_or(0);
+    let before = u128::from(comp.grace_ms.saturating_sub(left));
+    comp.last_ok_send + u64::try_from(before * 1_000_000 / (1_000_000 + fast)).unwrap_or(u64::MAX)
 }

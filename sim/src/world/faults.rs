@@ -187,12 +187,13 @@ impl World {
                     self.db_clock.step(t, delta);
                     self.db_steps.0 += 1;
                     self.db_steps.1 += delta;
+                    self.db_step_sizes_ms += delta.unsigned_abs();
+                    self.db_step_unread = [true; 2];
                 }
             },
             Fault::Suspend(c) | Fault::Pause(c) => {
                 if c < self.comps.len() {
                     let comp = &mut self.comps[c];
-                    comp.blurred = true;
                     if matches!(f, Fault::Pause(_)) {
                         comp.clock.pause(t);
                         comp.paused_at = Some(t);
@@ -220,6 +221,7 @@ impl World {
                     comp.guard = None;
                     comp.deferred = None;
                     comp.last_resume = t;
+                    comp.a3_resume_by = t + allowance + I2_SLACK_MS;
                     comp.chain = true;
                     comp.wall_ahead |= paused;
                     if let Some(from) = comp.paused_at.take() {
@@ -245,6 +247,10 @@ impl World {
                     self.allow_blind_time(c);
                     self.recount(c);
                     self.schedule_wake(c);
+                    let held = std::mem::take(&mut self.comps[c].held_answers);
+                    for (gen_, id, resp) in held {
+                        self.deliver(c as u32, gen_, id, resp);
+                    }
                 }
             }
             Fault::Flapping(on) => self.flapping = on,

@@ -190,8 +190,13 @@ impl World {
                 self.step_watchers = [false; 2];
             }
             self.expiry_announced |= expired;
+            if self.db_step_unread[m] {
+                self.db_step_unread[m] = false;
+                let by = self.windows_close_from(t);
+                self.db_windows_closed_by = self.db_windows_closed_by.max(by);
+            }
         }
-        let next = t + mgr.clock.true_for_local(HEARTBEAT_MS);
+        let next = t + self.mgrs[m].clock.true_for_local(HEARTBEAT_MS);
         self.push(next, Ev::Heartbeat { m: m as u8, inc });
     }
 

@@ -272,10 +272,17 @@ struct Comp {
     /// A3 warnings the agent gave since its last success: 1 the last day,
     /// 2 the last hour.
     warned: u8,
-    /// Since its last success the host was suspended or paused, or its wall
-    /// clock stepped: its warnings may come late or all at once (A3 is not
-    /// checked).
+    /// Since its last success its wall clock stepped: its warnings may come
+    /// late or all at once (A3 is not checked).
     blurred: bool,
+    /// Since its last success it was suspended or paused, and resumed: the
+    /// true time by which it has seen every deadline its sleep passed (its
+    /// driver's next wake-up and one confirming request), 0 if it has not.
+    /// Warnings due while it slept are on time until then (A3).
+    a3_resume_by: u64,
+    /// Answers that reached it while it was suspended or paused: the kernel
+    /// keeps them, and the driver reads them when the host runs again.
+    held_answers: Vec<(u32, RequestId, Reply)>,
     /// Boxed: read at starts and count changes only, and a smaller `Comp`
     /// keeps more components' hot fields in cache.
     req: Box<GrantRequest>,
@@ -400,6 +407,13 @@ pub struct World {
     /// down, or new since): seen only as far as it exceeds the time that
     /// passed meanwhile, so the record need not add up to the plan's.
     db_step_unwatched: bool,
+    /// The sum of the sizes of the database clock steps so far; the
+    /// managers that have not read the clock since the latest step (each
+    /// may record it when it does); and the true time after which no window
+    /// a step opened (M9) is open any more, once both have read it.
+    db_step_sizes_ms: u64,
+    db_step_unread: [bool; 2],
+    db_windows_closed_by: u64,
     scratch_tx: Vec<(RequestId, usize, Msg)>,
     scratch_ev: Vec<Event>,
     next_check: [u64; 2],

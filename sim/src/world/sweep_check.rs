@@ -10,10 +10,11 @@ use super::*;
 pub(super) const SWEEP_BATCH: usize = 1000;
 
 impl World {
-    /// After a sweep that ended `ended` grants. Hourly, and only in plans
-    /// whose database clock never steps (a step holds deadlines back, M9).
+    /// After a sweep that ended `ended` grants. Hourly, and not while a
+    /// database clock step may still hold deadlines back (M9).
     pub(super) fn check_sweep(&mut self, ended: usize) {
-        if ended >= SWEEP_BATCH || self.db_steps.0 > 0 || self.t % HOUR >= SWEEP_MS {
+        let steps_open = self.db_step_unread.contains(&true) || self.t < self.db_windows_closed_by;
+        if ended >= SWEEP_BATCH || steps_open || self.t % HOUR >= SWEEP_MS {
             return;
         }
         let Ok((now, held)) = self
@@ -35,5 +36,17 @@ impl World {
             );
             self.verdicts.fail_manager_rule(self.t, msg);
         }
+    }
+
+    /// When the windows of the database clock steps made so far have all
+    /// closed, for a manager that read the clock at `t`, from the plan: a
+    /// forward step is corrected for until the latest deadline storage holds
+    /// when it is recorded (at most a hold after `t`) plus its size, and the
+    /// steps before it that are still open lengthen it by theirs. Both are
+    /// bounded by the sum of every step's size; the ten minutes cover the
+    /// drift of the clocks over a hold.
+    pub(super) fn windows_close_from(&self, t: u64) -> u64 {
+        let hold = self.plan.grace_ms() + self.plan.reclaim_margin_s * SEC;
+        t + hold + 2 * self.db_step_sizes_ms + 10 * MIN
     }
 }
