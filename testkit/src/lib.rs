@@ -37,7 +37,7 @@ mod port;
 
 pub use libtest_mimic::Trial;
 pub use need::{Need, built, libfaketime, mysql_url, pg_bin, postgres_url, program};
-pub use port::{free_port, listening_addr};
+pub use port::{free_port, listening_addr, listening_url};
 
 use std::collections::BTreeMap;
 use std::process::ExitCode;

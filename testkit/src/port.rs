@@ -24,21 +24,45 @@ pub fn listening_addr(
     within: Duration,
     echo: impl Fn(&str) + Send + 'static,
 ) -> Result<SocketAddr, String> {
+    let url = listening_url(out, within, echo)?;
+    parse_listening(&format!("listening on {url}"))
+        .ok_or_else(|| format!("no address in the listening URL {url:?}"))
+}
+
+/// As [`listening_addr`], but the URL as printed (`http://127.0.0.1:4100`),
+/// for a test that checks the scheme or talks to the server by URL.
+pub fn listening_url(
+    out: impl Read + Send + 'static,
+    within: Duration,
+    echo: impl Fn(&str) + Send + 'static,
+) -> Result<String, String> {
     let (found, wait) = mpsc::channel();
     std::thread::spawn(move || {
         let mut found = Some(found);
         for line in BufReader::new(out).lines() {
             let Ok(line) = line else { break };
             echo(&line);
-            if let Some(addr) = parse_listening(&line)
+            if let Some(url) = url_of(&line)
                 && let Some(tx) = found.take()
             {
-                let _ = tx.send(addr);
+                let _ = tx.send(url);
             }
         }
     });
     wait.recv_timeout(within)
         .map_err(|_| format!("no \"listening on\" line within {within:?}"))
+}
+
+/// The URL (or bare address) of a `listening on` line.
+fn url_of(line: &str) -> Option<String> {
+    let (_, rest) = line.split_once("listening on ")?;
+    parse_listening(line)?;
+    Some(
+        rest.split_whitespace()
+            .next()?
+            .trim_end_matches('/')
+            .to_owned(),
+    )
 }
 
 fn parse_listening(line: &str) -> Option<SocketAddr> {
@@ -66,6 +90,18 @@ mod tests {
             "127.0.0.1:9".parse().ok()
         );
         assert_eq!(parse_listening("starting"), None);
+    }
+
+    #[test]
+    fn the_url_of_a_listening_line() {
+        assert_eq!(
+            url_of("tenured listening on https://127.0.0.1:4100/").as_deref(),
+            Some("https://127.0.0.1:4100")
+        );
+        assert_eq!(url_of("listening on nowhere"), None);
+        let text = "boot\ntenured listening on http://127.0.0.1:5000\n";
+        let url = listening_url(std::io::Cursor::new(text), Duration::from_secs(5), |_| {});
+        assert_eq!(url.as_deref(), Ok("http://127.0.0.1:5000"));
     }
 
     #[test]

@@ -34,6 +34,11 @@ fn start(bin: &std::path::Path, fx: &Fixture, port: u16) -> Server {
     )
 }
 
+/// A manager on any free port, for a case that needs no port before it starts.
+fn start_any(bin: &std::path::Path, fx: &Fixture) -> Server {
+    Server::start(bin, fx, "127.0.0.1:0", &fx.sqlite_url(), &FAST)
+}
+
 fn not_started_while_down_then_starts_after_grant_and_releases_on_sigterm() {
     let bin = tenured();
     let fx = Fixture::new(GRACE_S, 4);
@@ -118,7 +123,7 @@ fn rides_out_a_short_outage_then_stops_when_grace_runs_out() {
 fn revocation_stops_the_command() {
     let bin = tenured();
     let fx = Fixture::new(GRACE_S, 4);
-    let server = start(&bin, &fx, free_port());
+    let server = start_any(&bin, &fx);
     let pidfile = fx.path("child.pid");
     let mut agent = agent(&server.url, "a3", &sleeper(&pidfile));
     assert!(
@@ -139,7 +144,7 @@ fn revocation_stops_the_command() {
 fn a_full_pool_never_starts_the_command() {
     let bin = tenured();
     let fx = Fixture::new(GRACE_S, 1);
-    let server = start(&bin, &fx, free_port());
+    let server = start_any(&bin, &fx);
     let first_pid = fx.path("first.pid");
     let mut first = agent(&server.url, "b1", &sleeper(&first_pid));
     assert!(wait_until(Duration::from_secs(20), || pid_in(&first_pid).is_some()));
@@ -266,7 +271,7 @@ fn a_token_file_licenses_the_command_and_sighup_rotates_it() {
 fn logs_name_a_grant_by_its_prefix_only() {
     let bin = tenured();
     let fx = Fixture::new(GRACE_S, 4);
-    let server = start(&bin, &fx, free_port());
+    let server = start_any(&bin, &fx);
     let pidfile = fx.path("child.pid");
     let agent_log = fx.path("agent.log");
     let mut agent = std::process::Command::new(env!("CARGO_BIN_EXE_tenure-agent"))

@@ -89,11 +89,16 @@ fn bring_up<A: From<Arc<rustls::ServerConfig>>>(
 /// the bound address here.
 pub fn announce(local: std::net::SocketAddr, tls: bool, node: &str) {
     use std::io::Write;
-    let scheme = if tls { "https" } else { "http" };
     let mut out = std::io::stdout();
-    let _ = writeln!(out, "{NAME} listening on {scheme}://{local}");
+    let _ = writeln!(out, "{}", listening_line(local, tls));
     let _ = out.flush();
     tracing::info!(%local, node, "listening");
+}
+
+/// The text of the line `announce` prints.
+fn listening_line(local: std::net::SocketAddr, tls: bool) -> String {
+    let scheme = if tls { "https" } else { "http" };
+    format!("{NAME} listening on {scheme}://{local}")
 }
 
 /// How the accept loop ended, as the process's exit code.
@@ -122,5 +127,24 @@ fn init_logs(format: LogFormat) {
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Scripts, the docs and every launcher read this line as it is.
+    #[test]
+    fn the_listening_line_is_the_one_scripts_read() {
+        let local = "127.0.0.1:4100".parse().expect("address");
+        assert_eq!(
+            listening_line(local, false),
+            "tenured listening on http://127.0.0.1:4100"
+        );
+        assert_eq!(
+            listening_line(local, true),
+            "tenured listening on https://127.0.0.1:4100"
+        );
     }
 }

@@ -4,11 +4,9 @@
 use super::http::{Response, request};
 use super::license::{Setup, TOKEN};
 use super::{note, tail};
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// Renewal timing every case uses: renew every second, lease three seconds.
@@ -86,31 +84,17 @@ impl Manager {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", launch.bin.display()));
         let stdout = child.stdout.take().expect("stdout piped");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = tx.send(line);
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let url = loop {
-            match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    if let Some((_, url)) = line.split_once("listening on ") {
-                        break url.trim().trim_end_matches('/').to_owned();
-                    }
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let status = child.wait();
-                    panic!(
-                        "{} ({}) did not print `listening on URL` ({e:?}, {status:?}):\n{}",
-                        launch.node_id,
-                        launch.bin.display(),
-                        tail(&log, 8000)
-                    );
-                }
+        let url = match tenure_testkit::listening_url(stdout, Duration::from_secs(20), |_| {}) {
+            Ok(url) => url,
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait();
+                panic!(
+                    "{} ({}) did not print `listening on URL` ({e}, {status:?}):\n{}",
+                    launch.node_id,
+                    launch.bin.display(),
+                    tail(&log, 8000)
+                );
             }
         };
         let addr: SocketAddr = url

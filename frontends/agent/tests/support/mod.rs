@@ -8,7 +8,7 @@ pub mod cases;
 pub mod fake;
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -135,28 +135,17 @@ impl Server {
             .spawn()
             .expect("spawn the manager");
         let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) if !l.is_empty() => l,
-            other => {
+        let url = match tenure_testkit::listening_url(stdout, Duration::from_secs(30), |_| {}) {
+            Ok(url) => url,
+            Err(e) => {
                 let _ = child.kill();
                 panic!(
-                    "{} did not start ({other:?}): {}",
+                    "{} did not start ({e}): {}",
                     bin.display(),
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
         };
-        let url = line
-            .trim()
-            .strip_prefix("tenured listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
         let server = Server { child, url, log };
         // The blocking client here speaks plain http only; a TLS server's
         // line comes once it listens.

@@ -280,36 +280,23 @@ impl Server {
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", bin.path.display()));
         let stdout_pipe = child.stdout.take().expect("stdout piped");
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = mpsc::channel::<String>();
         let keep = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout_pipe).lines() {
-                let Ok(line) = line else { break };
-                if let Ok(mut v) = keep.lock() {
-                    v.push(line.clone());
-                }
-                let _ = tx.send(line);
+        let echo = move |line: &str| {
+            if let Ok(mut v) = keep.lock() {
+                v.push(line.to_owned());
             }
-        });
-        let deadline = Instant::now() + START_TIMEOUT;
-        let url = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) => {
-                    if let Some((_, url)) = line.split_once("listening on ") {
-                        break url.trim().to_owned();
-                    }
-                }
-                Err(e) => {
-                    let _ = child.kill();
-                    let status = child.wait().ok();
-                    panic!(
-                        "{} did not print `tenured listening on URL` ({e:?}; exit status {status:?});\nstdout: {:?}\nstderr:\n{}",
-                        bin.path.display(),
-                        lines.lock().map(|v| v.clone()).unwrap_or_default(),
-                        read_tail(&prepared.stderr_path, 16_384)
-                    );
-                }
+        };
+        let url = match tenure_testkit::listening_url(stdout_pipe, START_TIMEOUT, echo) {
+            Ok(url) => url,
+            Err(e) => {
+                let _ = child.kill();
+                let status = child.wait().ok();
+                panic!(
+                    "{} did not print `tenured listening on URL` ({e}; exit status {status:?});\nstdout: {:?}\nstderr:\n{}",
+                    bin.path.display(),
+                    lines.lock().map(|v| v.clone()).unwrap_or_default(),
+                    read_tail(&prepared.stderr_path, 16_384)
+                );
             }
         };
         let mut server = Self {

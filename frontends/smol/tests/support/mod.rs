@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -125,28 +125,17 @@ impl Server {
             .stderr(std::fs::File::create(&log).expect("log file"));
         let mut child = cmd.spawn().expect("spawn server");
         let stdout = child.stdout.take().expect("stdout");
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(l) if !l.is_empty() => l,
-            other => {
+        let url = match tenure_testkit::listening_url(stdout, Duration::from_secs(30), |_| {}) {
+            Ok(url) => url,
+            Err(e) => {
                 let _ = child.kill();
                 panic!(
-                    "{} did not start ({other:?}): {}",
+                    "{} did not start ({e}): {}",
                     bin.display(),
                     std::fs::read_to_string(&log).unwrap_or_default()
                 );
             }
         };
-        let url = line
-            .trim()
-            .strip_prefix("tenured listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-            .to_owned();
         let addr = url
             .split("://")
             .nth(1)
