@@ -1,5 +1,20 @@
 //! The server's limits and timeouts, worked out once from the settings for
-//! both frontends, so that a flag means the same on tokio and on smol.
+//! both frontends, so that a flag means the same on tokio and on smol; and
+//! the policy that enforces them without a runtime: who is admitted
+//! (`admission`), when the heartbeat and sweep run (`periodic`), what a
+//! request does next (`request`), and the server's start and drain
+//! (`server`). A frontend keeps only its runtime's
+//! glue: the accept loop, its tasks and timers, and its HTTP library.
+
+pub mod admission;
+pub mod periodic;
+pub mod request;
+mod server;
+
+pub use admission::{Admission, Admitted, Limit, Permit};
+pub use periodic::{Periodic, Run, Work};
+pub use request::{Step, StorageWork};
+pub use server::Server;
 
 use crate::cli::ServeArgs;
 use std::time::{Duration, Instant};

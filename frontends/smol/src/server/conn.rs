@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 use tenure_service::framing::{Gate, Mode, Read, Verdict};
+use tenure_service::plan::ServerPlan;
 use tenure_storage::Store;
 
 /// After a close we asked for: how long and how much we read and discard so
@@ -193,13 +194,6 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Tracked<T> {
     }
 }
 
-/// Timeouts of one connection.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub header: Duration,
-    pub idle: Duration,
-}
-
 enum End {
     Served(http_types::Result<()>),
     Watchdog(&'static str),
@@ -207,7 +201,7 @@ enum End {
 
 /// Serves one connection until the client leaves, a limit closes it, or the
 /// drain does.
-pub async fn drive<S, IO>(io: IO, shared: Arc<Shared<S>>, limits: Limits, stop: Receiver<()>)
+pub async fn drive<S, IO>(io: IO, shared: Arc<Shared<S>>, stop: Receiver<()>)
 where
     S: Store + 'static,
     IO: AsyncRead + AsyncWrite + Clone + Send + Sync + Unpin + 'static,
@@ -222,7 +216,7 @@ where
         move |req| handler::handle(shared.clone(), state.clone(), req)
     };
     let served = async { End::Served(keep_alive(tracked.clone(), endpoint).await) };
-    let watchdog = async { End::Watchdog(watch(&state, limits, stop).await) };
+    let watchdog = async { End::Watchdog(watch(&state, &shared.plan, stop).await) };
     match served.or(watchdog).await {
         End::Served(Ok(())) => {}
         End::Served(Err(e)) => tracing::debug!(error = %e, "connection ended with an error"),
@@ -290,7 +284,7 @@ where
 }
 
 /// Resolves when the connection must be closed, saying why.
-async fn watch(state: &ConnState, limits: Limits, stop: Receiver<()>) -> &'static str {
+async fn watch(state: &ConnState, plan: &ServerPlan, stop: Receiver<()>) -> &'static str {
     let mut draining = false;
     loop {
         let phase = state.phase();
@@ -298,15 +292,15 @@ async fn watch(state: &ConnState, limits: Limits, stop: Receiver<()>) -> &'stati
             return "draining";
         }
         let in_phase = state.in_phase_for();
-        if phase == Phase::Head && in_phase >= limits.header {
+        if phase == Phase::Head && in_phase >= plan.header_timeout {
             return "request head not received in time";
         }
-        if state.idle_for() >= limits.idle {
+        if state.idle_for() >= plan.idle_timeout {
             return "idle";
         }
         let mut next = Duration::from_secs(1);
         if phase == Phase::Head {
-            next = next.min(limits.header.saturating_sub(in_phase));
+            next = next.min(plan.header_timeout.saturating_sub(in_phase));
         }
         let tick = Timer::after(next.max(Duration::from_millis(10)));
         if draining {

@@ -6,26 +6,17 @@ use http_types::headers::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE};
 use smol::Timer;
 use smol::future::FutureExt;
 use smol::io::AsyncReadExt;
-use smol::lock::Semaphore;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tenure_core::ErrorCode;
 use tenure_core::wire::MAX_BODY_BYTES;
 use tenure_service::framing::{Verdict, Version};
-use tenure_service::plan::ServerPlan;
-use tenure_service::{Prepared, Request, Response, Service};
+use tenure_service::plan::Step;
+use tenure_service::{Request, Response};
 use tenure_storage::Store;
 
-#[derive(Debug)]
-pub struct Shared<S> {
-    pub service: Arc<Service<S>>,
-    pub inflight: Arc<Semaphore>,
-    pub plan: ServerPlan,
-    /// Set on SIGTERM: answers carry `Connection: close`.
-    pub draining: AtomicBool,
-}
+/// What every connection shares: the service, its plan and its limits.
+pub type Shared<S> = tenure_service::plan::Server<S>;
 
 fn too_large() -> Response {
     Response::error(
@@ -161,55 +152,31 @@ pub async fn handle<S: Store + 'static>(
         accept: head.accept,
         body,
     };
-    let response = match shared.service.prepare(&request) {
-        Prepared::Done(r) => r,
-        Prepared::Job(job) => {
-            let label = job.label();
-            match shared.inflight.try_acquire_arc() {
-                None => {
-                    let r = Service::<S>::overloaded();
-                    shared.service.record_refused(label, &r, started.elapsed());
-                    r
-                }
-                Some(permit) => {
-                    let svc = shared.service.clone();
-                    // What the request starts must not take effect after its
-                    // 503 (`tenure_storage::deadline`): the storage work
-                    // stops a tenth of the limit before the answer goes.
-                    let deadline = shared.plan.storage_deadline(Instant::now());
-                    let work = smol::unblock(move || {
-                        let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
-                            tenure_storage::deadline::with_deadline(deadline, || svc.execute(job))
-                        }));
-                        drop(permit);
-                        r.unwrap_or_else(|_| {
-                            tracing::error!("request task panicked");
-                            Response::error(ErrorCode::StorageUnavailable, "internal error; retry")
-                        })
-                    });
-                    let joined = match shared.plan.storage_timeout {
-                        None => Some(work.await),
-                        Some(limit) => {
-                            // Detached, the work goes on; its answer is not waited for.
-                            let work = async { Some(work.await) };
-                            work.or(async {
-                                Timer::after(limit).await;
-                                None
-                            })
-                            .await
-                        }
-                    };
-                    joined.unwrap_or_else(|| {
-                        shared.service.storage_timed_out(label, started.elapsed())
+    let response = match shared.step(&request, started) {
+        Step::Answer(r) => r,
+        Step::Storage(work) => {
+            let (label, limit) = (work.label(), work.timeout());
+            let work = smol::unblock(move || work.call());
+            let joined = match limit {
+                None => Some(work.await),
+                Some(limit) => {
+                    // Detached, the work goes on; its answer is not waited for.
+                    let work = async { Some(work.await) };
+                    work.or(async {
+                        Timer::after(limit).await;
+                        None
                     })
+                    .await
                 }
-            }
+            };
+            joined.unwrap_or_else(|| shared.storage_timed_out(label, started))
         }
     };
     tracing::debug!(
         method = ?request.method, path = %tenure_service::http::path_for_log(&request.path), status = response.status,
         took_ms = started.elapsed().as_millis() as u64, "request"
     );
-    let close = !keep_alive || shared.draining.load(Ordering::Relaxed);
+    // Once the drain has begun, every answer closes its connection.
+    let close = !keep_alive || shared.is_draining();
     answer(&conn, version, response, close)
 }

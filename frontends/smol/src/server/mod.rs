@@ -7,33 +7,19 @@ mod conn;
 mod handler;
 
 use anyhow::Context;
-use conn::Limits;
 use handler::Shared;
 use smol::future::FutureExt;
-use smol::lock::Semaphore;
 use smol::net::{TcpListener, TcpStream};
 use smol::{Executor, Timer};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tenure_core::health::HEARTBEAT_EVERY;
 use tenure_service::Service;
 use tenure_service::cli::ServeArgs;
 use tenure_service::listen;
-use tenure_service::per_ip::PerIp;
-use tenure_service::plan::ServerPlan;
+use tenure_service::plan::{Periodic, Server, admission};
 use tenure_service::settings::Settings;
 use tenure_service::startup::StartupError;
 use tenure_storage::Store;
-
-/// Counts a live connection; the count falls when it drops.
-struct Slot(Arc<AtomicUsize>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// The listening socket and TLS settings, ready before storage is opened.
 pub type Bound = listen::Bound<futures_rustls::TlsAcceptor>;
@@ -56,26 +42,10 @@ pub async fn serve<S: Store + 'static>(
     let listen::Bound { listener, tls } = bound;
     let listener = TcpListener::try_from(listener).context("listening socket")?;
     let local = listener.local_addr().context("local address")?;
-    tenure_service::launch::announce(local, tls.is_some(), service.node_id());
-    let plan = ServerPlan::of(args);
-
-    let shared = Arc::new(Shared {
-        service: service.clone(),
-        inflight: Arc::new(Semaphore::new(plan.max_inflight)),
-        plan,
-        draining: AtomicBool::new(false),
-    });
-    let active = Arc::new(AtomicUsize::new(0));
-    let max_connections = plan.max_connections;
-    let per_ip = Arc::new(PerIp::new(plan.max_connections_per_ip));
+    let server = Arc::new(Server::start(service, args, local, tls.is_some()));
     // Closing the channel (dropping the sender) tells every connection to drain.
     let (stop_tx, stop_rx) = smol::channel::bounded::<()>(1);
-    let background = spawn_background(&ex, service.clone(), plan.sweep_every);
-    let limits = Limits {
-        header: plan.header_timeout,
-        // Idle keep-alive connections are closed after this (as tokio does).
-        idle: plan.idle_timeout,
-    };
+    let background = spawn_background(&ex, &server);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let accepted = async { Some(listener.accept().await) }
@@ -88,104 +58,69 @@ pub async fn serve<S: Store + 'static>(
             None => break,
             Some(Ok(a)) => a,
             Some(Err(e)) => {
-                // Out of file descriptors and the like: back off, keep serving.
-                tracing::warn!(error = %e, "accept failed");
-                Timer::after(Duration::from_millis(50)).await;
+                Timer::after(admission::accept_failed(&e)).await;
                 continue;
             }
         };
-        if active.fetch_add(1, Ordering::AcqRel) >= max_connections {
-            active.fetch_sub(1, Ordering::AcqRel);
-            tracing::warn!(%peer, "connection limit reached; closing");
-            drop(stream);
-            continue;
-        }
-        let slot = Slot(active.clone());
-        let Some(ip_slot) = per_ip.admit(peer.ip()) else {
-            tracing::warn!(%peer, "connection limit for this address reached; closing");
+        let Some(admitted) = server.admission.admit(peer) else {
             drop(stream);
             continue;
         };
         let _ = stream.set_nodelay(true);
-        let (shared, tls, stop) = (shared.clone(), tls.clone(), stop_rx.clone());
+        let (server, tls, stop) = (server.clone(), tls.clone(), stop_rx.clone());
         ex.spawn(async move {
-            connection(stream, tls, shared, limits, stop).await;
-            drop(ip_slot);
-            drop(slot);
+            connection(stream, tls, server, stop).await;
+            drop(admitted);
         })
         .detach();
     }
-    tracing::info!("shutting down: draining in-flight requests");
+    server.drain_started();
     drop(listener);
-    shared.draining.store(true, Ordering::Relaxed);
     drop(stop_tx);
-    let deadline = Instant::now() + plan.drain_timeout;
-    while active.load(Ordering::Acquire) > 0 {
+    let deadline = Instant::now() + server.plan.drain_timeout;
+    while server.admission.open() > 0 {
         if Instant::now() >= deadline {
-            tracing::warn!(
-                open = active.load(Ordering::Acquire),
-                "drain timeout: closing the remaining connections"
-            );
+            server.drain_timed_out();
             break;
         }
         Timer::after(Duration::from_millis(20)).await;
     }
     drop(background);
-    let svc = service.clone();
-    smol::unblock(move || svc.deregister()).await;
-    tracing::info!("stopped");
+    let stopping = server.clone();
+    smol::unblock(move || stopping.stop()).await;
     Ok(())
 }
 
-/// Heartbeats every 2 s and sweeps; cancelled when the tasks are dropped.
+/// The heartbeat and the sweep, each on its own timer; cancelled when the
+/// tasks are dropped.
 fn spawn_background<S: Store + 'static>(
     ex: &Executor<'static>,
-    service: Arc<Service<S>>,
-    sweep_every: Duration,
+    server: &Server<S>,
 ) -> [smol::Task<()>; 2] {
-    // A heartbeat or sweep whose database call hangs must not stop the next
-    // ones (M6 counts on them): one of each runs at a time, and a tick that
-    // finds the last still running skips.
-    let every = |period: Duration, work: fn(&Service<S>)| {
-        let service = service.clone();
+    Periodic::both(&server.service, &server.plan).map(|work| {
         ex.spawn(async move {
-            let running = Arc::new(AtomicBool::new(false));
             loop {
-                Timer::after(period).await;
-                if running.swap(true, Ordering::AcqRel) {
-                    tracing::warn!(
-                        "the last heartbeat or sweep is still waiting for storage; skipping one"
-                    );
-                    continue;
+                Timer::after(work.every()).await;
+                if let Some(run) = work.tick() {
+                    smol::unblock(move || run.call()).detach();
                 }
-                let (svc, done) = (service.clone(), running.clone());
-                smol::unblock(move || {
-                    work(&svc);
-                    done.store(false, Ordering::Release);
-                })
-                .detach();
             }
         })
-    };
-    [
-        every(HEARTBEAT_EVERY, Service::heartbeat),
-        every(sweep_every.max(Duration::from_secs(1)), Service::sweep),
-    ]
+    })
 }
 
 async fn connection<S: Store + 'static>(
     stream: TcpStream,
     tls: Option<futures_rustls::TlsAcceptor>,
     shared: Arc<Shared<S>>,
-    limits: Limits,
     stop: smol::channel::Receiver<()>,
 ) {
     let Some(acceptor) = tls else {
-        return conn::drive(stream, shared, limits, stop).await;
+        return conn::drive(stream, shared, stop).await;
     };
     let handshake = async { Some(acceptor.accept(stream).await) }
         .or(async {
-            Timer::after(limits.header).await;
+            Timer::after(shared.plan.header_timeout).await;
             None
         })
         .await;
@@ -194,7 +129,7 @@ async fn connection<S: Store + 'static>(
             // async-h1 needs a `Clone` stream; a TLS stream is shared behind a lock
             // (as smol's own async-h1 example does).
             let io = async_dup::Arc::new(async_dup::Mutex::new(tls_stream));
-            conn::drive(io, shared, limits, stop).await
+            conn::drive(io, shared, stop).await
         }
         Some(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
         None => tracing::debug!("TLS handshake timed out"),

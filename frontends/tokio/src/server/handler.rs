@@ -11,16 +11,12 @@ use std::time::{Duration, Instant};
 use tenure_core::ErrorCode;
 use tenure_core::wire::MAX_BODY_BYTES;
 use tenure_service::framing::Verdict;
-use tenure_service::plan::ServerPlan;
-use tenure_service::{Method, Prepared, Request, Response, Service};
+use tenure_service::plan::{Step, request};
+use tenure_service::{Method, Request, Response};
 use tenure_storage::Store;
-use tokio::sync::Semaphore;
 
-pub struct Shared<S> {
-    pub service: Arc<Service<S>>,
-    pub inflight: Arc<Semaphore>,
-    pub plan: ServerPlan,
-}
+/// What every connection shares: the service, its plan and its limits.
+pub type Shared<S> = tenure_service::plan::Server<S>;
 
 fn header(h: &HeaderMap, name: header::HeaderName) -> Option<String> {
     h.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
@@ -164,41 +160,22 @@ pub async fn handle<S: Store + 'static>(
             body,
         },
     };
-    let response = match shared.service.prepare(&request) {
-        Prepared::Done(r) => r,
-        Prepared::Job(job) => {
-            let label = job.label();
-            match shared.inflight.clone().try_acquire_owned() {
-                Err(_) => {
-                    let r = Service::<S>::overloaded();
-                    shared.service.record_refused(label, &r, started.elapsed());
-                    r
-                }
-                Ok(permit) => {
-                    let svc = shared.service.clone();
-                    // What the request starts must not take effect after its
-                    // 503 (`tenure_storage::deadline`): the storage work
-                    // stops a tenth of the limit before the answer goes.
-                    let deadline = shared.plan.storage_deadline(Instant::now());
-                    let work = tokio::task::spawn_blocking(move || {
-                        let r =
-                            tenure_storage::deadline::with_deadline(deadline, || svc.execute(job));
-                        drop(permit);
-                        r
-                    });
-                    let joined = match shared.plan.storage_timeout {
-                        None => Some(work.await),
-                        Some(limit) => tokio::time::timeout(limit, work).await.ok(),
-                    };
-                    match joined {
-                        // The work goes on; its answer is not waited for.
-                        None => shared.service.storage_timed_out(label, started.elapsed()),
-                        Some(joined) => joined.unwrap_or_else(|e| {
-                            tracing::error!(error = %e, "request task failed");
-                            Response::error(ErrorCode::StorageUnavailable, "internal error; retry")
-                        }),
-                    }
-                }
+    let response = match shared.step(&request, started) {
+        Step::Answer(r) => r,
+        Step::Storage(work) => {
+            let (label, limit) = (work.label(), work.timeout());
+            let work = tokio::task::spawn_blocking(move || work.call());
+            let joined = match limit {
+                None => Some(work.await),
+                Some(limit) => tokio::time::timeout(limit, work).await.ok(),
+            };
+            match joined {
+                // The work goes on; its answer is not waited for.
+                None => shared.storage_timed_out(label, started),
+                Some(joined) => joined.unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "request task failed");
+                    request::internal_error()
+                }),
             }
         }
     };

@@ -15,17 +15,15 @@ use hyper_util::server::conn::auto;
 use idle::{Activity, Tracked};
 use std::sync::Arc;
 use std::time::Duration;
-use tenure_core::health::HEARTBEAT_EVERY;
 use tenure_service::Service;
 use tenure_service::cli::ServeArgs;
 use tenure_service::listen;
-use tenure_service::per_ip::PerIp;
-use tenure_service::plan::ServerPlan;
+use tenure_service::plan::{Periodic, Server, admission};
 use tenure_service::settings::Settings;
 use tenure_service::startup::StartupError;
 use tenure_storage::Store;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 /// hyper's own bound on a head; the gate refuses larger ones first (431).
@@ -78,22 +76,10 @@ pub async fn serve<S: Store + 'static>(
     let listen::Bound { listener, tls } = bound;
     let listener = TcpListener::from_std(listener).context("listening socket")?;
     let local = listener.local_addr().context("local address")?;
-    tenure_service::launch::announce(local, tls.is_some(), service.node_id());
-    let plan = ServerPlan::of(args);
-
-    let shared = Arc::new(Shared {
-        service: service.clone(),
-        inflight: Arc::new(Semaphore::new(plan.max_inflight)),
-        plan,
-    });
-    let connections = Arc::new(Semaphore::new(plan.max_connections));
-    let per_ip = Arc::new(PerIp::new(plan.max_connections_per_ip));
+    let server = Arc::new(Server::start(service, args, local, tls.is_some()));
     let (stop_tx, stop_rx) = watch::channel(false);
-    let background = spawn_background(service.clone(), plan.sweep_every, stop_rx.clone());
+    let background = spawn_background(&server, stop_rx.clone());
     let mut conns = JoinSet::new();
-    let header_timeout = plan.header_timeout;
-    // Connections without progress (see `idle`) are closed after this.
-    let idle_timeout = plan.idle_timeout;
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -102,100 +88,76 @@ pub async fn serve<S: Store + 'static>(
                 let (stream, peer) = match accepted {
                     Ok(a) => a,
                     Err(e) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        tokio::time::sleep(admission::accept_failed(&e)).await;
                         continue;
                     }
                 };
-                let Ok(permit) = connections.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, "connection limit reached; closing");
-                    drop(stream);
-                    continue;
-                };
-                let Some(slot) = per_ip.admit(peer.ip()) else {
-                    tracing::warn!(%peer, "connection limit for this address reached; closing");
+                let Some(admitted) = server.admission.admit(peer) else {
                     drop(stream);
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                let tls = tls.clone();
-                let stop = stop_rx.clone();
+                let (server, tls, stop) = (server.clone(), tls.clone(), stop_rx.clone());
                 conns.spawn(async move {
-                    connection(stream, tls, shared, header_timeout, idle_timeout, stop).await;
-                    drop(slot);
-                    drop(permit);
+                    connection(stream, tls, server, stop).await;
+                    drop(admitted);
                 });
             }
             Some(_) = conns.join_next(), if !conns.is_empty() => {}
         }
     }
-    tracing::info!("shutting down: draining in-flight requests");
+    server.drain_started();
     drop(listener);
     let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(plan.drain_timeout, async {
+    let drained = tokio::time::timeout(server.plan.drain_timeout, async {
         while conns.join_next().await.is_some() {}
     })
     .await;
     if drained.is_err() {
-        tracing::warn!("drain timeout: closing the remaining connections");
+        server.drain_timed_out();
         conns.abort_all();
     }
     background.abort();
-    let svc = service.clone();
-    let _ = tokio::task::spawn_blocking(move || svc.deregister()).await;
-    tracing::info!("stopped");
+    let stopping = server.clone();
+    let _ = tokio::task::spawn_blocking(move || stopping.stop()).await;
     Ok(())
 }
 
+/// The heartbeat and the sweep, each on its own interval, until the drain.
 fn spawn_background<S: Store + 'static>(
-    service: Arc<Service<S>>,
-    sweep_every: Duration,
+    server: &Server<S>,
     mut stop: watch::Receiver<bool>,
 ) -> tokio::task::JoinHandle<()> {
+    let [heartbeat, sweep] = Periodic::both(&server.service, &server.plan);
     tokio::spawn(async move {
-        let mut beat = tokio::time::interval(HEARTBEAT_EVERY);
-        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut sweep = tokio::time::interval(sweep_every.max(Duration::from_secs(1)));
-        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // A heartbeat or sweep whose database call hangs must not stop the
-        // next ones (M6 counts on them): one of each runs at a time, and a
-        // tick that finds the last still running skips.
-        let mut beating: Option<tokio::task::JoinHandle<()>> = None;
-        let mut sweeping: Option<tokio::task::JoinHandle<()>> = None;
-        let idle =
-            |t: &Option<tokio::task::JoinHandle<()>>| t.as_ref().is_none_or(|h| h.is_finished());
-        loop {
-            tokio::select! {
-                _ = stop.changed() => return,
-                _ = beat.tick() => {
-                    if idle(&beating) {
-                        let svc = service.clone();
-                        beating = Some(tokio::task::spawn_blocking(move || svc.heartbeat()));
-                    } else {
-                        tracing::warn!("the last heartbeat is still waiting for storage; skipping one");
-                    }
-                }
-                _ = sweep.tick() => {
-                    if idle(&sweeping) {
-                        let svc = service.clone();
-                        sweeping = Some(tokio::task::spawn_blocking(move || svc.sweep()));
-                    }
-                }
-            }
+        tokio::select! {
+            _ = stop.changed() => {}
+            () = on_timer(heartbeat) => {}
+            () = on_timer(sweep) => {}
         }
     })
+}
+
+async fn on_timer<S: Store + 'static>(work: Periodic<S>) {
+    let mut timer = tokio::time::interval(work.every());
+    timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        timer.tick().await;
+        if let Some(run) = work.tick() {
+            tokio::task::spawn_blocking(move || run.call());
+        }
+    }
 }
 
 async fn connection<S: Store + 'static>(
     stream: TcpStream,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared<S>>,
-    header_timeout: Duration,
-    idle_timeout: Duration,
     stop: watch::Receiver<bool>,
 ) {
+    let header_timeout = shared.plan.header_timeout;
+    // Connections without progress (see `idle`) are closed after this.
+    let idle_timeout = shared.plan.idle_timeout;
     let activity = Activity::new();
     let tracked = Tracked::new(stream, activity.clone());
     // The gate reads the plaintext: under TLS, after the handshake.
