@@ -1,13 +1,13 @@
-//! One connection: async-h1's request decoder and answer encoder in a
-//! keep-alive loop, over a stream wrapper that knows where the connection is
+//! One connection: async-h1's request cycle (`async_h1_quirks::serve`) over
+//! a stream wrapper that knows where the connection is
 //! in its request cycle, so a watchdog can enforce what async-h1 does not
 //! (head timeout, idle timeout, drain), and that reads every request head
 //! itself through `tenure_service::framing::Gate` (section 6.1): async-h1
 //! is handed canonical HTTP/1.1 heads, one message at a time, and the
 //! handler takes the request as the gate read it.
 
+use super::async_h1_quirks;
 use super::handler::{self, Shared};
-use http_types::headers::CONNECTION;
 use smol::channel::Receiver;
 use smol::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use smol::{Timer, future::FutureExt};
@@ -25,10 +25,6 @@ use tenure_storage::Store;
 /// the kernel does not reset the connection under the answer just written.
 const LINGER: Duration = Duration::from_secs(1);
 const LINGER_BYTES: u64 = 256 * 1024;
-/// The encoded answer of a connection is built here (a ping's is ~150 bytes);
-/// a buffer grown past the larger size by a big answer is not kept.
-const OUT_BUFFER: usize = 1024;
-const MAX_KEPT_OUT_BUFFER: usize = 64 * 1024;
 /// Bytes read from the socket at a time.
 const READ_BYTES: usize = 8192;
 
@@ -215,7 +211,7 @@ where
         let (shared, state) = (shared.clone(), state.clone());
         move |req| handler::handle(shared.clone(), state.clone(), req)
     };
-    let served = async { End::Served(keep_alive(tracked.clone(), endpoint).await) };
+    let served = async { End::Served(async_h1_quirks::serve(tracked.clone(), endpoint).await) };
     let watchdog = async { End::Watchdog(watch(&state, &shared.plan, stop).await) };
     match served.or(watchdog).await {
         End::Served(Ok(())) => {}
@@ -227,59 +223,6 @@ where
     }
     if state.phase() == Phase::Closing {
         linger(&mut tracked).await;
-    }
-}
-
-/// `async_h1::accept` less what costs most per request: async-h1's request
-/// cycle (its `decode` and `Encoder`) in a keep-alive loop of our own.
-///
-/// - No head timer per request: `async_h1::accept` arms a 60 s `Timer` on
-///   async-io 1's reactor (a second reactor, on its own thread) for every
-///   request, and arming it wakes that thread. The watchdog enforces the
-///   head and idle timeouts instead (as it already did, with shorter limits).
-/// - One write per answer: the head and body are encoded into a buffer kept
-///   for the connection, not copied through an 8 KiB `BufReader` and written
-///   in two `send`s.
-///
-/// Everything else is as in async-h1 2.3: `Connection: close` on the answer
-/// ends the connection after it; unread request body is read and discarded
-/// after the answer is written. The handler says `Connection: close`
-/// whenever the request asks for it (the canonical head async-h1 decodes
-/// does not carry it), and marks an answer to HTTP/1.0 with that version,
-/// which goes on its status line here (async-h1 writes HTTP/1.1).
-async fn keep_alive<IO, F, Fut>(mut io: IO, endpoint: F) -> http_types::Result<()>
-where
-    IO: AsyncRead + AsyncWrite + Clone + Send + Sync + Unpin + 'static,
-    F: Fn(http_types::Request) -> Fut,
-    Fut: std::future::Future<Output = http_types::Result<http_types::Response>>,
-{
-    let mut out = Vec::with_capacity(OUT_BUFFER);
-    loop {
-        let Some((req, mut body)) = async_h1::server::decode(io.clone()).await? else {
-            return Ok(());
-        };
-        let method = req.method();
-        let res = endpoint(req).await?;
-        let close = res
-            .header(CONNECTION)
-            .is_some_and(|c| c.as_str().eq_ignore_ascii_case("close"));
-        let http10 = res.version() == Some(http_types::Version::Http1_0);
-        out.clear();
-        async_h1::server::Encoder::new(res, method)
-            .read_to_end(&mut out)
-            .await?;
-        if http10 && out.starts_with(b"HTTP/1.1 ") {
-            out[..8].copy_from_slice(b"HTTP/1.0");
-        }
-        io.write_all(&out).await?;
-        io.flush().await?;
-        if out.capacity() > MAX_KEPT_OUT_BUFFER {
-            out = Vec::with_capacity(OUT_BUFFER);
-        }
-        smol::io::copy(&mut body, &mut smol::io::sink()).await?;
-        if close {
-            return Ok(());
-        }
     }
 }
 

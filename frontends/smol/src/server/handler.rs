@@ -1,8 +1,9 @@
 //! One HTTP request: http-types in, `tenure_service` plain data through,
 //! http-types out. Storage work runs on the `blocking` pool under a bound.
 
+use super::async_h1_quirks;
 use super::conn::{ConnState, Phase};
-use http_types::headers::{CACHE_CONTROL, CONNECTION, CONTENT_TYPE};
+use http_types::headers::{CACHE_CONTROL, CONTENT_TYPE};
 use smol::Timer;
 use smol::future::FutureExt;
 use smol::io::AsyncReadExt;
@@ -56,8 +57,7 @@ async fn read_body(req: &mut http_types::Request, timeout: Duration) -> Result<V
     }
 }
 
-/// `connection` is the `Connection` header to send, if any.
-pub fn to_http(r: Response, connection: Option<&'static str>) -> http_types::Response {
+pub fn to_http(r: Response) -> http_types::Response {
     let status = http_types::StatusCode::try_from(r.status)
         .unwrap_or(http_types::StatusCode::InternalServerError);
     let mut out = http_types::Response::new(status);
@@ -77,19 +77,14 @@ pub fn to_http(r: Response, connection: Option<&'static str>) -> http_types::Res
         out.append_header(name, value);
     }
     out.insert_header(CACHE_CONTROL, "no-store");
-    if let Some(c) = connection {
-        out.insert_header(CONNECTION, c);
-    }
     if r.content_type.is_some() || !r.body.is_empty() {
         out.set_body(r.body);
     }
     out
 }
 
-/// The answer, framed for the request's version: `Connection: close` when
-/// the connection ends after it, `Connection: keep-alive` when an HTTP/1.0
-/// connection stays open (as hyper says it), and HTTP/1.0 on the status line
-/// of an answer to HTTP/1.0 (see `conn::keep_alive`).
+/// The answer, framed for the request's version and for whether the
+/// connection ends after it (`async_h1_quirks::answer_as`).
 fn answer(
     conn: &ConnState,
     version: Version,
@@ -101,15 +96,8 @@ fn answer(
     } else {
         Phase::Responding
     });
-    let connection = match (close, version) {
-        (true, _) => Some("close"),
-        (false, Version::Http10) => Some("keep-alive"),
-        (false, Version::Http11) => None,
-    };
-    let mut out = to_http(r, connection);
-    if version == Version::Http10 {
-        out.set_version(Some(http_types::Version::Http1_0));
-    }
+    let mut out = to_http(r);
+    async_h1_quirks::answer_as(&mut out, version, close);
     Ok(out)
 }
 

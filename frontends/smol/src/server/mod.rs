@@ -3,6 +3,7 @@
 //! body and idle timeouts, heartbeats and sweeps on smol timers, and a
 //! SIGTERM drain.
 
+mod async_h1_quirks;
 mod conn;
 mod handler;
 
@@ -126,10 +127,7 @@ async fn connection<S: Store + 'static>(
         .await;
     match handshake {
         Some(Ok(tls_stream)) => {
-            // async-h1 needs a `Clone` stream; a TLS stream is shared behind a lock
-            // (as smol's own async-h1 example does).
-            let io = async_dup::Arc::new(async_dup::Mutex::new(tls_stream));
-            conn::drive(io, shared, stop).await
+            conn::drive(async_h1_quirks::cloneable(tls_stream), shared, stop).await
         }
         Some(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
         None => tracing::debug!("TLS handshake timed out"),
