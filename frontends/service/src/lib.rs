@@ -1,6 +1,8 @@
 //! What both Tenure servers share and no runtime needs: routing, requests and
 //! responses as plain data, tokens and roles, the web console, the metrics
-//! registry, the heartbeat and sweep bodies, and the command line.
+//! registry, the heartbeat and sweep bodies, the command line, and the server
+//! plan (`plan`: limits, timeouts, periodic work, the drain) each frontend's
+//! runtime glue follows.
 
 pub mod auth;
 pub mod cli;
