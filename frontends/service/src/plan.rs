@@ -68,9 +68,14 @@ impl ServerPlan {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::cli::{Cli, Command};
+
+    /// The plan of `tenured serve` with its defaults.
+    pub(crate) fn plan() -> ServerPlan {
+        ServerPlan::of(&serve_args(&[]))
+    }
 
     fn serve_args(extra: &[&str]) -> ServeArgs {
         let mut args = vec![

@@ -129,17 +129,10 @@ mod tests {
 
     #[test]
     fn connections_count_against_both_limits_and_a_refusal_holds_nothing() {
-        let second = Duration::from_secs(1);
         let plan = ServerPlan {
             max_connections: 3,
             max_connections_per_ip: 1,
-            max_inflight: 1,
-            header_timeout: second,
-            body_timeout: second,
-            idle_timeout: second,
-            drain_timeout: second,
-            sweep_every: second,
-            storage_timeout: None,
+            ..crate::plan::tests::plan()
         };
         let admission = Admission::new(&plan);
         let first = admission.admit(peer("10.0.0.1:1000")).expect("first");

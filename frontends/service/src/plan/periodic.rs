@@ -57,10 +57,21 @@ pub struct Run<S> {
 #[derive(Debug)]
 struct Busy(Arc<AtomicBool>);
 
+impl Busy {
+    /// The work's flag, unless a run holds it already.
+    fn claim(running: &Arc<AtomicBool>) -> Option<Self> {
+        (!running.swap(true, Ordering::AcqRel)).then(|| Self(running.clone()))
+    }
+}
+
 impl Drop for Busy {
     fn drop(&mut self) {
         self.0.store(false, Ordering::Release);
     }
+}
+
+fn sweep_every(plan: &ServerPlan) -> Duration {
+    plan.sweep_every.max(MIN_SWEEP_EVERY)
 }
 
 impl<S: Store> Periodic<S> {
@@ -69,7 +80,7 @@ impl<S: Store> Periodic<S> {
     pub fn both(service: &Arc<Service<S>>, plan: &ServerPlan) -> [Self; 2] {
         [
             Self::new(service, Work::Heartbeat, HEARTBEAT_EVERY),
-            Self::new(service, Work::Sweep, plan.sweep_every.max(MIN_SWEEP_EVERY)),
+            Self::new(service, Work::Sweep, sweep_every(plan)),
         ]
     }
 
@@ -94,17 +105,17 @@ impl<S: Store> Periodic<S> {
     /// What one tick of the timer starts: the run, or `None` when the last
     /// one is still waiting for storage.
     pub fn tick(&self) -> Option<Run<S>> {
-        if self.running.swap(true, Ordering::AcqRel) {
+        let Some(busy) = Busy::claim(&self.running) else {
             tracing::warn!(
                 "the last {} is still waiting for storage; skipping one",
                 self.work.name()
             );
             return None;
-        }
+        };
         Some(Run {
             service: self.service.clone(),
             work: self.work,
-            _busy: Busy(self.running.clone()),
+            _busy: busy,
         })
     }
 }
@@ -116,5 +127,41 @@ impl<S: Store> Run<S> {
             Work::Heartbeat => self.service.heartbeat(),
             Work::Sweep => self.service.sweep(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_run_at_a_time_and_the_next_after_it_ends() {
+        let running = Arc::new(AtomicBool::new(false));
+        let first = Busy::claim(&running).expect("the first run");
+        assert!(Busy::claim(&running).is_none(), "a second while one runs");
+        drop(first);
+        assert!(Busy::claim(&running).is_some(), "the next after it ended");
+    }
+
+    #[test]
+    fn a_run_that_panics_does_not_stop_the_next() {
+        let running = Arc::new(AtomicBool::new(false));
+        let held = running.clone();
+        let panicked = std::thread::spawn(move || {
+            let _busy = Busy::claim(&held).expect("claimed");
+            panic!("storage code panicked");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert!(Busy::claim(&running).is_some());
+    }
+
+    #[test]
+    fn sweeps_are_at_least_a_second_apart() {
+        let mut plan = crate::plan::tests::plan();
+        plan.sweep_every = Duration::ZERO;
+        assert_eq!(sweep_every(&plan), MIN_SWEEP_EVERY);
+        plan.sweep_every = Duration::from_secs(30);
+        assert_eq!(sweep_every(&plan), Duration::from_secs(30));
     }
 }
