@@ -55,8 +55,8 @@ impl Store for SimStore {
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         if !self.reachable() {
-            return Err(StorageError::Unavailable(
-                "simulated partition between manager and database".into(),
+            return Err(StorageError::unavailable(
+                "simulated partition between manager and database",
             ));
         }
         if self.reclaim_after_ms.is_none() && !self.lose_high_water {

@@ -5,7 +5,7 @@
 
 use crate::clock::Claims;
 use crate::manager::{EXPIRED_PER_DECISION, Manager, ManagerError};
-use crate::port::{StorageError, Store, Tx};
+use crate::port::{StorageError, StorageErrorKind, Store, Tx};
 use std::sync::Arc;
 use tenure_core::license::License;
 use tenure_core::manager::{
@@ -311,7 +311,7 @@ impl<S: Store> Manager<S> {
                 self.pools_of.settle(&done.ended, &done.grants);
                 done.answers
             }
-            Err(e @ StorageError::Unavailable(_)) => vec![Err(e.into()); ops.len()],
+            Err(e) if e.kind() == StorageErrorKind::Unavailable => vec![Err(e.into()); ops.len()],
             Err(e) if ops.len() == 1 => vec![Err(e.into())],
             Err(e) => {
                 tracing::warn!(error = %e, ops = ops.len(), "batch failed; running its ops one by one");

@@ -21,6 +21,8 @@ pub use manager::{
     Actor, ClockReport, Heartbeat, InstallError, InstallPolicy, Installed, Manager, ManagerError,
 };
 pub use memory::MemoryStore;
-pub use port::{NowAndStamp, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor};
+pub use port::{
+    NowAndStamp, StepSummary, StorageError, StorageErrorKind, Store, StoredLicense, Tx, UsageCursor,
+};
 pub use report::{PRUNE_PER_TX, ROLLUP_DAYS_PER_TX, ReportError, UsageReport};
 pub use sql::{DieselStore, SchemaState, StoreOptions};

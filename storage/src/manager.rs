@@ -635,8 +635,8 @@ impl<S: Store> Manager<S> {
 /// The batch that held a request ended without answering it (a panic while
 /// deciding). Whether it committed is unknown, as after a lost connection.
 fn lost() -> ManagerError {
-    ManagerError::Storage(StorageError::Unavailable(
-        "the transaction holding this request failed".into(),
+    ManagerError::Storage(StorageError::unavailable(
+        "the transaction holding this request failed",
     ))
 }
 
@@ -644,7 +644,7 @@ fn lost() -> ManagerError {
 /// rather than trusted.
 fn mismatch(answer: &Answer) -> ManagerError {
     tracing::error!(?answer, "batch answered the wrong kind of answer");
-    ManagerError::Storage(StorageError::Corrupt(
-        "internal error: mismatched batch answer".into(),
+    ManagerError::Storage(StorageError::corrupt(
+        "internal error: mismatched batch answer",
     ))
 }

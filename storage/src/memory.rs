@@ -190,7 +190,7 @@ impl Store for MemoryStore {
         f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         if !self.available.load(Ordering::SeqCst) {
-            return Err(StorageError::Unavailable("memory store is down".into()));
+            return Err(StorageError::unavailable("memory store is down"));
         }
         let mut guard = self.lock();
         let undo = std::mem::take(&mut guard.spare_undo);
@@ -282,7 +282,7 @@ impl Tx for MemTx<'_> {
         match mutation {
             Mutation::Insert(g) => {
                 if s.grants.contains_key(&g.grant_id) || s.by_instance.contains_key(&g.instance) {
-                    return Err(StorageError::Corrupt(format!(
+                    return Err(StorageError::corrupt(format!(
                         "insert of grant {} collides with a held grant",
                         g.grant_id
                     )));
@@ -293,7 +293,7 @@ impl Tx for MemTx<'_> {
             }
             Mutation::Renew { grant_id, .. } => {
                 let g = s.grants.get_mut(grant_id).ok_or_else(|| {
-                    StorageError::Corrupt(format!("renewal of grant {grant_id} that is not held"))
+                    StorageError::corrupt(format!("renewal of grant {grant_id} that is not held"))
                 })?;
                 self.undo.push(Undo::Renewed {
                     id: g.grant_id,
@@ -305,7 +305,7 @@ impl Tx for MemTx<'_> {
             }
             Mutation::End { grant_id, usage } => {
                 let g = s.grants.remove(grant_id).ok_or_else(|| {
-                    StorageError::Corrupt(format!("end of grant {grant_id} that is not held"))
+                    StorageError::corrupt(format!("end of grant {grant_id} that is not held"))
                 })?;
                 s.by_instance.remove(&g.instance);
                 s.usage_seq += 1;
@@ -585,7 +585,7 @@ impl Tx for MemTx<'_> {
             let key = (d.day_ms, d.pool.clone());
             if s.rollups.contains_key(&key) {
                 self.undo.push(Undo::Rollups(keys, s.rollup_mark));
-                return Err(StorageError::Corrupt(format!(
+                return Err(StorageError::corrupt(format!(
                     "usage_daily: day {} of {}/{} is rolled up already",
                     d.day_ms, d.pool.environment, d.pool.product
                 )));

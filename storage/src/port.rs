@@ -2,31 +2,15 @@
 //! at a time. Two implementations: [`crate::memory::MemoryStore`] (the reference
 //! semantics) and the diesel store (SQLite, PostgreSQL, MySQL).
 
+mod error;
+
 pub use crate::audit::AuditCursor;
+pub use error::{StorageError, StorageErrorKind};
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
 use tenure_core::report::DayFigures;
 use tenure_core::wire::{AuditEntry, AuditRow, EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
-
-/// A storage failure. Every variant is retryable from the caller's point of
-/// view except `Schema`, which needs an operator.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StorageError {
-    /// The database cannot be reached or dropped the connection; the pool
-    /// reconnects by itself. Maps to 503 `storage_unavailable`.
-    #[error("storage unavailable: {0}")]
-    Unavailable(String),
-    /// Serialization failure or deadlock that survived the bounded retries.
-    #[error("storage conflict after retries: {0}")]
-    Conflict(String),
-    /// The schema is newer than this binary, or older and not migrated.
-    #[error("schema: {0}")]
-    Schema(String),
-    /// A row that cannot be decoded (corrupt or written by a newer version).
-    #[error("corrupt row: {0}")]
-    Corrupt(String),
-}
 
 /// The installed license as storage keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! How a diesel or pool error becomes a [`StorageError`], and which ones the
 //! transaction loop retries.
 
-use crate::port::StorageError;
+use crate::port::{StorageError, StorageErrorKind};
 use diesel::result::{DatabaseErrorKind, Error};
 
 /// What to do about a database error.
@@ -80,16 +80,17 @@ pub(crate) fn classify(e: &Error) -> Class {
 
 /// The [`StorageError`] for `e`. Errors that survive as `Retry` here are the
 /// ones the loop gave up on.
-pub(crate) fn to_storage(e: &Error) -> StorageError {
-    match classify(e) {
-        Class::Retry => StorageError::Conflict(e.to_string()),
-        Class::Corrupt => StorageError::Corrupt(e.to_string()),
+pub(crate) fn to_storage(e: Error) -> StorageError {
+    let kind = match classify(&e) {
+        Class::Retry => StorageErrorKind::Conflict,
+        Class::Corrupt => StorageErrorKind::Corrupt,
         // An unexpected database error is reported as an outage: the caller
         // answers 503 and retries; the message names the cause for the log.
-        Class::Unavailable | Class::Other => StorageError::Unavailable(e.to_string()),
-    }
+        Class::Unavailable | Class::Other => StorageErrorKind::Unavailable,
+    };
+    StorageError::new(kind, e.to_string()).with_source(e)
 }
 
-pub(crate) fn pool_error(e: &diesel::r2d2::PoolError) -> StorageError {
-    StorageError::Unavailable(format!("no database connection: {e}"))
+pub(crate) fn pool_error(e: diesel::r2d2::PoolError) -> StorageError {
+    StorageError::unavailable(format!("no database connection: {e}")).with_source(e)
 }

@@ -24,8 +24,8 @@ pub enum SchemaState {
     Older { pending: Vec<String> },
 }
 
-fn schema_err(e: impl std::fmt::Display) -> StorageError {
-    StorageError::Schema(e.to_string())
+fn schema_err(e: Box<dyn std::error::Error + Send + Sync>) -> StorageError {
+    StorageError::schema(e.to_string()).with_source(e)
 }
 
 /// Versions of `source`, oldest first.
@@ -52,14 +52,16 @@ where
     let known = known_versions::<DB>(source)?;
     let applied: BTreeSet<String> = conn
         .applied_migrations()
-        .map_err(|e| StorageError::Unavailable(format!("reading schema version: {e}")))?
+        .map_err(|e| {
+            StorageError::unavailable(format!("reading schema version: {e}")).with_source(e)
+        })?
         .iter()
         .map(MigrationVersion::to_string)
         .collect();
     let unknown: Vec<&String> = applied.iter().filter(|v| !known.contains(v)).collect();
     if !unknown.is_empty() {
         let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
-        return Err(StorageError::Schema(format!(
+        return Err(StorageError::schema(format!(
             "database schema has migrations {}, this tenured knows up to {}; upgrade tenured",
             names.join(", "),
             known.last().map_or("none", String::as_str),
@@ -90,7 +92,7 @@ where
     }
     let done = conn
         .run_pending_migrations(source)
-        .map_err(|e| StorageError::Schema(format!("migration failed: {e}")))?;
+        .map_err(|e| StorageError::schema(format!("migration failed: {e}")).with_source(e))?;
     Ok(done.iter().map(MigrationVersion::to_string).collect())
 }
 

@@ -12,7 +12,7 @@ use tenure_core::wire::{EndReason, HostFacts, Instance, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 
 fn corrupt(table: &str, what: impl std::fmt::Display) -> StorageError {
-    StorageError::Corrupt(format!("{table}: {what}"))
+    StorageError::corrupt(format!("{table}: {what}"))
 }
 
 fn decode_instance(

@@ -6,7 +6,7 @@ use super::connection::{
 use super::errors::{Class, classify, pool_error, to_storage};
 use super::migrate::{self, SchemaState};
 use super::tx::{Conn, DieselTx};
-use crate::port::{StorageError, Store, Tx};
+use crate::port::{StorageError, StorageErrorKind, Store, Tx};
 use diesel::Connection;
 use diesel::r2d2::Pool;
 use std::sync::Arc;
@@ -110,7 +110,7 @@ fn body<T>(
 
 /// What a transaction answers once its request's deadline has passed.
 fn late() -> StorageError {
-    StorageError::Unavailable("the request's deadline passed; nothing was committed".into())
+    StorageError::unavailable("the request's deadline passed; nothing was committed")
 }
 
 impl DieselStore {
@@ -119,10 +119,10 @@ impl DieselStore {
     /// about `connect_timeout` when the database cannot be reached.
     pub fn connect(url: &str, opts: StoreOptions) -> Result<DieselStore, StorageError> {
         let target = Target::parse(url, opts.connect_timeout, opts.keepalive)
-            .map_err(StorageError::Unavailable)?;
+            .map_err(StorageError::unavailable)?;
         let backend = target.backend;
         if backend == Backend::Sqlite {
-            private_sqlite_file(&target.driver_url).map_err(StorageError::Unavailable)?;
+            private_sqlite_file(&target.driver_url).map_err(StorageError::unavailable)?;
         }
         // SQLite has one writer and every transaction here writes (BEGIN
         // IMMEDIATE): more connections would only queue in its busy handler.
@@ -141,7 +141,7 @@ impl DieselStore {
                 statement_timeout: opts.statement_timeout,
             }))
             .build(AnyManager { target })
-            .map_err(|e| pool_error(&e))?;
+            .map_err(pool_error)?;
         Ok(DieselStore {
             pool,
             backend,
@@ -164,7 +164,7 @@ impl DieselStore {
     /// Applies the embedded migrations the database lacks; returns their
     /// versions. Refuses (`Schema`) a database newer than this binary.
     pub fn migrate(&self) -> Result<Vec<String>, StorageError> {
-        let mut conn = self.pool.get().map_err(|e| pool_error(&e))?;
+        let mut conn = self.pool.get().map_err(pool_error)?;
         // A migration may take longer than a request's statement: this
         // connection runs without the bound and is not pooled again.
         conn.gone = true;
@@ -186,7 +186,7 @@ impl DieselStore {
 
     /// Compares the database's applied migrations with the embedded ones.
     pub fn check_schema(&self) -> Result<SchemaState, StorageError> {
-        let mut conn = self.pool.get().map_err(|e| pool_error(&e))?;
+        let mut conn = self.pool.get().map_err(pool_error)?;
         migrate::check(&mut conn.conn)
     }
 
@@ -203,7 +203,7 @@ impl DieselStore {
             return Err(Fail::Late);
         }
         let mut pooled = self.pool.get_timeout(wait).map_err(|e| Fail::Closure {
-            error: pool_error(&e),
+            error: pool_error(e),
             retry: false,
         })?;
         let mut began = false;
@@ -226,10 +226,9 @@ impl DieselStore {
                 // Nothing ran: the connection had died while pooled.
                 Err(if began { Fail::Db(e) } else { Fail::Stale(e) })
             }
-            Err(Fail::Closure {
-                error: error @ StorageError::Unavailable(_),
-                retry,
-            }) => {
+            Err(Fail::Closure { error, retry })
+                if error.kind() == StorageErrorKind::Unavailable =>
+            {
                 pooled.gone = true;
                 Err(Fail::Closure { error, retry })
             }
@@ -255,23 +254,29 @@ impl Store for DieselStore {
                     tracing::debug!(error = %e, "pooled connection was closed; trying another");
                     continue;
                 }
-                Err(Fail::Stale(e)) => (to_storage(&e), false),
+                Err(Fail::Stale(e)) => (to_storage(e), false),
                 Err(Fail::Late) => (late(), false),
                 Err(Fail::Closure { error, retry }) => (error, retry),
-                Err(Fail::Db(e)) => (to_storage(&e), classify(&e) == Class::Retry),
+                Err(Fail::Db(e)) => {
+                    let retry = classify(&e) == Class::Retry;
+                    (to_storage(e), retry)
+                }
             };
             attempt += 1;
             if !retry {
                 return Err(error);
             }
             if attempt >= MAX_ATTEMPTS {
-                let detail = match error {
-                    StorageError::Conflict(m) | StorageError::Unavailable(m) => m,
-                    other => other.to_string(),
+                let detail = match error.kind() {
+                    StorageErrorKind::Conflict | StorageErrorKind::Unavailable => {
+                        error.message().to_owned()
+                    }
+                    _ => error.to_string(),
                 };
-                return Err(StorageError::Conflict(format!(
+                return Err(StorageError::conflict(format!(
                     "{detail} (gave up after {attempt} attempts)"
-                )));
+                ))
+                .with_source(error));
             }
             tracing::debug!(attempt, %error, "storage conflict; running the transaction again");
             // A short, growing pause lets the winner commit.

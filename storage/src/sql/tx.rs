@@ -91,7 +91,7 @@ struct TotalsRow {
 }
 
 fn totals(servers: i64, total_cores: i64) -> Result<PoolTotals, StorageError> {
-    let bad = || StorageError::Corrupt(format!("negative totals {servers}/{total_cores}"));
+    let bad = || StorageError::corrupt(format!("negative totals {servers}/{total_cores}"));
     Ok(PoolTotals {
         servers: u64::try_from(servers).map_err(|_| bad())?,
         total_cores: u64::try_from(total_cores).map_err(|_| bad())?,
@@ -126,7 +126,7 @@ impl<'a> DieselTx<'a> {
         if classify(&e) == Class::Retry {
             self.retry = true;
         }
-        to_storage(&e)
+        to_storage(e)
     }
 
     /// `sql` written with `?` placeholders, as this backend wants them.
@@ -220,7 +220,7 @@ impl<'a> DieselTx<'a> {
     ) -> Result<(), StorageError> {
         match r.map_err(|e| self.fail(e))? {
             n if n == want => Ok(()),
-            n => Err(StorageError::Corrupt(format!(
+            n => Err(StorageError::corrupt(format!(
                 "{what}: {n} rows changed, {want} expected"
             ))),
         }
@@ -268,7 +268,7 @@ impl<'a> DieselTx<'a> {
         };
         let (servers, cores) = (servers - past.servers, cores - past.total_cores);
         if servers < 0 || cores < 0 {
-            return Err(StorageError::Corrupt(format!(
+            return Err(StorageError::corrupt(format!(
                 "pools: {env}/{product} counts fewer grants than the grants table holds"
             )));
         }

@@ -101,7 +101,7 @@ pub fn rolled_back_rows_vanish<B: Backend>(b: &B) {
     let entry = AuditEntry::new("ops", "revoke", "x", AuditResult::Ok);
     let failed = m.store().transaction(&mut |tx| {
         tx.append_audit(UnixMillis(1_000), &entry)?;
-        Err::<(), _>(StorageError::Corrupt("the action failed".into()))
+        Err::<(), _>(StorageError::corrupt("the action failed"))
     });
     assert!(failed.is_err());
     assert!(trail(&m).is_empty(), "a rolled-back action leaves no row");

@@ -26,7 +26,7 @@ struct PoolTotalsRow {
 
 /// A pool's key as stored in `table`.
 fn pool_key(table: &str, environment: &str, product: &str) -> Result<PoolKey, StorageError> {
-    let corrupt = |e| StorageError::Corrupt(format!("{table}: {e}"));
+    let corrupt = |e| StorageError::corrupt(format!("{table}: {e}"));
     Ok(PoolKey {
         environment: Name::parse("environment", environment).map_err(corrupt)?,
         product: Name::parse("product", product).map_err(corrupt)?,

@@ -38,7 +38,7 @@ struct DailyRow {
 }
 
 fn corrupt(what: impl std::fmt::Display) -> StorageError {
-    StorageError::Corrupt(format!("usage_daily: {what}"))
+    StorageError::corrupt(format!("usage_daily: {what}"))
 }
 
 fn signed(n: u64) -> Result<i64, StorageError> {
