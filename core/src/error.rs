@@ -27,10 +27,13 @@ pub enum ErrorCode {
     LicenseNotYetValid,
     /// A valid token whose role may not do this (§6.2).
     Forbidden,
+    /// The manager broke one of its own rules (a fault in it, not in the
+    /// request or in storage): a retry may succeed.
+    Internal,
 }
 
 impl ErrorCode {
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 20] = [
         Self::BadRequest,
         Self::Unauthorized,
         Self::UnknownGrant,
@@ -50,6 +53,7 @@ impl ErrorCode {
         Self::Replaced,
         Self::LicenseNotYetValid,
         Self::Forbidden,
+        Self::Internal,
     ];
 
     pub const fn http_status(self) -> u16 {
@@ -68,6 +72,7 @@ impl ErrorCode {
             | Self::Revoked
             | Self::Replaced
             | Self::Forbidden => 403,
+            Self::Internal => 500,
             Self::StorageUnavailable
             | Self::TooManyManagers
             | Self::Overloaded
@@ -96,6 +101,7 @@ impl ErrorCode {
             Self::Replaced => "replaced",
             Self::LicenseNotYetValid => "license_not_yet_valid",
             Self::Forbidden => "forbidden",
+            Self::Internal => "internal",
         }
     }
 

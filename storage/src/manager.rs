@@ -7,7 +7,9 @@ use crate::batch::{Answer, Op, OpResult};
 use crate::clock::{Claims, ClockKeeper, MonoClock};
 use crate::group::GroupCommit;
 use crate::pools_of::PoolsOf;
-use crate::port::{NowAndStamp, StepSummary, StorageError, Store, StoredLicense, Tx};
+use crate::port::{
+    NowAndStamp, StepSummary, StorageError, StorageErrorKind, Store, StoredLicense, Tx,
+};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tenure_core::health::{self, LicenseState, ManagerRecord, NotServing};
@@ -36,12 +38,18 @@ pub enum ManagerError {
     BadStoredLicense(LicenseError),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The manager broke one of its own rules: a fault in this binary, not in
+    /// the request or in storage.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl ManagerError {
     pub fn code(&self) -> ErrorCode {
         match self {
             Self::Denied(d) => d.code(),
+            Self::Internal(_) => ErrorCode::Internal,
+            Self::Storage(e) if e.kind() == StorageErrorKind::Internal => ErrorCode::Internal,
             // Retryable: the other manager may have a license, or an operator
             // is installing one. A component keeps counting grace meanwhile.
             Self::NoLicense | Self::BadStoredLicense(_) | Self::Storage(_) => {
@@ -644,7 +652,25 @@ fn lost() -> ManagerError {
 /// rather than trusted.
 fn mismatch(answer: &Answer) -> ManagerError {
     tracing::error!(?answer, "batch answered the wrong kind of answer");
-    ManagerError::Storage(StorageError::corrupt(
-        "internal error: mismatched batch answer",
-    ))
+    ManagerError::Internal("mismatched batch answer".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fault_of_the_manager_is_not_told_as_a_storage_outage() {
+        let internal = [
+            mismatch(&Answer::Released),
+            ManagerError::Storage(StorageError::internal("a broken rule")),
+        ];
+        for e in internal {
+            assert_eq!(e.code(), ErrorCode::Internal, "{e}");
+            assert_eq!(e.code().http_status(), 500);
+        }
+        for e in [lost(), StorageError::corrupt("a bad row").into()] {
+            assert_eq!(e.code(), ErrorCode::StorageUnavailable, "{e}");
+        }
+    }
 }

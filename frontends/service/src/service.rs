@@ -26,7 +26,7 @@ use tenure_core::wire::{
     StatusView,
 };
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
-use tenure_storage::{Manager, ManagerError, MonoClock, Store};
+use tenure_storage::{Manager, ManagerError, MonoClock, StorageErrorKind, Store};
 
 mod audit;
 mod periodic;
@@ -189,6 +189,10 @@ struct RenewBody {
 /// What a client reads when storage failed; the log has the detail.
 pub const STORAGE_FAILED: &str =
     "storage is unavailable; retry after Retry-After (the manager's log has the detail)";
+
+/// What a client reads when the manager broke one of its own rules; the log
+/// has the detail.
+pub const INTERNAL_FAILED: &str = "internal error; retry (the manager's log has the detail)";
 
 fn bad(msg: impl Into<String>) -> Prepared {
     Prepared::Done(Response::error(ErrorCode::BadRequest, msg))
@@ -612,6 +616,10 @@ impl<S: Store> Service<S> {
                     Outcome::Denied(code.as_str()),
                 );
             }
+            ManagerError::Internal(_) => return internal_failure(&e),
+            ManagerError::Storage(s) if s.kind() == StorageErrorKind::Internal => {
+                return internal_failure(&e);
+            }
             ManagerError::NoLicense => "no license is installed; retry later".to_owned(),
             ManagerError::BadStoredLicense(_) => {
                 "the license in storage does not verify; retry later".to_owned()
@@ -713,6 +721,16 @@ impl<S: Store> Service<S> {
             Prepared::Job(call) => self.execute(call),
         }
     }
+}
+
+/// A fault in this manager, not in storage: it needs a fix, so it is logged
+/// as an error and not counted as a storage failure.
+fn internal_failure(e: &ManagerError) -> (Response, Outcome) {
+    tracing::error!(error = %e, "request failed on an internal error");
+    (
+        Response::error(ErrorCode::Internal, INTERNAL_FAILED),
+        Outcome::Other,
+    )
 }
 
 /// 16 random bytes, or `None` when the source had none (`Env::random`).
