@@ -5,7 +5,7 @@
 
 use crate::clock::Claims;
 use crate::manager::{EXPIRED_PER_DECISION, Manager, ManagerError};
-use crate::port::{StorageError, StorageErrorKind, Store, Tx};
+use crate::port::{GrantsAndNow, StorageError, StorageErrorKind, Store, Tx};
 use std::sync::Arc;
 use tenure_core::license::License;
 use tenure_core::manager::{
@@ -375,7 +375,7 @@ impl<S: Store> Manager<S> {
             all
         } else {
             let before = self.clock.mono();
-            let (grants, read) = tx.grants_and_now(&ids)?;
+            let GrantsAndNow { grants, read } = tx.grants_and_now(&ids)?;
             clock = Some((read, before));
             grants
         };

@@ -22,7 +22,8 @@ pub use manager::{
 };
 pub use memory::MemoryStore;
 pub use port::{
-    NowAndStamp, StepSummary, StorageError, StorageErrorKind, Store, StoredLicense, Tx, UsageCursor,
+    GrantsAndNow, LicenseStamp, NowAndStamp, StepSummary, StorageError, StorageErrorKind, Store,
+    StoredLicense, Tx, UsageCursor,
 };
 pub use report::{PRUNE_PER_TX, ROLLUP_DAYS_PER_TX, ReportError, UsageReport};
 pub use sql::{DieselStore, SchemaState, StoreOptions};

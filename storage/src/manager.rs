@@ -8,7 +8,8 @@ use crate::clock::{Claims, ClockKeeper, MonoClock};
 use crate::group::GroupCommit;
 use crate::pools_of::PoolsOf;
 use crate::port::{
-    NowAndStamp, StepSummary, StorageError, StorageErrorKind, Store, StoredLicense, Tx,
+    LicenseStamp, NowAndStamp, StepSummary, StorageError, StorageErrorKind, Store, StoredLicense,
+    Tx,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -247,12 +248,12 @@ impl<S: Store> Manager<S> {
     pub(crate) fn license_of(
         &self,
         tx: &mut dyn Tx,
-        stamp: Option<(String, UnixMillis)>,
+        stamp: Option<LicenseStamp>,
     ) -> TxResult<Arc<License>> {
-        let Some((id, issued)) = stamp else {
+        let Some(stamp) = stamp else {
             return Ok(Err(ManagerError::NoLicense));
         };
-        if let Some(lic) = self.cached(&id, issued) {
+        if let Some(lic) = self.cached(&stamp.license_id, stamp.issued_at) {
             return Ok(Ok(lic));
         }
         let Some(stored) = tx.license()? else {

@@ -2,7 +2,8 @@
 //! with its clock injected. The simulator and property tests run on it.
 
 use crate::port::{
-    AuditCursor, RECENT_STEPS, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor,
+    AuditCursor, LicenseStamp, RECENT_STEPS, StepSummary, StorageError, Store, StoredLicense, Tx,
+    UsageCursor,
 };
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -466,12 +467,11 @@ impl Tx for MemTx<'_> {
         Ok(self.state.license.clone())
     }
 
-    fn license_stamp(&mut self) -> Result<Option<(String, UnixMillis)>, StorageError> {
-        Ok(self
-            .state
-            .license
-            .as_ref()
-            .map(|l| (l.license_id.clone(), l.issued_at)))
+    fn license_stamp(&mut self) -> Result<Option<LicenseStamp>, StorageError> {
+        Ok(self.state.license.as_ref().map(|l| LicenseStamp {
+            license_id: l.license_id.clone(),
+            issued_at: l.issued_at,
+        }))
     }
 
     fn put_license(&mut self, license: &StoredLicense) -> Result<(), StorageError> {

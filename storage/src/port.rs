@@ -30,11 +30,25 @@ pub struct NowAndStamp {
     pub now: UnixMillis,
     /// Read at `now` (M9, T3).
     pub clock: StoredClock,
-    pub stamp: Option<(String, UnixMillis)>,
+    pub stamp: Option<LicenseStamp>,
+}
+
+/// What tells one installed license from another without reading its text:
+/// enough to know whether a verified copy is still current.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LicenseStamp {
+    pub license_id: String,
+    pub issued_at: UnixMillis,
 }
 
 /// What [`Tx::grants_and_now`] reads: the grants, then the clock and stamp.
-pub type GrantsAndNow = (Vec<HeldGrant>, NowAndStamp);
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantsAndNow {
+    /// The held grants among the ids asked for, in no particular order.
+    pub grants: Vec<HeldGrant>,
+    /// Read after the grants, at one instant.
+    pub read: NowAndStamp,
+}
 
 /// What storage keeps of its clock's steps, for `/v1/health` (M9).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -226,10 +240,12 @@ pub trait Tx {
     fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError>;
 
     fn license(&mut self) -> Result<Option<StoredLicense>, StorageError>;
-    /// `(license_id, issued_at)` of the installed license: enough to tell
-    /// whether a verified copy is still current without reading its text.
-    fn license_stamp(&mut self) -> Result<Option<(String, UnixMillis)>, StorageError> {
-        Ok(self.license()?.map(|l| (l.license_id, l.issued_at)))
+    /// The installed license's stamp.
+    fn license_stamp(&mut self) -> Result<Option<LicenseStamp>, StorageError> {
+        Ok(self.license()?.map(|l| LicenseStamp {
+            license_id: l.license_id,
+            issued_at: l.issued_at,
+        }))
     }
     /// [`Tx::now`], [`Tx::stored_clock`] and [`Tx::license_stamp`]
     /// together: one round trip where the backend allows it.
@@ -246,7 +262,10 @@ pub trait Tx {
     /// clock is read after every lock the transaction holds.
     fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
         let grants = self.grants(ids)?;
-        Ok((grants, self.now_and_license_stamp()?))
+        Ok(GrantsAndNow {
+            grants,
+            read: self.now_and_license_stamp()?,
+        })
     }
 
     /// What storage keeps of its clock at storage instant `now`: the

@@ -80,7 +80,7 @@ impl<S: Store> Manager<S> {
                 .min(open);
             let usage = tx.usage_overlapping(UnixMillis(first), UnixMillis(end))?;
             let held = tx.held_grants()?;
-            let license = tx.license_stamp()?.map(|(id, _)| id);
+            let license = tx.license_stamp()?.map(|s| s.license_id);
             let days = live_days(&usage, &held, first, end, license.as_deref());
             tx.put_rollups(&days, UnixMillis(end - DAY_MS))?;
             Ok(usize::try_from((end - first) / DAY_MS).unwrap_or(0))
@@ -130,7 +130,7 @@ impl<S: Store> Manager<S> {
             if live_from < range.end {
                 let usage = tx.usage_overlapping(UnixMillis(live_from), UnixMillis(range.end))?;
                 let held = tx.held_grants()?;
-                let license = tx.license_stamp()?.map(|(id, _)| id);
+                let license = tx.license_stamp()?.map(|s| s.license_id);
                 days.extend(live_days(
                     &usage,
                     &held,

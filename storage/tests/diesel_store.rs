@@ -12,8 +12,8 @@ use tenure_core::manager::{HeldGrant, ManagerConfig, Mutation, PoolTotals, PoolV
 use tenure_core::wire::{EndReason, HostFacts, Instance};
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
-    DieselStore, SchemaState, StorageError, StorageErrorKind, Store, StoreOptions, StoredLicense,
-    Tx,
+    DieselStore, GrantsAndNow, LicenseStamp, SchemaState, StorageError, StorageErrorKind, Store,
+    StoreOptions, StoredLicense, Tx,
 };
 use tenure_testkit::trial;
 
@@ -379,6 +379,10 @@ fn round_trips(db: &TestDb) {
         armoured: "x".repeat(20_000),
         installed_at: UnixMillis(400),
     };
+    let stamp = |id: &str, issued: i64| LicenseStamp {
+        license_id: id.into(),
+        issued_at: UnixMillis(issued),
+    };
     // The clock and the stamp read together agree with each read alone.
     let stamp_alone = |store: &DieselStore| {
         let before = tx(store, |t| t.now());
@@ -401,7 +405,7 @@ fn round_trips(db: &TestDb) {
         assert!(!held.is_empty());
         let with_missing: Vec<GrantId> = held.iter().copied().chain([id(98)]).collect();
         for ids in [&with_missing[..], &[id(98)], &[]] {
-            let (g, read) = tx(store, |t| t.grants_and_now(ids));
+            let GrantsAndNow { grants: g, read } = tx(store, |t| t.grants_and_now(ids));
             let (now, with_grants) = (read.now, read.stamp);
             let after = tx(store, |t| t.now());
             assert!(
@@ -423,10 +427,10 @@ fn round_trips(db: &TestDb) {
     assert_eq!(stamp_alone(&store), None);
     tx(&store, |t| t.put_license(&l1));
     assert_eq!(tx(&store, |t| t.license()), Some(l1.clone()));
-    assert_eq!(stamp_alone(&store), Some(("lic-1".into(), UnixMillis(100))));
+    assert_eq!(stamp_alone(&store), Some(stamp("lic-1", 100)));
     tx(&store, |t| t.put_license(&l2));
     assert_eq!(tx(&store, |t| t.license()), Some(l2.clone()));
-    assert_eq!(stamp_alone(&store), Some(("lic-2".into(), UnixMillis(300))));
+    assert_eq!(stamp_alone(&store), Some(stamp("lic-2", 300)));
 
     // Managers: put, update (offset back to NULL), list in node order, delete.
     let m_b = ManagerRecord {

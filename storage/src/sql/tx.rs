@@ -8,8 +8,8 @@ use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, UsageRowDb};
 use super::schema::{grants, license, pools, usage_history};
 use super::store::LocalClock;
 use crate::port::{
-    AuditCursor, GrantsAndNow, NowAndStamp, StepSummary, StorageError, StoredLicense, Tx,
-    UsageCursor,
+    AuditCursor, GrantsAndNow, LicenseStamp, NowAndStamp, StepSummary, StorageError, StoredLicense,
+    Tx, UsageCursor,
 };
 #[cfg(feature = "mysql")]
 use diesel::MysqlConnection;
@@ -180,12 +180,12 @@ impl<'a> DieselTx<'a> {
             .collect::<Result<Vec<_>, _>>()?;
         let read = match clock {
             Some(c) => {
-                self.saw_license(c.stamp.as_ref().map(|(id, _)| id.as_str()));
+                self.saw_license(c.stamp.as_ref().map(|s| s.license_id.as_str()));
                 c
             }
             None => self.now_and_license_stamp()?,
         };
-        Ok(Some((grants, read)))
+        Ok(Some(GrantsAndNow { grants, read }))
     }
 
     /// The SQL type name that `CAST(... AS _)` to a 64-bit integer takes.
@@ -366,7 +366,7 @@ impl Tx for DieselTx<'_> {
         let sql = now_and_stamp_sql(&self.now_expr(), self.bigint_cast());
         let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowStampRow>(c));
         let read = r.map_err(|e| self.fail(e))?.decode();
-        self.saw_license(read.stamp.as_ref().map(|(id, _)| id.as_str()));
+        self.saw_license(read.stamp.as_ref().map(|s| s.license_id.as_str()));
         Ok(read)
     }
 
@@ -479,7 +479,10 @@ impl Tx for DieselTx<'_> {
             return Ok(read);
         }
         let grants = self.grants(ids)?;
-        Ok((grants, self.now_and_license_stamp()?))
+        Ok(GrantsAndNow {
+            grants,
+            read: self.now_and_license_stamp()?,
+        })
     }
 
     fn grant_by_instance(
@@ -686,7 +689,7 @@ impl Tx for DieselTx<'_> {
         Ok(stored)
     }
 
-    fn license_stamp(&mut self) -> Result<Option<(String, UnixMillis)>, StorageError> {
+    fn license_stamp(&mut self) -> Result<Option<LicenseStamp>, StorageError> {
         let r = on_conn!(self, c => license::table
             .filter(license::id.eq(LICENSE_ROW))
             .select((license::license_id, license::issued_at))
@@ -694,8 +697,11 @@ impl Tx for DieselTx<'_> {
             .optional());
         let stamp = r
             .map_err(|e| self.fail(e))?
-            .map(|(id, issued)| (id, UnixMillis(issued)));
-        self.saw_license(stamp.as_ref().map(|(id, _)| id.as_str()));
+            .map(|(license_id, issued)| LicenseStamp {
+                license_id,
+                issued_at: UnixMillis(issued),
+            });
+        self.saw_license(stamp.as_ref().map(|s| s.license_id.as_str()));
         Ok(stamp)
     }
 

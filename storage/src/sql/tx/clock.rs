@@ -5,7 +5,7 @@
 //! heartbeat.
 
 use super::{Conn, DieselTx};
-use crate::port::{NowAndStamp, RECENT_STEPS, StepSummary, StorageError};
+use crate::port::{LicenseStamp, NowAndStamp, RECENT_STEPS, StepSummary, StorageError};
 use crate::sql::connection::Backend;
 use crate::sql::rows::{CLOCK_ROW, LICENSE_ROW, StepRow};
 use crate::sql::schema::{clock_state, clock_steps, grants};
@@ -77,7 +77,10 @@ pub(super) fn now_and_stamp_sql(now_expr: &str, bigint: &str) -> String {
 impl NowStampRow {
     pub(super) fn decode(self) -> NowAndStamp {
         let stamp = match (self.license_id, self.issued_at) {
-            (Some(id), Some(issued)) => Some((id, UnixMillis(issued))),
+            (Some(license_id), Some(issued)) => Some(LicenseStamp {
+                license_id,
+                issued_at: UnixMillis(issued),
+            }),
             _ => None,
         };
         NowAndStamp {

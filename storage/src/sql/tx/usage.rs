@@ -20,7 +20,7 @@ impl DieselTx<'_> {
     pub(super) fn installed_license_id(&mut self) -> Result<Option<String>, StorageError> {
         match &self.license_seen {
             Some(seen) => Ok(seen.clone()),
-            None => Ok(self.license_stamp()?.map(|(id, _)| id)),
+            None => Ok(self.license_stamp()?.map(|s| s.license_id)),
         }
     }
 
