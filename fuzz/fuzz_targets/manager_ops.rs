@@ -24,7 +24,7 @@ use tenure_core::names::{Hostname, Name};
 use tenure_core::wire::{GrantRequest, HostFacts, Instance, PoolKey, UsageRow};
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
 use tenure_storage::{
-    InstallPolicy, Manager, ManagerError, MemoryStore, StorageError, Store, StoredLicense, Tx,
+    BatchTx, InstallPolicy, Manager, ManagerError, MemoryStore, StorageError, Store, StoredLicense,
 };
 
 const T0: i64 = 1_800_000_000_000;
@@ -141,7 +141,7 @@ struct Slot(Arc<Mutex<MemoryStore>>);
 impl Store for Slot {
     fn transaction<T>(
         &self,
-        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+        f: &mut dyn FnMut(&mut dyn BatchTx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         let store = self.0.lock().expect("slot").clone();
         store.transaction(f)

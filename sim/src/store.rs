@@ -11,7 +11,8 @@ use tenure_core::report::DayFigures;
 use tenure_core::wire::{AuditEntry, AuditRow, EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
-    AuditCursor, MemoryStore, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor,
+    AuditCursor, BatchTx, GrantsAndNow, MemoryStore, StepSummary, StorageError, Store,
+    StoredLicense, Tx, UsageCursor,
 };
 
 #[derive(Clone)]
@@ -52,7 +53,7 @@ impl SimStore {
 impl Store for SimStore {
     fn transaction<T>(
         &self,
-        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+        f: &mut dyn FnMut(&mut dyn BatchTx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         if !self.reachable() {
             return Err(StorageError::unavailable(
@@ -74,9 +75,10 @@ impl Store for SimStore {
 }
 
 /// Delegates everything, but rewrites `held_until` of inserts and renewals,
-/// or keeps no high-water mark.
+/// or keeps no high-water mark. The batch shortcuts go through its own reads
+/// and writes, so that a batch meets the planted bug as a lone request does.
 struct BuggyTx<'a> {
-    inner: &'a mut dyn Tx,
+    inner: &'a mut dyn BatchTx,
     ms: Option<u64>,
     lose_high_water: bool,
 }
@@ -263,5 +265,56 @@ impl Tx for BuggyTx<'_> {
     }
     fn lock_registry(&mut self) -> Result<(), StorageError> {
         self.inner.lock_registry()
+    }
+}
+
+impl BatchTx for BuggyTx<'_> {
+    fn excludes_other_writers(&self) -> bool {
+        // The path a shared database takes: grants and clock read together
+        // after the locks, through the bug.
+        false
+    }
+    fn pool_view_counted(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        held: PoolTotals,
+    ) -> Result<PoolView, StorageError> {
+        let view = self.pool_view(instance, now, expired_limit)?;
+        Ok(PoolView { held, ..view })
+    }
+    fn pool_view_with_row(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        _row: Option<HeldGrant>,
+    ) -> Result<PoolView, StorageError> {
+        // The batch's copy of the row holds the deadline it decided, not the
+        // one the bug wrote: read what is stored.
+        self.pool_view(instance, now, expired_limit)
+    }
+    fn grants(&mut self, ids: &[GrantId]) -> Result<Vec<HeldGrant>, StorageError> {
+        self.inner.grants(ids)
+    }
+    fn grants_by_instance(
+        &mut self,
+        instances: &[Instance],
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        self.inner.grants_by_instance(instances)
+    }
+    fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
+        let grants = self.inner.grants(ids)?;
+        Ok(GrantsAndNow {
+            grants,
+            read: self.now_and_license_stamp()?,
+        })
+    }
+    fn apply_renewals(&mut self, renewals: &[Mutation]) -> Result<(), StorageError> {
+        renewals.iter().try_for_each(|m| self.apply(m))
+    }
+    fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError> {
+        inserts.iter().try_for_each(|m| self.apply(m))
     }
 }

@@ -5,7 +5,7 @@
 
 use crate::clock::Claims;
 use crate::manager::{EXPIRED_PER_DECISION, Manager, ManagerError};
-use crate::port::{GrantsAndNow, StorageError, StorageErrorKind, Store, Tx};
+use crate::port::{BatchTx, GrantsAndNow, StorageError, StorageErrorKind, Store};
 use std::sync::Arc;
 use tenure_core::license::License;
 use tenure_core::manager::{
@@ -133,7 +133,7 @@ impl BatchState {
 
     /// Reads the rows of the instances `ops` grant to, together. A batch of
     /// one grant reads its instance with its pool instead.
-    fn read_instances(&mut self, tx: &mut dyn Tx, ops: &[Op]) -> Result<(), StorageError> {
+    fn read_instances(&mut self, tx: &mut dyn BatchTx, ops: &[Op]) -> Result<(), StorageError> {
         let mut asked: Vec<Instance> = ops
             .iter()
             .filter_map(|op| match op {
@@ -166,7 +166,7 @@ impl BatchState {
     /// New grants first: a renewal the batch holds may be of a grant it
     /// inserted, while no insert depends on a renewal (a grant it replaces
     /// has ended, and every end flushes first).
-    fn flush(&mut self, tx: &mut dyn Tx) -> Result<(), StorageError> {
+    fn flush(&mut self, tx: &mut dyn BatchTx) -> Result<(), StorageError> {
         if !self.inserts.is_empty() {
             tx.apply_inserts(&std::mem::take(&mut self.inserts))?;
         }
@@ -176,7 +176,7 @@ impl BatchState {
         Ok(())
     }
 
-    fn apply(&mut self, tx: &mut dyn Tx, m: &Mutation) -> Result<(), StorageError> {
+    fn apply(&mut self, tx: &mut dyn BatchTx, m: &Mutation) -> Result<(), StorageError> {
         match m {
             Mutation::Renew { grant_id, .. } => {
                 let earlier = self
@@ -241,7 +241,7 @@ impl BatchState {
     /// the batch keeps. `now` is the instant deadlines are judged at.
     fn pool_view(
         &mut self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn BatchTx,
         instance: &Instance,
         now: UnixMillis,
     ) -> Result<PoolView, StorageError> {
@@ -289,7 +289,7 @@ impl BatchState {
 }
 
 fn apply<T>(
-    tx: &mut dyn Tx,
+    tx: &mut dyn BatchTx,
     state: &mut BatchState,
     d: Decision<T>,
     answer: impl FnOnce(T) -> Answer,
@@ -324,7 +324,7 @@ impl<S: Store> Manager<S> {
 
     fn batch_body(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn BatchTx,
         claims: &mut Claims,
         ops: &[Op],
     ) -> Result<Settled, StorageError> {
@@ -428,7 +428,7 @@ impl<S: Store> Manager<S> {
 
     fn decide_one(
         &self,
-        tx: &mut dyn Tx,
+        tx: &mut dyn BatchTx,
         state: &mut BatchState,
         license: &Result<Arc<License>, ManagerError>,
         op: &Op,

@@ -8,8 +8,8 @@ use crate::clock::{Claims, ClockKeeper, MonoClock};
 use crate::group::GroupCommit;
 use crate::pools_of::PoolsOf;
 use crate::port::{
-    LicenseStamp, NowAndStamp, StepSummary, StorageError, StorageErrorKind, Store, StoredLicense,
-    Tx,
+    BatchTx, LicenseStamp, NowAndStamp, StepSummary, StorageError, StorageErrorKind, Store,
+    StoredLicense, Tx,
 };
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -214,7 +214,7 @@ impl<S: Store> Manager<S> {
     /// the watch learns whether storage has them.
     pub(crate) fn transact<T>(
         &self,
-        body: &mut dyn FnMut(&mut dyn Tx, &mut Claims) -> Result<T, StorageError>,
+        body: &mut dyn FnMut(&mut dyn BatchTx, &mut Claims) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         let mut claims = Claims::default();
         let out = self.store.transaction(&mut |tx| {

@@ -2,8 +2,8 @@
 //! with its clock injected. The simulator and property tests run on it.
 
 use crate::port::{
-    AuditCursor, LicenseStamp, RECENT_STEPS, StepSummary, StorageError, Store, StoredLicense, Tx,
-    UsageCursor,
+    AuditCursor, BatchTx, GrantsAndNow, LicenseStamp, RECENT_STEPS, StepSummary, StorageError,
+    Store, StoredLicense, Tx, UsageCursor,
 };
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -188,7 +188,7 @@ impl MemTx<'_> {
 impl Store for MemoryStore {
     fn transaction<T>(
         &self,
-        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+        f: &mut dyn FnMut(&mut dyn BatchTx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         if !self.available.load(Ordering::SeqCst) {
             return Err(StorageError::unavailable("memory store is down"));
@@ -215,13 +215,85 @@ fn in_pool(g: &HeldGrant, pool: &PoolKey) -> bool {
     g.instance.environment == pool.environment && g.instance.product == pool.product
 }
 
+impl BatchTx for MemTx<'_> {
+    fn excludes_other_writers(&self) -> bool {
+        // The store's mutex is held from the first statement to the last.
+        true
+    }
+
+    // Reading costs nothing here, so the shortcuts read anyway: the model
+    // checks, in debug builds, that what the batch kept is what is stored.
+
+    fn pool_view_counted(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        held: PoolTotals,
+    ) -> Result<PoolView, StorageError> {
+        let view = self.pool_view(instance, now, expired_limit)?;
+        debug_assert_eq!(view.held, held, "batch's count of {instance:?}'s pool");
+        Ok(PoolView { held, ..view })
+    }
+
+    fn pool_view_with_row(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        row: Option<HeldGrant>,
+    ) -> Result<PoolView, StorageError> {
+        debug_assert_eq!(
+            row,
+            self.grant_by_instance(instance)?,
+            "batch's row of {instance:?}"
+        );
+        self.pool_view(instance, now, expired_limit)
+    }
+
+    fn grants(&mut self, ids: &[GrantId]) -> Result<Vec<HeldGrant>, StorageError> {
+        Ok(ids
+            .iter()
+            .filter_map(|id| self.state.grants.get(id).cloned())
+            .collect())
+    }
+
+    fn grants_by_instance(
+        &mut self,
+        instances: &[Instance],
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        let s = &*self.state;
+        Ok(instances
+            .iter()
+            .filter_map(|i| {
+                s.by_instance
+                    .get(i)
+                    .and_then(|id| s.grants.get(id))
+                    .cloned()
+            })
+            .collect())
+    }
+
+    fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
+        let grants = self.grants(ids)?;
+        Ok(GrantsAndNow {
+            grants,
+            read: self.now_and_license_stamp()?,
+        })
+    }
+
+    fn apply_renewals(&mut self, renewals: &[Mutation]) -> Result<(), StorageError> {
+        renewals.iter().try_for_each(|m| self.apply(m))
+    }
+
+    fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError> {
+        inserts.iter().try_for_each(|m| self.apply(m))
+    }
+}
+
 impl Tx for MemTx<'_> {
     fn now(&mut self) -> Result<UnixMillis, StorageError> {
         Ok(self.now)
-    }
-
-    fn excludes_other_writers(&self) -> bool {
-        true
     }
 
     fn lock_pool(&mut self, _pool: &PoolKey) -> Result<(), StorageError> {

@@ -2,9 +2,11 @@
 //! at a time. Two implementations: [`crate::memory::MemoryStore`] (the reference
 //! semantics) and the diesel store (SQLite, PostgreSQL, MySQL).
 
+mod batch;
 mod error;
 
 pub use crate::audit::AuditCursor;
+pub use batch::{BatchTx, GrantsAndNow};
 pub use error::{StorageError, StorageErrorKind};
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};
@@ -41,15 +43,6 @@ pub struct LicenseStamp {
     pub issued_at: UnixMillis,
 }
 
-/// What [`Tx::grants_and_now`] reads: the grants, then the clock and stamp.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GrantsAndNow {
-    /// The held grants among the ids asked for, in no particular order.
-    pub grants: Vec<HeldGrant>,
-    /// Read after the grants, at one instant.
-    pub read: NowAndStamp,
-}
-
 /// What storage keeps of its clock's steps, for `/v1/health` (M9).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StepSummary {
@@ -68,13 +61,6 @@ pub trait Tx {
     /// the local clock for embedded SQLite.
     fn now(&mut self) -> Result<UnixMillis, StorageError>;
 
-    /// True when this transaction already shuts out every other writer from
-    /// its start (the memory store's mutex, SQLite's `BEGIN IMMEDIATE`), so
-    /// what it read before [`Tx::lock_pool`] cannot have changed since.
-    fn excludes_other_writers(&self) -> bool {
-        false
-    }
-
     /// Serialises every grant decision of `pool` (M1, M5) until commit, and
     /// creates the pool's row if needed. Call it before reading the pool.
     fn lock_pool(&mut self, pool: &PoolKey) -> Result<(), StorageError>;
@@ -88,60 +74,9 @@ pub trait Tx {
         expired_limit: usize,
     ) -> Result<PoolView, StorageError>;
 
-    /// [`Tx::pool_view`] when the caller already knows the pool's held
-    /// totals at `now` (a batch counts each pool once, then keeps count), so
-    /// storage need not count them again.
-    fn pool_view_counted(
-        &mut self,
-        instance: &Instance,
-        now: UnixMillis,
-        expired_limit: usize,
-        held: PoolTotals,
-    ) -> Result<PoolView, StorageError> {
-        let mut view = self.pool_view(instance, now, expired_limit)?;
-        view.held = held;
-        Ok(view)
-    }
-
-    /// [`Tx::pool_view`] when the caller has read `instance`'s grants row
-    /// already (`row`, `None` when it has none), so storage need not read it
-    /// again.
-    fn pool_view_with_row(
-        &mut self,
-        instance: &Instance,
-        now: UnixMillis,
-        expired_limit: usize,
-        row: Option<HeldGrant>,
-    ) -> Result<PoolView, StorageError> {
-        let _ = row;
-        self.pool_view(instance, now, expired_limit)
-    }
-
     fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError>;
-    /// The held grants among `ids`, in no particular order; ids not held are
-    /// left out. One round trip where the backend allows it.
-    fn grants(&mut self, ids: &[GrantId]) -> Result<Vec<HeldGrant>, StorageError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.extend(self.grant(*id)?);
-        }
-        Ok(out)
-    }
     fn grant_by_instance(&mut self, instance: &Instance)
     -> Result<Option<HeldGrant>, StorageError>;
-    /// The grants rows (held or past their deadline) of any of `instances`,
-    /// in no particular order; instances without one are left out. One round
-    /// trip per pool where the backend allows it.
-    fn grants_by_instance(
-        &mut self,
-        instances: &[Instance],
-    ) -> Result<Vec<HeldGrant>, StorageError> {
-        let mut out = Vec::with_capacity(instances.len());
-        for instance in instances {
-            out.extend(self.grant_by_instance(instance)?);
-        }
-        Ok(out)
-    }
     /// The usage row a grant left when it ended, if it has ended: a renewal
     /// of it answers from its end reason and instance (M3: `replaced` names
     /// the instance).
@@ -151,25 +86,6 @@ pub trait Tx {
         Ok(self.ended(id)?.map(|u| u.end_reason))
     }
     fn apply(&mut self, mutation: &Mutation) -> Result<(), StorageError>;
-    /// Applies `Mutation::Renew`s of distinct held grants (any other kind is
-    /// applied one by one). One statement where the backend allows it.
-    fn apply_renewals(&mut self, renewals: &[Mutation]) -> Result<(), StorageError> {
-        for m in renewals {
-            self.apply(m)?;
-        }
-        Ok(())
-    }
-
-    /// Applies `Mutation::Insert`s of distinct new grants (any other kind is
-    /// applied one by one). One statement, and one pool count per pool, where
-    /// the backend allows it.
-    fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError> {
-        for m in inserts {
-            self.apply(m)?;
-        }
-        Ok(())
-    }
-
     /// Held grants past their deadline at `now`, across pools, oldest first.
     fn expired(&mut self, now: UnixMillis, limit: usize) -> Result<Vec<HeldGrant>, StorageError>;
     /// Every held grant, ordered by (environment, product, hostname, port).
@@ -257,16 +173,6 @@ pub trait Tx {
             stamp: self.license_stamp()?,
         })
     }
-    /// [`Tx::grants`] of `ids`, then [`Tx::now_and_license_stamp`]: one
-    /// round trip where the backend allows it. Like the clock alone, the
-    /// clock is read after every lock the transaction holds.
-    fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
-        let grants = self.grants(ids)?;
-        Ok(GrantsAndNow {
-            grants,
-            read: self.now_and_license_stamp()?,
-        })
-    }
 
     /// What storage keeps of its clock at storage instant `now`: the
     /// recorded forward steps still open there, and the high-water mark.
@@ -332,11 +238,13 @@ pub trait Tx {
 
 /// A database. `transaction` runs `f` in one transaction and commits when it
 /// returns `Ok`; it retries `f` a bounded number of times on serialization
-/// failures and deadlocks, so `f` must be safe to run again.
+/// failures and deadlocks, so `f` must be safe to run again. Every
+/// transaction offers the batch reads and writes too; code that needs only
+/// [`Tx`] takes it as one.
 pub trait Store: Send + Sync {
     fn transaction<T>(
         &self,
-        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+        f: &mut dyn FnMut(&mut dyn BatchTx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError>;
 }
 

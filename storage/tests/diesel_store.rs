@@ -12,8 +12,8 @@ use tenure_core::manager::{HeldGrant, ManagerConfig, Mutation, PoolTotals, PoolV
 use tenure_core::wire::{EndReason, HostFacts, Instance};
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
-    DieselStore, GrantsAndNow, LicenseStamp, SchemaState, StorageError, StorageErrorKind, Store,
-    StoreOptions, StoredLicense, Tx,
+    BatchTx, DieselStore, GrantsAndNow, LicenseStamp, SchemaState, StorageError, StorageErrorKind,
+    Store, StoreOptions, StoredLicense,
 };
 use tenure_testkit::trial;
 
@@ -65,7 +65,7 @@ fn migrated(db: &TestDb) -> DieselStore {
 }
 
 /// Runs `f` in one transaction and expects it to succeed.
-fn tx<T>(store: &DieselStore, mut f: impl FnMut(&mut dyn Tx) -> Result<T, StorageError>) -> T {
+fn tx<T>(store: &DieselStore, mut f: impl FnMut(&mut dyn BatchTx) -> Result<T, StorageError>) -> T {
     store.transaction(&mut f).expect("transaction")
 }
 

@@ -15,8 +15,8 @@ use support::{Kind, TestDb, id, instance, limits, pool, request};
 use tenure_core::manager::{Denial, ManagerConfig, PoolTotals};
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
-    Answer, DieselStore, InstallPolicy, Manager, ManagerError, MemoryStore, Op, OpResult,
-    StorageError, Store, StoreOptions, Tx,
+    Answer, BatchTx, DieselStore, InstallPolicy, Manager, ManagerError, MemoryStore, Op, OpResult,
+    StorageError, Store, StoreOptions,
 };
 use tenure_testkit::trial;
 
@@ -49,7 +49,7 @@ impl Counted {
 impl Store for Counted {
     fn transaction<T>(
         &self,
-        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+        f: &mut dyn FnMut(&mut dyn BatchTx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         self.transactions.fetch_add(1, Ordering::SeqCst);
         self.inner.transaction(f)

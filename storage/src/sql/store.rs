@@ -6,7 +6,7 @@ use super::connection::{
 use super::errors::{Class, classify, pool_error, to_storage};
 use super::migrate::{self, SchemaState};
 use super::tx::{Conn, DieselTx};
-use crate::port::{StorageError, StorageErrorKind, Store, Tx};
+use crate::port::{BatchTx, StorageError, StorageErrorKind, Store};
 use diesel::Connection;
 use diesel::r2d2::Pool;
 use std::sync::Arc;
@@ -94,7 +94,7 @@ impl From<diesel::result::Error> for Fail {
 fn body<T>(
     conn: Conn<'_>,
     local_clock: Option<LocalClock>,
-    f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+    f: &mut dyn FnMut(&mut dyn BatchTx) -> Result<T, StorageError>,
 ) -> Result<T, Fail> {
     let mut tx = DieselTx::new(conn, local_clock);
     let out = f(&mut tx).map_err(|error| Fail::Closure {
@@ -192,7 +192,7 @@ impl DieselStore {
 
     fn attempt<T>(
         &self,
-        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+        f: &mut dyn FnMut(&mut dyn BatchTx) -> Result<T, StorageError>,
     ) -> Result<T, Fail> {
         // The wait for a connection ends with the request's deadline.
         let wait = match crate::deadline::remaining() {
@@ -240,7 +240,7 @@ impl DieselStore {
 impl Store for DieselStore {
     fn transaction<T>(
         &self,
-        f: &mut dyn FnMut(&mut dyn Tx) -> Result<T, StorageError>,
+        f: &mut dyn FnMut(&mut dyn BatchTx) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
         let mut attempt = 0;
         // Every pooled connection may have died with the database it was

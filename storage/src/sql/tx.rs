@@ -8,8 +8,8 @@ use super::rows::{GrantRow, LICENSE_ROW, LicenseRow, UsageRowDb};
 use super::schema::{grants, license, pools, usage_history};
 use super::store::LocalClock;
 use crate::port::{
-    AuditCursor, GrantsAndNow, LicenseStamp, NowAndStamp, StepSummary, StorageError, StoredLicense,
-    Tx, UsageCursor,
+    AuditCursor, BatchTx, GrantsAndNow, LicenseStamp, NowAndStamp, StepSummary, StorageError,
+    StoredLicense, Tx, UsageCursor,
 };
 #[cfg(feature = "mysql")]
 use diesel::MysqlConnection;
@@ -161,7 +161,7 @@ impl<'a> DieselTx<'a> {
         }
     }
 
-    /// On PostgreSQL (`None` elsewhere): [`Tx::grants_and_now`], in one
+    /// On PostgreSQL (`None` elsewhere): [`BatchTx::grants_and_now`], in one
     /// statement when any of `ids` is found (no row carries the clock else).
     fn pg_grants_and_now(&mut self, ids: &[GrantId]) -> Result<Option<GrantsAndNow>, StorageError> {
         let sql = now_and_stamp_sql(&self.now_expr(), self.bigint_cast());
@@ -349,12 +349,6 @@ impl<'a> DieselTx<'a> {
 }
 
 impl Tx for DieselTx<'_> {
-    fn excludes_other_writers(&self) -> bool {
-        // Every SQLite transaction here begins IMMEDIATE: the database's one
-        // write lock is held from BEGIN to COMMIT.
-        self.backend() == Backend::Sqlite
-    }
-
     fn now(&mut self) -> Result<UnixMillis, StorageError> {
         let sql = format!("SELECT {} AS now_ms", self.now_expr());
         let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowRow>(c));
@@ -421,34 +415,6 @@ impl Tx for DieselTx<'_> {
         self.pool_view_with_row(instance, now, expired_limit, row)
     }
 
-    fn pool_view_with_row(
-        &mut self,
-        instance: &Instance,
-        now: UnixMillis,
-        expired_limit: usize,
-        row: Option<HeldGrant>,
-    ) -> Result<PoolView, StorageError> {
-        let pool = instance.pool();
-        let expired = self.pool_expired(&pool, now, expired_limit)?;
-        // A read that did not fill its limit holds every grant of the pool
-        // past its deadline: no need to count them again.
-        let past = (expired.len() < expired_limit).then_some(expired.as_slice());
-        let held = self.held_totals(&pool, now, past)?;
-        Ok(Self::view_of(now, held, expired, row))
-    }
-
-    fn pool_view_counted(
-        &mut self,
-        instance: &Instance,
-        now: UnixMillis,
-        expired_limit: usize,
-        held: PoolTotals,
-    ) -> Result<PoolView, StorageError> {
-        let expired = self.pool_expired(&instance.pool(), now, expired_limit)?;
-        let row = self.grant_by_instance(instance)?;
-        Ok(Self::view_of(now, held, expired, row))
-    }
-
     fn grant(&mut self, id: GrantId) -> Result<Option<HeldGrant>, StorageError> {
         let id = id.to_string();
         let rows = on_conn!(self, c => grants::table
@@ -456,33 +422,6 @@ impl Tx for DieselTx<'_> {
             .select(GrantRow::as_select())
             .load(c));
         Ok(self.load_grants(rows)?.into_iter().next())
-    }
-
-    fn grants(&mut self, ids: &[GrantId]) -> Result<Vec<HeldGrant>, StorageError> {
-        let mut out = Vec::with_capacity(ids.len());
-        // Bounded IN lists: every backend takes a few hundred parameters.
-        for chunk in ids.chunks(256) {
-            let keys: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
-            let rows = on_conn!(self, c => grants::table
-                .filter(grants::grant_id.eq_any(&keys))
-                .select(GrantRow::as_select())
-                .load(c));
-            out.extend(self.load_grants(rows)?);
-        }
-        Ok(out)
-    }
-
-    fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
-        if !ids.is_empty()
-            && let Some(read) = self.pg_grants_and_now(ids)?
-        {
-            return Ok(read);
-        }
-        let grants = self.grants(ids)?;
-        Ok(GrantsAndNow {
-            grants,
-            read: self.now_and_license_stamp()?,
-        })
     }
 
     fn grant_by_instance(
@@ -498,13 +437,6 @@ impl Tx for DieselTx<'_> {
             .select(GrantRow::as_select())
             .load(c));
         Ok(self.load_grants(rows)?.into_iter().next())
-    }
-
-    fn grants_by_instance(
-        &mut self,
-        instances: &[Instance],
-    ) -> Result<Vec<HeldGrant>, StorageError> {
-        self.rows_of_instances(instances)
     }
 
     fn ended(&mut self, id: GrantId) -> Result<Option<UsageRow>, StorageError> {
@@ -557,42 +489,6 @@ impl Tx for DieselTx<'_> {
                 self.expected_one("insert usage", r)
             }
         }
-    }
-
-    fn apply_renewals(&mut self, renewals: &[Mutation]) -> Result<(), StorageError> {
-        let mut rows = Vec::with_capacity(renewals.len());
-        for m in renewals {
-            match m {
-                Mutation::Renew {
-                    grant_id,
-                    last_renewed,
-                    held_until,
-                    client_skew_ms,
-                } => rows.push((
-                    grant_id.to_string(),
-                    last_renewed.0,
-                    held_until.0,
-                    *client_skew_ms,
-                )),
-                other => self.apply(other)?,
-            }
-        }
-        // A few hundred parameters per statement suit every backend.
-        for chunk in rows.chunks(64) {
-            self.renew_rows(chunk)?;
-        }
-        Ok(())
-    }
-
-    fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError> {
-        let mut new = Vec::with_capacity(inserts.len());
-        for m in inserts {
-            match m {
-                Mutation::Insert(g) => new.push(g),
-                other => self.apply(other)?,
-            }
-        }
-        self.insert_grants(&new)
     }
 
     fn expired(&mut self, now: UnixMillis, limit: usize) -> Result<Vec<HeldGrant>, StorageError> {
@@ -796,5 +692,111 @@ impl Tx for DieselTx<'_> {
 
     fn prune_usage(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {
         self.delete_usage_before(before, limit)
+    }
+}
+
+impl BatchTx for DieselTx<'_> {
+    fn excludes_other_writers(&self) -> bool {
+        // Every SQLite transaction here begins IMMEDIATE: the database's one
+        // write lock is held from BEGIN to COMMIT.
+        self.backend() == Backend::Sqlite
+    }
+
+    fn pool_view_with_row(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        row: Option<HeldGrant>,
+    ) -> Result<PoolView, StorageError> {
+        let pool = instance.pool();
+        let expired = self.pool_expired(&pool, now, expired_limit)?;
+        // A read that did not fill its limit holds every grant of the pool
+        // past its deadline: no need to count them again.
+        let past = (expired.len() < expired_limit).then_some(expired.as_slice());
+        let held = self.held_totals(&pool, now, past)?;
+        Ok(Self::view_of(now, held, expired, row))
+    }
+
+    fn pool_view_counted(
+        &mut self,
+        instance: &Instance,
+        now: UnixMillis,
+        expired_limit: usize,
+        held: PoolTotals,
+    ) -> Result<PoolView, StorageError> {
+        let expired = self.pool_expired(&instance.pool(), now, expired_limit)?;
+        let row = self.grant_by_instance(instance)?;
+        Ok(Self::view_of(now, held, expired, row))
+    }
+
+    fn grants(&mut self, ids: &[GrantId]) -> Result<Vec<HeldGrant>, StorageError> {
+        let mut out = Vec::with_capacity(ids.len());
+        // Bounded IN lists: every backend takes a few hundred parameters.
+        for chunk in ids.chunks(256) {
+            let keys: Vec<String> = chunk.iter().map(|id| id.to_string()).collect();
+            let rows = on_conn!(self, c => grants::table
+                .filter(grants::grant_id.eq_any(&keys))
+                .select(GrantRow::as_select())
+                .load(c));
+            out.extend(self.load_grants(rows)?);
+        }
+        Ok(out)
+    }
+
+    fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
+        if !ids.is_empty()
+            && let Some(read) = self.pg_grants_and_now(ids)?
+        {
+            return Ok(read);
+        }
+        let grants = self.grants(ids)?;
+        Ok(GrantsAndNow {
+            grants,
+            read: self.now_and_license_stamp()?,
+        })
+    }
+
+    fn grants_by_instance(
+        &mut self,
+        instances: &[Instance],
+    ) -> Result<Vec<HeldGrant>, StorageError> {
+        self.rows_of_instances(instances)
+    }
+
+    fn apply_renewals(&mut self, renewals: &[Mutation]) -> Result<(), StorageError> {
+        let mut rows = Vec::with_capacity(renewals.len());
+        for m in renewals {
+            match m {
+                Mutation::Renew {
+                    grant_id,
+                    last_renewed,
+                    held_until,
+                    client_skew_ms,
+                } => rows.push((
+                    grant_id.to_string(),
+                    last_renewed.0,
+                    held_until.0,
+                    *client_skew_ms,
+                )),
+                other => self.apply(other)?,
+            }
+        }
+        // A few hundred parameters per statement suit every backend.
+        for chunk in rows.chunks(64) {
+            self.renew_rows(chunk)?;
+        }
+        Ok(())
+    }
+
+    fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError> {
+        let mut new = Vec::with_capacity(inserts.len());
+        for m in inserts {
+            match m {
+                Mutation::Insert(g) => new.push(g),
+                other => self.apply(other)?,
+            }
+        }
+        self.insert_grants(&new)
     }
 }
