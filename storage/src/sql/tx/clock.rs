@@ -233,3 +233,26 @@ impl DieselTx<'_> {
         r.map_err(|e| self.fail(e)).map(|_| ())
     }
 }
+
+#[derive(QueryableByName)]
+struct NowRow {
+    #[diesel(sql_type = BigInt)]
+    now_ms: i64,
+}
+
+impl DieselTx<'_> {
+    pub(super) fn read_now(&mut self) -> Result<UnixMillis, StorageError> {
+        let sql = format!("SELECT {} AS now_ms", self.now_expr());
+        let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowRow>(c));
+        Ok(UnixMillis(r.map_err(|e| self.fail(e))?.now_ms))
+    }
+
+    pub(super) fn read_now_and_stamp(&mut self) -> Result<NowAndStamp, StorageError> {
+        // One round trip for what every batch reads first.
+        let sql = now_and_stamp_sql(&self.now_expr(), self.bigint_cast());
+        let r = on_conn!(self, c => sql_query(sql.as_str()).get_result::<NowStampRow>(c));
+        let read = r.map_err(|e| self.fail(e))?.decode();
+        self.saw_license(read.stamp.as_ref().map(|s| s.license_id.as_str()));
+        Ok(read)
+    }
+}

@@ -1,7 +1,8 @@
 //! The per-pool gauges the sweep refreshes: what each pool holds, and how
 //! many of its held grants have not been renewed for over `lease_ttl`.
 
-use super::{Conn, DieselTx, totals};
+use super::pools::totals;
+use super::{Conn, DieselTx};
 use crate::port::StorageError;
 use crate::sql::schema::pools;
 use diesel::prelude::*;

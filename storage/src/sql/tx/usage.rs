@@ -3,7 +3,7 @@
 //! make of it (6.3).
 
 use super::{Conn, DieselTx, limit_i64};
-use crate::port::{StorageError, Tx, UsageCursor};
+use crate::port::{StorageError, UsageCursor};
 use crate::sql::rows::UsageRowDb;
 use crate::sql::schema::{grants, usage_history};
 use diesel::prelude::*;
@@ -11,19 +11,6 @@ use tenure_core::wire::UsageRow;
 use tenure_core::{GrantId, UnixMillis};
 
 impl DieselTx<'_> {
-    pub(super) fn saw_license(&mut self, id: Option<&str>) {
-        self.license_seen = Some(id.map(str::to_owned));
-    }
-
-    /// The installed license's id, from what this transaction saw of it
-    /// or else read now: what a usage row records (M8).
-    pub(super) fn installed_license_id(&mut self) -> Result<Option<String>, StorageError> {
-        match &self.license_seen {
-            Some(seen) => Ok(seen.clone()),
-            None => Ok(self.license_stamp()?.map(|s| s.license_id)),
-        }
-    }
-
     pub(super) fn read_ended(&mut self, id: GrantId) -> Result<Option<UsageRow>, StorageError> {
         let id = id.to_string();
         let r = on_conn!(self, c => usage_history::table
