@@ -26,7 +26,7 @@ pub struct StoreOptions {
     /// single writer, so threads queue for the connection instead.
     pub pool_size: u32,
     /// Longest wait for a connection (from the pool or a new one) before the
-    /// call fails with [`StorageError::Unavailable`].
+    /// call fails with an [`Unavailable`](crate::StorageErrorKind::Unavailable) error.
     pub connect_timeout: Duration,
     /// SQLite's wait for the write lock before it reports BUSY.
     pub sqlite_busy_timeout: Duration,
