@@ -16,8 +16,9 @@ use tenure_core::manager::{
     Denial, ManagerConfig, Mutation, PoolView, admin_release, grant, reclaim, release, renew,
     revoke,
 };
-use tenure_core::wire::{EndReason, GrantRequest, Instance, PoolKey};
+use tenure_core::wire::{EndReason, GrantRequest, Instance};
 use tenure_core::{GrantId, UnixMillis};
+use tenure_testkit::models::manager::{check_denial, check_held};
 
 const ENVS: [&str; 2] = ["production", "staging"];
 const PRODUCTS: [&str; 2] = ["vdp", "sched"];
@@ -99,38 +100,6 @@ fn req(env: usize, product: usize, host: usize, port: u16, cores: u32) -> GrantR
     )
 }
 
-fn check_limits(lic: &License, s: &Applied, now: UnixMillis) -> Result<(), TestCaseError> {
-    let mut per_pool: BTreeMap<PoolKey, (u64, u64)> = BTreeMap::new();
-    let mut instances: BTreeMap<Instance, usize> = BTreeMap::new();
-    for g in s.held.values().filter(|g| g.is_held_at(now)) {
-        let limits = lic.limits_for(&g.instance.pool());
-        prop_assert!(limits.is_some(), "held grant in an unlicensed pool");
-        if let Some(per) = limits.and_then(|l| l.max_cores_per_server) {
-            prop_assert!(u64::from(g.facts.cores) <= per);
-        }
-        let e = per_pool.entry(g.instance.pool()).or_default();
-        e.0 += 1;
-        e.1 += u64::from(g.facts.cores);
-        *instances.entry(g.instance.clone()).or_default() += 1;
-    }
-    for (pool, (servers, cores)) in &per_pool {
-        let l = lic.limits_for(pool).cloned().unwrap_or_default();
-        prop_assert!(
-            l.max_servers.is_none_or(|m| *servers <= m),
-            "I1 servers {pool:?}"
-        );
-        prop_assert!(
-            l.max_total_cores.is_none_or(|m| *cores <= m),
-            "I1 cores {pool:?}"
-        );
-    }
-    prop_assert!(
-        instances.values().all(|n| *n == 1),
-        "M3: an instance holds two grants"
-    );
-    Ok(())
-}
-
 fn check_reclaim_exact(s: &Applied) -> Result<(), TestCaseError> {
     for g in s.held.values() {
         let before = UnixMillis(g.held_until.0 - 1);
@@ -143,43 +112,6 @@ fn check_reclaim_exact(s: &Applied) -> Result<(), TestCaseError> {
             1,
             "not reclaimed at its deadline"
         );
-    }
-    Ok(())
-}
-
-/// A denial must name a limit that binds given what is held.
-fn check_denial(
-    d: &Denial,
-    lic: &License,
-    s: &Applied,
-    r: &GrantRequest,
-    now: UnixMillis,
-) -> Result<(), TestCaseError> {
-    let others: Vec<_> = s
-        .held
-        .values()
-        .filter(|g| {
-            g.is_held_at(now) && g.instance.pool() == r.instance.pool() && g.instance != r.instance
-        })
-        .collect();
-    let servers = others.len() as u64;
-    let cores: u64 = others.iter().map(|g| u64::from(g.facts.cores)).sum();
-    let l = lic.limits_for(&r.instance.pool()).cloned();
-    let asked = u64::from(r.facts.cores);
-    match d {
-        Denial::EnvironmentNotLicensed { .. } | Denial::ProductNotLicensed { .. } => {
-            prop_assert!(l.is_none())
-        }
-        Denial::CoresPerServerExceeded { limit, .. } => prop_assert!(asked > *limit),
-        Denial::ServersExceeded { limit, held, .. } => {
-            prop_assert_eq!(*held, servers);
-            prop_assert!(servers >= *limit)
-        }
-        Denial::TotalCoresExceeded { limit, held, .. } => {
-            prop_assert_eq!(*held, cores);
-            prop_assert!(cores + asked > *limit)
-        }
-        other => prop_assert!(false, "unexpected denial {other:?}"),
     }
     Ok(())
 }
@@ -291,7 +223,7 @@ proptest! {
                         given.granted(new, &r.instance, held_before);
                     }
                     if let Err(denial) = &d.outcome {
-                        check_denial(denial, &lic, &s, &r, now)?;
+                        check_denial(denial, &lic, &s, &r, now).map_err(TestCaseError::fail)?;
                     }
                     s.apply(&d.mutations);
                     let after = s.held.values().filter(|g| g.is_held_at(now)).count();
@@ -367,7 +299,7 @@ proptest! {
                     prop_assert!(s.held.values().all(|g| g.is_held_at(now)));
                 }
             }
-            check_limits(&lic, &s, now)?;
+            check_held(&lic, &s, now).map_err(TestCaseError::fail)?;
             check_reclaim_exact(&s)?;
         }
     }

@@ -3,8 +3,8 @@
 //! Content-Type, with any `Retry-After`, transport failures, stale and
 //! duplicate answers), real-time advances and wall-clock jumps.
 //!
-//! Mirrors core/tests/agent_props (its model is a copy of `model.rs` there,
-//! in u128 nanoseconds): real time is the harness's clock, the host's
+//! Mirrors core/tests/agent_props and shares its reference model
+//! (`tenure_testkit::models::agent`): real time is the harness's clock, the host's
 //! monotonic clock equals it and the wall clock is real time plus an offset
 //! that jumps. The driver wakes the agent at every instant it asks for, up
 //! to `MAX_WAKES` per execution; after that it calls late, once per advance.
@@ -23,13 +23,12 @@ use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
 use std::time::Duration;
 use tenure_core::agent::{
-    Agent, AgentConfig, Event, Overdue, Request, RequestId, Response, State, StopReason, Transmit,
-    TransportError,
+    Agent, AgentConfig, Event, Overdue, Request, RequestId, State, StopReason, Transmit,
 };
-use tenure_core::wire::{GrantResponse, RawGrantRequest};
-use tenure_core::{ErrorCode, GrantId, Now, UnixMillis};
-#[path = "agent/model.rs"]
-mod model;
+use tenure_core::wire::RawGrantRequest;
+use tenure_core::{Now, UnixMillis};
+#[path = "agent/answer.rs"]
+mod answer;
 
 /// Bounds the real time one input may cover, so one execution stays short
 /// (the agent wakes at least every 60 s).
@@ -45,7 +44,10 @@ pub const MAX_REAL: u64 = 8 * 86_400 * SEC;
 /// ceiling after 6).
 pub const MAX_WAKES: u32 = 1_000;
 
-use model::{Instant, Kind, MS, Mode, Model, Outcome, Phase, SEC, Sent, YEAR, secs};
+use answer::{Answer, read, response};
+use tenure_testkit::models::agent::{
+    Instant, Kind, MS, Mode, Model, Outcome, Phase, SEC, Sent, YEAR, secs,
+};
 
 #[derive(Debug, Clone, Arbitrary)]
 enum Step {
@@ -53,8 +55,8 @@ enum Step {
     AdvanceLong { s: u16, until_transmit: bool },
     WallJump { ms: i32 },
     WallJumpLong { s: i32 },
-    Answer(Outcome),
-    AnswerOldest(Outcome),
+    Answer(Answer),
+    AnswerOldest(Answer),
     Duplicate,
     Stop,
 }
@@ -64,7 +66,8 @@ struct Harness {
     now: Instant,
     model: Model,
     unanswered: Vec<Sent>,
-    last_answer: Option<(RequestId, Outcome)>,
+    /// The last answer handed in, and how the model read it.
+    last_answer: Option<(RequestId, Answer, Outcome)>,
     /// (send time, grace capped at a year) of every success handed in.
     successes: Vec<(Instant, u128)>,
     events: Vec<Event>,
@@ -86,69 +89,6 @@ fn grant_request() -> tenure_core::wire::GrantRequest {
     .expect("valid")
 }
 
-/// The answer as a driver hands it in, decoded from the bytes.
-fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
-    let granted = |renew: u64, ttl: u64, grace: u64| {
-        Ok(Response::Granted(GrantResponse {
-            grant_id: GrantId::from_random([grant; 16]),
-            lease_ttl_s: ttl,
-            renew_every_s: renew,
-            grace_period_s: grace,
-            server_time_ms: 0,
-            license_id: "L".into(),
-            license_expires_in_s: 1,
-        }))
-    };
-    match *outcome {
-        Outcome::Granted {
-            renew_s,
-            ttl_s,
-            grace_s,
-        } => granted(u64::from(renew_s), u64::from(ttl_s), u64::from(grace_s)),
-        Outcome::GrantedWild {
-            renew_s,
-            ttl_s,
-            grace_s,
-        } => granted(renew_s, ttl_s, grace_s),
-        Outcome::Transport(k) => Err(match k % 4 {
-            0 => TransportError::Connect,
-            1 => TransportError::Timeout,
-            2 => TransportError::Io,
-            _ => TransportError::Malformed,
-        }),
-        Outcome::Released => Ok(Response::Released),
-        Outcome::Common { .. } => unreachable!("answer() normalizes"),
-        Outcome::Status {
-            status,
-            code,
-            media,
-            retry_after_s,
-        } => {
-            let content_type: Option<&[u8]> = match media % 4 {
-                0 => Some(b"application/json"),
-                1 => Some(b"Application/JSON; charset=utf-8"),
-                2 => Some(b"text/html"),
-                _ => None,
-            };
-            let body = match code {
-                Some(c) => format!(
-                    r#"{{"error":"{}","message":"fuzz"}}"#,
-                    ErrorCode::ALL[usize::from(c) % ErrorCode::ALL.len()]
-                ),
-                None => "<html><body>403 Forbidden</body></html>".into(),
-            };
-            // 200/201/204 decode as success or release whatever the body:
-            // such a status with an error body is not an error answer.
-            Response::decode(
-                status,
-                content_type,
-                retry_after_s.map(|s| Duration::from_secs(u64::from(s))),
-                body.as_bytes(),
-            )
-        }
-    }
-}
-
 fn to_now(i: Instant) -> Now {
     Now::new(Duration::from_nanos(i.real), UnixMillis(i.wall))
 }
@@ -167,15 +107,7 @@ impl Harness {
         let mut h = Self {
             agent,
             now,
-            model: Model {
-                phase: Phase::Starting,
-                in_flight: None,
-                granted_to_grant: false,
-                managers,
-                failed_in_round: 0,
-                last_call: now,
-                expected: Vec::new(),
-            },
+            model: Model::new(managers, now),
             unanswered: Vec::new(),
             last_answer: None,
             successes: Vec::new(),
@@ -416,36 +348,22 @@ impl Harness {
         self.check();
     }
 
-    fn answer(&mut self, sent: Sent, outcome: Outcome) {
-        let outcome = outcome.normalized();
+    fn answer(&mut self, sent: Sent, answer: Answer) {
+        let answer = answer.normalized();
         self.unanswered.retain(|s| s.id != sent.id);
         let grant = u8::try_from(sent.id.0 % 200).unwrap_or(0);
-        let result = response(&outcome, grant);
-        // What the agent was handed, as the model must read it.
-        let outcome = match (&outcome, &result) {
-            (Outcome::Status { .. }, Ok(Response::Released)) => Outcome::Released,
-            (Outcome::Status { .. }, Err(_)) => Outcome::Transport(3),
-            (Outcome::Status { .. }, Ok(Response::Granted(_))) => {
-                unreachable!("error bodies never decode as grants")
-            }
-            _ => outcome,
-        };
+        let result = response(&answer, grant);
+        let outcome = read(&answer, &result);
         let was_running = self.agent.is_running();
-        match outcome {
-            Outcome::Granted { grace_s, .. } => self
-                .successes
-                .push((sent.at, secs(u64::from(grace_s)).min(YEAR))),
-            Outcome::GrantedWild { grace_s, .. } => {
-                self.successes.push((sent.at, secs(grace_s).min(YEAR)))
-            }
-            _ => {}
+        if let Outcome::Granted { grace_s, .. } = outcome {
+            self.successes.push((sent.at, secs(grace_s).min(YEAR)));
         }
         self.agent
             .handle_response(to_now(self.now), sent.id, result);
         self.model.on_response(self.now, sent.id, &outcome, grant);
-        self.last_answer = Some((sent.id, outcome.clone()));
+        self.last_answer = Some((sent.id, answer, outcome.clone()));
         self.after_call();
-        if was_running && outcome.tenure_code().is_none() && !self.agent.is_running() {
+        if was_running && !outcome.has_tenure_body() && !self.agent.is_running() {
             assert!(
                 matches!(self.agent.state(), State::Stopped(StopReason::GraceExpired)),
                 "I9: stopped by {outcome:?}: {:?}",
@@ -482,10 +400,10 @@ impl Harness {
                 }
             }
             Step::Duplicate => {
-                if let Some((id, outcome)) = self.last_answer.clone() {
+                if let Some((id, answer, outcome)) = self.last_answer.clone() {
                     let before = self.agent.state().lease().copied();
                     self.agent
-                        .handle_response(to_now(self.now), id, response(&outcome, 0));
+                        .handle_response(to_now(self.now), id, response(&answer, 0));
                     self.model.on_response(self.now, id, &outcome, 0);
                     self.after_call();
                     // A duplicate is ignored; only a deadline already due at

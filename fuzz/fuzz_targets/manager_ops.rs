@@ -2,8 +2,8 @@
 //! `tenure_storage::Manager` on the memory store (transactions, the storage
 //! clock, pool views with a bounded reclaim), and through the pure decisions
 //! `tenure_core::manager::{grant, renew, release, revoke, admin_release,
-//! reclaim}` applied to a plain map of held grants (the model of
-//! core/tests/common/mod.rs).
+//! reclaim}` applied to a plain map of held grants (the reference store
+//! `tenure_testkit::models::manager::Applied`, which core/tests shares).
 //!
 //! Asserts after every operation: both give the same outcome (success or the
 //! same error code); they hold the same grants at `now`; the held grants fit
@@ -19,13 +19,14 @@ use std::rc::Rc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use tenure_core::license::{License, Limits, SecretKey, VerifyingKey, sign};
-use tenure_core::manager::{self as decide, Denial, HeldGrant, ManagerConfig, Mutation, PoolView};
+use tenure_core::manager::{self as decide, Denial, HeldGrant, ManagerConfig, PoolView};
 use tenure_core::names::{Hostname, Name};
-use tenure_core::wire::{GrantRequest, HostFacts, Instance, PoolKey, UsageRow};
+use tenure_core::wire::{GrantRequest, HostFacts, Instance};
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
 use tenure_storage::{
     BatchTx, InstallPolicy, Manager, ManagerError, MemoryStore, StorageError, Store, StoredLicense,
 };
+use tenure_testkit::models::manager::{Applied, check_denial, check_held};
 
 const T0: i64 = 1_800_000_000_000;
 const ENVS: [&str; 2] = ["production", "staging"];
@@ -262,113 +263,12 @@ fn manager_for(lic: &License, cfg: &ManagerConfig, clock: &Arc<AtomicI64>) -> Rc
     kept
 }
 
-/// The model: what the transactions would have written.
-#[derive(Default)]
-struct Model {
-    held: BTreeMap<GrantId, HeldGrant>,
-    ended: BTreeMap<GrantId, UsageRow>,
-}
-
-impl Model {
-    fn apply(&mut self, ms: &[Mutation]) {
-        for m in ms {
-            match m {
-                Mutation::Insert(g) => {
-                    assert!(
-                        self.held.insert(g.grant_id, g.clone()).is_none(),
-                        "duplicate id"
-                    );
-                }
-                Mutation::Renew { grant_id, .. } => {
-                    let g = self.held.get_mut(grant_id).expect("renew of a held grant");
-                    g.apply_renewal(m);
-                }
-                Mutation::End { grant_id, usage } => {
-                    assert!(self.held.remove(grant_id).is_some(), "end of a held grant");
-                    self.ended.insert(*grant_id, usage.clone());
-                }
-            }
-        }
-    }
-
-    fn by_instance(&self, i: &Instance) -> Option<&HeldGrant> {
-        self.held.values().find(|g| &g.instance == i)
-    }
-}
-
 fn code<T>(r: &Result<T, ManagerError>) -> Option<ErrorCode> {
     r.as_ref().err().map(|e| e.code())
 }
 
 fn model_code<T>(r: &Result<T, Denial>) -> Option<ErrorCode> {
     r.as_ref().err().map(|d| d.code())
-}
-
-fn check_denial(d: &Denial, lic: &License, m: &Model, req: &GrantRequest, now: UnixMillis) {
-    let others: Vec<_> = m
-        .held
-        .values()
-        .filter(|g| {
-            g.is_held_at(now)
-                && g.instance.pool() == req.instance.pool()
-                && g.instance != req.instance
-        })
-        .collect();
-    let servers = others.len() as u64;
-    let cores: u64 = others.iter().map(|g| u64::from(g.facts.cores)).sum();
-    let l = lic.limits_for(&req.instance.pool());
-    let asked = u64::from(req.facts.cores);
-    match d {
-        Denial::EnvironmentNotLicensed { .. } | Denial::ProductNotLicensed { .. } => {
-            assert!(l.is_none())
-        }
-        Denial::CoresPerServerExceeded { limit, .. } => assert!(asked > *limit),
-        Denial::ServersExceeded { limit, held, .. } => {
-            assert_eq!(*held, servers);
-            assert!(servers >= *limit);
-        }
-        Denial::TotalCoresExceeded { limit, held, .. } => {
-            assert_eq!(*held, cores);
-            assert!(cores + asked > *limit);
-        }
-        Denial::LicenseExpired { .. } | Denial::LicenseNotYetValid { .. } => {
-            assert!(now < lic.not_before || now >= lic.not_after)
-        }
-        other => panic!("unexpected grant denial {other:?}"),
-    }
-}
-
-fn check_held(lic: &License, m: &Model, now: UnixMillis) {
-    let mut per_pool: BTreeMap<PoolKey, (u64, u64)> = BTreeMap::new();
-    let mut instances: BTreeMap<&Instance, usize> = BTreeMap::new();
-    for g in m.held.values().filter(|g| g.is_held_at(now)) {
-        let l = lic
-            .limits_for(&g.instance.pool())
-            .expect("held in a licensed pool");
-        assert!(
-            l.max_cores_per_server
-                .is_none_or(|p| u64::from(g.facts.cores) <= p)
-        );
-        let e = per_pool.entry(g.instance.pool()).or_default();
-        e.0 += 1;
-        e.1 += u64::from(g.facts.cores);
-        *instances.entry(&g.instance).or_default() += 1;
-    }
-    for (pool, (servers, cores)) in &per_pool {
-        let l = lic.limits_for(pool).expect("licensed");
-        assert!(
-            l.max_servers.is_none_or(|x| *servers <= x),
-            "I1 servers {pool:?}"
-        );
-        assert!(
-            l.max_total_cores.is_none_or(|x| *cores <= x),
-            "I1 cores {pool:?}"
-        );
-    }
-    assert!(
-        instances.values().all(|n| *n == 1),
-        "M3: an instance holds two grants"
-    );
 }
 
 fuzz_target!(|input: (Setup, Vec<Op>)| {
@@ -379,7 +279,7 @@ fuzz_target!(|input: (Setup, Vec<Op>)| {
     let kept = manager_for(&lic, &cfg, &clock);
     let mgr = &kept.mgr;
 
-    let mut model = Model::default();
+    let mut model = Applied::default();
     let mut granted: Vec<GrantId> = Vec::new();
     let mut next = 1u64;
     for op in ops.into_iter().take(128) {
@@ -415,7 +315,7 @@ fuzz_target!(|input: (Setup, Vec<Op>)| {
                 let d = decide::grant(&cfg, &lic, &view, &req, now, gid);
                 assert_eq!(code(&got), model_code(&d.outcome), "grant {req:?}");
                 if let Err(denial) = &d.outcome {
-                    check_denial(denial, &lic, &model, &req, now);
+                    check_denial(denial, &lic, &model, &req, now).expect("no spurious denial");
                 }
                 if let (Ok(a), Ok(b)) = (&got, &d.outcome) {
                     assert_eq!(a, b);
@@ -433,7 +333,7 @@ fuzz_target!(|input: (Setup, Vec<Op>)| {
                     &cfg,
                     &lic,
                     model.held.get(&gid),
-                    model.ended.get(&gid),
+                    model.usage_of(gid),
                     client,
                     now,
                 );
@@ -498,7 +398,7 @@ fuzz_target!(|input: (Setup, Vec<Op>)| {
             }
         }
         let now = UnixMillis(clock.load(Ordering::SeqCst));
-        check_held(&lic, &model, now);
+        check_held(&lic, &model, now).expect("held grants keep I1, M1 and M3");
         let mut store_held: Vec<HeldGrant> = mgr
             .read(|tx, now| {
                 Ok(tx

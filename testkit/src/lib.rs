@@ -31,7 +31,13 @@
 //! runs, so such a trial cannot become ignored: it fails, in CI and outside
 //! it, with a message that names the missing piece. Declare what can be
 //! probed as a [`Need`] so that only a broken set-up reaches that path.
+//!
+//! With the `models` feature the kit also holds the reference models of the
+//! agent and of the manager's decisions ([`models`]), shared by the core's
+//! property tests and the fuzz targets.
 
+#[cfg(feature = "models")]
+pub mod models;
 mod need;
 mod port;
 

@@ -5,19 +5,18 @@
 //! its wall clock is real time plus an offset the test steps back and forth.
 //! The driver calls `handle_timeout` at every instant the agent asks for, in
 //! order, and answers requests with random outcomes, decoded from the bytes a
-//! manager or a proxy would send. The model (`model.rs`) decides, from real
-//! and wall time alone, whether the component may run, in which state, and
-//! which events each call gives; the agent must agree after every call. It
+//! manager or a proxy would send. The model (`tenure_testkit::models::agent`,
+//! shared with the `agent` fuzz target) decides, from real and wall time
+//! alone, whether the component may run, in which state, and which events
+//! each call gives; the agent must agree after every call. It
 //! also keeps the agent's rounds of managers (A6) and checks each send
 //! against the backoff (A2) and T2's confirmation rounds: the next manager at
 //! once, or after a failed round no sooner than the round's `Retry-After`
 //! (clamped to the cap) and no later than that plus the full-jitter ceiling.
 //! `wall.rs` holds the long-horizon properties.
 
-mod model;
 mod wall;
 
-use model::{DAY_MS, Instant, Kind, MS, Mode, Model, Outcome, Phase, SEC, Sent, YEAR};
 use proptest::prelude::*;
 use std::time::Duration;
 use tenure_core::agent::{
@@ -26,6 +25,9 @@ use tenure_core::agent::{
 };
 use tenure_core::wire::{GrantResponse, RawGrantRequest};
 use tenure_core::{ErrorCode, GrantId, Now, UnixMillis};
+use tenure_testkit::models::agent::{
+    self as model, DAY_MS, Instant, Kind, MS, Mode, Model, Outcome, Phase, SEC, Sent, YEAR,
+};
 
 #[derive(Debug, Clone)]
 enum Step {
@@ -198,6 +200,7 @@ fn response(outcome: &Outcome, grant: u8) -> Result<Response, TransportError> {
             grace_s,
         } => granted(grant, renew_s, ttl_s, grace_s),
         Outcome::Transport => Err(TransportError::Connect),
+        Outcome::Released => Ok(Response::Released),
         Outcome::Unavailable { retry_after_s } => {
             tenure(503, ErrorCode::StorageUnavailable, retry_after_s)
         }
@@ -329,7 +332,7 @@ impl Harness {
             self.now
         );
         assert!(
-            self.now.real - wait.from.real <= wait.at_most,
+            u128::from(self.now.real - wait.from.real) <= wait.at_most,
             "A2/A6/T2: sent later than the backoff allows: {wait:?} at {:?}",
             self.now
         );
@@ -358,7 +361,8 @@ impl Harness {
             assert!(
                 self.successes
                     .iter()
-                    .any(|(at, grace)| self.now.real - at.real < (*grace).min(YEAR)),
+                    .any(|(at, grace)| u128::from(self.now.real - at.real)
+                        < u128::from(*grace).min(YEAR)),
                 "I2: running past every grace period at real {}",
                 self.now.real
             );
@@ -369,7 +373,7 @@ impl Harness {
             && !self.model.stopped()
         {
             assert!(
-                self.now.real - wait.from.real <= wait.at_most,
+                u128::from(self.now.real - wait.from.real) <= wait.at_most,
                 "A2/A6: no request by the end of the backoff: {wait:?} at {:?}",
                 self.now
             );
@@ -422,13 +426,13 @@ impl Harness {
             "T1: lease counts from send time"
         );
         // A8: the caps, as the model read the answer.
-        assert_eq!(lease.lease_ttl, Duration::from_nanos(ttl));
-        assert_eq!(lease.grace_period, Duration::from_nanos(grace));
-        assert!(lease.grace_period <= Duration::from_nanos(YEAR));
+        assert_eq!(lease.lease_ttl.as_nanos(), ttl);
+        assert_eq!(lease.grace_period.as_nanos(), grace);
+        assert!(lease.grace_period.as_nanos() <= YEAR);
         // I2 with the model: zero tolerance at the current instant (the
         // monotonic clock is real time here).
         assert!(
-            self.now.real - since.real < grace,
+            u128::from(self.now.real - since.real) < grace,
             "I2: running at or past the deadline"
         );
     }

@@ -3,12 +3,12 @@
 //! manager answers (I9); (c) grace never lasts longer than the answer's
 //! grace, capped at a year, of monotonic time, whatever the wall clock does.
 
-use super::model::{DAY_MS, MS, SEC, YEAR};
 use super::{grant_request, granted};
 use proptest::prelude::*;
 use std::time::Duration;
 use tenure_core::agent::{Agent, AgentConfig, Event, Request, Response, State, StopReason};
 use tenure_core::{ErrorBody, ErrorCode, Now, UnixMillis};
+use tenure_testkit::models::agent::{DAY_MS, MS, SEC, YEAR};
 
 /// A host whose monotonic clock is real time and whose wall clock is real
 /// time plus steps.
@@ -131,7 +131,7 @@ proptest! {
         let t = agent.poll_transmit().expect("a grant request");
         agent.handle_response(host.now(), t.id, granted(1, renew_s, ttl_s, grace_s));
         prop_assert!(agent.is_running());
-        let limit = (grace_s * SEC).min(YEAR);
+        let limit = u128::from(grace_s * SEC).min(YEAR);
         let only_back = jumps.iter().all(|(ms, _)| *ms <= 0);
         // Each jump happens at a wake-up chosen by its index; no request is
         // ever answered (connection refused at once).
@@ -148,14 +148,14 @@ proptest! {
                 agent.handle_response(host.now(), t.id, Err(tenure_core::agent::TransportError::Connect));
             }
             if agent.is_running() {
-                prop_assert!(host.mono - sent < limit, "ran {} s", (host.mono - sent) / SEC);
+                prop_assert!(u128::from(host.mono - sent) < limit, "ran {} s", (host.mono - sent) / SEC);
             }
             wakes += 1;
             prop_assert!(wakes < 1_000_000, "never stopped");
         }
         prop_assert_eq!(agent.state(), &State::Stopped(StopReason::GraceExpired));
         if only_back {
-            prop_assert_eq!(host.mono - sent, limit, "stopped at the capped deadline");
+            prop_assert_eq!(u128::from(host.mono - sent), limit, "stopped at the capped deadline");
         }
     }
 }

@@ -3,9 +3,8 @@
 
 use std::collections::BTreeMap;
 use tenure_core::license::{License, Limits};
-use tenure_core::manager::{HeldGrant, Mutation};
 use tenure_core::names::{Hostname, Name};
-use tenure_core::wire::{EndReason, GrantRequest, HostFacts, Instance, UsageRow};
+use tenure_core::wire::{GrantRequest, HostFacts, Instance};
 use tenure_core::{GrantId, UnixMillis};
 
 pub const T0: UnixMillis = UnixMillis(1_800_000_000_000);
@@ -66,45 +65,5 @@ pub fn id(n: u64) -> GrantId {
     GrantId::from_random(b)
 }
 
-/// The smallest store that applies mutations: what a transaction would write.
-#[derive(Debug, Default, Clone)]
-pub struct Applied {
-    pub held: BTreeMap<GrantId, HeldGrant>,
-    pub usage: Vec<UsageRow>,
-}
-
-impl Applied {
-    pub fn apply(&mut self, mutations: &[Mutation]) {
-        for m in mutations {
-            match m {
-                Mutation::Insert(g) => {
-                    assert!(
-                        self.held.insert(g.grant_id, g.clone()).is_none(),
-                        "duplicate id"
-                    );
-                }
-                Mutation::Renew { grant_id, .. } => {
-                    let g = self.held.get_mut(grant_id).expect("renew of a held grant");
-                    g.apply_renewal(m);
-                }
-                Mutation::End { grant_id, usage } => {
-                    assert!(self.held.remove(grant_id).is_some(), "end of a held grant");
-                    self.usage.push(usage.clone());
-                }
-            }
-        }
-    }
-
-    pub fn ended(&self, id: GrantId) -> Option<EndReason> {
-        self.usage_of(id).map(|u| u.end_reason)
-    }
-
-    /// The usage row grant `id` left, if it ended.
-    pub fn usage_of(&self, id: GrantId) -> Option<&UsageRow> {
-        self.usage.iter().rev().find(|u| u.grant_id == id)
-    }
-
-    pub fn by_instance(&self, i: &Instance) -> Option<&HeldGrant> {
-        self.held.values().find(|g| &g.instance == i)
-    }
-}
+/// The manager's reference store, shared with the `manager_ops` fuzz target.
+pub use tenure_testkit::models::manager::Applied;
