@@ -11,8 +11,12 @@ mod browser;
 #[allow(unused_imports)]
 mod support;
 
+use browser::steps::{
+    Step, attr_of, click, close, fill, find_all, goto, row_texts, text_of, wait_for,
+};
 use browser::{Driver, Origin, screenshot};
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
+use fantoccini::Locator::{Css, Id, LinkText, XPath};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -124,29 +128,19 @@ impl Rig {
         format!("{case}-{}", self.flavor.file_name())
     }
 
-    async fn sign_in(&self, client: &Client, secret: &str) {
-        client
-            .goto(&self.url("/ui/signin"))
-            .await
-            .expect("sign-in page");
-        let field = client
-            .find(Locator::Id("token"))
-            .await
-            .expect("token field");
-        field.send_keys(secret).await.expect("type the token");
-        client
-            .find(Locator::Css("form.signin button[type=submit]"))
-            .await
-            .expect("sign-in button")
-            .click()
-            .await
-            .expect("sign in");
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("div.who"))
-            .await
-            .expect("signed in");
+    async fn sign_in(&self, client: &Client, secret: &str) -> Step {
+        goto(client, &self.url("/ui/signin")).await?;
+        fill(client, Id("token"), secret).await?;
+        click(client, Css("form.signin button[type=submit]")).await?;
+        wait_for(client, Css("div.who")).await?;
+        Ok(())
+    }
+
+    /// A new 1280 x 900 window signed in with `secret`.
+    async fn signed_in(&self, secret: &str) -> Step<Client> {
+        let client = self.driver.open(1280, 900).await;
+        self.sign_in(&client, secret).await?;
+        Ok(client)
     }
 
     /// The agent's exit code once it has exited by itself.
@@ -167,7 +161,7 @@ impl Rig {
 async fn body_text(client: &Client) -> String {
     let mut last = None;
     for _ in 0..50 {
-        match client.find(Locator::Css("body")).await {
+        match client.find(Css("body")).await {
             Ok(body) => match body.text().await {
                 Ok(t) => return t,
                 Err(e) => last = Some(e),
@@ -196,68 +190,42 @@ async fn no_horizontal_scroll(client: &Client) -> (u64, u64) {
     (n(0), n(1))
 }
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
+/// Runs a case's browser steps; the first step that fails fails the case.
+fn in_browser(steps: impl std::future::Future<Output = Step>) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("runtime")
+        .expect("runtime");
+    if let Err(e) = runtime.block_on(steps) {
+        panic!("{e}");
+    }
 }
 
 fn signs_in_as_viewer_and_admin(flavor: Flavor) {
     let _serial = serial();
     let case = "sign_in";
     let rig = Rig::start(case, flavor);
-    runtime().block_on(async {
-        let client = rig.driver.open(1280, 900).await;
-        rig.sign_in(&client, VIEWER).await;
+    in_browser(async {
+        let client = rig.signed_in(VIEWER).await?;
         let who = body_text(&client).await;
         assert!(who.contains("watch (viewer)"), "{who}");
         screenshot(&client, &rig.shot("signed-in-viewer")).await;
-        client
-            .find(Locator::Css("div.who button"))
-            .await
-            .expect("sign-out button")
-            .click()
-            .await
-            .expect("sign out");
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Id("token"))
-            .await
-            .expect("back at sign-in");
-        // A wrong token is refused on the page.
-        client
-            .find(Locator::Id("token"))
-            .await
-            .expect("field")
-            .send_keys("not-a-token-at-all")
-            .await
-            .expect("type");
-        client
-            .find(Locator::Css("form.signin button"))
-            .await
-            .expect("button")
-            .click()
-            .await
-            .expect("submit");
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("p.error"))
-            .await
-            .expect("the refusal");
+        click(&client, Css("div.who button")).await?;
+        // Back at sign-in, a wrong token is refused on the page.
+        fill(&client, Id("token"), "not-a-token-at-all").await?;
+        click(&client, Css("form.signin button")).await?;
+        wait_for(&client, Css("p.error")).await?;
         let refused = body_text(&client).await;
         assert!(refused.contains("not in the token file"), "{refused}");
-        rig.sign_in(&client, ADMIN).await;
+        rig.sign_in(&client, ADMIN).await?;
         let who = body_text(&client).await;
         assert!(
             who.contains("ops (admin)") && who.contains("Actions"),
             "{who}"
         );
         screenshot(&client, &rig.shot("signed-in-admin")).await;
-        client.close().await.expect("close");
+        close(client).await
     });
 }
 
@@ -265,24 +233,14 @@ fn overview_shows_live_pools(flavor: Flavor) {
     let _serial = serial();
     let case = "overview";
     let rig = Rig::start(case, flavor);
-    runtime().block_on(async {
-        let client = rig.driver.open(1280, 900).await;
-        rig.sign_in(&client, VIEWER).await;
-        let pool = client
-            .find(Locator::Css("section.pool"))
-            .await
-            .expect("a pool")
-            .text()
-            .await
-            .expect("pool text");
+    in_browser(async {
+        let client = rig.signed_in(VIEWER).await?;
+        let pool = text_of(&client, Css("section.pool")).await?;
         let servers = format!("{AGENTS} of {MAX_SERVERS}");
         let cores = format!("{} of unlimited", AGENTS as u32 * AGENT_CORES);
         assert!(pool.contains("production/vdp"), "{pool}");
         assert!(pool.contains(&servers) && pool.contains(&cores), "{pool}");
-        let bars = client
-            .find_all(Locator::Css("section.pool svg.bar rect.ok"))
-            .await
-            .expect("bars");
+        let bars = find_all(&client, Css("section.pool svg.bar rect.ok")).await?;
         assert!(!bars.is_empty(), "the servers bar is drawn");
         let page = body_text(&client).await;
         assert!(
@@ -290,7 +248,7 @@ fn overview_shows_live_pools(flavor: Flavor) {
             "{page}"
         );
         screenshot(&client, &rig.shot("overview")).await;
-        client.close().await.expect("close");
+        close(client).await
     });
 }
 
@@ -299,43 +257,23 @@ fn admin_revokes_from_the_page(flavor: Flavor) {
     let case = "revoke";
     let mut rig = Rig::start(case, flavor);
     let host = "cagent-1";
-    runtime().block_on(async {
-        let client = rig.driver.open(1280, 900).await;
-        rig.sign_in(&client, ADMIN).await;
-        client
-            .goto(&rig.url("/ui/grants"))
-            .await
-            .expect("grants page");
+    in_browser(async {
+        let client = rig.signed_in(ADMIN).await?;
+        goto(&client, &rig.url("/ui/grants")).await?;
         screenshot(&client, &rig.shot("grants-admin")).await;
         let link = format!("//tr[.//span[contains(., '{host}:9999')]]//a[contains(., 'Revoke')]");
-        client
-            .find(Locator::XPath(&link))
-            .await
-            .expect("revoke link")
-            .click()
-            .await
-            .expect("open");
-        let confirm = client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("button.danger"))
-            .await
-            .expect("confirmation");
+        click(&client, XPath(&link)).await?;
+        wait_for(&client, Css("button.danger")).await?;
         let text = body_text(&client).await;
         assert!(
             text.contains(&format!("{host}:9999")) && text.contains("stops"),
             "{text}"
         );
         screenshot(&client, &rig.shot("revoke-confirm")).await;
-        confirm.click().await.expect("revoke");
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("p.notice"))
-            .await
-            .expect("the result");
+        click(&client, Css("button.danger")).await?;
+        wait_for(&client, Css("p.notice")).await?;
         screenshot(&client, &rig.shot("revoked")).await;
-        client.close().await.expect("close");
+        close(client).await
     });
     let code = rig.wait_exit(host, Duration::from_secs(20));
     assert_eq!(
@@ -357,24 +295,30 @@ fn viewer_sees_no_action_controls(flavor: Flavor) {
     let _serial = serial();
     let case = "viewer";
     let rig = Rig::start(case, flavor);
-    runtime().block_on(async {
-        let client = rig.driver.open(1280, 900).await;
-        rig.sign_in(&client, VIEWER).await;
+    in_browser(async {
+        let client = rig.signed_in(VIEWER).await?;
         for path in ["/ui/", "/ui/grants"] {
-            client.goto(&rig.url(path)).await.expect("page");
-            let actions = client
-                .find_all(Locator::Css("a[href^='/ui/actions'], button.danger, form[method=post][action^='/ui/actions']"))
-                .await
-                .expect("query");
-            assert!(actions.is_empty(), "{path}: a viewer sees no action control");
+            goto(&client, &rig.url(path)).await?;
+            let actions = find_all(
+                &client,
+                Css("a[href^='/ui/actions'], button.danger, form[method=post][action^='/ui/actions']"),
+            )
+            .await?;
+            assert!(
+                actions.is_empty(),
+                "{path}: a viewer sees no action control"
+            );
             let text = body_text(&client).await;
-            assert!(!text.contains("Revoke") && !text.contains("Release"), "{path}: {text}");
+            assert!(
+                !text.contains("Revoke") && !text.contains("Release"),
+                "{path}: {text}"
+            );
         }
         screenshot(&client, &rig.shot("grants-viewer")).await;
-        client.goto(&rig.url("/ui/actions")).await.expect("actions");
+        goto(&client, &rig.url("/ui/actions")).await?;
         let text = body_text(&client).await;
         assert!(text.contains("Only an admin token may act"), "{text}");
-        client.close().await.expect("close");
+        close(client).await
     });
 }
 
@@ -395,16 +339,15 @@ fn forged_cross_site_post_is_refused(flavor: Flavor) {
          <input name=grant value=\"{victim}\"><input name=csrf value=\"guessed\"></form>\
          <script>document.getElementById('f').submit();</script></body></html>"
     ));
-    runtime().block_on(async {
-        let client = rig.driver.open(1280, 900).await;
-        rig.sign_in(&client, ADMIN).await;
-        client.goto(&attacker.url).await.expect("attacker page");
+    in_browser(async {
+        let client = rig.signed_in(ADMIN).await?;
+        goto(&client, &attacker.url).await?;
         let landed = wait_until_async(&client, |url| url.contains("/ui/actions/revoke")).await;
         assert!(landed, "the forged form was posted to the console");
         let text = body_text(&client).await;
         assert!(text.contains("Not allowed"), "{text}");
         screenshot(&client, &rig.shot("forged-refused")).await;
-        client.close().await.expect("close");
+        close(client).await
     });
     let still = rig.manager.grants();
     assert!(
@@ -426,34 +369,13 @@ fn admin_installs_a_license_file(flavor: Flavor) {
     // it drops the pool the agents hold.
     let other = Setup::new("console-e2e-2", 1, 3600, &[("other", 2)]);
     let file = other.path("license.lic");
-    runtime().block_on(async {
-        let client = rig.driver.open(1280, 900).await;
-        rig.sign_in(&client, ADMIN).await;
-        client
-            .goto(&rig.url("/ui/actions"))
-            .await
-            .expect("actions page");
-        let input = client
-            .find(Locator::Id("license_file"))
-            .await
-            .expect("file input");
-        input
-            .send_keys(&file.display().to_string())
-            .await
-            .expect("choose the file");
-        client
-            .find(Locator::Css("#install button[type=submit]"))
-            .await
-            .expect("review button")
-            .click()
-            .await
-            .expect("review");
-        let install = client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("button.danger"))
-            .await
-            .expect("the confirmation");
+    in_browser(async {
+        let client = rig.signed_in(ADMIN).await?;
+        goto(&client, &rig.url("/ui/actions")).await?;
+        // A file input takes the file's path as typed keys.
+        fill(&client, Id("license_file"), &file.display().to_string()).await?;
+        click(&client, Css("#install button[type=submit]")).await?;
+        wait_for(&client, Css("button.danger")).await?;
         let text = body_text(&client).await;
         assert!(text.contains("console-e2e-2"), "{text}");
         assert!(
@@ -464,16 +386,11 @@ fn admin_installs_a_license_file(flavor: Flavor) {
             assert!(text.contains(&format!("cagent-{i}:9999")), "{text}");
         }
         screenshot(&client, &rig.shot("license-confirm")).await;
-        install.click().await.expect("install");
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("p.notice"))
-            .await
-            .expect("the result");
+        click(&client, Css("button.danger")).await?;
+        wait_for(&client, Css("p.notice")).await?;
         let text = body_text(&client).await;
         assert!(text.contains("License console-e2e-2 installed"), "{text}");
-        client.close().await.expect("close");
+        close(client).await
     });
     let status = rig.manager.admin("GET", "/v1/status", None).json();
     assert_eq!(status["license_id"], "console-e2e-2", "{status}");
@@ -523,39 +440,17 @@ fn usage_page_shows_the_days_report(flavor: Flavor) {
     let case = "usage";
     let rig = Rig::start(case, flavor);
     let cores = AGENTS as u32 * AGENT_CORES;
-    runtime().block_on(async {
+    in_browser(async {
         let client = rig.driver.open(1280, 1400).await;
-        rig.sign_in(&client, VIEWER).await;
-        client
-            .goto(&rig.url("/ui/usage"))
-            .await
-            .expect("usage page");
-        let chart = client
-            .find(Locator::Css("section.usage-pool"))
-            .await
-            .expect("a pool's chart")
-            .text()
-            .await
-            .expect("chart text");
+        rig.sign_in(&client, VIEWER).await?;
+        goto(&client, &rig.url("/ui/usage")).await?;
+        let chart = text_of(&client, Css("section.usage-pool")).await?;
         assert!(chart.contains("production/vdp"), "{chart}");
-        let bars = client
-            .find_all(Locator::Css("section.usage-pool svg.chart rect.peak"))
-            .await
-            .expect("bars");
+        let bars = find_all(&client, Css("section.usage-pool svg.chart rect.peak")).await?;
         assert_eq!(bars.len(), 2, "today's peak servers and cores are drawn");
-        let limits = client
-            .find_all(Locator::Css("section.usage-pool svg.chart line.limit"))
-            .await
-            .expect("limit lines");
+        let limits = find_all(&client, Css("section.usage-pool svg.chart line.limit")).await?;
         assert_eq!(limits.len(), 1, "servers have a limit, cores none");
-        let cells = client
-            .find_all(Locator::Css("table.report tbody tr:first-child td"))
-            .await
-            .expect("the report's first row");
-        let mut row = Vec::new();
-        for c in &cells {
-            row.push(c.text().await.expect("cell"));
-        }
+        let row = row_texts(&client, Css("table.report tbody tr:first-child")).await?;
         assert_eq!(
             row.get(1).map(String::as_str),
             Some("production/vdp"),
@@ -573,19 +468,12 @@ fn usage_page_shows_the_days_report(flavor: Flavor) {
             "grants started: {row:?}"
         );
         screenshot(&client, &rig.shot("usage")).await;
-        let href = client
-            .find(Locator::LinkText("Download CSV"))
-            .await
-            .expect("the CSV link")
-            .attr("href")
-            .await
-            .expect("href")
-            .expect("the link has an href");
+        let href = attr_of(&client, LinkText("Download CSV"), "href").await?;
         assert_eq!(href, "/ui/usage.csv?days=30&by=day");
         let cookie = client
             .get_named_cookie("tenure_session")
             .await
-            .expect("the session cookie");
+            .map_err(|e| format!("the session cookie: {e}"))?;
         let (status, head, body) = get_with_cookie(&rig, &href, cookie.value());
         assert_eq!(status, 200, "{head:?}\n{body}");
         assert!(
@@ -610,20 +498,14 @@ fn usage_page_shows_the_days_report(flavor: Flavor) {
         // Without the session the file is not given.
         let (status, _, _) = get_with_cookie(&rig, &href, "not-a-session");
         assert_eq!(status, 303, "no session: off to sign in");
-        client
-            .goto(&rig.url("/ui/usage?days=7"))
-            .await
-            .expect("a span not offered");
+        goto(&client, &rig.url("/ui/usage?days=7")).await?;
         let text = body_text(&client).await;
         assert!(text.contains("30, 90 or 365"), "{text}");
-        client
-            .goto(&rig.url("/ui/usage?days=90&by=month"))
-            .await
-            .expect("by month");
+        goto(&client, &rig.url("/ui/usage?days=90&by=month")).await?;
         let text = body_text(&client).await;
         assert!(text.contains("Report by month"), "{text}");
         screenshot(&client, &rig.shot("usage-by-month")).await;
-        client.close().await.expect("close");
+        close(client).await
     });
 }
 
@@ -637,48 +519,17 @@ fn audit_page_lists_an_admin_revoke(flavor: Flavor) {
         .grant_of(host)
         .and_then(|g| g["grant_id"].as_str().map(str::to_owned))
         .expect("cagent-0's grant");
-    runtime().block_on(async {
-        let client = rig.driver.open(1280, 900).await;
-        rig.sign_in(&client, ADMIN).await;
-        client
-            .goto(&rig.url(&format!("/ui/actions/revoke?grant={grant}")))
-            .await
-            .expect("confirmation page");
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("button.danger"))
-            .await
-            .expect("the revoke button")
-            .click()
-            .await
-            .expect("revoke");
-        client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("p.notice"))
-            .await
-            .expect("the result");
-        client
-            .find(Locator::LinkText("Audit"))
-            .await
-            .expect("the Audit entry of the navigation")
-            .click()
-            .await
-            .expect("open the audit page");
-        let cells = client
-            .wait()
-            .at_most(Duration::from_secs(10))
-            .for_element(Locator::Css("table.audit tbody tr"))
-            .await
-            .expect("a row")
-            .find_all(Locator::Css("td"))
-            .await
-            .expect("its cells");
-        let mut row = Vec::new();
-        for c in &cells {
-            row.push(c.text().await.expect("cell"));
-        }
+    in_browser(async {
+        let client = rig.signed_in(ADMIN).await?;
+        goto(
+            &client,
+            &rig.url(&format!("/ui/actions/revoke?grant={grant}")),
+        )
+        .await?;
+        click(&client, Css("button.danger")).await?;
+        wait_for(&client, Css("p.notice")).await?;
+        click(&client, LinkText("Audit")).await?;
+        let row = row_texts(&client, Css("table.audit tbody tr")).await?;
         let want = ["ops", "admin", "revoke", grant.as_str(), "ok"];
         assert_eq!(
             row.get(1..6)
@@ -687,7 +538,7 @@ fn audit_page_lists_an_admin_revoke(flavor: Flavor) {
             "the newest row is the revoke: {row:?}"
         );
         screenshot(&client, &rig.shot("audit")).await;
-        client.close().await.expect("close");
+        close(client).await
     });
 }
 
@@ -714,10 +565,10 @@ fn fits_1280_and_390_wide(flavor: Flavor) {
         support::http::request(rig.manager.addr, "GET", "/v1/status", Some("wrong"), None)
             .expect("GET /v1/status");
     assert_eq!(refused.status, 401, "{}", refused.body);
-    runtime().block_on(async {
+    in_browser(async {
         for (width, height) in [(1280, 900), (390, 844)] {
             let client = rig.driver.open(width, height).await;
-            rig.sign_in(&client, ADMIN).await;
+            rig.sign_in(&client, ADMIN).await?;
             for (name, path) in [
                 ("overview", "/ui/"),
                 ("grants", "/ui/grants"),
@@ -725,7 +576,7 @@ fn fits_1280_and_390_wide(flavor: Flavor) {
                 ("audit", "/ui/audit"),
                 ("actions", "/ui/actions"),
             ] {
-                client.goto(&rig.url(path)).await.expect("page");
+                goto(&client, &rig.url(path)).await?;
                 let (scroll, client_width) = no_horizontal_scroll(&client).await;
                 screenshot(&client, &rig.shot(&format!("{name}-{width}"))).await;
                 assert!(
@@ -737,8 +588,9 @@ fn fits_1280_and_390_wide(flavor: Flavor) {
                     "{path} at {width} px scrolls sideways: scrollWidth {scroll} > clientWidth {client_width}"
                 );
             }
-            client.close().await.expect("close");
+            close(client).await?;
         }
+        Ok(())
     });
 }
 

@@ -1,7 +1,10 @@
 //! Headless Chromium driven through WebDriver (Debian's `chromium` and
 //! `chromium-driver`, fantoccini as the client): chromedriver on a free
 //! loopback port, a fresh profile per browser, screenshots under the target
-//! directory, and a page served from another loopback origin.
+//! directory, and a page served from another loopback origin. `steps` holds
+//! what a case does in the window.
+
+pub mod steps;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
