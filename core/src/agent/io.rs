@@ -228,4 +228,38 @@ mod tests {
             assert_eq!(code(Response::decode(403, JSON, None, body)), None);
         }
     }
+
+    proptest::proptest! {
+        /// A grant body is one type on both sides of the wire, so a
+        /// manager's bytes read back as the very grant it wrote, whatever
+        /// its values: the simulator relies on this to send only the first
+        /// grant body of a run through bytes.
+        #[test]
+        fn every_grant_body_reads_back_whole(
+            id: [u8; 16],
+            lease_ttl_s: u64,
+            renew_every_s: u64,
+            grace_period_s: u64,
+            server_time_ms: i64,
+            license_id: String,
+            license_expires_in_s: u64,
+            created: bool,
+        ) {
+            let grant = crate::wire::GrantResponse {
+                grant_id: crate::GrantId::from_random(id),
+                lease_ttl_s,
+                renew_every_s,
+                grace_period_s,
+                server_time_ms,
+                license_id,
+                license_expires_in_s,
+            };
+            let body = serde_json::to_vec(&grant).expect("a grant body serialises");
+            let status = if created { 201 } else { 200 };
+            proptest::prop_assert_eq!(
+                Response::decode(status, JSON, None, &body),
+                Ok(Response::Granted(grant))
+            );
+        }
+    }
 }
