@@ -605,29 +605,8 @@ impl<S: Store> Service<S> {
         }
     }
 
-    /// A denial says why; a storage failure says only that storage failed:
-    /// the database's own text (host, user, driver detail) goes to the log.
     pub(crate) fn failure(&self, e: ManagerError) -> (Response, Outcome) {
-        let code = e.code();
-        let message = match &e {
-            ManagerError::Denied(_) => {
-                return (
-                    Response::error(code, e.to_string()),
-                    Outcome::Denied(code.as_str()),
-                );
-            }
-            ManagerError::Internal(_) => return internal_failure(&e),
-            ManagerError::Storage(s) if s.kind() == StorageErrorKind::Internal => {
-                return internal_failure(&e);
-            }
-            ManagerError::NoLicense => "no license is installed; retry later".to_owned(),
-            ManagerError::BadStoredLicense(_) => {
-                "the license in storage does not verify; retry later".to_owned()
-            }
-            ManagerError::Storage(_) => STORAGE_FAILED.to_owned(),
-        };
-        tracing::warn!(error = %e, "request failed on storage");
-        (Response::error(code, message), Outcome::StorageError)
+        failure(&e)
     }
 
     /// `/v1/health`'s view of this manager, from its last heartbeat;
@@ -721,6 +700,33 @@ impl<S: Store> Service<S> {
             Prepared::Job(call) => self.execute(call),
         }
     }
+}
+
+/// The answer to a call that failed, as the service writes it. A denial
+/// says why; a storage failure says only that storage failed: the
+/// database's own text (host, user, driver detail) goes to the log. Public
+/// so that the simulator's managers answer exactly as this service does.
+pub fn failure(e: &ManagerError) -> (Response, Outcome) {
+    let code = e.code();
+    let message = match e {
+        ManagerError::Denied(_) => {
+            return (
+                Response::error(code, e.to_string()),
+                Outcome::Denied(code.as_str()),
+            );
+        }
+        ManagerError::Internal(_) => return internal_failure(e),
+        ManagerError::Storage(s) if s.kind() == StorageErrorKind::Internal => {
+            return internal_failure(e);
+        }
+        ManagerError::NoLicense => "no license is installed; retry later".to_owned(),
+        ManagerError::BadStoredLicense(_) => {
+            "the license in storage does not verify; retry later".to_owned()
+        }
+        ManagerError::Storage(_) => STORAGE_FAILED.to_owned(),
+    };
+    tracing::warn!(error = %e, "request failed on storage");
+    (Response::error(code, message), Outcome::StorageError)
 }
 
 /// A fault in this manager, not in storage: it needs a fix, so it is logged
