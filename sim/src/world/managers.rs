@@ -10,11 +10,12 @@ impl World {
             self.expiry_announced = true;
         }
         *self.denials.entry(code.as_str().to_owned()).or_default() += 1;
-        err_resp(code, e.to_string())
+        wire::read(&tenure_service::service::failure(e).0)
     }
 
     /// The service's request path, minus HTTP: the M6 gate, then one
-    /// `Manager` call, mapped to the status and error body the service sends.
+    /// `Manager` call; every refusal and failure is the service's own
+    /// answer (`tenure_service::service::failure`, `Response::error`).
     pub(super) fn serve(
         &mut self,
         m: usize,
@@ -28,20 +29,22 @@ impl World {
             && e.code() == ErrorCode::TooManyManagers
         {
             *self.denials.entry("too_many_managers".into()).or_default() += 1;
-            return Some(err_resp(e.code(), e.to_string()));
+            return Some(wire::service_error(e.code(), e.to_string()));
         }
         if let Some((code, grants_only, until)) = self.refusing
             && t < until
             && (matches!(req, Msg::Grant(_)) || !grants_only && matches!(req, Msg::Renew { .. }))
         {
             *self.denials.entry(code.as_str().to_owned()).or_default() += 1;
-            return Some(err_resp(code, "refused by the plan".to_owned()));
+            return Some(wire::service_error(code, "refused by the plan"));
         }
         match req {
             Msg::Grant(raw) => {
                 let req = match raw.validate() {
                     Ok(r) => r,
-                    Err(e) => return Some(err_resp(ErrorCode::BadRequest, e.to_string())),
+                    Err(e) => {
+                        return Some(wire::service_error(ErrorCode::BadRequest, e.to_string()));
+                    }
                 };
                 let random = self.rng.bytes16();
                 if self.plan.bug == Some(Bug::UnserialisedGrant) {
@@ -73,7 +76,7 @@ impl World {
                 })
             }
             Msg::Release { grant_id } => Some(match self.mgrs[m].manager.release(grant_id) {
-                Ok(()) => Ok(Response::Released),
+                Ok(()) => wire::read(&tenure_service::Response::empty(204)),
                 Err(e) => self.manager_error(&e),
             }),
         }

@@ -45,7 +45,8 @@ mod wire;
 pub const WALL0: i64 = 1_800_000_000_000;
 /// The drivers' `max_sleep`; the sim emulates it exactly (see `Comp::chain`).
 pub const DRIVER_MAX_SLEEP_MS: u64 = tenure_core::agent::DRIVER_MAX_SLEEP.as_secs() * SEC;
-const HEARTBEAT_MS: u64 = 2 * SEC;
+/// How often a manager heartbeats, as the service's periodic plan does.
+const HEARTBEAT_MS: u64 = tenure_core::health::HEARTBEAT_EVERY.as_secs() * SEC;
 /// The agents' request timeout, set here so that I2 need not read it back.
 const AGENT_REQUEST_TIMEOUT_MS: u64 = 10 * SEC;
 const SWEEP_MS: u64 = 60 * SEC;
@@ -431,6 +432,7 @@ pub struct World {
     ledger: BTreeMap<GrantId, i64>,
     i2_hints: BinaryHeap<Reverse<(u64, u32, u64)>>,
     hash: TraceHash,
+    wire: wire::Wire,
     trace: Option<Box<dyn Write>>,
     // statistics
     events: u64,
@@ -469,19 +471,6 @@ fn reason_label(r: StopReason) -> String {
         StopReason::Replaced => "replaced".into(),
         StopReason::Denied { code } => format!("denied_{code}"),
     }
-}
-
-/// As `frontends/service` answers: the code's status and body, and on a 503
-/// the code's own `Retry-After` (`ErrorCode::retry_after_s`), as the driver
-/// would decode it.
-fn err_resp(code: ErrorCode, msg: impl Into<String>) -> Result<Response, TransportError> {
-    Ok(Response::Error {
-        status: code.http_status(),
-        body: Some(ErrorBody::new(code, msg)),
-        retry_after: code
-            .retry_after_s()
-            .map(|s| Duration::from_secs(u64::from(s))),
-    })
 }
 
 fn lb_unavailable() -> Result<Response, TransportError> {

@@ -476,7 +476,7 @@ impl World {
         let link = self.plan.mgr_link[m];
         match self.sample(link)[0] {
             Some(d) => {
-                let resp = wire::through_http(resp);
+                let resp = self.wire.through_http(resp);
                 self.reply(c, gen_, id, Reply::Full(Box::new(resp)), d, guard);
             }
             None => {

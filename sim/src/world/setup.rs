@@ -218,6 +218,7 @@ impl World {
             ledger: BTreeMap::new(),
             i2_hints: BinaryHeap::new(),
             hash: TraceHash::default(),
+            wire: wire::Wire::default(),
             trace,
             events: 0,
             renewals: 0,
