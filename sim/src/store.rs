@@ -10,6 +10,7 @@ use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedSt
 use tenure_core::report::DayFigures;
 use tenure_core::wire::{AuditEntry, AuditRow, EndReason, Instance, PoolKey, UsageRow};
 use tenure_core::{GrantId, UnixMillis};
+use tenure_storage::port::{apply_each, grants_then_now};
 use tenure_storage::{
     AuditCursor, BatchTx, GrantsAndNow, MemoryStore, StepSummary, StorageError, Store,
     StoredLicense, Tx, UsageCursor,
@@ -305,16 +306,12 @@ impl BatchTx for BuggyTx<'_> {
         self.inner.grants_by_instance(instances)
     }
     fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
-        let grants = self.inner.grants(ids)?;
-        Ok(GrantsAndNow {
-            grants,
-            read: self.now_and_license_stamp()?,
-        })
+        grants_then_now(self, ids)
     }
     fn apply_renewals(&mut self, renewals: &[Mutation]) -> Result<(), StorageError> {
-        renewals.iter().try_for_each(|m| self.apply(m))
+        apply_each(self, renewals)
     }
     fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError> {
-        inserts.iter().try_for_each(|m| self.apply(m))
+        apply_each(self, inserts)
     }
 }

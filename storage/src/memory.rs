@@ -3,7 +3,7 @@
 
 use crate::port::{
     AuditCursor, BatchTx, GrantsAndNow, LicenseStamp, RECENT_STEPS, StepSummary, StorageError,
-    Store, StoredLicense, Tx, UsageCursor,
+    Store, StoredLicense, Tx, UsageCursor, apply_each, grants_then_now,
 };
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -275,19 +275,15 @@ impl BatchTx for MemTx<'_> {
     }
 
     fn grants_and_now(&mut self, ids: &[GrantId]) -> Result<GrantsAndNow, StorageError> {
-        let grants = self.grants(ids)?;
-        Ok(GrantsAndNow {
-            grants,
-            read: self.now_and_license_stamp()?,
-        })
+        grants_then_now(self, ids)
     }
 
     fn apply_renewals(&mut self, renewals: &[Mutation]) -> Result<(), StorageError> {
-        renewals.iter().try_for_each(|m| self.apply(m))
+        apply_each(self, renewals)
     }
 
     fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError> {
-        inserts.iter().try_for_each(|m| self.apply(m))
+        apply_each(self, inserts)
     }
 }
 

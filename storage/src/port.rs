@@ -6,7 +6,7 @@ mod batch;
 mod error;
 
 pub use crate::audit::AuditCursor;
-pub use batch::{BatchTx, GrantsAndNow};
+pub use batch::{BatchTx, GrantsAndNow, apply_each, grants_then_now};
 pub use error::{StorageError, StorageErrorKind};
 use tenure_core::health::ManagerRecord;
 use tenure_core::manager::{HeldGrant, Mutation, PoolTotals, PoolView, RecordedStep, StoredClock};

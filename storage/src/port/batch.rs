@@ -72,3 +72,25 @@ pub trait BatchTx: Tx {
     /// applied one by one).
     fn apply_inserts(&mut self, inserts: &[Mutation]) -> Result<(), StorageError>;
 }
+
+/// [`BatchTx::grants_and_now`] the plain way any store can answer it: the
+/// grants, then the clock and stamp, each read on its own. A store for which
+/// a round trip costs nothing, or one that must route every read through its
+/// own methods, answers with this.
+pub fn grants_then_now<T: BatchTx + ?Sized>(
+    tx: &mut T,
+    ids: &[GrantId],
+) -> Result<GrantsAndNow, StorageError> {
+    let grants = tx.grants(ids)?;
+    Ok(GrantsAndNow {
+        grants,
+        read: tx.now_and_license_stamp()?,
+    })
+}
+
+/// [`BatchTx::apply_renewals`] and [`BatchTx::apply_inserts`] the plain way
+/// any store can answer them: each mutation through [`Tx::apply`], in order,
+/// stopping at the first error.
+pub fn apply_each<T: Tx + ?Sized>(tx: &mut T, mutations: &[Mutation]) -> Result<(), StorageError> {
+    mutations.iter().try_for_each(|m| tx.apply(m))
+}
