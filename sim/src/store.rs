@@ -12,8 +12,8 @@ use tenure_core::wire::{AuditEntry, AuditRow, EndReason, Instance, PoolKey, Usag
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::port::{apply_each, grants_then_now};
 use tenure_storage::{
-    AuditCursor, BatchTx, GrantsAndNow, MemoryStore, StepSummary, StorageError, Store,
-    StoredLicense, Tx, UsageCursor,
+    AuditCursor, BatchTx, GrantsAndNow, Keyed, MemoryStore, PoolInGrace, PoolTotalsRow,
+    StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor,
 };
 
 #[derive(Clone)]
@@ -152,14 +152,14 @@ impl Tx for BuggyTx<'_> {
     ) -> Result<Vec<HeldGrant>, StorageError> {
         self.inner.grants_after(after, limit)
     }
-    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
+    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<PoolTotalsRow>, StorageError> {
         self.inner.pool_totals(now)
     }
     fn pool_in_grace(
         &mut self,
         now: UnixMillis,
         stale_before: UnixMillis,
-    ) -> Result<Vec<(PoolKey, u64)>, StorageError> {
+    ) -> Result<Vec<PoolInGrace>, StorageError> {
         self.inner.pool_in_grace(now, stale_before)
     }
     fn usage_page(
@@ -167,7 +167,7 @@ impl Tx for BuggyTx<'_> {
         since: UnixMillis,
         after: Option<UsageCursor>,
         limit: usize,
-    ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<UsageCursor, UsageRow>>, StorageError> {
         self.inner.usage_page(since, after, limit)
     }
     fn append_audit(&mut self, at: UnixMillis, entry: &AuditEntry) -> Result<(), StorageError> {
@@ -178,14 +178,14 @@ impl Tx for BuggyTx<'_> {
         since: UnixMillis,
         after: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError> {
         self.inner.audit_page(since, after, limit)
     }
     fn audit_page_newest(
         &mut self,
         before: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError> {
         self.inner.audit_page_newest(before, limit)
     }
     fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError> {

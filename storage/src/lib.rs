@@ -22,8 +22,8 @@ pub use manager::{
 };
 pub use memory::MemoryStore;
 pub use port::{
-    BatchTx, GrantsAndNow, LicenseStamp, NowAndStamp, StepSummary, StorageError, StorageErrorKind,
-    Store, StoredLicense, Tx, UsageCursor,
+    BatchTx, GrantsAndNow, Keyed, LicenseStamp, NowAndStamp, PoolInGrace, PoolTotalsRow,
+    StepSummary, StorageError, StorageErrorKind, Store, StoredLicense, Tx, UsageCursor,
 };
 pub use report::{PRUNE_PER_TX, ROLLUP_DAYS_PER_TX, ReportError, UsageReport};
 pub use sql::{DieselStore, SchemaState, StoreOptions};

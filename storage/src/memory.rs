@@ -2,8 +2,9 @@
 //! with its clock injected. The simulator and property tests run on it.
 
 use crate::port::{
-    AuditCursor, BatchTx, GrantsAndNow, LicenseStamp, RECENT_STEPS, StepSummary, StorageError,
-    Store, StoredLicense, Tx, UsageCursor, apply_each, grants_then_now,
+    AuditCursor, BatchTx, GrantsAndNow, Keyed, LicenseStamp, PoolInGrace, PoolTotalsRow,
+    RECENT_STEPS, StepSummary, StorageError, Store, StoredLicense, Tx, UsageCursor, apply_each,
+    grants_then_now,
 };
 use std::collections::BTreeMap;
 use std::ops::Bound;
@@ -431,7 +432,7 @@ impl Tx for MemTx<'_> {
             .collect())
     }
 
-    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
+    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<PoolTotalsRow>, StorageError> {
         let mut totals: BTreeMap<PoolKey, PoolTotals> = BTreeMap::new();
         for g in self.state.grants.values().filter(|g| g.is_held_at(now)) {
             totals
@@ -439,14 +440,17 @@ impl Tx for MemTx<'_> {
                 .or_default()
                 .add(g.facts.cores);
         }
-        Ok(totals.into_iter().collect())
+        Ok(totals
+            .into_iter()
+            .map(|(pool, totals)| PoolTotalsRow { pool, totals })
+            .collect())
     }
 
     fn pool_in_grace(
         &mut self,
         now: UnixMillis,
         stale_before: UnixMillis,
-    ) -> Result<Vec<(PoolKey, u64)>, StorageError> {
+    ) -> Result<Vec<PoolInGrace>, StorageError> {
         let mut stale: BTreeMap<PoolKey, u64> = BTreeMap::new();
         for g in self
             .state
@@ -456,7 +460,10 @@ impl Tx for MemTx<'_> {
         {
             *stale.entry(g.instance.pool()).or_default() += 1;
         }
-        Ok(stale.into_iter().collect())
+        Ok(stale
+            .into_iter()
+            .map(|(pool, in_grace)| PoolInGrace { pool, in_grace })
+            .collect())
     }
 
     fn usage_page(
@@ -464,7 +471,7 @@ impl Tx for MemTx<'_> {
         since: UnixMillis,
         after: Option<UsageCursor>,
         limit: usize,
-    ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<UsageCursor, UsageRow>>, StorageError> {
         let mut rows: Vec<(UsageCursor, &UsageRow)> = self
             .state
             .usage
@@ -483,7 +490,10 @@ impl Tx for MemTx<'_> {
         Ok(rows
             .into_iter()
             .take(limit)
-            .map(|(at, u)| (at, u.clone()))
+            .map(|(cursor, u)| Keyed {
+                cursor,
+                row: u.clone(),
+            })
             .collect())
     }
 
@@ -500,7 +510,7 @@ impl Tx for MemTx<'_> {
         since: UnixMillis,
         after: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError> {
         let mut rows = self.audit_cursors(|c| c.at_ms >= since.0 && after.is_none_or(|a| *c > a));
         rows.sort_by_key(|(c, _)| *c);
         Ok(audit_rows(rows, limit))
@@ -510,7 +520,7 @@ impl Tx for MemTx<'_> {
         &mut self,
         before: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError> {
         let mut rows = self.audit_cursors(|c| before.is_none_or(|b| *c < b));
         rows.sort_by_key(|(c, _)| std::cmp::Reverse(*c));
         Ok(audit_rows(rows, limit))
@@ -738,9 +748,12 @@ impl MemTx<'_> {
 fn audit_rows(
     mut rows: Vec<(AuditCursor, &AuditEntry)>,
     limit: usize,
-) -> Vec<(AuditCursor, AuditRow)> {
+) -> Vec<Keyed<AuditCursor, AuditRow>> {
     rows.truncate(limit);
     rows.into_iter()
-        .map(|(c, e)| (c, AuditRow::new(UnixMillis(c.at_ms), e.clone())))
+        .map(|(cursor, e)| Keyed {
+            cursor,
+            row: AuditRow::new(UnixMillis(cursor.at_ms), e.clone()),
+        })
         .collect()
 }

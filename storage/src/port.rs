@@ -51,6 +51,31 @@ pub struct StepSummary {
     pub last: Option<RecordedStep>,
 }
 
+/// One pool's held grants, as [`Tx::pool_totals`] counts them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolTotalsRow {
+    pub pool: PoolKey,
+    pub totals: PoolTotals,
+}
+
+/// How many of one pool's held grants have gone unrenewed, as
+/// [`Tx::pool_in_grace`] counts them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolInGrace {
+    pub pool: PoolKey,
+    /// Never zero: a pool without such a grant has no row.
+    pub in_grace: u64,
+}
+
+/// A row of a page with its cursor, so that the page's last row says where
+/// the next page starts: [`Tx::usage_page`] pairs a [`UsageRow`] with a
+/// [`UsageCursor`], the audit pages an [`AuditRow`] with an [`AuditCursor`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keyed<C, R> {
+    pub cursor: C,
+    pub row: R,
+}
+
 /// How many of the latest steps [`Tx::recent_clock_steps`] reads.
 pub const RECENT_STEPS: usize = 64;
 
@@ -100,7 +125,7 @@ pub trait Tx {
         limit: usize,
     ) -> Result<Vec<HeldGrant>, StorageError>;
     /// Totals of grants held at `now`, per pool, ordered by pool.
-    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError>;
+    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<PoolTotalsRow>, StorageError>;
     /// Grants held at `now` but not renewed since `stale_before` (their
     /// components are in grace, or gone), per pool, ordered by pool; pools
     /// without one are left out.
@@ -108,7 +133,7 @@ pub trait Tx {
         &mut self,
         now: UnixMillis,
         stale_before: UnixMillis,
-    ) -> Result<Vec<(PoolKey, u64)>, StorageError>;
+    ) -> Result<Vec<PoolInGrace>, StorageError>;
     /// Usage rows that ended at or after `since`, oldest first, at most `limit`.
     fn usage_since(
         &mut self,
@@ -116,7 +141,7 @@ pub trait Tx {
         limit: usize,
     ) -> Result<Vec<UsageRow>, StorageError> {
         let page = self.usage_page(since, None, limit)?;
-        Ok(page.into_iter().map(|(_, row)| row).collect())
+        Ok(page.into_iter().map(|k| k.row).collect())
     }
     /// Like [`Tx::usage_since`], continuing after `after`, each row with its
     /// cursor: rows that ended in the same millisecond keep their order
@@ -126,7 +151,7 @@ pub trait Tx {
         since: UnixMillis,
         after: Option<UsageCursor>,
         limit: usize,
-    ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError>;
+    ) -> Result<Vec<Keyed<UsageCursor, UsageRow>>, StorageError>;
 
     // The audit trail (PROTOCOL 6.3). An action's row is appended by the
     // transaction that takes the action, so the row exists exactly when the
@@ -141,7 +166,7 @@ pub trait Tx {
         since: UnixMillis,
         after: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError>;
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError>;
     /// Audit rows before `before` (all of them without it), at most
     /// `limit`, newest first: the same order read backwards, so that a
     /// person reading the trail starts from what just happened and pages
@@ -150,7 +175,7 @@ pub trait Tx {
         &mut self,
         before: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError>;
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError>;
     /// Deletes at most `limit` rows older than `before`, oldest first, and
     /// says how many: a small batch keeps the transaction short.
     fn prune_audit(&mut self, before: UnixMillis, limit: usize) -> Result<usize, StorageError>;

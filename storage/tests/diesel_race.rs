@@ -82,8 +82,8 @@ fn race(kind: Kind) {
                     Ok(tx
                         .pool_totals(now)?
                         .into_iter()
-                        .find(|(k, _)| *k == pool("prod", product))
-                        .map(|(_, t)| t))
+                        .find(|r| r.pool == pool("prod", product))
+                        .map(|r| r.totals))
                 })
                 .expect("totals");
             assert_eq!(

@@ -12,8 +12,8 @@ use tenure_core::manager::{HeldGrant, ManagerConfig, Mutation, PoolTotals, PoolV
 use tenure_core::wire::{EndReason, HostFacts, Instance};
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
-    BatchTx, DieselStore, GrantsAndNow, LicenseStamp, SchemaState, StorageError, StorageErrorKind,
-    Store, StoreOptions, StoredLicense,
+    BatchTx, DieselStore, GrantsAndNow, LicenseStamp, PoolTotalsRow, SchemaState, StorageError,
+    StorageErrorKind, Store, StoreOptions, StoredLicense,
 };
 use tenure_testkit::trial;
 
@@ -280,39 +280,39 @@ fn round_trips(db: &TestDb) {
         assert_eq!(
             t.pool_totals(UnixMillis(1))?,
             vec![
-                (
-                    pool("prod", "vdp"),
-                    PoolTotals {
+                PoolTotalsRow {
+                    pool: pool("prod", "vdp"),
+                    totals: PoolTotals {
                         servers: 2,
                         total_cores: 12
                     }
-                ),
-                (
-                    pool("test", "vdp"),
-                    PoolTotals {
+                },
+                PoolTotalsRow {
+                    pool: pool("test", "vdp"),
+                    totals: PoolTotals {
                         servers: 1,
                         total_cores: 2
                     }
-                ),
+                },
             ]
         );
         assert_eq!(
             t.pool_totals(now)?,
             vec![
-                (
-                    pool("prod", "vdp"),
-                    PoolTotals {
+                PoolTotalsRow {
+                    pool: pool("prod", "vdp"),
+                    totals: PoolTotals {
                         servers: 1,
                         total_cores: 4
                     }
-                ),
-                (
-                    pool("test", "vdp"),
-                    PoolTotals {
+                },
+                PoolTotalsRow {
+                    pool: pool("test", "vdp"),
+                    totals: PoolTotals {
                         servers: 1,
                         total_cores: 2
                     }
-                ),
+                },
             ]
         );
         Ok(())

@@ -16,7 +16,7 @@ use tenure_core::manager::{Denial, ManagerConfig, PoolTotals};
 use tenure_core::{GrantId, UnixMillis};
 use tenure_storage::{
     Answer, BatchTx, DieselStore, InstallPolicy, Manager, ManagerError, MemoryStore, Op, OpResult,
-    StorageError, Store, StoreOptions,
+    PoolTotalsRow, StorageError, Store, StoreOptions,
 };
 use tenure_testkit::trial;
 
@@ -149,17 +149,17 @@ fn under_load(kind: Kind) {
                 ))
             })
             .expect("read");
-        assert_eq!(counted[0], totals[0].1, "{kind:?}: running count of tight");
+        assert_eq!(counted[0], totals[0].totals, "{kind:?}: running count of tight");
         assert_eq!(counted[1], PoolTotals::default(), "{kind:?}: wide emptied");
         assert_eq!(
             totals,
-            vec![(
-                pool("prod", "tight"),
-                PoolTotals {
+            vec![PoolTotalsRow {
+                pool: pool("prod", "tight"),
+                totals: PoolTotals {
                     servers: MAX_SERVERS,
                     total_cores: 2 * MAX_SERVERS
                 }
-            )],
+            }],
             "{kind:?}"
         );
         assert_eq!(
@@ -458,26 +458,26 @@ fn batched_grants_are_written(kind: Kind) {
     assert_eq!(
         totals,
         vec![
-            (
-                pool("prod", "tight"),
-                PoolTotals {
+            PoolTotalsRow {
+                pool: pool("prod", "tight"),
+                totals: PoolTotals {
                     servers: 2,
                     total_cores: 2
                 }
-            ),
-            (
-                pool("prod", "wide"),
-                PoolTotals {
+            },
+            PoolTotalsRow {
+                pool: pool("prod", "wide"),
+                totals: PoolTotals {
                     servers: 3,
                     total_cores: 7
                 }
-            ),
+            },
         ],
         "{kind:?}"
     );
     assert_eq!(
         counted,
-        [totals[0].1, totals[1].1],
+        [totals[0].totals, totals[1].totals],
         "{kind:?}: running counts"
     );
 }
@@ -532,13 +532,13 @@ fn a_batch_regrants_a_held_instance(kind: Kind) {
     );
     assert_eq!(
         totals,
-        vec![(
-            pool("prod", "wide"),
-            PoolTotals {
+        vec![PoolTotalsRow {
+            pool: pool("prod", "wide"),
+            totals: PoolTotals {
                 servers: 2,
                 total_cores: 3
             }
-        )],
+        }],
         "{kind:?}"
     );
 }
@@ -612,13 +612,13 @@ fn a_batch_sees_grants_another_manager_ended(kind: Kind) {
         );
         assert_eq!(
             totals,
-            vec![(
-                pool("prod", "wide"),
-                PoolTotals {
+            vec![PoolTotalsRow {
+                pool: pool("prod", "wide"),
+                totals: PoolTotals {
                     servers: 1,
                     total_cores: 1
                 }
-            )],
+            }],
             "{kind:?}"
         );
     }

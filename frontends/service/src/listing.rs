@@ -8,7 +8,7 @@ use crate::query::{self, AuditPage, GrantsPage, TimePage, UsagePage};
 use serde::Serialize;
 use tenure_core::wire::GrantView;
 use tenure_core::{ErrorCode, GrantId, manager};
-use tenure_storage::{Manager, ManagerError, StorageError, Store};
+use tenure_storage::{Keyed, Manager, ManagerError, StorageError, Store};
 
 /// Rows per storage read when the caller asked for the whole listing.
 const FULL_LISTING_PAGE: usize = 1_000;
@@ -102,13 +102,13 @@ pub(crate) fn audit<S: Store>(m: &Manager<S>, q: AuditPage) -> Result<Response, 
 /// never capped.
 fn in_time_order<C: Copy, R: Serialize>(
     q: &TimePage<C>,
-    read: impl Fn(Option<C>, usize) -> Result<Vec<(C, R)>, StorageError>,
+    read: impl Fn(Option<C>, usize) -> Result<Vec<Keyed<C, R>>, StorageError>,
     link: impl Fn(usize, C) -> String,
 ) -> Result<Response, ManagerError> {
     if let Some(limit) = q.limit {
         let rows = read(q.after, limit)?;
-        let next = (rows.len() == limit).then(|| rows.last().map(|(at, _)| *at));
-        let body: Vec<_> = rows.into_iter().map(|(_, row)| row).collect();
+        let next = (rows.len() == limit).then(|| rows.last().map(|k| k.cursor));
+        let body: Vec<_> = rows.into_iter().map(|k| k.row).collect();
         let response = Response::json(200, &body);
         return Ok(match next.flatten() {
             Some(last) => response.with_link(link(limit, last)),
@@ -120,7 +120,7 @@ fn in_time_order<C: Copy, R: Serialize>(
     loop {
         let rows = read(after, FULL_LISTING_PAGE)?;
         let full = rows.len() == FULL_LISTING_PAGE;
-        for (at, row) in &rows {
+        for Keyed { cursor, row } in &rows {
             if body.len() > 1 {
                 body.push(b',');
             }
@@ -130,7 +130,7 @@ fn in_time_order<C: Copy, R: Serialize>(
                     format!("cannot encode response: {e}"),
                 ));
             }
-            after = Some(*at);
+            after = Some(*cursor);
         }
         if !full {
             break;

@@ -624,7 +624,7 @@ impl<S: Store> Service<S> {
             .read_at(|tx, at| Ok((*at, tx.pool_totals(at.deadlines)?, tx.managers()?)))?;
         let now = at.storage;
         let mut pools: std::collections::BTreeMap<PoolKey, PoolTotals> =
-            totals.into_iter().collect();
+            totals.into_iter().map(|r| (r.pool, r.totals)).collect();
         for (env, products) in &lic.limits {
             for product in products.keys() {
                 pools

@@ -506,7 +506,7 @@ fn the_sweep_prunes_audit_rows_by_the_usage_retention() {
         let page = store
             .transaction(&mut |tx| tx.audit_page(UnixMillis(0), None, 10))
             .expect("audit rows");
-        page.iter().map(|(_, row)| row.at_ms).collect::<Vec<_>>()
+        page.iter().map(|k| k.row.at_ms).collect::<Vec<_>>()
     };
     assert_eq!(rows(&shared), [T0]);
     clock.store(T0 + 8 * DAY_MS, Ordering::SeqCst);

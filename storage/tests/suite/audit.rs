@@ -10,14 +10,15 @@ use tenure_core::manager::ManagerConfig;
 use tenure_core::wire::{AuditEntry, AuditResult, AuditRow};
 use tenure_core::{ErrorCode, GrantId, UnixMillis};
 use tenure_storage::{
-    Actor, AuditCursor, InstallError, Installed, Manager, StorageError, Store, instance_target,
+    Actor, AuditCursor, InstallError, Installed, Keyed, Manager, StorageError, Store,
+    instance_target,
 };
 
 fn trail<S: Store>(m: &Manager<S>) -> Vec<AuditRow> {
     m.read(|tx, _| tx.audit_page(UnixMillis(0), None, 1000))
         .expect("audit")
         .into_iter()
-        .map(|(_, row)| row)
+        .map(|k| k.row)
         .collect()
 }
 
@@ -135,7 +136,7 @@ pub fn pages_follow_the_cursor_and_prune_in_batches<B: Backend>(b: &B) {
         let page = m
             .read(|tx, _| tx.audit_page(UnixMillis(2_000), after, 1))
             .expect("page");
-        let Some((at, row)) = page.into_iter().next() else {
+        let Some(Keyed { cursor: at, row }) = page.into_iter().next() else {
             break;
         };
         assert!(after.is_none_or(|a| at > a), "{at} after {after:?}");
@@ -155,7 +156,7 @@ pub fn pages_follow_the_cursor_and_prune_in_batches<B: Backend>(b: &B) {
             .read(|tx, _| tx.audit_page_newest(before, 3))
             .expect("page");
         let full = page.len() == 3;
-        for (at, row) in page {
+        for Keyed { cursor: at, row } in page {
             assert!(before.is_none_or(|b| at < b), "{at} before {before:?}");
             before = Some(at);
             back.push(row);

@@ -6,7 +6,7 @@ use tenure_core::health::NotServing;
 use tenure_core::manager::ManagerConfig;
 use tenure_core::wire::EndReason;
 use tenure_core::{ErrorCode, UnixMillis};
-use tenure_storage::{InstallError, InstallPolicy, Installed, Manager, ManagerError, Store};
+use tenure_storage::{InstallError, InstallPolicy, Installed, Keyed, Manager, ManagerError, Store};
 
 const DAY_MS: i64 = 86_400_000;
 
@@ -141,13 +141,19 @@ pub fn limits_are_enforced_and_named<B: Backend>(b: &B) {
     );
     let totals = m.read(|tx, now| tx.pool_totals(now)).expect("totals");
     assert_eq!(totals.len(), 1);
-    assert_eq!((totals[0].1.servers, totals[0].1.total_cores), (2, 20));
+    assert_eq!(
+        (totals[0].totals.servers, totals[0].totals.total_cores),
+        (2, 20)
+    );
     // Both were renewed before the next millisecond, none an hour ago.
     let stale = m
         .read(|tx, now| tx.pool_in_grace(now, UnixMillis(now.0 + 1)))
         .expect("in grace");
     assert_eq!(stale.len(), 1);
-    assert_eq!((stale[0].0.product.as_str(), stale[0].1), ("vdp", 2));
+    assert_eq!(
+        (stale[0].pool.product.as_str(), stale[0].in_grace),
+        ("vdp", 2)
+    );
     let stale = m
         .read(|tx, now| tx.pool_in_grace(now, UnixMillis(now.0 - 3_600_000)))
         .expect("in grace");
@@ -657,7 +663,7 @@ pub fn usage_since_filters_and_orders<B: Backend>(b: &B) {
         let page = m
             .read(|tx, _| tx.usage_page(UnixMillis(0), after, 1))
             .expect("page");
-        let Some((at, row)) = page.into_iter().next() else {
+        let Some(Keyed { cursor: at, row }) = page.into_iter().next() else {
             break;
         };
         assert!(after.is_none_or(|a| at > a), "{at} after {after:?}");

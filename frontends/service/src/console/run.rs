@@ -247,7 +247,8 @@ fn preview<S: Store>(svc: &Service<S>, text: &str) -> Result<LicensePreview, Str
         .map_err(|e| e.to_string())?;
     let verified = license::verify_at(text, m.trusted_keys(), now).map_err(|e| e.to_string())?;
     let lic = verified.license();
-    let totals: BTreeMap<PoolKey, PoolTotals> = totals.into_iter().collect();
+    let totals: BTreeMap<PoolKey, PoolTotals> =
+        totals.into_iter().map(|r| (r.pool, r.totals)).collect();
     let held = |k: &PoolKey| totals.get(k).copied().unwrap_or_default();
     let mut pools = Vec::new();
     for (env, products) in &lic.limits {

@@ -77,19 +77,21 @@ impl<S: Store> Service<S> {
             ))
         });
         if let Ok((totals, in_grace)) = read {
-            self.metrics.set_held(totals.into_iter().map(|(k, t)| {
+            self.metrics.set_held(totals.into_iter().map(|r| {
                 (
-                    k.environment.to_string(),
-                    k.product.to_string(),
-                    t.servers,
-                    t.total_cores,
+                    r.pool.environment.to_string(),
+                    r.pool.product.to_string(),
+                    r.totals.servers,
+                    r.totals.total_cores,
                 )
             }));
-            self.metrics.set_in_grace(
-                in_grace
-                    .into_iter()
-                    .map(|(k, n)| (k.environment.to_string(), k.product.to_string(), n)),
-            );
+            self.metrics.set_in_grace(in_grace.into_iter().map(|r| {
+                (
+                    r.pool.environment.to_string(),
+                    r.pool.product.to_string(),
+                    r.in_grace,
+                )
+            }));
         }
         if let Ok(license) = self.manager.license() {
             self.metrics.set_license(&license);

@@ -2,7 +2,7 @@
 //! transaction, read a page at a time by (at_ms, id), pruned in batches.
 
 use super::{Conn, DieselTx, limit_i64};
-use crate::port::{AuditCursor, StorageError};
+use crate::port::{AuditCursor, Keyed, StorageError};
 use crate::sql::connection::Backend;
 use crate::sql::schema::audit_log;
 #[cfg(feature = "mysql")]
@@ -37,8 +37,8 @@ struct AuditRowDb {
 }
 
 impl AuditRowDb {
-    fn decode(self) -> (AuditCursor, AuditRow) {
-        let at = AuditCursor {
+    fn decode(self) -> Keyed<AuditCursor, AuditRow> {
+        let cursor = AuditCursor {
             at_ms: self.at_ms,
             id: self.id,
         };
@@ -49,7 +49,10 @@ impl AuditRowDb {
             result: self.result,
             detail: self.detail,
         };
-        (at, AuditRow::new(UnixMillis(self.at_ms), entry))
+        Keyed {
+            cursor,
+            row: AuditRow::new(UnixMillis(self.at_ms), entry),
+        }
     }
 }
 
@@ -76,7 +79,7 @@ impl DieselTx<'_> {
         since: UnixMillis,
         after: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError> {
         // Past the cursor: a later time, or the same time and a later number.
         let (at, id) = after.map_or((i64::MIN, i64::MIN), |a| (a.at_ms, a.id));
         let r = on_conn!(self, c => audit_log::table
@@ -100,7 +103,7 @@ impl DieselTx<'_> {
         &mut self,
         before: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError> {
         // Before the cursor: an earlier time, or the same time and an
         // earlier number. The (at_ms, id) index serves it read backwards.
         let (at, id) = before.map_or((i64::MAX, i64::MAX), |b| (b.at_ms, b.id));

@@ -3,18 +3,17 @@
 
 use super::pools::totals;
 use super::{Conn, DieselTx};
-use crate::port::StorageError;
+use crate::port::{PoolInGrace, PoolTotalsRow, StorageError};
 use crate::sql::schema::pools;
 use diesel::prelude::*;
 use diesel::sql_query;
 use diesel::sql_types::{BigInt, Text};
 use tenure_core::UnixMillis;
-use tenure_core::manager::PoolTotals;
 use tenure_core::names::Name;
 use tenure_core::wire::PoolKey;
 
 #[derive(QueryableByName)]
-struct PoolTotalsRow {
+struct PoolCountsDb {
     #[diesel(sql_type = Text)]
     environment: String,
     #[diesel(sql_type = Text)]
@@ -38,7 +37,7 @@ impl DieselTx<'_> {
     pub(super) fn read_pool_totals(
         &mut self,
         now: UnixMillis,
-    ) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
+    ) -> Result<Vec<PoolTotalsRow>, StorageError> {
         // The pool rows' running counts less the rows past their deadline:
         // the gauges refresh every sweep, and must not count every grant.
         let counted = on_conn!(self, c => pools::table
@@ -53,7 +52,7 @@ impl DieselTx<'_> {
         ));
         let r = on_conn!(self, c => sql_query(sql.as_str())
             .bind::<BigInt, _>(now.0)
-            .load::<PoolTotalsRow>(c));
+            .load::<PoolCountsDb>(c));
         let past = r.map_err(|e| self.fail(e))?;
         let mut out = Vec::with_capacity(counted.len());
         for (environment, product, servers, cores) in counted {
@@ -68,10 +67,12 @@ impl DieselTx<'_> {
             if servers == 0 && cores == 0 {
                 continue;
             }
-            let key = pool_key("pools", &environment, &product)?;
-            out.push((key, totals(servers, cores)?));
+            out.push(PoolTotalsRow {
+                pool: pool_key("pools", &environment, &product)?,
+                totals: totals(servers, cores)?,
+            });
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by(|a, b| a.pool.cmp(&b.pool));
         Ok(out)
     }
 
@@ -79,7 +80,7 @@ impl DieselTx<'_> {
         &mut self,
         now: UnixMillis,
         stale_before: UnixMillis,
-    ) -> Result<Vec<(PoolKey, u64)>, StorageError> {
+    ) -> Result<Vec<PoolInGrace>, StorageError> {
         let sql = self.sql(&format!(
             "SELECT environment, product, COUNT(*) AS servers, \
              CAST(0 AS {}) AS total_cores FROM grants \
@@ -89,14 +90,16 @@ impl DieselTx<'_> {
         let r = on_conn!(self, c => sql_query(sql.as_str())
             .bind::<BigInt, _>(now.0)
             .bind::<BigInt, _>(stale_before.0)
-            .load::<PoolTotalsRow>(c));
+            .load::<PoolCountsDb>(c));
         let rows = r.map_err(|e| self.fail(e))?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let key = pool_key("grants", &row.environment, &row.product)?;
-            out.push((key, u64::try_from(row.servers).unwrap_or(0)));
+            out.push(PoolInGrace {
+                pool: pool_key("grants", &row.environment, &row.product)?,
+                in_grace: u64::try_from(row.servers).unwrap_or(0),
+            });
         }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out.sort_by(|a, b| a.pool.cmp(&b.pool));
         Ok(out)
     }
 }

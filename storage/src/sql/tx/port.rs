@@ -3,8 +3,8 @@
 
 use super::DieselTx;
 use crate::port::{
-    AuditCursor, BatchTx, GrantsAndNow, LicenseStamp, NowAndStamp, StepSummary, StorageError,
-    StoredLicense, Tx, UsageCursor,
+    AuditCursor, BatchTx, GrantsAndNow, Keyed, LicenseStamp, NowAndStamp, PoolInGrace,
+    PoolTotalsRow, StepSummary, StorageError, StoredLicense, Tx, UsageCursor,
 };
 use crate::sql::connection::Backend;
 use tenure_core::health::ManagerRecord;
@@ -70,7 +70,7 @@ impl Tx for DieselTx<'_> {
         self.read_grants_after(after, limit)
     }
 
-    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<(PoolKey, PoolTotals)>, StorageError> {
+    fn pool_totals(&mut self, now: UnixMillis) -> Result<Vec<PoolTotalsRow>, StorageError> {
         self.read_pool_totals(now)
     }
 
@@ -78,7 +78,7 @@ impl Tx for DieselTx<'_> {
         &mut self,
         now: UnixMillis,
         stale_before: UnixMillis,
-    ) -> Result<Vec<(PoolKey, u64)>, StorageError> {
+    ) -> Result<Vec<PoolInGrace>, StorageError> {
         self.read_pool_in_grace(now, stale_before)
     }
 
@@ -87,7 +87,7 @@ impl Tx for DieselTx<'_> {
         since: UnixMillis,
         after: Option<UsageCursor>,
         limit: usize,
-    ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<UsageCursor, UsageRow>>, StorageError> {
         self.read_usage_page(since, after, limit)
     }
 
@@ -100,7 +100,7 @@ impl Tx for DieselTx<'_> {
         since: UnixMillis,
         after: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError> {
         self.read_audit_page(since, after, limit)
     }
 
@@ -108,7 +108,7 @@ impl Tx for DieselTx<'_> {
         &mut self,
         before: Option<AuditCursor>,
         limit: usize,
-    ) -> Result<Vec<(AuditCursor, AuditRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<AuditCursor, AuditRow>>, StorageError> {
         self.read_audit_page_newest(before, limit)
     }
 

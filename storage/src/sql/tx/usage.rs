@@ -3,7 +3,7 @@
 //! make of it (6.3).
 
 use super::{Conn, DieselTx, limit_i64};
-use crate::port::{StorageError, UsageCursor};
+use crate::port::{Keyed, StorageError, UsageCursor};
 use crate::sql::rows::UsageRowDb;
 use crate::sql::schema::{grants, usage_history};
 use diesel::prelude::*;
@@ -29,7 +29,7 @@ impl DieselTx<'_> {
         since: UnixMillis,
         after: Option<UsageCursor>,
         limit: usize,
-    ) -> Result<Vec<(UsageCursor, UsageRow)>, StorageError> {
+    ) -> Result<Vec<Keyed<UsageCursor, UsageRow>>, StorageError> {
         // Past the cursor: a later end, or the same end and a later number.
         let (ended, id) = after.map_or((i64::MIN, i64::MIN), |a| (a.ended_ms, a.id));
         let r = on_conn!(self, c => usage_history::table
@@ -46,11 +46,14 @@ impl DieselTx<'_> {
         r.map_err(|e| self.fail(e))?
             .into_iter()
             .map(|(id, row)| {
-                let at = UsageCursor {
+                let cursor = UsageCursor {
                     ended_ms: row.ended_ms,
                     id,
                 };
-                Ok((at, row.decode()?))
+                Ok(Keyed {
+                    cursor,
+                    row: row.decode()?,
+                })
             })
             .collect()
     }

@@ -91,7 +91,7 @@ pub(super) fn audit_page<S: Store>(
         .manager()
         .read(|tx, _| tx.audit_page_newest(q.after, audit::PAGE_ROWS))?;
     let next = (page.len() == audit::PAGE_ROWS)
-        .then(|| page.last().map(|(at, _)| at.to_string()))
+        .then(|| page.last().map(|k| k.cursor.to_string()))
         .flatten();
     let role = |name: &str| {
         (name != ANONYMOUS)
@@ -101,9 +101,9 @@ pub(super) fn audit_page<S: Store>(
     };
     let rows = page
         .into_iter()
-        .map(|(_, r)| {
-            let role = role(&r.token_name);
-            audit::Row::new(r, role)
+        .map(|k| {
+            let role = role(&k.row.token_name);
+            audit::Row::new(k.row, role)
         })
         .collect();
     let model = audit::Model {
