@@ -149,7 +149,10 @@ fn under_load(kind: Kind) {
                 ))
             })
             .expect("read");
-        assert_eq!(counted[0], totals[0].totals, "{kind:?}: running count of tight");
+        assert_eq!(
+            counted[0], totals[0].totals,
+            "{kind:?}: running count of tight"
+        );
         assert_eq!(counted[1], PoolTotals::default(), "{kind:?}: wide emptied");
         assert_eq!(
             totals,

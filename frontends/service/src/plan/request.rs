@@ -5,7 +5,7 @@
 use super::Server;
 use super::admission::Permit;
 use crate::http::{Request, Response};
-use crate::service::{Call, Prepared, Service};
+use crate::service::{Call, INTERNAL_FAILED, Prepared, Service};
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -76,8 +76,10 @@ impl<S: Store> StorageWork<S> {
         self.timeout
     }
 
-    /// Runs the work. Blocking. A panic in it answers 503 rather than
-    /// taking the frontend's worker down with it.
+    /// Runs the work. Blocking. A panic in it is a fault in this manager,
+    /// not a sign that storage is unavailable, so it answers 500 `internal`
+    /// rather than taking the frontend's worker down with it. Agents count
+    /// any 5xx as unreachable (PROTOCOL A4) and keep counting grace.
     pub fn call(self) -> Response {
         let Self {
             service,
@@ -92,13 +94,118 @@ impl<S: Store> StorageWork<S> {
         drop(slot);
         ran.unwrap_or_else(|_| {
             tracing::error!("request task panicked");
-            internal_error()
+            panicked()
         })
     }
 }
 
-/// The answer when the frontend lost the storage work (a panic, a task
-/// cancelled under it).
-pub fn internal_error() -> Response {
-    Response::error(ErrorCode::StorageUnavailable, "internal error; retry")
+/// The answer when the storage work panicked: a bug in this manager, which
+/// a retry may not meet again.
+pub fn panicked() -> Response {
+    Response::error(ErrorCode::Internal, INTERNAL_FAILED)
+}
+
+/// The answer when the frontend lost the storage work for a reason other
+/// than a panic in it (its task cancelled, the blocking pool gone with the
+/// runtime): nothing in the request or the manager's code is at fault, so
+/// the client backs off and retries as it would from unavailable storage.
+pub fn work_lost() -> Response {
+    Response::error(
+        ErrorCode::StorageUnavailable,
+        "the request's work was lost; retry",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Tokens;
+    use crate::http::Method;
+    use crate::plan::admission::Limit;
+    use crate::service::Env;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use tenure_core::UnixMillis;
+    use tenure_core::manager::ManagerConfig;
+    use tenure_storage::{BatchTx, Manager, MemoryStore, StorageError};
+
+    const TOKEN: &str = "admin-token-for-tests-0001";
+
+    /// The memory store, until `panics` is set: then every transaction
+    /// panics, as a bug in storage code would.
+    #[derive(Debug)]
+    struct Planted {
+        inner: MemoryStore,
+        panics: AtomicBool,
+    }
+
+    impl Store for Planted {
+        fn transaction<T>(
+            &self,
+            f: &mut dyn FnMut(&mut dyn BatchTx) -> Result<T, StorageError>,
+        ) -> Result<T, StorageError> {
+            assert!(
+                !self.panics.load(Ordering::SeqCst),
+                "planted panic in storage code"
+            );
+            self.inner.transaction(f)
+        }
+    }
+
+    /// A service that has passed its first heartbeat (M6), so that API
+    /// calls reach storage.
+    fn service() -> Arc<Service<Planted>> {
+        let env = Env {
+            random: Box::new(|| [7; 16]),
+            clock: Box::new(|| UnixMillis(0)),
+            mono: Arc::new(|| Duration::ZERO),
+        };
+        let tokens = Tokens::from_file_text(TOKEN).expect("token");
+        let store = Planted {
+            inner: MemoryStore::new(Arc::new(|| UnixMillis(0))),
+            panics: AtomicBool::new(false),
+        };
+        let manager = Manager::new(store, ManagerConfig::default(), Vec::new());
+        let service = Arc::new(Service::new(manager, "m1".into(), tokens, env));
+        service.heartbeat();
+        service
+    }
+
+    #[test]
+    fn a_panic_in_storage_work_answers_500_internal_and_frees_its_slot() {
+        let service = service();
+        service
+            .manager()
+            .store()
+            .panics
+            .store(true, Ordering::SeqCst);
+        let mut request = Request::new(Method::Get, "/v1/status");
+        request.authorization = Some(format!("Bearer {TOKEN}"));
+        let call = match service.prepare(&request) {
+            Prepared::Job(call) => call,
+            Prepared::Done(r) => panic!("/v1/status should need storage: {r:?}"),
+        };
+        let inflight = Limit::new(1);
+        let work = StorageWork {
+            service,
+            call,
+            timeout: None,
+            deadline: None,
+            slot: inflight.try_acquire().expect("a free slot"),
+        };
+        let r = work.call();
+        assert_eq!(r.status, 500);
+        assert_eq!(r.retry_after, None, "a fault, not unavailability");
+        let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json body");
+        assert_eq!(body["error"], "internal", "{body}");
+        assert_eq!(inflight.taken(), 0, "the slot went back");
+    }
+
+    #[test]
+    fn lost_work_answers_503_storage_unavailable() {
+        let r = work_lost();
+        assert_eq!(r.status, 503);
+        assert!(r.retry_after.is_some());
+        let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json body");
+        assert_eq!(body["error"], "storage_unavailable", "{body}");
+    }
 }
