@@ -663,7 +663,9 @@ impl Tx for MemTx<'_> {
             let key = (d.day_ms, d.pool.clone());
             if s.rollups.contains_key(&key) {
                 self.undo.push(Undo::Rollups(keys, s.rollup_mark));
-                return Err(StorageError::corrupt(format!(
+                // Nothing here was read from outside: the caller broke the
+                // port's rule that a day is rolled up once.
+                return Err(StorageError::internal(format!(
                     "usage_daily: day {} of {}/{} is rolled up already",
                     d.day_ms, d.pool.environment, d.pool.product
                 )));

@@ -60,8 +60,12 @@ fn port_i32(p: u16) -> i32 {
     i32::from(p)
 }
 
+/// The cores column of a row about to be written. The wire admits 1 to
+/// 4096 cores, so a count that does not fit is a fault in this binary, not
+/// in the database.
 fn cores_i32(table: &str, c: u32) -> Result<i32, StorageError> {
-    i32::try_from(c).map_err(|_| corrupt(table, format!("cores {c} out of range")))
+    i32::try_from(c)
+        .map_err(|_| StorageError::internal(format!("{table}: cores {c} to write out of range")))
 }
 
 #[derive(Debug, Queryable, QueryableByName, Selectable, Insertable)]

@@ -41,8 +41,11 @@ fn corrupt(what: impl std::fmt::Display) -> StorageError {
     StorageError::corrupt(format!("usage_daily: {what}"))
 }
 
+/// A figure about to be written. The roll-up counted it; no row read back
+/// is at fault when it cannot be stored, so it is not `Corrupt`.
 fn signed(n: u64) -> Result<i64, StorageError> {
-    i64::try_from(n).map_err(|_| corrupt(format!("{n} does not fit a BIGINT")))
+    i64::try_from(n)
+        .map_err(|_| StorageError::internal(format!("usage_daily: {n} does not fit a BIGINT")))
 }
 
 fn unsigned(n: i64) -> Result<u64, StorageError> {
