@@ -523,7 +523,11 @@ macro_rules! on_every_store {
 fn faked_needs(engine: Engine) -> &'static [Need] {
     match engine {
         Engine::Postgres => &[Need::LibFaketime, Need::PgServerBinaries],
-        Engine::MariaDb => &[Need::LibFaketime, Need::Program("mariadb-install-db")],
+        Engine::MariaDb => &[
+            support::MYSQL_BUILT,
+            Need::LibFaketime,
+            Need::Program("mariadb-install-db"),
+        ],
     }
 }
 

@@ -29,7 +29,7 @@ pub fn needs(kind: Kind) -> &'static [Need] {
 }
 
 /// A store built without `mysql` has no MariaDB backend to test.
-const MYSQL_BUILT: Need = Need::Other("tenure-storage's mysql feature", || {
+pub const MYSQL_BUILT: Need = Need::Other("tenure-storage's mysql feature", || {
     if cfg!(feature = "mysql") {
         Ok(())
     } else {
