@@ -56,7 +56,7 @@ impl World {
                     MgrStatus::Crashed
                 };
                 if !hang {
-                    mgr.node = None;
+                    mgr.node = NodeState::default();
                 }
                 self.check_ledger();
                 if self.plan.measure_failover && m == 0 && other_ok {
@@ -181,7 +181,8 @@ impl World {
                     self.check_clock_record(false);
                     for m in 0..2 {
                         let mgr = &self.mgrs[m];
-                        self.step_watchers[m] = mgr.status == MgrStatus::Up && mgr.node.is_some();
+                        self.step_watchers[m] =
+                            mgr.status == MgrStatus::Up && mgr.node.last.is_some();
                     }
                     self.db_step_unwatched |= !self.step_watchers.iter().any(|w| *w);
                     self.db_clock.step(t, delta);

@@ -25,10 +25,19 @@ impl World {
         req: Msg,
     ) -> Option<Result<Response, TransportError>> {
         let t = self.t;
+        // M6 as the service admits a call: a manager that must not serve,
+        // or cannot confirm from storage that it may, refuses every call;
+        // a missing or expired license is left to storage's own answers.
         if let Err(e) = self.mgrs[m].serving(t)
-            && e.code() == ErrorCode::TooManyManagers
+            && matches!(
+                e.code(),
+                ErrorCode::TooManyManagers | ErrorCode::StorageUnavailable
+            )
         {
-            *self.denials.entry("too_many_managers".into()).or_default() += 1;
+            *self
+                .denials
+                .entry(e.code().as_str().to_owned())
+                .or_default() += 1;
             return Some(wire::service_error(e.code(), e.to_string()));
         }
         if let Some((code, grants_only, until)) = self.refusing
@@ -181,13 +190,19 @@ impl World {
             return;
         }
         let clock = mgr.clock.clone();
-        let local = clock.wall_ms(t);
+        // As the service does: the word a heartbeat brings holds from the
+        // start of its attempt, and a failed one stops serving at once.
+        let started = Duration::from_nanos(clock.now_mono_ns(t));
         let out = mgr
             .manager
             .heartbeat(&mgr.node_id, &|| UnixMillis(clock.wall_ms(t)), LIVENESS);
+        if let Err(e) = &out {
+            mgr.node.last_error = Some(e.to_string());
+        }
         if let Ok(hb) = out {
             let expired = hb.serving == Err(NotServing::LicenseExpired);
-            mgr.node = Some((local, hb.serving));
+            mgr.node.last = Some((started, hb));
+            mgr.node.last_error = None;
             if self.step_watchers[m] {
                 // It has seen the step: no later crash can hide it.
                 self.step_watchers = [false; 2];

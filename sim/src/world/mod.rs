@@ -26,6 +26,7 @@ use tenure_core::manager::{self as decide, PoolView};
 use tenure_core::names::{Hostname, Name};
 use tenure_core::wire::{GrantRequest, GrantResponse, HostFacts, Instance};
 use tenure_core::{ErrorBody, ErrorCode, GrantId, Now, UnixMillis};
+use tenure_service::node::NodeState;
 use tenure_storage::{InstallPolicy, Manager, ManagerError, MemoryStore, Store};
 
 mod a4;
@@ -222,26 +223,23 @@ struct Mgr {
     clock: HostClock,
     status: MgrStatus,
     inc: u32,
-    /// Last heartbeat that reached storage: (local wall ms, serving).
-    node: Option<(i64, Result<(), NotServing>)>,
+    /// The service's own record of its heartbeats, which its M6 gate
+    /// reads: the last that reached storage, on the monotonic instant its
+    /// attempt began, and whether one failed since.
+    node: NodeState,
     grants_ok: u64,
 }
 
 impl Mgr {
-    /// `serving(t).is_ok()`, without building the error.
     fn serves(&self, t: u64) -> bool {
-        match &self.node {
-            Some((at, Ok(()))) => self.clock.wall_ms(t) < at.saturating_add(10_000),
-            _ => false,
-        }
+        self.serving(t).is_ok()
     }
 
+    /// The service's M6 gate (`NodeState::serving`) on this host's
+    /// monotonic clock.
     fn serving(&self, t: u64) -> Result<(), NotServing> {
-        let local = self.clock.wall_ms(t);
-        match &self.node {
-            Some((at, s)) if local < at.saturating_add(10_000) => s.clone(),
-            _ => Err(NotServing::StorageUnavailable),
-        }
+        self.node
+            .serving(Duration::from_nanos(self.clock.now_mono_ns(t)))
     }
 }
 

@@ -56,7 +56,7 @@ impl World {
                 clock,
                 status: MgrStatus::Up,
                 inc: 0,
-                node: None,
+                node: NodeState::default(),
                 grants_ok: 0,
             });
         }
