@@ -276,3 +276,39 @@ fn a4_regrant_refused_by_a_limit_stops_and_by_anything_else_retries() {
     let (again, _) = rig.wake_until_transmit();
     assert!(matches!(again.request, Request::Grant(_)));
 }
+
+/// A manager's own fault (500 `internal`, a Tenure body) is a 5xx: the
+/// manager is unreachable for now, whatever the body says. A first grant
+/// retries without a report; a running component keeps running, and stops
+/// only when grace runs out, as in any outage.
+#[test]
+fn a4_internal_is_unreachable_in_starting_and_running() {
+    let mut rig = Rig::new(1, 9);
+    let mut t = rig.one();
+    for _ in 0..5 {
+        rig.answer(&t, tenure(500, ErrorCode::Internal));
+        assert_eq!(rig.agent.state(), &State::Starting);
+        let (next, _) = rig.wake_until_transmit();
+        assert!(matches!(next.request, Request::Grant(_)));
+        t = next;
+    }
+    assert!(
+        rig.events().is_empty(),
+        "nothing to report: retried silently"
+    );
+
+    let mut rig = Rig::new(1, 10);
+    rig.licensed(300, 900, 432_000);
+    for _ in 0..20 {
+        let (t, _) = rig.wake_until_transmit();
+        rig.answer(&t, tenure(500, ErrorCode::Internal));
+        assert!(rig.agent.is_running());
+    }
+    let events = rig.events();
+    assert!(
+        events
+            .iter()
+            .all(|e| matches!(e, Event::GraceEntered { .. })),
+        "{events:?}"
+    );
+}
