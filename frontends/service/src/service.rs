@@ -15,6 +15,7 @@ use crate::query;
 use crate::report_query::{ReportQuery, report_query};
 use crate::reports::DEFAULT_USAGE_RETENTION;
 use crate::route::{Route, route};
+use component::ComponentCall;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use tenure_agent::suspend::SuspendMeter;
@@ -29,6 +30,7 @@ use tenure_core::{ErrorCode, GrantId, UnixMillis};
 use tenure_storage::{Manager, ManagerError, MonoClock, StorageErrorKind, Store};
 
 mod audit;
+pub mod component;
 mod periodic;
 pub use audit::Refused;
 
@@ -559,29 +561,14 @@ impl<S: Store> Service<S> {
 
     fn run(&self, job: Job, caller: Option<&Caller>) -> (Response, Outcome) {
         match job {
-            Job::Grant(req) => match draw(&*self.env.random) {
-                // A grant id is the component's credential: never a
-                // predictable one.
-                None => (
-                    Response::error(
-                        ErrorCode::Overloaded,
-                        "the manager cannot draw a random grant id right now; retry shortly",
-                    ),
-                    Outcome::Overloaded,
-                ),
-                Some(random) => match self.manager.grant(&req, random) {
-                    Ok(g) => (Response::json(201, &g), Outcome::Granted),
-                    Err(e) => self.failure(e),
-                },
-            },
-            Job::Renew { id, client_time } => match self.manager.renew(id, client_time) {
-                Ok(g) => (Response::json(200, &g), Outcome::Renewed),
-                Err(e) => self.failure(e),
-            },
-            Job::Release(id) => match self.manager.release(id) {
-                Ok(()) => (Response::empty(204), Outcome::Released),
-                Err(e) => self.failure(e),
-            },
+            Job::Grant(request) => {
+                let random = draw(&*self.env.random);
+                component::run(&self.manager, ComponentCall::Grant { request, random }).written()
+            }
+            Job::Renew { id, client_time } => {
+                component::run(&self.manager, ComponentCall::Renew { id, client_time }).written()
+            }
+            Job::Release(id) => component::run(&self.manager, ComponentCall::Release(id)).written(),
             Job::Revoke(id) => self.revoke(id, caller),
             Job::AdminRelease(instance) => self.admin_release(&instance, caller),
             Job::Refused(r) => self.refused(&r, caller),
