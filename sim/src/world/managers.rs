@@ -2,6 +2,7 @@
 //! heartbeats (M6) and the balancer's health checks.
 
 use super::*;
+use tenure_service::service::component::{self, ComponentCall, ComponentOutcome};
 
 impl World {
     pub(super) fn manager_error(&mut self, e: &ManagerError) -> Result<Response, TransportError> {
@@ -59,36 +60,45 @@ impl World {
                 if self.plan.bug == Some(Bug::UnserialisedGrant) {
                     return self.stale_read(m, c, gen_, id, req, random);
                 }
-                let out = self.mgrs[m].manager.grant(&req, random);
-                Some(match out {
-                    Ok(g) => {
-                        self.acked(m, &g);
-                        Ok(Response::Granted(g))
-                    }
-                    Err(e) => self.manager_error(&e),
-                })
+                self.run_call(
+                    m,
+                    ComponentCall::Grant {
+                        request: Box::new(req),
+                        random: Some(random),
+                    },
+                )
             }
             Msg::Renew {
                 grant_id,
                 client_time_ms,
-            } => {
-                let out = self.mgrs[m].manager.renew(
-                    grant_id,
-                    Some(UnixMillis(client_time_ms)).filter(|c| c.0 >= 0),
-                );
-                Some(match out {
-                    Ok(g) => {
-                        self.acked(m, &g);
-                        Ok(Response::Granted(g))
-                    }
-                    Err(e) => self.manager_error(&e),
-                })
-            }
-            Msg::Release { grant_id } => Some(match self.mgrs[m].manager.release(grant_id) {
-                Ok(()) => wire::read(&tenure_service::Response::empty(204)),
-                Err(e) => self.manager_error(&e),
-            }),
+            } => self.run_call(
+                m,
+                ComponentCall::Renew {
+                    id: grant_id,
+                    client_time: Some(UnixMillis(client_time_ms)).filter(|c| c.0 >= 0),
+                },
+            ),
+            Msg::Release { grant_id } => self.run_call(m, ComponentCall::Release(grant_id)),
         }
+    }
+
+    /// Runs `call` on manager `m` as the service does
+    /// (`tenure_service::service::component`). A grant stays typed (the wire
+    /// module sends the first of a run through bytes); every other outcome
+    /// is the service's own answer, read back by the agent's decoder.
+    fn run_call(
+        &mut self,
+        m: usize,
+        call: ComponentCall,
+    ) -> Option<Result<Response, TransportError>> {
+        Some(match component::run(&self.mgrs[m].manager, call) {
+            ComponentOutcome::Granted(g) | ComponentOutcome::Renewed(g) => {
+                self.acked(m, &g);
+                Ok(Response::Granted(g))
+            }
+            ComponentOutcome::Failed(e) => self.manager_error(&e),
+            other => wire::read(&other.written().0),
+        })
     }
 
     /// Planted bug 3, first half: read the pool in one transaction...
