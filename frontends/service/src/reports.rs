@@ -4,7 +4,7 @@
 use crate::http::{self, Response};
 use crate::metrics::Outcome;
 use crate::report_query::ReportQuery;
-use crate::service::Service;
+use crate::service::{Service, failure};
 use serde::Serialize;
 use std::time::Duration;
 use tenure_core::report::{ReportRow, period_label, to_csv};
@@ -65,7 +65,7 @@ impl<S: Store> Service<S> {
                 Response::error(ErrorCode::BadRequest, e.to_string()),
                 Outcome::Denied("bad_request"),
             ),
-            Err(ReportError::Storage(e)) => self.failure(e.into()),
+            Err(ReportError::Storage(e)) => failure(&e.into()),
         }
     }
 

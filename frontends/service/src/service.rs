@@ -588,12 +588,8 @@ impl<S: Store> Service<S> {
     ) -> (Response, Outcome) {
         match f(self) {
             Ok(r) => (r, Outcome::Other),
-            Err(e) => self.failure(e),
+            Err(e) => failure(&e),
         }
-    }
-
-    pub(crate) fn failure(&self, e: ManagerError) -> (Response, Outcome) {
-        failure(&e)
     }
 
     /// `/v1/health`'s view of this manager, from its last heartbeat;

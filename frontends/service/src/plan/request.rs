@@ -105,11 +105,22 @@ pub fn panicked() -> Response {
     Response::error(ErrorCode::Internal, INTERNAL_FAILED)
 }
 
+/// The answer when the frontend's runtime lost the task that ran the
+/// storage work: `panicked` when the task ended in a panic that escaped
+/// [`StorageWork::call`], else it was cancelled under the work.
+pub fn lost(panicked: bool) -> Response {
+    if panicked {
+        self::panicked()
+    } else {
+        work_lost()
+    }
+}
+
 /// The answer when the frontend lost the storage work for a reason other
 /// than a panic in it (its task cancelled, the blocking pool gone with the
 /// runtime): nothing in the request or the manager's code is at fault, so
 /// the client backs off and retries as it would from unavailable storage.
-pub fn work_lost() -> Response {
+fn work_lost() -> Response {
     Response::error(
         ErrorCode::StorageUnavailable,
         "the request's work was lost; retry",
@@ -202,7 +213,7 @@ mod tests {
 
     #[test]
     fn lost_work_answers_503_storage_unavailable() {
-        let r = work_lost();
+        let r = lost(false);
         assert_eq!(r.status, 503);
         assert!(r.retry_after.is_some());
         let body: serde_json::Value = serde_json::from_slice(&r.body).expect("json body");

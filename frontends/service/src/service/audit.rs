@@ -5,7 +5,7 @@
 //! answers the refusal, whatever became of the row: the refusal is the
 //! answer either way, and the log says when a row was not written.
 
-use super::{Job, Outcome, Prepared, Service};
+use super::{Job, Outcome, Prepared, Service, failure};
 use crate::auth::Caller;
 use crate::http::{Method, Request, Response, path_for_log};
 use crate::route::Route;
@@ -139,7 +139,7 @@ impl<S: Store> Service<S> {
                 tracing::info!(token = actor.token_name, grant = %id.short(), "grant revoked");
                 (Response::empty(204), Outcome::Other)
             }
-            Err(e) => self.failure(e),
+            Err(e) => failure(&e),
         }
     }
 
@@ -156,7 +156,7 @@ impl<S: Store> Service<S> {
                 tracing::info!(token = actor.token_name, instance = %target, "instance released");
                 (Response::empty(204), Outcome::Other)
             }
-            Err(e) => self.failure(e),
+            Err(e) => failure(&e),
         }
     }
 
@@ -177,7 +177,7 @@ impl<S: Store> Service<S> {
                     Outcome::Other,
                 )
             }
-            Err(InstallError::Storage(e)) => self.failure(e.into()),
+            Err(InstallError::Storage(e)) => failure(&e.into()),
             Err(e) => (
                 Response::error(
                     ErrorCode::BadRequest,

@@ -174,11 +174,7 @@ pub async fn handle<S: Store + 'static>(
                 None => shared.storage_timed_out(label, started),
                 Some(joined) => joined.unwrap_or_else(|e| {
                     tracing::error!(error = %e, "request task failed");
-                    if e.is_panic() {
-                        request::panicked()
-                    } else {
-                        request::work_lost()
-                    }
+                    request::lost(e.is_panic())
                 }),
             }
         }
