@@ -51,40 +51,35 @@ impl RowAges {
     pub fn judged(
         &mut self,
         (me, nonce): (&str, Option<&str>),
-        records: &[ManagerRecord],
+        mut records: Vec<ManagerRecord>,
         judge: UnixMillis,
         mono_now: Duration,
     ) -> Vec<ManagerRecord> {
         let mut ahead = Vec::new();
-        let out = records
-            .iter()
-            .map(|r| {
-                if !is_ahead(r, judge) {
-                    return r.clone();
-                }
-                // Another process given this node id is a peer here.
-                let own = r.node_id == me && r.instance.as_deref() == nonce;
-                let age = if own {
-                    self.own_written
-                        .map_or(LIVENESS, |at| mono_now.saturating_sub(at))
-                } else {
-                    let first = self
-                        .ahead
-                        .iter()
-                        .find(|(n, s, _)| *n == r.node_id && *s == r.last_seen)
-                        .map_or(mono_now, |(_, _, at)| *at);
-                    ahead.push((r.node_id.clone(), r.last_seen, first));
-                    mono_now.saturating_sub(first)
-                };
-                let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
-                let mut aged = r.clone();
-                aged.last_seen = UnixMillis(judge.0.saturating_sub(age));
-                aged
-            })
-            .collect();
+        for r in &mut records {
+            if !is_ahead(r, judge) {
+                continue;
+            }
+            // Another process given this node id is a peer here.
+            let own = r.node_id == me && r.instance.as_deref() == nonce;
+            let age = if own {
+                self.own_written
+                    .map_or(LIVENESS, |at| mono_now.saturating_sub(at))
+            } else {
+                let first = self
+                    .ahead
+                    .iter()
+                    .find(|(n, s, _)| *n == r.node_id && *s == r.last_seen)
+                    .map_or(mono_now, |(_, _, at)| *at);
+                ahead.push((r.node_id.clone(), r.last_seen, first));
+                mono_now.saturating_sub(first)
+            };
+            let age = i64::try_from(age.as_millis()).unwrap_or(i64::MAX);
+            r.last_seen = UnixMillis(judge.0.saturating_sub(age));
+        }
         // Stamps no longer in storage are forgotten: rewritten or removed.
         self.ahead = ahead;
-        out
+        records
     }
 
     /// This manager's heartbeat that began at monotonic `started` was written.
@@ -232,7 +227,7 @@ mod tests {
             let at = UnixMillis(now.0 + (mono - 100) * 1000);
             let judged = ages.judged(
                 ("a", Some("na")),
-                &rows,
+                rows.to_vec(),
                 at,
                 S * u32::try_from(mono).unwrap_or(0),
             );
@@ -245,17 +240,12 @@ mod tests {
         let mut ages = RowAges::default();
         let now = UnixMillis(1_000_000);
         let ghost = row("b", now.0 + 3_600_000, "nb");
-        let judged = ages.judged(("a", Some("na")), &[ghost], now, 100 * S);
+        let judged = ages.judged(("a", Some("na")), vec![ghost], now, 100 * S);
         assert!(judged[0].is_live(now, LIVENESS));
         // The live peer heartbeats with the stepped clock: an ordinary row.
         let fresh = row("b", now.0 + 2_000, "nb");
         let later = UnixMillis(now.0 + 2_000);
-        let judged = ages.judged(
-            ("a", Some("na")),
-            std::slice::from_ref(&fresh),
-            later,
-            102 * S,
-        );
+        let judged = ages.judged(("a", Some("na")), vec![fresh.clone()], later, 102 * S);
         assert_eq!(judged[0], fresh);
         assert!(ages.ahead.is_empty());
     }
@@ -269,7 +259,8 @@ mod tests {
             row("b", now.0 - 20_000, "nb"),
         ];
         assert_eq!(
-            ages.judged(("c", Some("nc")), &rows, now, S).as_slice(),
+            ages.judged(("c", Some("nc")), rows.to_vec(), now, S)
+                .as_slice(),
             rows.as_slice()
         );
     }
@@ -283,13 +274,13 @@ mod tests {
         let mut serving = Vec::new();
         for s in [0u32, 2, 4, 6, 8, 10, 12] {
             let at = UnixMillis(now.0 + i64::from(s) * 1000);
-            let judged = ages.judged(("b", Some("nb")), &rows, at, S * (1000 + s));
+            let judged = ages.judged(("b", Some("nb")), rows.clone(), at, S * (1000 + s));
             let me = heartbeat(&judged, "b", Some("nb"), at, None, LIVENESS);
             let me = me.expect("node b is free");
             rows.retain(|r| r.node_id != "b");
             rows.push(me);
             ages.written(S * (1000 + s));
-            let judged = ages.judged(("b", Some("nb")), &rows, at, S * (1000 + s));
+            let judged = ages.judged(("b", Some("nb")), rows.clone(), at, S * (1000 + s));
             let state = crate::health::LicenseState::Valid;
             serving.push(may_serve("b", true, &state, 1, &judged, at, LIVENESS).is_ok());
         }
@@ -310,7 +301,7 @@ mod tests {
             }
             let judged = ages.judged(
                 ("a", Some("na")),
-                &[old.clone(), peer.clone()],
+                vec![old.clone(), peer.clone()],
                 now,
                 S * 1000,
             );
@@ -320,7 +311,7 @@ mod tests {
         // A heartbeat written 3 s ago keeps the rank, as without a step.
         let mut ages = RowAges::default();
         ages.written(S * 997);
-        let judged = ages.judged(("a", Some("na")), &[old.clone(), peer], now, S * 1000);
+        let judged = ages.judged(("a", Some("na")), vec![old.clone(), peer], now, S * 1000);
         let me = heartbeat(&judged, "a", Some("na"), now, None, LIVENESS).expect("own id");
         assert_eq!(me.live_since, old.live_since);
     }
@@ -332,7 +323,7 @@ mod tests {
         // before a backward step: it must not be taken for this one's own.
         let other = row("a", now.0 + 45_000_000, "first");
         let mut ages = RowAges::default();
-        let judged = ages.judged(("a", Some("second")), &[other], now, S * 1000);
+        let judged = ages.judged(("a", Some("second")), vec![other], now, S * 1000);
         let refused = heartbeat(&judged, "a", Some("second"), now, None, LIVENESS);
         assert!(refused.is_err(), "the live holder of the id keeps it");
     }

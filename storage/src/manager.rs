@@ -523,7 +523,7 @@ impl<S: Store> Manager<S> {
                 let mut ages = self.row_ages.lock().unwrap_or_else(|e| e.into_inner());
                 records = ages.judged(
                     (node_id, self.instance.as_deref()),
-                    &records,
+                    records,
                     at.deadlines,
                     mono,
                 );
@@ -531,10 +531,15 @@ impl<S: Store> Manager<S> {
             // The views read rows at the storage clock: they get the stamps
             // as stored, but a row stamped ahead as it was aged.
             let mut shown: Vec<ManagerRecord> = stored
-                .iter()
+                .into_iter()
                 .zip(&records)
-                .map(|(s, r)| if row_ages::is_ahead(s, now) { r } else { s })
-                .cloned()
+                .map(|(s, r)| {
+                    if row_ages::is_ahead(&s, now) {
+                        r.clone()
+                    } else {
+                        s
+                    }
+                })
                 .collect();
             // M6 under M9: liveness is judged at the deadline instant, so a
             // storage clock stepped forward does not make a live peer look
@@ -561,14 +566,20 @@ impl<S: Store> Manager<S> {
                 me.last_seen = me.last_seen.max(now);
                 me
             });
-            if let Ok(me) = &me {
-                tx.put_manager(me)?;
-                for rows in [&mut records, &mut shown] {
-                    rows.retain(|r| r.node_id != node_id);
-                    rows.push(me.clone());
-                    rows.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+            let me = match me {
+                Ok(me) => {
+                    tx.put_manager(&me)?;
+                    records.retain(|r| r.node_id != node_id);
+                    records.push(me.clone());
+                    shown.retain(|r| r.node_id != node_id);
+                    shown.push(me);
+                    for rows in [&mut records, &mut shown] {
+                        rows.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+                    }
+                    Ok(())
                 }
-            }
+                Err(e) => Err(e),
+            };
             let (state, max, license_id) = match self.license_of(tx, read.stamp.clone())? {
                 Err(_) => (LicenseState::Missing, 1, None),
                 Ok(lic) => {
@@ -592,7 +603,7 @@ impl<S: Store> Manager<S> {
                 seen,
                 last_seen,
             };
-            let serving = me.map(|_| ()).and_then(|()| {
+            let serving = me.and_then(|()| {
                 health::may_serve(node_id, true, &state, max, &records, judge, liveness)
             });
             Ok(Heartbeat {

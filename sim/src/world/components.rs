@@ -152,8 +152,13 @@ impl World {
             .is_none_or(|a| matches!(a.state(), State::Stopped(_)));
         comp.expect_step = match comp.prev_now.replace(now) {
             Some(prev) if !stopped => {
-                let mono_ns = now.mono.as_nanos().saturating_sub(prev.mono.as_nanos());
-                let mono_ms = i64::try_from(mono_ns / 1_000_000).unwrap_or(i64::MAX);
+                // Whole milliseconds of the difference, in 64 bits: a
+                // 128-bit division here ran twice per agent call.
+                let mono = now.mono.saturating_sub(prev.mono);
+                let mono_ms = i64::try_from(mono.as_secs())
+                    .unwrap_or(i64::MAX)
+                    .saturating_mul(1_000)
+                    .saturating_add(i64::from(mono.subsec_millis()));
                 let step = now
                     .wall
                     .0
@@ -503,10 +508,7 @@ impl World {
     }
 
     pub(super) fn recount(&mut self, c: usize) {
-        // Twins claim one instance, so they hold one slot between them: the
-        // pair counts once while either runs (I10 bounds their overlap).
-        let twin_counted = self.twin_of(c).is_some_and(|d| self.comps[d].counted);
-        let comp = &mut self.comps[c];
+        let comp = &self.comps[c];
         // A suspended host executes nothing; a host that resumed past its
         // grace deadline is inside the driver's max_sleep window (reported,
         // and bounded by I2), not counted as a licensed user.
@@ -516,11 +518,15 @@ impl World {
             && !comp.clock.is_suspended()
             && !comp.resumed_late;
         if counted != comp.counted {
-            comp.counted = counted;
+            // Twins claim one instance, so they hold one slot between them:
+            // the pair counts once while either runs (I10 bounds their
+            // overlap).
+            let twin_counted = self.twin_of(c).is_some_and(|d| self.comps[d].counted);
+            self.comps[c].counted = counted;
             if twin_counted {
                 return;
             }
-            let cores = u64::from(comp.req.facts.cores);
+            let cores = u64::from(self.comps[c].req.facts.cores);
             if counted {
                 self.servers += 1;
                 self.cores += cores;

@@ -127,17 +127,23 @@ impl World {
         }
         // I2: nobody runs past grace of true time since its last success.
         self.check_i2(self.t);
-        // I7: never more serving managers than the license allows.
-        let serving = (0..2)
-            .filter(|m| {
-                let mgr = &self.mgrs[*m];
-                mgr.status == MgrStatus::Up
-                    && self.db_up
-                    && mgr.store.reachable()
-                    && mgr.serves(self.t)
-            })
-            .count();
-        if serving > self.license.max_managers as usize {
+        // I7: never more serving managers than the license allows (a
+        // license that allows them all cannot be exceeded: not counted).
+        let max = self.license.max_managers as usize;
+        let serving = if max >= self.mgrs.len() {
+            0
+        } else {
+            (0..self.mgrs.len())
+                .filter(|m| {
+                    let mgr = &self.mgrs[*m];
+                    mgr.status == MgrStatus::Up
+                        && self.db_up
+                        && mgr.store.reachable()
+                        && mgr.serves(self.t)
+                })
+                .count()
+        };
+        if serving > max {
             let msg = format!(
                 "{serving} managers serving, max_managers {}",
                 self.license.max_managers
