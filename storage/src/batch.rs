@@ -342,14 +342,12 @@ impl<S: Store> Manager<S> {
         } else {
             tx.grants(&unknown)?
         };
-        let mut pools: Vec<PoolKey> = known
-            .into_iter()
-            .chain(before.iter().map(|g| g.instance.pool()))
-            .chain(ops.iter().filter_map(|op| match op {
-                Op::Grant { req, .. } => Some(req.instance.pool()),
-                _ => None,
-            }))
-            .collect();
+        let mut pools: Vec<PoolKey> = known;
+        pools.extend(before.iter().map(|g| g.instance.pool()));
+        pools.extend(ops.iter().filter_map(|op| match op {
+            Op::Grant { req, .. } => Some(req.instance.pool()),
+            _ => None,
+        }));
         // One global order, so two managers' batches never deadlock.
         pools.sort_unstable();
         pools.dedup();
@@ -363,16 +361,20 @@ impl<S: Store> Manager<S> {
             Vec::new()
         } else if tx.excludes_other_writers() {
             // Nothing changed since `before`: read only the grants it lacks.
-            let seen: Vec<GrantId> = ids
-                .iter()
-                .filter(|id| unknown.binary_search(id).is_err())
-                .copied()
-                .collect();
-            let mut all = before;
-            if !seen.is_empty() {
-                all.extend(tx.grants(&seen)?);
+            if unknown.is_empty() {
+                tx.grants(&ids)?
+            } else {
+                let seen: Vec<GrantId> = ids
+                    .iter()
+                    .filter(|id| unknown.binary_search(id).is_err())
+                    .copied()
+                    .collect();
+                let mut all = before;
+                if !seen.is_empty() {
+                    all.extend(tx.grants(&seen)?);
+                }
+                all
             }
-            all
         } else {
             let before = self.clock.mono();
             let GrantsAndNow { grants, read } = tx.grants_and_now(&ids)?;

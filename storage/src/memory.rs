@@ -563,10 +563,14 @@ impl Tx for MemTx<'_> {
     }
 
     fn put_manager(&mut self, record: &ManagerRecord) -> Result<(), StorageError> {
-        let old = self
-            .state
-            .managers
-            .insert(record.node_id.clone(), record.clone());
+        // A heartbeat rewrites its own row: the key is there already.
+        let old = match self.state.managers.get_mut(&record.node_id) {
+            Some(row) => Some(std::mem::replace(row, record.clone())),
+            None => self
+                .state
+                .managers
+                .insert(record.node_id.clone(), record.clone()),
+        };
         self.undo.push(Undo::Manager(record.node_id.clone(), old));
         Ok(())
     }

@@ -398,15 +398,21 @@ impl Agent {
     }
 
     /// A3's "time left" warnings due in grace at T2 `elapsed`, given the
-    /// ones this episode already gave.
+    /// ones this episode already gave. Inline: most calls in grace find none
+    /// due, and a call cost more than that check.
+    #[inline]
     fn warn(&mut self, lease: &Lease, elapsed: u128, warned: GraceWarning) {
-        let grace = lease.grace_period.as_nanos();
-        let left = grace.saturating_sub(elapsed);
-        let (day, hour) = (DAY.as_nanos(), HOUR.as_nanos());
-        // Most calls in grace: no warning is due, nothing to write.
-        if warned == GraceWarning::OneHour || left > day {
+        let left = lease.grace_period.as_nanos().saturating_sub(elapsed);
+        if warned == GraceWarning::OneHour || left > DAY.as_nanos() {
             return;
         }
+        self.warn_due(lease, left, warned);
+    }
+
+    /// The warnings due with `left` of grace, a day or less.
+    fn warn_due(&mut self, lease: &Lease, left: u128, warned: GraceWarning) {
+        let grace = lease.grace_period.as_nanos();
+        let (day, hour) = (DAY.as_nanos(), HOUR.as_nanos());
         let mut level = warned;
         if level < GraceWarning::OneDay && grace > day && left <= day {
             self.events.push_back(Event::GraceOneDayLeft);

@@ -197,7 +197,12 @@ impl World {
             while let Some(e) = agent.poll_event() {
                 events.push(e);
             }
-            comp.last_call_mono_ns = comp.clock.now_mono_ns(t);
+            // The reading the agent was just handed: every caller hands
+            // one at `t` and keeps it in `prev_now`.
+            comp.last_call_mono_ns = match comp.prev_now {
+                Some(now) => u64::try_from(now.mono.as_nanos()).unwrap_or(u64::MAX),
+                None => comp.clock.now_mono_ns(t),
+            };
             comp.chain = false;
             (
                 agent.is_running(),

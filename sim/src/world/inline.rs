@@ -87,10 +87,15 @@ impl World {
         let now = comp.clock.now(a);
         match agent.state() {
             State::Starting => true,
+            // `Lease::elapsed` in nanoseconds, without the `Duration` it
+            // builds: this runs before every inline wake-up.
             State::Licensed { lease } => {
-                lease.elapsed(&now) < lease.lease_ttl.min(lease.grace_period)
+                now.elapsed_nanos_since(&lease.since)
+                    < lease.lease_ttl.min(lease.grace_period).as_nanos()
             }
-            State::Grace { lease, .. } => lease.elapsed(&now) < lease.grace_period,
+            State::Grace { lease, .. } => {
+                now.elapsed_nanos_since(&lease.since) < lease.grace_period.as_nanos()
+            }
             State::Confirming { .. } | State::Stopped(_) => false,
         }
     }
