@@ -298,10 +298,10 @@ impl SessionSetup {
                 }
                 sql
             }
-            // WAL for concurrent readers, FULL so a commit survives power loss
-            // (M4), and a busy timeout so writers queue instead of failing.
+            // A busy timeout so writers queue instead of failing, FULL so a
+            // commit survives power loss (M4); WAL follows (`sqlite_wal`).
             Backend::Sqlite => format!(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = {};",
+                "PRAGMA busy_timeout = {}; PRAGMA synchronous = FULL;",
                 self.sqlite_busy_timeout.as_millis()
             ),
         }
@@ -319,6 +319,9 @@ impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSetup {
         };
         conn.batch_execute(&self.sql(backend))
             .map_err(diesel::r2d2::Error::QueryError)?;
+        if backend == Backend::Sqlite {
+            sqlite_wal(conn, self.sqlite_busy_timeout).map_err(diesel::r2d2::Error::QueryError)?;
+        }
         let t = self.statement_timeout;
         if !t.is_zero() {
             // Each of these exists on some servers only (PostgreSQL 14+,
@@ -341,5 +344,71 @@ impl CustomizeConnection<Pooled, diesel::r2d2::Error> for SessionSetup {
             }
         }
         Ok(())
+    }
+}
+
+/// Puts the database in WAL mode, for concurrent readers. The mode is kept
+/// in the file, so only the first connection to a new database switches
+/// it, and switching takes the file's lock: SQLite answers BUSY at once,
+/// without waiting its busy timeout, to a connection that could otherwise
+/// deadlock with another switching at the same time (every connection a
+/// pool opens at once on a new database). Such an answer is retried, with
+/// pauses that add up to the busy timeout (counted, not read from a clock:
+/// the store reads none).
+fn sqlite_wal(conn: &mut AnyConnection, patience: Duration) -> diesel::QueryResult<()> {
+    const PAUSE: Duration = Duration::from_millis(5);
+    let mut left = patience.as_millis() / PAUSE.as_millis();
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Err(e) if super::errors::classify(&e) == super::errors::Class::Retry && left > 0 => {
+                left -= 1;
+                std::thread::sleep(PAUSE);
+            }
+            done => return done,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::{Arc, Barrier};
+
+    /// Connections that a pool opens at once on a new database each get
+    /// their session: the first to switch it to WAL holds its lock, and the
+    /// others wait for it instead of failing with "database is locked".
+    #[test]
+    fn sqlite_sessions_opened_at_once_wait_for_the_wal_switch() {
+        const AT_ONCE: usize = 8;
+        let setup = SessionSetup {
+            sqlite_busy_timeout: Duration::from_secs(10),
+            statement_timeout: Duration::ZERO,
+        };
+        for _ in 0..5 {
+            let dir = tempfile::tempdir().expect("a temporary directory");
+            let url = dir.path().join("new.db").to_string_lossy().into_owned();
+            let start = Arc::new(Barrier::new(AT_ONCE));
+            let sessions: Vec<_> = (0..AT_ONCE)
+                .map(|_| {
+                    let (url, start) = (url.clone(), Arc::clone(&start));
+                    std::thread::spawn(move || {
+                        let conn =
+                            SqliteConnection::establish(&url).map_err(|e| format!("open: {e}"))?;
+                        let mut pooled = Pooled {
+                            conn: AnyConnection::Sqlite(conn),
+                            gone: false,
+                        };
+                        start.wait();
+                        setup
+                            .on_acquire(&mut pooled)
+                            .map_err(|e| format!("setup: {e}"))
+                    })
+                })
+                .collect();
+            for session in sessions {
+                let set_up = session.join().expect("the session's thread");
+                assert_eq!(set_up, Ok(()));
+            }
+        }
     }
 }
