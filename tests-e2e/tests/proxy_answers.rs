@@ -1,12 +1,14 @@
-//! A proxy's answers are not the manager's (A4, I9), on real processes.
+//! Answers that decide nothing never stop a component (A4, I9), on real
+//! processes: a proxy's pages, and a manager's fault of its own.
 //!
-//! Four `tenure-agent run -- sleep` processes each reach one manager
+//! Five `tenure-agent run -- sleep` processes each reach one manager
 //! (embedded SQLite, renewing every 1 s with a 3 s lease) through a proxy of
 //! their own (support/proxy.rs). For 6 s every proxy answers every request
-//! itself with an HTML page, as a corporate proxy, WAF or captive portal does:
-//! 403, 401, 429 and 502 respectively. Then they forward again. Every licensed
-//! command must run throughout, each agent must log the manager as
-//! unreachable, and its renewals must resume. Control: a grant revoked through
+//! itself: four with an HTML page, as a corporate proxy, WAF or captive
+//! portal does (403, 401, 429 and 502), one as a manager with a fault of its
+//! own does (500 with the JSON body `internal`). Then they forward again.
+//! Every licensed command must run throughout, each agent must log the
+//! manager as unreachable, and its renewals must resume. Control: a grant revoked through
 //! the admin API still stops its agent, with the manager's JSON 403 `revoked`
 //! travelling through the same proxy (exit code 71).
 //!
@@ -29,15 +31,35 @@ use tenure_testkit::trial;
 const GRACE_S: u64 = 60;
 /// How long each proxy answers with HTML: two leases, so every agent is in grace.
 const FAULT: Duration = Duration::from_secs(6);
-const STATUSES: [u16; 4] = [403, 401, 429, 502];
+/// What each agent's proxy answers during the fault.
+const FAULTS: [Answer; 5] = [
+    Answer::Html(403),
+    Answer::Html(401),
+    Answer::Html(429),
+    Answer::Html(502),
+    Answer::ManagerFault,
+];
 /// Exit code of `tenure-agent` for a revoked grant (docs/agent.md).
 const EXIT_REVOKED: i32 = 71;
 
-fn agent_name(status: u16) -> String {
-    format!("behind-html-{status}")
+fn agent_name(answer: Answer) -> String {
+    match answer {
+        Answer::Html(status) => format!("behind-html-{status}"),
+        Answer::ManagerFault => "behind-manager-fault".to_owned(),
+        Answer::Forward => "behind-forward".to_owned(),
+    }
 }
 
-fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
+/// The answer as the figures and failures name it.
+fn label(answer: Answer) -> String {
+    match answer {
+        Answer::Html(status) => format!("a proxy's HTML {status} (no Tenure JSON body)"),
+        Answer::ManagerFault => "the manager's JSON 500 `internal`".to_owned(),
+        Answer::Forward => "the manager's own answer".to_owned(),
+    }
+}
+
+fn answers_deciding_nothing_never_stop_a_component(case: &str, flavor: Flavor) {
     let (manager_bin, agent_bin) =
         needed(case, flavor.binary().and_then(|m| Ok((m, agent_binary()?))));
     let started = Instant::now();
@@ -51,44 +73,44 @@ fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
         "the manager never served: {}",
         manager.log()
     );
-    let proxies: Vec<FaultProxy> = STATUSES
+    let proxies: Vec<FaultProxy> = FAULTS
         .iter()
         .map(|_| FaultProxy::start(manager.addr))
         .collect();
-    let specs = STATUSES
+    let specs = FAULTS
         .iter()
         .zip(&proxies)
-        .map(|(s, p)| Spec::new(&agent_name(*s), &p.url, "vdp"))
+        .map(|(f, p)| Spec::new(&agent_name(*f), &p.url, "vdp"))
         .collect();
     let mut fleet = Fleet::launch(&agent_bin, specs);
     assert!(
         fleet.wait_started(Duration::from_secs(20)),
         "not every agent started through its proxy: {}",
-        fleet.logs(&[], 4)
+        fleet.logs(&[], FAULTS.len())
     );
     std::thread::sleep(Duration::from_millis(1500));
 
     // The fault: every proxy answers for itself.
     let fault = Instant::now();
-    for (s, p) in STATUSES.iter().zip(&proxies) {
-        p.set(Answer::Html(*s));
+    for (f, p) in FAULTS.iter().zip(&proxies) {
+        p.set(*f);
     }
-    let mut stopped: Vec<(u16, Duration)> = Vec::new();
+    let mut stopped: Vec<(Answer, Duration)> = Vec::new();
     while fault.elapsed() < FAULT {
-        for s in STATUSES {
-            let a = fleet.agent_mut(&agent_name(s));
+        for f in FAULTS {
+            let a = fleet.agent_mut(&agent_name(f));
             let gone = a.exit_code().is_some() || !a.command_alive();
-            if gone && !stopped.iter().any(|(t, _)| *t == s) {
-                stopped.push((s, fault.elapsed()));
+            if gone && !stopped.iter().any(|(t, _)| *t == f) {
+                stopped.push((f, fault.elapsed()));
             }
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    let last_before: Vec<i64> = STATUSES
+    let last_before: Vec<i64> = FAULTS
         .iter()
-        .map(|s| {
+        .map(|f| {
             manager
-                .grant_of(&agent_name(*s))
+                .grant_of(&agent_name(*f))
                 .and_then(|g| g["last_renewed_ms"].as_i64())
                 .unwrap_or(i64::MAX)
         })
@@ -101,16 +123,16 @@ fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
 
     // Renewals resume: each grant's last renewal moves past what it was
     // during the fault and is within a lease of the manager's clock.
-    let mut resumed_after: Vec<Option<Duration>> = vec![None; STATUSES.len()];
+    let mut resumed_after: Vec<Option<Duration>> = vec![None; FAULTS.len()];
     support::wait_until(Duration::from_secs(10), || {
         let now_ms = manager.status()["server_time_ms"].as_i64().unwrap_or(0);
         let lease_ms = i64::try_from(LEASE_TTL.as_millis()).unwrap_or(i64::MAX);
-        for (i, s) in STATUSES.iter().enumerate() {
+        for (i, f) in FAULTS.iter().enumerate() {
             if resumed_after[i].is_some() {
                 continue;
             }
             let last = manager
-                .grant_of(&agent_name(*s))
+                .grant_of(&agent_name(*f))
                 .and_then(|g| g["last_renewed_ms"].as_i64());
             if last.is_some_and(|l| l > last_before[i] && now_ms - l < lease_ms) {
                 resumed_after[i] = Some(resume.elapsed());
@@ -121,8 +143,8 @@ fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
 
     let mut failures = Vec::new();
     let mut figures = Vec::new();
-    for (i, s) in STATUSES.iter().enumerate() {
-        let name = agent_name(*s);
+    for (i, f) in FAULTS.iter().enumerate() {
+        let name = agent_name(*f);
         let a = fleet.agent_mut(&name);
         let exit = a.exit_code();
         let unreachable = a
@@ -130,20 +152,22 @@ fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
             .iter()
             .any(|l| says_unreachable(l));
         figures.push(format!(
-            "{s}: answered by the proxy {}x, command ran throughout {}, logged unreachable {unreachable}, renewed again after {}",
+            "{name}: answered by the proxy {}x, command ran throughout {}, logged unreachable {unreachable}, renewed again after {}",
             answered[i],
-            !stopped.iter().any(|(t, _)| t == s),
+            !stopped.iter().any(|(t, _)| t == f),
             resumed_after[i].map_or("never".into(), secs)
         ));
         if answered[i] == 0 {
             failures.push(format!(
-                "test set-up: the proxy answered no request with HTML {s} in {} (the agent never met the fault)",
+                "test set-up: the proxy answered no request with {} in {} (the agent never met the fault)",
+                label(*f),
                 secs(FAULT)
             ));
         }
-        if let Some((_, at)) = stopped.iter().find(|(t, _)| t == s) {
+        if let Some((_, at)) = stopped.iter().find(|(t, _)| t == f) {
             failures.push(format!(
-                "A4/I9 broken: a proxy's HTML {s} (no Tenure JSON body) stopped the licensed command {} into the fault (agent exit code {exit:?}); it must count as unreachable. Log:\n{}",
+                "A4/I9 broken: {} stopped the licensed command {} into the fault (agent exit code {exit:?}); it must count as unreachable. Log:\n{}",
+                label(*f),
                 secs(*at),
                 a.tail(8)
             ));
@@ -151,7 +175,8 @@ fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
         }
         if !unreachable {
             failures.push(format!(
-                "A4 broken: during the HTML {s} the agent never logged the manager as unreachable. Log:\n{}",
+                "A4 broken: during {} the agent never logged the manager as unreachable. Log:\n{}",
+                label(*f),
                 a.tail(8)
             ));
         }
@@ -163,9 +188,9 @@ fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
     }
 
     // Control: the manager's own 403 `revoked`, through the same proxy, stops it.
-    let control = STATUSES
+    let control = FAULTS
         .iter()
-        .map(|s| agent_name(*s))
+        .map(|f| agent_name(*f))
         .find(|n| fleet.agent_mut(n).exit_code().is_none());
     let mut control_figure = "no agent left to revoke".to_owned();
     if let Some(name) = control {
@@ -194,7 +219,7 @@ fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
     }
 
     note(&format!(
-        "FIGURES {case}: HTML answers for {} each, lease {}: {}; control: {control_figure}; wall time {}",
+        "FIGURES {case}: answers that decide nothing for {} each, lease {}: {}; control: {control_figure}; wall time {}",
         secs(FAULT),
         secs(LEASE_TTL),
         figures.join("; "),
@@ -203,25 +228,25 @@ fn html_answers_never_stop_a_component(case: &str, flavor: Flavor) {
     assert!(failures.is_empty(), "{case}:\n{}", failures.join("\n"));
 }
 
-fn html_answers_never_stop_a_component_tenured() {
-    html_answers_never_stop_a_component("proxy-html-tokio", Flavor::Tokio);
+fn answers_deciding_nothing_never_stop_a_component_tenured() {
+    answers_deciding_nothing_never_stop_a_component("proxy-answers-tokio", Flavor::Tokio);
 }
 
-fn html_answers_never_stop_a_component_tenured_smol() {
-    html_answers_never_stop_a_component("proxy-html-smol", Flavor::Smol);
+fn answers_deciding_nothing_never_stop_a_component_tenured_smol() {
+    answers_deciding_nothing_never_stop_a_component("proxy-answers-smol", Flavor::Smol);
 }
 
 fn main() -> std::process::ExitCode {
     tenure_testkit::run(vec![
         trial(
-            "html_answers_never_stop_a_component_tenured",
+            "answers_deciding_nothing_never_stop_a_component_tenured",
             &[TENURED, AGENT],
-            html_answers_never_stop_a_component_tenured,
+            answers_deciding_nothing_never_stop_a_component_tenured,
         ),
         trial(
-            "html_answers_never_stop_a_component_tenured_smol",
+            "answers_deciding_nothing_never_stop_a_component_tenured_smol",
             &[TENURED_SMOL, AGENT],
-            html_answers_never_stop_a_component_tenured_smol,
+            answers_deciding_nothing_never_stop_a_component_tenured_smol,
         ),
     ])
 }

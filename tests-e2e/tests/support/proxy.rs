@@ -1,8 +1,9 @@
 //! An HTTP proxy between agents and a manager that, at the test's word,
 //! answers every request itself the way a corporate proxy, a WAF or a captive
-//! portal does (an HTML page with 403, 401, 429 or 502) instead of passing it
-//! on. One request per connection, each answered with `Connection: close`, so
-//! a switch of mode applies to the very next request. Loopback only.
+//! portal does (an HTML page with 403, 401, 429 or 502), or as a manager with
+//! a fault of its own does (500 `internal`), instead of passing it on. One
+//! request per connection, each answered with `Connection: close`, so a
+//! switch of mode applies to the very next request. Loopback only.
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -17,6 +18,9 @@ pub enum Answer {
     Forward,
     /// Answer it with this status and an HTML page, never reaching the manager.
     Html(u16),
+    /// Answer it as a manager with a fault of its own does: 500 with the
+    /// JSON body `{"error":"internal"}` (docs/protocol.md, section 6).
+    ManagerFault,
 }
 
 #[derive(Debug)]
@@ -105,6 +109,10 @@ fn serve(mut client: TcpStream, shared: &Shared) -> io::Result<()> {
         Answer::Html(status) => {
             shared.answered.fetch_add(1, Ordering::SeqCst);
             html(status)
+        }
+        Answer::ManagerFault => {
+            shared.answered.fetch_add(1, Ordering::SeqCst);
+            manager_fault()
         }
         Answer::Forward => match forward(shared.upstream, &request) {
             Ok(reply) => {
@@ -224,6 +232,17 @@ pub fn html(status: u16) -> Vec<u8> {
     );
     format!(
         "HTTP/1.1 {status} {reason}\r\nServer: corporate-proxy\r\nContent-Type: text/html; charset=utf-8\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// A manager's answer to a fault in itself, as the protocol writes it: not
+/// a proxy's page, and still nothing that decides (A4).
+pub fn manager_fault() -> Vec<u8> {
+    let body = r#"{"error":"internal"}"#;
+    format!(
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
