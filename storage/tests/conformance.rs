@@ -115,6 +115,9 @@ macro_rules! suite {
             fn usage_reports_roll_up_and_prune() {
                 suite::reports::usage_reports_roll_up_and_prune(&$make);
             }
+            fn a_day_rolled_up_twice_is_our_fault() {
+                suite::reports::a_day_rolled_up_twice_is_our_fault(&$make);
+            }
             fn usage_since_filters_and_orders() {
                 cases::usage_since_filters_and_orders(&$make);
             }
@@ -182,6 +185,11 @@ macro_rules! suite {
                         name("usage_reports_roll_up_and_prune"),
                         $needs,
                         usage_reports_roll_up_and_prune,
+                    ),
+                    trial(
+                        name("a_day_rolled_up_twice_is_our_fault"),
+                        $needs,
+                        a_day_rolled_up_twice_is_our_fault,
                     ),
                     trial(
                         name("usage_since_filters_and_orders"),

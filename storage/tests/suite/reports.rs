@@ -178,3 +178,44 @@ pub fn usage_reports_roll_up_and_prune<B: Backend>(b: &B) {
     assert_eq!(pool.grants_started, 1);
     assert!(pool.peak_servers >= 1);
 }
+
+/// The port's rule that a day is rolled up once, broken by its caller, is
+/// a fault of ours on every store (500 `internal`), not an outage or
+/// corrupt data, and leaves the day's first figures and the watermark.
+pub fn a_day_rolled_up_twice_is_our_fault<B: Backend>(b: &B) {
+    use tenure_core::report::{DayFigures, Figures};
+    use tenure_storage::StorageErrorKind;
+    let m = setup(
+        b,
+        ManagerConfig::default(),
+        432_000,
+        limits(None, None, None),
+    );
+    let day_ms = day_start(now(&m).0) - 2 * DAY_MS;
+    let figures = |peak_servers| DayFigures {
+        day_ms,
+        pool: request("vdp", "a", 1, 1).instance.pool(),
+        figures: Figures {
+            peak_servers,
+            ..Figures::default()
+        },
+        license_id: None,
+    };
+    m.store()
+        .transaction(&mut |tx| tx.put_rollups(&[figures(1)], UnixMillis(day_ms)))
+        .expect("the first roll-up of a day");
+    let again = m
+        .store()
+        .transaction(&mut |tx| tx.put_rollups(&[figures(2)], UnixMillis(day_ms)))
+        .expect_err("a second roll-up of the same day");
+    assert_eq!(again.kind(), StorageErrorKind::Internal, "{again}");
+    let kept = m
+        .store()
+        .transaction(&mut |tx| {
+            let mark = tx.rollup_watermark()?;
+            let days = tx.rollups_between(UnixMillis(day_ms), UnixMillis(day_ms + DAY_MS))?;
+            Ok((mark, days))
+        })
+        .expect("read the roll-up back");
+    assert_eq!(kept, (Some(UnixMillis(day_ms)), vec![figures(1)]));
+}

@@ -137,6 +137,19 @@ impl DieselTx<'_> {
             let r = on_conn!(self, c => diesel::insert_into(usage_daily::table)
                 .values(&rows)
                 .execute(c));
+            // The port's rule is that a day is rolled up once, and the
+            // roll-up lock serialises managers: a day there already is a
+            // fault of ours, as the memory store reports it.
+            if let Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                info,
+            )) = &r
+            {
+                return Err(StorageError::internal(format!(
+                    "usage_daily: a day of this roll-up is rolled up already ({})",
+                    info.message()
+                )));
+            }
             self.expected_rows("insert usage_daily", r, rows.len())?;
         }
         let r = on_conn!(self, c => diesel::update(
