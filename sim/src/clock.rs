@@ -127,22 +127,6 @@ impl HostClock {
 
     /// What the driver hands the agent at true time `t`.
     pub fn now(&self, t: u64) -> Now {
-        // An ordinary running host: both readings from one product, as
-        // `mono_ns` and `wall_ms` would each compute it (twice per agent
-        // call, so computed once).
-        if !self.mono_only
-            && !self.wall_only
-            && !self.suspended
-            && let Some(add) = self
-                .rate_u64()
-                .and_then(|r| t.saturating_sub(self.base_true).checked_mul(r))
-        {
-            let mono = self.base_mono_ns.saturating_add(add);
-            let wall = self
-                .base_wall_ms
-                .saturating_add(i64::try_from(add / 1_000_000).unwrap_or(i64::MAX));
-            return Now::new(Duration::from_nanos(mono), UnixMillis(wall));
-        }
         let wall = if self.mono_only {
             let ms = i64::try_from(self.mono_ns(t) / 1_000_000).unwrap_or(i64::MAX);
             self.mono_wall_origin.saturating_add(ms)

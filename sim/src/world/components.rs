@@ -197,12 +197,6 @@ impl World {
             while let Some(e) = agent.poll_event() {
                 events.push(e);
             }
-            // The reading the agent was just handed: every caller hands
-            // one at `t` and keeps it in `prev_now`.
-            comp.last_call_mono_ns = match comp.prev_now {
-                Some(now) => u64::try_from(now.mono.as_nanos()).unwrap_or(u64::MAX),
-                None => comp.clock.now_mono_ns(t),
-            };
             comp.chain = false;
             (
                 agent.is_running(),
@@ -573,9 +567,14 @@ impl World {
         };
         if comp.chain || comp.wall_ahead {
             let now_mono = comp.clock.now_mono_ns(t);
+            // The monotonic reading of the agent's last call: the one it
+            // was handed, kept in `prev_now`.
+            let last = comp
+                .prev_now
+                .map_or(0, |n| u64::try_from(n.mono.as_nanos()).unwrap_or(u64::MAX));
             let step = DRIVER_MAX_SLEEP_MS * 1_000_000;
-            let k = now_mono.saturating_sub(comp.last_call_mono_ns) / step + 1;
-            let next = comp.last_call_mono_ns.saturating_add(k * step);
+            let k = now_mono.saturating_sub(last) / step + 1;
+            let next = last.saturating_add(k * step);
             target = target.min(Duration::from_nanos(next));
         }
         let Some(at) = comp.clock.true_at_mono(t, target) else {

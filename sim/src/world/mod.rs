@@ -290,7 +290,6 @@ struct Comp {
     gen_: u32,
     token: u64,
     wake_at: Option<u64>,
-    last_call_mono_ns: u64,
     /// A wall step or a resume happened since the last call: the real driver
     /// wakes within `DRIVER_MAX_SLEEP_MS` of monotonic time after its last
     /// call to notice it. Otherwise those wake-ups are no-ops and are skipped.

@@ -113,7 +113,6 @@ impl World {
                 gen_: 0,
                 token: 0,
                 wake_at: None,
-                last_call_mono_ns: 0,
                 chain: false,
                 crashed: true,
                 up_blocked: false,

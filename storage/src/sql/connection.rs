@@ -377,6 +377,8 @@ mod tests {
     /// Connections that a pool opens at once on a new database each get
     /// their session: the first to switch it to WAL holds its lock, and the
     /// others wait for it instead of failing with "database is locked".
+    /// Each then runs in WAL with FULL sync, so a commit survives power
+    /// loss (M4).
     #[test]
     fn sqlite_sessions_opened_at_once_wait_for_the_wal_switch() {
         const AT_ONCE: usize = 8;
@@ -401,14 +403,42 @@ mod tests {
                         start.wait();
                         setup
                             .on_acquire(&mut pooled)
-                            .map_err(|e| format!("setup: {e}"))
+                            .map_err(|e| format!("setup: {e}"))?;
+                        let AnyConnection::Sqlite(conn) = &mut pooled.conn else {
+                            return Err("not SQLite".to_owned());
+                        };
+                        Ok(pragmas(conn))
                     })
                 })
                 .collect();
             for session in sessions {
                 let set_up = session.join().expect("the session's thread");
-                assert_eq!(set_up, Ok(()));
+                // synchronous 2 is FULL.
+                assert_eq!(set_up, Ok(("wal".to_owned(), 2)));
             }
         }
+    }
+
+    /// The session's journal mode and synchronous level, as SQLite reports them.
+    fn pragmas(conn: &mut SqliteConnection) -> (String, i32) {
+        use diesel::RunQueryDsl;
+        use diesel::sql_types::{Integer, Text};
+        #[derive(diesel::QueryableByName)]
+        struct Mode {
+            #[diesel(sql_type = Text)]
+            journal_mode: String,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Sync {
+            #[diesel(sql_type = Integer)]
+            synchronous: i32,
+        }
+        let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+            .get_result(conn)
+            .expect("the journal mode");
+        let sync: Sync = diesel::sql_query("PRAGMA synchronous")
+            .get_result(conn)
+            .expect("the synchronous level");
+        (mode.journal_mode, sync.synchronous)
     }
 }

@@ -230,19 +230,26 @@ pub fn html(status: u16) -> Vec<u8> {
     let body = format!(
         "<!DOCTYPE html>\n<html><head><title>{status} {reason}</title></head>\n<body><h1>{status} {reason}</h1>\n<p>The request was blocked by the network's security policy.</p>\n<hr><address>corporate-proxy</address></body></html>\n"
     );
-    format!(
-        "HTTP/1.1 {status} {reason}\r\nServer: corporate-proxy\r\nContent-Type: text/html; charset=utf-8\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+    let head = format!(
+        "{status} {reason}\r\nServer: corporate-proxy\r\nContent-Type: text/html; charset=utf-8\r\n{extra}"
+    );
+    answer(&head, &body)
 }
 
 /// A manager's answer to a fault in itself, as the protocol writes it: not
 /// a proxy's page, and still nothing that decides (A4).
 pub fn manager_fault() -> Vec<u8> {
-    let body = r#"{"error":"internal"}"#;
+    answer(
+        "500 Internal Server Error\r\nContent-Type: application/json\r\n",
+        r#"{"error":"internal"}"#,
+    )
+}
+
+/// One HTTP/1.1 answer that closes its connection: `head` is the status
+/// line after the version and the headers before `Content-Length`.
+fn answer(head: &str, body: &str) -> Vec<u8> {
     format!(
-        "HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {head}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
