@@ -242,15 +242,20 @@ impl World {
                         self.comps[c].starts.push(t);
                         self.check_fresh_start(c, sent);
                     }
-                    match e {
-                        Event::Renewed { .. } | Event::Recovered { .. } => {
-                            self.renewals += 1;
-                            self.check_i10(c, sent);
-                        }
-                        _ => {
-                            self.grants += 1;
-                            self.comps[c].claimed_at = Some(t);
-                        }
+                    // A recovery in grace may come from a re-grant (after a
+                    // 404): that claims the instance anew, as `Regranted` does.
+                    let renewal = match e {
+                        Event::Renewed { .. } => true,
+                        Event::Recovered { .. } => kind == Kind::Renew,
+                        _ => false,
+                    };
+                    if renewal {
+                        self.renewals += 1;
+                        self.check_i10(c, sent);
+                    } else {
+                        self.grants += 1;
+                        let at = self.committed.get(&grant_id).copied().unwrap_or(t);
+                        self.comps[c].claimed_at = Some(at);
                     }
                     self.success(c, sent, grant_id);
                     if matches!(e, Event::Recovered { .. })

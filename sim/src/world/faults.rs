@@ -46,7 +46,10 @@ impl World {
                 let other_ok = self.mgrs[1 - m].status == MgrStatus::Up;
                 if self.step_watchers[m] {
                     self.step_watchers[m] = false;
-                    self.db_step_unwatched |= !self.step_watchers.iter().any(|w| *w);
+                    if !self.step_watchers.contains(&true) {
+                        self.db_steps_unwatched += 1;
+                        self.step_may_split();
+                    }
                 }
                 let mgr = &mut self.mgrs[m];
                 mgr.inc += 1;
@@ -184,7 +187,11 @@ impl World {
                         self.step_watchers[m] =
                             mgr.status == MgrStatus::Up && mgr.node.last.is_some();
                     }
-                    self.db_step_unwatched |= !self.step_watchers.iter().any(|w| *w);
+                    self.db_step_split.0 = false;
+                    if !self.step_watchers.contains(&true) {
+                        self.db_steps_unwatched += 1;
+                        self.step_may_split();
+                    }
                     self.db_clock.step(t, delta);
                     self.db_steps.0 += 1;
                     self.db_steps.1 += delta;

@@ -66,10 +66,11 @@ impl World {
             && self.proxy.is_none_or(|(_, until)| self.t >= until)
             && self.refusing.is_none_or(|(_, _, until)| self.t >= until)
             && (0..2).any(|m| {
-                // With max_managers 1 the peer, if it serves, holds the only
-                // slot (M6) even when the balancer cannot reach it.
+                // With max_managers 1, or with both given one node id, the
+                // peer, if it serves, holds the only slot (M6) even when the
+                // balancer cannot reach it.
                 let peer = &self.mgrs[1 - m];
-                let peer_holds = self.license.max_managers < 2
+                let peer_holds = (self.license.max_managers < 2 || self.plan.node_clash)
                     && peer.status == MgrStatus::Up
                     && peer.store.reachable()
                     && peer.serving(self.t).is_ok();

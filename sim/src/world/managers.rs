@@ -92,7 +92,12 @@ impl World {
         call: ComponentCall,
     ) -> Option<Result<Response, TransportError>> {
         Some(match component::run(&self.mgrs[m].manager, call) {
-            ComponentOutcome::Granted(g) | ComponentOutcome::Renewed(g) => {
+            ComponentOutcome::Granted(g) => {
+                self.committed.insert(g.grant_id, self.t);
+                self.acked(m, &g);
+                Ok(Response::Granted(g))
+            }
+            ComponentOutcome::Renewed(g) => {
                 self.acked(m, &g);
                 Ok(Response::Granted(g))
             }
@@ -165,6 +170,7 @@ impl World {
         match (applied, d.outcome) {
             (Err(e), _) => self.manager_error(&e.into()),
             (Ok(()), Ok(g)) => {
+                self.committed.insert(g.grant_id, self.t);
                 self.acked(m, &g);
                 Ok(Response::Granted(g))
             }
@@ -216,6 +222,9 @@ impl World {
             if self.step_watchers[m] {
                 // It has seen the step: no later crash can hide it.
                 self.step_watchers = [false; 2];
+            } else if self.db_step_unread[m] && self.step_watchers.contains(&true) {
+                // Met first at this manager's start, before the watcher.
+                self.step_may_split();
             }
             self.expiry_announced |= expired;
             if self.db_step_unread[m] {

@@ -313,7 +313,9 @@ struct Comp {
     i5_attempt: Option<u64>,
     stops: Vec<StopRec>,
     starts: Vec<u64>,
-    /// True time of the last Started or Regranted: when it claimed its instance.
+    /// When the grant it last started or re-granted on was committed: the
+    /// order of the claims on one instance is the order the managers
+    /// committed them (M3), not the order their answers arrived in.
     claimed_at: Option<u64>,
     /// Whether the answer being handed to the agent now came from a manager
     /// (not from a proxy or the balancer): I9.
@@ -401,10 +403,16 @@ pub struct World {
     /// Managers that read the database before its latest clock step and
     /// have not read it since: they will see that step whole.
     step_watchers: [bool; 2],
-    /// A database clock step that no manager process saw happen (every one
-    /// down, or new since): seen only as far as it exceeds the time that
+    /// Database clock steps that no manager process saw happen (every one
+    /// down, or new since): seen only as far as they exceed the time that
     /// passed meanwhile, so the record need not add up to the plan's.
-    db_step_unwatched: bool,
+    db_steps_unwatched: u64,
+    /// Whether the latest database clock step may be recorded in two parts,
+    /// and how many steps may be: a manager that starts after a step and
+    /// reads the clock before any watcher records it from the high-water
+    /// mark, and a watcher (or a process resuming from its own earlier
+    /// read) then records the rest (docs/semantics.md, "Limits").
+    db_step_split: (bool, u64),
     /// The sum of the sizes of the database clock steps so far; the
     /// managers that have not read the clock since the latest step (each
     /// may record it when it does); and the true time after which no window
@@ -427,6 +435,8 @@ pub struct World {
     servers: u64,
     cores: u64,
     ledger: BTreeMap<GrantId, i64>,
+    /// True time each new grant was committed (I10's order of claims).
+    committed: BTreeMap<GrantId, u64>,
     i2_hints: BinaryHeap<Reverse<(u64, u32, u64)>>,
     hash: TraceHash,
     wire: wire::Wire,
