@@ -110,6 +110,9 @@ pub struct Report {
     pub verdicts: Verdicts,
     pub trace_hash: u64,
     pub max_resume_overrun_ms: u64,
+    /// Components that left I1's count because a storage clock step no
+    /// manager saw freed their slots (docs/semantics.md, "Limits").
+    pub freed_by_unseen_step: u64,
 }
 
 impl Report {
@@ -208,6 +211,13 @@ impl Report {
                     "worst renewal gap across failover: no failover in this run"
                 );
             }
+        }
+        if self.freed_by_unseen_step > 0 {
+            let _ = writeln!(
+                s,
+                "slots freed by a storage clock step no manager saw (left I1's count): {}",
+                self.freed_by_unseen_step
+            );
         }
         if self.max_resume_overrun_ms > 0 {
             let _ = writeln!(

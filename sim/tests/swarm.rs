@@ -38,3 +38,44 @@ fn seeds_that_once_found_faults() {
         assert!(report.failure().is_none(), "seed {seed}: {replay}");
     }
 }
+
+/// Swarm seeds beyond the first 200 on which a check was stricter than the
+/// contract (sim/README.md): twins ordered by when their answers arrived
+/// rather than by commit (1014672, 1016107, 1017387), a re-grant in grace
+/// not taken for a claim (1004134), a manager counted reachable while its
+/// peer held their shared node id (1023553), a storage clock step met at a
+/// restart recorded in two parts (1006679, 1010213), a twin on a replaced
+/// grant still counted after the newer one released (1034604, 1039123), an
+/// admin release of a component whose agent had lost its grant id (1013635).
+#[test]
+fn seeds_where_a_check_exceeded_the_contract() {
+    for seed in [
+        1004134, 1006679, 1010213, 1013635, 1014672, 1016107, 1017387, 1023553, 1034604, 1039123,
+    ] {
+        let plan = tenure_sim::scenario::swarm(seed);
+        let replay = tenure_sim::replay_command(&plan);
+        let report = tenure_sim::run(plan, None);
+        assert!(report.failure().is_none(), "seed {seed}: {replay}");
+        assert_eq!(report.freed_by_unseen_step, 0, "seed {seed}: {replay}");
+    }
+}
+
+/// A forward step of the storage clock while no manager could see it frees
+/// slots of components still in grace (docs/semantics.md, "Limits"): those
+/// components leave I1's count, and the run says how many.
+#[test]
+fn unseen_storage_clock_steps_free_slots_and_say_so() {
+    for (seed, freed) in [(1002026, 5), (1005639, 4), (1008580, 5), (1022479, 1)] {
+        let plan = tenure_sim::scenario::swarm(seed);
+        let replay = tenure_sim::replay_command(&plan);
+        let report = tenure_sim::run(plan, None);
+        assert!(report.failure().is_none(), "seed {seed}: {replay}");
+        assert_eq!(report.freed_by_unseen_step, freed, "seed {seed}: {replay}");
+        assert!(
+            report
+                .summary()
+                .contains("slots freed by a storage clock step no manager saw"),
+            "seed {seed}"
+        );
+    }
+}

@@ -42,10 +42,12 @@ impl World {
             return;
         };
         let (planted, planted_sum) = self.db_steps;
-        if summary.count > planted + self.db_step_split.1 {
+        if summary.count > planted + self.unseen_steps.len() as u64 {
             let msg = format!(
                 "M9: {} storage clock steps recorded, the database's clock made {planted} ({} may be in two parts); the last: {:?}",
-                summary.count, self.db_step_split.1, summary.last
+                summary.count,
+                self.unseen_steps.len(),
+                summary.last
             );
             return self.verdicts.fail_manager_rule(self.t, msg);
         }
@@ -57,14 +59,6 @@ impl World {
                 "M9: recorded storage clock steps add up to {sum} ms, the database's clock stepped {planted_sum} ms"
             );
             self.verdicts.fail_manager_rule(self.t, msg);
-        }
-    }
-
-    /// The latest database clock step may be recorded in two parts; counted
-    /// once per step.
-    pub(super) fn step_may_split(&mut self) {
-        if !self.db_step_split.0 {
-            self.db_step_split = (true, self.db_step_split.1 + 1);
         }
     }
 }

@@ -97,6 +97,7 @@ impl World {
         comp.prev_now = Some(now);
         comp.expect_step = None;
         comp.held = None;
+        comp.last_granted = None;
         comp.stopped_cleanly = false;
         comp.release_due = None;
         comp.agent = Some(Agent::new(cfg, now, seed));
@@ -258,6 +259,9 @@ impl World {
                         self.comps[c].claimed_at = Some(at);
                     }
                     self.success(c, sent, grant_id);
+                    if !renewal {
+                        self.replaced_twin(c);
+                    }
                     if matches!(e, Event::Recovered { .. })
                         && let Some(since) = self.comps[c].grace_since.take()
                     {
@@ -306,6 +310,7 @@ impl World {
     pub(super) fn success(&mut self, c: usize, sent: u64, grant_id: GrantId) {
         let t = self.t;
         self.comps[c].held = Some(grant_id);
+        self.comps[c].last_granted = Some(grant_id);
         // I2's grace is the license's, as the plan issued it: never the one
         // the agent under test believes it was given.
         let grace_ms = self.plan.grace_ms();
@@ -544,6 +549,26 @@ impl World {
                 self.servers -= 1;
                 self.cores -= cores;
             }
+        }
+    }
+
+    /// Twins claim one instance (M3): the claim the managers committed last
+    /// holds its slot, and the other twin runs on a replaced grant until its
+    /// next renewal is refused (I10 bounds that), no longer counted, as one
+    /// whose slot an operator released: when the newer twin stops and
+    /// releases, the slot is free although the older may still run.
+    fn replaced_twin(&mut self, c: usize) {
+        let Some(d) = self.twin_of(c) else {
+            return;
+        };
+        let older = if self.comps[d].claimed_at < self.comps[c].claimed_at {
+            d
+        } else {
+            c
+        };
+        if older == c || self.comps[d].running {
+            self.comps[older].forfeited = self.comps[older].last_granted;
+            self.recount(older);
         }
     }
 

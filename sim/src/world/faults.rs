@@ -48,7 +48,7 @@ impl World {
                     self.step_watchers[m] = false;
                     if !self.step_watchers.contains(&true) {
                         self.db_steps_unwatched += 1;
-                        self.step_may_split();
+                        self.step_met_unseen();
                     }
                 }
                 let mgr = &mut self.mgrs[m];
@@ -153,15 +153,17 @@ impl World {
                 };
                 // I1 accounting: an operator override frees the slot of a
                 // component that may still run; it leaves the count until it
-                // holds a new grant (see README of the sim).
+                // holds a new grant (see README of the sim). An agent that
+                // lost its grant id (a 404 met) holds no slot either: its
+                // last grant marks the one a new grant must differ from.
                 if ok && self.comps[c].running {
-                    self.comps[c].forfeited = held;
+                    self.comps[c].forfeited = held.or(self.comps[c].last_granted);
                     self.recount(c);
                 }
                 // The override frees the instance, so it covers a twin still
                 // running on it (cut off, it cannot hear of it) as well.
                 if let Some(d) = self.twin_of(c).filter(|d| ok && self.comps[*d].running) {
-                    self.comps[d].forfeited = held;
+                    self.comps[d].forfeited = held.or(self.comps[d].last_granted);
                     self.recount(d);
                 }
                 if ok && self.comps[c].crashed {
@@ -187,10 +189,10 @@ impl World {
                         self.step_watchers[m] =
                             mgr.status == MgrStatus::Up && mgr.node.last.is_some();
                     }
-                    self.db_step_split.0 = false;
+                    self.pending_steps.push((t, delta, false));
                     if !self.step_watchers.contains(&true) {
                         self.db_steps_unwatched += 1;
-                        self.step_may_split();
+                        self.step_met_unseen();
                     }
                     self.db_clock.step(t, delta);
                     self.db_steps.0 += 1;

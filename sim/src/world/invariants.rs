@@ -114,6 +114,11 @@ impl World {
 
     pub(super) fn check_after_event(&mut self) {
         // I1: components running (licensed or in grace) fit every limit.
+        if self.limit_servers.is_some_and(|max| self.servers > max)
+            || self.limit_cores.is_some_and(|max| self.cores > max)
+        {
+            self.forfeit_slots_freed_unseen();
+        }
         if let Some(max) = self.limit_servers
             && self.servers > max
         {

@@ -222,9 +222,10 @@ impl World {
             if self.step_watchers[m] {
                 // It has seen the step: no later crash can hide it.
                 self.step_watchers = [false; 2];
+                self.pending_steps.clear();
             } else if self.db_step_unread[m] && self.step_watchers.contains(&true) {
                 // Met first at this manager's start, before the watcher.
-                self.step_may_split();
+                self.step_met_unseen();
             }
             self.expiry_announced |= expired;
             if self.db_step_unread[m] {

@@ -40,6 +40,7 @@ mod network;
 mod outcome;
 mod setup;
 mod sweep_check;
+mod unseen_step;
 mod wire;
 
 /// True time 0 reads this on a perfect wall clock (2027-01-15).
@@ -260,6 +261,8 @@ struct Comp {
     /// The grant this component last heard granted, until a manager's
     /// refusal or a stop: what a clean stop must release (A5).
     held: Option<GrantId>,
+    /// The grant of its last success, whatever came after (`unseen_step`).
+    last_granted: Option<GrantId>,
     /// Its host stopped it cleanly: it may send only releases (A5).
     stopped_cleanly: bool,
     /// The release a clean stop still owes.
@@ -407,12 +410,14 @@ pub struct World {
     /// down, or new since): seen only as far as they exceed the time that
     /// passed meanwhile, so the record need not add up to the plan's.
     db_steps_unwatched: u64,
-    /// Whether the latest database clock step may be recorded in two parts,
-    /// and how many steps may be: a manager that starts after a step and
-    /// reads the clock before any watcher records it from the high-water
-    /// mark, and a watcher (or a process resuming from its own earlier
-    /// read) then records the rest (docs/semantics.md, "Limits").
-    db_step_split: (bool, u64),
+    /// The database clock steps (true time, size) no watcher has read
+    /// since, each with whether some manager met it unseen; and every step
+    /// one did (`unseen_step`).
+    pending_steps: Vec<(u64, i64, bool)>,
+    unseen_steps: Vec<(u64, i64)>,
+    /// Components that left I1's count because a step no manager saw freed
+    /// their slots.
+    freed_by_unseen_step: u64,
     /// The sum of the sizes of the database clock steps so far; the
     /// managers that have not read the clock since the latest step (each
     /// may record it when it does); and the true time after which no window

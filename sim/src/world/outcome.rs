@@ -37,6 +37,7 @@ impl World {
             verdicts: self.verdicts.clone(),
             trace_hash: self.hash.0,
             max_resume_overrun_ms: self.max_resume_overrun,
+            freed_by_unseen_step: self.freed_by_unseen_step,
         }
     }
 
