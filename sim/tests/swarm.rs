@@ -29,9 +29,13 @@ fn swarm_200_seeds() {
 /// step brought back under the storage clock by a later forward one.
 /// 1133: a manager back from a long cut counted a step recorded late by its
 /// peer as one of its own interval, and recorded a step back no clock made.
+/// 1039719: a manager that had not seen a forward step raised the high-water
+/// mark on the stepped clock; once a peer recorded the step, a restart found
+/// the corrected instant below that mark and recorded a step back no clock
+/// made.
 #[test]
 fn seeds_that_once_found_faults() {
-    for seed in [1133, 1717, 2192, 2673] {
+    for seed in [1133, 1717, 2192, 2673, 1039719] {
         let plan = tenure_sim::scenario::swarm(seed);
         let replay = tenure_sim::replay_command(&plan);
         let report = tenure_sim::run(plan, None);

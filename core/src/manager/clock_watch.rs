@@ -362,6 +362,16 @@ impl ClockWatch {
                 stored
                     .high_water
                     .filter(|h| !explained(*h))
+                    // The clock as read has passed a mark that only the
+                    // corrected instant is below: the mark was raised on a
+                    // clock already stepped forward, by a manager that had
+                    // not seen the step (recorded later), and the clock
+                    // never went back. Counted, it would be a step back no
+                    // clock made, shortening the windows of the forward
+                    // steps still open. A real step back smaller than the
+                    // open correction goes unreported here instead: the
+                    // deadlines stay held back, no slot is freed early.
+                    .filter(|h| r.storage.0.saturating_add(ms(skew)) < h.0)
                     .map(|h| at.millis_since(h))
                     .filter(|back| back.saturating_neg() > ms(skew))
                     .map(|size_ms| Step {

@@ -407,3 +407,26 @@ fn recorded_since_counts_others_after_the_given_step() {
     assert_eq!(recorded_since(&steps, 2, "z"), 120);
     assert_eq!(recorded_since(&steps, 4, "z"), 0);
 }
+
+#[test]
+fn a_mark_raised_on_a_clock_stepped_unseen_is_no_step_back_at_a_restart() {
+    // A manager that had not seen a 2 h forward step raised the mark 1 h
+    // ahead of real time; another recorded the step later (its window is
+    // open). Read at a restart, the corrected instant is below the mark, but
+    // the clock as read is above it: the clock never went back.
+    let stored = StoredClock {
+        forward_ms: 2 * HOUR,
+        high_water: Some(UnixMillis(T0 + HOUR)),
+        ..none()
+    };
+    let mut w = ClockWatch::default();
+    let o = w.observe(read(0, 2 * HOUR), stored, 0, SKEW);
+    assert_eq!(o.detected, None);
+    assert!(o.claims.is_empty());
+    assert_eq!(o.instants.deadlines, UnixMillis(T0 + 5));
+    // The clock as read below the mark too is a step back, as before.
+    let mut w = ClockWatch::default();
+    let o = w.observe(read(0, 0), stored, 0, SKEW);
+    let step = o.detected.expect("the clock went back below the mark");
+    assert!(step.size_ms < -HOUR, "{step:?}");
+}
