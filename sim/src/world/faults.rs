@@ -220,9 +220,9 @@ impl World {
             Fault::Resume(c) => {
                 if c < self.comps.len() && self.comps[c].clock.is_suspended() {
                     // After a VM pause only the wall clock tells: T2 has the
-                    // agent confirm with its one manager URL before it stops.
+                    // agent confirm with every manager URL before it stops.
                     let paused = self.comps[c].clock.is_paused();
-                    let confirm = if paused { AGENT_REQUEST_TIMEOUT_MS } else { 0 };
+                    let confirm = if paused { self.confirm_round_ms() } else { 0 };
                     let allowance = self.comps[c]
                         .clock
                         .true_for_local(DRIVER_MAX_SLEEP_MS + confirm);

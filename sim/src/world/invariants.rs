@@ -19,7 +19,14 @@ impl World {
         match reason {
             StopReason::Requested => {}
             StopReason::GraceExpired => {
-                if t < earliest && reachable {
+                // An early grace stop is a T2 confirmation round that no
+                // manager answered: one that lost a message to the network
+                // tried each URL once, as T2 says, and is not blamed.
+                let round = self.confirm_round_ms() + DRIVER_MAX_SLEEP_MS;
+                let lost = self.comps[c]
+                    .lost_at
+                    .is_some_and(|l| l.saturating_add(round) >= t);
+                if t < earliest && reachable && !lost {
                     let msg = format!(
                         "c{c} stopped for grace {} s before its deadline while a manager was reachable",
                         (earliest - t) / SEC
@@ -185,6 +192,14 @@ impl World {
     /// its last success: neither clock saw the smaller of the two, so the
     /// agent stops that much late (plus a driver wake-up and a confirming
     /// request); the facts are the plan's faults, not the agent's state.
+    /// The longest a T2 confirmation round takes: the agent asks each of its
+    /// manager URLs once, one after another, each with its request timeout
+    /// (two URLs when the plan's agents talk to the managers directly).
+    pub(super) fn confirm_round_ms(&self) -> u64 {
+        let urls = if self.plan.direct { 2 } else { 1 };
+        urls * AGENT_REQUEST_TIMEOUT_MS
+    }
+
     pub(super) fn allow_blind_time(&mut self, c: usize) {
         let comp = &mut self.comps[c];
         let lag = u64::try_from(-comp.wall_shift_ms.min(0)).unwrap_or(0);
@@ -192,9 +207,9 @@ impl World {
         if !comp.running || blind == 0 {
             return;
         }
-        let slack = comp
-            .clock
-            .true_for_local(DRIVER_MAX_SLEEP_MS + AGENT_REQUEST_TIMEOUT_MS);
+        let round = self.confirm_round_ms();
+        let comp = &mut self.comps[c];
+        let slack = comp.clock.true_for_local(DRIVER_MAX_SLEEP_MS + round);
         let allowed = comp.i2_base + blind + slack;
         if allowed > comp.i2_allowed {
             comp.i2_allowed = allowed;

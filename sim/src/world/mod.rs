@@ -263,6 +263,8 @@ struct Comp {
     held: Option<GrantId>,
     /// The grant of its last success, whatever came after (`unseen_step`).
     last_granted: Option<GrantId>,
+    /// When the network last lost a message to or from it (I9).
+    lost_at: Option<u64>,
     /// Its host stopped it cleanly: it may send only releases (A5).
     stopped_cleanly: bool,
     /// The release a clean stop still owes.

@@ -106,6 +106,7 @@ impl World {
         }
         let link = self.plan.comp_link;
         let [first, dup] = self.sample(link);
+        self.note_loss(c, first);
         if let Some(d) = dup {
             self.push(
                 t + d,
@@ -145,6 +146,7 @@ impl World {
         let c32 = c as u32;
         let guard = kind != Kind::Release && self.lossless();
         let [first, dup] = self.sample(self.plan.comp_link);
+        self.note_loss(c, first);
         if m >= self.mgrs.len() || self.lb_to_mgr[m] {
             if let Some(d) = first {
                 let refused = Reply::Full(Box::new(Err(TransportError::Connect)));
@@ -233,6 +235,7 @@ impl World {
         }
         let link = self.plan.comp_link;
         let [first, dup] = self.sample(link);
+        self.note_loss(c as usize, first);
         if let Some(d) = dup {
             self.push(
                 self.t + extra + d,
@@ -364,6 +367,7 @@ impl World {
             Some(m) => {
                 let link = self.plan.mgr_link[m];
                 let [first, dup] = self.sample(link);
+                self.note_loss(c as usize, first);
                 if let Some(d2) = dup {
                     self.push(
                         self.t + d + d2,
@@ -480,10 +484,19 @@ impl World {
                 self.reply(c, gen_, id, Reply::Full(Box::new(resp)), d, guard);
             }
             None => {
+                self.note_loss(c as usize, None);
                 if guard {
                     self.release_guard(c as usize);
                 }
             }
+        }
+    }
+
+    /// A message on component `c`'s path was lost (`first` is `None`):
+    /// I9 does not blame a confirmation round (T2) that met it.
+    fn note_loss(&mut self, c: usize, first: Option<u64>) {
+        if first.is_none() {
+            self.comps[c].lost_at = Some(self.t);
         }
     }
 }
