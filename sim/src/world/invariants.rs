@@ -194,10 +194,12 @@ impl World {
     /// request); the facts are the plan's faults, not the agent's state.
     /// The longest a T2 confirmation round takes: the agent asks each of its
     /// manager URLs once, one after another, each with its request timeout
-    /// (two URLs when the plan's agents talk to the managers directly).
+    /// (two URLs when the plan's agents talk to the managers directly), and
+    /// a manager that answers 404 `unknown_grant` (a grant reclaimed while
+    /// the host was away) is asked for a new grant within the round (A4).
     pub(super) fn confirm_round_ms(&self) -> u64 {
         let urls = if self.plan.direct { 2 } else { 1 };
-        urls * AGENT_REQUEST_TIMEOUT_MS
+        (urls + 1) * AGENT_REQUEST_TIMEOUT_MS
     }
 
     pub(super) fn allow_blind_time(&mut self, c: usize) {
