@@ -185,13 +185,6 @@ impl World {
         }
     }
 
-    /// I2 at every deadline due by `upto`, each at its own instant: the state
-    /// between two events is the one the earlier left, so a component still
-    /// running at its deadline is caught however sparse the events are.
-    /// I2 for a host whose wall clock was set back and which was paused since
-    /// its last success: neither clock saw the smaller of the two, so the
-    /// agent stops that much late (plus a driver wake-up and a confirming
-    /// request); the facts are the plan's faults, not the agent's state.
     /// The longest a T2 confirmation round takes: the agent asks each of its
     /// manager URLs once, one after another, each with its request timeout
     /// (two URLs when the plan's agents talk to the managers directly), and
@@ -202,6 +195,10 @@ impl World {
         (urls + 1) * AGENT_REQUEST_TIMEOUT_MS
     }
 
+    /// I2 for a host whose wall clock was set back and which was paused since
+    /// its last success: neither clock saw the smaller of the two, so the
+    /// agent stops that much late (plus a driver wake-up and a confirmation
+    /// round); the facts are the plan's faults, not the agent's state.
     pub(super) fn allow_blind_time(&mut self, c: usize) {
         let comp = &mut self.comps[c];
         let lag = u64::try_from(-comp.wall_shift_ms.min(0)).unwrap_or(0);
@@ -220,6 +217,9 @@ impl World {
         }
     }
 
+    /// I2 at every deadline due by `upto`, each at its own instant: the state
+    /// between two events is the one the earlier left, so a component still
+    /// running at its deadline is caught however sparse the events are.
     pub(super) fn check_i2(&mut self, upto: u64) {
         let t = self.t;
         while let Some(Reverse((at, c, epoch))) = self.i2_hints.peek().copied() {
