@@ -7,10 +7,6 @@
 
 use super::*;
 
-/// `max_clock_skew`, as docs/protocol.md section 9 sets it: a storage step
-/// up to this size may go unrecorded.
-const SKEW_MS: i64 = 5 * SEC as i64;
-
 impl World {
     /// The most a recorded step may differ from the step the plan made, or
     /// a step go unrecorded: the skew, and the drift between the database's
@@ -26,7 +22,7 @@ impl World {
                 .max()
                 .unwrap_or(0);
         let drift = u128::from(self.plan.end_ms) * u128::from(ppm) / 1_000_000;
-        SKEW_MS + i64::try_from(drift).unwrap_or(i64::MAX) + 1
+        SKEW_MS as i64 + i64::try_from(drift).unwrap_or(i64::MAX) + 1
     }
 
     /// No more steps recorded than the plan made (a step no manager saw

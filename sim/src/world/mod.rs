@@ -51,6 +51,10 @@ pub const DRIVER_MAX_SLEEP_MS: u64 = tenure_core::agent::DRIVER_MAX_SLEEP.as_sec
 const HEARTBEAT_MS: u64 = tenure_core::health::HEARTBEAT_EVERY.as_secs() * SEC;
 /// The agents' request timeout, set here so that I2 need not read it back.
 const AGENT_REQUEST_TIMEOUT_MS: u64 = 10 * SEC;
+/// `max_clock_skew` (docs/protocol.md section 9), the simulator's own value
+/// rather than core's, so that M9's record and I1 are not judged by the
+/// number they check: a storage step up to this size may go unrecorded.
+const SKEW_MS: u64 = 5 * SEC;
 const SWEEP_MS: u64 = 60 * SEC;
 /// HAProxy `timeout connect`: a blocked LB-to-manager link answers 503 after it.
 const LB_CONNECT_TIMEOUT_MS: u64 = 5 * SEC;

@@ -17,10 +17,6 @@
 use super::*;
 use tenure_core::wire::EndReason;
 
-/// `max_clock_skew` (docs/protocol.md section 9): what a step may be short
-/// of the slack it explains.
-const SKEW_MS: u64 = 5 * SEC;
-
 impl World {
     /// Some manager met the database clock steps no watcher has read yet
     /// unseen (each counted once).
