@@ -20,13 +20,15 @@ impl World {
             StopReason::Requested => {}
             StopReason::GraceExpired => {
                 // An early grace stop is a T2 confirmation round that no
-                // manager answered: one that lost a message to the network
-                // tried each URL once, as T2 says, and is not blamed.
+                // manager answered. One that met no serving manager tried
+                // each URL once, as T2 says, and is not blamed: the world
+                // may count as healthy before the balancer has failed over
+                // or a restarted manager serves.
                 let round = self.confirm_round_ms() + DRIVER_MAX_SLEEP_MS;
-                let lost = self.comps[c]
-                    .lost_at
+                let unserved = self.comps[c]
+                    .unserved_at
                     .is_some_and(|l| l.saturating_add(round) >= t);
-                if t < earliest && reachable && !lost {
+                if t < earliest && reachable && !unserved {
                     let msg = format!(
                         "c{c} stopped for grace {} s before its deadline while a manager was reachable",
                         (earliest - t) / SEC

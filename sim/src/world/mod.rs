@@ -267,8 +267,10 @@ struct Comp {
     held: Option<GrantId>,
     /// The grant of its last success, whatever came after (`unseen_step`).
     last_granted: Option<GrantId>,
-    /// When the network last lost a message to or from it (I9).
-    lost_at: Option<u64>,
+    /// When a request of it last met no serving manager: a message lost, a
+    /// link cut, a balancer with no live target or one not yet failed
+    /// over, a manager down, hung or not serving (I9).
+    unserved_at: Option<u64>,
     /// Its host stopped it cleanly: it may send only releases (A5).
     stopped_cleanly: bool,
     /// The release a clean stop still owes.

@@ -98,6 +98,7 @@ impl World {
             }
         }
         if comp.up_blocked {
+            self.note_unserved(c);
             return;
         }
         let gen_ = comp.gen_;
@@ -148,6 +149,7 @@ impl World {
         let [first, dup] = self.sample(self.plan.comp_link);
         self.note_loss(c, first);
         if m >= self.mgrs.len() || self.lb_to_mgr[m] {
+            self.note_unserved(c);
             if let Some(d) = first {
                 let refused = Reply::Full(Box::new(Err(TransportError::Connect)));
                 self.reply(c32, gen_, id, refused, d, guard);
@@ -228,6 +230,7 @@ impl World {
         guard: bool,
     ) {
         if self.comps[c as usize].down_blocked {
+            self.note_unserved(c as usize);
             if guard {
                 self.release_guard(c as usize);
             }
@@ -354,7 +357,11 @@ impl World {
             let answer = self.proxy_answer(status, id);
             return self.reply(c, gen_, id, Reply::Proxy(Box::new(answer)), d, guard);
         }
-        match self.lb_target() {
+        let target = self.lb_target();
+        if target.is_none_or(|m| self.lb_to_mgr[m]) {
+            self.note_unserved(c as usize);
+        }
+        match target {
             None => self.reply(c, gen_, id, Reply::LbUnavailable, d, guard),
             Some(m) if self.lb_to_mgr[m] => self.reply(
                 c,
@@ -441,6 +448,10 @@ impl World {
     pub(super) fn at_mgr(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Msg) {
         let guard = self.comps[c as usize].guard == Some((self.t, id))
             && self.comps[c as usize].gen_ == gen_;
+        let mgr = &self.mgrs[m];
+        if mgr.status != MgrStatus::Up || !mgr.serves(self.t) || !mgr.store.reachable() {
+            self.note_unserved(c as usize);
+        }
         match self.mgrs[m].status {
             MgrStatus::Hung => {
                 if guard {
@@ -472,6 +483,7 @@ impl World {
         guard: bool,
     ) {
         if self.mgr_to_lb[m] {
+            self.note_unserved(c as usize);
             if guard {
                 self.release_guard(c as usize);
             }
@@ -492,11 +504,16 @@ impl World {
         }
     }
 
-    /// A message on component `c`'s path was lost (`first` is `None`):
-    /// I9 does not blame a confirmation round (T2) that met it.
+    /// A message on component `c`'s path was lost (`first` is `None`).
     fn note_loss(&mut self, c: usize, first: Option<u64>) {
         if first.is_none() {
-            self.comps[c].lost_at = Some(self.t);
+            self.note_unserved(c);
         }
+    }
+
+    /// A request of component `c` met no serving manager: I9 does not
+    /// blame a confirmation round (T2) that met it.
+    pub(super) fn note_unserved(&mut self, c: usize) {
+        self.comps[c].unserved_at = Some(self.t);
     }
 }

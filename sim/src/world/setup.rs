@@ -121,7 +121,7 @@ impl World {
                 prev_now: None,
                 held: None,
                 last_granted: None,
-                lost_at: None,
+                unserved_at: None,
                 stopped_cleanly: false,
                 release_due: None,
                 expect_step: None,
