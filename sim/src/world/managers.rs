@@ -219,23 +219,30 @@ impl World {
             let expired = hb.serving == Err(NotServing::LicenseExpired);
             mgr.node.last = Some((started, hb));
             mgr.node.last_error = None;
-            if self.step_watchers[m] {
-                // It has seen the step: no later crash can hide it.
-                self.step_watchers = [false; 2];
-                self.pending_steps.clear();
-            } else if self.db_step_unread[m] && self.step_watchers.contains(&true) {
-                // Met first at this manager's start, before the watcher.
-                self.step_met_unseen();
-            }
             self.expiry_announced |= expired;
-            if self.db_step_unread[m] {
-                self.db_step_unread[m] = false;
-                let by = self.windows_close_from(t);
-                self.db_windows_closed_by = self.db_windows_closed_by.max(by);
-            }
+            self.read_storage_clock(m);
         }
         let next = t + self.mgrs[m].clock.true_for_local(HEARTBEAT_MS);
         self.push(next, Ev::Heartbeat { m: m as u8, inc });
+    }
+
+    /// Manager `m` read the database's clock (a heartbeat or a sweep; it
+    /// serves nothing before its first heartbeat) and so recorded any step
+    /// made since its last read (M9).
+    pub(super) fn read_storage_clock(&mut self, m: usize) {
+        if self.step_watchers[m] {
+            // It has seen the step: no later crash can hide it.
+            self.step_watchers = [false; 2];
+            self.pending_steps.clear();
+        } else if self.db_step_unread[m] && self.step_watchers.contains(&true) {
+            // Met first at this manager's start, before the watcher.
+            self.step_met_unseen();
+        }
+        if self.db_step_unread[m] {
+            self.db_step_unread[m] = false;
+            let by = self.windows_close_from(self.t);
+            self.db_windows_closed_by = self.db_windows_closed_by.max(by);
+        }
     }
 
     pub(super) fn lb_check(&mut self, m: usize) {

@@ -690,6 +690,7 @@ impl World {
                 if mgr.status == MgrStatus::Up
                     && let Ok(ended) = mgr.manager.sweep(sweep_check::SWEEP_BATCH)
                 {
+                    self.read_storage_clock(m as usize);
                     self.check_sweep(ended);
                 }
                 self.push(self.t + SWEEP_MS, Ev::Sweep { m, inc });
