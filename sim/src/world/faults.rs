@@ -44,13 +44,7 @@ impl World {
             Fault::MgrCrash(m) | Fault::MgrHang(m) => {
                 let hang = matches!(f, Fault::MgrHang(_));
                 let other_ok = self.mgrs[1 - m].status == MgrStatus::Up;
-                if self.step_watchers[m] {
-                    self.step_watchers[m] = false;
-                    if !self.step_watchers.contains(&true) {
-                        self.db_steps_unwatched += 1;
-                        self.step_met_unseen();
-                    }
-                }
+                self.watcher_lost(m);
                 let mgr = &mut self.mgrs[m];
                 mgr.inc += 1;
                 mgr.status = if hang {
@@ -184,16 +178,7 @@ impl World {
                 Host::Mgr(m) => self.mgrs[m].clock.step(t, delta),
                 Host::Db => {
                     self.check_clock_record(false);
-                    for m in 0..2 {
-                        let mgr = &self.mgrs[m];
-                        self.step_watchers[m] =
-                            mgr.status == MgrStatus::Up && mgr.node.last.is_some();
-                    }
-                    self.pending_steps.push((t, delta, false));
-                    if !self.step_watchers.contains(&true) {
-                        self.db_steps_unwatched += 1;
-                        self.step_met_unseen();
-                    }
+                    self.db_clock_stepped(delta);
                     self.db_clock.step(t, delta);
                     self.db_steps.0 += 1;
                     self.db_steps.1 += delta;

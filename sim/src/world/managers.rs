@@ -226,25 +226,6 @@ impl World {
         self.push(next, Ev::Heartbeat { m: m as u8, inc });
     }
 
-    /// Manager `m` read the database's clock (a heartbeat or a sweep; it
-    /// serves nothing before its first heartbeat) and so recorded any step
-    /// made since its last read (M9).
-    pub(super) fn read_storage_clock(&mut self, m: usize) {
-        if self.step_watchers[m] {
-            // It has seen the step: no later crash can hide it.
-            self.step_watchers = [false; 2];
-            self.pending_steps.clear();
-        } else if self.db_step_unread[m] && self.step_watchers.contains(&true) {
-            // Met first at this manager's start, before the watcher.
-            self.step_met_unseen();
-        }
-        if self.db_step_unread[m] {
-            self.db_step_unread[m] = false;
-            let by = self.windows_close_from(self.t);
-            self.db_windows_closed_by = self.db_windows_closed_by.max(by);
-        }
-    }
-
     pub(super) fn lb_check(&mut self, m: usize) {
         let t = self.t;
         let link = self.plan.mgr_link[m];

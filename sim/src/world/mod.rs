@@ -39,6 +39,7 @@ mod managers;
 mod network;
 mod outcome;
 mod setup;
+mod step_watch;
 mod sweep_check;
 mod unseen_step;
 mod wire;
@@ -411,17 +412,14 @@ pub struct World {
     /// The database clock steps the plan made so far: how many, and their
     /// signed sum (M9's record is checked against them).
     db_steps: (u64, i64),
-    /// Managers that read the database before its latest clock step and
-    /// have not read it since: they will see that step whole.
-    step_watchers: [bool; 2],
     /// Database clock steps that no manager process saw happen (every one
     /// down, or new since): seen only as far as they exceed the time that
     /// passed meanwhile, so the record need not add up to the plan's.
     db_steps_unwatched: u64,
-    /// The database clock steps (true time, size) no watcher has read
-    /// since, each with whether some manager met it unseen; and every step
-    /// one did (`unseen_step`).
-    pending_steps: Vec<(u64, i64, bool)>,
+    /// The database clock steps some watcher has yet to read
+    /// (`step_watch`); and every step (true time, size) a manager met
+    /// unseen (`unseen_step`).
+    pending_steps: Vec<step_watch::PendingStep>,
     unseen_steps: Vec<(u64, i64)>,
     /// Components that left I1's count because a step no manager saw freed
     /// their slots.

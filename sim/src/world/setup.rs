@@ -199,7 +199,6 @@ impl World {
             proxy: None,
             refusing: None,
             db_steps: (0, 0),
-            step_watchers: [false; 2],
             db_steps_unwatched: 0,
             pending_steps: Vec::new(),
             unseen_steps: Vec::new(),

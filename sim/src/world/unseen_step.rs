@@ -18,17 +18,6 @@ use super::*;
 use tenure_core::wire::EndReason;
 
 impl World {
-    /// Some manager met the database clock steps no watcher has read yet
-    /// unseen (each counted once).
-    pub(super) fn step_met_unseen(&mut self) {
-        for (at, size, unseen) in &mut self.pending_steps {
-            if !*unseen {
-                *unseen = true;
-                self.unseen_steps.push((*at, *size));
-            }
-        }
-    }
-
     /// Before I1 is judged over its limits: the components counted whose
     /// slots an unseen forward step freed leave the count.
     pub(super) fn forfeit_slots_freed_unseen(&mut self) {
