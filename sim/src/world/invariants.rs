@@ -93,6 +93,7 @@ impl World {
 
     pub(super) fn refresh_health(&mut self) {
         let g = self.globally_healthy();
+        self.healthy = g;
         for c in 0..self.comps.len() {
             self.set_health(c, g);
         }

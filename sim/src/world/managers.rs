@@ -224,6 +224,11 @@ impl World {
         }
         let next = t + self.mgrs[m].clock.true_for_local(HEARTBEAT_MS);
         self.push(next, Ev::Heartbeat { m: m as u8, inc });
+        // Whether this manager serves, and so whether its peer may (M6),
+        // follows its heartbeats, not only the faults.
+        if self.globally_healthy() != self.healthy {
+            self.refresh_health();
+        }
     }
 
     pub(super) fn lb_check(&mut self, m: usize) {

@@ -401,6 +401,8 @@ pub struct World {
     true_now: Arc<AtomicU64>,
     db_clock: HostClock,
     db_up: bool,
+    /// `globally_healthy` when health was last refreshed (I4, I9).
+    healthy: bool,
     lb: [Backend; 2],
     lb_to_mgr: [bool; 2],
     mgr_to_lb: [bool; 2],

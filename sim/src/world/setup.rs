@@ -188,6 +188,7 @@ impl World {
             true_now,
             db_clock,
             db_up: true,
+            healthy: true,
             lb: [Backend {
                 up: true,
                 ok_run: 0,
