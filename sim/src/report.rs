@@ -113,6 +113,10 @@ pub struct Report {
     /// Components that left I1's count because a storage clock step no
     /// manager saw freed their slots (docs/semantics.md, "Limits").
     pub freed_by_unseen_step: u64,
+    /// Components that left I1's count because their slots were reclaimed
+    /// while they ran past their real deadline on time none of their clocks
+    /// counted (docs/semantics.md, "Limits").
+    pub freed_in_blind_time: u64,
 }
 
 impl Report {
@@ -217,6 +221,13 @@ impl Report {
                 s,
                 "slots freed by a storage clock step no manager saw (left I1's count): {}",
                 self.freed_by_unseen_step
+            );
+        }
+        if self.freed_in_blind_time > 0 {
+            let _ = writeln!(
+                s,
+                "slots reclaimed from components running on blind time (left I1's count): {}",
+                self.freed_in_blind_time
             );
         }
         if self.max_resume_overrun_ms > 0 {

@@ -73,6 +73,7 @@ fn seeds_where_a_check_exceeded_the_contract() {
         let report = tenure_sim::run(plan, None);
         assert!(report.failure().is_none(), "seed {seed}: {replay}");
         assert_eq!(report.freed_by_unseen_step, 0, "seed {seed}: {replay}");
+        assert_eq!(report.freed_in_blind_time, 0, "seed {seed}: {replay}");
     }
 }
 
@@ -94,4 +95,23 @@ fn unseen_storage_clock_steps_free_slots_and_say_so() {
             "seed {seed}"
         );
     }
+}
+
+/// A host paused behind a wall clock set back runs past its real deadline by
+/// the pause (docs/semantics.md, "Limits"); storage reclaims its slot at the
+/// real deadline plus the reclaim margin, and another server may take it:
+/// the component leaves I1's count, and the run says so.
+#[test]
+fn slots_reclaimed_in_blind_time_leave_the_count_and_say_so() {
+    let plan = tenure_sim::scenario::swarm(11020890);
+    let replay = tenure_sim::replay_command(&plan);
+    let report = tenure_sim::run(plan, None);
+    assert!(report.failure().is_none(), "{replay}");
+    assert_eq!(report.freed_in_blind_time, 1, "{replay}");
+    assert!(
+        report
+            .summary()
+            .contains("slots reclaimed from components running on blind time"),
+        "{replay}"
+    );
 }

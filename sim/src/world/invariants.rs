@@ -128,6 +128,7 @@ impl World {
             || self.limit_cores.is_some_and(|max| self.cores > max)
         {
             self.forfeit_slots_freed_unseen();
+            self.forfeit_slots_reclaimed_in_blind_time();
         }
         if let Some(max) = self.limit_servers
             && self.servers > max

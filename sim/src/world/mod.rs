@@ -30,6 +30,7 @@ use tenure_service::node::NodeState;
 use tenure_storage::{InstallPolicy, Manager, ManagerError, MemoryStore, Store};
 
 mod a4;
+mod blind_time;
 mod clock_record;
 mod components;
 mod faults;
@@ -426,6 +427,9 @@ pub struct World {
     /// Components that left I1's count because a step no manager saw freed
     /// their slots.
     freed_by_unseen_step: u64,
+    /// Components that left I1's count because their slots were reclaimed
+    /// while they ran on blind time (`blind_time`).
+    freed_in_blind_time: u64,
     /// The sum of the sizes of the database clock steps so far; the
     /// managers that have not read the clock since the latest step (each
     /// may record it when it does); and the true time after which no window

@@ -38,6 +38,7 @@ impl World {
             trace_hash: self.hash.0,
             max_resume_overrun_ms: self.max_resume_overrun,
             freed_by_unseen_step: self.freed_by_unseen_step,
+            freed_in_blind_time: self.freed_in_blind_time,
         }
     }
 

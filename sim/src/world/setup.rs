@@ -204,6 +204,7 @@ impl World {
             pending_steps: Vec::new(),
             unseen_steps: Vec::new(),
             freed_by_unseen_step: 0,
+            freed_in_blind_time: 0,
             db_step_sizes_ms: 0,
             db_step_unread: [false; 2],
             db_windows_closed_by: 0,
