@@ -32,10 +32,12 @@ fn swarm_200_seeds() {
 /// 1039719: a manager that had not seen a forward step raised the high-water
 /// mark on the stepped clock; once a peer recorded the step, a restart found
 /// the corrected instant below that mark and recorded a step back no clock
-/// made.
+/// made. 10007913: a manager back from a cut took its peer's record of a
+/// step back for one made before its cut, because a forward step no one
+/// recorded shifted where it was seen, and recorded the step back again.
 #[test]
 fn seeds_that_once_found_faults() {
-    for seed in [1133, 1717, 2192, 2673, 1039719] {
+    for seed in [1133, 1717, 2192, 2673, 1039719, 10007913] {
         let plan = tenure_sim::scenario::swarm(seed);
         let replay = tenure_sim::replay_command(&plan);
         let report = tenure_sim::run(plan, None);

@@ -295,6 +295,13 @@ impl ClockWatch {
     /// step the other way that no clock made, and a phantom step back
     /// shortens the windows of forward steps still open: slots freed early.
     /// Only a "before" drops it; two steps count as today.
+    ///
+    /// When neither the clock's own movement nor that step explains the
+    /// interval, a step no one recorded lies in it too, and `d` may be
+    /// shifted by it: a step back is then kept. Wrongly dropped it would be
+    /// recorded again as part of this interval, a phantom step back that
+    /// frees slots early; wrongly kept it is answered by a phantom step
+    /// forward, which only holds deadlines back.
     pub fn others_since_baseline(
         &self,
         others_ms: i64,
@@ -314,8 +321,12 @@ impl ClockWatch {
         let d = last.step.seen_at.millis_since(base.storage);
         let within =
             |lo: i64| d >= lo.saturating_sub(tol) && d <= lo.saturating_add(e).saturating_add(tol);
-        let moved_with_real_time =
-            r.storage.millis_since(base.storage).abs_diff(e) <= tol.unsigned_abs();
+        let moved = r.storage.millis_since(base.storage).saturating_sub(e);
+        let moved_with_real_time = moved.unsigned_abs() <= tol.unsigned_abs();
+        let by_this_step = moved.abs_diff(size) <= tol.unsigned_abs();
+        if size < 0 && !moved_with_real_time && !by_this_step {
+            return others_ms;
+        }
         if within(0) && (!within(size) || moved_with_real_time) {
             0
         } else {

@@ -331,6 +331,33 @@ fn a_late_record_within_a_long_interval_is_placed_by_the_clock_itself() {
 }
 
 #[test]
+fn a_step_back_recorded_by_another_after_an_unrecorded_step_is_not_recorded_twice() {
+    // b read the clock, then was cut off. The clock stepped 55 minutes
+    // forward (a's restart met it, so no one recorded it), then 72 minutes
+    // back, which a recorded 14 s later. Seen where a step before b's
+    // baseline would be (the forward step shifts it), it is b's interval's
+    // nonetheless: b records the forward step alone, not the step back again.
+    let (fwd, back) = (55 * 60_000, -72 * 60_000);
+    let mut b = ClockWatch::default();
+    b.observe(read(0, 0), none(), 0, SKEW);
+    let step = Step {
+        size_ms: back,
+        seen_at: read(2514, fwd + back).storage,
+    };
+    let record = RecordedStep::new("a", step, None);
+    let recorded = StoredClock {
+        last_step: 1,
+        ..none()
+    };
+    let now = read(3300, fwd + back);
+    let others = b.others_since_baseline(back, Some(&record), &now, SKEW);
+    assert_eq!(others, back, "after b's baseline");
+    let o = b.observe(now, recorded, others, SKEW);
+    let found = o.detected.expect("the unrecorded step forward");
+    assert!((fwd - 20..=fwd + 20).contains(&found.size_ms), "{found:?}");
+}
+
+#[test]
 fn a_start_below_the_mark_that_recorded_steps_explain_records_nothing() {
     let h = T0 + 10_000;
     // Two steps back were recorded since the clock stood at the mark.
