@@ -9,7 +9,6 @@
 //! is reported.
 
 use super::*;
-use tenure_core::wire::EndReason;
 
 impl World {
     /// Before I1 is judged over its limits: the components counted whose
@@ -24,16 +23,12 @@ impl World {
             if comp.i2_allowed <= comp.i2_base || self.t <= comp.last_ok_send + hold {
                 continue;
             }
-            let ended = self.checker.transaction(&mut |tx| tx.end_reason(g));
-            if !matches!(ended, Ok(Some(EndReason::GraceExceeded))) {
-                continue;
+            if self.forfeit_if_reclaimed(c, g) {
+                self.freed_in_blind_time += 1;
+                self.trace_line(format_args!(
+                    "c{c} leaves I1's count: its slot {g} was reclaimed while it ran on blind time"
+                ));
             }
-            self.comps[c].forfeited = Some(g);
-            self.freed_in_blind_time += 1;
-            self.trace_line(format_args!(
-                "c{c} leaves I1's count: its slot {g} was reclaimed while it ran on blind time"
-            ));
-            self.recount(c);
         }
     }
 }

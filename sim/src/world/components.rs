@@ -3,6 +3,7 @@
 //! I1's count of what runs.
 
 use super::*;
+use tenure_core::wire::EndReason;
 
 impl World {
     /// Component `c`'s timer fires at `self.t` (if `token` is still its own).
@@ -514,6 +515,18 @@ impl World {
             let msg = format!("M1: c{c} refused for its {cores} cores, which every limit allows");
             self.verdicts.fail_manager_rule(self.t, msg);
         }
+    }
+
+    /// I1: component `c` leaves the count when the store ended `g`, the
+    /// grant it runs on, for grace (`unseen_step`, `blind_time`).
+    pub(super) fn forfeit_if_reclaimed(&mut self, c: usize, g: GrantId) -> bool {
+        let ended = self.checker.transaction(&mut |tx| tx.end_reason(g));
+        if !matches!(ended, Ok(Some(EndReason::GraceExceeded))) {
+            return false;
+        }
+        self.comps[c].forfeited = Some(g);
+        self.recount(c);
+        true
     }
 
     pub(super) fn recount(&mut self, c: usize) {

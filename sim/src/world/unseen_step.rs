@@ -15,7 +15,6 @@
 //! enough to have made that grant look overdue. Every one is reported.
 
 use super::*;
-use tenure_core::wire::EndReason;
 
 impl World {
     /// Before I1 is judged over its limits: the components counted whose
@@ -41,16 +40,12 @@ impl World {
             if shift <= 0 || u64::try_from(shift).unwrap_or(0) + SKEW_MS < slack {
                 continue;
             }
-            let ended = self.checker.transaction(&mut |tx| tx.end_reason(g));
-            if !matches!(ended, Ok(Some(EndReason::GraceExceeded))) {
-                continue;
+            if self.forfeit_if_reclaimed(c, g) {
+                self.freed_by_unseen_step += 1;
+                self.trace_line(format_args!(
+                    "c{c} leaves I1's count: a storage clock step no manager saw freed {g}"
+                ));
             }
-            self.comps[c].forfeited = Some(g);
-            self.freed_by_unseen_step += 1;
-            self.trace_line(format_args!(
-                "c{c} leaves I1's count: a storage clock step no manager saw freed {g}"
-            ));
-            self.recount(c);
         }
     }
 }
