@@ -35,6 +35,7 @@ impl World {
                 ErrorCode::TooManyManagers | ErrorCode::StorageUnavailable
             )
         {
+            self.note_unserved(c as usize);
             *self
                 .denials
                 .entry(e.code().as_str().to_owned())

@@ -448,8 +448,8 @@ impl World {
     pub(super) fn at_mgr(&mut self, m: usize, c: u32, gen_: u32, id: RequestId, req: Msg) {
         let guard = self.comps[c as usize].guard == Some((self.t, id))
             && self.comps[c as usize].gen_ == gen_;
-        let mgr = &self.mgrs[m];
-        if mgr.status != MgrStatus::Up || !mgr.serves(self.t) || !mgr.store.reachable() {
+        // Not serving by M6 is noted where `serve` refuses for it.
+        if self.mgrs[m].status != MgrStatus::Up || !self.mgrs[m].store.reachable() {
             self.note_unserved(c as usize);
         }
         match self.mgrs[m].status {
