@@ -317,6 +317,12 @@ impl Plan {
         self.grace_s * SEC
     }
 
+    /// How long storage holds a slot after its last renewal (M2): the
+    /// license's grace period and the reclaim margin, as the plan set them.
+    pub fn hold_ms(&self) -> u64 {
+        self.grace_ms() + self.reclaim_margin_s * SEC
+    }
+
     pub fn at(&mut self, t: u64, f: Fault) {
         self.faults.push((t, f));
     }

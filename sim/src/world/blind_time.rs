@@ -14,7 +14,7 @@ impl World {
     /// Before I1 is judged over its limits: the components counted whose
     /// slots were reclaimed while they ran on blind time leave the count.
     pub(super) fn forfeit_slots_reclaimed_in_blind_time(&mut self) {
-        let hold = self.plan.grace_ms() + self.plan.reclaim_margin_s * SEC;
+        let hold = self.plan.hold_ms();
         for c in 0..self.comps.len() {
             let comp = &self.comps[c];
             let Some(g) = comp.last_granted.filter(|_| comp.counted) else {

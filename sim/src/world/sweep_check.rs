@@ -23,7 +23,7 @@ impl World {
         else {
             return;
         };
-        let hold = self.plan.grace_ms() + self.plan.reclaim_margin_s * SEC;
+        let hold = self.plan.hold_ms();
         let hold = i64::try_from(hold).unwrap_or(i64::MAX);
         if let Some(g) = held
             .iter()
@@ -46,7 +46,7 @@ impl World {
     /// bounded by the sum of every step's size; the ten minutes cover the
     /// drift of the clocks over a hold.
     pub(super) fn windows_close_from(&self, t: u64) -> u64 {
-        let hold = self.plan.grace_ms() + self.plan.reclaim_margin_s * SEC;
+        let hold = self.plan.hold_ms();
         t + hold + 2 * self.db_step_sizes_ms + 10 * MIN
     }
 }

@@ -23,7 +23,7 @@ impl World {
         if self.unseen_steps.is_empty() {
             return;
         }
-        let hold = self.plan.grace_ms() + self.plan.reclaim_margin_s * SEC;
+        let hold = self.plan.hold_ms();
         for c in 0..self.comps.len() {
             let comp = &self.comps[c];
             let Some(g) = comp.last_granted.filter(|_| comp.counted) else {
