@@ -1,7 +1,8 @@
 //! The store each simulated manager talks to: the shared in-memory database
-//! behind a per-manager connection that a partition can cut, and (only for the
-//! teeth tests) a planted reclaim bug or a lost high-water mark. The code
-//! under test is not touched.
+//! behind a per-manager connection that a partition can cut and a database
+//! outage all managers share, and (only for the teeth tests) a planted
+//! reclaim bug or a lost high-water mark. The code under test is not touched.
+//! The checkers read the database itself, which neither fault cuts.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +21,8 @@ use tenure_storage::{
 pub struct SimStore {
     inner: MemoryStore,
     reachable: Arc<AtomicBool>,
+    /// The database's own outage, one flag for every manager's connection.
+    db_up: Arc<AtomicBool>,
     /// Planted bug 1: held only until `last_renewed + lease_ttl`.
     reclaim_after_ms: Option<u64>,
     /// Planted bug: storage keeps no high-water mark (T3).
@@ -33,10 +36,16 @@ impl std::fmt::Debug for SimStore {
 }
 
 impl SimStore {
-    pub fn new(inner: MemoryStore, reclaim_after_ms: Option<u64>, lose_high_water: bool) -> Self {
+    pub fn new(
+        inner: MemoryStore,
+        db_up: Arc<AtomicBool>,
+        reclaim_after_ms: Option<u64>,
+        lose_high_water: bool,
+    ) -> Self {
         Self {
             inner,
             reachable: Arc::new(AtomicBool::new(true)),
+            db_up,
             reclaim_after_ms,
             lose_high_water,
         }
@@ -60,6 +69,9 @@ impl Store for SimStore {
             return Err(StorageError::unavailable(
                 "simulated partition between manager and database",
             ));
+        }
+        if !self.db_up.load(Ordering::SeqCst) {
+            return Err(StorageError::unavailable("simulated database outage"));
         }
         if self.reclaim_after_ms.is_none() && !self.lose_high_water {
             return self.inner.transaction(f);

@@ -79,11 +79,11 @@ impl World {
             }
             Fault::DbDown => {
                 self.db_up = false;
-                self.checker.set_available(false);
+                self.db_switch.store(false, Ordering::SeqCst);
             }
             Fault::DbUp => {
                 self.db_up = true;
-                self.checker.set_available(true);
+                self.db_switch.store(true, Ordering::SeqCst);
             }
             Fault::MgrDbCut(m, cut) => self.mgrs[m].store.set_reachable(!cut),
             Fault::LbCut { m, to_mgr, to_lb } => {

@@ -15,7 +15,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
 use std::io::Write;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 use tenure_core::agent::{
     Agent, AgentConfig, Event, Request, RequestId, Response, State, StopReason, TransportError,
@@ -402,6 +402,9 @@ pub struct World {
     true_now: Arc<AtomicU64>,
     db_clock: HostClock,
     db_up: bool,
+    /// Cuts every manager's connection during a database outage; the
+    /// checker reads the database behind it.
+    db_switch: Arc<AtomicBool>,
     /// `globally_healthy` when health was last refreshed (I4, I9).
     healthy: bool,
     lb: [Backend; 2],

@@ -11,9 +11,7 @@ impl World {
                 self.grace_ms_total += self.t.saturating_sub(s);
             }
         }
-        if self.db_up {
-            self.check_ledger();
-        }
+        self.check_ledger();
         let expectation = crate::expect::evaluate(&self.plan, &self.outcome());
         if let Err(e) = &expectation {
             self.verdicts.fail_expectation(e.clone());

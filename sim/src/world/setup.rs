@@ -33,10 +33,12 @@ impl World {
             true_now: true_now.clone(),
             without_nonce: plan.bug == Some(Bug::NoNonce),
         };
+        let db_switch = Arc::new(AtomicBool::new(true));
         let mut mgrs = Vec::new();
         for m in 0..2 {
             let store = SimStore::new(
                 checker.clone(),
+                db_switch.clone(),
                 bug_ttl,
                 plan.bug == Some(Bug::LostHighWater),
             );
@@ -188,6 +190,7 @@ impl World {
             true_now,
             db_clock,
             db_up: true,
+            db_switch,
             healthy: true,
             lb: [Backend {
                 up: true,
