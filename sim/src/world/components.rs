@@ -75,6 +75,20 @@ impl World {
         self.after_agent(c as usize, Some((id, granted)));
     }
 
+    /// A suspended or paused host executes nothing, its supervisor and its
+    /// operator's commands included: a start or stop due then waits for the
+    /// resume.
+    pub(super) fn when_awake(&mut self, c: usize, action: HostAction) {
+        if self.comps[c].clock.is_suspended() {
+            self.comps[c].on_resume.push(action);
+            return;
+        }
+        match action {
+            HostAction::Start => self.start_agent(c),
+            HostAction::Stop => self.stop_comp(c),
+        }
+    }
+
     pub(super) fn start_agent(&mut self, c: usize) {
         let seed = self.rng.next_u64();
         let comp = &mut self.comps[c];

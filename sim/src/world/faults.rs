@@ -105,13 +105,13 @@ impl World {
             }
             Fault::CompStop(c) => {
                 if c < self.comps.len() {
-                    self.stop_comp(c);
+                    self.when_awake(c, HostAction::Stop);
                 }
             }
             Fault::CompRestart(c) => {
                 if c < self.comps.len() && (self.comps[c].crashed || self.comps[c].stopped_cleanly)
                 {
-                    self.start_agent(c);
+                    self.when_awake(c, HostAction::Start);
                 }
             }
             Fault::CrashBurst {
@@ -245,6 +245,9 @@ impl World {
                     let held = std::mem::take(&mut self.comps[c].held_answers);
                     for (gen_, id, resp) in held {
                         self.deliver(c as u32, gen_, id, resp);
+                    }
+                    for action in std::mem::take(&mut self.comps[c].on_resume) {
+                        self.when_awake(c, action);
                     }
                 }
             }

@@ -216,6 +216,14 @@ struct PendingGrant {
     id: GrantId,
 }
 
+/// What a component's host does to it: its supervisor starts it, its
+/// operator stops it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HostAction {
+    Start,
+    Stop,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MgrStatus {
     Up,
@@ -355,6 +363,9 @@ struct Comp {
     wall_shift_ms: i64,
     paused_ms: u64,
     paused_at: Option<u64>,
+    /// Starts and stops due while the host was suspended or paused, in
+    /// order: the host carries them out when it resumes.
+    on_resume: Vec<HostAction>,
     deferred: Option<u64>,
     /// Queued messages to or from it, and restarts (not wake-ups).
     msgs: u32,
@@ -715,7 +726,7 @@ impl World {
                 let stopped = comp.agent.as_ref().is_none_or(|a| !a.is_running());
                 if (comp.crashed && comp.agent.is_none() && gen_ == 0) || (!comp.crashed && stopped)
                 {
-                    self.start_agent(c as usize);
+                    self.when_awake(c as usize, HostAction::Start);
                 }
             }
             Ev::Fault(i) => {

@@ -161,6 +161,7 @@ impl World {
                 wall_shift_ms: 0,
                 paused_ms: 0,
                 paused_at: None,
+                on_resume: Vec::new(),
                 msgs: 0,
             });
         }
