@@ -77,14 +77,21 @@ impl World {
 
     /// A suspended or paused host executes nothing, its supervisor and its
     /// operator's commands included: a start or stop due then waits for the
-    /// resume.
+    /// resume. Starts due together start one process, and none while one
+    /// runs.
     pub(super) fn when_awake(&mut self, c: usize, action: HostAction) {
-        if self.comps[c].clock.is_suspended() {
-            self.comps[c].on_resume.push(action);
+        let comp = &mut self.comps[c];
+        if comp.clock.is_suspended() {
+            if comp.on_resume.last() != Some(&action) {
+                comp.on_resume.push(action);
+            }
             return;
         }
         match action {
-            HostAction::Start => self.start_agent(c),
+            HostAction::Start if comp.agent.as_ref().is_none_or(|a| !a.is_running()) => {
+                self.start_agent(c);
+            }
+            HostAction::Start => {}
             HostAction::Stop => self.stop_comp(c),
         }
     }
