@@ -35,9 +35,12 @@ fn swarm_200_seeds() {
 /// made. 10007913: a manager back from a cut took its peer's record of a
 /// step back for one made before its cut, because a forward step no one
 /// recorded shifted where it was seen, and recorded the step back again.
+/// 18021208: a process back from a hang counted a step it had met unseen at
+/// its start, recorded by its peer while it hung, beside a later one, and
+/// recorded a step back no clock made.
 #[test]
 fn seeds_that_once_found_faults() {
-    for seed in [1133, 1717, 2192, 2673, 1039719, 10007913] {
+    for seed in [1133, 1717, 2192, 2673, 1039719, 10007913, 18021208] {
         let plan = tenure_sim::scenario::swarm(seed);
         let replay = tenure_sim::replay_command(&plan);
         let report = tenure_sim::run(plan, None);

@@ -9,7 +9,9 @@ use crate::port::{NowAndStamp, StorageError, Tx};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tenure_core::health::MAX_CLOCK_SKEW;
-use tenure_core::manager::clock_watch::{Claim, ClockWatch, Instants, Reading, RecordedStep, Step};
+use tenure_core::manager::clock_watch::{
+    Claim, ClockWatch, Instants, MAX_PLACED, Reading, RecordedStep, Step,
+};
 
 /// A monotonic clock from an arbitrary origin that counts time the host is
 /// suspended (CLOCK_BOOTTIME on Linux); the simulator passes simulated time.
@@ -127,8 +129,18 @@ impl ClockKeeper {
             let others = match watch.recorded_since_needed(&read.clock) {
                 Some(after) => {
                     let others = tx.clock_steps_since(after, &self.node())?;
-                    let last = tx.clock_steps()?.last;
-                    watch.others_since_baseline(others, last.as_ref(), &reading, MAX_CLOCK_SKEW)
+                    let summary = tx.clock_steps()?;
+                    let sizes = self.others_listed(tx, after, summary.count)?;
+                    watch
+                        .placed_by_movement(&sizes, &reading, MAX_CLOCK_SKEW)
+                        .unwrap_or_else(|| {
+                            watch.others_since_baseline(
+                                others,
+                                summary.last.as_ref(),
+                                &reading,
+                                MAX_CLOCK_SKEW,
+                            )
+                        })
                 }
                 None => 0,
             };
@@ -154,6 +166,31 @@ impl ClockKeeper {
         // the open steps again rather than trust the read before it.
         let stored = tx.stored_clock(read.now)?;
         Ok(self.watch().instants(read.now, stored, &claims.ids()))
+    }
+
+    /// The sizes of the steps other nodes recorded after the `after`-th of
+    /// `count`, oldest first, when two or more were recorded since and
+    /// storage still lists them all; else none, and the sum decides.
+    fn others_listed(
+        &self,
+        tx: &mut dyn Tx,
+        after: i64,
+        count: u64,
+    ) -> Result<Vec<i64>, StorageError> {
+        let since = count.saturating_sub(u64::try_from(after.max(0)).unwrap_or(u64::MAX));
+        if !(2..=MAX_PLACED as u64).contains(&since) {
+            return Ok(Vec::new());
+        }
+        let recent = tx.recent_clock_steps()?;
+        let Some(first) = recent.len().checked_sub(since as usize) else {
+            return Ok(Vec::new());
+        };
+        let node = self.node();
+        Ok(recent[first..]
+            .iter()
+            .filter(|s| s.node_id != node)
+            .map(|s| s.step.size_ms)
+            .collect())
     }
 
     /// The transaction holding `claims` ended: committed or not.

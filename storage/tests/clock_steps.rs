@@ -460,6 +460,37 @@ fn back_and_forth_unseen_by_one_manager<C: Clocks>(c: &C) {
     );
 }
 
+/// A process met a forward step unseen at its start and then hung; its peer
+/// recorded that step only afterwards, and then a second one. Back from the
+/// hang, the process finds its clock moved by the second step alone over
+/// its gap: the first came before its previous read, and it records
+/// nothing, least of all a step back that no clock made.
+fn steps_recorded_while_a_process_hung<C: Clocks>(c: &C) {
+    const MIN_MS: i64 = 60_000;
+    let peer = manager(c, "peer-process");
+    install(&peer, 3600, 30 * 24 * HOUR_MS);
+    assert!(heartbeat(c, &peer, "peer").serving.is_ok());
+    c.pass(Duration::from_secs(2));
+    c.step_ms(10 * MIN_MS);
+    c.pass(Duration::from_secs(2));
+    let hung = manager(c, "hung-process");
+    assert_eq!(heartbeat(c, &hung, "hung").clock.recorded.count, 0);
+    c.pass(Duration::from_secs(2));
+    assert_eq!(heartbeat(c, &peer, "peer").clock.recorded.count, 1);
+    c.step_ms(100 * MIN_MS);
+    c.pass(Duration::from_secs(2));
+    let hb = heartbeat(c, &peer, "peer");
+    assert_eq!(hb.clock.recorded.count, 2, "{:?}", hb.clock);
+    c.pass(Duration::from_secs(2));
+    let hb = heartbeat(c, &hung, "hung");
+    assert_eq!(hb.clock.recorded.count, 2, "{:?}", hb.clock);
+    assert!(
+        last_step(&hb).step.size_ms > 100 * MIN_MS - 5_000,
+        "{:?}",
+        hb.clock
+    );
+}
+
 fn forward_step_memory() {
     for first in [First::Grant, First::Sweep, First::Heartbeat] {
         forward_step_keeps_slots_in_grace(&memory(), first);
@@ -565,6 +596,10 @@ fn main() -> std::process::ExitCode {
     trials.extend(on_every_store!(
         "two_processes_one_node_id",
         one_step_seen_by_two_processes_of_one_node_id
+    ));
+    trials.extend(on_every_store!(
+        "hung_process",
+        steps_recorded_while_a_process_hung
     ));
     tenure_testkit::run(trials)
 }

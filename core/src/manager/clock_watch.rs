@@ -18,6 +18,10 @@ use std::time::Duration;
 /// reads (a storage outage of hours); between heartbeats it is microseconds.
 pub const DRIFT_PPM: i64 = 200;
 
+/// The most steps recorded since one reading that
+/// [`ClockWatch::placed_by_movement`] tries every part of (2^n sums).
+pub const MAX_PLACED: usize = 8;
+
 /// One read of the storage clock, bracketed by this manager's monotonic clock:
 /// the storage instant was read at some real instant between the two.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -332,6 +336,38 @@ impl ClockWatch {
         } else {
             others_ms
         }
+    }
+
+    /// What of the steps others recorded since the baseline happened after
+    /// it, when there are two or more (`sizes`: every one of them, oldest
+    /// first) and some of them add up to what the clock moved beyond real
+    /// time over the interval: those are this interval's, and the rest came
+    /// before the baseline, recorded late by a peer that was not reading. A
+    /// process back from a hang meets this when a step it met unseen at its
+    /// start and a later one are both recorded while it hangs: counted
+    /// whole, the first would be answered by a step back no clock made,
+    /// which shortens the windows of forward steps still open. `None` when
+    /// no part adds up (a step no one recorded lies in the interval too:
+    /// [`ClockWatch::others_since_baseline`] decides) or when there are too
+    /// many to try.
+    pub fn placed_by_movement(&self, sizes: &[i64], r: &Reading, skew: Duration) -> Option<i64> {
+        let (base, _) = self.baseline?;
+        if sizes.len() < 2 || sizes.len() > MAX_PLACED {
+            return None;
+        }
+        let e = ms(r.mono_after).saturating_sub(ms(base.mono_before));
+        let tol = tolerance_ms(skew, e).unsigned_abs();
+        let moved = r.storage.millis_since(base.storage).saturating_sub(e);
+        (0u32..1 << sizes.len())
+            .map(|part| {
+                sizes
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| part >> i & 1 == 1)
+                    .fold(0i64, |sum, (_, size)| sum.saturating_add(*size))
+            })
+            .filter(|sum| moved.abs_diff(*sum) <= tol)
+            .min_by_key(|sum| moved.abs_diff(*sum))
     }
 
     /// After which recorded step [`ClockWatch::observe`] needs the steps

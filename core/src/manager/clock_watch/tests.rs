@@ -457,3 +457,41 @@ fn a_mark_raised_on_a_clock_stepped_unseen_is_no_step_back_at_a_restart() {
     let step = o.detected.expect("the clock went back below the mark");
     assert!(step.size_ms < -HOUR, "{step:?}");
 }
+
+#[test]
+fn steps_recorded_while_a_process_hung_are_placed_by_the_clock_itself() {
+    // b started after a 9-minute step forward (met unseen, so no one had
+    // recorded it), took its baseline and hung. A peer back from a cut
+    // recorded that step 18 minutes later; the clock then stepped 98
+    // minutes forward, which the peer recorded too. b's clock moved by the
+    // second step alone over its interval: the first came before its
+    // baseline, and b records nothing, least of all a step back.
+    let (s1, s2) = (530_717, 5_866_429);
+    let mut b = ClockWatch::default();
+    b.observe(read(0, s1), none(), 0, SKEW);
+    let now = read(9560, s1 + s2);
+    assert_eq!(b.placed_by_movement(&[s1, s2], &now, SKEW), Some(s2));
+    let recorded = StoredClock {
+        forward_ms: s1 + s2,
+        last_step: 2,
+        ..none()
+    };
+    assert_eq!(b.observe(now, recorded, s2, SKEW).detected, None);
+    // Counted whole, the two records would show a step back no clock made.
+    let mut c = ClockWatch::default();
+    c.observe(read(0, s1), none(), 0, SKEW);
+    let phantom = c.observe(now, recorded, s1 + s2, SKEW).detected;
+    assert!(phantom.is_some_and(|s| s.size_ms < 0), "{phantom:?}");
+    // Both steps in the interval: the clock shows both, and both count.
+    let mut d = ClockWatch::default();
+    d.observe(read(0, 0), none(), 0, SKEW);
+    assert_eq!(d.placed_by_movement(&[s1, s2], &now, SKEW), Some(s1 + s2));
+    // A step no one recorded in the interval as well: no part adds up, and
+    // the sum decides as before.
+    let mut e = ClockWatch::default();
+    e.observe(read(0, s1), none(), 0, SKEW);
+    let later = read(9560, s1 + s2 + HOUR);
+    assert_eq!(e.placed_by_movement(&[s1, s2], &later, SKEW), None);
+    // One step alone is placed by where it was seen, not here.
+    assert_eq!(e.placed_by_movement(&[s2], &now, SKEW), None);
+}
