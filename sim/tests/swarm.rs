@@ -66,15 +66,17 @@ fn seeds_that_once_found_faults() {
 /// only watcher died unread counted as seen because another manager read a
 /// later step (6013314), a peer counted as free to serve from a fault until
 /// the next one, though the other manager's next heartbeat took the only
-/// slot back seconds later (9033251), and a supervisor that started a
+/// slot back seconds later (9033251), a supervisor that started a
 /// component on a paused host, which then ran on a grant taken while no
-/// clock of it moved (14015943).
+/// clock of it moved (14015943), and a component counted although an
+/// operator released its instance after storage committed its grant and
+/// before the answer reached it (20029617).
 #[test]
 fn seeds_where_a_check_exceeded_the_contract() {
     for seed in [
         1004134, 1006679, 1010213, 1013635, 1014672, 1016107, 1017387, 1023553, 1034604, 1039123,
         1057731, 2000985, 2013605, 3018754, 3015535, 3020959, 4017906, 5011405, 6013314, 9033251,
-        14015943,
+        14015943, 20029617,
     ] {
         let plan = tenure_sim::scenario::swarm(seed);
         let replay = tenure_sim::replay_command(&plan);

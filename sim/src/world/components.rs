@@ -283,6 +283,7 @@ impl World {
                     self.success(c, sent, grant_id);
                     if !renewal {
                         self.replaced_twin(c);
+                        self.granted_after_release(c, grant_id);
                     }
                     if matches!(e, Event::Recovered { .. })
                         && let Some(since) = self.comps[c].grace_since.take()
@@ -583,6 +584,21 @@ impl World {
                 self.servers -= 1;
                 self.cores -= cores;
             }
+        }
+    }
+
+    /// I1: an operator released the instance (or revoked the grant) after
+    /// storage committed grant `g` and before its answer reached component
+    /// `c`, which then starts on a grant already ended, its slot free. It
+    /// runs as one whose slot an operator released: out of the count until
+    /// it holds a new grant.
+    fn granted_after_release(&mut self, c: usize, g: GrantId) {
+        let ended = self.checker.transaction(&mut |tx| tx.end_reason(g));
+        if matches!(
+            ended,
+            Ok(Some(EndReason::AdminReleased | EndReason::Revoked))
+        ) {
+            self.comps[c].forfeited = Some(g);
         }
     }
 
