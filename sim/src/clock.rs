@@ -20,7 +20,7 @@ pub struct HostClock {
     base_mono_ns: u64,
     base_wall_ms: i64,
     /// Rate error of both clocks (they share one oscillator).
-    pub ppm: i64,
+    ppm: i64,
     suspended: bool,
     /// A VM pause: the monotonic reading stops (CLOCK_BOOTTIME too).
     paused: bool,
@@ -35,6 +35,14 @@ pub struct HostClock {
     /// its monotonic clock, so T2's wall-clock term sees nothing.
     mono_only: bool,
     mono_wall_origin: i64,
+    /// Counts every change of the clocks other than time passing: a step,
+    /// suspend, pause, resume or change of mode. Between two changes both
+    /// readings run at one rate from one base, so the wall clock's move less
+    /// the monotonic clock's is only rounding (`steady_since`).
+    epoch: u32,
+    /// No rate error, not suspended, no planted mode (`plain`), kept
+    /// with the fields it is made of.
+    plain: bool,
 }
 
 impl HostClock {
@@ -54,15 +62,43 @@ impl HostClock {
             mono_only: false,
             mono_wall_origin: wall_at_start
                 - i64::try_from(mono_start.as_millis()).unwrap_or(i64::MAX),
+            epoch: 0,
+            plain: false,
         }
+        .replanned()
+    }
+
+    fn replanned(mut self) -> Self {
+        self.replan();
+        self
+    }
+
+    fn replan(&mut self) {
+        self.plain = self.ppm == 0 && !self.suspended && !self.wall_only && !self.mono_only;
+    }
+
+    /// The rate error of both clocks, in parts per million.
+    pub fn ppm(&self) -> i64 {
+        self.ppm
     }
 
     pub fn set_wall_only(&mut self, on: bool) {
         self.wall_only = on;
+        self.epoch = self.epoch.wrapping_add(1);
+        self.replan();
     }
 
     pub fn set_mono_only(&mut self, on: bool) {
         self.mono_only = on;
+        self.epoch = self.epoch.wrapping_add(1);
+        self.replan();
+    }
+
+    /// Which stretch of steady running the clocks are in: readings taken
+    /// within one differ, wall against monotonic, by at most 1 ms of
+    /// rounding (each is a floor of the same elapsed time at the same rate).
+    pub fn epoch(&self) -> u32 {
+        self.epoch
     }
 
     fn rate(&self) -> i128 {
@@ -125,8 +161,32 @@ impl HostClock {
         self.paused
     }
 
-    /// What the driver hands the agent at true time `t`.
+    /// A running clock with no rate error and no planted mode: both
+    /// readings are the base plus true time, which the fast paths below
+    /// compute without the general arithmetic (and give the same values).
+    fn plain(&self) -> bool {
+        self.plain
+    }
+
+    /// What the driver hands the agent at true time `t`. Inlined with its
+    /// fast path: the simulator reads a clock around every agent call.
+    #[inline]
     pub fn now(&self, t: u64) -> Now {
+        if self.plain() {
+            let d = t.saturating_sub(self.base_true);
+            let wall = self
+                .base_wall_ms
+                .saturating_add(i64::try_from(d).unwrap_or(i64::MAX));
+            let mono = self
+                .base_mono_ns
+                .saturating_add(d.saturating_mul(1_000_000));
+            return Now::new(Duration::from_nanos(mono), UnixMillis(wall));
+        }
+        self.now_general(t)
+    }
+
+    #[inline(never)]
+    fn now_general(&self, t: u64) -> Now {
         let wall = if self.mono_only {
             let ms = i64::try_from(self.mono_ns(t) / 1_000_000).unwrap_or(i64::MAX);
             self.mono_wall_origin.saturating_add(ms)
@@ -157,6 +217,7 @@ impl HostClock {
         self.base_true = t;
         self.base_mono_ns = mono;
         self.base_wall_ms = wall;
+        self.epoch = self.epoch.wrapping_add(1);
     }
 
     /// Someone sets the wall clock by `delta_ms` (negative: back).
@@ -168,6 +229,7 @@ impl HostClock {
     pub fn suspend(&mut self, t: u64) {
         self.rebase(t);
         self.suspended = true;
+        self.replan();
     }
 
     /// A VM pause: like a suspend, but no monotonic clock counts it.
@@ -180,11 +242,27 @@ impl HostClock {
         self.rebase(t);
         self.suspended = false;
         self.paused = false;
+        self.replan();
     }
 
     /// The first true instant at or after `t` at which the agent's monotonic
     /// reading reaches `target`; `None` while suspended (the host sleeps).
+    #[inline]
     pub fn true_at_mono(&self, t: u64, target: Duration) -> Option<u64> {
+        if self.plain()
+            && let Ok(target_ns) = u64::try_from(target.as_nanos())
+        {
+            let at = match target_ns.checked_sub(self.base_mono_ns).filter(|n| *n > 0) {
+                Some(need) => self.base_true.saturating_add(need.div_ceil(1_000_000)),
+                None => t,
+            };
+            return Some(at.max(t));
+        }
+        self.true_at_mono_general(t, target)
+    }
+
+    #[inline(never)]
+    fn true_at_mono_general(&self, t: u64, target: Duration) -> Option<u64> {
         if self.suspended {
             return None;
         }
@@ -299,6 +377,36 @@ mod tests {
     }
 
     #[test]
+    fn the_plain_clock_reads_as_the_general_arithmetic_does() {
+        let mut c = HostClock::new(1_000, 1_800_000_000_000, Duration::from_millis(12_345), 0);
+        c.step(2_000, -7_777);
+        c.suspend(3_000);
+        c.resume(9_000);
+        assert!(c.plain());
+        for t in [9_000, 9_001, 86_400_000, 30 * 86_400_000 + 7, u64::MAX / 2] {
+            assert_eq!(c.now(t), c.now_general(t), "t {t}");
+            let mono = c.now_mono_ns(t);
+            let near = [mono.saturating_add(1), mono.saturating_add(999_999)];
+            for target in [
+                0,
+                1,
+                mono.saturating_sub(1),
+                mono,
+                near[0],
+                near[1],
+                u64::MAX,
+            ] {
+                let target = Duration::from_nanos(target);
+                assert_eq!(
+                    c.true_at_mono(t, target),
+                    c.true_at_mono_general(t, target),
+                    "t {t} target {target:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn fast_paths_match_the_wide_arithmetic() {
         for ppm in [0, 1, 250, -250, 999_999, -999_999] {
             let c = HostClock::new(1_000, 1_800_000_000_000, Duration::from_millis(12_345), ppm);
@@ -331,5 +439,38 @@ mod tests {
         assert_eq!(c.now(10_000).mono, before - Duration::from_secs(5));
         let at = c.true_at_mono(10_000, before).expect("running");
         assert_eq!(at, 15_000);
+    }
+
+    /// What `epoch` promises: within one, the wall clock's move less the
+    /// monotonic clock's (in whole milliseconds, as T2 counts it) is 0 or 1.
+    #[test]
+    fn readings_within_one_epoch_differ_by_rounding_only() {
+        let modes = [(false, false), (true, false), (false, true)];
+        for (wall_only, mono_only) in modes {
+            for ppm in [0, 1, 333, -333, 999_999, -999_999] {
+                let mut c =
+                    HostClock::new(0, 1_800_000_000_123, Duration::from_nanos(7_654_321), ppm);
+                c.set_wall_only(wall_only);
+                c.set_mono_only(mono_only);
+                c.step(10, -1_234);
+                let epoch = c.epoch();
+                let times = [10, 11, 12, 999, 1_000, 86_400_001, 7 * 86_400_000 + 3];
+                for (i, t1) in times.iter().enumerate() {
+                    for t2 in &times[i..] {
+                        let (a, b) = (c.now(*t1), c.now(*t2));
+                        let mono = b.mono - a.mono;
+                        let mono_ms = i64::try_from(mono.as_millis()).expect("small");
+                        let step = b.wall.0 - a.wall.0 - mono_ms;
+                        assert!(
+                            (0..=1).contains(&step),
+                            "ppm {ppm} modes {wall_only}/{mono_only}: {t1}..{t2} moved {step}"
+                        );
+                    }
+                }
+                assert_eq!(c.epoch(), epoch);
+                c.suspend(20);
+                assert_ne!(c.epoch(), epoch);
+            }
+        }
     }
 }

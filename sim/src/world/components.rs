@@ -117,6 +117,7 @@ impl World {
         cfg.request = (*comp.req).clone();
         let now = comp.clock.now(self.t);
         comp.prev_now = Some(now);
+        comp.prev_epoch = comp.clock.epoch();
         comp.expect_step = None;
         comp.held = None;
         comp.last_granted = None;
@@ -145,6 +146,7 @@ impl World {
         agent.stop(now);
         let stopped = matches!(agent.state(), State::Stopped(_));
         comp.prev_now = Some(now);
+        comp.prev_epoch = comp.clock.epoch();
         comp.expect_step = None;
         comp.stopped_cleanly = true;
         comp.release_due = comp.held.filter(|_| running);
@@ -165,15 +167,23 @@ impl World {
     /// previous call less the monotonic clock's, when it exceeds the
     /// `max_clock_skew` the simulator configured. Read from the simulated
     /// clocks themselves.
+    // Inlined: it runs around every agent call, where a call's own cost
+    // showed in the simulator's instruction count.
+    #[inline(always)]
     fn call_now(&mut self, c: usize) -> Now {
         let skew_ms = self.config.max_clock_skew.as_millis();
         let comp = &mut self.comps[c];
         let now = comp.clock.now(self.t);
+        let epoch = comp.clock.epoch();
+        let steady = std::mem::replace(&mut comp.prev_epoch, epoch) == epoch;
         let stopped = comp
             .agent
             .as_ref()
             .is_none_or(|a| matches!(a.state(), State::Stopped(_)));
         comp.expect_step = match comp.prev_now.replace(now) {
+            // Nothing moved the clocks apart since the previous call: what
+            // the arithmetic below would find is rounding, under any skew.
+            Some(_) if steady && skew_ms >= 1 => None,
             Some(prev) if !stopped => {
                 // Whole milliseconds of the difference, in 64 bits: a
                 // 128-bit division here ran twice per agent call.
@@ -348,7 +358,7 @@ impl World {
         comp.paused_ms = 0;
         comp.grace_ms = grace_ms;
         // A clock running slow measures less than true time: allow for its rate (I2).
-        let ppm = comp.clock.ppm.min(0).unsigned_abs();
+        let ppm = comp.clock.ppm().min(0).unsigned_abs();
         let slow =
             (u128::from(comp.grace_ms) * u128::from(ppm)).div_ceil(1_000_000 - u128::from(ppm));
         comp.i2_base = sent + comp.grace_ms + u64::try_from(slow).unwrap_or(0) + I2_SLACK_MS;
@@ -411,7 +421,7 @@ impl World {
             return;
         }
         let ttl = self.plan.lease_ttl_s * SEC;
-        let ppm = comp.clock.ppm.min(0).unsigned_abs();
+        let ppm = comp.clock.ppm().min(0).unsigned_abs();
         let slow = (u128::from(ttl) * u128::from(ppm)).div_ceil(1_000_000 - u128::from(ppm));
         let latest = sent + ttl + u64::try_from(slow).unwrap_or(u64::MAX) + I2_SLACK_MS;
         if self.t > latest {
@@ -474,7 +484,7 @@ impl World {
         *self.stops.entry(reason_label(reason)).or_default() += 1;
         let comp = &mut self.comps[c];
         let deadline = comp.last_ok_send + comp.grace_ms;
-        let fast = u64::try_from(comp.clock.ppm.max(0)).unwrap_or(0);
+        let fast = u64::try_from(comp.clock.ppm().max(0)).unwrap_or(0);
         let early = comp.grace_ms * fast / 1_000_000 + 1;
         let (from_manager, reachable) = (comp.answer_from_manager, comp.healthy_since.is_some());
         self.check_i9(
@@ -551,6 +561,9 @@ impl World {
         true
     }
 
+    // Inlined: it runs around every agent call, where a call's own cost
+    // showed in the simulator's instruction count.
+    #[inline(always)]
     pub(super) fn recount(&mut self, c: usize) {
         let comp = &self.comps[c];
         // A suspended host executes nothing; a host that resumed past its
@@ -634,6 +647,9 @@ impl World {
             })
     }
 
+    // Inlined: it runs around every agent call, where a call's own cost
+    // showed in the simulator's instruction count.
+    #[inline(always)]
     pub(super) fn schedule_wake(&mut self, c: usize) {
         let t = self.t;
         let comp = &mut self.comps[c];
@@ -683,7 +699,7 @@ impl World {
 /// counted as fast as its clock runs (a fast clock counts true time out
 /// sooner).
 fn soonest_left(comp: &Comp, left: u64) -> u64 {
-    let fast = u128::try_from(comp.clock.ppm.max(0)).unwrap_or(0);
+    let fast = u128::try_from(comp.clock.ppm().max(0)).unwrap_or(0);
     let before = u128::from(comp.grace_ms.saturating_sub(left));
     comp.last_ok_send + u64::try_from(before * 1_000_000 / (1_000_000 + fast)).unwrap_or(u64::MAX)
 }

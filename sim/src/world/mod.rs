@@ -287,6 +287,8 @@ struct Comp {
     release_due: Option<GrantId>,
     /// The clocks as the agent was last called (T2's step report).
     prev_now: Option<Now>,
+    /// The clock's `epoch` at `prev_now`.
+    prev_epoch: u32,
     /// The wall step the agent must report in the current call.
     expect_step: Option<i64>,
     /// A3 warnings the agent gave since its last success: 1 the last day,

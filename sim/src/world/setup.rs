@@ -121,6 +121,7 @@ impl World {
                 sent_in_second: (0, 0),
                 woken_in_second: (0, 0),
                 prev_now: None,
+                prev_epoch: 0,
                 held: None,
                 last_granted: None,
                 unserved_at: None,
