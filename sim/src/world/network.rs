@@ -47,6 +47,8 @@ impl World {
         true
     }
 
+    // Inlined: every message draws its fate here.
+    #[inline(always)]
     pub(super) fn sample(&mut self, link: Link) -> [Option<u64>; 2] {
         if self.rng.chance_ppm(link.loss_ppm) {
             return [None, None];
