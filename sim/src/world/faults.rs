@@ -77,14 +77,8 @@ impl World {
                 self.push(t, Ev::Heartbeat { m: m as u8, inc });
                 self.push(t + SWEEP_MS, Ev::Sweep { m: m as u8, inc });
             }
-            Fault::DbDown => {
-                self.db_up = false;
-                self.db_switch.store(false, Ordering::SeqCst);
-            }
-            Fault::DbUp => {
-                self.db_up = true;
-                self.db_switch.store(true, Ordering::SeqCst);
-            }
+            Fault::DbDown => self.db_switch.store(false, Ordering::SeqCst),
+            Fault::DbUp => self.db_switch.store(true, Ordering::SeqCst),
             Fault::MgrDbCut(m, cut) => self.mgrs[m].store.set_reachable(!cut),
             Fault::LbCut { m, to_mgr, to_lb } => {
                 self.lb_to_mgr[m] = to_mgr;

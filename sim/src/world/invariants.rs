@@ -69,7 +69,7 @@ impl World {
     }
 
     pub(super) fn globally_healthy(&self) -> bool {
-        self.db_up
+        self.db_up()
             && self.t < self.license.not_after.0.saturating_sub(WALL0) as u64
             // A proxy answering its own pages hides every manager.
             && self.proxy.is_none_or(|(_, until)| self.t >= until)
@@ -154,7 +154,7 @@ impl World {
                 .filter(|m| {
                     let mgr = &self.mgrs[*m];
                     mgr.status == MgrStatus::Up
-                        && self.db_up
+                        && self.db_up()
                         && mgr.store.reachable()
                         && mgr.serves(self.t)
                 })
@@ -172,7 +172,7 @@ impl World {
         // every event).
         if self.plan.node_clash
             && self.mgrs.iter().all(|m| {
-                m.status == MgrStatus::Up && self.db_up && m.store.reachable() && m.serves(self.t)
+                m.status == MgrStatus::Up && self.db_up() && m.store.reachable() && m.serves(self.t)
             })
         {
             let msg = format!("two processes serving as {}", self.mgrs[0].node_id);

@@ -414,7 +414,6 @@ pub struct World {
     /// True time, for the managers' monotonic clocks (M9's clock watch).
     true_now: Arc<AtomicU64>,
     db_clock: HostClock,
-    db_up: bool,
     /// Cuts every manager's connection during a database outage; the
     /// checker reads the database behind it.
     db_switch: Arc<AtomicBool>,
@@ -630,6 +629,11 @@ impl World {
     fn violate(&mut self, inv: usize, msg: String) {
         self.trace_line(format_args!("VIOLATION I{inv}: {msg}"));
         self.verdicts.fail(inv, self.t, msg);
+    }
+
+    /// The database answers (no outage): what the managers' connections see.
+    fn db_up(&self) -> bool {
+        self.db_switch.load(Ordering::SeqCst)
     }
 
     pub fn run(mut self) -> Report {

@@ -191,7 +191,6 @@ impl World {
             db_now,
             true_now,
             db_clock,
-            db_up: true,
             db_switch,
             healthy: true,
             lb: [Backend {
