@@ -38,10 +38,10 @@ pub struct HostClock {
     /// Counts every change of the clocks other than time passing: a step,
     /// suspend, pause, resume or change of mode. Between two changes both
     /// readings run at one rate from one base, so the wall clock's move less
-    /// the monotonic clock's is only rounding (`steady_since`).
+    /// the monotonic clock's is only rounding (`epoch`).
     epoch: u32,
-    /// No rate error, not suspended, no planted mode (`plain`), kept
-    /// with the fields it is made of.
+    /// No rate error, not suspended, no planted mode: the fast paths
+    /// apply. Set again whenever one of those fields changes (`replan`).
     plain: bool,
 }
 
