@@ -77,10 +77,28 @@ impl ClockKeeper {
         self.mono.as_ref().map(|m| m())
     }
 
-    pub(crate) fn set_node(&self, node_id: &str) {
+    /// Steps are recorded per process: two processes given one node id
+    /// (M6) must each see what the other recorded, not record it twice. So
+    /// the name carries the start of the process's nonce, when it has one.
+    pub(crate) fn set_node(&self, node_id: &str, nonce: Option<&str>) {
+        let short = nonce.map(|n| n.get(..8).unwrap_or(n));
         let mut n = self.node_id.lock().unwrap_or_else(|e| e.into_inner());
-        if n.as_str() != node_id {
-            node_id.clone_into(&mut n);
+        // Compared in parts: the name is the same at every heartbeat but
+        // the first, and formatting it each time cost an allocation.
+        let same = match short {
+            Some(short) => {
+                n.strip_prefix(node_id)
+                    .and_then(|rest| rest.strip_prefix(" ("))
+                    .and_then(|rest| rest.strip_suffix(')'))
+                    == Some(short)
+            }
+            None => n.as_str() == node_id,
+        };
+        if !same {
+            *n = match short {
+                Some(short) => format!("{node_id} ({short})"),
+                None => node_id.to_owned(),
+            };
         }
     }
 

@@ -495,15 +495,7 @@ impl<S: Store> Manager<S> {
         local_clock: &dyn Fn() -> UnixMillis,
         liveness: Duration,
     ) -> Result<Heartbeat, StorageError> {
-        // Steps are recorded per process: two processes given one node id
-        // (M6) must each see what the other recorded, not record it twice.
-        match self.instance.as_deref() {
-            Some(nonce) => {
-                let short = nonce.get(..8).unwrap_or(nonce);
-                self.clock.set_node(&format!("{node_id} ({short})"));
-            }
-            None => self.clock.set_node(node_id),
-        }
+        self.clock.set_node(node_id, self.instance.as_deref());
         let started = self.clock.mono();
         let hb = self.transact(&mut |tx, claims| {
             tx.lock_registry()?;
@@ -513,11 +505,16 @@ impl<S: Store> Manager<S> {
             let now = read.now;
             let offset = health::clock_offset_ms(before, now, after);
             let stored = tx.managers()?;
-            let mut records = if at.deadlines < now {
+            // Kept apart only while a forward step holds deadlines back: the
+            // views get the rows as stored (below).
+            let (mut records, stored) = if at.deadlines < now {
                 let steps = tx.recent_clock_steps()?;
-                row_ages::forward_corrected(&stored, &steps, now)
+                (
+                    row_ages::forward_corrected(&stored, &steps, now),
+                    Some(stored),
+                )
             } else {
-                stored.clone()
+                (stored, None)
             };
             if let Some(mono) = self.clock.mono() {
                 let mut ages = self.row_ages.lock().unwrap_or_else(|e| e.into_inner());
@@ -529,18 +526,23 @@ impl<S: Store> Manager<S> {
                 );
             }
             // The views read rows at the storage clock: they get the stamps
-            // as stored, but a row stamped ahead as it was aged.
-            let mut shown: Vec<ManagerRecord> = stored
-                .into_iter()
-                .zip(&records)
-                .map(|(s, r)| {
-                    if row_ages::is_ahead(&s, now) {
-                        r.clone()
-                    } else {
-                        s
-                    }
-                })
-                .collect();
+            // as stored, but a row stamped ahead as it was aged. Without a
+            // forward step that is `records` itself: the deadline instant is
+            // then at or after the storage clock, so a row aged for being
+            // ahead of it is ahead of the storage clock too.
+            let mut shown: Option<Vec<ManagerRecord>> = stored.map(|stored| {
+                stored
+                    .into_iter()
+                    .zip(&records)
+                    .map(|(s, r)| {
+                        if row_ages::is_ahead(&s, now) {
+                            r.clone()
+                        } else {
+                            s
+                        }
+                    })
+                    .collect()
+            });
             // M6 under M9: liveness is judged at the deadline instant, so a
             // storage clock stepped forward does not make a live peer look
             // dead (two managers serving one slot); rows keep the storage
@@ -569,13 +571,10 @@ impl<S: Store> Manager<S> {
             let me = match me {
                 Ok(me) => {
                     tx.put_manager(&me)?;
-                    records.retain(|r| r.node_id != node_id);
-                    records.push(me.clone());
-                    shown.retain(|r| r.node_id != node_id);
-                    shown.push(me);
-                    for rows in [&mut records, &mut shown] {
-                        rows.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+                    if let Some(shown) = &mut shown {
+                        with_own_row(shown, me.clone());
                     }
+                    with_own_row(&mut records, me);
                     Ok(())
                 }
                 Err(e) => Err(e),
@@ -610,7 +609,7 @@ impl<S: Store> Manager<S> {
                 storage_now: now,
                 serving,
                 license_id,
-                managers: shown,
+                managers: shown.unwrap_or(records),
                 clock_offset_ms: offset,
                 clock,
             })
@@ -650,6 +649,13 @@ impl<S: Store> Manager<S> {
             f(tx, now)
         })
     }
+}
+
+/// `rows` with `me` in place of its node's row, in node id order.
+fn with_own_row(rows: &mut Vec<ManagerRecord>, me: ManagerRecord) {
+    rows.retain(|r| r.node_id != me.node_id);
+    rows.push(me);
+    rows.sort_by(|a, b| a.node_id.cmp(&b.node_id));
 }
 
 /// The batch that held a request ended without answering it (a panic while
