@@ -242,9 +242,54 @@ impl World {
             let (_, sent, kind) = comp.inflight.swap_remove(pos);
             Some((sent, kind))
         });
-        let mut started = false;
         let a4_due = self.comps[c].a4_due.take();
-        let (mut rejected, mut stop) = (None, None);
+        let heard = if events.is_empty() {
+            Heard::default()
+        } else {
+            self.on_events(c, &mut events, answered, answered_send)
+        };
+        let Heard {
+            started,
+            rejected,
+            stop,
+        } = heard;
+        self.check_a4(c, a4_due, rejected, stop);
+        if self.comps[c].expect_step.is_some() {
+            self.step_reported(c, None);
+        }
+        let was = self.comps[c].running;
+        if running && !was && !started {
+            self.violate(3, format!("c{c} is running without having started"));
+        }
+        if !in_grace
+            && !running
+            && let Some(since) = self.comps[c].grace_since.take()
+        {
+            self.grace_ms_total += t.saturating_sub(since);
+        }
+        self.comps[c].running = running;
+        self.recount(c);
+        for (id, m, req) in transmits.drain(..) {
+            self.send(c, id, m, req);
+        }
+        self.scratch_tx = transmits;
+        self.scratch_ev = events;
+        self.schedule_wake(c);
+    }
+
+    /// The events of one agent call, in order. Out of line: most calls
+    /// raise none, and the calls that do are few beside them, so the
+    /// common path stays small in the instruction cache.
+    #[inline(never)]
+    fn on_events(
+        &mut self,
+        c: usize,
+        events: &mut Vec<Event>,
+        answered: Option<(RequestId, Option<GrantId>)>,
+        answered_send: Option<(u64, Kind)>,
+    ) -> Heard {
+        let t = self.t;
+        let mut heard = Heard::default();
         for e in events.drain(..) {
             self.hash.u64(t ^ (10 << 60) ^ (c as u64));
             match e {
@@ -260,7 +305,7 @@ impl World {
                         continue;
                     };
                     if matches!(e, Event::Started { .. }) {
-                        started = true;
+                        heard.started = true;
                         // I3: only a grant the store acknowledged starts a component.
                         let acked = answered.and_then(|(_, g)| g) == Some(grant_id)
                             && self.ledger.contains_key(&grant_id)
@@ -309,35 +354,14 @@ impl World {
                 Event::GraceOneDayLeft => self.warned(c, 1, DAY),
                 Event::GraceOneHourLeft => self.warned(c, 2, HOUR),
                 Event::ClockStepped { step_ms } => self.step_reported(c, Some(step_ms)),
-                Event::Rejected { status, code } => rejected = Some((status, code)),
+                Event::Rejected { status, code } => heard.rejected = Some((status, code)),
                 Event::MustStop(reason) => {
-                    stop = Some(reason);
+                    heard.stop = Some(reason);
                     self.stopped(c, reason);
                 }
             }
         }
-        self.check_a4(c, a4_due, rejected, stop);
-        if self.comps[c].expect_step.is_some() {
-            self.step_reported(c, None);
-        }
-        let was = self.comps[c].running;
-        if running && !was && !started {
-            self.violate(3, format!("c{c} is running without having started"));
-        }
-        if !in_grace
-            && !running
-            && let Some(since) = self.comps[c].grace_since.take()
-        {
-            self.grace_ms_total += t.saturating_sub(since);
-        }
-        self.comps[c].running = running;
-        self.recount(c);
-        for (id, m, req) in transmits.drain(..) {
-            self.send(c, id, m, req);
-        }
-        self.scratch_tx = transmits;
-        self.scratch_ev = events;
-        self.schedule_wake(c);
+        heard
     }
 
     pub(super) fn success(&mut self, c: usize, sent: u64, grant_id: GrantId) {
@@ -702,4 +726,15 @@ fn soonest_left(comp: &Comp, left: u64) -> u64 {
     let fast = u128::try_from(comp.clock.ppm().max(0)).unwrap_or(0);
     let before = u128::from(comp.grace_ms.saturating_sub(left));
     comp.last_ok_send + u64::try_from(before * 1_000_000 / (1_000_000 + fast)).unwrap_or(u64::MAX)
+}
+
+/// What the events of one agent call said, for the checks after it.
+#[derive(Default)]
+struct Heard {
+    /// The call started the component.
+    started: bool,
+    /// The 4xx the agent reported (A4).
+    rejected: Option<(u16, ErrorCode)>,
+    /// Why the agent stopped, if it did.
+    stop: Option<StopReason>,
 }
