@@ -277,9 +277,9 @@ impl World {
         self.schedule_wake(c);
     }
 
-    /// The events of one agent call, in order. Out of line: most calls
-    /// raise none, and the calls that do are few beside them, so the
-    /// common path stays small in the instruction cache.
+    /// The events of one agent call, in order. Out of line, and called
+    /// only when there are any: most calls raise none, and with the
+    /// handling of every kind inlined each call paid instructions for it.
     #[inline(never)]
     fn on_events(
         &mut self,
